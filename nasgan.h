@@ -1,0 +1,1759 @@
+/* nasgan.h - neural architecture search for GANs and text, in one C header.
+   GENERATED from src/ by `make nasgan.h` (scripts/amalgamate.sh). Do not edit by hand.
+
+   QUICK START
+     In exactly ONE C or C++ file:
+         #define NASGAN_IMPLEMENTATION
+         #include "nasgan.h"
+     and include "nasgan.h" without the define anywhere else. Link with -lm -lz, plus
+     -fopenmp for threads and -lopenblas when built with NG_USE_OPENBLAS.
+
+         ng_ctx *ctx = ng_ctx_create(256u << 20, 42);         // step arena + RNG seed
+         ng_params *w = ng_params_create("net", 1);           // trainable parameter group
+         ng_tensor *W = ng_params_add(w, "fc.weight", 2, (int64_t[]){10, 784});
+         ng_params_alloc(w);
+         ...
+         ng_ctx_grad_for(ctx, &w, 1);                         // differentiate w.r.t. w only
+         ng_tensor *loss = ng_cross_entropy(ctx, ng_linear(ctx, x, W, b), labels);
+         ng_backward(ctx, loss);                              // grads accumulate into w->grad
+         ng_adam_step(&opt); ng_params_zero_grad(w); ng_ctx_reset(ctx);
+
+   BUILD OPTIONS (define before including)
+     NASGAN_IMPLEMENTATION   emit the implementation in this translation unit
+     NG_USE_OPENBLAS         route ng_sgemm through cblas_sgemm when the context asks for it
+     NG_NO_ZLIB              build without zlib (gzip readers then return NG_ERR_UNSUPPORTED)
+     NG_ASSERT(x)            replace the programmer-error check (default prints and aborts)
+
+   SHAPE LEGEND (comments on fields and arguments)
+     N batch, C channels, H height, W width, K candidates/classes, L sequence length,
+     D feature size, O output features, I input features, E edges
+
+   CONTENTS (greppable banners, same order in declarations and implementation)
+     @@BASE     status codes, errors, RNG, arena, build info
+     @@TENSOR   tensors and parameter groups
+     @@TAPE     context, tape, backward, op table
+     @@GEMM     built-in blocked SGEMM and the OpenBLAS path
+     @@OPS      dense, activation, loss, convolution and normalisation ops
+     @@NAS      mixed (softmax-weighted) ops
+     @@OPTIM    Adam, SGD, EMA, schedules, clipping, initialisers
+     @@IO       CRC32, atomic files, checkpoints
+     @@DATA     IDX (MNIST-family) reader
+     @@MODELS   the Fashion-MNIST CNN (feature network for FID/KID/IS)
+
+   ERRORS
+     Programmer misuse (shape mismatch) -> NG_ASSERT: prints file:line, calls the hook set by
+     ng_set_abort_handler, aborts. Recoverable failures (I/O, formats, memory) -> ng_status < 0
+     plus ng_last_error(). Ops return NULL after a failure (e.g. arena exhausted) and every op
+     given a NULL input returns NULL, so a failed step surfaces as a NULL loss and
+     ng_ctx_status(ctx) says why. Library code never calls exit().
+
+   LICENSE: MIT, see the end of this file.
+*/
+#ifndef NASGAN_H
+#define NASGAN_H
+
+/* The implementation uses POSIX (clock_gettime, fsync, rename). Include nasgan.h first in the
+   implementation file so this takes effect even under -std=c99. */
+#if defined(NASGAN_IMPLEMENTATION) && !defined(_WIN32) && !defined(_POSIX_C_SOURCE) && !defined(_GNU_SOURCE)
+#define _POSIX_C_SOURCE 200809L
+#endif
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ---- src/base.h ---- */
+/* ======================================================================================== */
+/* @@BASE  status codes, errors, RNG, arena, build info                                    */
+/* ======================================================================================== */
+
+typedef enum ng_status {
+    NG_OK = 0,
+    NG_ERR_IO = -1,          /* open/read/write/rename failed */
+    NG_ERR_FORMAT = -2,      /* file content is malformed (magic, sizes, truncation) */
+    NG_ERR_NOMEM = -3,       /* malloc failed or an arena is exhausted */
+    NG_ERR_ARG = -4,         /* an argument is out of range */
+    NG_ERR_UNSUPPORTED = -5, /* feature not compiled in (zlib, OpenBLAS, CUDA) */
+    NG_ERR_CHECKSUM = -6,    /* checksum mismatch: corrupt file */
+    NG_ERR_MISMATCH = -7     /* file is valid but does not fit the object (names, shapes) */
+} ng_status;
+
+const char *ng_status_str(ng_status s);
+/* Message of the most recent failure on this thread ("" if none). */
+const char *ng_last_error(void);
+/* Record a failure (printf-style message) and return the code, for use in `return ng_fail(...)`. */
+ng_status ng_fail(ng_status code, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 2, 3)))
+#endif
+    ;
+void ng_clear_error(void);
+
+/* Programmer-error check. The hook runs before abort() (e.g. to flush logs or longjmp in tests). */
+typedef void (*ng_abort_handler)(const char *file, int line, const char *expr);
+void ng_set_abort_handler(ng_abort_handler h);
+void ng__assert_fail(const char *file, int line, const char *expr);
+#ifndef NG_ASSERT
+#define NG_ASSERT(x) ((x) ? (void)0 : ng__assert_fail(__FILE__, __LINE__, #x))
+#endif
+
+/* Explicit RNG state (xoshiro256**): no hidden globals, a run is reproducible from its seed. */
+typedef struct ng_rng { uint64_t s[4]; } ng_rng;
+void ng_rng_seed(ng_rng *r, uint64_t seed);
+uint64_t ng_rng_u64(ng_rng *r);
+double ng_rng_uniform(ng_rng *r);               /* [0, 1) with 53 random bits */
+float ng_rng_uniformf(ng_rng *r, float lo, float hi);
+double ng_rng_normal(ng_rng *r);                /* standard normal (Box-Muller, no cached pair) */
+uint64_t ng_rng_below(ng_rng *r, uint64_t n);   /* uniform integer in [0, n), unbiased */
+
+/* Bump arena for per-step activations and tape nodes: reset after every step, never freed
+   piece by piece. Exhaustion returns NULL with NG_ERR_NOMEM recorded, in every build type. */
+typedef struct ng_arena {
+    unsigned char *base;
+    size_t cap, used, peak;
+} ng_arena;
+ng_status ng_arena_init(ng_arena *a, size_t cap_bytes);
+void ng_arena_free(ng_arena *a);
+void *ng_arena_alloc(ng_arena *a, size_t bytes);   /* 64-byte aligned, uninitialised */
+void *ng_arena_calloc(ng_arena *a, size_t bytes);  /* zero-filled */
+void ng_arena_reset(ng_arena *a);
+
+/* Overflow-checked size arithmetic: return 0 and set *out on success, -1 on overflow. */
+int ng_mul_size(size_t a, size_t b, size_t *out);
+int ng_mul_i64(int64_t a, int64_t b, int64_t *out);
+
+/* 64-byte aligned heap blocks for persistent storage. */
+void *ng_aligned_alloc(size_t bytes);
+void ng_aligned_free(void *p);
+
+/* One line saying which optional parts are compiled in (OpenMP, OpenBLAS, zlib, CUDA, SIMD). */
+const char *ng_build_info(void);
+int ng_num_threads(void);
+void ng_set_num_threads(int n);
+double ng_time_sec(void);  /* monotonic wall clock */
+/* Peak resident set size of this process in bytes (0 where unknown). */
+size_t ng_peak_rss_bytes(void);
+
+/* ---- src/tensor.h ---- */
+/* ======================================================================================== */
+/* @@TENSOR  tensors and parameter groups                                                   */
+/* ======================================================================================== */
+
+#define NG_MAX_DIMS 4
+
+typedef enum ng_device { NG_CPU = 0, NG_CUDA = 1 } ng_device;
+
+/* A shape of 0..4 dimensions; unused trailing entries are 1. Build with ng_shape1..4. */
+typedef struct ng_shape {
+    int ndim;
+    int64_t d[NG_MAX_DIMS];
+} ng_shape;
+ng_shape ng_shape1(int64_t a);
+ng_shape ng_shape2(int64_t a, int64_t b);
+ng_shape ng_shape3(int64_t a, int64_t b, int64_t c);
+ng_shape ng_shape4(int64_t a, int64_t b, int64_t c, int64_t d);
+int64_t ng_shape_numel(ng_shape s);  /* -1 on overflow or negative size */
+int ng_shape_eq(ng_shape a, ng_shape b);
+
+typedef struct ng_params ng_params;
+
+/* float32, row-major (C order), NCHW for images. */
+typedef struct ng_tensor {
+    ng_shape shape;
+    int64_t numel;
+    float *data;
+    float *grad;         /* parameters: slice of the group's gradient block; activations:
+                            allocated in the step arena when a gradient first reaches it */
+    ng_params *owner;    /* parameter group, or NULL for activations and inputs */
+    int requires_grad;   /* activations/inputs: a gradient must flow to this tensor */
+    int device;          /* ng_device */
+    const char *name;
+} ng_tensor;
+
+/* Persistent parameters: one flat data block (and, if trainable, one flat gradient block) per
+   group, so an optimizer step on a group is one loop. Declare every tensor with
+   ng_params_add, then ng_params_alloc once; tensor pointers stay valid until ng_params_free. */
+struct ng_params {
+    char name[64];
+    int trainable;       /* 1: has a gradient block and takes optimizer steps; 0: buffers */
+    int64_t numel;
+    float *data;         /* (numel) */
+    float *grad;         /* (numel), NULL for buffer groups */
+    int n, cap;
+    ng_tensor **tensors;
+    int64_t *offsets;    /* element offset of each tensor in the block */
+    int allocated;
+};
+
+ng_params *ng_params_create(const char *name, int trainable);
+void ng_params_free(ng_params *g);
+/* Returns NULL (with ng_last_error) on a bad shape, a duplicate name or after allocation. */
+ng_tensor *ng_params_add(ng_params *g, const char *name, ng_shape shape);
+ng_status ng_params_alloc(ng_params *g);             /* zero-filled data and grad */
+void ng_params_zero_grad(ng_params *g);
+ng_tensor *ng_params_find(const ng_params *g, const char *name);
+/* Copy values (data only) from a group of identical layout; NG_ERR_MISMATCH otherwise. */
+ng_status ng_params_copy(ng_params *dst, const ng_params *src);
+/* Same names, shapes and order. */
+int ng_params_same_layout(const ng_params *a, const ng_params *b);
+
+/* ---- src/tape.h ---- */
+/* ======================================================================================== */
+/* @@TAPE  context, tape, backward, op table                                                */
+/* ======================================================================================== */
+
+/* Every differentiable op, in op-table order: X(ENUM_SUFFIX, function_suffix). The CPU
+   forward/backward of op `foo` are ng__fw_foo / ng__bw_foo, kept next to each other in the
+   op's family part. */
+#define NG_OP_LIST(X)                                                                   \
+    X(MATMUL, matmul) X(LINEAR, linear) X(ADD, add) X(SUB, sub) X(MUL, mul)            \
+    X(SCALE, scale) X(ADD_SCALAR, add_scalar) X(REDUCE, reduce) X(RESHAPE, reshape)     \
+    X(CONCAT, concat) X(SLICE, slice)                                                  \
+    X(RELU, relu) X(LEAKY_RELU, leaky_relu) X(TANH, tanh) X(SIGMOID, sigmoid)           \
+    X(SOFTMAX, softmax) X(LOG_SOFTMAX, log_softmax) X(DROPOUT, dropout)                 \
+    X(CROSS_ENTROPY, cross_entropy) X(HINGE, hinge) X(BCE_LOGITS, bce_logits)          \
+    X(CONV2D, conv2d) X(CONV_T2D, conv_transpose2d) X(UPSAMPLE, upsample)              \
+    X(AVG_POOL2, avg_pool2) X(SUM_HW, sum_hw)                                          \
+    X(BATCH_NORM, batch_norm) X(SPECTRAL_NORM, spectral_norm)                          \
+    X(MIXED, mixed)
+
+typedef enum ng_op {
+#define NG__ENUM(E, f) NG_OP_##E,
+    NG_OP_LIST(NG__ENUM)
+#undef NG__ENUM
+    NG_OP_COUNT
+} ng_op;
+
+typedef enum ng_gemm_backend { NG_GEMM_BUILTIN = 0, NG_GEMM_OPENBLAS = 1 } ng_gemm_backend;
+
+typedef struct ng_ctx ng_ctx;
+
+/* One recorded op. Inputs, saved tensors and scratch live in the step arena. */
+typedef struct ng_node {
+    int op;                /* ng_op */
+    int n_in;
+    uint32_t need;         /* bit k: input k needs a gradient */
+    ng_tensor *out;
+    ng_tensor **in;        /* (n_in) */
+    int64_t i[10];         /* integer op parameters (stride, padding, axis, ...) */
+    float f[4];            /* float op parameters (slope, scale, eps, ...) */
+    void *saved;           /* op-specific values kept for backward */
+    void *aux;             /* op-specific external data (labels, running stats, ...) */
+    ng_ctx *ctx;
+} ng_node;
+
+#define NG_MAX_GRAD_GROUPS 16
+
+struct ng_ctx {
+    ng_arena arena;        /* activations, gradients of activations, node inputs/saved */
+    ng_rng rng;            /* dropout, Gumbel noise, data shuffling */
+    ng_node *nodes;        /* the tape, in execution order */
+    int n_nodes, cap_nodes;
+    int training;          /* batch norm batch statistics, dropout, spectral-norm updates */
+    int no_grad;           /* 1: record nothing (pure inference) */
+    ng_params *grad_groups[NG_MAX_GRAD_GROUPS];
+    int n_grad_groups;     /* gradients flow only into these parameter groups */
+    ng_status status;      /* first failure since the last reset (ops then return NULL) */
+    int gemm_backend;      /* ng_gemm_backend used by matmul and convolution */
+};
+
+ng_ctx *ng_ctx_create(size_t arena_bytes, uint64_t seed);
+void ng_ctx_free(ng_ctx *ctx);
+/* Forget the tape and every activation (arena reset); keep RNG and settings. */
+void ng_ctx_reset(ng_ctx *ctx);
+void ng_ctx_set_training(ng_ctx *ctx, int training);
+/* Differentiate only with respect to these groups (n = 0: no parameter gets gradients). */
+void ng_ctx_grad_for(ng_ctx *ctx, ng_params *const *groups, int n);
+ng_status ng_ctx_status(const ng_ctx *ctx);
+
+/* Step-arena tensors (valid until ng_ctx_reset). NULL on failure. */
+ng_tensor *ng_tensor_new(ng_ctx *ctx, ng_shape shape);                  /* uninitialised */
+ng_tensor *ng_tensor_zeros(ng_ctx *ctx, ng_shape shape);
+ng_tensor *ng_tensor_from(ng_ctx *ctx, ng_shape shape, const float *data); /* copies */
+/* Mark an input tensor as needing a gradient (for sensitivity maps and gradient checks). */
+void ng_tensor_requires_grad(ng_tensor *t);
+
+/* Reverse pass from a scalar loss (seed 1) or from any output with an explicit upstream
+   gradient `seed` of out->numel values. Parameter gradients ACCUMULATE into their groups;
+   activation gradients are recomputed on each call. */
+ng_status ng_backward(ng_ctx *ctx, ng_tensor *loss);
+ng_status ng_backward_from(ng_ctx *ctx, ng_tensor *out, const float *seed);
+
+const char *ng_op_name(int op);
+
+/* ---- src/gemm.h ---- */
+/* ======================================================================================== */
+/* @@GEMM  single-precision matrix products                                                 */
+/* ======================================================================================== */
+
+/* C = alpha * op(A) @ op(B) + beta * C, all row-major. op(A) is (M, K), op(B) is (K, N);
+   trans_a/trans_b select A^T/B^T (then A is stored (K, M) and B (N, K)). beta == 0 ignores C's
+   old contents (NaN included), as BLAS does. Threads with OpenMP unless already inside a
+   parallel region. `backend` is an ng_gemm_backend; NG_GEMM_OPENBLAS without OpenBLAS compiled
+   in falls back to the built-in kernel (see ng_build_info). */
+void ng_sgemm(int backend, int trans_a, int trans_b, int64_t M, int64_t N, int64_t K, float alpha,
+              const float *A, int64_t lda, const float *B, int64_t ldb, float beta, float *C, int64_t ldc);
+void ng_sgemm_builtin(int trans_a, int trans_b, int64_t M, int64_t N, int64_t K, float alpha,
+                      const float *A, int64_t lda, const float *B, int64_t ldb, float beta, float *C,
+                      int64_t ldc);
+/* NG_ERR_UNSUPPORTED when the build has no OpenBLAS. */
+ng_status ng_sgemm_openblas(int trans_a, int trans_b, int64_t M, int64_t N, int64_t K, float alpha,
+                            const float *A, int64_t lda, const float *B, int64_t ldb, float beta,
+                            float *C, int64_t ldc);
+
+/* ---- src/ops_dense.h ---- */
+/* ======================================================================================== */
+/* @@OPS dense: products, elementwise arithmetic, reductions, shape ops                      */
+/* ======================================================================================== */
+/* All ops record themselves on the context's tape when an input needs a gradient, and return
+   NULL if an input is NULL or the context has failed (see ERRORS at the top). */
+
+ng_tensor *ng_matmul(ng_ctx *ctx, ng_tensor *a /* (M, K) */, ng_tensor *b /* (K, N) */);
+/* y = x W^T + b, as torch.nn.functional.linear. b may be NULL. */
+ng_tensor *ng_linear(ng_ctx *ctx, ng_tensor *x /* (N, I) */, ng_tensor *w /* (O, I) */, ng_tensor *b /* (O) */);
+/* Elementwise with NumPy/PyTorch broadcasting (shapes aligned at the trailing dimension). */
+ng_tensor *ng_add(ng_ctx *ctx, ng_tensor *a, ng_tensor *b);
+ng_tensor *ng_sub(ng_ctx *ctx, ng_tensor *a, ng_tensor *b);
+ng_tensor *ng_mul(ng_ctx *ctx, ng_tensor *a, ng_tensor *b);
+ng_tensor *ng_scale(ng_ctx *ctx, ng_tensor *a, float s);        /* s * a */
+ng_tensor *ng_add_scalar(ng_ctx *ctx, ng_tensor *a, float s);   /* a + s */
+/* Reduce over the dimensions whose bit is set in axes (bit i = dimension i). keepdim keeps
+   them as size 1; otherwise they are removed (reducing everything gives a 0-d scalar). */
+ng_tensor *ng_sum(ng_ctx *ctx, ng_tensor *a, unsigned axes, int keepdim);
+ng_tensor *ng_mean(ng_ctx *ctx, ng_tensor *a, unsigned axes, int keepdim);
+#define NG_ALL_AXES 0xFu
+/* Same elements, new shape (numel must match). Shares no memory with the input. */
+ng_tensor *ng_reshape(ng_ctx *ctx, ng_tensor *a, ng_shape shape);
+ng_tensor *ng_concat(ng_ctx *ctx, ng_tensor *const *xs, int n, int axis);
+ng_tensor *ng_slice(ng_ctx *ctx, ng_tensor *a, int axis, int64_t start, int64_t len);
+
+/* ---- src/ops_act.h ---- */
+/* ======================================================================================== */
+/* @@OPS activations, softmax, dropout                                                      */
+/* ======================================================================================== */
+ng_tensor *ng_relu(ng_ctx *ctx, ng_tensor *x);
+ng_tensor *ng_leaky_relu(ng_ctx *ctx, ng_tensor *x, float slope);  /* PyTorch default 0.01 */
+ng_tensor *ng_tanh(ng_ctx *ctx, ng_tensor *x);
+ng_tensor *ng_sigmoid(ng_ctx *ctx, ng_tensor *x);
+/* Softmax / log-softmax along one axis (use x->shape.ndim - 1 for the last). */
+ng_tensor *ng_softmax(ng_ctx *ctx, ng_tensor *x, int axis);
+ng_tensor *ng_log_softmax(ng_ctx *ctx, ng_tensor *x, int axis);
+/* Inverted dropout: in training zero each element with probability p and scale the rest by
+   1/(1-p) (mask from ctx->rng); identity when not training or p == 0. */
+ng_tensor *ng_dropout(ng_ctx *ctx, ng_tensor *x, float p);
+
+/* ---- src/ops_loss.h ---- */
+/* ======================================================================================== */
+/* @@OPS losses (each returns a 0-d scalar, mean reduction as PyTorch's default)             */
+/* ======================================================================================== */
+/* F.cross_entropy(logits, labels): labels are class indices in [0, K). */
+ng_tensor *ng_cross_entropy(ng_ctx *ctx, ng_tensor *logits /* (N, K) */, const int32_t *labels /* (N) */);
+/* GAN hinge losses: D: mean(relu(1 - real)) + mean(relu(1 + fake)); G: -mean(fake). */
+ng_tensor *ng_hinge_loss_d(ng_ctx *ctx, ng_tensor *d_real, ng_tensor *d_fake);
+ng_tensor *ng_hinge_loss_g(ng_ctx *ctx, ng_tensor *d_fake);
+/* The three hinge terms as one op: mode 0 mean(relu(1 - x)), 1 mean(relu(1 + x)), 2 -mean(x). */
+ng_tensor *ng_hinge(ng_ctx *ctx, ng_tensor *x, int mode);
+/* F.binary_cross_entropy_with_logits(x, target), mean; target gets no gradient. */
+ng_tensor *ng_bce_with_logits(ng_ctx *ctx, ng_tensor *x, const ng_tensor *target);
+
+/* ---- src/ops_conv.h ---- */
+/* ======================================================================================== */
+/* @@OPS convolution, resampling and pooling (NCHW)                                         */
+/* ======================================================================================== */
+/* F.conv2d: w (O, C/groups, kh, kw), b (O) or NULL; square stride and zero padding.
+   groups == C == O is depthwise. Output (N, O, (H + 2p - kh)/s + 1, (W + 2p - kw)/s + 1). */
+ng_tensor *ng_conv2d(ng_ctx *ctx, ng_tensor *x /* (N, C, H, W) */, ng_tensor *w, ng_tensor *b,
+                     int stride, int pad, int groups);
+/* F.conv_transpose2d: w (C, O/groups, kh, kw), b (O) or NULL.
+   Output (N, O, (H - 1)s - 2p + kh + output_padding, ...). */
+ng_tensor *ng_conv_transpose2d(ng_ctx *ctx, ng_tensor *x, ng_tensor *w, ng_tensor *b, int stride,
+                               int pad, int output_padding, int groups);
+/* F.interpolate(scale_factor=2, mode='nearest') and mode='bilinear', align_corners=False. */
+ng_tensor *ng_upsample_nearest2x(ng_ctx *ctx, ng_tensor *x /* (N, C, H, W) */);
+ng_tensor *ng_upsample_bilinear2x(ng_ctx *ctx, ng_tensor *x /* (N, C, H, W) */);
+/* F.avg_pool2d(x, 2): kernel 2, stride 2, odd trailing row/column dropped. */
+ng_tensor *ng_avg_pool2d(ng_ctx *ctx, ng_tensor *x /* (N, C, H, W) */);
+/* x.sum(dim=(2, 3)) -> (N, C) */
+ng_tensor *ng_sum_hw(ng_ctx *ctx, ng_tensor *x /* (N, C, H, W) */);
+
+/* ---- src/ops_norm.h ---- */
+/* ======================================================================================== */
+/* @@OPS batch norm and spectral norm                                                        */
+/* ======================================================================================== */
+/* nn.BatchNorm2d / BatchNorm1d semantics over every dimension but 1 (x is (N, C) or
+   (N, C, H, W)). Training (ctx->training): normalise with the biased batch variance and, when
+   running_mean/running_var are given, update them in place with `momentum` using the UNBIASED
+   variance. Eval: normalise with the running statistics (required then). gamma/beta NULL means
+   affine=False. PyTorch defaults: momentum 0.1, eps 1e-5. */
+ng_tensor *ng_batch_norm(ng_ctx *ctx, ng_tensor *x, ng_tensor *gamma /* (C) */, ng_tensor *beta /* (C) */,
+                         ng_tensor *running_mean /* (C) */, ng_tensor *running_var /* (C) */,
+                         float momentum, float eps);
+/* torch.nn.utils.spectral_norm with n_power_iterations=1: w viewed as (O, I) with O = w's first
+   dimension. Training: v <- normalize(W^T u), u <- normalize(W v) updated in place (no gradient),
+   then sigma = u^T W v; eval: sigma from the stored u and v. Returns w / sigma, differentiable
+   in w with u and v held constant (as PyTorch). eps 1e-12 guards the normalisations. */
+ng_tensor *ng_spectral_norm(ng_ctx *ctx, ng_tensor *w, ng_tensor *u /* (O) */, ng_tensor *v /* (I) */, float eps);
+
+/* ---- src/nas.h ---- */
+/* ======================================================================================== */
+/* @@NAS  mixed (softmax-weighted) candidate ops                                            */
+/* ======================================================================================== */
+/* The DARTS mixed op: sum_k softmax(alpha[row, :])_k * xs[k]. alpha is (R, K) (or (K) with
+   row 0); every xs[k] has the same shape. Gradients flow to alpha's row and to each xs[k]. */
+ng_tensor *ng_mixed(ng_ctx *ctx, ng_tensor *alpha, int row, ng_tensor *const *xs, int k);
+
+/* ---- src/optim.h ---- */
+/* @@optim (being written) */
+
+/* ---- src/io.h ---- */
+/* @@io (being written) */
+
+/* ---- src/data.h ---- */
+/* @@data (being written) */
+
+/* ---- src/models.h ---- */
+/* @@models (being written) */
+
+/* ---- src/optable.h ---- */
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* NASGAN_H */
+
+/* ======================================================================================== */
+/*                                    IMPLEMENTATION                                        */
+/* ======================================================================================== */
+#if defined(NASGAN_IMPLEMENTATION) && !defined(NASGAN_IMPLEMENTATION_DONE)
+#define NASGAN_IMPLEMENTATION_DONE
+
+#include <stdlib.h>
+#include <string.h>
+#include <stdarg.h>
+#include <math.h>
+#include <errno.h>
+#include <float.h>
+#ifndef _WIN32
+#include <unistd.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <sys/resource.h>
+#include <time.h>
+#endif
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+#ifndef NG_NO_ZLIB
+#include <zlib.h>
+#endif
+#ifdef NG_USE_OPENBLAS
+#include <cblas.h>
+#endif
+#if defined(__AVX2__) && defined(__FMA__)
+#include <immintrin.h>
+#define NG__HAVE_AVX2 1
+#endif
+
+#ifdef __cplusplus
+#define NG__CAST(T, x) static_cast<T>(x)
+#else
+#define NG__CAST(T, x) ((T)(x))
+#endif
+
+/* Scalar formulas shared by the CPU ops and the CUDA kernels are written once with NG__HD. */
+#ifdef __CUDACC__
+#define NG__HD __host__ __device__
+#else
+#define NG__HD
+#endif
+
+/* OpenMP through _Pragma so builds without -fopenmp see no unknown pragmas. */
+#define NG__PRAGMA(x) _Pragma(#x)
+#ifdef _OPENMP
+#define NG__OMP_FOR(cond) NG__PRAGMA(omp parallel for if (cond))
+#define NG__OMP(x) NG__PRAGMA(omp x)
+#else
+#define NG__OMP_FOR(cond)
+#define NG__OMP(x)
+#endif
+
+/* ---- src/base.c ---- */
+/* ======================================================================================== */
+/* @@BASE                                                                                   */
+/* ======================================================================================== */
+#if defined(__cplusplus)
+#define NG__TLS thread_local
+#elif defined(__STDC_VERSION__) && __STDC_VERSION__ >= 201112L
+#define NG__TLS _Thread_local
+#else
+#define NG__TLS __thread
+#endif
+
+static NG__TLS char ng__errbuf[1024];
+static ng_abort_handler ng__abort_hook = NULL;
+
+const char *ng_status_str(ng_status s) {
+    switch (s) {
+    case NG_OK: return "ok";
+    case NG_ERR_IO: return "I/O error";
+    case NG_ERR_FORMAT: return "malformed input";
+    case NG_ERR_NOMEM: return "out of memory";
+    case NG_ERR_ARG: return "invalid argument";
+    case NG_ERR_UNSUPPORTED: return "unsupported in this build";
+    case NG_ERR_CHECKSUM: return "checksum mismatch";
+    case NG_ERR_MISMATCH: return "content does not match";
+    }
+    return "unknown status";
+}
+
+const char *ng_last_error(void) { return ng__errbuf; }
+void ng_clear_error(void) { ng__errbuf[0] = 0; }
+
+ng_status ng_fail(ng_status code, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(ng__errbuf, sizeof ng__errbuf, fmt, ap);
+    va_end(ap);
+    return code;
+}
+
+void ng_set_abort_handler(ng_abort_handler h) { ng__abort_hook = h; }
+
+void ng__assert_fail(const char *file, int line, const char *expr) {
+    fprintf(stderr, "nasgan: %s:%d: check failed: %s\n", file, line, expr);
+    fflush(stderr);
+    if (ng__abort_hook) ng__abort_hook(file, line, expr);
+    abort();
+}
+
+/* ---- RNG: xoshiro256** seeded through splitmix64 ---- */
+static uint64_t ng__splitmix(uint64_t *x) {
+    uint64_t z = (*x += 0x9E3779B97F4A7C15ull);
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+    return z ^ (z >> 31);
+}
+void ng_rng_seed(ng_rng *r, uint64_t seed) {
+    int i;
+    for (i = 0; i < 4; i++) r->s[i] = ng__splitmix(&seed);
+}
+static uint64_t ng__rotl(uint64_t x, int k) { return (x << k) | (x >> (64 - k)); }
+uint64_t ng_rng_u64(ng_rng *r) {
+    uint64_t *s = r->s, result = ng__rotl(s[1] * 5, 7) * 9, t = s[1] << 17;
+    s[2] ^= s[0]; s[3] ^= s[1]; s[1] ^= s[2]; s[0] ^= s[3];
+    s[2] ^= t; s[3] = ng__rotl(s[3], 45);
+    return result;
+}
+double ng_rng_uniform(ng_rng *r) { return (double)(ng_rng_u64(r) >> 11) * (1.0 / 9007199254740992.0); }
+float ng_rng_uniformf(ng_rng *r, float lo, float hi) {
+    float x = lo + (hi - lo) * (float)ng_rng_uniform(r);
+    return x < hi ? x : lo; /* rounding can reach hi; keep the interval half-open */
+}
+double ng_rng_normal(ng_rng *r) {
+    double u1 = 1.0 - ng_rng_uniform(r), u2 = ng_rng_uniform(r); /* u1 in (0,1] */
+    return sqrt(-2.0 * log(u1)) * cos(6.283185307179586 * u2);
+}
+uint64_t ng_rng_below(ng_rng *r, uint64_t n) {
+    uint64_t lim, x;
+    if (n <= 1) return 0;
+    lim = UINT64_MAX - UINT64_MAX % n;
+    do x = ng_rng_u64(r); while (x >= lim);
+    return x % n;
+}
+
+/* ---- sizes ---- */
+int ng_mul_size(size_t a, size_t b, size_t *out) {
+    if (a != 0 && b > SIZE_MAX / a) return -1;
+    *out = a * b;
+    return 0;
+}
+int ng_mul_i64(int64_t a, int64_t b, int64_t *out) {
+    if (a < 0 || b < 0) return -1;
+    if (a != 0 && b > INT64_MAX / a) return -1;
+    *out = a * b;
+    return 0;
+}
+
+/* ---- aligned heap ---- */
+void *ng_aligned_alloc(size_t bytes) {
+    void *raw, **p;
+    if (bytes > SIZE_MAX - 64 - sizeof(void *)) return NULL;
+    raw = malloc(bytes + 64 + sizeof(void *));
+    if (!raw) return NULL;
+    p = (void **)(((uintptr_t)raw + sizeof(void *) + 63) & ~(uintptr_t)63);
+    p[-1] = raw;
+    return p;
+}
+void ng_aligned_free(void *p) {
+    if (p) free(((void **)p)[-1]);
+}
+
+/* ---- arena ---- */
+ng_status ng_arena_init(ng_arena *a, size_t cap) {
+    a->base = (unsigned char *)ng_aligned_alloc(cap);
+    a->cap = a->base ? cap : 0;
+    a->used = a->peak = 0;
+    if (!a->base) return ng_fail(NG_ERR_NOMEM, "arena: cannot allocate %zu bytes", cap);
+    return NG_OK;
+}
+void ng_arena_free(ng_arena *a) {
+    ng_aligned_free(a->base);
+    a->base = NULL;
+    a->cap = a->used = 0;
+}
+void *ng_arena_alloc(ng_arena *a, size_t bytes) {
+    size_t off = (a->used + 63) & ~(size_t)63;
+    void *p;
+    if (off > a->cap || bytes > a->cap - off) {
+        ng_fail(NG_ERR_NOMEM, "arena exhausted: need %zu more bytes, %zu of %zu used (raise the arena size)",
+                bytes, a->used, a->cap);
+        return NULL;
+    }
+    p = a->base + off;
+    a->used = off + bytes;
+    if (a->used > a->peak) a->peak = a->used;
+    return p;
+}
+void *ng_arena_calloc(ng_arena *a, size_t bytes) {
+    void *p = ng_arena_alloc(a, bytes);
+    if (p) memset(p, 0, bytes);
+    return p;
+}
+void ng_arena_reset(ng_arena *a) { a->used = 0; }
+
+/* ---- build info, threads, clocks ---- */
+const char *ng_build_info(void) {
+    return "nasgan 0.1:"
+#ifdef _OPENMP
+           " openmp=on"
+#else
+           " openmp=off"
+#endif
+#ifdef NG_USE_OPENBLAS
+           " openblas=on"
+#else
+           " openblas=off"
+#endif
+#ifndef NG_NO_ZLIB
+           " zlib=on"
+#else
+           " zlib=off"
+#endif
+#ifdef NG_USE_CUDA
+           " cuda=on"
+#else
+           " cuda=off"
+#endif
+#ifdef NG__HAVE_AVX2
+           " simd=avx2+fma"
+#else
+           " simd=generic"
+#endif
+        ;
+}
+int ng_num_threads(void) {
+#ifdef _OPENMP
+    return omp_get_max_threads();
+#else
+    return 1;
+#endif
+}
+void ng_set_num_threads(int n) {
+#ifdef _OPENMP
+    if (n > 0) omp_set_num_threads(n);
+#else
+    (void)n;
+#endif
+}
+double ng_time_sec(void) {
+#ifndef _WIN32
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+#else
+    return 0.0;
+#endif
+}
+size_t ng_peak_rss_bytes(void) {
+#ifndef _WIN32
+    struct rusage ru;
+    if (getrusage(RUSAGE_SELF, &ru) == 0) return (size_t)ru.ru_maxrss * 1024u;
+#endif
+    return 0;
+}
+
+/* ---- src/tensor.c ---- */
+/* ======================================================================================== */
+/* @@TENSOR                                                                                 */
+/* ======================================================================================== */
+static ng_shape ng__shape(int nd, int64_t a, int64_t b, int64_t c, int64_t d) {
+    ng_shape s;
+    s.ndim = nd; s.d[0] = a; s.d[1] = b; s.d[2] = c; s.d[3] = d;
+    return s;
+}
+ng_shape ng_shape1(int64_t a) { return ng__shape(1, a, 1, 1, 1); }
+ng_shape ng_shape2(int64_t a, int64_t b) { return ng__shape(2, a, b, 1, 1); }
+ng_shape ng_shape3(int64_t a, int64_t b, int64_t c) { return ng__shape(3, a, b, c, 1); }
+ng_shape ng_shape4(int64_t a, int64_t b, int64_t c, int64_t d) { return ng__shape(4, a, b, c, d); }
+
+int64_t ng_shape_numel(ng_shape s) {
+    int64_t n = 1;
+    int i;
+    if (s.ndim < 0 || s.ndim > NG_MAX_DIMS) return -1;
+    for (i = 0; i < s.ndim; i++)
+        if (ng_mul_i64(n, s.d[i], &n)) return -1;
+    return n;
+}
+int ng_shape_eq(ng_shape a, ng_shape b) {
+    int i;
+    if (a.ndim != b.ndim) return 0;
+    for (i = 0; i < a.ndim; i++)
+        if (a.d[i] != b.d[i]) return 0;
+    return 1;
+}
+
+static char *ng__strdup(const char *s) {
+    size_t n = strlen(s) + 1;
+    char *p = (char *)malloc(n);
+    if (p) memcpy(p, s, n);
+    return p;
+}
+
+ng_params *ng_params_create(const char *name, int trainable) {
+    ng_params *g = (ng_params *)calloc(1, sizeof *g);
+    if (!g) { ng_fail(NG_ERR_NOMEM, "params '%s': out of memory", name); return NULL; }
+    snprintf(g->name, sizeof g->name, "%s", name);
+    g->trainable = trainable;
+    return g;
+}
+
+void ng_params_free(ng_params *g) {
+    int i;
+    if (!g) return;
+    for (i = 0; i < g->n; i++) {
+        free((void *)g->tensors[i]->name);
+        free(g->tensors[i]);
+    }
+    free(g->tensors);
+    free(g->offsets);
+    ng_aligned_free(g->data);
+    ng_aligned_free(g->grad);
+    free(g);
+}
+
+ng_tensor *ng_params_find(const ng_params *g, const char *name) {
+    int i;
+    for (i = 0; i < g->n; i++)
+        if (strcmp(g->tensors[i]->name, name) == 0) return g->tensors[i];
+    return NULL;
+}
+
+ng_tensor *ng_params_add(ng_params *g, const char *name, ng_shape shape) {
+    int64_t numel = ng_shape_numel(shape);
+    ng_tensor *t;
+    if (g->allocated) { ng_fail(NG_ERR_ARG, "params '%s': add '%s' after alloc", g->name, name); return NULL; }
+    if (numel < 0 || g->numel > INT64_MAX - numel) {
+        ng_fail(NG_ERR_ARG, "params '%s': bad or overflowing shape for '%s'", g->name, name);
+        return NULL;
+    }
+    if (ng_params_find(g, name)) { ng_fail(NG_ERR_ARG, "params '%s': duplicate name '%s'", g->name, name); return NULL; }
+    if (g->n == g->cap) {
+        int cap = g->cap ? 2 * g->cap : 16;
+        ng_tensor **nt = (ng_tensor **)realloc(g->tensors, (size_t)cap * sizeof *nt);
+        int64_t *no;
+        if (!nt) { ng_fail(NG_ERR_NOMEM, "params '%s': out of memory", g->name); return NULL; }
+        g->tensors = nt;
+        no = (int64_t *)realloc(g->offsets, (size_t)cap * sizeof *no);
+        if (!no) { ng_fail(NG_ERR_NOMEM, "params '%s': out of memory", g->name); return NULL; }
+        g->offsets = no;
+        g->cap = cap;
+    }
+    t = (ng_tensor *)calloc(1, sizeof *t);
+    if (!t) { ng_fail(NG_ERR_NOMEM, "params '%s': out of memory", g->name); return NULL; }
+    t->name = ng__strdup(name);
+    if (!t->name) { free(t); ng_fail(NG_ERR_NOMEM, "params '%s': out of memory", g->name); return NULL; }
+    t->shape = shape;
+    t->numel = numel;
+    t->owner = g;
+    g->tensors[g->n] = t;
+    g->offsets[g->n] = g->numel;
+    g->n++;
+    g->numel += numel;
+    return t;
+}
+
+ng_status ng_params_alloc(ng_params *g) {
+    size_t bytes;
+    int i;
+    if (g->allocated) return ng_fail(NG_ERR_ARG, "params '%s': allocated twice", g->name);
+    if (ng_mul_size((size_t)(g->numel ? g->numel : 1), sizeof(float), &bytes))
+        return ng_fail(NG_ERR_NOMEM, "params '%s': size overflow", g->name);
+    g->data = (float *)ng_aligned_alloc(bytes);
+    g->grad = g->trainable ? (float *)ng_aligned_alloc(bytes) : NULL;
+    if (!g->data || (g->trainable && !g->grad))
+        return ng_fail(NG_ERR_NOMEM, "params '%s': cannot allocate %zu bytes", g->name, bytes);
+    memset(g->data, 0, bytes);
+    if (g->grad) memset(g->grad, 0, bytes);
+    for (i = 0; i < g->n; i++) {
+        g->tensors[i]->data = g->data + g->offsets[i];
+        g->tensors[i]->grad = g->grad ? g->grad + g->offsets[i] : NULL;
+    }
+    g->allocated = 1;
+    return NG_OK;
+}
+
+void ng_params_zero_grad(ng_params *g) {
+    if (g->grad) memset(g->grad, 0, (size_t)g->numel * sizeof(float));
+}
+
+int ng_params_same_layout(const ng_params *a, const ng_params *b) {
+    int i;
+    if (a->n != b->n || a->numel != b->numel) return 0;
+    for (i = 0; i < a->n; i++)
+        if (strcmp(a->tensors[i]->name, b->tensors[i]->name) ||
+            !ng_shape_eq(a->tensors[i]->shape, b->tensors[i]->shape))
+            return 0;
+    return 1;
+}
+
+ng_status ng_params_copy(ng_params *dst, const ng_params *src) {
+    if (!ng_params_same_layout(dst, src) || !dst->allocated || !src->allocated)
+        return ng_fail(NG_ERR_MISMATCH, "params copy: '%s' and '%s' differ in layout", dst->name, src->name);
+    memcpy(dst->data, src->data, (size_t)src->numel * sizeof(float));
+    return NG_OK;
+}
+
+/* ---- src/tape.c ---- */
+/* ======================================================================================== */
+/* @@TAPE                                                                                   */
+/* ======================================================================================== */
+#define NG__PROTO(E, f) static void ng__fw_##f(ng_node *n); static void ng__bw_##f(ng_node *n);
+NG_OP_LIST(NG__PROTO)
+#undef NG__PROTO
+static void ng__dispatch_forward(ng_node *n);   /* defined with the op table (@@OPTABLE) */
+static void ng__dispatch_backward(ng_node *n);
+
+ng_ctx *ng_ctx_create(size_t arena_bytes, uint64_t seed) {
+    ng_ctx *ctx = (ng_ctx *)calloc(1, sizeof *ctx);
+    if (!ctx) { ng_fail(NG_ERR_NOMEM, "context: out of memory"); return NULL; }
+    if (ng_arena_init(&ctx->arena, arena_bytes) != NG_OK) { free(ctx); return NULL; }
+    ng_rng_seed(&ctx->rng, seed);
+    ctx->training = 1;
+#ifdef NG_USE_OPENBLAS
+    ctx->gemm_backend = NG_GEMM_OPENBLAS;
+#endif
+    return ctx;
+}
+
+void ng_ctx_free(ng_ctx *ctx) {
+    if (!ctx) return;
+    ng_arena_free(&ctx->arena);
+    free(ctx->nodes);
+    free(ctx);
+}
+
+void ng_ctx_reset(ng_ctx *ctx) {
+    ng_arena_reset(&ctx->arena);
+    ctx->n_nodes = 0;
+    ctx->status = NG_OK;
+}
+
+void ng_ctx_set_training(ng_ctx *ctx, int training) { ctx->training = training; }
+ng_status ng_ctx_status(const ng_ctx *ctx) { return ctx->status; }
+
+void ng_ctx_grad_for(ng_ctx *ctx, ng_params *const *groups, int n) {
+    int i;
+    NG_ASSERT(n >= 0 && n <= NG_MAX_GRAD_GROUPS);
+    for (i = 0; i < n; i++) ctx->grad_groups[i] = groups[i];
+    ctx->n_grad_groups = n;
+}
+
+/* Record the first failure; later ops see ctx->status and return NULL. */
+static void ng__ctx_fail(ng_ctx *ctx, ng_status s) {
+    if (ctx->status == NG_OK) ctx->status = s;
+}
+
+/* An op was handed a NULL input: keep the first failure, or record this one. */
+static ng_tensor *ng__null_input(ng_ctx *ctx, int op) {
+    if (ctx->status == NG_OK) {
+        ctx->status = NG_ERR_ARG;
+        ng_fail(NG_ERR_ARG, "%s: an input is NULL", ng_op_name(op));
+    }
+    return NULL;
+}
+
+static void *ng__alloc(ng_ctx *ctx, size_t bytes) {
+    void *p = ng_arena_alloc(&ctx->arena, bytes);
+    if (!p) ng__ctx_fail(ctx, NG_ERR_NOMEM);
+    return p;
+}
+static float *ng__falloc(ng_ctx *ctx, int64_t n) { return (float *)ng__alloc(ctx, (size_t)n * sizeof(float)); }
+static float *ng__fzalloc(ng_ctx *ctx, int64_t n) {
+    float *p = ng__falloc(ctx, n);
+    if (p) memset(p, 0, (size_t)n * sizeof(float));
+    return p;
+}
+
+ng_tensor *ng_tensor_new(ng_ctx *ctx, ng_shape shape) {
+    int64_t numel = ng_shape_numel(shape);
+    ng_tensor *t;
+    size_t bytes;
+    if (ctx->status != NG_OK) return NULL;
+    if (numel < 0 || ng_mul_size((size_t)numel, sizeof(float), &bytes)) {
+        ng_fail(NG_ERR_ARG, "tensor: invalid or overflowing shape");
+        ng__ctx_fail(ctx, NG_ERR_ARG);
+        return NULL;
+    }
+    t = (ng_tensor *)ng__alloc(ctx, sizeof *t);
+    if (!t) return NULL;
+    memset(t, 0, sizeof *t);
+    t->shape = shape;
+    t->numel = numel;
+    t->data = (float *)ng__alloc(ctx, bytes ? bytes : 1);
+    return t->data ? t : NULL;
+}
+ng_tensor *ng_tensor_zeros(ng_ctx *ctx, ng_shape shape) {
+    ng_tensor *t = ng_tensor_new(ctx, shape);
+    if (t) memset(t->data, 0, (size_t)t->numel * sizeof(float));
+    return t;
+}
+ng_tensor *ng_tensor_from(ng_ctx *ctx, ng_shape shape, const float *data) {
+    ng_tensor *t = ng_tensor_new(ctx, shape);
+    if (t) memcpy(t->data, data, (size_t)t->numel * sizeof(float));
+    return t;
+}
+void ng_tensor_requires_grad(ng_tensor *t) { t->requires_grad = 1; }
+
+static int ng__needs_grad(const ng_ctx *ctx, const ng_tensor *t) {
+    int i;
+    if (ctx->no_grad) return 0;
+    if (!t->owner) return t->requires_grad;
+    if (!t->owner->grad) return 0;
+    for (i = 0; i < ctx->n_grad_groups; i++)
+        if (ctx->grad_groups[i] == t->owner) return 1;
+    return 0;
+}
+
+/* Start an op: check inputs, allocate the output, and fill a node at the tape's tail (kept
+   only by ng__finish when some input needs a gradient). NULL if any input is NULL or the
+   context already failed. */
+static ng_node *ng__begin(ng_ctx *ctx, int op, ng_tensor *const *ins, int n_in, ng_shape out_shape) {
+    ng_node *n;
+    int k;
+    if (ctx->status != NG_OK) return NULL;
+    NG_ASSERT(n_in >= 0 && n_in <= 32);
+    for (k = 0; k < n_in; k++)
+        if (!ins[k]) { ng__ctx_fail(ctx, NG_ERR_ARG); ng_fail(NG_ERR_ARG, "%s: input %d is NULL", ng_op_name(op), k); return NULL; }
+    if (ctx->n_nodes == ctx->cap_nodes) {
+        int cap = ctx->cap_nodes ? 2 * ctx->cap_nodes : 1024;
+        ng_node *nn = (ng_node *)realloc(ctx->nodes, (size_t)cap * sizeof *nn);
+        if (!nn) { ng__ctx_fail(ctx, NG_ERR_NOMEM); ng_fail(NG_ERR_NOMEM, "tape: out of memory"); return NULL; }
+        ctx->nodes = nn;
+        ctx->cap_nodes = cap;
+    }
+    n = &ctx->nodes[ctx->n_nodes];
+    memset(n, 0, sizeof *n);
+    n->op = op;
+    n->ctx = ctx;
+    n->n_in = n_in;
+    n->in = (ng_tensor **)ng__alloc(ctx, (size_t)(n_in ? n_in : 1) * sizeof(ng_tensor *));
+    if (!n->in) return NULL;
+    for (k = 0; k < n_in; k++) {
+        n->in[k] = ins[k];
+        if (ng__needs_grad(ctx, ins[k])) n->need |= 1u << k;
+    }
+    n->out = ng_tensor_new(ctx, out_shape);
+    return n->out ? n : NULL;
+}
+
+/* Run the forward and keep the node on the tape if a gradient must flow through it. */
+static ng_tensor *ng__finish(ng_node *n) {
+    ng_ctx *ctx = n->ctx;
+    ng__dispatch_forward(n);
+    if (ctx->status != NG_OK) return NULL;
+    if (n->need) {
+        n->out->requires_grad = 1;
+        ctx->n_nodes++;
+    }
+    return n->out;
+}
+
+static int ng__need(const ng_node *n, int k) { return (n->need >> k) & 1u; }
+
+/* Gradient buffer of a tensor, allocated zeroed in the arena on first use. */
+static float *ng__grad_of(ng_ctx *ctx, ng_tensor *t) {
+    if (!t->grad) t->grad = ng__fzalloc(ctx, t->numel);
+    return t->grad;
+}
+/* Gradient buffer of input k, or NULL when input k needs no gradient. */
+static float *ng__in_grad(ng_node *n, int k) {
+    return ng__need(n, k) ? ng__grad_of(n->ctx, n->in[k]) : NULL;
+}
+
+ng_status ng_backward_from(ng_ctx *ctx, ng_tensor *out, const float *seed) {
+    int i;
+    int64_t j;
+    float *g;
+    if (ctx->status != NG_OK) return ctx->status;
+    if (!out) return ng_fail(NG_ERR_ARG, "backward: output is NULL (an earlier op failed)");
+    /* activation gradients start from zero on every pass; parameter gradients accumulate */
+    for (i = 0; i < ctx->n_nodes; i++) ctx->nodes[i].out->grad = NULL;
+    if (!out->requires_grad && !(out->owner && ng__needs_grad(ctx, out))) return NG_OK;
+    g = ng__grad_of(ctx, out);
+    if (!g) return ng_fail(NG_ERR_NOMEM, "backward: arena exhausted");
+    for (j = 0; j < out->numel; j++) g[j] += seed ? seed[j] : 1.0f;
+    for (i = ctx->n_nodes - 1; i >= 0; i--) {
+        ng_node *n = &ctx->nodes[i];
+        if (!n->out->grad) continue; /* nothing flowed here: not an ancestor of `out` */
+        ng__dispatch_backward(n);
+        if (ctx->status != NG_OK) return ng_fail(ctx->status, "backward: %s failed (%s)", ng_op_name(n->op), ng_status_str(ctx->status));
+    }
+    return NG_OK;
+}
+
+ng_status ng_backward(ng_ctx *ctx, ng_tensor *loss) {
+    if (loss && loss->numel != 1) return ng_fail(NG_ERR_ARG, "backward: loss must be a scalar, has %lld elements", (long long)loss->numel);
+    return ng_backward_from(ctx, loss, NULL);
+}
+
+/* ---- src/gemm.c ---- */
+/* ======================================================================================== */
+/* @@GEMM                                                                                   */
+/* ======================================================================================== */
+/* Reference triple loop (the fast blocked kernel replaces the body of ng_sgemm_builtin). */
+void ng_sgemm_builtin(int trans_a, int trans_b, int64_t M, int64_t N, int64_t K, float alpha,
+                      const float *A, int64_t lda, const float *B, int64_t ldb, float beta, float *C,
+                      int64_t ldc) {
+    int64_t i, j, k;
+    for (i = 0; i < M; i++) {
+        float *c = C + i * ldc;
+        if (beta == 0.0f) for (j = 0; j < N; j++) c[j] = 0.0f;
+        else if (beta != 1.0f) for (j = 0; j < N; j++) c[j] *= beta;
+        for (k = 0; k < K; k++) {
+            float a = alpha * (trans_a ? A[k * lda + i] : A[i * lda + k]);
+            if (!trans_b) {
+                const float *b = B + k * ldb;
+                for (j = 0; j < N; j++) c[j] += a * b[j];
+            } else {
+                for (j = 0; j < N; j++) c[j] += a * B[j * ldb + k];
+            }
+        }
+    }
+}
+
+ng_status ng_sgemm_openblas(int trans_a, int trans_b, int64_t M, int64_t N, int64_t K, float alpha,
+                            const float *A, int64_t lda, const float *B, int64_t ldb, float beta,
+                            float *C, int64_t ldc) {
+#ifdef NG_USE_OPENBLAS
+    cblas_sgemm(CblasRowMajor, trans_a ? CblasTrans : CblasNoTrans, trans_b ? CblasTrans : CblasNoTrans,
+                (blasint)M, (blasint)N, (blasint)K, alpha, A, (blasint)lda, B, (blasint)ldb, beta, C, (blasint)ldc);
+    return NG_OK;
+#else
+    (void)trans_a; (void)trans_b; (void)M; (void)N; (void)K; (void)alpha; (void)A; (void)lda;
+    (void)B; (void)ldb; (void)beta; (void)C; (void)ldc;
+    return ng_fail(NG_ERR_UNSUPPORTED, "sgemm: this build has no OpenBLAS (rebuild with NG_USE_OPENBLAS)");
+#endif
+}
+
+void ng_sgemm(int backend, int trans_a, int trans_b, int64_t M, int64_t N, int64_t K, float alpha,
+              const float *A, int64_t lda, const float *B, int64_t ldb, float beta, float *C, int64_t ldc) {
+    if (M <= 0 || N <= 0) return;
+#ifdef NG_USE_OPENBLAS
+    if (backend == NG_GEMM_OPENBLAS && K > 0) {
+        ng_sgemm_openblas(trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+        return;
+    }
+#else
+    (void)backend;
+#endif
+    ng_sgemm_builtin(trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+}
+
+/* ---- src/ops_dense.c ---- */
+/* ======================================================================================== */
+/* @@OPS dense                                                                              */
+/* ======================================================================================== */
+static void ng__bad(ng_ctx *ctx, const char *op, const char *why) {
+    ng__ctx_fail(ctx, NG_ERR_ARG);
+    ng_fail(NG_ERR_ARG, "%s: %s", op, why);
+}
+
+/* ---- matmul: C = A B ---- */
+ng_tensor *ng_matmul(ng_ctx *ctx, ng_tensor *a, ng_tensor *b) {
+    ng_tensor *ins[2];
+    ng_node *n;
+    ins[0] = a; ins[1] = b;
+    if (!a || !b) return ng__null_input(ctx, NG_OP_MATMUL);
+    NG_ASSERT(a->shape.ndim == 2 && b->shape.ndim == 2 && a->shape.d[1] == b->shape.d[0]);
+    n = ng__begin(ctx, NG_OP_MATMUL, ins, 2, ng_shape2(a->shape.d[0], b->shape.d[1]));
+    return n ? ng__finish(n) : NULL;
+}
+static void ng__fw_matmul(ng_node *n) {
+    ng_tensor *a = n->in[0], *b = n->in[1];
+    int64_t M = a->shape.d[0], K = a->shape.d[1], N = b->shape.d[1];
+    ng_sgemm(n->ctx->gemm_backend, 0, 0, M, N, K, 1.0f, a->data, K, b->data, N, 0.0f, n->out->data, N);
+}
+static void ng__bw_matmul(ng_node *n) {
+    ng_tensor *a = n->in[0], *b = n->in[1];
+    int64_t M = a->shape.d[0], K = a->shape.d[1], N = b->shape.d[1];
+    float *ga = ng__in_grad(n, 0), *gb = ng__in_grad(n, 1), *g = n->out->grad;
+    if (ga) ng_sgemm(n->ctx->gemm_backend, 0, 1, M, K, N, 1.0f, g, N, b->data, N, 1.0f, ga, K);
+    if (gb) ng_sgemm(n->ctx->gemm_backend, 1, 0, K, N, M, 1.0f, a->data, K, g, N, 1.0f, gb, N);
+}
+
+/* ---- linear: y = x W^T + b ---- */
+ng_tensor *ng_linear(ng_ctx *ctx, ng_tensor *x, ng_tensor *w, ng_tensor *b) {
+    ng_tensor *ins[3];
+    ng_node *n;
+    ins[0] = x; ins[1] = w; ins[2] = b;
+    if (!x || !w) return ng__null_input(ctx, NG_OP_LINEAR);
+    NG_ASSERT(x->shape.ndim == 2 && w->shape.ndim == 2 && x->shape.d[1] == w->shape.d[1]);
+    NG_ASSERT(!b || b->numel == w->shape.d[0]);
+    n = ng__begin(ctx, NG_OP_LINEAR, ins, b ? 3 : 2, ng_shape2(x->shape.d[0], w->shape.d[0]));
+    return n ? ng__finish(n) : NULL;
+}
+static void ng__fw_linear(ng_node *n) {
+    ng_tensor *x = n->in[0], *w = n->in[1];
+    int64_t N = x->shape.d[0], Din = x->shape.d[1], O = w->shape.d[0], r, o;
+    float *y = n->out->data;
+    if (n->n_in == 3) {
+        const float *b = n->in[2]->data;
+        for (r = 0; r < N; r++)
+            for (o = 0; o < O; o++) y[r * O + o] = b[o];
+    }
+    ng_sgemm(n->ctx->gemm_backend, 0, 1, N, O, Din, 1.0f, x->data, Din, w->data, Din, n->n_in == 3 ? 1.0f : 0.0f, y, O);
+}
+static void ng__bw_linear(ng_node *n) {
+    ng_tensor *x = n->in[0], *w = n->in[1];
+    int64_t N = x->shape.d[0], Din = x->shape.d[1], O = w->shape.d[0], r, o;
+    const float *g = n->out->grad;
+    float *gx = ng__in_grad(n, 0), *gw = ng__in_grad(n, 1), *gb = n->n_in == 3 ? ng__in_grad(n, 2) : NULL;
+    if (gx) ng_sgemm(n->ctx->gemm_backend, 0, 0, N, Din, O, 1.0f, g, O, w->data, Din, 1.0f, gx, Din);
+    if (gw) ng_sgemm(n->ctx->gemm_backend, 1, 0, O, Din, N, 1.0f, g, O, x->data, Din, 1.0f, gw, Din);
+    if (gb)
+        for (r = 0; r < N; r++)
+            for (o = 0; o < O; o++) gb[o] += g[r * O + o];
+}
+
+/* ---- broadcasting elementwise add / sub / mul ---- */
+/* Both operands viewed as 4-D, right-aligned; stride 0 along broadcast dimensions. */
+typedef struct ng__bcast {
+    int64_t d[4], sa[4], sb[4];
+    int same; /* identical shapes: flat loops */
+} ng__bcast;
+
+static void ng__strides4(const ng_shape *s, int64_t dims[4], int64_t st[4]) {
+    int i, off = 4 - s->ndim;
+    int64_t acc = 1;
+    for (i = 0; i < 4; i++) dims[i] = i < off ? 1 : s->d[i - off];
+    for (i = 3; i >= 0; i--) { st[i] = dims[i] == 1 ? 0 : acc; acc *= dims[i]; }
+}
+
+static int ng__bcast_shape(const ng_shape *a, const ng_shape *b, ng_shape *out) {
+    int nd = a->ndim > b->ndim ? a->ndim : b->ndim, i;
+    out->ndim = nd;
+    for (i = 0; i < NG_MAX_DIMS; i++) out->d[i] = 1;
+    for (i = 0; i < nd; i++) {
+        int ia = a->ndim - nd + i, ib = b->ndim - nd + i;
+        int64_t da = ia >= 0 ? a->d[ia] : 1, db = ib >= 0 ? b->d[ib] : 1;
+        if (da != db && da != 1 && db != 1) return -1;
+        out->d[i] = da == 1 ? db : da;
+    }
+    return 0;
+}
+
+static ng__bcast ng__bcast_plan(const ng_node *n) {
+    ng__bcast p;
+    int64_t tmp[4];
+    ng__strides4(&n->out->shape, p.d, tmp);
+    ng__strides4(&n->in[0]->shape, tmp, p.sa);
+    ng__strides4(&n->in[1]->shape, tmp, p.sb);
+    p.same = n->in[0]->numel == n->out->numel && n->in[1]->numel == n->out->numel;
+    return p;
+}
+
+static ng_tensor *ng__binary(ng_ctx *ctx, int op, ng_tensor *a, ng_tensor *b) {
+    ng_tensor *ins[2];
+    ng_shape s;
+    ng_node *n;
+    ins[0] = a; ins[1] = b;
+    if (!a || !b) return ng__null_input(ctx, op);
+    if (ng__bcast_shape(&a->shape, &b->shape, &s)) { ng__bad(ctx, ng_op_name(op), "shapes do not broadcast"); return NULL; }
+    n = ng__begin(ctx, op, ins, 2, s);
+    return n ? ng__finish(n) : NULL;
+}
+ng_tensor *ng_add(ng_ctx *ctx, ng_tensor *a, ng_tensor *b) { return ng__binary(ctx, NG_OP_ADD, a, b); }
+ng_tensor *ng_sub(ng_ctx *ctx, ng_tensor *a, ng_tensor *b) { return ng__binary(ctx, NG_OP_SUB, a, b); }
+ng_tensor *ng_mul(ng_ctx *ctx, ng_tensor *a, ng_tensor *b) { return ng__binary(ctx, NG_OP_MUL, a, b); }
+
+/* kind: 0 add, 1 sub, 2 mul */
+static void ng__binary_fw(ng_node *n, int kind) {
+    const float *a = n->in[0]->data, *b = n->in[1]->data;
+    float *y = n->out->data;
+    ng__bcast p = ng__bcast_plan(n);
+    int64_t i0, i1, i2, i3, o = 0;
+    if (p.same) {
+        int64_t i, N = n->out->numel;
+        if (kind == 0) for (i = 0; i < N; i++) y[i] = a[i] + b[i];
+        else if (kind == 1) for (i = 0; i < N; i++) y[i] = a[i] - b[i];
+        else for (i = 0; i < N; i++) y[i] = a[i] * b[i];
+        return;
+    }
+    for (i0 = 0; i0 < p.d[0]; i0++)
+        for (i1 = 0; i1 < p.d[1]; i1++)
+            for (i2 = 0; i2 < p.d[2]; i2++)
+                for (i3 = 0; i3 < p.d[3]; i3++, o++) {
+                    float x = a[i0 * p.sa[0] + i1 * p.sa[1] + i2 * p.sa[2] + i3 * p.sa[3]];
+                    float z = b[i0 * p.sb[0] + i1 * p.sb[1] + i2 * p.sb[2] + i3 * p.sb[3]];
+                    y[o] = kind == 0 ? x + z : kind == 1 ? x - z : x * z;
+                }
+}
+static void ng__binary_bw(ng_node *n, int kind) {
+    const float *a = n->in[0]->data, *b = n->in[1]->data, *g = n->out->grad;
+    float *ga = ng__in_grad(n, 0), *gb = ng__in_grad(n, 1);
+    ng__bcast p = ng__bcast_plan(n);
+    int64_t i0, i1, i2, i3, o = 0;
+    for (i0 = 0; i0 < p.d[0]; i0++)
+        for (i1 = 0; i1 < p.d[1]; i1++)
+            for (i2 = 0; i2 < p.d[2]; i2++)
+                for (i3 = 0; i3 < p.d[3]; i3++, o++) {
+                    int64_t ia = i0 * p.sa[0] + i1 * p.sa[1] + i2 * p.sa[2] + i3 * p.sa[3];
+                    int64_t ib = i0 * p.sb[0] + i1 * p.sb[1] + i2 * p.sb[2] + i3 * p.sb[3];
+                    if (ga) ga[ia] += kind == 2 ? g[o] * b[ib] : g[o];
+                    if (gb) gb[ib] += kind == 2 ? g[o] * a[ia] : kind == 1 ? -g[o] : g[o];
+                }
+}
+static void ng__fw_add(ng_node *n) { ng__binary_fw(n, 0); }
+static void ng__bw_add(ng_node *n) { ng__binary_bw(n, 0); }
+static void ng__fw_sub(ng_node *n) { ng__binary_fw(n, 1); }
+static void ng__bw_sub(ng_node *n) { ng__binary_bw(n, 1); }
+static void ng__fw_mul(ng_node *n) { ng__binary_fw(n, 2); }
+static void ng__bw_mul(ng_node *n) { ng__binary_bw(n, 2); }
+
+/* ---- scale and add_scalar ---- */
+static ng_tensor *ng__unary_f(ng_ctx *ctx, int op, ng_tensor *a, float s) {
+    ng_node *n = ng__begin(ctx, op, &a, 1, a ? a->shape : ng_shape1(1));
+    if (!n) return NULL;
+    n->f[0] = s;
+    return ng__finish(n);
+}
+ng_tensor *ng_scale(ng_ctx *ctx, ng_tensor *a, float s) { return ng__unary_f(ctx, NG_OP_SCALE, a, s); }
+ng_tensor *ng_add_scalar(ng_ctx *ctx, ng_tensor *a, float s) { return ng__unary_f(ctx, NG_OP_ADD_SCALAR, a, s); }
+static void ng__fw_scale(ng_node *n) {
+    int64_t i;
+    for (i = 0; i < n->out->numel; i++) n->out->data[i] = n->f[0] * n->in[0]->data[i];
+}
+static void ng__bw_scale(ng_node *n) {
+    int64_t i;
+    float *ga = ng__in_grad(n, 0);
+    if (ga) for (i = 0; i < n->out->numel; i++) ga[i] += n->f[0] * n->out->grad[i];
+}
+static void ng__fw_add_scalar(ng_node *n) {
+    int64_t i;
+    for (i = 0; i < n->out->numel; i++) n->out->data[i] = n->in[0]->data[i] + n->f[0];
+}
+static void ng__bw_add_scalar(ng_node *n) {
+    int64_t i;
+    float *ga = ng__in_grad(n, 0);
+    if (ga) for (i = 0; i < n->out->numel; i++) ga[i] += n->out->grad[i];
+}
+
+/* ---- sum / mean over axes ---- */
+/* i[0] = axes bitmask (over the input's dims), f[0] = 1 (sum) or 1/count (mean) */
+static ng_tensor *ng__reduce(ng_ctx *ctx, ng_tensor *a, unsigned axes, int keepdim, int mean) {
+    ng_shape s;
+    ng_node *n;
+    int i;
+    int64_t count = 1;
+    if (!a) return ng__null_input(ctx, NG_OP_REDUCE);
+    axes &= (1u << a->shape.ndim) - 1u;
+    s.ndim = 0;
+    for (i = 0; i < NG_MAX_DIMS; i++) s.d[i] = 1;
+    for (i = 0; i < a->shape.ndim; i++) {
+        if (axes >> i & 1u) {
+            count *= a->shape.d[i];
+            if (keepdim) s.d[s.ndim++] = 1;
+        } else {
+            s.d[s.ndim++] = a->shape.d[i];
+        }
+    }
+    n = ng__begin(ctx, NG_OP_REDUCE, &a, 1, s);
+    if (!n) return NULL;
+    n->i[0] = axes;
+    n->f[0] = mean ? 1.0f / (float)(count ? count : 1) : 1.0f;
+    return ng__finish(n);
+}
+ng_tensor *ng_sum(ng_ctx *ctx, ng_tensor *a, unsigned axes, int keepdim) { return ng__reduce(ctx, a, axes, keepdim, 0); }
+ng_tensor *ng_mean(ng_ctx *ctx, ng_tensor *a, unsigned axes, int keepdim) { return ng__reduce(ctx, a, axes, keepdim, 1); }
+
+/* input dims (4-D, left-padded) and the output stride of each (0 along reduced axes) */
+static void ng__reduce_plan(const ng_node *n, int64_t d[4], int64_t so[4]) {
+    const ng_shape *s = &n->in[0]->shape;
+    unsigned axes = (unsigned)n->i[0];
+    int i, off = 4 - s->ndim;
+    int64_t acc = 1;
+    for (i = 0; i < 4; i++) d[i] = i < off ? 1 : s->d[i - off];
+    for (i = 3; i >= 0; i--) {
+        int reduced = i >= off && (axes >> (i - off) & 1u);
+        so[i] = reduced ? 0 : acc;
+        if (!reduced) acc *= d[i];
+    }
+}
+static void ng__fw_reduce(ng_node *n) {
+    int64_t d[4], so[4], i0, i1, i2, i3, ii = 0, j;
+    const float *a = n->in[0]->data;
+    double *acc = (double *)ng__alloc(n->ctx, (size_t)n->out->numel * sizeof(double));
+    if (!acc) return;
+    for (j = 0; j < n->out->numel; j++) acc[j] = 0.0;
+    ng__reduce_plan(n, d, so);
+    for (i0 = 0; i0 < d[0]; i0++)
+        for (i1 = 0; i1 < d[1]; i1++)
+            for (i2 = 0; i2 < d[2]; i2++)
+                for (i3 = 0; i3 < d[3]; i3++)
+                    acc[i0 * so[0] + i1 * so[1] + i2 * so[2] + i3 * so[3]] += a[ii++];
+    for (j = 0; j < n->out->numel; j++) n->out->data[j] = (float)(acc[j] * n->f[0]);
+}
+static void ng__bw_reduce(ng_node *n) {
+    int64_t d[4], so[4], i0, i1, i2, i3, ii = 0;
+    float *ga = ng__in_grad(n, 0);
+    const float *g = n->out->grad;
+    if (!ga) return;
+    ng__reduce_plan(n, d, so);
+    for (i0 = 0; i0 < d[0]; i0++)
+        for (i1 = 0; i1 < d[1]; i1++)
+            for (i2 = 0; i2 < d[2]; i2++)
+                for (i3 = 0; i3 < d[3]; i3++)
+                    ga[ii++] += n->f[0] * g[i0 * so[0] + i1 * so[1] + i2 * so[2] + i3 * so[3]];
+}
+
+/* ---- reshape ---- */
+ng_tensor *ng_reshape(ng_ctx *ctx, ng_tensor *a, ng_shape shape) {
+    if (a && ng_shape_numel(shape) != a->numel) { ng__bad(ctx, "reshape", "element count differs"); return NULL; }
+    {
+        ng_node *n = ng__begin(ctx, NG_OP_RESHAPE, &a, 1, shape);
+        return n ? ng__finish(n) : NULL;
+    }
+}
+static void ng__fw_reshape(ng_node *n) { memcpy(n->out->data, n->in[0]->data, (size_t)n->out->numel * sizeof(float)); }
+static void ng__bw_reshape(ng_node *n) {
+    int64_t i;
+    float *ga = ng__in_grad(n, 0);
+    if (ga) for (i = 0; i < n->out->numel; i++) ga[i] += n->out->grad[i];
+}
+
+/* ---- concat and slice along one axis: outer blocks x (axis extent * inner) ---- */
+static void ng__outer_inner(const ng_shape *s, int axis, int64_t *outer, int64_t *inner) {
+    int i;
+    *outer = 1; *inner = 1;
+    for (i = 0; i < axis; i++) *outer *= s->d[i];
+    for (i = axis + 1; i < s->ndim; i++) *inner *= s->d[i];
+}
+
+ng_tensor *ng_concat(ng_ctx *ctx, ng_tensor *const *xs, int count, int axis) {
+    ng_shape s;
+    ng_node *n;
+    int k, i;
+    if (count < 1 || count > 32) { ng__bad(ctx, "concat", "needs 1..32 inputs"); return NULL; }
+    for (k = 0; k < count; k++)
+        if (!xs[k]) return ng__null_input(ctx, NG_OP_CONCAT);
+    s = xs[0]->shape;
+    NG_ASSERT(axis >= 0 && axis < s.ndim);
+    for (k = 1; k < count; k++) {
+        NG_ASSERT(xs[k]->shape.ndim == s.ndim);
+        for (i = 0; i < s.ndim; i++) NG_ASSERT(i == axis || xs[k]->shape.d[i] == s.d[i]);
+        s.d[axis] += xs[k]->shape.d[axis];
+    }
+    n = ng__begin(ctx, NG_OP_CONCAT, xs, count, s);
+    if (!n) return NULL;
+    n->i[0] = axis;
+    return ng__finish(n);
+}
+static void ng__concat_copy(ng_node *n, int backward) {
+    int axis = (int)n->i[0], k;
+    int64_t outer, inner, o, off = 0, total = n->out->shape.d[axis];
+    ng__outer_inner(&n->out->shape, axis, &outer, &inner);
+    for (k = 0; k < n->n_in; k++) {
+        int64_t len = n->in[k]->shape.d[axis] * inner, i;
+        float *gk = backward ? ng__in_grad(n, k) : NULL;
+        for (o = 0; o < outer; o++) {
+            float *y = n->out->data + o * total * inner + off;
+            if (!backward) memcpy(y, n->in[k]->data + o * len, (size_t)len * sizeof(float));
+            else if (gk) {
+                const float *g = n->out->grad + o * total * inner + off;
+                for (i = 0; i < len; i++) gk[o * len + i] += g[i];
+            }
+        }
+        off += len;
+    }
+}
+static void ng__fw_concat(ng_node *n) { ng__concat_copy(n, 0); }
+static void ng__bw_concat(ng_node *n) { ng__concat_copy(n, 1); }
+
+ng_tensor *ng_slice(ng_ctx *ctx, ng_tensor *a, int axis, int64_t start, int64_t len) {
+    ng_shape s;
+    ng_node *n;
+    if (!a) return ng__null_input(ctx, NG_OP_SLICE);
+    NG_ASSERT(axis >= 0 && axis < a->shape.ndim);
+    NG_ASSERT(start >= 0 && len >= 0 && start + len <= a->shape.d[axis]);
+    s = a->shape;
+    s.d[axis] = len;
+    n = ng__begin(ctx, NG_OP_SLICE, &a, 1, s);
+    if (!n) return NULL;
+    n->i[0] = axis; n->i[1] = start;
+    return ng__finish(n);
+}
+static void ng__slice_copy(ng_node *n, int backward) {
+    int axis = (int)n->i[0];
+    int64_t outer, inner, o, i, full = n->in[0]->shape.d[axis];
+    int64_t len, start = n->i[1];
+    float *ga = backward ? ng__in_grad(n, 0) : NULL;
+    ng__outer_inner(&n->out->shape, axis, &outer, &inner);
+    len = n->out->shape.d[axis] * inner;
+    if (backward && !ga) return;
+    for (o = 0; o < outer; o++) {
+        int64_t src = o * full * inner + start * inner;
+        if (!backward) memcpy(n->out->data + o * len, n->in[0]->data + src, (size_t)len * sizeof(float));
+        else for (i = 0; i < len; i++) ga[src + i] += n->out->grad[o * len + i];
+    }
+}
+static void ng__fw_slice(ng_node *n) { ng__slice_copy(n, 0); }
+static void ng__bw_slice(ng_node *n) { ng__slice_copy(n, 1); }
+
+/* ---- src/ops_act.c ---- */
+/* ======================================================================================== */
+/* @@OPS activations                                                                        */
+/* ======================================================================================== */
+NG__HD static inline float ng__sigmoidf(float x) {
+    /* split by sign so exp never overflows */
+    if (x >= 0.0f) return 1.0f / (1.0f + expf(-x));
+    { float e = expf(x); return e / (1.0f + e); }
+}
+NG__HD static inline float ng__leakyf(float x, float slope) { return x > 0.0f ? x : slope * x; }
+
+static ng_tensor *ng__act(ng_ctx *ctx, int op, ng_tensor *x, float param) {
+    ng_node *n = ng__begin(ctx, op, &x, 1, x ? x->shape : ng_shape1(1));
+    if (!n) return NULL;
+    n->f[0] = param;
+    return ng__finish(n);
+}
+ng_tensor *ng_relu(ng_ctx *ctx, ng_tensor *x) { return ng__act(ctx, NG_OP_RELU, x, 0.0f); }
+ng_tensor *ng_leaky_relu(ng_ctx *ctx, ng_tensor *x, float slope) { return ng__act(ctx, NG_OP_LEAKY_RELU, x, slope); }
+ng_tensor *ng_tanh(ng_ctx *ctx, ng_tensor *x) { return ng__act(ctx, NG_OP_TANH, x, 0.0f); }
+ng_tensor *ng_sigmoid(ng_ctx *ctx, ng_tensor *x) { return ng__act(ctx, NG_OP_SIGMOID, x, 0.0f); }
+
+/* ReLU and LeakyReLU: gradient uses the sign of the input (PyTorch: 0 at x == 0 for ReLU). */
+static void ng__fw_relu(ng_node *n) {
+    int64_t i, N = n->out->numel;
+    const float *x = n->in[0]->data;
+    float *y = n->out->data;
+NG__OMP_FOR(N > 65536)
+    for (i = 0; i < N; i++) y[i] = x[i] > 0.0f ? x[i] : 0.0f;
+}
+static void ng__bw_relu(ng_node *n) {
+    int64_t i, N = n->out->numel;
+    const float *x = n->in[0]->data, *g = n->out->grad;
+    float *gx = ng__in_grad(n, 0);
+    if (!gx) return;
+NG__OMP_FOR(N > 65536)
+    for (i = 0; i < N; i++) gx[i] += x[i] > 0.0f ? g[i] : 0.0f;
+}
+static void ng__fw_leaky_relu(ng_node *n) {
+    int64_t i, N = n->out->numel;
+    for (i = 0; i < N; i++) n->out->data[i] = ng__leakyf(n->in[0]->data[i], n->f[0]);
+}
+static void ng__bw_leaky_relu(ng_node *n) {
+    int64_t i, N = n->out->numel;
+    const float *x = n->in[0]->data, *g = n->out->grad;
+    float *gx = ng__in_grad(n, 0);
+    if (gx) for (i = 0; i < N; i++) gx[i] += x[i] > 0.0f ? g[i] : n->f[0] * g[i];
+}
+static void ng__fw_tanh(ng_node *n) {
+    int64_t i, N = n->out->numel;
+    for (i = 0; i < N; i++) n->out->data[i] = tanhf(n->in[0]->data[i]);
+}
+static void ng__bw_tanh(ng_node *n) {
+    int64_t i, N = n->out->numel;
+    const float *y = n->out->data, *g = n->out->grad;
+    float *gx = ng__in_grad(n, 0);
+    if (gx) for (i = 0; i < N; i++) gx[i] += g[i] * (1.0f - y[i] * y[i]);
+}
+static void ng__fw_sigmoid(ng_node *n) {
+    int64_t i, N = n->out->numel;
+    for (i = 0; i < N; i++) n->out->data[i] = ng__sigmoidf(n->in[0]->data[i]);
+}
+static void ng__bw_sigmoid(ng_node *n) {
+    int64_t i, N = n->out->numel;
+    const float *y = n->out->data, *g = n->out->grad;
+    float *gx = ng__in_grad(n, 0);
+    if (gx) for (i = 0; i < N; i++) gx[i] += g[i] * y[i] * (1.0f - y[i]);
+}
+
+/* ---- softmax / log-softmax along i[0]; rows are (outer, inner) pairs strided by inner ---- */
+static ng_tensor *ng__softmax_any(ng_ctx *ctx, int op, ng_tensor *x, int axis) {
+    ng_node *n;
+    if (x) NG_ASSERT(axis >= 0 && axis < x->shape.ndim);
+    n = ng__begin(ctx, op, &x, 1, x ? x->shape : ng_shape1(1));
+    if (!n) return NULL;
+    n->i[0] = axis;
+    return ng__finish(n);
+}
+ng_tensor *ng_softmax(ng_ctx *ctx, ng_tensor *x, int axis) { return ng__softmax_any(ctx, NG_OP_SOFTMAX, x, axis); }
+ng_tensor *ng_log_softmax(ng_ctx *ctx, ng_tensor *x, int axis) { return ng__softmax_any(ctx, NG_OP_LOG_SOFTMAX, x, axis); }
+
+/* y = softmax or log_softmax of K values strided by `st` */
+static void ng__softmax_row(const float *x, float *y, int64_t K, int64_t st, int log_out) {
+    int64_t k;
+    float mx = -INFINITY;
+    double sum = 0.0;
+    for (k = 0; k < K; k++) if (x[k * st] > mx) mx = x[k * st];
+    for (k = 0; k < K; k++) sum += exp((double)(x[k * st] - mx));
+    if (log_out) {
+        float lse = (float)log(sum);
+        for (k = 0; k < K; k++) y[k * st] = x[k * st] - mx - lse;
+    } else {
+        for (k = 0; k < K; k++) y[k * st] = (float)(exp((double)(x[k * st] - mx)) / sum);
+    }
+}
+static void ng__softmax_fw(ng_node *n, int log_out) {
+    int axis = (int)n->i[0];
+    int64_t outer, inner, K = n->out->shape.d[axis], o, j;
+    ng__outer_inner(&n->out->shape, axis, &outer, &inner);
+    for (o = 0; o < outer; o++)
+        for (j = 0; j < inner; j++)
+            ng__softmax_row(n->in[0]->data + o * K * inner + j, n->out->data + o * K * inner + j, K, inner, log_out);
+}
+static void ng__softmax_bw(ng_node *n, int log_out) {
+    int axis = (int)n->i[0];
+    int64_t outer, inner, K = n->out->shape.d[axis], o, j, k;
+    float *gx = ng__in_grad(n, 0);
+    if (!gx) return;
+    ng__outer_inner(&n->out->shape, axis, &outer, &inner);
+    for (o = 0; o < outer; o++)
+        for (j = 0; j < inner; j++) {
+            int64_t base = o * K * inner + j;
+            const float *y = n->out->data + base, *g = n->out->grad + base;
+            float *gr = gx + base;
+            double dot = 0.0;
+            if (log_out) { /* dx = g - softmax * sum(g) */
+                for (k = 0; k < K; k++) dot += g[k * inner];
+                for (k = 0; k < K; k++) gr[k * inner] += g[k * inner] - expf(y[k * inner]) * (float)dot;
+            } else {       /* dx = y * (g - sum(g * y)) */
+                for (k = 0; k < K; k++) dot += (double)g[k * inner] * y[k * inner];
+                for (k = 0; k < K; k++) gr[k * inner] += y[k * inner] * (g[k * inner] - (float)dot);
+            }
+        }
+}
+static void ng__fw_softmax(ng_node *n) { ng__softmax_fw(n, 0); }
+static void ng__bw_softmax(ng_node *n) { ng__softmax_bw(n, 0); }
+static void ng__fw_log_softmax(ng_node *n) { ng__softmax_fw(n, 1); }
+static void ng__bw_log_softmax(ng_node *n) { ng__softmax_bw(n, 1); }
+
+/* ---- dropout: saved = per-element multiplier (0 or 1/(1-p)) ---- */
+ng_tensor *ng_dropout(ng_ctx *ctx, ng_tensor *x, float p) {
+    ng_node *n;
+    if (x) NG_ASSERT(p >= 0.0f && p < 1.0f);
+    if (x && (!ctx->training || p == 0.0f)) return x;
+    n = ng__begin(ctx, NG_OP_DROPOUT, &x, 1, x ? x->shape : ng_shape1(1));
+    if (!n) return NULL;
+    n->f[0] = p;
+    n->saved = ng__falloc(ctx, x->numel);
+    if (!n->saved) return NULL;
+    return ng__finish(n);
+}
+static void ng__fw_dropout(ng_node *n) {
+    int64_t i, N = n->out->numel;
+    float *m = (float *)n->saved, keep = 1.0f / (1.0f - n->f[0]);
+    for (i = 0; i < N; i++) {
+        m[i] = ng_rng_uniform(&n->ctx->rng) < (double)n->f[0] ? 0.0f : keep;
+        n->out->data[i] = n->in[0]->data[i] * m[i];
+    }
+}
+static void ng__bw_dropout(ng_node *n) {
+    int64_t i, N = n->out->numel;
+    const float *m = (const float *)n->saved;
+    float *gx = ng__in_grad(n, 0);
+    if (gx) for (i = 0; i < N; i++) gx[i] += n->out->grad[i] * m[i];
+}
+
+/* ---- src/ops_loss.c ---- */
+/* ======================================================================================== */
+/* @@OPS losses                                                                             */
+/* ======================================================================================== */
+static ng_shape ng__scalar_shape(void) {
+    ng_shape s = ng_shape1(1);
+    s.ndim = 0;
+    return s;
+}
+
+/* ---- cross-entropy: saved = softmax probabilities, aux = labels copy ---- */
+ng_tensor *ng_cross_entropy(ng_ctx *ctx, ng_tensor *logits, const int32_t *labels) {
+    ng_node *n;
+    int64_t r, N, K;
+    int32_t *lab;
+    if (logits) NG_ASSERT(logits->shape.ndim == 2);
+    n = ng__begin(ctx, NG_OP_CROSS_ENTROPY, &logits, 1, ng__scalar_shape());
+    if (!n) return NULL;
+    N = logits->shape.d[0]; K = logits->shape.d[1];
+    lab = (int32_t *)ng__alloc(ctx, (size_t)(N ? N : 1) * sizeof(int32_t));
+    n->saved = ng__falloc(ctx, logits->numel);
+    if (!lab || !n->saved) return NULL;
+    for (r = 0; r < N; r++) {
+        if (labels[r] < 0 || labels[r] >= K) {
+            ng__bad(ctx, "cross_entropy", "label out of range");
+            ng_fail(NG_ERR_ARG, "cross_entropy: label %d at row %lld is outside [0, %lld)", (int)labels[r], (long long)r, (long long)K);
+            return NULL;
+        }
+        lab[r] = labels[r];
+    }
+    n->aux = lab;
+    return ng__finish(n);
+}
+static void ng__fw_cross_entropy(ng_node *n) {
+    const ng_tensor *x = n->in[0];
+    int64_t N = x->shape.d[0], K = x->shape.d[1], r;
+    const int32_t *lab = (const int32_t *)n->aux;
+    float *p = (float *)n->saved;
+    double loss = 0.0;
+    for (r = 0; r < N; r++) {
+        ng__softmax_row(x->data + r * K, p + r * K, K, 1, 1); /* log-probabilities */
+        loss -= p[r * K + lab[r]];
+    }
+    for (r = 0; r < N * K; r++) p[r] = expf(p[r]);
+    n->out->data[0] = N ? (float)(loss / (double)N) : NAN; /* PyTorch: mean of nothing is NaN */
+}
+static void ng__bw_cross_entropy(ng_node *n) {
+    const ng_tensor *x = n->in[0];
+    int64_t N = x->shape.d[0], K = x->shape.d[1], r, k;
+    const int32_t *lab = (const int32_t *)n->aux;
+    const float *p = (const float *)n->saved;
+    float *gx = ng__in_grad(n, 0), s;
+    if (!gx || N == 0) return;
+    s = n->out->grad[0] / (float)N;
+    for (r = 0; r < N; r++)
+        for (k = 0; k < K; k++) gx[r * K + k] += s * (p[r * K + k] - (k == lab[r] ? 1.0f : 0.0f));
+}
+
+/* ---- hinge terms ---- */
+ng_tensor *ng_hinge(ng_ctx *ctx, ng_tensor *x, int mode) {
+    ng_node *n;
+    NG_ASSERT(mode >= 0 && mode <= 2);
+    n = ng__begin(ctx, NG_OP_HINGE, &x, 1, ng__scalar_shape());
+    if (!n) return NULL;
+    n->i[0] = mode;
+    return ng__finish(n);
+}
+ng_tensor *ng_hinge_loss_d(ng_ctx *ctx, ng_tensor *d_real, ng_tensor *d_fake) {
+    return ng_add(ctx, ng_hinge(ctx, d_real, 0), ng_hinge(ctx, d_fake, 1));
+}
+ng_tensor *ng_hinge_loss_g(ng_ctx *ctx, ng_tensor *d_fake) { return ng_hinge(ctx, d_fake, 2); }
+
+static void ng__fw_hinge(ng_node *n) {
+    const float *x = n->in[0]->data;
+    int64_t i, N = n->in[0]->numel;
+    int mode = (int)n->i[0];
+    double s = 0.0;
+    for (i = 0; i < N; i++) {
+        float v = mode == 0 ? 1.0f - x[i] : mode == 1 ? 1.0f + x[i] : -x[i];
+        s += mode == 2 ? v : (v > 0.0f ? v : 0.0f);
+    }
+    n->out->data[0] = (float)(s / (double)N);
+}
+static void ng__bw_hinge(ng_node *n) {
+    const float *x = n->in[0]->data;
+    int64_t i, N = n->in[0]->numel;
+    int mode = (int)n->i[0];
+    float *gx = ng__in_grad(n, 0), s = n->out->grad[0] / (float)N;
+    if (!gx) return;
+    for (i = 0; i < N; i++) {
+        if (mode == 0) gx[i] += 1.0f - x[i] > 0.0f ? -s : 0.0f;
+        else if (mode == 1) gx[i] += 1.0f + x[i] > 0.0f ? s : 0.0f;
+        else gx[i] -= s;
+    }
+}
+
+/* ---- BCE with logits: loss = max(x,0) - x t + log(1 + exp(-|x|)) ---- */
+ng_tensor *ng_bce_with_logits(ng_ctx *ctx, ng_tensor *x, const ng_tensor *target) {
+    ng_node *n;
+    if (x && target) NG_ASSERT(x->numel == target->numel);
+    if (!target && ctx->status == NG_OK) { ng__bad(ctx, "bce_with_logits", "target is NULL"); return NULL; }
+    n = ng__begin(ctx, NG_OP_BCE_LOGITS, &x, 1, ng__scalar_shape());
+    if (!n) return NULL;
+    n->aux = (void *)target->data;
+    return ng__finish(n);
+}
+static void ng__fw_bce_logits(ng_node *n) {
+    const float *x = n->in[0]->data, *t = (const float *)n->aux;
+    int64_t i, N = n->in[0]->numel;
+    double s = 0.0;
+    for (i = 0; i < N; i++) s += (x[i] > 0.0f ? x[i] : 0.0f) - x[i] * t[i] + log1pf(expf(-fabsf(x[i])));
+    n->out->data[0] = (float)(s / (double)N);
+}
+static void ng__bw_bce_logits(ng_node *n) {
+    const float *x = n->in[0]->data, *t = (const float *)n->aux;
+    int64_t i, N = n->in[0]->numel;
+    float *gx = ng__in_grad(n, 0), s = n->out->grad[0] / (float)N;
+    if (gx) for (i = 0; i < N; i++) gx[i] += s * (ng__sigmoidf(x[i]) - t[i]);
+}
+
+/* ---- src/ops_conv.c ---- */
+/* ======================================================================================== */
+/* @@OPS convolution (placeholder: being written)                                           */
+/* ======================================================================================== */
+#define NG__TODO(f) static void ng__fw_##f(ng_node *n) { (void)n; NG_ASSERT(!"not implemented: " #f); } \
+                    static void ng__bw_##f(ng_node *n) { (void)n; NG_ASSERT(!"not implemented: " #f); }
+NG__TODO(conv2d) NG__TODO(conv_transpose2d) NG__TODO(upsample) NG__TODO(avg_pool2)  NG__TODO(sum_hw)
+
+/* ---- src/ops_norm.c ---- */
+NG__TODO(batch_norm) NG__TODO(spectral_norm)
+
+/* ---- src/nas.c ---- */
+NG__TODO(mixed)
+
+/* ---- src/optable.c ---- */
+/* ======================================================================================== */
+/* @@OPTABLE  one row per op: name, CPU forward and backward (CUDA columns join with          */
+/*            nasgan_cuda.cu)                                                               */
+/* ======================================================================================== */
+typedef struct ng__op_info {
+    const char *name;
+    void (*forward_cpu)(ng_node *n);
+    void (*backward_cpu)(ng_node *n);
+} ng__op_info;
+
+static const ng__op_info ng__op_table[] = {
+#define NG__ROW(E, f) {#f, ng__fw_##f, ng__bw_##f},
+    NG_OP_LIST(NG__ROW)
+#undef NG__ROW
+};
+typedef char ng__op_table_size_check[(sizeof ng__op_table / sizeof ng__op_table[0] == NG_OP_COUNT) ? 1 : -1];
+
+const char *ng_op_name(int op) { return op >= 0 && op < NG_OP_COUNT ? ng__op_table[op].name : "?"; }
+static void ng__dispatch_forward(ng_node *n) { ng__op_table[n->op].forward_cpu(n); }
+static void ng__dispatch_backward(ng_node *n) { ng__op_table[n->op].backward_cpu(n); }
+
+#endif /* NASGAN_IMPLEMENTATION */
+
+/*
+MIT License
+
+Copyright (c) 2026 the nasgan authors
+
+Permission is hereby granted, free of charge, to any person obtaining a copy of this software and
+associated documentation files (the "Software"), to deal in the Software without restriction,
+including without limitation the rights to use, copy, modify, merge, publish, distribute,
+sublicense, and/or sell copies of the Software, and to permit persons to whom the Software is
+furnished to do so, subject to the following conditions:
+
+The above copyright notice and this permission notice shall be included in all copies or
+substantial portions of the Software.
+
+THE SOFTWARE IS PROVIDED "AS IS", WITHOUT WARRANTY OF ANY KIND, EXPRESS OR IMPLIED, INCLUDING BUT
+NOT LIMITED TO THE WARRANTIES OF MERCHANTABILITY, FITNESS FOR A PARTICULAR PURPOSE AND
+NONINFRINGEMENT. IN NO EVENT SHALL THE AUTHORS OR COPYRIGHT HOLDERS BE LIABLE FOR ANY CLAIM,
+DAMAGES OR OTHER LIABILITY, WHETHER IN AN ACTION OF CONTRACT, TORT OR OTHERWISE, ARISING FROM, OUT
+OF OR IN CONNECTION WITH THE SOFTWARE OR THE USE OR OTHER DEALINGS IN THE SOFTWARE.
+*/

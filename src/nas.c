@@ -1,0 +1,1 @@
+NG__TODO(mixed)

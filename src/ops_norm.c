@@ -1,0 +1,1 @@
+NG__TODO(batch_norm) NG__TODO(spectral_norm)

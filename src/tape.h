@@ -1,0 +1,82 @@
+/* ======================================================================================== */
+/* @@TAPE  context, tape, backward, op table                                                */
+/* ======================================================================================== */
+
+/* Every differentiable op, in op-table order: X(ENUM_SUFFIX, function_suffix). The CPU
+   forward/backward of op `foo` are ng__fw_foo / ng__bw_foo, kept next to each other in the
+   op's family part. */
+#define NG_OP_LIST(X)                                                                   \
+    X(MATMUL, matmul) X(LINEAR, linear) X(ADD, add) X(SUB, sub) X(MUL, mul)            \
+    X(SCALE, scale) X(ADD_SCALAR, add_scalar) X(REDUCE, reduce) X(RESHAPE, reshape)     \
+    X(CONCAT, concat) X(SLICE, slice)                                                  \
+    X(RELU, relu) X(LEAKY_RELU, leaky_relu) X(TANH, tanh) X(SIGMOID, sigmoid)           \
+    X(SOFTMAX, softmax) X(LOG_SOFTMAX, log_softmax) X(DROPOUT, dropout)                 \
+    X(CROSS_ENTROPY, cross_entropy) X(HINGE, hinge) X(BCE_LOGITS, bce_logits)          \
+    X(CONV2D, conv2d) X(CONV_T2D, conv_transpose2d) X(UPSAMPLE, upsample)              \
+    X(AVG_POOL2, avg_pool2) X(SUM_HW, sum_hw)                                          \
+    X(BATCH_NORM, batch_norm) X(SPECTRAL_NORM, spectral_norm)                          \
+    X(MIXED, mixed)
+
+typedef enum ng_op {
+#define NG__ENUM(E, f) NG_OP_##E,
+    NG_OP_LIST(NG__ENUM)
+#undef NG__ENUM
+    NG_OP_COUNT
+} ng_op;
+
+typedef enum ng_gemm_backend { NG_GEMM_BUILTIN = 0, NG_GEMM_OPENBLAS = 1 } ng_gemm_backend;
+
+typedef struct ng_ctx ng_ctx;
+
+/* One recorded op. Inputs, saved tensors and scratch live in the step arena. */
+typedef struct ng_node {
+    int op;                /* ng_op */
+    int n_in;
+    uint32_t need;         /* bit k: input k needs a gradient */
+    ng_tensor *out;
+    ng_tensor **in;        /* (n_in) */
+    int64_t i[10];         /* integer op parameters (stride, padding, axis, ...) */
+    float f[4];            /* float op parameters (slope, scale, eps, ...) */
+    void *saved;           /* op-specific values kept for backward */
+    void *aux;             /* op-specific external data (labels, running stats, ...) */
+    ng_ctx *ctx;
+} ng_node;
+
+#define NG_MAX_GRAD_GROUPS 16
+
+struct ng_ctx {
+    ng_arena arena;        /* activations, gradients of activations, node inputs/saved */
+    ng_rng rng;            /* dropout, Gumbel noise, data shuffling */
+    ng_node *nodes;        /* the tape, in execution order */
+    int n_nodes, cap_nodes;
+    int training;          /* batch norm batch statistics, dropout, spectral-norm updates */
+    int no_grad;           /* 1: record nothing (pure inference) */
+    ng_params *grad_groups[NG_MAX_GRAD_GROUPS];
+    int n_grad_groups;     /* gradients flow only into these parameter groups */
+    ng_status status;      /* first failure since the last reset (ops then return NULL) */
+    int gemm_backend;      /* ng_gemm_backend used by matmul and convolution */
+};
+
+ng_ctx *ng_ctx_create(size_t arena_bytes, uint64_t seed);
+void ng_ctx_free(ng_ctx *ctx);
+/* Forget the tape and every activation (arena reset); keep RNG and settings. */
+void ng_ctx_reset(ng_ctx *ctx);
+void ng_ctx_set_training(ng_ctx *ctx, int training);
+/* Differentiate only with respect to these groups (n = 0: no parameter gets gradients). */
+void ng_ctx_grad_for(ng_ctx *ctx, ng_params *const *groups, int n);
+ng_status ng_ctx_status(const ng_ctx *ctx);
+
+/* Step-arena tensors (valid until ng_ctx_reset). NULL on failure. */
+ng_tensor *ng_tensor_new(ng_ctx *ctx, ng_shape shape);                  /* uninitialised */
+ng_tensor *ng_tensor_zeros(ng_ctx *ctx, ng_shape shape);
+ng_tensor *ng_tensor_from(ng_ctx *ctx, ng_shape shape, const float *data); /* copies */
+/* Mark an input tensor as needing a gradient (for sensitivity maps and gradient checks). */
+void ng_tensor_requires_grad(ng_tensor *t);
+
+/* Reverse pass from a scalar loss (seed 1) or from any output with an explicit upstream
+   gradient `seed` of out->numel values. Parameter gradients ACCUMULATE into their groups;
+   activation gradients are recomputed on each call. */
+ng_status ng_backward(ng_ctx *ctx, ng_tensor *loss);
+ng_status ng_backward_from(ng_ctx *ctx, ng_tensor *out, const float *seed);
+
+const char *ng_op_name(int op);
