@@ -407,13 +407,135 @@ ng_tensor *ng_spectral_norm(ng_ctx *ctx, ng_tensor *w, ng_tensor *u /* (O) */, n
 ng_tensor *ng_mixed(ng_ctx *ctx, ng_tensor *alpha, int row, ng_tensor *const *xs, int k);
 
 /* ---- src/optim.h ---- */
-/* @@optim (being written) */
+/* ======================================================================================== */
+/* @@OPTIM  optimizers, EMA, learning-rate schedules, clipping, initialisers                 */
+/* ======================================================================================== */
+/* Each optimizer steps ONE parameter group (a flat block), reading group->grad. State blocks
+   have the group's numel and are owned by the optimizer. */
+
+/* torch.optim.Adam (amsgrad off): g += wd p (coupled L2); m = b1 m + (1-b1) g;
+   v = b2 v + (1-b2) g^2; p -= lr / (1 - b1^t) * m / (sqrt(v) / sqrt(1 - b2^t) + eps). */
+typedef struct ng_adam {
+    ng_params *group;
+    float lr, beta1, beta2, eps, weight_decay;
+    int64_t t;          /* steps taken */
+    float *m, *v;       /* (numel) */
+} ng_adam;
+ng_status ng_adam_init(ng_adam *opt, ng_params *g, float lr, float beta1, float beta2, float eps, float weight_decay);
+void ng_adam_step(ng_adam *opt);
+void ng_adam_reset(ng_adam *opt);   /* t = 0, m = v = 0 (a fresh optimizer) */
+void ng_adam_free(ng_adam *opt);
+
+/* torch.optim.SGD: g += wd p; buf = momentum buf + (1 - dampening) g (buf = g on the first
+   step); nesterov: g + momentum buf; p -= lr * that. */
+typedef struct ng_sgd {
+    ng_params *group;
+    float lr, momentum, dampening, weight_decay;
+    int nesterov;
+    int64_t t;
+    float *buf;         /* (numel), NULL when momentum == 0 */
+} ng_sgd;
+ng_status ng_sgd_init(ng_sgd *opt, ng_params *g, float lr, float momentum, float dampening, float weight_decay, int nesterov);
+void ng_sgd_step(ng_sgd *opt);
+void ng_sgd_free(ng_sgd *opt);
+
+/* Exponential moving average of a group's values: shadow = decay shadow + (1 - decay) p. */
+typedef struct ng_ema {
+    ng_params *group;
+    float decay;
+    float *shadow;      /* (numel), starts as a copy of the group */
+} ng_ema;
+ng_status ng_ema_init(ng_ema *e, ng_params *g, float decay);
+void ng_ema_update(ng_ema *e);
+void ng_ema_swap(ng_ema *e);        /* exchange shadow and live values (evaluate with the EMA) */
+void ng_ema_free(ng_ema *e);
+
+/* Learning rate at `step` of `total`: constant; cosine from base to final
+   (final + (base - final)(1 + cos(pi step/total))/2); linear from base to final. */
+typedef enum ng_lr_kind { NG_LR_CONSTANT = 0, NG_LR_COSINE = 1, NG_LR_LINEAR = 2 } ng_lr_kind;
+float ng_lr_at(ng_lr_kind kind, float base, float final_lr, int64_t step, int64_t total);
+
+/* torch.nn.utils.clip_grad_norm_ over several groups: total L2 norm of all gradients; if it
+   exceeds max_norm, scale every gradient by max_norm / (norm + 1e-6). Returns the norm. */
+float ng_clip_grad_norm(ng_params *const *groups, int n, float max_norm);
+
+/* Initialisers. Fans as torch.nn.init: fan_in = shape[1] * receptive field, fan_out =
+   shape[0] * receptive field (receptive field = product of dims 2..). */
+void ng_init_constant(ng_tensor *t, float v);
+void ng_init_uniform(ng_tensor *t, float lo, float hi, ng_rng *r);
+void ng_init_normal(ng_tensor *t, float mean, float std, ng_rng *r);
+void ng_init_xavier_uniform(ng_tensor *t, float gain, ng_rng *r);   /* bound gain*sqrt(6/(fi+fo)) */
+/* PyTorch's default for Linear/Conv weights: kaiming_uniform(a=sqrt(5)) = U(+-1/sqrt(fan_in)). */
+void ng_init_kaiming_uniform_default(ng_tensor *w, ng_rng *r);
+/* PyTorch's default bias init: U(+-1/sqrt(fan_in)) with the weight's fan_in. */
+void ng_init_bias_default(ng_tensor *b, const ng_tensor *weight, ng_rng *r);
+void ng_init_fans(const ng_tensor *t, int64_t *fan_in, int64_t *fan_out);
 
 /* ---- src/io.h ---- */
-/* @@io (being written) */
+/* ======================================================================================== */
+/* @@IO  CRC32, whole-file and atomic I/O, checkpoints                                      */
+/* ======================================================================================== */
+uint32_t ng_crc32(uint32_t crc, const void *buf, size_t n);   /* IEEE 802.3, start with 0 */
+/* Read a whole file (refusing more than max_bytes). *data is malloc'd; caller frees. */
+ng_status ng_file_read_all(const char *path, size_t max_bytes, unsigned char **data, size_t *n);
+/* Write via "<path>.tmp.<pid>", fsync, rename over path, fsync the directory: a crash never
+   leaves a half-written file at `path` nor loses the previous one. */
+ng_status ng_file_write_atomic(const char *path, const void *data, size_t n);
+
+/* A checkpoint is a versioned, checksummed set of named binary records. Writers put records
+   (parameters with their layout, optimizer states, RNG, counters) and save atomically;
+   readers load, verify and fetch records by name. */
+typedef struct ng_ckpt ng_ckpt;
+ng_ckpt *ng_ckpt_new(void);
+void ng_ckpt_free(ng_ckpt *ck);
+ng_status ng_ckpt_put(ng_ckpt *ck, const char *key, const void *data, size_t n);
+ng_status ng_ckpt_put_i64(ng_ckpt *ck, const char *key, int64_t v);
+ng_status ng_ckpt_put_params(ng_ckpt *ck, const ng_params *g);             /* "params/<name>" */
+ng_status ng_ckpt_put_adam(ng_ckpt *ck, const char *key, const ng_adam *opt);
+ng_status ng_ckpt_put_sgd(ng_ckpt *ck, const char *key, const ng_sgd *opt);
+ng_status ng_ckpt_put_ema(ng_ckpt *ck, const char *key, const ng_ema *e);
+ng_status ng_ckpt_put_rng(ng_ckpt *ck, const char *key, const ng_rng *r);
+ng_status ng_ckpt_save(const ng_ckpt *ck, const char *path);
+/* Parse a checkpoint held in memory (`name` is used in messages); the file loader wraps it. */
+ng_status ng_ckpt_parse(const unsigned char *buf, size_t n, const char *name, ng_ckpt **out);
+ng_status ng_ckpt_load(const char *path, ng_ckpt **out);
+const void *ng_ckpt_get(const ng_ckpt *ck, const char *key, size_t *n);   /* NULL if absent */
+ng_status ng_ckpt_get_i64(const ng_ckpt *ck, const char *key, int64_t *v);
+/* Restore into an allocated group; NG_ERR_MISMATCH naming the tensor if names/shapes differ. */
+ng_status ng_ckpt_get_params(const ng_ckpt *ck, ng_params *g);
+ng_status ng_ckpt_get_adam(const ng_ckpt *ck, const char *key, ng_adam *opt);
+ng_status ng_ckpt_get_sgd(const ng_ckpt *ck, const char *key, ng_sgd *opt);
+ng_status ng_ckpt_get_ema(const ng_ckpt *ck, const char *key, ng_ema *e);
+ng_status ng_ckpt_get_rng(const ng_ckpt *ck, const char *key, ng_rng *r);
 
 /* ---- src/data.h ---- */
-/* @@data (being written) */
+/* ======================================================================================== */
+/* @@DATA  dataset readers                                                                  */
+/* ======================================================================================== */
+/* Decompress a gzip stream held in memory, refusing output beyond max_out bytes. */
+ng_status ng_gunzip(const unsigned char *buf, size_t n, const char *name, size_t max_out,
+                    unsigned char **out, size_t *out_n);
+
+/* IDX (MNIST family): big-endian magic 0x000008DD (type 0x08 = uint8, DD = #dims), dims as
+   big-endian uint32, then the bytes. Raw or gzip (detected by its magic). */
+typedef struct ng_idx {
+    int ndim;
+    int64_t dims[4];
+    int64_t count;          /* product of dims */
+    unsigned char *data;    /* (count) */
+} ng_idx;
+ng_status ng_idx_parse(const unsigned char *buf, size_t n, const char *name, ng_idx *out);
+ng_status ng_idx_load(const char *path, ng_idx *out);
+void ng_idx_free(ng_idx *idx);
+
+/* An images file (N, H, W) and its labels file (N) with labels < num_classes. */
+typedef struct ng_mnist {
+    int64_t n, h, w;
+    unsigned char *images;  /* (N, H, W) */
+    unsigned char *labels;  /* (N) */
+} ng_mnist;
+ng_status ng_mnist_load(const char *images_path, const char *labels_path, int num_classes, ng_mnist *out);
+void ng_mnist_free(ng_mnist *m);
 
 /* ---- src/models.h ---- */
 /* @@models (being written) */
