@@ -2045,6 +2045,7 @@ static void ng__cv_forward(ng_ctx *ctx, const ng__cv_geo *q, int transposed, con
     float *cols = ng__falloc(ctx, colsz * nth);
     int par = ng__cv_par(tasks, nth);
     if (!cols) return;
+    (void)par;
     NG__OMP(parallel if (par) num_threads(nth))
     {
         int tid = ng__cv_tid(), nt = ng__cv_nt();
@@ -2082,6 +2083,7 @@ static void ng__cv_backward(ng_ctx *ctx, const ng__cv_geo *q, int transposed, co
     float *parts = (gw || gb) ? ng__fzalloc(ctx, bstride * nth) : NULL;
     int par = ng__cv_par(tasks, nth), t;
     if (!cols || ((gw || gb) && !parts)) return;
+    (void)par;
     NG__OMP(parallel if (par) num_threads(nth))
     {
         int tid = ng__cv_tid(), nt = ng__cv_nt();
