@@ -1842,7 +1842,9 @@ static void ng__bw_bce_logits(ng_node *n) {
    serve both ops:
      fwd:   out_g  = W_g @ im2col(in_g)             (conv forward; conv_transpose d/dx)
      adj:   in_g  += col2im(W_g^T @ out_g)           (conv d/dx; conv_transpose forward)
-     wgrad: dW_g  += out_g @ im2col(in_g)^T          (both ops' d/dW)
+     wgrad: dW_g  += out_g @ im2col(in_g)^T          (both ops' d/dW; accumulated transposed,
+                                                      im2col(in_g) @ out_g^T, when O/G < 128:
+                                                      OpenBLAS is faster that way round)
    im2col works on tiles of output rows so that the column buffer stays a few MB. 1x1 stride-1
    unpadded convs skip im2col. Work is split over (image, group) pairs with OpenMP; ng_sgemm runs
    single-threaded inside the parallel region. Each thread owns one column buffer and, for d/dW
@@ -2019,6 +2021,19 @@ static void ng__cv_wgrad(const ng__cv_geo *q, int be, int64_t g, const float *ou
     }
 }
 
+/* the same, stored transposed: dwT_g (K, Og) += im2col(in_g) @ out_g^T */
+static void ng__cv_wgrad_t(const ng__cv_geo *q, int be, int64_t g, const float *out, const float *in, float *dw, float *col) {
+    int64_t HWo = q->Ho * q->Wo, oy0;
+    const float *yg = out + g * q->Og * HWo, *xg = in + g * q->Cg * q->H * q->W;
+    float *dwg = dw + g * q->Og * q->K;
+    if (q->pointwise) { ng_sgemm(be, 0, 1, q->Cg, q->Og, HWo, 1.0f, xg, HWo, yg, HWo, 1.0f, dwg, q->Og); return; }
+    for (oy0 = 0; oy0 < q->Ho; oy0 += q->tr) {
+        int64_t oy1 = oy0 + q->tr < q->Ho ? oy0 + q->tr : q->Ho, T = (oy1 - oy0) * q->Wo;
+        ng__cv_im2col(q, xg, oy0, oy1, col);
+        ng_sgemm(be, 0, 1, q->K, q->Og, T, 1.0f, col, T, yg + oy0 * q->Wo, HWo, 1.0f, dwg, q->Og);
+    }
+}
+
 static void ng__cv_finish_geo(ng__cv_geo *q) {
     q->Cg = q->C / q->G;
     q->Og = q->O / q->G;
@@ -2069,19 +2084,20 @@ static void ng__cv_forward(ng_ctx *ctx, const ng__cv_geo *q, int transposed, con
     }
 }
 
-/* Backward of either op. gout/gin are the gradients on the conv geometry's output/input side.
-   For conv2d: gout = dL/dy, d_in = dL/dx (adj), wgrad from (gout, x); bias on the output side.
-   For conv_transpose2d: the geometry's output side is x and input side y:
-     dL/dx (output side) = fwd(dL/dy), dW += x @ im2col(dL/dy)^T, bias on the input side. */
+/* Backward of either op. For conv2d (transposed 0) the geometry's input side is x and its
+   output side y: dx = adj(dy), dW += dy @ im2col(x)^T, bias on the output side. For
+   conv_transpose2d (transposed 1) the geometry's output side is x and its input side y:
+   dx = fwd(dy), dW += x @ im2col(dy)^T, bias on the input side. */
 static void ng__cv_backward(ng_ctx *ctx, const ng__cv_geo *q, int transposed, const float *x, const float *w,
                             const float *gy, float *gx, float *gw, float *gb) {
     int nth = ng_num_threads(), be = ctx->gemm_backend;
+    int wtr = q->Og < 128; /* OpenBLAS is faster with the long side first when O/G is small */
     int64_t tasks = q->N * q->G, colsz = (gx || gw) ? ng__cv_col_floats(q) : 1;
     int64_t wsz = q->O * q->K, bsz = transposed ? q->C : q->O, j;
     int64_t bstride = wsz + bsz + 16; /* per-thread partial: dW then db */
-    float *cols = ng__falloc(ctx, colsz * nth);
-    float *parts = (gw || gb) ? ng__fzalloc(ctx, bstride * nth) : NULL;
+    float *cols = ng__falloc(ctx, colsz * nth), *parts = NULL;
     int par = ng__cv_par(tasks, nth), t;
+    if (gw || gb) parts = ng__fzalloc(ctx, bstride * nth);
     if (!cols || ((gw || gb) && !parts)) return;
     (void)par;
     NG__OMP(parallel if (par) num_threads(nth))
@@ -2095,13 +2111,19 @@ static void ng__cv_backward(ng_ctx *ctx, const ng__cv_geo *q, int transposed, co
             int64_t in_off = img * q->C * q->H * q->W, out_off = img * q->O * q->Ho * q->Wo;
             if (!transposed) {
                 if (gx) ng__cv_adj(q, be, g, gy + out_off, w, gx + in_off, col);
-                if (gw) ng__cv_wgrad(q, be, g, gy + out_off, x + in_off, pw_, col);
+                if (gw) {
+                    if (wtr) ng__cv_wgrad_t(q, be, g, gy + out_off, x + in_off, pw_, col);
+                    else ng__cv_wgrad(q, be, g, gy + out_off, x + in_off, pw_, col);
+                }
                 if (gb)
                     for (ch = g * q->Og; ch < (g + 1) * q->Og; ch++)
                         pb[ch] += ng__cv_sum(q->Ho * q->Wo, gy + out_off + ch * q->Ho * q->Wo);
             } else {
                 if (gx) ng__cv_fwd(q, be, g, gy + in_off, w, 1.0f, gx + out_off, col);
-                if (gw) ng__cv_wgrad(q, be, g, x + out_off, gy + in_off, pw_, col);
+                if (gw) {
+                    if (wtr) ng__cv_wgrad_t(q, be, g, x + out_off, gy + in_off, pw_, col);
+                    else ng__cv_wgrad(q, be, g, x + out_off, gy + in_off, pw_, col);
+                }
                 if (gb)
                     for (ch = g * q->Cg; ch < (g + 1) * q->Cg; ch++)
                         pb[ch] += ng__cv_sum(q->H * q->W, gy + in_off + ch * q->H * q->W);
@@ -2111,7 +2133,13 @@ static void ng__cv_backward(ng_ctx *ctx, const ng__cv_geo *q, int transposed, co
     /* deterministic reduction: thread partials added in thread order */
     for (t = 0; t < nth; t++) {
         const float *p = parts ? parts + bstride * t : NULL;
-        if (gw) for (j = 0; j < wsz; j++) gw[j] += p[j];
+        if (gw && !wtr) for (j = 0; j < wsz; j++) gw[j] += p[j];
+        if (gw && wtr) {
+            int64_t g, o, k;
+            for (g = 0; g < q->G; g++)
+                for (o = 0; o < q->Og; o++)
+                    for (k = 0; k < q->K; k++) gw[(g * q->Og + o) * q->K + k] += p[g * q->Og * q->K + k * q->Og + o];
+        }
         if (gb) for (j = 0; j < bsz; j++) gb[j] += p[wsz + j];
     }
 }
