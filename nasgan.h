@@ -1882,25 +1882,6 @@ static int ng__cv_nt(void) {
 }
 
 /* ---- small vector kernels (AVX2/FMA when compiled for it) ---- */
-/* y[i] += a * x[i] */
-static void ng__cv_axpy(int64_t n, float a, const float *x, float *y) {
-    int64_t i = 0;
-#ifdef NG__HAVE_AVX2
-    __m256 va = _mm256_set1_ps(a);
-    for (; i + 8 <= n; i += 8)
-        _mm256_storeu_ps(y + i, _mm256_fmadd_ps(va, _mm256_loadu_ps(x + i), _mm256_loadu_ps(y + i)));
-#endif
-    for (; i < n; i++) y[i] += a * x[i];
-}
-/* acc[i] += x[i] * z[i] */
-static void ng__cv_vfma(int64_t n, const float *x, const float *z, float *acc) {
-    int64_t i = 0;
-#ifdef NG__HAVE_AVX2
-    for (; i + 8 <= n; i += 8)
-        _mm256_storeu_ps(acc + i, _mm256_fmadd_ps(_mm256_loadu_ps(x + i), _mm256_loadu_ps(z + i), _mm256_loadu_ps(acc + i)));
-#endif
-    for (; i < n; i++) acc[i] += x[i] * z[i];
-}
 /* y[i] += x[i] */
 static void ng__cv_vadd(int64_t n, const float *x, float *y) {
     int64_t i = 0;
@@ -1924,6 +1905,11 @@ static float ng__cv_sum(int64_t n, const float *x) {
 #endif
     for (k = 0; i < n; i++, k++) s[k & 7] += x[i];
     return ((s[0] + s[4]) + (s[1] + s[5])) + ((s[2] + s[6]) + (s[3] + s[7]));
+}
+/* copy plane x (h, w) into the interior of P (ldp wide, border already zero) at (top, left) */
+static void ng__cv_pad(int64_t h, int64_t w, const float *x, int64_t top, int64_t left, int64_t ldp, float *P) {
+    int64_t iy;
+    for (iy = 0; iy < h; iy++) memcpy(P + (iy + top) * ldp + left, x + iy * w, (size_t)w * sizeof(float));
 }
 static void ng__cv_fill(int64_t n, float v, float *y) {
     int64_t i;
@@ -2047,7 +2033,206 @@ static int64_t ng__cv_col_floats(const ng__cv_geo *q) { return q->pointwise ? 1 
 
 /* Parallel over (image, group) pairs when there are enough of them; otherwise one thread walks
    them and ng_sgemm threads itself. */
-static int ng__cv_par(int64_t tasks, int nth) { return nth > 1 && tasks >= nth; }
+static int ng__cv_par(const ng__cv_geo *q, int64_t tasks, int nth) {
+    return nth > 1 && tasks >= nth && q->N * q->O * q->Ho * q->Wo * q->K >= ((int64_t)1 << 18);
+}
+
+/* ---- direct stride-1 convolution (AVX2) ----
+   Implicit GEMM without im2col: each (image, group) is copied once into a zero-bordered
+   buffer, and a 6 x 16 register tile (6 output channels, 16 pixels of one output row)
+   accumulates over the taps k = (c, ky, kx), loading its 16 inputs straight from the padded
+   buffer at a precomputed offset per tap and broadcasting the 6 weights from a packed panel.
+   It serves conv2d's forward and, with the kernel flipped and in/out channels swapped, its
+   d/dx (a stride-1 conv of dL/dy padded by k-1-p). */
+#ifdef NG__HAVE_AVX2
+#define NG__CV_MR 6
+#ifndef NG_CONV_DIRECT_KBLOCK
+#define NG_CONV_DIRECT_KBLOCK 384 /* taps per block (rounded down to whole input channels) */
+#endif
+/* y[r][j] = (accumulate ? y[r][j] : bias[r]) + acc[r*lda + j] for r < rows, j < cols <= 8 */
+static void ng__cv_ukr_store(const float *acc, int64_t lda, float *y, int64_t ldy, int rows, int64_t cols,
+                             const float *bias, int accumulate) {
+    int r;
+    int64_t j;
+    for (r = 0; r < rows; r++, y += ldy, acc += lda) {
+        if (cols == 8) {
+            __m256 base = accumulate ? _mm256_loadu_ps(y) : _mm256_set1_ps(bias ? bias[r] : 0.0f);
+            _mm256_storeu_ps(y, _mm256_add_ps(base, _mm256_loadu_ps(acc)));
+        } else {
+            for (j = 0; j < cols; j++) y[j] = (accumulate ? y[j] : (bias ? bias[r] : 0.0f)) + acc[j];
+        }
+    }
+}
+/* 6 x (8 + 8) tile over K taps: a is (K, 6); tap k reads 8 pixels at base + off[k] and 8 at
+   base + off[k] + bd (bd = 8: 16 pixels of a row; bd = the padded width: 8 pixels of two
+   rows); the two halves go to y and y + yd, cols0 and cols1 columns of each. */
+static void ng__cv_ukr16(int64_t K, const float *a, const float *base, const int *off, int64_t bd, float *y,
+                         int64_t yd, int64_t ldy, int rows, int64_t cols0, int64_t cols1, const float *bias,
+                         int accumulate) {
+    __m256 c00 = _mm256_setzero_ps(), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00;
+    __m256 c30 = c00, c31 = c00, c40 = c00, c41 = c00, c50 = c00, c51 = c00;
+    float acc[NG__CV_MR * 16];
+    int64_t k;
+    for (k = 0; k < K; k++, a += NG__CV_MR) {
+        const float *b = base + off[k];
+        __m256 b0 = _mm256_loadu_ps(b), b1 = _mm256_loadu_ps(b + bd), wv;
+        wv = _mm256_broadcast_ss(a + 0); c00 = _mm256_fmadd_ps(wv, b0, c00); c01 = _mm256_fmadd_ps(wv, b1, c01);
+        wv = _mm256_broadcast_ss(a + 1); c10 = _mm256_fmadd_ps(wv, b0, c10); c11 = _mm256_fmadd_ps(wv, b1, c11);
+        wv = _mm256_broadcast_ss(a + 2); c20 = _mm256_fmadd_ps(wv, b0, c20); c21 = _mm256_fmadd_ps(wv, b1, c21);
+        wv = _mm256_broadcast_ss(a + 3); c30 = _mm256_fmadd_ps(wv, b0, c30); c31 = _mm256_fmadd_ps(wv, b1, c31);
+        wv = _mm256_broadcast_ss(a + 4); c40 = _mm256_fmadd_ps(wv, b0, c40); c41 = _mm256_fmadd_ps(wv, b1, c41);
+        wv = _mm256_broadcast_ss(a + 5); c50 = _mm256_fmadd_ps(wv, b0, c50); c51 = _mm256_fmadd_ps(wv, b1, c51);
+    }
+    _mm256_storeu_ps(acc + 0, c00); _mm256_storeu_ps(acc + 8, c01);
+    _mm256_storeu_ps(acc + 16, c10); _mm256_storeu_ps(acc + 24, c11);
+    _mm256_storeu_ps(acc + 32, c20); _mm256_storeu_ps(acc + 40, c21);
+    _mm256_storeu_ps(acc + 48, c30); _mm256_storeu_ps(acc + 56, c31);
+    _mm256_storeu_ps(acc + 64, c40); _mm256_storeu_ps(acc + 72, c41);
+    _mm256_storeu_ps(acc + 80, c50); _mm256_storeu_ps(acc + 88, c51);
+    ng__cv_ukr_store(acc, 16, y, ldy, rows, cols0, bias, accumulate);
+    ng__cv_ukr_store(acc + 8, 16, y + yd, ldy, rows, cols1, bias, accumulate);
+}
+/* 6 x 8 tile (cols <= 8) */
+static void ng__cv_ukr8(int64_t K, const float *a, const float *base, const int *off, float *y, int64_t ldy,
+                        int rows, int64_t cols, const float *bias, int accumulate) {
+    __m256 c0 = _mm256_setzero_ps(), c1 = c0, c2 = c0, c3 = c0, c4 = c0, c5 = c0;
+    float acc[NG__CV_MR * 8];
+    int64_t k;
+    for (k = 0; k < K; k++, a += NG__CV_MR) {
+        __m256 b0 = _mm256_loadu_ps(base + off[k]);
+        c0 = _mm256_fmadd_ps(_mm256_broadcast_ss(a + 0), b0, c0);
+        c1 = _mm256_fmadd_ps(_mm256_broadcast_ss(a + 1), b0, c1);
+        c2 = _mm256_fmadd_ps(_mm256_broadcast_ss(a + 2), b0, c2);
+        c3 = _mm256_fmadd_ps(_mm256_broadcast_ss(a + 3), b0, c3);
+        c4 = _mm256_fmadd_ps(_mm256_broadcast_ss(a + 4), b0, c4);
+        c5 = _mm256_fmadd_ps(_mm256_broadcast_ss(a + 5), b0, c5);
+    }
+    _mm256_storeu_ps(acc + 0, c0); _mm256_storeu_ps(acc + 8, c1); _mm256_storeu_ps(acc + 16, c2);
+    _mm256_storeu_ps(acc + 24, c3); _mm256_storeu_ps(acc + 32, c4); _mm256_storeu_ps(acc + 40, c5);
+    ng__cv_ukr_store(acc, 8, y, ldy, rows, cols, bias, accumulate);
+}
+#endif
+
+/* d/dx of a stride-1 conv with padding p <= k-1 is the stride-1 conv of dL/dy, padded by
+   k-1-p, with the kernel rotated by 180 degrees and its in/out channels swapped. */
+static ng__cv_geo ng__cv_flip_geo(const ng__cv_geo *q) {
+    ng__cv_geo f = *q;
+    f.C = q->O; f.H = q->Ho; f.W = q->Wo;
+    f.O = q->C; f.Ho = q->H; f.Wo = q->W;
+    f.ph = q->kh - 1 - q->ph; f.pw = q->kw - 1 - q->pw;
+    ng__cv_finish_geo(&f);
+    return f;
+}
+
+/* A stride-1 conv the direct kernel can run: q is its geometry (for d/dx: the flipped one). */
+static int ng__cv_direct_ok(const ng__cv_geo *q) {
+#ifdef NG__HAVE_AVX2
+    /* lanes the tiles compute per row: whole 16s, then what is left rounded up to 8s */
+    int64_t Hp = q->H + 2 * q->ph, Wp = q->W + 2 * q->pw, lanes = q->Wo / 16 * 16 + (q->Wo % 16 + 7) / 8 * 8;
+    return !q->pointwise && q->sh == 1 && q->sw == 1 && 100 * q->Wo >= 85 * lanes &&
+           q->Cg * Hp * Wp + 64 < (int64_t)1 << 31 && !getenv("NG_NODIRECT");
+#else
+    (void)q;
+    return 0;
+#endif
+}
+
+#ifdef NG__HAVE_AVX2
+/* Rows [oy0, oy1) of one (image, group): xp is the padded input (Cg, Hp, Wp), a the group's
+   packed weights (nob, K, 6), y the group's output (Og, Ho, Wo). Rows go two at a time: full
+   16-pixel tiles within each row, then the columns left over (fewer than 16) in 8-pixel
+   chunks taken from both rows at once, so that every tile keeps 12 independent sums. The taps
+   are split into blocks of whole input channels so that the inputs a block reads stay in L1
+   while all output-channel blocks use them. */
+static void ng__cv_direct_rows(const ng__cv_geo *q, const float *xp, const float *a, const int *off,
+                               const float *bias, int accumulate, float *y, int64_t oy0, int64_t oy1) {
+    int64_t Wp = q->W + 2 * q->pw, HWo = q->Ho * q->Wo, nob = (q->Og + NG__CV_MR - 1) / NG__CV_MR;
+    int64_t kk = q->kh * q->kw, kc = (NG_CONV_DIRECT_KBLOCK / kk > 1 ? NG_CONV_DIRECT_KBLOCK / kk : 1) * kk;
+    int64_t full = q->Wo / 16 * 16, oy, ox, ob, r, k0;
+    for (oy = oy0; oy < oy1; oy += 2) {
+        int nr = oy + 1 < oy1 ? 2 : 1;
+        for (k0 = 0; k0 < q->K; k0 += kc) {
+            int64_t K = q->K - k0 < kc ? q->K - k0 : kc;
+            int acc = accumulate || k0 > 0;
+            for (ob = 0; ob < nob; ob++) {
+                int rows = (int)(q->Og - ob * NG__CV_MR < NG__CV_MR ? q->Og - ob * NG__CV_MR : NG__CV_MR);
+                const float *ab = a + (ob * q->K + k0) * NG__CV_MR, *bb = bias ? bias + ob * NG__CV_MR : NULL;
+                float *yb = y + ob * NG__CV_MR * HWo + oy * q->Wo;
+                const float *base = xp + oy * Wp;
+                for (r = 0; r < nr; r++)
+                    for (ox = 0; ox < full; ox += 16)
+                        ng__cv_ukr16(K, ab, base + r * Wp + ox, off + k0, 8, yb + r * q->Wo + ox, 8, HWo, rows, 8, 8, bb, acc);
+                for (ox = full; ox < q->Wo; ox += 8) {
+                    int64_t cols = q->Wo - ox < 8 ? q->Wo - ox : 8;
+                    if (nr == 2) ng__cv_ukr16(K, ab, base + ox, off + k0, Wp, yb + ox, q->Wo, HWo, rows, cols, cols, bb, acc);
+                    else ng__cv_ukr8(K, ab, base + ox, off + k0, yb + ox, HWo, rows, cols, bb, acc);
+                }
+            }
+        }
+    }
+}
+#endif
+
+/* out (=|+=) [bias] + stride-1 conv(in) with geometry q. flip = 0: w is (O, Cg, kh, kw) as in
+   conv2d. flip = 1: q is the flipped geometry of a conv2d with weight w (q->C, q->O/G, kh, kw)
+   and the conv runs with that kernel rotated by 180 degrees and its channels swapped (d/dx). */
+static void ng__cv_direct(ng_ctx *ctx, const ng__cv_geo *q, const float *in, const float *w, int flip,
+                          const float *bias, int accumulate, float *out) {
+#ifdef NG__HAVE_AVX2
+    int nth = ng_num_threads();
+    int64_t Hp = q->H + 2 * q->ph, Wp = q->W + 2 * q->pw, kk = q->kh * q->kw;
+    int64_t nob = (q->Og + NG__CV_MR - 1) / NG__CV_MR, psz = q->Cg * Hp * Wp + 64, tasks = q->N * q->G;
+    int64_t in_sz = q->C * q->H * q->W, out_sz = q->O * q->Ho * q->Wo, k, g;
+    int *off = (int *)ng__alloc(ctx, (size_t)q->K * sizeof(int));
+    float *apack = ng__fzalloc(ctx, q->G * nob * q->K * NG__CV_MR);
+    int par = ng__cv_par(q, tasks, nth);
+    float *pads = ng__fzalloc(ctx, psz * (par ? nth : 1));
+    if (!off || !apack || !pads) return;
+    for (k = 0; k < q->K; k++) {
+        int64_t c = k / kk, t = k % kk;
+        off[k] = (int)(c * Hp * Wp + (t / q->kw) * Wp + t % q->kw);
+    }
+    for (g = 0; g < q->G; g++) {
+        int64_t co, ci, t;
+        for (co = 0; co < q->Og; co++)
+            for (ci = 0; ci < q->Cg; ci++)
+                for (t = 0; t < kk; t++) {
+                    float v = flip ? w[((g * q->Cg + ci) * q->Og + co) * kk + (kk - 1 - t)]
+                                   : w[((g * q->Og + co) * q->Cg + ci) * kk + t];
+                    apack[((g * nob + co / NG__CV_MR) * q->K + ci * kk + t) * NG__CV_MR + co % NG__CV_MR] = v;
+                }
+    }
+    if (par) {
+        NG__OMP(parallel num_threads(nth))
+        {
+            int tid = ng__cv_tid(), nt = ng__cv_nt();
+            int64_t tk, t0 = tasks * tid / nt, t1 = tasks * (tid + 1) / nt;
+            float *xp = pads + psz * tid;
+            for (tk = t0; tk < t1; tk++) {
+                int64_t img = tk / q->G, gg = tk % q->G, c;
+                const float *src = in + img * in_sz + gg * q->Cg * q->H * q->W;
+                for (c = 0; c < q->Cg; c++)
+                    ng__cv_pad(q->H, q->W, src + c * q->H * q->W, q->ph, q->pw, Wp, xp + c * Hp * Wp);
+                ng__cv_direct_rows(q, xp, apack + gg * nob * q->K * NG__CV_MR, off, bias ? bias + gg * q->Og : NULL,
+                                   accumulate, out + img * out_sz + gg * q->Og * q->Ho * q->Wo, 0, q->Ho);
+            }
+        }
+    } else {
+        int64_t tk;
+        for (tk = 0; tk < tasks; tk++) {
+            int64_t img = tk / q->G, gg = tk % q->G, c, oy;
+            const float *src = in + img * in_sz + gg * q->Cg * q->H * q->W;
+            for (c = 0; c < q->Cg; c++) ng__cv_pad(q->H, q->W, src + c * q->H * q->W, q->ph, q->pw, Wp, pads + c * Hp * Wp);
+            NG__OMP_FOR(nth > 1 && q->Ho > 2 && q->O * q->Ho * q->Wo * q->K >= ((int64_t)1 << 18))
+            for (oy = 0; oy < q->Ho; oy += 2)
+                ng__cv_direct_rows(q, pads, apack + gg * nob * q->K * NG__CV_MR, off, bias ? bias + gg * q->Og : NULL,
+                                   accumulate, out + img * out_sz + gg * q->Og * q->Ho * q->Wo, oy, oy + 2 < q->Ho ? oy + 2 : q->Ho);
+        }
+    }
+#else
+    (void)ctx; (void)q; (void)in; (void)w; (void)flip; (void)bias; (void)accumulate; (void)out;
+#endif
+}
 
 /* ---- generic conv / conv-transpose forward over the batch ----
    transposed 0: dst (O side) = [bias] + fwd(src)    (conv2d:           src = x, dst = y)
@@ -2058,7 +2243,7 @@ static void ng__cv_forward(ng_ctx *ctx, const ng__cv_geo *q, int transposed, con
     int64_t tasks = q->N * q->G, colsz = ng__cv_col_floats(q);
     int64_t in_sz = q->C * q->H * q->W, out_sz = q->O * q->Ho * q->Wo;
     float *cols = ng__falloc(ctx, colsz * nth);
-    int par = ng__cv_par(tasks, nth);
+    int par = ng__cv_par(q, tasks, nth);
     if (!cols) return;
     (void)par;
     NG__OMP(parallel if (par) num_threads(nth))
@@ -2096,7 +2281,7 @@ static void ng__cv_backward(ng_ctx *ctx, const ng__cv_geo *q, int transposed, co
     int64_t wsz = q->O * q->K, bsz = transposed ? q->C : q->O, j;
     int64_t bstride = wsz + bsz + 16; /* per-thread partial: dW then db */
     float *cols = ng__falloc(ctx, colsz * nth), *parts = NULL;
-    int par = ng__cv_par(tasks, nth), t;
+    int par = ng__cv_par(q, tasks, nth), t;
     if (gw || gb) parts = ng__fzalloc(ctx, bstride * nth);
     if (!cols || ((gw || gb) && !parts)) return;
     (void)par;
@@ -2144,42 +2329,133 @@ static void ng__cv_backward(ng_ctx *ctx, const ng__cv_geo *q, int transposed, co
     }
 }
 
-/* ---- depthwise conv2d (C/G == O/G == 1): direct kernels, split over channels ---- */
-/* Per-thread scratch: padded input plane, padded gradient plane, d/dW accumulators. */
-static int64_t ng__cv_dw_scratch(const ng__cv_geo *q) {
-    int64_t Hp = q->H + 2 * q->ph, Wp = q->W + 2 * q->pw;
-    return 2 * Hp * Wp + q->kh * q->kw * q->Wo + 32;
+/* ---- depthwise conv2d (C/G == O/G == 1): direct kernels, split over channels ----
+   Each plane is copied into a zero-bordered scratch plane once, so the stride-1 kernels run
+   without bounds checks: forward and d/dx (a correlation of the padded dL/dy with the flipped
+   kernel) keep a row of outputs in registers over all taps; d/dW keeps one sum per tap. */
+/* y[x] = (accumulate ? y[x] : base) + sum_{ky, kx} w[ky*kw + kx] * P[ky*ldp + x + kx], x < n */
+static void ng__cv_dw_row(int64_t n, const float *P, int64_t ldp, const float *w, int64_t kh, int64_t kw,
+                          float base, int accumulate, float *y) {
+    int64_t x = 0, ky, kx;
+#ifdef NG__HAVE_AVX2
+    for (; x + 32 <= n; x += 32) {
+        __m256 a0, a1, a2, a3;
+        if (accumulate) {
+            a0 = _mm256_loadu_ps(y + x); a1 = _mm256_loadu_ps(y + x + 8);
+            a2 = _mm256_loadu_ps(y + x + 16); a3 = _mm256_loadu_ps(y + x + 24);
+        } else {
+            a0 = a1 = a2 = a3 = _mm256_set1_ps(base);
+        }
+        for (ky = 0; ky < kh; ky++) {
+            const float *pr = P + ky * ldp + x;
+            for (kx = 0; kx < kw; kx++) {
+                __m256 wv = _mm256_broadcast_ss(w + ky * kw + kx);
+                a0 = _mm256_fmadd_ps(wv, _mm256_loadu_ps(pr + kx), a0);
+                a1 = _mm256_fmadd_ps(wv, _mm256_loadu_ps(pr + kx + 8), a1);
+                a2 = _mm256_fmadd_ps(wv, _mm256_loadu_ps(pr + kx + 16), a2);
+                a3 = _mm256_fmadd_ps(wv, _mm256_loadu_ps(pr + kx + 24), a3);
+            }
+        }
+        _mm256_storeu_ps(y + x, a0); _mm256_storeu_ps(y + x + 8, a1);
+        _mm256_storeu_ps(y + x + 16, a2); _mm256_storeu_ps(y + x + 24, a3);
+    }
+    for (; x + 8 <= n; x += 8) {
+        __m256 a0 = accumulate ? _mm256_loadu_ps(y + x) : _mm256_set1_ps(base);
+        for (ky = 0; ky < kh; ky++)
+            for (kx = 0; kx < kw; kx++)
+                a0 = _mm256_fmadd_ps(_mm256_broadcast_ss(w + ky * kw + kx), _mm256_loadu_ps(P + ky * ldp + x + kx), a0);
+        _mm256_storeu_ps(y + x, a0);
+    }
+#endif
+    for (; x < n; x++) {
+        float a = accumulate ? y[x] : base;
+        for (ky = 0; ky < kh; ky++)
+            for (kx = 0; kx < kw; kx++) a += w[ky * kw + kx] * P[ky * ldp + x + kx];
+        y[x] = a;
+    }
 }
-/* copy plane x (H, W) into the interior of P (Hp, Wp), whose border is already zero */
-static void ng__cv_dw_pad(const ng__cv_geo *q, const float *x, float *P) {
-    int64_t Wp = q->W + 2 * q->pw, iy;
-    for (iy = 0; iy < q->H; iy++) memcpy(P + (iy + q->ph) * Wp + q->pw, x + iy * q->W, (size_t)q->W * sizeof(float));
+/* s[ky*kw + kx] += sum_{r < rows, x < n} g[r*n + x] * P[(r + ky)*ldp + x + kx] */
+static void ng__cv_dw_taps(int64_t rows, int64_t n, const float *g, const float *P, int64_t ldp, int64_t kh,
+                           int64_t kw, float *s) {
+    int64_t ky, kx, r, x;
+    for (ky = 0; ky < kh; ky++)
+        for (kx = 0; kx < kw; kx++) {
+            float tail = 0.0f, tot;
+#ifdef NG__HAVE_AVX2
+            __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
+            float v[8];
+            int k;
+            for (r = 0; r < rows; r++) {
+                const float *gr = g + r * n, *pr = P + (r + ky) * ldp + kx;
+                for (x = 0; x + 32 <= n; x += 32) {
+                    a0 = _mm256_fmadd_ps(_mm256_loadu_ps(gr + x), _mm256_loadu_ps(pr + x), a0);
+                    a1 = _mm256_fmadd_ps(_mm256_loadu_ps(gr + x + 8), _mm256_loadu_ps(pr + x + 8), a1);
+                    a2 = _mm256_fmadd_ps(_mm256_loadu_ps(gr + x + 16), _mm256_loadu_ps(pr + x + 16), a2);
+                    a3 = _mm256_fmadd_ps(_mm256_loadu_ps(gr + x + 24), _mm256_loadu_ps(pr + x + 24), a3);
+                }
+                for (k = 0; x + 8 <= n; x += 8, k++) {
+                    if (k & 1) a1 = _mm256_fmadd_ps(_mm256_loadu_ps(gr + x), _mm256_loadu_ps(pr + x), a1);
+                    else a0 = _mm256_fmadd_ps(_mm256_loadu_ps(gr + x), _mm256_loadu_ps(pr + x), a0);
+                }
+                for (; x < n; x++) tail += gr[x] * pr[x];
+            }
+            _mm256_storeu_ps(v, _mm256_add_ps(_mm256_add_ps(a0, a1), _mm256_add_ps(a2, a3)));
+            tot = ((v[0] + v[4]) + (v[1] + v[5])) + ((v[2] + v[6]) + (v[3] + v[7]));
+#else
+            tot = 0.0f;
+            for (r = 0; r < rows; r++)
+                for (x = 0; x < n; x++) tail += g[r * n + x] * P[(r + ky) * ldp + x + kx];
+#endif
+            s[ky * kw + kx] += tot + tail;
+        }
+}
+
+typedef struct ng__cv_dw_plan {
+    int64_t Hp, Wp;     /* padded input plane */
+    int64_t qh, qw;     /* padding of dL/dy for the gather form of d/dx (-1: not usable) */
+    int64_t Hq, Wq;
+    int64_t scratch;    /* floats per thread */
+} ng__cv_dw_plan;
+static ng__cv_dw_plan ng__cv_dw_plan_of(const ng__cv_geo *q) {
+    ng__cv_dw_plan d;
+    d.Hp = q->H + 2 * q->ph; d.Wp = q->W + 2 * q->pw;
+    if (q->sh == 1 && q->sw == 1 && q->ph <= q->kh - 1 && q->pw <= q->kw - 1) {
+        d.qh = q->kh - 1 - q->ph; d.qw = q->kw - 1 - q->pw;
+        d.Hq = q->Ho + 2 * d.qh; d.Wq = q->Wo + 2 * d.qw;
+    } else {
+        d.qh = d.qw = -1;
+        d.Hq = d.Hp; d.Wq = d.Wp; /* scatter form: a padded gradient plane like P */
+    }
+    d.scratch = d.Hp * d.Wp + d.Hq * d.Wq + q->kh * q->kw + 32;
+    return d;
 }
 static void ng__cv_dw_forward(ng_ctx *ctx, const ng__cv_geo *q, const float *x, const float *w, const float *bias, float *y) {
     int nth = ng_num_threads();
-    int64_t ss = ng__cv_dw_scratch(q), Wp = q->W + 2 * q->pw;
-    float *scr = ng__fzalloc(ctx, ss * nth);
+    ng__cv_dw_plan d = ng__cv_dw_plan_of(q);
+    float *scr = ng__fzalloc(ctx, d.scratch * nth);
     if (!scr) return;
-    NG__OMP(parallel if (nth > 1 && q->C > 1) num_threads(nth))
+    NG__OMP(parallel if (nth > 1 && q->C > 1 && q->N * q->C * q->Ho * q->Wo * q->kh * q->kw >= ((int64_t)1 << 18)) num_threads(nth))
     {
         int tid = ng__cv_tid(), nt = ng__cv_nt();
         int64_t c, c0 = q->C * tid / nt, c1 = q->C * (tid + 1) / nt, img, oy, ky, kx, ox;
-        float *P = scr + ss * tid;
+        float *P = scr + d.scratch * tid;
         for (c = c0; c < c1; c++) {
             const float *wc = w + c * q->kh * q->kw;
+            float b0 = bias ? bias[c] : 0.0f;
             for (img = 0; img < q->N; img++) {
                 float *yp = y + (img * q->C + c) * q->Ho * q->Wo;
-                ng__cv_dw_pad(q, x + (img * q->C + c) * q->H * q->W, P);
+                ng__cv_pad(q->H, q->W, x + (img * q->C + c) * q->H * q->W, q->ph, q->pw, d.Wp, P);
                 for (oy = 0; oy < q->Ho; oy++) {
                     float *yr = yp + oy * q->Wo;
-                    ng__cv_fill(q->Wo, bias ? bias[c] : 0.0f, yr);
+                    if (q->sw == 1) {
+                        ng__cv_dw_row(q->Wo, P + oy * q->sh * d.Wp, d.Wp, wc, q->kh, q->kw, b0, 0, yr);
+                        continue;
+                    }
+                    ng__cv_fill(q->Wo, b0, yr);
                     for (ky = 0; ky < q->kh; ky++) {
-                        const float *pr = P + (oy * q->sh + ky) * Wp;
-                        for (kx = 0; kx < q->kw; kx++) {
-                            float wv = wc[ky * q->kw + kx];
-                            if (q->sw == 1) ng__cv_axpy(q->Wo, wv, pr + kx, yr);
-                            else for (ox = 0; ox < q->Wo; ox++) yr[ox] += wv * pr[ox * q->sw + kx];
-                        }
+                        const float *pr = P + (oy * q->sh + ky) * d.Wp;
+                        for (kx = 0; kx < q->kw; kx++)
+                            for (ox = 0; ox < q->Wo; ox++) yr[ox] += wc[ky * q->kw + kx] * pr[ox * q->sw + kx];
                     }
                 }
             }
@@ -2189,52 +2465,60 @@ static void ng__cv_dw_forward(ng_ctx *ctx, const ng__cv_geo *q, const float *x, 
 static void ng__cv_dw_backward(ng_ctx *ctx, const ng__cv_geo *q, const float *x, const float *w, const float *gy,
                                float *gx, float *gw, float *gb) {
     int nth = ng_num_threads();
-    int64_t ss = ng__cv_dw_scratch(q), Hp = q->H + 2 * q->ph, Wp = q->W + 2 * q->pw, kk = q->kh * q->kw;
-    float *scr = ng__fzalloc(ctx, ss * nth);
+    ng__cv_dw_plan d = ng__cv_dw_plan_of(q);
+    int64_t kk = q->kh * q->kw;
+    float *scr = ng__fzalloc(ctx, d.scratch * nth);
     if (!scr) return;
-    NG__OMP(parallel if (nth > 1 && q->C > 1) num_threads(nth))
+    NG__OMP(parallel if (nth > 1 && q->C > 1 && q->N * q->C * q->Ho * q->Wo * q->kh * q->kw >= ((int64_t)1 << 18)) num_threads(nth))
     {
         int tid = ng__cv_tid(), nt = ng__cv_nt();
         int64_t c, c0 = q->C * tid / nt, c1 = q->C * (tid + 1) / nt, img, oy, ky, kx, ox, iy, j;
-        float *P = scr + ss * tid, *GP = P + Hp * Wp, *acc = GP + Hp * Wp;
+        float *P = scr + d.scratch * tid, *Q = P + d.Hp * d.Wp, *wf = Q + d.Hq * d.Wq;
         for (c = c0; c < c1; c++) {
             const float *wc = w + c * kk;
             float bsum = 0.0f;
-            if (gw) memset(acc, 0, (size_t)(kk * q->Wo) * sizeof(float));
+            for (j = 0; j < kk; j++) wf[j] = 0.0f; /* d/dW sums of this channel */
             for (img = 0; img < q->N; img++) {
                 const float *gp = gy + (img * q->C + c) * q->Ho * q->Wo;
                 if (gb) bsum += ng__cv_sum(q->Ho * q->Wo, gp);
                 if (gw) {
-                    ng__cv_dw_pad(q, x + (img * q->C + c) * q->H * q->W, P);
-                    for (oy = 0; oy < q->Ho; oy++)
-                        for (ky = 0; ky < q->kh; ky++) {
-                            const float *pr = P + (oy * q->sh + ky) * Wp, *gr = gp + oy * q->Wo;
-                            for (kx = 0; kx < q->kw; kx++) {
-                                float *a = acc + (ky * q->kw + kx) * q->Wo;
-                                if (q->sw == 1) ng__cv_vfma(q->Wo, gr, pr + kx, a);
-                                else for (ox = 0; ox < q->Wo; ox++) a[ox] += gr[ox] * pr[ox * q->sw + kx];
-                            }
-                        }
-                }
-                if (gx) {
-                    float *gxp = gx + (img * q->C + c) * q->H * q->W;
-                    memset(GP, 0, (size_t)(Hp * Wp) * sizeof(float));
-                    for (oy = 0; oy < q->Ho; oy++)
-                        for (ky = 0; ky < q->kh; ky++) {
-                            float *pr = GP + (oy * q->sh + ky) * Wp;
-                            const float *gr = gp + oy * q->Wo;
-                            for (kx = 0; kx < q->kw; kx++) {
-                                float wv = wc[ky * q->kw + kx];
-                                if (q->sw == 1) ng__cv_axpy(q->Wo, wv, gr, pr + kx);
-                                else for (ox = 0; ox < q->Wo; ox++) pr[ox * q->sw + kx] += wv * gr[ox];
-                            }
-                        }
-                    for (iy = 0; iy < q->H; iy++) ng__cv_vadd(q->W, GP + (iy + q->ph) * Wp + q->pw, gxp + iy * q->W);
+                    ng__cv_pad(q->H, q->W, x + (img * q->C + c) * q->H * q->W, q->ph, q->pw, d.Wp, P);
+                    if (q->sh == 1 && q->sw == 1) ng__cv_dw_taps(q->Ho, q->Wo, gp, P, d.Wp, q->kh, q->kw, wf);
+                    else
+                        for (oy = 0; oy < q->Ho; oy++)
+                            for (ky = 0; ky < q->kh; ky++)
+                                for (kx = 0; kx < q->kw; kx++) {
+                                    const float *pr = P + (oy * q->sh + ky) * d.Wp + kx, *gr = gp + oy * q->Wo;
+                                    float a = 0.0f;
+                                    for (ox = 0; ox < q->Wo; ox++) a += gr[ox] * pr[ox * q->sw];
+                                    wf[ky * q->kw + kx] += a;
+                                }
                 }
             }
             if (gw)
-                for (j = 0; j < kk; j++) gw[c * kk + j] += ng__cv_sum(q->Wo, acc + j * q->Wo);
+                for (j = 0; j < kk; j++) gw[c * kk + j] += wf[j];
             if (gb) gb[c] += bsum;
+            if (!gx) continue;
+            for (j = 0; j < kk; j++) wf[j] = wc[kk - 1 - j]; /* flipped kernel */
+            for (img = 0; img < q->N; img++) {
+                const float *gp = gy + (img * q->C + c) * q->Ho * q->Wo;
+                float *gxp = gx + (img * q->C + c) * q->H * q->W;
+                if (d.qh >= 0) { /* gather: correlation of the padded dL/dy with the flipped kernel */
+                    ng__cv_pad(q->Ho, q->Wo, gp, d.qh, d.qw, d.Wq, Q);
+                    for (iy = 0; iy < q->H; iy++) ng__cv_dw_row(q->W, Q + iy * d.Wq, d.Wq, wf, q->kh, q->kw, 0.0f, 1, gxp + iy * q->W);
+                    continue;
+                }
+                /* scatter into a zeroed padded plane, then add its interior */
+                memset(Q, 0, (size_t)(d.Hq * d.Wq) * sizeof(float));
+                for (oy = 0; oy < q->Ho; oy++)
+                    for (ky = 0; ky < q->kh; ky++) {
+                        float *pr = Q + (oy * q->sh + ky) * d.Wq;
+                        const float *gr = gp + oy * q->Wo;
+                        for (kx = 0; kx < q->kw; kx++)
+                            for (ox = 0; ox < q->Wo; ox++) pr[ox * q->sw + kx] += wc[ky * q->kw + kx] * gr[ox];
+                    }
+                for (iy = 0; iy < q->H; iy++) ng__cv_vadd(q->W, Q + (iy + q->ph) * d.Wq + q->pw, gxp + iy * q->W);
+            }
         }
     }
 }
@@ -2297,6 +2581,7 @@ static void ng__fw_conv2d(ng_node *n) {
     ng__cv_geo q = ng__cv_geo_conv(n);
     const float *b = n->n_in == 3 ? n->in[2]->data : NULL;
     if (ng__cv_depthwise(&q)) ng__cv_dw_forward(n->ctx, &q, n->in[0]->data, n->in[1]->data, b, n->out->data);
+    else if (ng__cv_direct_ok(&q)) ng__cv_direct(n->ctx, &q, n->in[0]->data, n->in[1]->data, 0, b, 0, n->out->data);
     else ng__cv_forward(n->ctx, &q, 0, n->in[0]->data, n->in[1]->data, b, n->out->data);
 }
 static void ng__bw_conv2d(ng_node *n) {
@@ -2304,8 +2589,18 @@ static void ng__bw_conv2d(ng_node *n) {
     float *gx = ng__in_grad(n, 0), *gw = ng__in_grad(n, 1), *gb = n->n_in == 3 ? ng__in_grad(n, 2) : NULL;
     if (!gx && !gw && !gb) return;
     if (n->ctx->status != NG_OK) return;
-    if (ng__cv_depthwise(&q)) ng__cv_dw_backward(n->ctx, &q, n->in[0]->data, n->in[1]->data, n->out->grad, gx, gw, gb);
-    else ng__cv_backward(n->ctx, &q, 0, n->in[0]->data, n->in[1]->data, n->out->grad, gx, gw, gb);
+    if (ng__cv_depthwise(&q)) {
+        ng__cv_dw_backward(n->ctx, &q, n->in[0]->data, n->in[1]->data, n->out->grad, gx, gw, gb);
+        return;
+    }
+    if (gx && q.sh == 1 && q.sw == 1 && q.ph <= q.kh - 1 && q.pw <= q.kw - 1) {
+        ng__cv_geo f = ng__cv_flip_geo(&q);
+        if (ng__cv_direct_ok(&f)) {
+            ng__cv_direct(n->ctx, &f, n->out->grad, n->in[1]->data, 1, NULL, 1, gx);
+            gx = NULL;
+        }
+    }
+    if (gx || gw || gb) ng__cv_backward(n->ctx, &q, 0, n->in[0]->data, n->in[1]->data, n->out->grad, gx, gw, gb);
 }
 
 /* ---- conv_transpose2d ---- */

@@ -33,6 +33,13 @@ TEST(grad_conv2d) {
         {2, 2, 4, 4, 4, 3, 3, 1, 1, 1, 1, 2, 1},   /* groups 2 with channel multiplier 2 */
         {2, 2, 5, 6, 3, 3, 2, 1, 2, 2, 0, 1, 1},   /* _ex: stride 1x2, padding 2x0 */
         {2, 4, 5, 5, 4, 5, 5, 1, 1, 2, 2, 1, 1},   /* 5x5 "same" */
+        {1, 2, 3, 4, 2, 3, 3, 1, 1, 3, 3, 2, 1},   /* depthwise, padding larger than the kernel */
+        {2, 3, 4, 3, 3, 3, 2, 1, 2, 1, 0, 3, 1},   /* depthwise _ex: stride 1x2 */
+        /* rows of 8, 24 or 29: the direct stride-1 kernel (forward and flipped d/dx) */
+        {2, 3, 3, 8, 5, 3, 3, 1, 1, 1, 1, 1, 1},   /* two rows per tile, odd row count, 5 channels */
+        {1, 4, 3, 24, 8, 3, 5, 1, 1, 0, 2, 2, 1},  /* 16 + 8 columns, groups 2, 3x5 kernel */
+        {2, 2, 4, 28, 7, 2, 2, 1, 1, 1, 1, 1, 0},  /* 16 + 8 + 5 columns, 5 rows, padded even kernel, 6 + 1 channels */
+        {1, 2, 3, 8, 2, 1, 3, 1, 1, 1, 1, 1, 1},   /* padding > kernel - 1: d/dx not flipped */
     };
     size_t i;
     for (i = 0; i < sizeof cases / sizeof cases[0]; i++) {
@@ -221,9 +228,14 @@ TEST(conv2d_large_vs_naive) {
         /* K * Wo above the column-buffer target: one output row per im2col tile */
         {2, 256, 3, 170, 2, 5, 5, 1, 1, 2, 2, 1, 1},
         {3, 16, 9, 9, 8, 3, 3, 1, 1, 1, 1, 1, 1},
+        {1, 32, 12, 40, 16, 3, 3, 1, 1, 1, 1, 1, 1},  /* one image: threads split its rows */
         {4, 8, 10, 10, 8, 3, 3, 2, 2, 1, 1, 2, 0},
         {5, 16, 8, 8, 16, 5, 5, 1, 1, 2, 2, 16, 1},
         {3, 8, 6, 6, 12, 1, 1, 1, 1, 0, 0, 1, 1},
+        {2, 8, 5, 29, 13, 3, 3, 1, 1, 1, 1, 1, 1},   /* direct kernel, 16 + 8 + 5 columns */
+        /* depthwise rows of 45 and 16 (vector blocks of 32 and 8, scalar tail) */
+        {2, 3, 5, 45, 3, 3, 3, 1, 1, 1, 1, 3, 1},
+        {2, 4, 6, 16, 4, 7, 7, 1, 1, 3, 3, 4, 0},
     };
     size_t ci;
     for (ci = 0; ci < sizeof cases / sizeof cases[0]; ci++) {
