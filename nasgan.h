@@ -1926,9 +1926,81 @@ static void ng__cv_xrange(const ng__cv_geo *q, int64_t kx, int64_t *lo, int64_t 
     if (l > h) l = h;
     *lo = l; *hi = h;
 }
+/* Kernel width 2, horizontal stride 2, no horizontal padding (the alphaGAN deconv): the two
+   taps of a row are its even and odd columns, split or merged 8 pixels at a time. m is the
+   number of output columns whose two inputs both lie inside the row. */
+#ifdef NG__HAVE_AVX2
+static int ng__cv_k2s2(const ng__cv_geo *q, int64_t *hi0, int64_t *hi1, int64_t *m) {
+    int64_t lo;
+    if (q->sw != 2 || q->kw != 2 || q->pw != 0) return 0;
+    ng__cv_xrange(q, 0, &lo, hi0);
+    ng__cv_xrange(q, 1, &lo, hi1);
+    *m = *hi1 < *hi0 ? *hi1 : *hi0;
+    return 1;
+}
+static void ng__cv_im2col_k2s2(const ng__cv_geo *q, const float *x, int64_t oy0, int64_t oy1, float *col,
+                               int64_t hi0, int64_t hi1, int64_t m) {
+    int64_t T = (oy1 - oy0) * q->Wo, c, ky, oy, ox;
+    for (c = 0; c < q->Cg; c++)
+        for (ky = 0; ky < q->kh; ky++) {
+            float *d0 = col + (c * q->kh + ky) * 2 * T, *d1 = d0 + T;
+            for (oy = oy0; oy < oy1; oy++, d0 += q->Wo, d1 += q->Wo) {
+                int64_t iy = oy * q->sh - q->ph + ky;
+                const float *row;
+                if (iy < 0 || iy >= q->H) {
+                    memset(d0, 0, (size_t)q->Wo * sizeof(float));
+                    memset(d1, 0, (size_t)q->Wo * sizeof(float));
+                    continue;
+                }
+                row = x + (c * q->H + iy) * q->W;
+                for (ox = 0; ox + 8 <= m; ox += 8) {
+                    __m256 v0 = _mm256_loadu_ps(row + 2 * ox), v1 = _mm256_loadu_ps(row + 2 * ox + 8);
+                    __m256 ev = _mm256_shuffle_ps(v0, v1, _MM_SHUFFLE(2, 0, 2, 0));
+                    __m256 od = _mm256_shuffle_ps(v0, v1, _MM_SHUFFLE(3, 1, 3, 1));
+                    _mm256_storeu_ps(d0 + ox, _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(ev), _MM_SHUFFLE(3, 1, 2, 0))));
+                    _mm256_storeu_ps(d1 + ox, _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(od), _MM_SHUFFLE(3, 1, 2, 0))));
+                }
+                for (; ox < q->Wo; ox++) {
+                    d0[ox] = ox < hi0 ? row[2 * ox] : 0.0f;
+                    d1[ox] = ox < hi1 ? row[2 * ox + 1] : 0.0f;
+                }
+            }
+        }
+}
+static void ng__cv_col2im_k2s2(const ng__cv_geo *q, const float *col, int64_t oy0, int64_t oy1, float *x,
+                               int64_t hi0, int64_t hi1, int64_t m) {
+    int64_t T = (oy1 - oy0) * q->Wo, c, ky, oy, ox;
+    for (c = 0; c < q->Cg; c++)
+        for (ky = 0; ky < q->kh; ky++) {
+            const float *d0 = col + (c * q->kh + ky) * 2 * T, *d1 = d0 + T;
+            for (oy = oy0; oy < oy1; oy++, d0 += q->Wo, d1 += q->Wo) {
+                int64_t iy = oy * q->sh - q->ph + ky;
+                float *row;
+                if (iy < 0 || iy >= q->H) continue;
+                row = x + (c * q->H + iy) * q->W;
+                for (ox = 0; ox + 8 <= m; ox += 8) {
+                    __m256 a = _mm256_loadu_ps(d0 + ox), b = _mm256_loadu_ps(d1 + ox);
+                    __m256 lo = _mm256_unpacklo_ps(a, b), hi = _mm256_unpackhi_ps(a, b);
+                    _mm256_storeu_ps(row + 2 * ox, _mm256_add_ps(_mm256_loadu_ps(row + 2 * ox), _mm256_permute2f128_ps(lo, hi, 0x20)));
+                    _mm256_storeu_ps(row + 2 * ox + 8, _mm256_add_ps(_mm256_loadu_ps(row + 2 * ox + 8), _mm256_permute2f128_ps(lo, hi, 0x31)));
+                }
+                for (; ox < q->Wo; ox++) {
+                    if (ox < hi0) row[2 * ox] += d0[ox];
+                    if (ox < hi1) row[2 * ox + 1] += d1[ox];
+                }
+            }
+        }
+}
+#endif
+
 /* col (K, (oy1-oy0)*Wo) from x (Cg, H, W) */
 static void ng__cv_im2col(const ng__cv_geo *q, const float *x, int64_t oy0, int64_t oy1, float *col) {
-    int64_t T = (oy1 - oy0) * q->Wo, c, ky, kx, oy, ox, lo, hi;
+    int64_t T = (oy1 - oy0) * q->Wo, c, ky, kx, oy, ox, lo, hi, hi0, hi1, m;
+#ifdef NG__HAVE_AVX2
+    if (ng__cv_k2s2(q, &hi0, &hi1, &m)) { ng__cv_im2col_k2s2(q, x, oy0, oy1, col, hi0, hi1, m); return; }
+#else
+    (void)hi0; (void)hi1; (void)m;
+#endif
     for (kx = 0; kx < q->kw; kx++) {
         ng__cv_xrange(q, kx, &lo, &hi);
         for (c = 0; c < q->Cg; c++)
@@ -1939,10 +2011,10 @@ static void ng__cv_im2col(const ng__cv_geo *q, const float *x, int64_t oy0, int6
                     int64_t iy = oy * q->sh - q->ph + ky;
                     const float *row;
                     if (iy < 0 || iy >= q->H) { memset(d, 0, (size_t)q->Wo * sizeof(float)); continue; }
-                    row = src + iy * q->W - q->pw + kx;
+                    row = src + iy * q->W; /* input column of ox: ox*sw - pw + kx */
                     for (ox = 0; ox < lo; ox++) d[ox] = 0.0f;
-                    if (q->sw == 1) memcpy(d + lo, row + lo, (size_t)(hi - lo) * sizeof(float));
-                    else for (ox = lo; ox < hi; ox++) d[ox] = row[ox * q->sw];
+                    if (q->sw == 1) { if (hi > lo) memcpy(d + lo, row + (lo - q->pw + kx), (size_t)(hi - lo) * sizeof(float)); }
+                    else for (ox = lo; ox < hi; ox++) d[ox] = row[ox * q->sw - q->pw + kx];
                     for (ox = hi; ox < q->Wo; ox++) d[ox] = 0.0f;
                 }
             }
@@ -1950,7 +2022,12 @@ static void ng__cv_im2col(const ng__cv_geo *q, const float *x, int64_t oy0, int6
 }
 /* x (Cg, H, W) += col2im(col) */
 static void ng__cv_col2im(const ng__cv_geo *q, const float *col, int64_t oy0, int64_t oy1, float *x) {
-    int64_t T = (oy1 - oy0) * q->Wo, c, ky, kx, oy, ox, lo, hi;
+    int64_t T = (oy1 - oy0) * q->Wo, c, ky, kx, oy, ox, lo, hi, hi0, hi1, m;
+#ifdef NG__HAVE_AVX2
+    if (ng__cv_k2s2(q, &hi0, &hi1, &m)) { ng__cv_col2im_k2s2(q, col, oy0, oy1, x, hi0, hi1, m); return; }
+#else
+    (void)hi0; (void)hi1; (void)m;
+#endif
     for (c = 0; c < q->Cg; c++)
         for (ky = 0; ky < q->kh; ky++)
             for (kx = 0; kx < q->kw; kx++) {
@@ -1961,9 +2038,9 @@ static void ng__cv_col2im(const ng__cv_geo *q, const float *col, int64_t oy0, in
                     int64_t iy = oy * q->sh - q->ph + ky;
                     float *row;
                     if (iy < 0 || iy >= q->H) continue;
-                    row = dst + iy * q->W - q->pw + kx;
-                    if (q->sw == 1) ng__cv_vadd(hi - lo, d + lo, row + lo);
-                    else for (ox = lo; ox < hi; ox++) row[ox * q->sw] += d[ox];
+                    row = dst + iy * q->W; /* input column of ox: ox*sw - pw + kx */
+                    if (q->sw == 1) { if (hi > lo) ng__cv_vadd(hi - lo, d + lo, row + (lo - q->pw + kx)); }
+                    else for (ox = lo; ox < hi; ox++) row[ox * q->sw - q->pw + kx] += d[ox];
                 }
             }
 }
@@ -2124,13 +2201,15 @@ static ng__cv_geo ng__cv_flip_geo(const ng__cv_geo *q) {
     return f;
 }
 
-/* A stride-1 conv the direct kernel can run: q is its geometry (for d/dx: the flipped one). */
+/* A stride-1 conv the direct kernel can run: q is its geometry (for d/dx: the flipped one).
+   (1x1 convs stay with the GEMM, which needs no copy at all and is faster there; rows whose
+   tiles would waste over 15% of their lanes, such as 12 = 8 + 4, too.) */
 static int ng__cv_direct_ok(const ng__cv_geo *q) {
-#ifdef NG__HAVE_AVX2
+#if defined(NG__HAVE_AVX2) && !defined(NG_CONV_NO_DIRECT)
     /* lanes the tiles compute per row: whole 16s, then what is left rounded up to 8s */
     int64_t Hp = q->H + 2 * q->ph, Wp = q->W + 2 * q->pw, lanes = q->Wo / 16 * 16 + (q->Wo % 16 + 7) / 8 * 8;
     return !q->pointwise && q->sh == 1 && q->sw == 1 && 100 * q->Wo >= 85 * lanes &&
-           q->Cg * Hp * Wp + 64 < (int64_t)1 << 31 && !getenv("NG_NODIRECT");
+           q->Cg * Hp * Wp + 64 < (int64_t)1 << 31;
 #else
     (void)q;
     return 0;

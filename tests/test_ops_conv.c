@@ -76,6 +76,7 @@ TEST(grad_conv_transpose2d) {
         {2, 3, 1, 1, 2, 1, 1, 1, 1, 0, 0, 0, 0, 1, 1},  /* 1x1 (pointwise path), 1x1 image */
         {2, 2, 3, 4, 3, 3, 2, 2, 1, 0, 1, 1, 0, 1, 1},  /* _ex: rectangular kernel and strides */
         {2, 3, 3, 3, 3, 3, 3, 2, 2, 1, 1, 0, 0, 3, 1},  /* depthwise */
+        {1, 2, 2, 9, 3, 2, 2, 2, 2, 0, 0, 0, 0, 1, 1},  /* k2 s2 rows of 18: 8 columns at a time + 1 */
     };
     size_t i;
     for (i = 0; i < sizeof cases / sizeof cases[0]; i++) {
@@ -233,6 +234,7 @@ TEST(conv2d_large_vs_naive) {
         {5, 16, 8, 8, 16, 5, 5, 1, 1, 2, 2, 16, 1},
         {3, 8, 6, 6, 12, 1, 1, 1, 1, 0, 0, 1, 1},
         {2, 8, 5, 29, 13, 3, 3, 1, 1, 1, 1, 1, 1},   /* direct kernel, 16 + 8 + 5 columns */
+        {2, 8, 6, 35, 4, 2, 2, 2, 2, 0, 0, 1, 1},     /* k2 s2 on an odd width: even/odd column split */
         /* depthwise rows of 45 and 16 (vector blocks of 32 and 8, scalar tail) */
         {2, 3, 5, 45, 3, 3, 3, 1, 1, 1, 1, 3, 1},
         {2, 4, 6, 16, 4, 7, 7, 1, 1, 3, 3, 4, 0},
