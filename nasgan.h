@@ -362,7 +362,7 @@ ng_tensor *ng_bce_with_logits(ng_ctx *ctx, ng_tensor *x, const ng_tensor *target
 
 /* ---- src/ops_conv.h ---- */
 /* ======================================================================================== */
-/* @@OPS convolution, resampling and pooling (NCHW)                                         */
+/* @@OPS convolution (NCHW)                                                                 */
 /* ======================================================================================== */
 /* F.conv2d: w (O, C/groups, kh, kw), b (O) or NULL; square stride and zero padding.
    groups == C == O is depthwise. Output (N, O, (H + 2p - kh)/s + 1, (W + 2p - kw)/s + 1). */
@@ -378,6 +378,11 @@ ng_tensor *ng_conv_transpose2d(ng_ctx *ctx, ng_tensor *x, ng_tensor *w, ng_tenso
 /* The same with separate vertical/horizontal stride, padding and output padding. */
 ng_tensor *ng_conv_transpose2d_ex(ng_ctx *ctx, ng_tensor *x, ng_tensor *w, ng_tensor *b, int stride_h,
                                   int stride_w, int pad_h, int pad_w, int outpad_h, int outpad_w, int groups);
+
+/* ---- src/ops_resample.h ---- */
+/* ======================================================================================== */
+/* @@OPS resampling and pooling (NCHW)                                                      */
+/* ======================================================================================== */
 /* F.interpolate(scale_factor=2, mode='nearest') and mode='bilinear', align_corners=False. */
 ng_tensor *ng_upsample_nearest2x(ng_ctx *ctx, ng_tensor *x /* (N, C, H, W) */);
 ng_tensor *ng_upsample_bilinear2x(ng_ctx *ctx, ng_tensor *x /* (N, C, H, W) */);
@@ -1829,7 +1834,7 @@ static void ng__bw_bce_logits(ng_node *n) {
 
 /* ---- src/ops_conv.c ---- */
 /* ======================================================================================== */
-/* @@OPS convolution, resampling and pooling (NCHW)                                         */
+/* @@OPS convolution (NCHW)                                                                 */
 /* ======================================================================================== */
 /* Placeholder for op families still being written (ops_norm.c, nas.c use it). */
 #define NG__TODO(f) static void ng__fw_##f(ng_node *n) { (void)n; NG_ASSERT(!"not implemented: " #f); } \
@@ -1845,13 +1850,21 @@ static void ng__bw_bce_logits(ng_node *n) {
      wgrad: dW_g  += out_g @ im2col(in_g)^T          (both ops' d/dW; accumulated transposed,
                                                       im2col(in_g) @ out_g^T, when O/G < 128:
                                                       OpenBLAS is faster that way round)
-   im2col works on tiles of output rows so that the column buffer stays a few MB. 1x1 stride-1
-   unpadded convs skip im2col. Work is split over (image, group) pairs with OpenMP; ng_sgemm runs
-   single-threaded inside the parallel region. Each thread owns one column buffer and, for d/dW
-   and d/db, one partial sum, allocated once per op from the arena; the partials are added in
-   thread order, so results are deterministic for a given thread count. Depthwise convs
-   (C/G == O/G == 1) use direct kernels split over channels, whose sums run over the batch in a
-   fixed order (deterministic for any thread count). */
+   im2col works on tiles of output rows so that the column buffer stays a few MB; 1x1 stride-1
+   unpadded convs skip it, and kernel-2 stride-2 rows are split/merged 8 pixels at a time.
+   Faster paths:
+   - direct stride-1 conv (AVX2 builds): conv2d's forward, and its d/dx written as a stride-1
+     conv of dL/dy with the flipped kernel, run an implicit GEMM that reads the zero-padded
+     input in place (no im2col), 6 output channels x 16 pixels per register tile;
+   - depthwise conv2d (C/G == O/G == 1): direct kernels over zero-bordered planes.
+   Threads (OpenMP): work is split over (image, group) pairs, or over channels for depthwise;
+   ng_sgemm runs single-threaded inside the parallel region. Scratch (column buffers, padded
+   planes, per-thread partial sums) is allocated once per op from the arena. Results are
+   deterministic: every output element is computed by one task, and d/dW, d/db of the GEMM
+   path are per-thread partial sums over a static split of the batch, added in thread order
+   (the same for a given thread count); depthwise d/dW sums run over the batch in order (the
+   same for any thread count). Build options: NG_CONV_NO_DIRECT (GEMM path only),
+   NG_CONV_TILE_FLOATS (column buffer target), NG_CONV_DIRECT_KBLOCK (taps per L1 block). */
 
 typedef struct ng__cv_geo {
     int64_t N, C, H, W;      /* conv input */
@@ -2282,12 +2295,13 @@ static void ng__cv_direct(ng_ctx *ctx, const ng__cv_geo *q, const float *in, con
                 }
     }
     if (par) {
+        /* no sums across tasks here, so a dynamic schedule is still deterministic */
         NG__OMP(parallel num_threads(nth))
         {
-            int tid = ng__cv_tid(), nt = ng__cv_nt();
-            int64_t tk, t0 = tasks * tid / nt, t1 = tasks * (tid + 1) / nt;
-            float *xp = pads + psz * tid;
-            for (tk = t0; tk < t1; tk++) {
+            int64_t tk;
+            float *xp = pads + psz * ng__cv_tid();
+            NG__OMP(for schedule(dynamic, 1))
+            for (tk = 0; tk < tasks; tk++) {
                 int64_t img = tk / q->G, gg = tk % q->G, c;
                 const float *src = in + img * in_sz + gg * q->Cg * q->H * q->W;
                 for (c = 0; c < q->Cg; c++)
@@ -2327,10 +2341,10 @@ static void ng__cv_forward(ng_ctx *ctx, const ng__cv_geo *q, int transposed, con
     (void)par;
     NG__OMP(parallel if (par) num_threads(nth))
     {
-        int tid = ng__cv_tid(), nt = ng__cv_nt();
-        int64_t t, t0 = tasks * tid / nt, t1 = tasks * (tid + 1) / nt, ch;
-        float *col = cols + colsz * tid;
-        for (t = t0; t < t1; t++) {
+        int64_t t, ch;
+        float *col = cols + colsz * ng__cv_tid();
+        NG__OMP(for schedule(dynamic, 1))
+        for (t = 0; t < tasks; t++) {
             int64_t img = t / q->G, g = t % q->G;
             if (!transposed) {
                 float *yi = dst + img * out_sz;
@@ -2515,10 +2529,10 @@ static void ng__cv_dw_forward(ng_ctx *ctx, const ng__cv_geo *q, const float *x, 
     if (!scr) return;
     NG__OMP(parallel if (nth > 1 && q->C > 1 && q->N * q->C * q->Ho * q->Wo * q->kh * q->kw >= ((int64_t)1 << 18)) num_threads(nth))
     {
-        int tid = ng__cv_tid(), nt = ng__cv_nt();
-        int64_t c, c0 = q->C * tid / nt, c1 = q->C * (tid + 1) / nt, img, oy, ky, kx, ox;
-        float *P = scr + d.scratch * tid;
-        for (c = c0; c < c1; c++) {
+        int64_t c, img, oy, ky, kx, ox;
+        float *P = scr + d.scratch * ng__cv_tid();
+        NG__OMP(for schedule(dynamic, 1))
+        for (c = 0; c < q->C; c++) {
             const float *wc = w + c * q->kh * q->kw;
             float b0 = bias ? bias[c] : 0.0f;
             for (img = 0; img < q->N; img++) {
@@ -2550,10 +2564,10 @@ static void ng__cv_dw_backward(ng_ctx *ctx, const ng__cv_geo *q, const float *x,
     if (!scr) return;
     NG__OMP(parallel if (nth > 1 && q->C > 1 && q->N * q->C * q->Ho * q->Wo * q->kh * q->kw >= ((int64_t)1 << 18)) num_threads(nth))
     {
-        int tid = ng__cv_tid(), nt = ng__cv_nt();
-        int64_t c, c0 = q->C * tid / nt, c1 = q->C * (tid + 1) / nt, img, oy, ky, kx, ox, iy, j;
-        float *P = scr + d.scratch * tid, *Q = P + d.Hp * d.Wp, *wf = Q + d.Hq * d.Wq;
-        for (c = c0; c < c1; c++) {
+        int64_t c, img, oy, ky, kx, ox, iy, j;
+        float *P = scr + d.scratch * ng__cv_tid(), *Q = P + d.Hp * d.Wp, *wf = Q + d.Hq * d.Wq;
+        NG__OMP(for schedule(dynamic, 1))
+        for (c = 0; c < q->C; c++) {
             const float *wc = w + c * kk;
             float bsum = 0.0f;
             for (j = 0; j < kk; j++) wf[j] = 0.0f; /* d/dW sums of this channel */
@@ -2742,6 +2756,10 @@ static void ng__bw_conv_transpose2d(ng_node *n) {
     ng__cv_backward(n->ctx, &q, 1, n->in[0]->data, n->in[1]->data, n->out->grad, gx, gw, gb);
 }
 
+/* ---- src/ops_resample.c ---- */
+/* ======================================================================================== */
+/* @@OPS resampling and pooling (NCHW)                                                      */
+/* ======================================================================================== */
 /* ---- upsampling x2: nearest (i[0] = 0) and bilinear, align_corners=False (i[0] = 1) ---- */
 static ng_tensor *ng__upsample(ng_ctx *ctx, ng_tensor *x, int mode) {
     ng_node *n;

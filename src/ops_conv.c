@@ -1,5 +1,5 @@
 /* ======================================================================================== */
-/* @@OPS convolution, resampling and pooling (NCHW)                                         */
+/* @@OPS convolution (NCHW)                                                                 */
 /* ======================================================================================== */
 /* Placeholder for op families still being written (ops_norm.c, nas.c use it). */
 #define NG__TODO(f) static void ng__fw_##f(ng_node *n) { (void)n; NG_ASSERT(!"not implemented: " #f); } \
@@ -15,13 +15,21 @@
      wgrad: dW_g  += out_g @ im2col(in_g)^T          (both ops' d/dW; accumulated transposed,
                                                       im2col(in_g) @ out_g^T, when O/G < 128:
                                                       OpenBLAS is faster that way round)
-   im2col works on tiles of output rows so that the column buffer stays a few MB. 1x1 stride-1
-   unpadded convs skip im2col. Work is split over (image, group) pairs with OpenMP; ng_sgemm runs
-   single-threaded inside the parallel region. Each thread owns one column buffer and, for d/dW
-   and d/db, one partial sum, allocated once per op from the arena; the partials are added in
-   thread order, so results are deterministic for a given thread count. Depthwise convs
-   (C/G == O/G == 1) use direct kernels split over channels, whose sums run over the batch in a
-   fixed order (deterministic for any thread count). */
+   im2col works on tiles of output rows so that the column buffer stays a few MB; 1x1 stride-1
+   unpadded convs skip it, and kernel-2 stride-2 rows are split/merged 8 pixels at a time.
+   Faster paths:
+   - direct stride-1 conv (AVX2 builds): conv2d's forward, and its d/dx written as a stride-1
+     conv of dL/dy with the flipped kernel, run an implicit GEMM that reads the zero-padded
+     input in place (no im2col), 6 output channels x 16 pixels per register tile;
+   - depthwise conv2d (C/G == O/G == 1): direct kernels over zero-bordered planes.
+   Threads (OpenMP): work is split over (image, group) pairs, or over channels for depthwise;
+   ng_sgemm runs single-threaded inside the parallel region. Scratch (column buffers, padded
+   planes, per-thread partial sums) is allocated once per op from the arena. Results are
+   deterministic: every output element is computed by one task, and d/dW, d/db of the GEMM
+   path are per-thread partial sums over a static split of the batch, added in thread order
+   (the same for a given thread count); depthwise d/dW sums run over the batch in order (the
+   same for any thread count). Build options: NG_CONV_NO_DIRECT (GEMM path only),
+   NG_CONV_TILE_FLOATS (column buffer target), NG_CONV_DIRECT_KBLOCK (taps per L1 block). */
 
 typedef struct ng__cv_geo {
     int64_t N, C, H, W;      /* conv input */
@@ -452,12 +460,13 @@ static void ng__cv_direct(ng_ctx *ctx, const ng__cv_geo *q, const float *in, con
                 }
     }
     if (par) {
+        /* no sums across tasks here, so a dynamic schedule is still deterministic */
         NG__OMP(parallel num_threads(nth))
         {
-            int tid = ng__cv_tid(), nt = ng__cv_nt();
-            int64_t tk, t0 = tasks * tid / nt, t1 = tasks * (tid + 1) / nt;
-            float *xp = pads + psz * tid;
-            for (tk = t0; tk < t1; tk++) {
+            int64_t tk;
+            float *xp = pads + psz * ng__cv_tid();
+            NG__OMP(for schedule(dynamic, 1))
+            for (tk = 0; tk < tasks; tk++) {
                 int64_t img = tk / q->G, gg = tk % q->G, c;
                 const float *src = in + img * in_sz + gg * q->Cg * q->H * q->W;
                 for (c = 0; c < q->Cg; c++)
@@ -497,10 +506,10 @@ static void ng__cv_forward(ng_ctx *ctx, const ng__cv_geo *q, int transposed, con
     (void)par;
     NG__OMP(parallel if (par) num_threads(nth))
     {
-        int tid = ng__cv_tid(), nt = ng__cv_nt();
-        int64_t t, t0 = tasks * tid / nt, t1 = tasks * (tid + 1) / nt, ch;
-        float *col = cols + colsz * tid;
-        for (t = t0; t < t1; t++) {
+        int64_t t, ch;
+        float *col = cols + colsz * ng__cv_tid();
+        NG__OMP(for schedule(dynamic, 1))
+        for (t = 0; t < tasks; t++) {
             int64_t img = t / q->G, g = t % q->G;
             if (!transposed) {
                 float *yi = dst + img * out_sz;
@@ -685,10 +694,10 @@ static void ng__cv_dw_forward(ng_ctx *ctx, const ng__cv_geo *q, const float *x, 
     if (!scr) return;
     NG__OMP(parallel if (nth > 1 && q->C > 1 && q->N * q->C * q->Ho * q->Wo * q->kh * q->kw >= ((int64_t)1 << 18)) num_threads(nth))
     {
-        int tid = ng__cv_tid(), nt = ng__cv_nt();
-        int64_t c, c0 = q->C * tid / nt, c1 = q->C * (tid + 1) / nt, img, oy, ky, kx, ox;
-        float *P = scr + d.scratch * tid;
-        for (c = c0; c < c1; c++) {
+        int64_t c, img, oy, ky, kx, ox;
+        float *P = scr + d.scratch * ng__cv_tid();
+        NG__OMP(for schedule(dynamic, 1))
+        for (c = 0; c < q->C; c++) {
             const float *wc = w + c * q->kh * q->kw;
             float b0 = bias ? bias[c] : 0.0f;
             for (img = 0; img < q->N; img++) {
@@ -720,10 +729,10 @@ static void ng__cv_dw_backward(ng_ctx *ctx, const ng__cv_geo *q, const float *x,
     if (!scr) return;
     NG__OMP(parallel if (nth > 1 && q->C > 1 && q->N * q->C * q->Ho * q->Wo * q->kh * q->kw >= ((int64_t)1 << 18)) num_threads(nth))
     {
-        int tid = ng__cv_tid(), nt = ng__cv_nt();
-        int64_t c, c0 = q->C * tid / nt, c1 = q->C * (tid + 1) / nt, img, oy, ky, kx, ox, iy, j;
-        float *P = scr + d.scratch * tid, *Q = P + d.Hp * d.Wp, *wf = Q + d.Hq * d.Wq;
-        for (c = c0; c < c1; c++) {
+        int64_t c, img, oy, ky, kx, ox, iy, j;
+        float *P = scr + d.scratch * ng__cv_tid(), *Q = P + d.Hp * d.Wp, *wf = Q + d.Hq * d.Wq;
+        NG__OMP(for schedule(dynamic, 1))
+        for (c = 0; c < q->C; c++) {
             const float *wc = w + c * kk;
             float bsum = 0.0f;
             for (j = 0; j < kk; j++) wf[j] = 0.0f; /* d/dW sums of this channel */
@@ -910,187 +919,4 @@ static void ng__bw_conv_transpose2d(ng_node *n) {
     if (!gx && !gw && !gb) return;
     if (n->ctx->status != NG_OK) return;
     ng__cv_backward(n->ctx, &q, 1, n->in[0]->data, n->in[1]->data, n->out->grad, gx, gw, gb);
-}
-
-/* ---- upsampling x2: nearest (i[0] = 0) and bilinear, align_corners=False (i[0] = 1) ---- */
-static ng_tensor *ng__upsample(ng_ctx *ctx, ng_tensor *x, int mode) {
-    ng_node *n;
-    if (!x) return ng__null_input(ctx, NG_OP_UPSAMPLE);
-    NG_ASSERT(x->shape.ndim == 4);
-    n = ng__begin(ctx, NG_OP_UPSAMPLE, &x, 1, ng_shape4(x->shape.d[0], x->shape.d[1], 2 * x->shape.d[2], 2 * x->shape.d[3]));
-    if (!n) return NULL;
-    n->i[0] = mode;
-    return ng__finish(n);
-}
-ng_tensor *ng_upsample_nearest2x(ng_ctx *ctx, ng_tensor *x) { return ng__upsample(ctx, x, 0); }
-ng_tensor *ng_upsample_bilinear2x(ng_ctx *ctx, ng_tensor *x) { return ng__upsample(ctx, x, 1); }
-
-/* PyTorch's source index and weights for output index d along an axis of `in` elements
-   (scale 1/2, align_corners=False): src = max(0, (d + 0.5) / 2 - 0.5). */
-static void ng__up_lin(int64_t d, int64_t in, int64_t *i0, int64_t *i1, float *l0, float *l1) {
-    float src = 0.5f * ((float)d + 0.5f) - 0.5f;
-    if (src < 0.0f) src = 0.0f;
-    *i0 = (int64_t)src;
-    *i1 = *i0 + (*i0 < in - 1 ? 1 : 0);
-    *l1 = src - (float)*i0;
-    *l0 = 1.0f - *l1;
-}
-typedef struct ng__up_tab { int64_t i0, i1; float l0, l1; } ng__up_tab;
-static ng__up_tab *ng__up_table(ng_ctx *ctx, int64_t in) {
-    ng__up_tab *t = (ng__up_tab *)ng__alloc(ctx, (size_t)(2 * in) * sizeof *t);
-    int64_t d;
-    if (t)
-        for (d = 0; d < 2 * in; d++) ng__up_lin(d, in, &t[d].i0, &t[d].i1, &t[d].l0, &t[d].l1);
-    return t;
-}
-static void ng__fw_upsample(ng_node *n) {
-    const ng_shape *s = &n->in[0]->shape;
-    int64_t planes = s->d[0] * s->d[1], H = s->d[2], W = s->d[3], p;
-    const float *x = n->in[0]->data;
-    float *y = n->out->data;
-    ng__up_tab *th = NULL, *tw = NULL;
-    if (n->i[0] == 1) {
-        th = ng__up_table(n->ctx, H);
-        tw = ng__up_table(n->ctx, W);
-        if (!th || !tw) return;
-    }
-    NG__OMP(parallel for if (planes * H * W > 32768))
-    for (p = 0; p < planes; p++) {
-        const float *xp = x + p * H * W;
-        float *yp = y + p * 4 * H * W;
-        int64_t i, j;
-        if (!th) {
-            for (i = 0; i < H; i++) {
-                float *r = yp + 2 * i * 2 * W;
-                for (j = 0; j < W; j++) r[2 * j] = r[2 * j + 1] = xp[i * W + j];
-                memcpy(r + 2 * W, r, (size_t)(2 * W) * sizeof(float));
-            }
-        } else {
-            for (i = 0; i < 2 * H; i++) {
-                const float *r0 = xp + th[i].i0 * W, *r1 = xp + th[i].i1 * W;
-                float h0 = th[i].l0, h1 = th[i].l1, *r = yp + i * 2 * W;
-                for (j = 0; j < 2 * W; j++) {
-                    const ng__up_tab *c = &tw[j];
-                    r[j] = (r0[c->i0] * c->l0 + r0[c->i1] * c->l1) * h0 + (r1[c->i0] * c->l0 + r1[c->i1] * c->l1) * h1;
-                }
-            }
-        }
-    }
-}
-static void ng__bw_upsample(ng_node *n) {
-    const ng_shape *s = &n->in[0]->shape;
-    int64_t planes = s->d[0] * s->d[1], H = s->d[2], W = s->d[3], p;
-    const float *g = n->out->grad;
-    float *gx = ng__in_grad(n, 0);
-    ng__up_tab *th = NULL, *tw = NULL;
-    if (!gx) return;
-    if (n->i[0] == 1) {
-        th = ng__up_table(n->ctx, H);
-        tw = ng__up_table(n->ctx, W);
-        if (!th || !tw) return;
-    }
-    NG__OMP(parallel for if (planes * H * W > 32768))
-    for (p = 0; p < planes; p++) {
-        const float *gp = g + p * 4 * H * W;
-        float *xp = gx + p * H * W;
-        int64_t i, j;
-        if (!th) {
-            for (i = 0; i < H; i++) {
-                const float *r0 = gp + 2 * i * 2 * W, *r1 = r0 + 2 * W;
-                for (j = 0; j < W; j++) xp[i * W + j] += (r0[2 * j] + r0[2 * j + 1]) + (r1[2 * j] + r1[2 * j + 1]);
-            }
-        } else {
-            for (i = 0; i < 2 * H; i++) {
-                float *r0 = xp + th[i].i0 * W, *r1 = xp + th[i].i1 * W, h0 = th[i].l0, h1 = th[i].l1;
-                const float *r = gp + i * 2 * W;
-                for (j = 0; j < 2 * W; j++) {
-                    const ng__up_tab *c = &tw[j];
-                    r0[c->i0] += h0 * c->l0 * r[j];
-                    r0[c->i1] += h0 * c->l1 * r[j];
-                    r1[c->i0] += h1 * c->l0 * r[j];
-                    r1[c->i1] += h1 * c->l1 * r[j];
-                }
-            }
-        }
-    }
-}
-
-/* ---- avg_pool2d(x, 2): kernel 2, stride 2, floor ---- */
-ng_tensor *ng_avg_pool2d(ng_ctx *ctx, ng_tensor *x) {
-    ng_node *n;
-    if (!x) return ng__null_input(ctx, NG_OP_AVG_POOL2);
-    NG_ASSERT(x->shape.ndim == 4);
-    if (x->shape.d[2] < 2 || x->shape.d[3] < 2) {
-        ng__bad(ctx, "avg_pool2d", "input is smaller than the 2x2 window");
-        return NULL;
-    }
-    n = ng__begin(ctx, NG_OP_AVG_POOL2, &x, 1, ng_shape4(x->shape.d[0], x->shape.d[1], x->shape.d[2] / 2, x->shape.d[3] / 2));
-    return n ? ng__finish(n) : NULL;
-}
-static void ng__fw_avg_pool2(ng_node *n) {
-    const ng_shape *s = &n->in[0]->shape;
-    int64_t planes = s->d[0] * s->d[1], H = s->d[2], W = s->d[3], Ho = H / 2, Wo = W / 2, p;
-    const float *x = n->in[0]->data;
-    float *y = n->out->data;
-    NG__OMP(parallel for if (planes * H * W > 32768))
-    for (p = 0; p < planes; p++) {
-        int64_t i, j;
-        for (i = 0; i < Ho; i++) {
-            const float *r0 = x + p * H * W + 2 * i * W, *r1 = r0 + W;
-            float *r = y + p * Ho * Wo + i * Wo;
-            for (j = 0; j < Wo; j++) r[j] = (r0[2 * j] + r0[2 * j + 1] + r1[2 * j] + r1[2 * j + 1]) / 4.0f;
-        }
-    }
-}
-static void ng__bw_avg_pool2(ng_node *n) {
-    const ng_shape *s = &n->in[0]->shape;
-    int64_t planes = s->d[0] * s->d[1], H = s->d[2], W = s->d[3], Ho = H / 2, Wo = W / 2, p;
-    const float *g = n->out->grad;
-    float *gx = ng__in_grad(n, 0);
-    if (!gx) return;
-    NG__OMP(parallel for if (planes * H * W > 32768))
-    for (p = 0; p < planes; p++) {
-        int64_t i, j;
-        for (i = 0; i < Ho; i++) {
-            float *r0 = gx + p * H * W + 2 * i * W, *r1 = r0 + W;
-            const float *r = g + p * Ho * Wo + i * Wo;
-            for (j = 0; j < Wo; j++) {
-                float v = r[j] * 0.25f;
-                r0[2 * j] += v; r0[2 * j + 1] += v; r1[2 * j] += v; r1[2 * j + 1] += v;
-            }
-        }
-    }
-}
-
-/* ---- sum over H and W: (N, C, H, W) -> (N, C) ---- */
-ng_tensor *ng_sum_hw(ng_ctx *ctx, ng_tensor *x) {
-    ng_node *n;
-    if (!x) return ng__null_input(ctx, NG_OP_SUM_HW);
-    NG_ASSERT(x->shape.ndim == 4);
-    n = ng__begin(ctx, NG_OP_SUM_HW, &x, 1, ng_shape2(x->shape.d[0], x->shape.d[1]));
-    return n ? ng__finish(n) : NULL;
-}
-static void ng__fw_sum_hw(ng_node *n) {
-    const ng_shape *s = &n->in[0]->shape;
-    int64_t planes = s->d[0] * s->d[1], HW = s->d[2] * s->d[3], p;
-    NG__OMP(parallel for if (planes * HW > 32768))
-    for (p = 0; p < planes; p++) {
-        const float *xp = n->in[0]->data + p * HW;
-        double acc = 0.0;
-        int64_t j;
-        for (j = 0; j < HW; j++) acc += xp[j];
-        n->out->data[p] = (float)acc;
-    }
-}
-static void ng__bw_sum_hw(ng_node *n) {
-    const ng_shape *s = &n->in[0]->shape;
-    int64_t planes = s->d[0] * s->d[1], HW = s->d[2] * s->d[3], p;
-    float *gx = ng__in_grad(n, 0);
-    if (!gx) return;
-    NG__OMP(parallel for if (planes * HW > 32768))
-    for (p = 0; p < planes; p++) {
-        float v = n->out->grad[p], *xp = gx + p * HW;
-        int64_t j;
-        for (j = 0; j < HW; j++) xp[j] += v;
-    }
 }
