@@ -2327,6 +2327,123 @@ static void ng__cv_direct(ng_ctx *ctx, const ng__cv_geo *q, const float *in, con
 #endif
 }
 
+/* ---- direct d/dW of a stride-1 conv2d (AVX2) ----
+   dW^T[k][o] += sum_p xpad[off[k] + p'] * dy[o][p], with dy transposed per image to (p, o):
+   a register tile of 6 taps x 16 output channels runs over all pixels of the image, loading 16
+   channels of dy^T and broadcasting 6 inputs per pixel. Partial sums are per thread over a
+   static split of the batch (added in thread order), kept transposed like the GEMM path's. */
+#ifdef NG__HAVE_AVX2
+static void ng__cv_wkr(const ng__cv_geo *q, int64_t Wp, const float *T, int64_t ldt, const float *const *xr,
+                       float *dst, int64_t ldd, int rows, int64_t cols) {
+    __m256 c00 = _mm256_setzero_ps(), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00;
+    __m256 c30 = c00, c31 = c00, c40 = c00, c41 = c00, c50 = c00, c51 = c00;
+    float acc[NG__CV_MR * 16];
+    int64_t oy, ox, j;
+    int r;
+    for (oy = 0; oy < q->Ho; oy++) {
+        const float *t = T + oy * q->Wo * ldt;
+        const float *x0 = xr[0] + oy * Wp, *x1 = xr[1] + oy * Wp, *x2 = xr[2] + oy * Wp;
+        const float *x3 = xr[3] + oy * Wp, *x4 = xr[4] + oy * Wp, *x5 = xr[5] + oy * Wp;
+        for (ox = 0; ox < q->Wo; ox++, t += ldt) {
+            __m256 b0 = _mm256_loadu_ps(t), b1 = _mm256_loadu_ps(t + 8), wv;
+            wv = _mm256_broadcast_ss(x0 + ox); c00 = _mm256_fmadd_ps(wv, b0, c00); c01 = _mm256_fmadd_ps(wv, b1, c01);
+            wv = _mm256_broadcast_ss(x1 + ox); c10 = _mm256_fmadd_ps(wv, b0, c10); c11 = _mm256_fmadd_ps(wv, b1, c11);
+            wv = _mm256_broadcast_ss(x2 + ox); c20 = _mm256_fmadd_ps(wv, b0, c20); c21 = _mm256_fmadd_ps(wv, b1, c21);
+            wv = _mm256_broadcast_ss(x3 + ox); c30 = _mm256_fmadd_ps(wv, b0, c30); c31 = _mm256_fmadd_ps(wv, b1, c31);
+            wv = _mm256_broadcast_ss(x4 + ox); c40 = _mm256_fmadd_ps(wv, b0, c40); c41 = _mm256_fmadd_ps(wv, b1, c41);
+            wv = _mm256_broadcast_ss(x5 + ox); c50 = _mm256_fmadd_ps(wv, b0, c50); c51 = _mm256_fmadd_ps(wv, b1, c51);
+        }
+    }
+    if (rows == NG__CV_MR && cols == 16) {
+#define NG__CV_WACC(r, a, b) \
+        _mm256_storeu_ps(dst + (r) * ldd, _mm256_add_ps(_mm256_loadu_ps(dst + (r) * ldd), a)); \
+        _mm256_storeu_ps(dst + (r) * ldd + 8, _mm256_add_ps(_mm256_loadu_ps(dst + (r) * ldd + 8), b));
+        NG__CV_WACC(0, c00, c01) NG__CV_WACC(1, c10, c11) NG__CV_WACC(2, c20, c21)
+        NG__CV_WACC(3, c30, c31) NG__CV_WACC(4, c40, c41) NG__CV_WACC(5, c50, c51)
+#undef NG__CV_WACC
+        return;
+    }
+    _mm256_storeu_ps(acc + 0, c00); _mm256_storeu_ps(acc + 8, c01);
+    _mm256_storeu_ps(acc + 16, c10); _mm256_storeu_ps(acc + 24, c11);
+    _mm256_storeu_ps(acc + 32, c20); _mm256_storeu_ps(acc + 40, c21);
+    _mm256_storeu_ps(acc + 48, c30); _mm256_storeu_ps(acc + 56, c31);
+    _mm256_storeu_ps(acc + 64, c40); _mm256_storeu_ps(acc + 72, c41);
+    _mm256_storeu_ps(acc + 80, c50); _mm256_storeu_ps(acc + 88, c51);
+    for (r = 0; r < rows; r++)
+        for (j = 0; j < cols; j++) dst[r * ldd + j] += acc[r * 16 + j];
+}
+#endif
+
+/* d/dW of a stride-1, non-pointwise conv2d when at least 3/4 of the 16-channel lanes are used */
+static int ng__cv_wdirect_ok(const ng__cv_geo *q) {
+#if defined(NG__HAVE_AVX2) && !defined(NG_CONV_NO_DIRECT)
+    int64_t Hp = q->H + 2 * q->ph, Wp = q->W + 2 * q->pw, Ogp = (q->Og + 15) / 16 * 16;
+    return !q->pointwise && q->sh == 1 && q->sw == 1 && 4 * q->Og >= 3 * Ogp && q->Cg * Hp * Wp + 64 < (int64_t)1 << 31;
+#else
+    (void)q;
+    return 0;
+#endif
+}
+
+static void ng__cv_wgrad_direct(ng_ctx *ctx, const ng__cv_geo *q, const float *x, const float *gy, float *gw, float *gb) {
+#ifdef NG__HAVE_AVX2
+    int nth = ng_num_threads(), t;
+    int64_t Hp = q->H + 2 * q->ph, Wp = q->W + 2 * q->pw, kk = q->kh * q->kw, HWo = q->Ho * q->Wo;
+    int64_t Ogp = (q->Og + 15) / 16 * 16, psz = q->Cg * Hp * Wp + 64, tsz = HWo * Ogp + 16;
+    int64_t wsz = q->O * q->K, tasks = q->N * q->G, bstride = wsz + q->O + 16, j;
+    int par = ng__cv_par(q, tasks, nth);
+    float *scr = ng__fzalloc(ctx, (psz + tsz) * nth), *parts = ng__fzalloc(ctx, bstride * nth);
+    int64_t *off = (int64_t *)ng__alloc(ctx, (size_t)q->K * sizeof(int64_t));
+    if (!scr || !parts || !off) return;
+    for (j = 0; j < q->K; j++) off[j] = (j / kk) * Hp * Wp + (j % kk / q->kw) * Wp + j % q->kw;
+    (void)par;
+    NG__OMP(parallel if (par) num_threads(nth))
+    {
+        int tid = ng__cv_tid(), nt = ng__cv_nt();
+        int64_t tk, t0 = tasks * tid / nt, t1 = tasks * (tid + 1) / nt;
+        float *xp = scr + (psz + tsz) * tid, *T = xp + psz;
+        float *pw_ = parts + bstride * tid, *pb = pw_ + wsz;
+        for (tk = t0; tk < t1; tk++) {
+            int64_t img = tk / q->G, g = tk % q->G, c, o, p, k0, ob;
+            const float *xg = x + (img * q->C + g * q->Cg) * q->H * q->W;
+            const float *yg = gy + (img * q->O + g * q->Og) * HWo;
+            if (gb)
+                for (o = 0; o < q->Og; o++) pb[g * q->Og + o] += ng__cv_sum(HWo, yg + o * HWo);
+            if (!gw) continue;
+            for (c = 0; c < q->Cg; c++) ng__cv_pad(q->H, q->W, xg + c * q->H * q->W, q->ph, q->pw, Wp, xp + c * Hp * Wp);
+            /* dy^T as (Ogp/16, HWo, 16): each 16-channel block's pixels are contiguous;
+               channels >= Og stay 0 */
+            for (o = 0; o < q->Og; o++) {
+                float *tb = T + (o / 16) * HWo * 16 + o % 16;
+                const float *yr = yg + o * HWo;
+                for (p = 0; p < HWo; p++) tb[p * 16] = yr[p];
+            }
+            for (k0 = 0; k0 < q->K; k0 += NG__CV_MR) {
+                const float *xr[NG__CV_MR];
+                int r, rows = (int)(q->K - k0 < NG__CV_MR ? q->K - k0 : NG__CV_MR);
+                for (r = 0; r < NG__CV_MR; r++) xr[r] = xp + (r < rows ? off[k0 + r] : 0);
+                for (ob = 0; ob < Ogp; ob += 16)
+                    ng__cv_wkr(q, Wp, T + ob * HWo, 16, xr, pw_ + g * q->Og * q->K + k0 * q->Og + ob, q->Og, rows,
+                               q->Og - ob < 16 ? q->Og - ob : 16);
+            }
+        }
+    }
+    /* deterministic reduction in thread order; partials are (G, K, Og) */
+    for (t = 0; t < nth; t++) {
+        const float *p = parts + bstride * t;
+        if (gw) {
+            int64_t g, o, k;
+            for (g = 0; g < q->G; g++)
+                for (o = 0; o < q->Og; o++)
+                    for (k = 0; k < q->K; k++) gw[(g * q->Og + o) * q->K + k] += p[g * q->Og * q->K + k * q->Og + o];
+        }
+        if (gb) for (j = 0; j < q->O; j++) gb[j] += p[wsz + j];
+    }
+#else
+    (void)ctx; (void)q; (void)x; (void)gy; (void)gw; (void)gb;
+#endif
+}
+
 /* ---- generic conv / conv-transpose forward over the batch ----
    transposed 0: dst (O side) = [bias] + fwd(src)    (conv2d:           src = x, dst = y)
    transposed 1: dst (C side) = [bias] + adj(src)    (conv_transpose2d: src = x, dst = y) */
@@ -2692,6 +2809,10 @@ static void ng__bw_conv2d(ng_node *n) {
             ng__cv_direct(n->ctx, &f, n->out->grad, n->in[1]->data, 1, NULL, 1, gx);
             gx = NULL;
         }
+    }
+    if ((gw || gb) && ng__cv_wdirect_ok(&q)) {
+        ng__cv_wgrad_direct(n->ctx, &q, n->in[0]->data, n->out->grad, gw, gb);
+        gw = gb = NULL;
     }
     if (gx || gw || gb) ng__cv_backward(n->ctx, &q, 0, n->in[0]->data, n->in[1]->data, n->out->grad, gx, gw, gb);
 }
