@@ -2234,18 +2234,19 @@ static int ng__cv_direct_ok(const ng__cv_geo *q) {
    packed weights (nob, K, 6), y the group's output (Og, Ho, Wo). Rows go two at a time: full
    16-pixel tiles within each row, then the columns left over (fewer than 16) in 8-pixel
    chunks taken from both rows at once, so that every tile keeps 12 independent sums. The taps
-   are split into blocks of whole input channels so that the inputs a block reads stay in L1
-   while all output-channel blocks use them. */
+   are split into blocks of whole input channels, outermost, so that a block's packed weights
+   (all output channels) stay in L2 over all rows and its inputs in L1 over a row's tiles; the
+   output rows are revisited once per block. */
 static void ng__cv_direct_rows(const ng__cv_geo *q, const float *xp, const float *a, const int *off,
                                const float *bias, int accumulate, float *y, int64_t oy0, int64_t oy1) {
     int64_t Wp = q->W + 2 * q->pw, HWo = q->Ho * q->Wo, nob = (q->Og + NG__CV_MR - 1) / NG__CV_MR;
     int64_t kk = q->kh * q->kw, kc = (NG_CONV_DIRECT_KBLOCK / kk > 1 ? NG_CONV_DIRECT_KBLOCK / kk : 1) * kk;
     int64_t full = q->Wo / 16 * 16, oy, ox, ob, r, k0;
-    for (oy = oy0; oy < oy1; oy += 2) {
-        int nr = oy + 1 < oy1 ? 2 : 1;
-        for (k0 = 0; k0 < q->K; k0 += kc) {
-            int64_t K = q->K - k0 < kc ? q->K - k0 : kc;
-            int acc = accumulate || k0 > 0;
+    for (k0 = 0; k0 < q->K; k0 += kc) {
+        int64_t K = q->K - k0 < kc ? q->K - k0 : kc;
+        int acc = accumulate || k0 > 0;
+        for (oy = oy0; oy < oy1; oy += 2) {
+            int nr = oy + 1 < oy1 ? 2 : 1;
             for (ob = 0; ob < nob; ob++) {
                 int rows = (int)(q->Og - ob * NG__CV_MR < NG__CV_MR ? q->Og - ob * NG__CV_MR : NG__CV_MR);
                 const float *ab = a + (ob * q->K + k0) * NG__CV_MR, *bb = bias ? bias + ob * NG__CV_MR : NULL;
@@ -2286,13 +2287,17 @@ static void ng__cv_direct(ng_ctx *ctx, const ng__cv_geo *q, const float *in, con
     }
     for (g = 0; g < q->G; g++) {
         int64_t co, ci, t;
-        for (co = 0; co < q->Og; co++)
+        /* read w in storage order: (co, ci, t) as conv2d, or (ci, co, t) when flipped */
+        for (co = 0; co < q->Og && !flip; co++)
             for (ci = 0; ci < q->Cg; ci++)
-                for (t = 0; t < kk; t++) {
-                    float v = flip ? w[((g * q->Cg + ci) * q->Og + co) * kk + (kk - 1 - t)]
-                                   : w[((g * q->Og + co) * q->Cg + ci) * kk + t];
-                    apack[((g * nob + co / NG__CV_MR) * q->K + ci * kk + t) * NG__CV_MR + co % NG__CV_MR] = v;
-                }
+                for (t = 0; t < kk; t++)
+                    apack[((g * nob + co / NG__CV_MR) * q->K + ci * kk + t) * NG__CV_MR + co % NG__CV_MR] =
+                        w[((g * q->Og + co) * q->Cg + ci) * kk + t];
+        for (ci = 0; ci < q->Cg && flip; ci++)
+            for (co = 0; co < q->Og; co++)
+                for (t = 0; t < kk; t++)
+                    apack[((g * nob + co / NG__CV_MR) * q->K + ci * kk + t) * NG__CV_MR + co % NG__CV_MR] =
+                        w[((g * q->Cg + ci) * q->Og + co) * kk + (kk - 1 - t)];
     }
     if (par) {
         /* no sums across tasks here, so a dynamic schedule is still deterministic */
@@ -2313,13 +2318,19 @@ static void ng__cv_direct(ng_ctx *ctx, const ng__cv_geo *q, const float *in, con
     } else {
         int64_t tk;
         for (tk = 0; tk < tasks; tk++) {
-            int64_t img = tk / q->G, gg = tk % q->G, c, oy;
+            int64_t img = tk / q->G, gg = tk % q->G, c;
             const float *src = in + img * in_sz + gg * q->Cg * q->H * q->W;
             for (c = 0; c < q->Cg; c++) ng__cv_pad(q->H, q->W, src + c * q->H * q->W, q->ph, q->pw, Wp, pads + c * Hp * Wp);
-            NG__OMP_FOR(nth > 1 && q->Ho > 2 && q->O * q->Ho * q->Wo * q->K >= ((int64_t)1 << 18))
-            for (oy = 0; oy < q->Ho; oy += 2)
-                ng__cv_direct_rows(q, pads, apack + gg * nob * q->K * NG__CV_MR, off, bias ? bias + gg * q->Og : NULL,
-                                   accumulate, out + img * out_sz + gg * q->Og * q->Ho * q->Wo, oy, oy + 2 < q->Ho ? oy + 2 : q->Ho);
+            /* one image: each thread takes a band of rows (even-sized, for the row pairs) */
+            NG__OMP(parallel if (nth > 1 && q->Ho > 2 && q->O * q->Ho * q->Wo * q->K >= ((int64_t)1 << 18)) num_threads(nth))
+            {
+                int64_t pairs = (q->Ho + 1) / 2, tid = ng__cv_tid(), nt = ng__cv_nt();
+                int64_t r0 = 2 * (pairs * tid / nt), r1 = 2 * (pairs * (tid + 1) / nt);
+                if (r1 > q->Ho) r1 = q->Ho;
+                if (r0 < r1)
+                    ng__cv_direct_rows(q, pads, apack + gg * nob * q->K * NG__CV_MR, off, bias ? bias + gg * q->Og : NULL,
+                                       accumulate, out + img * out_sz + gg * q->Og * q->Ho * q->Wo, r0, r1);
+            }
         }
     }
 #else
