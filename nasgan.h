@@ -1857,6 +1857,38 @@ NG__TODO(conv2d) NG__TODO(conv_transpose2d) NG__TODO(upsample) NG__TODO(avg_pool
    aux: ng__bn_aux (running statistics, updated in place by the forward). */
 typedef struct ng__bn_aux { ng_tensor *running_mean, *running_var; } ng__bn_aux;
 
+/* Per-span sums in double with four accumulators (a fixed order, so deterministic; four
+   chains keep the adds from being latency-bound). */
+static double ng__span_sum(const float *x, int64_t n) {
+    double a0 = 0.0, a1 = 0.0, a2 = 0.0, a3 = 0.0;
+    int64_t i = 0;
+    for (; i + 4 <= n; i += 4) { a0 += x[i]; a1 += x[i + 1]; a2 += x[i + 2]; a3 += x[i + 3]; }
+    for (; i < n; i++) a0 += x[i];
+    return (a0 + a1) + (a2 + a3);
+}
+static double ng__span_sqdev(const float *x, int64_t n, double mean) {
+    double a0 = 0.0, a1 = 0.0, a2 = 0.0, a3 = 0.0, d0, d1, d2, d3;
+    int64_t i = 0;
+    for (; i + 4 <= n; i += 4) {
+        d0 = x[i] - mean; d1 = x[i + 1] - mean; d2 = x[i + 2] - mean; d3 = x[i + 3] - mean;
+        a0 += d0 * d0; a1 += d1 * d1; a2 += d2 * d2; a3 += d3 * d3;
+    }
+    for (; i < n; i++) { d0 = x[i] - mean; a0 += d0 * d0; }
+    return (a0 + a1) + (a2 + a3);
+}
+/* sg += sum(g), sgx += sum(g (x - mean)) */
+static void ng__span_gsums(const float *g, const float *x, int64_t n, double mean, double *sg, double *sgx) {
+    double a0 = 0.0, a1 = 0.0, b0 = 0.0, b1 = 0.0;
+    int64_t i = 0;
+    for (; i + 2 <= n; i += 2) {
+        a0 += g[i]; a1 += g[i + 1];
+        b0 += (double)g[i] * (x[i] - mean); b1 += (double)g[i + 1] * (x[i + 1] - mean);
+    }
+    for (; i < n; i++) { a0 += g[i]; b0 += (double)g[i] * (x[i] - mean); }
+    *sg += a0 + a1;
+    *sgx += b0 + b1;
+}
+
 ng_tensor *ng_batch_norm(ng_ctx *ctx, ng_tensor *x, ng_tensor *gamma, ng_tensor *beta,
                          ng_tensor *running_mean, ng_tensor *running_var, float momentum, float eps) {
     ng_tensor *ins[3];
@@ -1918,15 +1950,9 @@ NG__OMP_FOR(n->out->numel > 32768 && C > 1)
         float scale, shift;
         if (batch_stats) {
             double sum = 0.0, sq = 0.0;
-            for (b = 0; b < N; b++) {
-                const float *xr = x + (b * C + c) * S;
-                for (s = 0; s < S; s++) sum += xr[s];
-            }
-            mean = sum / (double)M;
-            for (b = 0; b < N; b++) {
-                const float *xr = x + (b * C + c) * S;
-                for (s = 0; s < S; s++) { double dv = xr[s] - mean; sq += dv * dv; }
-            }
+            for (b = 0; b < N; b++) sum += ng__span_sum(x + (b * C + c) * S, S);
+            mean = sum / (double)M;   /* two passes: the deviations are summed exactly enough */
+            for (b = 0; b < N; b++) sq += ng__span_sqdev(x + (b * C + c) * S, S, mean);
             invstd = 1.0 / sqrt(sq / (double)M + (double)eps);
             if (rm) { /* running stats: biased variance normalises, the unbiased one is tracked */
                 rm[c] = (float)((1.0 - mom) * rm[c] + (double)mom * mean);
@@ -1965,13 +1991,8 @@ NG__OMP_FOR(n->out->numel > 32768 && C > 1)
         float mean = mean_s[c], invstd = invstd_s[c];
         double sg = 0.0, sgx = 0.0;
         if (ggamma || gbeta || (gx && batch_stats)) {
-            for (b = 0; b < N; b++) {
-                const float *xr = x + (b * C + c) * S, *gr = g + (b * C + c) * S;
-                for (s = 0; s < S; s++) {
-                    sg += gr[s];
-                    sgx += (double)gr[s] * ((xr[s] - mean) * invstd);
-                }
-            }
+            for (b = 0; b < N; b++) ng__span_gsums(g + (b * C + c) * S, x + (b * C + c) * S, S, mean, &sg, &sgx);
+            sgx *= invstd; /* sum(g xhat) */
             if (ggamma) ggamma[c] += (float)sgx;
             if (gbeta) gbeta[c] += (float)sg;
         }
