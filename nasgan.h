@@ -387,8 +387,13 @@ ng_tensor *ng_sum_hw(ng_ctx *ctx, ng_tensor *x /* (N, C, H, W) */);
 /* nn.BatchNorm2d / BatchNorm1d semantics over every dimension but 1 (x is (N, C) or
    (N, C, H, W)). Training (ctx->training): normalise with the biased batch variance and, when
    running_mean/running_var are given, update them in place with `momentum` using the UNBIASED
-   variance. Eval: normalise with the running statistics (required then). gamma/beta NULL means
-   affine=False. PyTorch defaults: momentum 0.1, eps 1e-5. */
+   variance. Eval: normalise with the running statistics; with none given (PyTorch's
+   track_running_stats=False) batch statistics are used in eval too. gamma/beta NULL means
+   affine=False. PyTorch defaults: momentum 0.1, eps 1e-5. Whenever batch statistics are used,
+   N * H * W must be at least 2: otherwise (as PyTorch's "Expected more than 1 value per
+   channel") the op fails with NG_ERR_ARG, returns NULL and leaves the running stats untouched.
+   Gradients: x, gamma and beta, through the batch statistics in training (running statistics
+   are constants in eval). */
 ng_tensor *ng_batch_norm(ng_ctx *ctx, ng_tensor *x, ng_tensor *gamma /* (C) */, ng_tensor *beta /* (C) */,
                          ng_tensor *running_mean /* (C) */, ng_tensor *running_var /* (C) */,
                          float momentum, float eps);
@@ -397,13 +402,17 @@ ng_tensor *ng_batch_norm(ng_ctx *ctx, ng_tensor *x, ng_tensor *gamma /* (C) */, 
    then sigma = u^T W v; eval: sigma from the stored u and v. Returns w / sigma, differentiable
    in w with u and v held constant (as PyTorch). eps 1e-12 guards the normalisations. */
 ng_tensor *ng_spectral_norm(ng_ctx *ctx, ng_tensor *w, ng_tensor *u /* (O) */, ng_tensor *v /* (I) */, float eps);
+/* PyTorch's initial u and v: N(0, 1) draws, each normalised (x / max(||x||, eps)). */
+void ng_spectral_norm_init(ng_tensor *u /* (O) */, ng_tensor *v /* (I) */, ng_rng *r, float eps);
 
 /* ---- src/nas.h ---- */
 /* ======================================================================================== */
 /* @@NAS  mixed (softmax-weighted) candidate ops                                            */
 /* ======================================================================================== */
 /* The DARTS mixed op: sum_k softmax(alpha[row, :])_k * xs[k]. alpha is (R, K) (or (K) with
-   row 0); every xs[k] has the same shape. Gradients flow to alpha's row and to each xs[k]. */
+   row 0); every xs[k] has the same shape; 1 <= k <= 31. Gradients flow to alpha's row and to
+   each xs[k] (alpha's gradient is 0 when k == 1). One blocked pass reads each candidate once;
+   the alpha reduction is summed in double in a fixed block order (thread-count independent). */
 ng_tensor *ng_mixed(ng_ctx *ctx, ng_tensor *alpha, int row, ng_tensor *const *xs, int k);
 
 /* ---- src/optim.h ---- */
@@ -414,7 +423,11 @@ ng_tensor *ng_mixed(ng_ctx *ctx, ng_tensor *alpha, int row, ng_tensor *const *xs
    have the group's numel and are owned by the optimizer. */
 
 /* torch.optim.Adam (amsgrad off): g += wd p (coupled L2); m = b1 m + (1-b1) g;
-   v = b2 v + (1-b2) g^2; p -= lr / (1 - b1^t) * m / (sqrt(v) / sqrt(1 - b2^t) + eps). */
+   v = b2 v + (1-b2) g^2; p -= lr / (1 - b1^t) * m / (sqrt(v) / sqrt(1 - b2^t) + eps).
+   Elementwise work is float in PyTorch's order; scalars such as 1 - b2 and lr / (1 - b1^t) are
+   formed in double from the shortest decimal of each float setting (0.999f -> 0.999), as Python
+   would. The gradient block is not modified (weight decay is applied to a copy). Change lr
+   between steps for a schedule. */
 typedef struct ng_adam {
     ng_params *group;
     float lr, beta1, beta2, eps, weight_decay;
@@ -451,12 +464,16 @@ void ng_ema_swap(ng_ema *e);        /* exchange shadow and live values (evaluate
 void ng_ema_free(ng_ema *e);
 
 /* Learning rate at `step` of `total`: constant; cosine from base to final
-   (final + (base - final)(1 + cos(pi step/total))/2); linear from base to final. */
+   (final + (base - final)(1 + cos(pi step/total))/2, CosineAnnealingLR's closed form); linear
+   from base to final. step is clamped to [0, total]; total <= 0 gives base. */
 typedef enum ng_lr_kind { NG_LR_CONSTANT = 0, NG_LR_COSINE = 1, NG_LR_LINEAR = 2 } ng_lr_kind;
 float ng_lr_at(ng_lr_kind kind, float base, float final_lr, int64_t step, int64_t total);
 
 /* torch.nn.utils.clip_grad_norm_ over several groups: total L2 norm of all gradients; if it
-   exceeds max_norm, scale every gradient by max_norm / (norm + 1e-6). Returns the norm. */
+   exceeds max_norm, scale every gradient by max_norm / (norm + 1e-6). Returns the norm. The
+   norm is summed in double (deterministic for any thread count); groups without gradients are
+   skipped. A NaN or infinite norm is returned as it is and the gradients are left unscaled
+   (PyTorch would multiply them by 0 or NaN): check the result to skip such a step. */
 float ng_clip_grad_norm(ng_params *const *groups, int n, float max_norm);
 
 /* Initialisers. Fans as torch.nn.init: fan_in = shape[1] * receptive field, fan_out =
@@ -1887,10 +1904,663 @@ static void ng__bw_bce_logits(ng_node *n) {
 NG__TODO(conv2d) NG__TODO(conv_transpose2d) NG__TODO(upsample) NG__TODO(avg_pool2)  NG__TODO(sum_hw)
 
 /* ---- src/ops_norm.c ---- */
-NG__TODO(batch_norm) NG__TODO(spectral_norm)
+/* ======================================================================================== */
+/* @@OPS batch norm and spectral norm                                                        */
+/* ======================================================================================== */
+
+/* ---- batch norm ----
+   x viewed as (N, C, S) with S = product of dims 2..; statistics per channel over M = N*S
+   values. Inputs: x, then gamma (if i[1]), then beta (if i[2]). i[0] = 1 when batch statistics
+   are used (training, or no running statistics), i[3] = C, i[4] = S. f[0] = momentum, f[1] = eps.
+   saved: (2C) floats, per-channel mean then inverse standard deviation actually used.
+   aux: ng__bn_aux (running statistics, updated in place by the forward). */
+typedef struct ng__bn_aux { ng_tensor *running_mean, *running_var; } ng__bn_aux;
+
+/* Per-span sums in double with four accumulators (a fixed order, so deterministic; four
+   chains keep the adds from being latency-bound). */
+static double ng__span_sum(const float *x, int64_t n) {
+    double a0 = 0.0, a1 = 0.0, a2 = 0.0, a3 = 0.0;
+    int64_t i = 0;
+    for (; i + 4 <= n; i += 4) { a0 += x[i]; a1 += x[i + 1]; a2 += x[i + 2]; a3 += x[i + 3]; }
+    for (; i < n; i++) a0 += x[i];
+    return (a0 + a1) + (a2 + a3);
+}
+static double ng__span_sqdev(const float *x, int64_t n, double mean) {
+    double a0 = 0.0, a1 = 0.0, a2 = 0.0, a3 = 0.0, d0, d1, d2, d3;
+    int64_t i = 0;
+    for (; i + 4 <= n; i += 4) {
+        d0 = x[i] - mean; d1 = x[i + 1] - mean; d2 = x[i + 2] - mean; d3 = x[i + 3] - mean;
+        a0 += d0 * d0; a1 += d1 * d1; a2 += d2 * d2; a3 += d3 * d3;
+    }
+    for (; i < n; i++) { d0 = x[i] - mean; a0 += d0 * d0; }
+    return (a0 + a1) + (a2 + a3);
+}
+/* sg += sum(g), sgx += sum(g (x - mean)) */
+static void ng__span_gsums(const float *g, const float *x, int64_t n, double mean, double *sg, double *sgx) {
+    double a0 = 0.0, a1 = 0.0, b0 = 0.0, b1 = 0.0;
+    int64_t i = 0;
+    for (; i + 2 <= n; i += 2) {
+        a0 += g[i]; a1 += g[i + 1];
+        b0 += (double)g[i] * (x[i] - mean); b1 += (double)g[i + 1] * (x[i + 1] - mean);
+    }
+    for (; i < n; i++) { a0 += g[i]; b0 += (double)g[i] * (x[i] - mean); }
+    *sg += a0 + a1;
+    *sgx += b0 + b1;
+}
+
+ng_tensor *ng_batch_norm(ng_ctx *ctx, ng_tensor *x, ng_tensor *gamma, ng_tensor *beta,
+                         ng_tensor *running_mean, ng_tensor *running_var, float momentum, float eps) {
+    ng_tensor *ins[3];
+    ng_node *n;
+    ng__bn_aux *aux;
+    int n_in = 1, batch_stats, d;
+    int64_t C, S = 1, M;
+    if (!x) return ng__null_input(ctx, NG_OP_BATCH_NORM);
+    NG_ASSERT(x->shape.ndim >= 2);
+    NG_ASSERT((running_mean == NULL) == (running_var == NULL));
+    C = x->shape.d[1];
+    for (d = 2; d < x->shape.ndim; d++) S *= x->shape.d[d];
+    M = x->shape.d[0] * S;
+    NG_ASSERT(!gamma || gamma->numel == C);
+    NG_ASSERT(!beta || beta->numel == C);
+    NG_ASSERT(!running_mean || (running_mean->numel == C && running_var->numel == C));
+    NG_ASSERT(eps >= 0.0f);
+    batch_stats = ctx->training || !running_mean;
+    if (batch_stats && M < 2) {
+        /* as PyTorch: the batch variance of one value is meaningless (and the unbiased one is 0/0) */
+        if (ctx->status == NG_OK) ng__bad(ctx, "batch_norm", "expected more than 1 value per channel when using batch statistics");
+        return NULL;
+    }
+    ins[0] = x;
+    if (gamma) ins[n_in++] = gamma;
+    if (beta) ins[n_in++] = beta;
+    n = ng__begin(ctx, NG_OP_BATCH_NORM, ins, n_in, x->shape);
+    if (!n) return NULL;
+    n->i[0] = batch_stats;
+    n->i[1] = gamma != NULL;
+    n->i[2] = beta != NULL;
+    n->i[3] = C;
+    n->i[4] = S;
+    n->f[0] = momentum;
+    n->f[1] = eps;
+    n->saved = ng__falloc(ctx, 2 * (C ? C : 1));
+    aux = (ng__bn_aux *)ng__alloc(ctx, sizeof *aux);
+    if (!n->saved || !aux) return NULL;
+    aux->running_mean = running_mean;
+    aux->running_var = running_var;
+    n->aux = aux;
+    return ng__finish(n);
+}
+static void ng__fw_batch_norm(ng_node *n) {
+    const ng__bn_aux *aux = (const ng__bn_aux *)n->aux;
+    int64_t C = n->i[3], S = n->i[4], N = n->in[0]->shape.d[0], M = N * S, c;
+    const float *x = n->in[0]->data;
+    const float *gamma = n->i[1] ? n->in[1]->data : NULL;
+    const float *beta = n->i[2] ? n->in[1 + n->i[1]]->data : NULL;
+    float *y = n->out->data, *mean_s = (float *)n->saved, *invstd_s = mean_s + C;
+    float *rm = aux->running_mean ? aux->running_mean->data : NULL;
+    float *rv = aux->running_var ? aux->running_var->data : NULL;
+    int batch_stats = (int)n->i[0];
+    float mom = n->f[0], eps = n->f[1];
+NG__OMP_FOR(n->out->numel > 32768 && C > 1)
+    for (c = 0; c < C; c++) {
+        int64_t b, s;
+        double mean, invstd;
+        float scale, shift;
+        if (batch_stats) {
+            double sum = 0.0, sq = 0.0;
+            for (b = 0; b < N; b++) sum += ng__span_sum(x + (b * C + c) * S, S);
+            mean = sum / (double)M;   /* two passes: the deviations are summed exactly enough */
+            for (b = 0; b < N; b++) sq += ng__span_sqdev(x + (b * C + c) * S, S, mean);
+            invstd = 1.0 / sqrt(sq / (double)M + (double)eps);
+            if (rm) { /* running stats: biased variance normalises, the unbiased one is tracked */
+                rm[c] = (float)((1.0 - mom) * rm[c] + (double)mom * mean);
+                rv[c] = (float)((1.0 - mom) * rv[c] + (double)mom * (sq / (double)(M - 1)));
+            }
+        } else {
+            mean = rm[c];
+            invstd = 1.0 / sqrt((double)rv[c] + (double)eps);
+        }
+        mean_s[c] = (float)mean;
+        invstd_s[c] = (float)invstd;
+        scale = (float)((gamma ? gamma[c] : 1.0) * invstd);
+        shift = (float)((beta ? beta[c] : 0.0) - mean * (double)scale);
+        for (b = 0; b < N; b++) {
+            const float *xr = x + (b * C + c) * S;
+            float *yr = y + (b * C + c) * S;
+            for (s = 0; s < S; s++) yr[s] = xr[s] * scale + shift;
+        }
+    }
+}
+/* Batch statistics: dx = gamma invstd (g - mean(g) - xhat mean(g xhat)), with xhat the
+   normalised input; running statistics: dx = gamma invstd g. dgamma = sum(g xhat), dbeta = sum(g). */
+static void ng__bw_batch_norm(ng_node *n) {
+    int64_t C = n->i[3], S = n->i[4], N = n->in[0]->shape.d[0], M = N * S, c;
+    const float *x = n->in[0]->data, *g = n->out->grad;
+    const float *gamma = n->i[1] ? n->in[1]->data : NULL;
+    const float *mean_s = (const float *)n->saved, *invstd_s = mean_s + C;
+    float *gx = ng__in_grad(n, 0);
+    float *ggamma = n->i[1] ? ng__in_grad(n, 1) : NULL;
+    float *gbeta = n->i[2] ? ng__in_grad(n, (int)(1 + n->i[1])) : NULL;
+    int batch_stats = (int)n->i[0];
+    if (n->ctx->status != NG_OK) return;
+NG__OMP_FOR(n->out->numel > 32768 && C > 1)
+    for (c = 0; c < C; c++) {
+        int64_t b, s;
+        float mean = mean_s[c], invstd = invstd_s[c];
+        double sg = 0.0, sgx = 0.0;
+        if (ggamma || gbeta || (gx && batch_stats)) {
+            for (b = 0; b < N; b++) ng__span_gsums(g + (b * C + c) * S, x + (b * C + c) * S, S, mean, &sg, &sgx);
+            sgx *= invstd; /* sum(g xhat) */
+            if (ggamma) ggamma[c] += (float)sgx;
+            if (gbeta) gbeta[c] += (float)sg;
+        }
+        if (gx) {
+            float k = (gamma ? gamma[c] : 1.0f) * invstd;
+            if (batch_stats) {
+                float mg = (float)(sg / (double)M), mgx = (float)(sgx / (double)M);
+                for (b = 0; b < N; b++) {
+                    const float *xr = x + (b * C + c) * S, *gr = g + (b * C + c) * S;
+                    float *gxr = gx + (b * C + c) * S;
+                    for (s = 0; s < S; s++) gxr[s] += k * (gr[s] - mg - (xr[s] - mean) * invstd * mgx);
+                }
+            } else {
+                for (b = 0; b < N; b++) {
+                    const float *gr = g + (b * C + c) * S;
+                    float *gxr = gx + (b * C + c) * S;
+                    for (s = 0; s < S; s++) gxr[s] += k * gr[s];
+                }
+            }
+        }
+    }
+}
+
+/* ---- spectral norm ----
+   Input: w, viewed as (NO, NI) = (O, I). i[0] = NO, i[1] = NI, i[2] = 1 when u and v were
+   updated (training).
+   f[0] = eps, f[1] = sigma (float, as the output divides by it).
+   saved: (NO + NI) floats, the u and v this forward used (later forwards may update the
+   persistent ones before this node's backward runs, so the backward keeps its own copy).
+   aux: the persistent (u, v) pair. */
+typedef struct ng__sn_aux { ng_tensor *u, *v; } ng__sn_aux;
+
+/* out = src / max(||src||, eps), src in double */
+static void ng__normalize_into(float *out, const double *src, int64_t n, double eps) {
+    double ss = 0.0, nrm;
+    int64_t i;
+    for (i = 0; i < n; i++) ss += src[i] * src[i];
+    nrm = sqrt(ss);
+    if (nrm < eps) nrm = eps;
+    for (i = 0; i < n; i++) out[i] = (float)(src[i] / nrm);
+}
+
+void ng_spectral_norm_init(ng_tensor *u, ng_tensor *v, ng_rng *r, float eps) {
+    ng_tensor *t[2];
+    int k;
+    t[0] = u; t[1] = v;
+    for (k = 0; k < 2; k++) { /* float N(0, 1) draws, then x / max(||x||, eps) */
+        int64_t i, n = t[k]->numel;
+        double ss = 0.0, nrm;
+        for (i = 0; i < n; i++) {
+            t[k]->data[i] = (float)ng_rng_normal(r);
+            ss += (double)t[k]->data[i] * t[k]->data[i];
+        }
+        nrm = sqrt(ss);
+        if (nrm < (double)eps) nrm = eps;
+        for (i = 0; i < n; i++) t[k]->data[i] = (float)(t[k]->data[i] / nrm);
+    }
+}
+
+ng_tensor *ng_spectral_norm(ng_ctx *ctx, ng_tensor *w, ng_tensor *u, ng_tensor *v, float eps) {
+    ng_node *n;
+    ng__sn_aux *aux;
+    int64_t NO, NI;
+    if (!w || !u || !v) return ng__null_input(ctx, NG_OP_SPECTRAL_NORM);
+    NG_ASSERT(w->shape.ndim >= 1 && w->numel > 0);
+    NO = w->shape.d[0];
+    NI = w->numel / NO;
+    NG_ASSERT(u->numel == NO && v->numel == NI);
+    n = ng__begin(ctx, NG_OP_SPECTRAL_NORM, &w, 1, w->shape);
+    if (!n) return NULL;
+    n->i[0] = NO;
+    n->i[1] = NI;
+    n->i[2] = ctx->training;
+    n->f[0] = eps;
+    n->saved = ng__falloc(ctx, NO + NI);
+    aux = (ng__sn_aux *)ng__alloc(ctx, sizeof *aux);
+    if (!n->saved || !aux) return NULL;
+    aux->u = u;
+    aux->v = v;
+    n->aux = aux;
+    return ng__finish(n);
+}
+static void ng__fw_spectral_norm(ng_node *n) {
+    ng__sn_aux *aux = (ng__sn_aux *)n->aux;
+    int64_t NO = n->i[0], NI = n->i[1], o, i;
+    const float *W = n->in[0]->data;
+    float *u = aux->u->data, *v = aux->v->data, *y = n->out->data;
+    float *u_s = (float *)n->saved, *v_s = u_s + NO, sigma_f;
+    double eps = n->f[0], sigma = 0.0;
+    double *wv = (double *)ng__alloc(n->ctx, (size_t)(NO + NI) * sizeof(double)), *wtu = wv + NO;
+    if (!wv) return;
+    if (n->i[2]) { /* one power iteration: v = normalize(W^T u), u = normalize(W v) */
+        for (i = 0; i < NI; i++) wtu[i] = 0.0;
+        for (o = 0; o < NO; o++) {
+            const float *wr = W + o * NI;
+            double uo = u[o];
+            for (i = 0; i < NI; i++) wtu[i] += uo * wr[i];
+        }
+        ng__normalize_into(v, wtu, NI, eps);
+    }
+NG__OMP_FOR(NO * NI > 65536)
+    for (o = 0; o < NO; o++) {
+        const float *wr = W + o * NI;
+        double acc = 0.0;
+        int64_t j;
+        for (j = 0; j < NI; j++) acc += (double)wr[j] * v[j];
+        wv[o] = acc;
+    }
+    if (n->i[2]) ng__normalize_into(u, wv, NO, eps);
+    for (o = 0; o < NO; o++) sigma += (double)u[o] * wv[o];
+    memcpy(u_s, u, (size_t)NO * sizeof(float));
+    memcpy(v_s, v, (size_t)NI * sizeof(float));
+    sigma_f = (float)sigma;
+    n->f[1] = sigma_f;
+NG__OMP_FOR(NO * NI > 65536)
+    for (i = 0; i < NO * NI; i++) y[i] = W[i] / sigma_f;
+}
+/* y = W / sigma with sigma = u^T W v (u, v constant): dW = g / sigma - (sum(g W) / sigma^2) u v^T */
+static void ng__bw_spectral_norm(ng_node *n) {
+    int64_t NO = n->i[0], NI = n->i[1], o;
+    const float *W = n->in[0]->data, *g = n->out->grad;
+    const float *u_s = (const float *)n->saved, *v_s = u_s + NO;
+    float *gw = ng__in_grad(n, 0);
+    double sigma = n->f[1], dot = 0.0;
+    float inv_sigma, coef;
+    if (!gw) return;
+    for (o = 0; o < NO * NI; o++) dot += (double)g[o] * W[o];
+    inv_sigma = (float)(1.0 / sigma);
+    coef = (float)(dot / (sigma * sigma));
+NG__OMP_FOR(NO * NI > 65536)
+    for (o = 0; o < NO; o++) {
+        const float *gr = g + o * NI;
+        float *gwr = gw + o * NI, cu = coef * u_s[o];
+        int64_t j;
+        for (j = 0; j < NI; j++) gwr[j] += gr[j] * inv_sigma - cu * v_s[j];
+    }
+}
 
 /* ---- src/nas.c ---- */
-NG__TODO(mixed)
+/* ======================================================================================== */
+/* @@NAS  mixed (softmax-weighted) candidate ops                                            */
+/* ======================================================================================== */
+
+/* ---- mixed: y = sum_k softmax(alpha[row])_k xs[k] ----
+   Inputs: alpha, then xs[0..K-1]. i[0] = row, i[1] = K. saved: (K) softmax weights (float, as
+   used by the forward). The element loops run in blocks of NG__MIX_BLOCK so each candidate is
+   read once and the block of y/g stays in cache; the alpha reductions keep one double partial
+   per block, summed in block order, so results do not depend on the thread count. */
+#define NG__MIX_BLOCK 4096
+
+ng_tensor *ng_mixed(ng_ctx *ctx, ng_tensor *alpha, int row, ng_tensor *const *xs, int k) {
+    ng_tensor *ins[32];
+    ng_node *n;
+    int j;
+    NG_ASSERT(k >= 1 && k <= 31);
+    if (!alpha || !xs) return ng__null_input(ctx, NG_OP_MIXED);
+    for (j = 0; j < k; j++)
+        if (!xs[j]) return ng__null_input(ctx, NG_OP_MIXED);
+    NG_ASSERT(alpha->shape.ndim == 1 || alpha->shape.ndim == 2);
+    NG_ASSERT(alpha->shape.d[alpha->shape.ndim - 1] == k);
+    NG_ASSERT(row >= 0 && (alpha->shape.ndim == 1 ? row == 0 : row < alpha->shape.d[0]));
+    for (j = 1; j < k; j++) NG_ASSERT(ng_shape_eq(xs[j]->shape, xs[0]->shape));
+    ins[0] = alpha;
+    for (j = 0; j < k; j++) ins[1 + j] = xs[j];
+    n = ng__begin(ctx, NG_OP_MIXED, ins, 1 + k, xs[0]->shape);
+    if (!n) return NULL;
+    n->i[0] = row;
+    n->i[1] = k;
+    n->saved = ng__falloc(ctx, k);
+    if (!n->saved) return NULL;
+    return ng__finish(n);
+}
+static void ng__fw_mixed(ng_node *n) {
+    int K = (int)n->i[1], k;
+    float *w = (float *)n->saved, *y = n->out->data;
+    const float *xs[31];
+    int64_t N = n->out->numel, nb = (N + NG__MIX_BLOCK - 1) / NG__MIX_BLOCK, b;
+    ng__softmax_row(n->in[0]->data + n->i[0] * K, w, K, 1, 0);
+    for (k = 0; k < K; k++) xs[k] = n->in[1 + k]->data;
+NG__OMP_FOR(nb > 4)
+    for (b = 0; b < nb; b++) {
+        int64_t lo = b * NG__MIX_BLOCK, hi = lo + NG__MIX_BLOCK < N ? lo + NG__MIX_BLOCK : N, i;
+        int kk;
+        for (i = lo; i < hi; i++) y[i] = w[0] * xs[0][i];
+        for (kk = 1; kk < K; kk++) {
+            const float *x = xs[kk];
+            float wk = w[kk];
+            for (i = lo; i < hi; i++) y[i] += wk * x[i];
+        }
+    }
+}
+/* dxs[k] = w_k g; d w_k = sum(g xs[k]); dalpha_j = w_j (dw_j - sum_k w_k dw_k). */
+static void ng__bw_mixed(ng_node *n) {
+    int K = (int)n->i[1], k;
+    const float *w = (const float *)n->saved, *g = n->out->grad;
+    const float *xs[31];
+    float *gx[31], *ga = ng__in_grad(n, 0);
+    int64_t N = n->out->numel, nb = (N + NG__MIX_BLOCK - 1) / NG__MIX_BLOCK, b;
+    double *part = NULL, dw[31], wdot = 0.0;
+    int any_x = 0;
+    for (k = 0; k < K; k++) {
+        xs[k] = n->in[1 + k]->data;
+        gx[k] = ng__in_grad(n, 1 + k);
+        any_x |= gx[k] != NULL;
+    }
+    if (ga && K > 1) part = (double *)ng__alloc(n->ctx, (size_t)(nb ? nb : 1) * (size_t)K * sizeof(double));
+    if (n->ctx->status != NG_OK) return;
+    if (!part && !any_x) return;
+NG__OMP_FOR(nb > 4)
+    for (b = 0; b < nb; b++) {
+        int64_t lo = b * NG__MIX_BLOCK, hi = lo + NG__MIX_BLOCK < N ? lo + NG__MIX_BLOCK : N, i;
+        int kk;
+        for (kk = 0; kk < K; kk++) {
+            const float *x = xs[kk];
+            float *gk = gx[kk], wk = w[kk];
+            if (part) {
+                double acc = 0.0;
+                if (gk) for (i = lo; i < hi; i++) { acc += (double)g[i] * x[i]; gk[i] += wk * g[i]; }
+                else for (i = lo; i < hi; i++) acc += (double)g[i] * x[i];
+                part[b * K + kk] = acc;
+            } else if (gk) {
+                for (i = lo; i < hi; i++) gk[i] += wk * g[i];
+            }
+        }
+    }
+    if (!part) return; /* K == 1: softmax of one value is constant, alpha's gradient is 0 */
+    for (k = 0; k < K; k++) dw[k] = 0.0;
+    for (b = 0; b < nb; b++)
+        for (k = 0; k < K; k++) dw[k] += part[b * K + k];
+    for (k = 0; k < K; k++) wdot += (double)w[k] * dw[k];
+    for (k = 0; k < K; k++) ga[n->i[0] * K + k] += (float)((double)w[k] * (dw[k] - wdot));
+}
+
+/* ---- src/optim.c ---- */
+/* ======================================================================================== */
+/* @@OPTIM                                                                                  */
+/* ======================================================================================== */
+#define NG__OPT_PAR 65536 /* groups larger than this step with OpenMP */
+
+/* Zeroed 64-byte aligned state block of n floats (at least one element). */
+static float *ng__state_alloc(int64_t n, const char *what) {
+    size_t bytes;
+    float *p;
+    if (n < 0 || ng_mul_size((size_t)(n ? n : 1), sizeof(float), &bytes)) {
+        ng_fail(NG_ERR_NOMEM, "%s: state size overflows", what);
+        return NULL;
+    }
+    p = (float *)ng_aligned_alloc(bytes);
+    if (!p) { ng_fail(NG_ERR_NOMEM, "%s: cannot allocate %zu bytes of state", what, bytes); return NULL; }
+    memset(p, 0, bytes);
+    return p;
+}
+
+static ng_status ng__check_group(const ng_params *g, const char *what, int need_grad) {
+    if (!g) return ng_fail(NG_ERR_ARG, "%s: group is NULL", what);
+    if (!g->allocated) return ng_fail(NG_ERR_ARG, "%s: group '%s' is not allocated", what, g->name);
+    if (need_grad && !g->grad) return ng_fail(NG_ERR_ARG, "%s: group '%s' has no gradients (not trainable)", what, g->name);
+    return NG_OK;
+}
+
+/* The double a float hyper-parameter was most likely written as: the shortest decimal that
+   rounds to it (0.999f -> 0.999). PyTorch forms its scalars (1 - beta2, lr / (1 - beta1^t))
+   from Python doubles, so this reproduces them where (double)f would be off in the 7th digit. */
+static double ng__typed(float f) {
+    char buf[32];
+    int prec;
+    if (!isfinite(f) || f == 0.0f) return (double)f;
+    for (prec = 1; prec <= 9; prec++) {
+        double d;
+        snprintf(buf, sizeof buf, "%.*g", prec, (double)f);
+        d = strtod(buf, NULL);
+        if ((float)d == f) return d;
+    }
+    return (double)f;
+}
+
+/* ---- Adam ---- */
+ng_status ng_adam_init(ng_adam *opt, ng_params *g, float lr, float beta1, float beta2, float eps, float weight_decay) {
+    ng_status s;
+    memset(opt, 0, sizeof *opt);
+    if ((s = ng__check_group(g, "adam", 1)) != NG_OK) return s;
+    if (!(lr >= 0.0f) || !(beta1 >= 0.0f && beta1 < 1.0f) || !(beta2 >= 0.0f && beta2 < 1.0f) || !(eps >= 0.0f) || !(weight_decay >= 0.0f))
+        return ng_fail(NG_ERR_ARG, "adam: invalid hyper-parameters (lr %g, betas %g %g, eps %g, wd %g)",
+                       (double)lr, (double)beta1, (double)beta2, (double)eps, (double)weight_decay);
+    opt->group = g;
+    opt->lr = lr; opt->beta1 = beta1; opt->beta2 = beta2; opt->eps = eps; opt->weight_decay = weight_decay;
+    opt->m = ng__state_alloc(g->numel, "adam");
+    opt->v = opt->m ? ng__state_alloc(g->numel, "adam") : NULL;
+    if (!opt->v) { ng_adam_free(opt); return NG_ERR_NOMEM; }
+    return NG_OK;
+}
+
+/* As torch.optim.Adam: the scalars are formed in double and each elementwise operation is done
+   in float, in PyTorch's order. The gradient block is left unchanged. */
+void ng_adam_step(ng_adam *opt) {
+    ng_params *gr = opt->group;
+    int64_t i, n = gr->numel;
+    float *p = gr->data, *m = opt->m, *v = opt->v;
+    const float *g = gr->grad;
+    double bc1, bc2;
+    float b1, b2, omb1, omb2, step_size, sqrt_bc2, eps = opt->eps, wd = opt->weight_decay;
+    opt->t++;
+    bc1 = 1.0 - pow(ng__typed(opt->beta1), (double)opt->t);
+    bc2 = 1.0 - pow(ng__typed(opt->beta2), (double)opt->t);
+    b1 = opt->beta1; b2 = opt->beta2;
+    omb1 = (float)(1.0 - ng__typed(opt->beta1));
+    omb2 = (float)(1.0 - ng__typed(opt->beta2));
+    step_size = (float)(ng__typed(opt->lr) / bc1);
+    sqrt_bc2 = (float)sqrt(bc2);
+NG__OMP_FOR(n > NG__OPT_PAR)
+    for (i = 0; i < n; i++) {
+        float gi = wd != 0.0f ? g[i] + wd * p[i] : g[i];
+        float mi = b1 * m[i] + omb1 * gi;
+        float vi = b2 * v[i] + omb2 * gi * gi;
+        float denom = sqrtf(vi) / sqrt_bc2 + eps;
+        m[i] = mi;
+        v[i] = vi;
+        p[i] -= step_size * (mi / denom);
+    }
+}
+
+void ng_adam_reset(ng_adam *opt) {
+    opt->t = 0;
+    if (opt->m) memset(opt->m, 0, (size_t)(opt->group->numel ? opt->group->numel : 1) * sizeof(float));
+    if (opt->v) memset(opt->v, 0, (size_t)(opt->group->numel ? opt->group->numel : 1) * sizeof(float));
+}
+
+void ng_adam_free(ng_adam *opt) {
+    if (!opt) return;
+    ng_aligned_free(opt->m);
+    ng_aligned_free(opt->v);
+    opt->m = opt->v = NULL;
+}
+
+/* ---- SGD ---- */
+ng_status ng_sgd_init(ng_sgd *opt, ng_params *g, float lr, float momentum, float dampening, float weight_decay, int nesterov) {
+    ng_status s;
+    memset(opt, 0, sizeof *opt);
+    if ((s = ng__check_group(g, "sgd", 1)) != NG_OK) return s;
+    if (!(lr >= 0.0f) || !(momentum >= 0.0f) || !(weight_decay >= 0.0f))
+        return ng_fail(NG_ERR_ARG, "sgd: invalid hyper-parameters (lr %g, momentum %g, wd %g)", (double)lr, (double)momentum, (double)weight_decay);
+    if (nesterov && (momentum <= 0.0f || dampening != 0.0f))
+        return ng_fail(NG_ERR_ARG, "sgd: nesterov momentum requires a momentum and zero dampening");
+    opt->group = g;
+    opt->lr = lr; opt->momentum = momentum; opt->dampening = dampening; opt->weight_decay = weight_decay;
+    opt->nesterov = nesterov;
+    if (momentum != 0.0f) {
+        opt->buf = ng__state_alloc(g->numel, "sgd");
+        if (!opt->buf) return NG_ERR_NOMEM;
+    }
+    return NG_OK;
+}
+
+void ng_sgd_step(ng_sgd *opt) {
+    ng_params *gr = opt->group;
+    int64_t i, n = gr->numel;
+    float *p = gr->data, *buf = opt->buf;
+    const float *g = gr->grad;
+    float lr = opt->lr, mom = opt->momentum, wd = opt->weight_decay;
+    float omd = (float)(1.0 - ng__typed(opt->dampening));
+    int first = opt->t == 0, nesterov = opt->nesterov;
+    opt->t++;
+NG__OMP_FOR(n > NG__OPT_PAR)
+    for (i = 0; i < n; i++) {
+        float d = wd != 0.0f ? g[i] + wd * p[i] : g[i];
+        if (buf) {
+            float b = first ? d : mom * buf[i] + omd * d;
+            buf[i] = b;
+            d = nesterov ? d + mom * b : b;
+        }
+        p[i] -= lr * d;
+    }
+}
+
+void ng_sgd_free(ng_sgd *opt) {
+    if (!opt) return;
+    ng_aligned_free(opt->buf);
+    opt->buf = NULL;
+}
+
+/* ---- EMA ---- */
+ng_status ng_ema_init(ng_ema *e, ng_params *g, float decay) {
+    ng_status s;
+    memset(e, 0, sizeof *e);
+    if ((s = ng__check_group(g, "ema", 0)) != NG_OK) return s;
+    if (!(decay >= 0.0f && decay <= 1.0f)) return ng_fail(NG_ERR_ARG, "ema: decay %g is outside [0, 1]", (double)decay);
+    e->group = g;
+    e->decay = decay;
+    e->shadow = ng__state_alloc(g->numel, "ema");
+    if (!e->shadow) return NG_ERR_NOMEM;
+    memcpy(e->shadow, g->data, (size_t)g->numel * sizeof(float));
+    return NG_OK;
+}
+
+void ng_ema_update(ng_ema *e) {
+    int64_t i, n = e->group->numel;
+    const float *p = e->group->data;
+    float *s = e->shadow, d = e->decay, omd = (float)(1.0 - ng__typed(e->decay));
+NG__OMP_FOR(n > NG__OPT_PAR)
+    for (i = 0; i < n; i++) s[i] = d * s[i] + omd * p[i];
+}
+
+void ng_ema_swap(ng_ema *e) {
+    int64_t i, n = e->group->numel;
+    float *p = e->group->data, *s = e->shadow;
+NG__OMP_FOR(n > NG__OPT_PAR)
+    for (i = 0; i < n; i++) { float t = p[i]; p[i] = s[i]; s[i] = t; }
+}
+
+void ng_ema_free(ng_ema *e) {
+    if (!e) return;
+    ng_aligned_free(e->shadow);
+    e->shadow = NULL;
+}
+
+/* ---- learning-rate schedules ---- */
+float ng_lr_at(ng_lr_kind kind, float base, float final_lr, int64_t step, int64_t total) {
+    double t;
+    if (kind == NG_LR_CONSTANT || total <= 0) return base;
+    t = step <= 0 ? 0.0 : step >= total ? 1.0 : (double)step / (double)total;
+    if (kind == NG_LR_COSINE)
+        return (float)((double)final_lr + ((double)base - (double)final_lr) * (1.0 + cos(3.14159265358979323846 * t)) * 0.5);
+    NG_ASSERT(kind == NG_LR_LINEAR);
+    return (float)((double)base + ((double)final_lr - (double)base) * t);
+}
+
+/* ---- gradient clipping ---- */
+/* Sum of squares in double over a fixed split into 64 chunks (deterministic for any number of
+   threads). */
+static double ng__sumsq(const float *x, int64_t n) {
+    double part[64], s = 0.0;
+    int64_t chunk = (n + 63) / 64, c;
+NG__OMP_FOR(n > NG__OPT_PAR)
+    for (c = 0; c < 64; c++) {
+        int64_t lo = c * chunk, hi = lo + chunk < n ? lo + chunk : n, i;
+        double acc = 0.0;
+        for (i = lo; i < hi; i++) acc += (double)x[i] * x[i];
+        part[c] = acc;
+    }
+    for (c = 0; c < 64; c++) s += part[c];
+    return s;
+}
+
+float ng_clip_grad_norm(ng_params *const *groups, int n, float max_norm) {
+    double ss = 0.0, norm, coef;
+    int k;
+    for (k = 0; k < n; k++)
+        if (groups[k] && groups[k]->grad) ss += ng__sumsq(groups[k]->grad, groups[k]->numel);
+    norm = sqrt(ss);
+    coef = (double)max_norm / (norm + 1e-6);
+    if (isfinite(norm) && coef < 1.0) {
+        float c = (float)coef;
+        for (k = 0; k < n; k++) {
+            float *g;
+            int64_t i, m;
+            if (!groups[k] || !groups[k]->grad) continue;
+            g = groups[k]->grad;
+            m = groups[k]->numel;
+NG__OMP_FOR(m > NG__OPT_PAR)
+            for (i = 0; i < m; i++) g[i] *= c;
+        }
+    }
+    return (float)norm;
+}
+
+/* ---- initialisers ---- */
+void ng_init_constant(ng_tensor *t, float v) {
+    int64_t i;
+    for (i = 0; i < t->numel; i++) t->data[i] = v;
+}
+void ng_init_uniform(ng_tensor *t, float lo, float hi, ng_rng *r) {
+    int64_t i;
+    for (i = 0; i < t->numel; i++) t->data[i] = ng_rng_uniformf(r, lo, hi);
+}
+void ng_init_normal(ng_tensor *t, float mean, float std, ng_rng *r) {
+    int64_t i;
+    for (i = 0; i < t->numel; i++) t->data[i] = (float)((double)mean + (double)std * ng_rng_normal(r));
+}
+void ng_init_fans(const ng_tensor *t, int64_t *fan_in, int64_t *fan_out) {
+    int64_t rf = 1;
+    int d;
+    /* as torch.nn.init: fans need at least 2 dimensions */
+    NG_ASSERT(t->shape.ndim >= 2);
+    for (d = 2; d < t->shape.ndim; d++) rf *= t->shape.d[d];
+    if (fan_in) *fan_in = t->shape.d[1] * rf;
+    if (fan_out) *fan_out = t->shape.d[0] * rf;
+}
+void ng_init_xavier_uniform(ng_tensor *t, float gain, ng_rng *r) {
+    int64_t fi, fo;
+    float a;
+    ng_init_fans(t, &fi, &fo);
+    a = (float)((double)gain * sqrt(6.0 / (double)(fi + fo > 0 ? fi + fo : 1)));
+    ng_init_uniform(t, -a, a, r);
+}
+void ng_init_kaiming_uniform_default(ng_tensor *w, ng_rng *r) {
+    /* kaiming_uniform(a = sqrt(5)): gain sqrt(2 / (1 + 5)), bound gain sqrt(3 / fan_in) = 1 / sqrt(fan_in) */
+    int64_t fi;
+    float b;
+    ng_init_fans(w, &fi, NULL);
+    b = fi > 0 ? (float)(1.0 / sqrt((double)fi)) : 0.0f;
+    ng_init_uniform(w, -b, b, r);
+}
+void ng_init_bias_default(ng_tensor *b, const ng_tensor *weight, ng_rng *r) {
+    int64_t fi;
+    float bound;
+    ng_init_fans(weight, &fi, NULL);
+    bound = fi > 0 ? (float)(1.0 / sqrt((double)fi)) : 0.0f;
+    ng_init_uniform(b, -bound, bound, r);
+}
 
 /* ---- src/models.c ---- */
 /* ======================================================================================== */
