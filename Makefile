@@ -24,7 +24,7 @@ TEST_SRCS := $(filter-out tests/test_main.c,$(wildcard tests/test_*.c)) tests/gr
 EXAMPLES  := $(patsubst examples/%.c,$(B)/%,$(wildcard examples/*.c))
 BENCHES   := $(patsubst bench/%.c,$(B)/bench_%,$(wildcard bench/*.c))
 
-.PHONY: all test demo examples bench fuzz fuzz-run asan check-header deps-test deps-demo clean info
+.PHONY: all test demo examples bench fuzz fuzz-run fuzz-seeds asan check-header deps-test deps-demo clean info
 
 all: nasgan.h examples $(B)/test_runner
 
@@ -60,6 +60,7 @@ check-header: nasgan.h
 	cp $(B)/hdr.c $(B)/hdr.cpp
 	$(CC) -std=c99 -Wall -Wextra -Werror -I. -c $(B)/hdr.c -o $(B)/hdr99.o
 	$(CC) -std=c11 -fopenmp -Wall -Wextra -Werror -I. -c $(B)/hdr.c -o $(B)/hdr11.o
+	$(CC) -std=c99 -Wall -Wextra -Werror -DNG_NO_ZLIB -I. -c $(B)/hdr.c -o $(B)/hdr99nz.o
 	$(CC) -std=c11 -Wall -Wextra -Werror -DNG_USE_OPENBLAS $(BLAS_CFLAGS) -I. -c $(B)/hdr.c -o $(B)/hdr11b.o
 	$(CXX) -std=c++11 -Wall -Wextra -Werror -I. -c $(B)/hdr.cpp -o $(B)/hdrxx.o
 	$(CXX) -std=c++17 -fopenmp -Wall -Wextra -Werror -I. -c $(B)/hdr.cpp -o $(B)/hdrxx17.o
@@ -86,6 +87,11 @@ FUZZ_TARGETS := $(patsubst fuzz/%.c,$(B)/fuzz_%,$(wildcard fuzz/*.c))
 fuzz: deps-fuzz nasgan.h $(FUZZ_TARGETS)
 $(B)/fuzz_%: fuzz/%.c nasgan.h | $(B)
 	clang -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all -I. -o $@ $< -lz -lm
+# Regenerate the committed seed inputs (small valid files) in fuzz/seeds/<target>/.
+fuzz-seeds: nasgan.h | $(B)
+	$(CC) -O1 -Wall -Wextra -I. -o $(B)/make_seeds fuzz/tools/make_seeds.c -lz -lm
+	mkdir -p fuzz/seeds/idx fuzz/seeds/ckpt
+	$(B)/make_seeds fuzz/seeds
 # Run every target for FUZZ_SECONDS each; any crash, leak or hang fails.
 FUZZ_SECONDS ?= 30
 fuzz-run: fuzz
