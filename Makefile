@@ -27,7 +27,7 @@ TORCH_PYTHON ?= /usr/bin/python3
 EXAMPLES  := $(patsubst examples/%.c,$(B)/%,$(wildcard examples/*.c))
 BENCHES   := $(patsubst bench/%.c,$(B)/bench_%,$(wildcard bench/*.c))
 
-.PHONY: fixtures all test demo examples bench fuzz fuzz-run asan check-header deps-test deps-demo clean info
+.PHONY: all test demo examples bench fuzz fuzz-run asan check-header deps-test deps-demo clean info
 
 all: nasgan.h examples $(B)/test_runner
 
@@ -52,6 +52,7 @@ test: deps-test info
 	cd $(B) && ./test_runner
 
 # Regenerate the committed PyTorch references in tests/fixtures/ (needs torch; see tests/ref/README.md).
+.PHONY: fixtures
 fixtures:
 	$(TORCH_PYTHON) tests/ref/make_fixtures.py
 
