@@ -493,8 +493,9 @@ def traj_state(net):
                         ("bn_rv", net.bn.running_var), ("sn_u", net.conv.weight_u), ("sn_v", net.conv.weight_v)])
 
 
-def run_trajectory(init, data, dtype, wd=None, adamw=False, sn_train=True, bn_train=True):
-    """The reference run; the keyword arguments make deliberately wrong variants (see below)."""
+def run_trajectory(init, data, dtype, wd=None, adamw=False, sn_train=True, bn_train=True, smallest=None):
+    """The reference run; the keyword arguments make deliberately wrong variants (see below).
+    `smallest` (a list) receives, per step, min |g + wd p| / max |g + wd p| over the parameters."""
     p = TRAJ
     net = TinyNet(p).to(dtype)
     with torch.no_grad():
@@ -512,6 +513,10 @@ def run_trajectory(init, data, dtype, wd=None, adamw=False, sn_train=True, bn_tr
         loss = F.cross_entropy(net(torch.from_numpy(x.astype(np.float64)).to(dtype)),
                                torch.from_numpy(lab.astype(np.int64)))
         loss.backward()
+        if smallest is not None:
+            with torch.no_grad():
+                ge = torch.cat([(q.grad + opt.defaults["weight_decay"] * q).abs().reshape(-1) for q in net.parameters()])
+                smallest.append(float(ge.min() / ge.max()))
         opt.step()
         rec = OrderedDict(loss=npy(loss))
         rec.update((k, npy(t)) for k, t in traj_state(net).items())
@@ -544,7 +549,8 @@ def make_adam_trajectory():
     for s, (x, lab) in enumerate(data, 1):
         c.put("step%d" % s, "x", x)
         c.put("step%d" % s, "labels", lab, np.int32)
-    ref = run_trajectory(init, data, torch.float64)
+    smallest = []
+    ref = run_trajectory(init, data, torch.float64, smallest=smallest)
     for s, rec in enumerate(ref, 1):
         for k, v in rec.items():
             c.put("step%d" % s, k, v)
@@ -556,6 +562,12 @@ def make_adam_trajectory():
     print("  adam trajectory: float32 PyTorch uses %.2g of the C tolerance (must be < 0.1)" % worst)
     if worst >= 0.1:
         sys.exit("float32 trajectory too far from float64: tolerance too tight or the net is ill-conditioned")
+    # Adam's first steps are nearly sign(g): an effective gradient element at rounding-noise level
+    # (~1e-7 of the largest) could flip a step by 2 lr. Every element here is far above that.
+    print("  adam trajectory: smallest |g + wd p| relative to the largest, per step: "
+          + " ".join("%.2g" % r for r in smallest) + " (must be > 1e-4)")
+    if min(smallest) <= 1e-4:
+        sys.exit("an effective gradient is too close to 0: the trajectory would depend on rounding")
     for label, kw in [("no weight decay", dict(wd=0.0)), ("AdamW", dict(adamw=True)),
                       ("SN not iterated", dict(sn_train=False)), ("BN running stats", dict(bn_train=False))]:
         d = traj_distance(ref, run_trajectory(init, data, torch.float64, **kw))
