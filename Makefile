@@ -20,7 +20,10 @@ endif
 
 B := build
 SRC_PARTS := $(wildcard src/*.h src/*.c) src/parts.txt
-TEST_SRCS := $(filter-out tests/test_main.c,$(wildcard tests/test_*.c)) tests/gradcheck.c
+TEST_SRCS := $(filter-out tests/test_main.c,$(wildcard tests/test_*.c)) tests/gradcheck.c tests/fixture.c \
+             $(wildcard tests/pending_stubs.c)
+# Python with torch and numpy, used only by `make fixtures` (never by `make test`).
+TORCH_PYTHON ?= /usr/bin/python3
 EXAMPLES  := $(patsubst examples/%.c,$(B)/%,$(wildcard examples/*.c))
 BENCHES   := $(patsubst bench/%.c,$(B)/bench_%,$(wildcard bench/*.c))
 
@@ -41,12 +44,17 @@ deps-%:
 $(B)/tests_list.h: $(TEST_SRCS) | $(B)
 	grep -ho '^TEST([A-Za-z0-9_]*)' $(TEST_SRCS) | sed 's/^TEST(\(.*\))/TEST_DECL(\1)/' > $@.tmp && mv $@.tmp $@
 
-$(B)/test_runner: nasgan.h tests/test_main.c tests/test.h $(TEST_SRCS) $(B)/tests_list.h | $(B)
+$(B)/test_runner: nasgan.h tests/test_main.c tests/test.h tests/fixture.h $(TEST_SRCS) $(B)/tests_list.h | $(B)
 	$(CC) $(CFLAGS) -I. -Itests -I$(B) -o $@ tests/test_main.c $(TEST_SRCS) $(LDLIBS)
 
 test: deps-test info
 	$(MAKE) --no-print-directory $(B)/test_runner
 	cd $(B) && ./test_runner
+
+# Regenerate the committed PyTorch references in tests/fixtures/ (needs torch; see tests/ref/README.md).
+.PHONY: fixtures
+fixtures:
+	$(TORCH_PYTHON) tests/ref/make_fixtures.py
 
 # AddressSanitizer + UndefinedBehaviorSanitizer build of the whole suite.
 asan: deps-test nasgan.h $(B)/tests_list.h
