@@ -20,8 +20,7 @@ endif
 
 B := build
 SRC_PARTS := $(wildcard src/*.h src/*.c) src/parts.txt
-TEST_SRCS := $(filter-out tests/test_main.c,$(wildcard tests/test_*.c)) tests/gradcheck.c tests/fixture.c \
-             $(wildcard tests/pending_stubs.c)
+TEST_SRCS := $(filter-out tests/test_main.c,$(wildcard tests/test_*.c)) tests/gradcheck.c tests/fixture.c
 # Python with torch and numpy, used only by `make fixtures` (never by `make test`).
 TORCH_PYTHON ?= /usr/bin/python3
 EXAMPLES  := $(patsubst examples/%.c,$(B)/%,$(wildcard examples/*.c))
