@@ -1,26 +1,331 @@
 /* ======================================================================================== */
 /* @@GEMM                                                                                   */
 /* ======================================================================================== */
-/* Reference triple loop (the fast blocked kernel replaces the body of ng_sgemm_builtin). */
-void ng_sgemm_builtin(int trans_a, int trans_b, int64_t M, int64_t N, int64_t K, float alpha,
-                      const float *A, int64_t lda, const float *B, int64_t ldb, float beta, float *C,
-                      int64_t ldc) {
+/* Built-in SGEMM, GotoBLAS/BLIS style.
+
+   C (M x N, row-major) is cut into column blocks of NC (loop jc), the K range into blocks of KC
+   (loop pc), and the rows into blocks of MC (loop ic). For each (jc, pc) the KC x NC block of
+   op(B) is packed into micro-panels of NR columns (k-major: NR floats per k), and for each ic
+   the MC x KC block of alpha*op(A) into micro-panels of MR rows (MR floats per k); edges are
+   zero-padded. The macro-kernel then walks the NR panels of B (each stays in L1) against all MR
+   panels of A (the A block stays in L2) and the register-blocked micro-kernel adds one MR x NR
+   tile: acc = sum_k a[k][0..MR) x b[k][0..NR), C = acc + beta C (beta only on the first K
+   block; beta == 0 stores without reading C). Partial tiles at the matrix edges go through a
+   small buffer.
+
+   Micro-kernels: AVX-512 (MR x NR = 12 x 32), AVX2+FMA (6 x 16), portable C (4 x 16, left to
+   the auto-vectoriser). Threads: C is split into a tm x tn grid of sub-problems (tm * tn =
+   threads, edges on MR/NR multiples) that each thread computes on its own with its own packing
+   buffers, so there are no barriers and no atomics. Because the tile grid and the K blocking are
+   the same for every split, the result does not depend on the number of threads. Inside an
+   OpenMP parallel region (convolution calls sgemm per image) everything runs on the caller's
+   thread. Tiny products skip packing and threads altogether. */
+
+#if defined(NG__HAVE_AVX2) && defined(__AVX512F__) && !defined(NG_GEMM_NO_AVX512)
+#define NG__GEMM_AVX512 1
+#define NG__MR 12
+#define NG__NR 32
+#elif defined(NG__HAVE_AVX2)
+#define NG__MR 6
+#define NG__NR 16
+#else
+#define NG__MR 4
+#define NG__NR 16
+#endif
+/* Cache blocks (overridable for tuning): KC x NR floats of B fill about half of L1, MC x KC of A
+   fit in L2, KC x NC of B in L3. */
+#ifndef NG__GEMM_KC
+#define NG__GEMM_KC 256
+#endif
+#ifndef NG__GEMM_MC
+#define NG__GEMM_MC 144
+#endif
+#ifndef NG__GEMM_NC
+#define NG__GEMM_NC 4096
+#endif
+/* Below this many multiply-adds (M N K) the plain loop wins; below NG__GEMM_MT_MIN per thread,
+   extra threads cost more than they save. */
+#define NG__GEMM_SMALL 4096
+#define NG__GEMM_MT_MIN 262144
+
+static int64_t ng__min64(int64_t a, int64_t b) { return a < b ? a : b; }
+static int64_t ng__ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
+
+/* ---- micro-kernels: c[0..MR)[0..NR) (+)= sum_k a[k*MR + r] b[k*NR + j] ---- */
+#if defined(NG__GEMM_AVX512)
+/* 24 accumulators (12 rows x 2 zmm), 2 B vectors, 1 broadcast: 27 of 32 registers. */
+#define NG__ROWS(X) X(0) X(1) X(2) X(3) X(4) X(5) X(6) X(7) X(8) X(9) X(10) X(11)
+#define NG__DECL(r) __m512 c##r##0 = _mm512_setzero_ps(), c##r##1 = _mm512_setzero_ps();
+#define NG__FMA(r) { __m512 av = _mm512_set1_ps(a[r]);                              \
+                     c##r##0 = _mm512_fmadd_ps(av, b0, c##r##0);                    \
+                     c##r##1 = _mm512_fmadd_ps(av, b1, c##r##1); }
+#define NG__STEP { __m512 b0 = _mm512_load_ps(b), b1 = _mm512_load_ps(b + 16);       \
+                   NG__ROWS(NG__FMA) a += NG__MR; b += NG__NR; }
+#define NG__PF(r) _mm_prefetch((const char *)(c + r * ldc), _MM_HINT_T0);             \
+                  _mm_prefetch((const char *)(c + r * ldc + 31), _MM_HINT_T0);
+#define NG__ST0(r) _mm512_storeu_ps(c + r * ldc, c##r##0); _mm512_storeu_ps(c + r * ldc + 16, c##r##1);
+#define NG__STB(r) _mm512_storeu_ps(c + r * ldc, _mm512_fmadd_ps(bv, _mm512_loadu_ps(c + r * ldc), c##r##0)); \
+                   _mm512_storeu_ps(c + r * ldc + 16, _mm512_fmadd_ps(bv, _mm512_loadu_ps(c + r * ldc + 16), c##r##1));
+static void ng__ukr(int64_t kc, const float *a, const float *b, float *c, int64_t ldc, float beta) {
+    int64_t k;
+    NG__ROWS(NG__DECL)
+    NG__ROWS(NG__PF)
+    for (k = kc; k >= 4; k -= 4) { NG__STEP NG__STEP NG__STEP NG__STEP }
+    for (; k > 0; k--) { NG__STEP }
+    if (beta == 0.0f) { NG__ROWS(NG__ST0) }
+    else { __m512 bv = _mm512_set1_ps(beta); NG__ROWS(NG__STB) }
+}
+#elif defined(NG__HAVE_AVX2)
+/* 12 accumulators (6 rows x 2 ymm), 2 B vectors, 1 broadcast: 15 of 16 registers. */
+#define NG__ROWS(X) X(0) X(1) X(2) X(3) X(4) X(5)
+#define NG__DECL(r) __m256 c##r##0 = _mm256_setzero_ps(), c##r##1 = _mm256_setzero_ps();
+#define NG__FMA(r) { __m256 av = _mm256_broadcast_ss(a + r);                         \
+                     c##r##0 = _mm256_fmadd_ps(av, b0, c##r##0);                    \
+                     c##r##1 = _mm256_fmadd_ps(av, b1, c##r##1); }
+#define NG__STEP { __m256 b0 = _mm256_load_ps(b), b1 = _mm256_load_ps(b + 8);        \
+                   NG__ROWS(NG__FMA) a += NG__MR; b += NG__NR; }
+#define NG__PF(r) _mm_prefetch((const char *)(c + r * ldc), _MM_HINT_T0);             \
+                  _mm_prefetch((const char *)(c + r * ldc + 15), _MM_HINT_T0);
+#define NG__ST0(r) _mm256_storeu_ps(c + r * ldc, c##r##0); _mm256_storeu_ps(c + r * ldc + 8, c##r##1);
+#define NG__STB(r) _mm256_storeu_ps(c + r * ldc, _mm256_fmadd_ps(bv, _mm256_loadu_ps(c + r * ldc), c##r##0)); \
+                   _mm256_storeu_ps(c + r * ldc + 8, _mm256_fmadd_ps(bv, _mm256_loadu_ps(c + r * ldc + 8), c##r##1));
+static void ng__ukr(int64_t kc, const float *a, const float *b, float *c, int64_t ldc, float beta) {
+    int64_t k;
+    NG__ROWS(NG__DECL)
+    NG__ROWS(NG__PF)
+    for (k = kc; k >= 4; k -= 4) { NG__STEP NG__STEP NG__STEP NG__STEP }
+    for (; k > 0; k--) { NG__STEP }
+    if (beta == 0.0f) { NG__ROWS(NG__ST0) }
+    else { __m256 bv = _mm256_set1_ps(beta); NG__ROWS(NG__STB) }
+}
+#else
+static void ng__ukr(int64_t kc, const float *a, const float *b, float *c, int64_t ldc, float beta) {
+    float acc[NG__MR][NG__NR];
+    int64_t k;
+    int r, j;
+    memset(acc, 0, sizeof acc);
+    for (k = 0; k < kc; k++, a += NG__MR, b += NG__NR)
+        for (r = 0; r < NG__MR; r++) {
+            const float ar = a[r];
+            for (j = 0; j < NG__NR; j++) acc[r][j] += ar * b[j];
+        }
+    for (r = 0; r < NG__MR; r++) {
+        float *cr = c + r * ldc;
+        if (beta == 0.0f) for (j = 0; j < NG__NR; j++) cr[j] = acc[r][j];
+        else for (j = 0; j < NG__NR; j++) cr[j] = beta * cr[j] + acc[r][j];
+    }
+}
+#endif
+
+/* ---- packing ---- */
+/* alpha * op(A)[i0 .. i0+mc, k0 .. k0+kc] -> MR-row micro-panels, MR floats per k. */
+static void ng__pack_a(int ta, const float *A, int64_t lda, int64_t i0, int64_t k0, int64_t mc,
+                       int64_t kc, float alpha, float *dst) {
+    int64_t p, k;
+    int r;
+    for (p = 0; p < mc; p += NG__MR, dst += NG__MR * kc) {
+        const int mr = (int)ng__min64(NG__MR, mc - p);
+        if (ta) { /* op(A)(i, k) = A[k lda + i]: MR consecutive floats per k */
+            const float *s = A + k0 * lda + i0 + p;
+            for (k = 0; k < kc; k++, s += lda) {
+                float *d = dst + k * NG__MR;
+                for (r = 0; r < mr; r++) d[r] = alpha * s[r];
+                for (; r < NG__MR; r++) d[r] = 0.0f;
+            }
+        } else { /* op(A)(i, k) = A[i lda + k]: MR rows read side by side */
+            for (r = 0; r < mr; r++) {
+                const float *s = A + (i0 + p + r) * lda + k0;
+                float *d = dst + r;
+                for (k = 0; k < kc; k++) d[k * NG__MR] = alpha * s[k];
+            }
+            for (; r < NG__MR; r++)
+                for (k = 0; k < kc; k++) dst[k * NG__MR + r] = 0.0f;
+        }
+    }
+}
+
+/* op(B)[k0 .. k0+kc, j0 .. j0+nc] -> NR-column micro-panels, NR floats per k. */
+static void ng__pack_b(int tb, const float *B, int64_t ldb, int64_t k0, int64_t j0, int64_t kc,
+                       int64_t nc, float *dst) {
+    int64_t q, k;
+    int j;
+    for (q = 0; q < nc; q += NG__NR, dst += NG__NR * kc) {
+        const int nr = (int)ng__min64(NG__NR, nc - q);
+        if (!tb) { /* op(B)(k, j) = B[k ldb + j]: NR consecutive floats per k */
+            const float *s = B + k0 * ldb + j0 + q;
+            if (nr == NG__NR) {
+                for (k = 0; k < kc; k++, s += ldb) memcpy(dst + k * NG__NR, s, NG__NR * sizeof(float));
+            } else {
+                for (k = 0; k < kc; k++, s += ldb) {
+                    float *d = dst + k * NG__NR;
+                    for (j = 0; j < nr; j++) d[j] = s[j];
+                    for (; j < NG__NR; j++) d[j] = 0.0f;
+                }
+            }
+        } else { /* op(B)(k, j) = B[j ldb + k]: NR columns read side by side */
+            for (j = 0; j < nr; j++) {
+                const float *s = B + (j0 + q + j) * ldb + k0;
+                float *d = dst + j;
+                for (k = 0; k < kc; k++) d[k * NG__NR] = s[k];
+            }
+            for (; j < NG__NR; j++)
+                for (k = 0; k < kc; k++) dst[k * NG__NR + j] = 0.0f;
+        }
+    }
+}
+
+/* C[0..mr, 0..nr] = beta C + t (t: an MR x NR tile; beta == 0 overwrites). */
+static void ng__merge_tile(const float *t, float *C, int64_t ldc, int mr, int nr, float beta) {
+    int r, j;
+    for (r = 0; r < mr; r++) {
+        float *c = C + r * ldc;
+        const float *tr = t + r * NG__NR;
+        if (beta == 0.0f) for (j = 0; j < nr; j++) c[j] = tr[j];
+        else for (j = 0; j < nr; j++) c[j] = beta * c[j] + tr[j];
+    }
+}
+
+/* C = beta C on an M x N block (beta == 0 writes zeros, whatever C held). */
+static void ng__scale_c(int64_t M, int64_t N, float beta, float *C, int64_t ldc) {
+    int64_t i, j;
+    if (beta == 1.0f) return;
+    for (i = 0; i < M; i++) {
+        float *c = C + i * ldc;
+        if (beta == 0.0f) memset(c, 0, (size_t)N * sizeof(float));
+        else for (j = 0; j < N; j++) c[j] *= beta;
+    }
+}
+
+/* Plain loops for tiny products: no allocation, no threads. */
+static void ng__sgemm_small(int ta, int tb, int64_t M, int64_t N, int64_t K, float alpha,
+                            const float *A, int64_t lda, const float *B, int64_t ldb, float beta,
+                            float *C, int64_t ldc) {
     int64_t i, j, k;
     for (i = 0; i < M; i++) {
         float *c = C + i * ldc;
-        if (beta == 0.0f) for (j = 0; j < N; j++) c[j] = 0.0f;
-        else if (beta != 1.0f) for (j = 0; j < N; j++) c[j] *= beta;
-        for (k = 0; k < K; k++) {
-            float a = alpha * (trans_a ? A[k * lda + i] : A[i * lda + k]);
-            if (!trans_b) {
+        if (!tb) {
+            ng__scale_c(1, N, beta, c, ldc);
+            for (k = 0; k < K; k++) {
+                const float a = alpha * (ta ? A[k * lda + i] : A[i * lda + k]);
                 const float *b = B + k * ldb;
                 for (j = 0; j < N; j++) c[j] += a * b[j];
-            } else {
-                for (j = 0; j < N; j++) c[j] += a * B[j * ldb + k];
+            }
+        } else {
+            for (j = 0; j < N; j++) {
+                const float *b = B + j * ldb;
+                float s = 0.0f;
+                for (k = 0; k < K; k++) s += (ta ? A[k * lda + i] : A[i * lda + k]) * b[k];
+                c[j] = (beta == 0.0f ? 0.0f : beta * c[j]) + alpha * s;
             }
         }
     }
 }
+
+/* One thread's share: rows [m0, m1) and columns [n0, n1) of C, all of K. Returns 0, or -1 when
+   the packing buffers cannot be allocated. */
+static int ng__sgemm_block(int ta, int tb, int64_t m0, int64_t m1, int64_t n0, int64_t n1, int64_t K,
+                           float alpha, const float *A, int64_t lda, const float *B, int64_t ldb,
+                           float beta, float *C, int64_t ldc) {
+    const int64_t M = m1 - m0, N = n1 - n0;
+    /* balanced blocks: as large as allowed, split evenly (no sliver at the end) */
+    const int64_t kc_max = ng__ceil_div(K, ng__ceil_div(K, NG__GEMM_KC));
+    const int64_t mc_max = ng__ceil_div(ng__ceil_div(M, ng__ceil_div(M, NG__GEMM_MC)), NG__MR) * NG__MR;
+    const int64_t nc_max = ng__ceil_div(ng__ceil_div(N, ng__ceil_div(N, NG__GEMM_NC)), NG__NR) * NG__NR;
+    const int64_t a_size = (mc_max * kc_max + 15) / 16 * 16; /* keeps bp 64-byte aligned */
+    float *ap, *bp, *tile;
+    int64_t jc, pc, ic, jr, ir;
+    ap = (float *)ng_aligned_alloc((size_t)(a_size + nc_max * kc_max + NG__MR * NG__NR) * sizeof(float));
+    if (!ap) return -1;
+    bp = ap + a_size;
+    tile = bp + nc_max * kc_max;
+    for (jc = 0; jc < N; jc += nc_max) {
+        const int64_t nc = ng__min64(nc_max, N - jc);
+        for (pc = 0; pc < K; pc += kc_max) {
+            const int64_t kc = ng__min64(kc_max, K - pc);
+            const float beta_k = pc == 0 ? beta : 1.0f;
+            ng__pack_b(tb, B, ldb, pc, n0 + jc, kc, nc, bp);
+            for (ic = 0; ic < M; ic += mc_max) {
+                const int64_t mc = ng__min64(mc_max, M - ic);
+                ng__pack_a(ta, A, lda, m0 + ic, pc, mc, kc, alpha, ap);
+                for (jr = 0; jr < nc; jr += NG__NR) {
+                    const int nr = (int)ng__min64(NG__NR, nc - jr);
+                    const float *b = bp + jr * kc;
+                    for (ir = 0; ir < mc; ir += NG__MR) {
+                        const int mr = (int)ng__min64(NG__MR, mc - ir);
+                        float *c = C + (m0 + ic + ir) * ldc + n0 + jc + jr;
+                        if (mr == NG__MR && nr == NG__NR) {
+                            ng__ukr(kc, ap + ir * kc, b, c, ldc, beta_k);
+                        } else {
+                            ng__ukr(kc, ap + ir * kc, b, tile, NG__NR, 0.0f);
+                            ng__merge_tile(tile, c, ldc, mr, nr, beta_k);
+                        }
+                    }
+                }
+            }
+        }
+    }
+    ng_aligned_free(ap);
+    return 0;
+}
+
+void ng_sgemm_builtin(int trans_a, int trans_b, int64_t M, int64_t N, int64_t K, float alpha,
+                      const float *A, int64_t lda, const float *B, int64_t ldb, float beta, float *C,
+                      int64_t ldc) {
+    int nt = 1, tm = 1, tn = 1, failed = 0;
+    int64_t mt, nt_cols;
+    if (M <= 0 || N <= 0) return;
+    if (K <= 0 || alpha == 0.0f) { ng__scale_c(M, N, beta, C, ldc); return; }
+    if ((double)M * (double)N * (double)K <= NG__GEMM_SMALL) {
+        ng__sgemm_small(trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+        return;
+    }
+    mt = ng__ceil_div(M, NG__MR);      /* row tiles */
+    nt_cols = ng__ceil_div(N, NG__NR); /* column tiles */
+#ifdef _OPENMP
+    if (!omp_in_parallel()) {
+        double work = (double)M * (double)N * (double)K / NG__GEMM_MT_MIN;
+        nt = omp_get_max_threads();
+        if (work < nt) nt = work < 1.0 ? 1 : (int)work;
+        if ((int64_t)nt > mt * nt_cols) nt = (int)(mt * nt_cols);
+    }
+#endif
+    /* grid tm x tn (tm tn = nt) minimising the busiest thread's tiles plus its packing, in
+       elements; with too few tiles for any grid of nt, try one thread less */
+    for (; nt > 1; nt--) {
+        double best = -1.0;
+        int d;
+        for (d = 1; d <= nt; d++) {
+            if (nt % d == 0 && d <= mt && nt / d <= nt_cols) {
+                double rm = (double)ng__ceil_div(mt, d) * NG__MR, rn = (double)ng__ceil_div(nt_cols, nt / d) * NG__NR;
+                double cost = rm * rn + 32.0 * (rm + rn);
+                if (best < 0.0 || cost < best) { best = cost; tm = d; tn = nt / d; }
+            }
+        }
+        if (best >= 0.0) break;
+    }
+    if (nt <= 1) {
+        failed = ng__sgemm_block(trans_a, trans_b, 0, M, 0, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+    } else {
+        int t;
+        NG__OMP(parallel for num_threads(nt) schedule(static, 1) reduction(| : failed))
+        for (t = 0; t < nt; t++) {
+            const int64_t ti = t / tn, tj = t % tn;
+            const int64_t m0 = ng__min64(M, (mt * ti / tm) * NG__MR), m1 = ng__min64(M, (mt * (ti + 1) / tm) * NG__MR);
+            const int64_t n0 = ng__min64(N, (nt_cols * tj / tn) * NG__NR), n1 = ng__min64(N, (nt_cols * (tj + 1) / tn) * NG__NR);
+            if (m1 > m0 && n1 > n0)
+                failed |= -ng__sgemm_block(trans_a, trans_b, m0, m1, n0, n1, K, alpha, A, lda, B, ldb, beta, C, ldc);
+        }
+    }
+    if (failed) /* out of memory for the packing buffers: the plain loops need none */
+        ng__sgemm_small(trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+}
+#undef NG__ROWS
+#undef NG__DECL
+#undef NG__FMA
+#undef NG__STEP
+#undef NG__PF
+#undef NG__ST0
+#undef NG__STB
 
 ng_status ng_sgemm_openblas(int trans_a, int trans_b, int64_t M, int64_t N, int64_t K, float alpha,
                             const float *A, int64_t lda, const float *B, int64_t ldb, float beta,
