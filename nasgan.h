@@ -22,6 +22,7 @@
      NASGAN_IMPLEMENTATION   emit the implementation in this translation unit
      NG_USE_OPENBLAS         route ng_sgemm through cblas_sgemm when the context asks for it
      NG_NO_ZLIB              build without zlib (gzip readers then return NG_ERR_UNSUPPORTED)
+     NG_GEMM_AVX512          use the AVX-512 SGEMM micro-kernel (default: AVX2+FMA; see @@GEMM)
      NG_ASSERT(x)            replace the programmer-error check (default prints and aborts)
 
    SHAPE LEGEND (comments on fields and arguments)
@@ -775,6 +776,9 @@ const char *ng_build_info(void) {
 #else
            " simd=generic"
 #endif
+#if defined(NG__HAVE_AVX2) && defined(__AVX512F__) && defined(NG_GEMM_AVX512)
+           " gemm=avx512"
+#endif
         ;
 }
 int ng_num_threads(void) {
@@ -1158,15 +1162,18 @@ ng_status ng_backward(ng_ctx *ctx, ng_tensor *loss) {
    block; beta == 0 stores without reading C). Partial tiles at the matrix edges go through a
    small buffer.
 
-   Micro-kernels: AVX-512 (MR x NR = 12 x 32), AVX2+FMA (6 x 16), portable C (4 x 16, left to
-   the auto-vectoriser). Threads: C is split into a tm x tn grid of sub-problems (tm * tn =
+   Micro-kernels: AVX2+FMA (MR x NR = 6 x 16), portable C (4 x 16, left to the auto-vectoriser),
+   and AVX-512 (12 x 32) when NG_GEMM_AVX512 is defined. The AVX-512 kernel is opt-in because on
+   the AMD Zen 4 it was measured on (512-bit FMAs split in two) it ran 3-4% slower than the AVX2
+   one at 1024^3 (102 vs 106 GFLOP/s, one thread); CPUs with full-width AVX-512 units may
+   gain from it. Threads: C is split into a tm x tn grid of sub-problems (tm * tn =
    threads, edges on MR/NR multiples) that each thread computes on its own with its own packing
    buffers, so there are no barriers and no atomics. Because the tile grid and the K blocking are
    the same for every split, the result does not depend on the number of threads. Inside an
    OpenMP parallel region (convolution calls sgemm per image) everything runs on the caller's
    thread. Tiny products skip packing and threads altogether. */
 
-#if defined(NG__HAVE_AVX2) && defined(__AVX512F__) && !defined(NG_GEMM_NO_AVX512)
+#if defined(NG__HAVE_AVX2) && defined(__AVX512F__) && defined(NG_GEMM_AVX512)
 #define NG__GEMM_AVX512 1
 #define NG__MR 12
 #define NG__NR 32
@@ -1263,59 +1270,102 @@ static void ng__ukr(int64_t kc, const float *a, const float *b, float *c, int64_
 #endif
 
 /* ---- packing ---- */
-/* alpha * op(A)[i0 .. i0+mc, k0 .. k0+kc] -> MR-row micro-panels, MR floats per k. */
-static void ng__pack_a(int ta, const float *A, int64_t lda, int64_t i0, int64_t k0, int64_t mc,
-                       int64_t kc, float alpha, float *dst) {
-    int64_t p, k;
+/* dst[k W + r] = alpha src[k ld + r] for r < n, 0 for n <= r < W: each k's lanes are adjacent
+   (op(A) with trans_a, op(B) without trans_b). */
+static void ng__pack_contig(const float *src, int64_t ld, int n, int W, int64_t kc, float alpha, float *dst) {
+    int64_t k;
     int r;
-    for (p = 0; p < mc; p += NG__MR, dst += NG__MR * kc) {
-        const int mr = (int)ng__min64(NG__MR, mc - p);
-        if (ta) { /* op(A)(i, k) = A[k lda + i]: MR consecutive floats per k */
-            const float *s = A + k0 * lda + i0 + p;
-            for (k = 0; k < kc; k++, s += lda) {
-                float *d = dst + k * NG__MR;
-                for (r = 0; r < mr; r++) d[r] = alpha * s[r];
-                for (; r < NG__MR; r++) d[r] = 0.0f;
-            }
-        } else { /* op(A)(i, k) = A[i lda + k]: MR rows read side by side */
-            for (r = 0; r < mr; r++) {
-                const float *s = A + (i0 + p + r) * lda + k0;
-                float *d = dst + r;
-                for (k = 0; k < kc; k++) d[k * NG__MR] = alpha * s[k];
-            }
-            for (; r < NG__MR; r++)
-                for (k = 0; k < kc; k++) dst[k * NG__MR + r] = 0.0f;
-        }
+    for (k = 0; k < kc; k++, src += ld, dst += W) {
+        if (alpha == 1.0f) for (r = 0; r < n; r++) dst[r] = src[r];
+        else for (r = 0; r < n; r++) dst[r] = alpha * src[r];
+        for (r = n; r < W; r++) dst[r] = 0.0f;
     }
 }
 
-/* op(B)[k0 .. k0+kc, j0 .. j0+nc] -> NR-column micro-panels, NR floats per k. */
-static void ng__pack_b(int tb, const float *B, int64_t ldb, int64_t k0, int64_t j0, int64_t kc,
-                       int64_t nc, float *dst) {
-    int64_t q, k;
-    int j;
-    for (q = 0; q < nc; q += NG__NR, dst += NG__NR * kc) {
-        const int nr = (int)ng__min64(NG__NR, nc - q);
-        if (!tb) { /* op(B)(k, j) = B[k ldb + j]: NR consecutive floats per k */
-            const float *s = B + k0 * ldb + j0 + q;
-            if (nr == NG__NR) {
-                for (k = 0; k < kc; k++, s += ldb) memcpy(dst + k * NG__NR, s, NG__NR * sizeof(float));
-            } else {
-                for (k = 0; k < kc; k++, s += ldb) {
-                    float *d = dst + k * NG__NR;
-                    for (j = 0; j < nr; j++) d[j] = s[j];
-                    for (; j < NG__NR; j++) d[j] = 0.0f;
+/* dst[k W + r] = alpha src[r ld + k] for r < n, 0 for n <= r < W: lane r is a row of its own,
+   contiguous along k (op(A) without trans_a, op(B) with trans_b). With AVX2, 8 x 8 blocks are
+   transposed in registers (W a multiple of 8, or 8 k + 4 or 6); the rest goes lane by lane with
+   the rows read side by side, so the writes stay sequential. */
+#ifdef NG__HAVE_AVX2
+static void ng__transpose8(__m256 *v) {
+    __m256 t0 = _mm256_unpacklo_ps(v[0], v[1]), t1 = _mm256_unpackhi_ps(v[0], v[1]);
+    __m256 t2 = _mm256_unpacklo_ps(v[2], v[3]), t3 = _mm256_unpackhi_ps(v[2], v[3]);
+    __m256 t4 = _mm256_unpacklo_ps(v[4], v[5]), t5 = _mm256_unpackhi_ps(v[4], v[5]);
+    __m256 t6 = _mm256_unpacklo_ps(v[6], v[7]), t7 = _mm256_unpackhi_ps(v[6], v[7]);
+    __m256 u0 = _mm256_shuffle_ps(t0, t2, 0x44), u1 = _mm256_shuffle_ps(t0, t2, 0xEE);
+    __m256 u2 = _mm256_shuffle_ps(t1, t3, 0x44), u3 = _mm256_shuffle_ps(t1, t3, 0xEE);
+    __m256 u4 = _mm256_shuffle_ps(t4, t6, 0x44), u5 = _mm256_shuffle_ps(t4, t6, 0xEE);
+    __m256 u6 = _mm256_shuffle_ps(t5, t7, 0x44), u7 = _mm256_shuffle_ps(t5, t7, 0xEE);
+    v[0] = _mm256_permute2f128_ps(u0, u4, 0x20); v[1] = _mm256_permute2f128_ps(u1, u5, 0x20);
+    v[2] = _mm256_permute2f128_ps(u2, u6, 0x20); v[3] = _mm256_permute2f128_ps(u3, u7, 0x20);
+    v[4] = _mm256_permute2f128_ps(u0, u4, 0x31); v[5] = _mm256_permute2f128_ps(u1, u5, 0x31);
+    v[6] = _mm256_permute2f128_ps(u2, u6, 0x31); v[7] = _mm256_permute2f128_ps(u3, u7, 0x31);
+}
+#endif
+static void ng__pack_strided(const float *src, int64_t ld, int n, int W, int64_t kc, float alpha, float *dst) {
+    const float *rows[64];
+    int64_t k = 0;
+    int r;
+#ifdef NG__HAVE_AVX2
+    if (n == W && (W % 8 == 0 || W % 8 == 4 || W % 8 == 6)) {
+        const __m256 av = _mm256_set1_ps(alpha);
+        for (; k + 8 <= kc; k += 8) {
+            int g;
+            for (g = 0; g < W; g += 8) {
+                const int nv = W - g < 8 ? W - g : 8;
+                __m256 v[8];
+                for (r = 0; r < 8; r++)
+                    v[r] = r < nv ? _mm256_mul_ps(av, _mm256_loadu_ps(src + (g + r) * ld + k)) : _mm256_setzero_ps();
+                ng__transpose8(v);
+                for (r = 0; r < 8; r++) {
+                    float *d = dst + (k + r) * W + g;
+                    if (nv == 8) {
+                        _mm256_storeu_ps(d, v[r]);
+                    } else {
+                        _mm_storeu_ps(d, _mm256_castps256_ps128(v[r]));
+                        if (nv == 6) _mm_store_sd((double *)(void *)(d + 4), _mm_castps_pd(_mm256_extractf128_ps(v[r], 1)));
+                    }
                 }
             }
-        } else { /* op(B)(k, j) = B[j ldb + k]: NR columns read side by side */
-            for (j = 0; j < nr; j++) {
-                const float *s = B + (j0 + q + j) * ldb + k0;
-                float *d = dst + j;
-                for (k = 0; k < kc; k++) d[k * NG__NR] = s[k];
-            }
-            for (; j < NG__NR; j++)
-                for (k = 0; k < kc; k++) dst[k * NG__NR + j] = 0.0f;
         }
+    }
+#endif
+    for (r = 0; r < n; r++) rows[r] = src + r * ld;
+    for (dst += k * W; k < kc; k++, dst += W) {
+        for (r = 0; r < n; r++) dst[r] = alpha * rows[r][k];
+        for (r = n; r < W; r++) dst[r] = 0.0f;
+    }
+}
+
+/* alpha op(A)[i0 .. i0+mc, k0 .. k0+kc] -> MR-row micro-panels (MR floats per k). */
+static void ng__pack_a(int ta, const float *A, int64_t lda, int64_t i0, int64_t k0, int64_t mc,
+                       int64_t kc, float alpha, float *dst) {
+    int64_t p;
+    for (p = 0; p < mc; p += NG__MR, dst += NG__MR * kc) {
+        const int mr = (int)ng__min64(NG__MR, mc - p);
+        if (ta) ng__pack_contig(A + k0 * lda + i0 + p, lda, mr, NG__MR, kc, alpha, dst);
+        else ng__pack_strided(A + (i0 + p) * lda + k0, lda, mr, NG__MR, kc, alpha, dst);
+    }
+}
+
+/* op(B)[k0 .. k0+kc, j0 .. j0+nc] -> NR-column micro-panels (NR floats per k). */
+static void ng__pack_b(int tb, const float *B, int64_t ldb, int64_t k0, int64_t j0, int64_t kc,
+                       int64_t nc, float *dst) {
+    int64_t q = 0, k;
+    if (!tb) { /* whole rows of B at a time (sequential reads), scattered to the full panels */
+        const int64_t nfull = nc / NG__NR;
+        for (k = 0; k < kc; k++) {
+            const float *s = B + (k0 + k) * ldb + j0;
+            float *d = dst + k * NG__NR;
+            for (q = 0; q < nfull; q++) memcpy(d + q * NG__NR * kc, s + q * NG__NR, NG__NR * sizeof(float));
+        }
+        q = nfull * NG__NR;
+        dst += nfull * NG__NR * kc;
+    }
+    for (; q < nc; q += NG__NR, dst += NG__NR * kc) {
+        const int nr = (int)ng__min64(NG__NR, nc - q);
+        if (!tb) ng__pack_contig(B + k0 * ldb + j0 + q, ldb, nr, NG__NR, kc, 1.0f, dst);
+        else ng__pack_strided(B + (j0 + q) * ldb + k0, ldb, nr, NG__NR, kc, 1.0f, dst);
     }
 }
 
