@@ -26,14 +26,14 @@
 
 #if defined(NG__HAVE_AVX2) && defined(__AVX512F__) && defined(NG_GEMM_AVX512)
 #define NG__GEMM_AVX512 1
-#define NG__MR 12
-#define NG__NR 32
+#define NG__GEMM_MR 12
+#define NG__GEMM_NR 32
 #elif defined(NG__HAVE_AVX2)
-#define NG__MR 6
-#define NG__NR 16
+#define NG__GEMM_MR 6
+#define NG__GEMM_NR 16
 #else
-#define NG__MR 4
-#define NG__NR 16
+#define NG__GEMM_MR 4
+#define NG__GEMM_NR 16
 #endif
 /* Cache blocks (overridable for tuning): KC x NR floats of B fill about half of L1, MC x KC of A
    fit in L2, KC x NC of B in L3. */
@@ -51,71 +51,71 @@
 #define NG__GEMM_SMALL 4096
 #define NG__GEMM_MT_MIN 262144
 
-static int64_t ng__min64(int64_t a, int64_t b) { return a < b ? a : b; }
-static int64_t ng__ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
+static int64_t ng__gemm_min(int64_t a, int64_t b) { return a < b ? a : b; }
+static int64_t ng__gemm_cdiv(int64_t a, int64_t b) { return (a + b - 1) / b; }
 
 /* ---- micro-kernels: c[0..MR)[0..NR) (+)= sum_k a[k*MR + r] b[k*NR + j] ---- */
 #if defined(NG__GEMM_AVX512)
 /* 24 accumulators (12 rows x 2 zmm), 2 B vectors, 1 broadcast: 27 of 32 registers. */
-#define NG__ROWS(X) X(0) X(1) X(2) X(3) X(4) X(5) X(6) X(7) X(8) X(9) X(10) X(11)
-#define NG__DECL(r) __m512 c##r##0 = _mm512_setzero_ps(), c##r##1 = _mm512_setzero_ps();
-#define NG__FMA(r) { __m512 av = _mm512_set1_ps(a[r]);                              \
+#define NG__GEMM_ROWS(X) X(0) X(1) X(2) X(3) X(4) X(5) X(6) X(7) X(8) X(9) X(10) X(11)
+#define NG__GEMM_DECL(r) __m512 c##r##0 = _mm512_setzero_ps(), c##r##1 = _mm512_setzero_ps();
+#define NG__GEMM_FMA(r) { __m512 av = _mm512_set1_ps(a[r]);                              \
                      c##r##0 = _mm512_fmadd_ps(av, b0, c##r##0);                    \
                      c##r##1 = _mm512_fmadd_ps(av, b1, c##r##1); }
-#define NG__STEP { __m512 b0 = _mm512_load_ps(b), b1 = _mm512_load_ps(b + 16);       \
-                   NG__ROWS(NG__FMA) a += NG__MR; b += NG__NR; }
-#define NG__PF(r) _mm_prefetch((const char *)(c + r * ldc), _MM_HINT_T0);             \
+#define NG__GEMM_STEP { __m512 b0 = _mm512_load_ps(b), b1 = _mm512_load_ps(b + 16);       \
+                   NG__GEMM_ROWS(NG__GEMM_FMA) a += NG__GEMM_MR; b += NG__GEMM_NR; }
+#define NG__GEMM_PF(r) _mm_prefetch((const char *)(c + r * ldc), _MM_HINT_T0);             \
                   _mm_prefetch((const char *)(c + r * ldc + 31), _MM_HINT_T0);
-#define NG__ST0(r) _mm512_storeu_ps(c + r * ldc, c##r##0); _mm512_storeu_ps(c + r * ldc + 16, c##r##1);
-#define NG__STB(r) _mm512_storeu_ps(c + r * ldc, _mm512_fmadd_ps(bv, _mm512_loadu_ps(c + r * ldc), c##r##0)); \
+#define NG__GEMM_ST0(r) _mm512_storeu_ps(c + r * ldc, c##r##0); _mm512_storeu_ps(c + r * ldc + 16, c##r##1);
+#define NG__GEMM_STB(r) _mm512_storeu_ps(c + r * ldc, _mm512_fmadd_ps(bv, _mm512_loadu_ps(c + r * ldc), c##r##0)); \
                    _mm512_storeu_ps(c + r * ldc + 16, _mm512_fmadd_ps(bv, _mm512_loadu_ps(c + r * ldc + 16), c##r##1));
-static void ng__ukr(int64_t kc, const float *a, const float *b, float *c, int64_t ldc, float beta) {
+static void ng__gemm_ukr(int64_t kc, const float *a, const float *b, float *c, int64_t ldc, float beta) {
     int64_t k;
-    NG__ROWS(NG__DECL)
-    NG__ROWS(NG__PF)
-    for (k = kc; k >= 4; k -= 4) { NG__STEP NG__STEP NG__STEP NG__STEP }
-    for (; k > 0; k--) { NG__STEP }
-    if (beta == 0.0f) { NG__ROWS(NG__ST0) }
-    else { __m512 bv = _mm512_set1_ps(beta); NG__ROWS(NG__STB) }
+    NG__GEMM_ROWS(NG__GEMM_DECL)
+    NG__GEMM_ROWS(NG__GEMM_PF)
+    for (k = kc; k >= 4; k -= 4) { NG__GEMM_STEP NG__GEMM_STEP NG__GEMM_STEP NG__GEMM_STEP }
+    for (; k > 0; k--) { NG__GEMM_STEP }
+    if (beta == 0.0f) { NG__GEMM_ROWS(NG__GEMM_ST0) }
+    else { __m512 bv = _mm512_set1_ps(beta); NG__GEMM_ROWS(NG__GEMM_STB) }
 }
 #elif defined(NG__HAVE_AVX2)
 /* 12 accumulators (6 rows x 2 ymm), 2 B vectors, 1 broadcast: 15 of 16 registers. */
-#define NG__ROWS(X) X(0) X(1) X(2) X(3) X(4) X(5)
-#define NG__DECL(r) __m256 c##r##0 = _mm256_setzero_ps(), c##r##1 = _mm256_setzero_ps();
-#define NG__FMA(r) { __m256 av = _mm256_broadcast_ss(a + r);                         \
+#define NG__GEMM_ROWS(X) X(0) X(1) X(2) X(3) X(4) X(5)
+#define NG__GEMM_DECL(r) __m256 c##r##0 = _mm256_setzero_ps(), c##r##1 = _mm256_setzero_ps();
+#define NG__GEMM_FMA(r) { __m256 av = _mm256_broadcast_ss(a + r);                         \
                      c##r##0 = _mm256_fmadd_ps(av, b0, c##r##0);                    \
                      c##r##1 = _mm256_fmadd_ps(av, b1, c##r##1); }
-#define NG__STEP { __m256 b0 = _mm256_load_ps(b), b1 = _mm256_load_ps(b + 8);        \
-                   NG__ROWS(NG__FMA) a += NG__MR; b += NG__NR; }
-#define NG__PF(r) _mm_prefetch((const char *)(c + r * ldc), _MM_HINT_T0);             \
+#define NG__GEMM_STEP { __m256 b0 = _mm256_load_ps(b), b1 = _mm256_load_ps(b + 8);        \
+                   NG__GEMM_ROWS(NG__GEMM_FMA) a += NG__GEMM_MR; b += NG__GEMM_NR; }
+#define NG__GEMM_PF(r) _mm_prefetch((const char *)(c + r * ldc), _MM_HINT_T0);             \
                   _mm_prefetch((const char *)(c + r * ldc + 15), _MM_HINT_T0);
-#define NG__ST0(r) _mm256_storeu_ps(c + r * ldc, c##r##0); _mm256_storeu_ps(c + r * ldc + 8, c##r##1);
-#define NG__STB(r) _mm256_storeu_ps(c + r * ldc, _mm256_fmadd_ps(bv, _mm256_loadu_ps(c + r * ldc), c##r##0)); \
+#define NG__GEMM_ST0(r) _mm256_storeu_ps(c + r * ldc, c##r##0); _mm256_storeu_ps(c + r * ldc + 8, c##r##1);
+#define NG__GEMM_STB(r) _mm256_storeu_ps(c + r * ldc, _mm256_fmadd_ps(bv, _mm256_loadu_ps(c + r * ldc), c##r##0)); \
                    _mm256_storeu_ps(c + r * ldc + 8, _mm256_fmadd_ps(bv, _mm256_loadu_ps(c + r * ldc + 8), c##r##1));
-static void ng__ukr(int64_t kc, const float *a, const float *b, float *c, int64_t ldc, float beta) {
+static void ng__gemm_ukr(int64_t kc, const float *a, const float *b, float *c, int64_t ldc, float beta) {
     int64_t k;
-    NG__ROWS(NG__DECL)
-    NG__ROWS(NG__PF)
-    for (k = kc; k >= 4; k -= 4) { NG__STEP NG__STEP NG__STEP NG__STEP }
-    for (; k > 0; k--) { NG__STEP }
-    if (beta == 0.0f) { NG__ROWS(NG__ST0) }
-    else { __m256 bv = _mm256_set1_ps(beta); NG__ROWS(NG__STB) }
+    NG__GEMM_ROWS(NG__GEMM_DECL)
+    NG__GEMM_ROWS(NG__GEMM_PF)
+    for (k = kc; k >= 4; k -= 4) { NG__GEMM_STEP NG__GEMM_STEP NG__GEMM_STEP NG__GEMM_STEP }
+    for (; k > 0; k--) { NG__GEMM_STEP }
+    if (beta == 0.0f) { NG__GEMM_ROWS(NG__GEMM_ST0) }
+    else { __m256 bv = _mm256_set1_ps(beta); NG__GEMM_ROWS(NG__GEMM_STB) }
 }
 #else
-static void ng__ukr(int64_t kc, const float *a, const float *b, float *c, int64_t ldc, float beta) {
-    float acc[NG__MR][NG__NR];
+static void ng__gemm_ukr(int64_t kc, const float *a, const float *b, float *c, int64_t ldc, float beta) {
+    float acc[NG__GEMM_MR][NG__GEMM_NR];
     int64_t k;
     int r, j;
     memset(acc, 0, sizeof acc);
-    for (k = 0; k < kc; k++, a += NG__MR, b += NG__NR)
-        for (r = 0; r < NG__MR; r++) {
+    for (k = 0; k < kc; k++, a += NG__GEMM_MR, b += NG__GEMM_NR)
+        for (r = 0; r < NG__GEMM_MR; r++) {
             const float ar = a[r];
-            for (j = 0; j < NG__NR; j++) acc[r][j] += ar * b[j];
+            for (j = 0; j < NG__GEMM_NR; j++) acc[r][j] += ar * b[j];
         }
-    for (r = 0; r < NG__MR; r++) {
+    for (r = 0; r < NG__GEMM_MR; r++) {
         float *cr = c + r * ldc;
-        if (beta == 0.0f) for (j = 0; j < NG__NR; j++) cr[j] = acc[r][j];
-        else for (j = 0; j < NG__NR; j++) cr[j] = beta * cr[j] + acc[r][j];
+        if (beta == 0.0f) for (j = 0; j < NG__GEMM_NR; j++) cr[j] = acc[r][j];
+        else for (j = 0; j < NG__GEMM_NR; j++) cr[j] = beta * cr[j] + acc[r][j];
     }
 }
 #endif
@@ -123,7 +123,7 @@ static void ng__ukr(int64_t kc, const float *a, const float *b, float *c, int64_
 /* ---- packing ---- */
 /* dst[k W + r] = alpha src[k ld + r] for r < n, 0 for n <= r < W: each k's lanes are adjacent
    (op(A) with trans_a, op(B) without trans_b). */
-static void ng__pack_contig(const float *src, int64_t ld, int n, int W, int64_t kc, float alpha, float *dst) {
+static void ng__gemm_pack_contig(const float *src, int64_t ld, int n, int W, int64_t kc, float alpha, float *dst) {
     int64_t k;
     int r;
     for (k = 0; k < kc; k++, src += ld, dst += W) {
@@ -138,7 +138,7 @@ static void ng__pack_contig(const float *src, int64_t ld, int n, int W, int64_t 
    transposed in registers (W a multiple of 8, or 8 k + 4 or 6); the rest goes lane by lane with
    the rows read side by side, so the writes stay sequential. */
 #ifdef NG__HAVE_AVX2
-static void ng__transpose8(__m256 *v) {
+static void ng__gemm_tr8(__m256 *v) {
     __m256 t0 = _mm256_unpacklo_ps(v[0], v[1]), t1 = _mm256_unpackhi_ps(v[0], v[1]);
     __m256 t2 = _mm256_unpacklo_ps(v[2], v[3]), t3 = _mm256_unpackhi_ps(v[2], v[3]);
     __m256 t4 = _mm256_unpacklo_ps(v[4], v[5]), t5 = _mm256_unpackhi_ps(v[4], v[5]);
@@ -153,7 +153,7 @@ static void ng__transpose8(__m256 *v) {
     v[6] = _mm256_permute2f128_ps(u2, u6, 0x31); v[7] = _mm256_permute2f128_ps(u3, u7, 0x31);
 }
 #endif
-static void ng__pack_strided(const float *src, int64_t ld, int n, int W, int64_t kc, float alpha, float *dst) {
+static void ng__gemm_pack_strided(const float *src, int64_t ld, int n, int W, int64_t kc, float alpha, float *dst) {
     const float *rows[64];
     int64_t k = 0;
     int r;
@@ -167,7 +167,7 @@ static void ng__pack_strided(const float *src, int64_t ld, int n, int W, int64_t
                 __m256 v[8];
                 for (r = 0; r < 8; r++)
                     v[r] = r < nv ? _mm256_mul_ps(av, _mm256_loadu_ps(src + (g + r) * ld + k)) : _mm256_setzero_ps();
-                ng__transpose8(v);
+                ng__gemm_tr8(v);
                 for (r = 0; r < 8; r++) {
                     float *d = dst + (k + r) * W + g;
                     if (nv == 8) {
@@ -189,50 +189,50 @@ static void ng__pack_strided(const float *src, int64_t ld, int n, int W, int64_t
 }
 
 /* alpha op(A)[i0 .. i0+mc, k0 .. k0+kc] -> MR-row micro-panels (MR floats per k). */
-static void ng__pack_a(int ta, const float *A, int64_t lda, int64_t i0, int64_t k0, int64_t mc,
+static void ng__gemm_pack_a(int ta, const float *A, int64_t lda, int64_t i0, int64_t k0, int64_t mc,
                        int64_t kc, float alpha, float *dst) {
     int64_t p;
-    for (p = 0; p < mc; p += NG__MR, dst += NG__MR * kc) {
-        const int mr = (int)ng__min64(NG__MR, mc - p);
-        if (ta) ng__pack_contig(A + k0 * lda + i0 + p, lda, mr, NG__MR, kc, alpha, dst);
-        else ng__pack_strided(A + (i0 + p) * lda + k0, lda, mr, NG__MR, kc, alpha, dst);
+    for (p = 0; p < mc; p += NG__GEMM_MR, dst += NG__GEMM_MR * kc) {
+        const int mr = (int)ng__gemm_min(NG__GEMM_MR, mc - p);
+        if (ta) ng__gemm_pack_contig(A + k0 * lda + i0 + p, lda, mr, NG__GEMM_MR, kc, alpha, dst);
+        else ng__gemm_pack_strided(A + (i0 + p) * lda + k0, lda, mr, NG__GEMM_MR, kc, alpha, dst);
     }
 }
 
 /* op(B)[k0 .. k0+kc, j0 .. j0+nc] -> NR-column micro-panels (NR floats per k). */
-static void ng__pack_b(int tb, const float *B, int64_t ldb, int64_t k0, int64_t j0, int64_t kc,
+static void ng__gemm_pack_b(int tb, const float *B, int64_t ldb, int64_t k0, int64_t j0, int64_t kc,
                        int64_t nc, float *dst) {
     int64_t q = 0, k;
     if (!tb) { /* whole rows of B at a time (sequential reads), scattered to the full panels */
-        const int64_t nfull = nc / NG__NR;
+        const int64_t nfull = nc / NG__GEMM_NR;
         for (k = 0; k < kc; k++) {
             const float *s = B + (k0 + k) * ldb + j0;
-            float *d = dst + k * NG__NR;
-            for (q = 0; q < nfull; q++) memcpy(d + q * NG__NR * kc, s + q * NG__NR, NG__NR * sizeof(float));
+            float *d = dst + k * NG__GEMM_NR;
+            for (q = 0; q < nfull; q++) memcpy(d + q * NG__GEMM_NR * kc, s + q * NG__GEMM_NR, NG__GEMM_NR * sizeof(float));
         }
-        q = nfull * NG__NR;
-        dst += nfull * NG__NR * kc;
+        q = nfull * NG__GEMM_NR;
+        dst += nfull * NG__GEMM_NR * kc;
     }
-    for (; q < nc; q += NG__NR, dst += NG__NR * kc) {
-        const int nr = (int)ng__min64(NG__NR, nc - q);
-        if (!tb) ng__pack_contig(B + k0 * ldb + j0 + q, ldb, nr, NG__NR, kc, 1.0f, dst);
-        else ng__pack_strided(B + (j0 + q) * ldb + k0, ldb, nr, NG__NR, kc, 1.0f, dst);
+    for (; q < nc; q += NG__GEMM_NR, dst += NG__GEMM_NR * kc) {
+        const int nr = (int)ng__gemm_min(NG__GEMM_NR, nc - q);
+        if (!tb) ng__gemm_pack_contig(B + k0 * ldb + j0 + q, ldb, nr, NG__GEMM_NR, kc, 1.0f, dst);
+        else ng__gemm_pack_strided(B + (j0 + q) * ldb + k0, ldb, nr, NG__GEMM_NR, kc, 1.0f, dst);
     }
 }
 
 /* C[0..mr, 0..nr] = beta C + t (t: an MR x NR tile; beta == 0 overwrites). */
-static void ng__merge_tile(const float *t, float *C, int64_t ldc, int mr, int nr, float beta) {
+static void ng__gemm_merge(const float *t, float *C, int64_t ldc, int mr, int nr, float beta) {
     int r, j;
     for (r = 0; r < mr; r++) {
         float *c = C + r * ldc;
-        const float *tr = t + r * NG__NR;
+        const float *tr = t + r * NG__GEMM_NR;
         if (beta == 0.0f) for (j = 0; j < nr; j++) c[j] = tr[j];
         else for (j = 0; j < nr; j++) c[j] = beta * c[j] + tr[j];
     }
 }
 
 /* C = beta C on an M x N block (beta == 0 writes zeros, whatever C held). */
-static void ng__scale_c(int64_t M, int64_t N, float beta, float *C, int64_t ldc) {
+static void ng__gemm_scale_c(int64_t M, int64_t N, float beta, float *C, int64_t ldc) {
     int64_t i, j;
     if (beta == 1.0f) return;
     for (i = 0; i < M; i++) {
@@ -243,14 +243,14 @@ static void ng__scale_c(int64_t M, int64_t N, float beta, float *C, int64_t ldc)
 }
 
 /* Plain loops for tiny products: no allocation, no threads. */
-static void ng__sgemm_small(int ta, int tb, int64_t M, int64_t N, int64_t K, float alpha,
+static void ng__gemm_small(int ta, int tb, int64_t M, int64_t N, int64_t K, float alpha,
                             const float *A, int64_t lda, const float *B, int64_t ldb, float beta,
                             float *C, int64_t ldc) {
     int64_t i, j, k;
     for (i = 0; i < M; i++) {
         float *c = C + i * ldc;
         if (!tb) {
-            ng__scale_c(1, N, beta, c, ldc);
+            ng__gemm_scale_c(1, N, beta, c, ldc);
             for (k = 0; k < K; k++) {
                 const float a = alpha * (ta ? A[k * lda + i] : A[i * lda + k]);
                 const float *b = B + k * ldb;
@@ -269,41 +269,41 @@ static void ng__sgemm_small(int ta, int tb, int64_t M, int64_t N, int64_t K, flo
 
 /* One thread's share: rows [m0, m1) and columns [n0, n1) of C, all of K. Returns 0, or -1 when
    the packing buffers cannot be allocated. */
-static int ng__sgemm_block(int ta, int tb, int64_t m0, int64_t m1, int64_t n0, int64_t n1, int64_t K,
+static int ng__gemm_block(int ta, int tb, int64_t m0, int64_t m1, int64_t n0, int64_t n1, int64_t K,
                            float alpha, const float *A, int64_t lda, const float *B, int64_t ldb,
                            float beta, float *C, int64_t ldc) {
     const int64_t M = m1 - m0, N = n1 - n0;
     /* balanced blocks: as large as allowed, split evenly (no sliver at the end) */
-    const int64_t kc_max = ng__ceil_div(K, ng__ceil_div(K, NG__GEMM_KC));
-    const int64_t mc_max = ng__ceil_div(ng__ceil_div(M, ng__ceil_div(M, NG__GEMM_MC)), NG__MR) * NG__MR;
-    const int64_t nc_max = ng__ceil_div(ng__ceil_div(N, ng__ceil_div(N, NG__GEMM_NC)), NG__NR) * NG__NR;
+    const int64_t kc_max = ng__gemm_cdiv(K, ng__gemm_cdiv(K, NG__GEMM_KC));
+    const int64_t mc_max = ng__gemm_cdiv(ng__gemm_cdiv(M, ng__gemm_cdiv(M, NG__GEMM_MC)), NG__GEMM_MR) * NG__GEMM_MR;
+    const int64_t nc_max = ng__gemm_cdiv(ng__gemm_cdiv(N, ng__gemm_cdiv(N, NG__GEMM_NC)), NG__GEMM_NR) * NG__GEMM_NR;
     const int64_t a_size = (mc_max * kc_max + 15) / 16 * 16; /* keeps bp 64-byte aligned */
     float *ap, *bp, *tile;
     int64_t jc, pc, ic, jr, ir;
-    ap = (float *)ng_aligned_alloc((size_t)(a_size + nc_max * kc_max + NG__MR * NG__NR) * sizeof(float));
+    ap = (float *)ng_aligned_alloc((size_t)(a_size + nc_max * kc_max + NG__GEMM_MR * NG__GEMM_NR) * sizeof(float));
     if (!ap) return -1;
     bp = ap + a_size;
     tile = bp + nc_max * kc_max;
     for (jc = 0; jc < N; jc += nc_max) {
-        const int64_t nc = ng__min64(nc_max, N - jc);
+        const int64_t nc = ng__gemm_min(nc_max, N - jc);
         for (pc = 0; pc < K; pc += kc_max) {
-            const int64_t kc = ng__min64(kc_max, K - pc);
+            const int64_t kc = ng__gemm_min(kc_max, K - pc);
             const float beta_k = pc == 0 ? beta : 1.0f;
-            ng__pack_b(tb, B, ldb, pc, n0 + jc, kc, nc, bp);
+            ng__gemm_pack_b(tb, B, ldb, pc, n0 + jc, kc, nc, bp);
             for (ic = 0; ic < M; ic += mc_max) {
-                const int64_t mc = ng__min64(mc_max, M - ic);
-                ng__pack_a(ta, A, lda, m0 + ic, pc, mc, kc, alpha, ap);
-                for (jr = 0; jr < nc; jr += NG__NR) {
-                    const int nr = (int)ng__min64(NG__NR, nc - jr);
+                const int64_t mc = ng__gemm_min(mc_max, M - ic);
+                ng__gemm_pack_a(ta, A, lda, m0 + ic, pc, mc, kc, alpha, ap);
+                for (jr = 0; jr < nc; jr += NG__GEMM_NR) {
+                    const int nr = (int)ng__gemm_min(NG__GEMM_NR, nc - jr);
                     const float *b = bp + jr * kc;
-                    for (ir = 0; ir < mc; ir += NG__MR) {
-                        const int mr = (int)ng__min64(NG__MR, mc - ir);
+                    for (ir = 0; ir < mc; ir += NG__GEMM_MR) {
+                        const int mr = (int)ng__gemm_min(NG__GEMM_MR, mc - ir);
                         float *c = C + (m0 + ic + ir) * ldc + n0 + jc + jr;
-                        if (mr == NG__MR && nr == NG__NR) {
-                            ng__ukr(kc, ap + ir * kc, b, c, ldc, beta_k);
+                        if (mr == NG__GEMM_MR && nr == NG__GEMM_NR) {
+                            ng__gemm_ukr(kc, ap + ir * kc, b, c, ldc, beta_k);
                         } else {
-                            ng__ukr(kc, ap + ir * kc, b, tile, NG__NR, 0.0f);
-                            ng__merge_tile(tile, c, ldc, mr, nr, beta_k);
+                            ng__gemm_ukr(kc, ap + ir * kc, b, tile, NG__GEMM_NR, 0.0f);
+                            ng__gemm_merge(tile, c, ldc, mr, nr, beta_k);
                         }
                     }
                 }
@@ -320,13 +320,13 @@ void ng_sgemm_builtin(int trans_a, int trans_b, int64_t M, int64_t N, int64_t K,
     int nt = 1, tm = 1, tn = 1, failed = 0;
     int64_t mt, nt_cols;
     if (M <= 0 || N <= 0) return;
-    if (K <= 0 || alpha == 0.0f) { ng__scale_c(M, N, beta, C, ldc); return; }
+    if (K <= 0 || alpha == 0.0f) { ng__gemm_scale_c(M, N, beta, C, ldc); return; }
     if ((double)M * (double)N * (double)K <= NG__GEMM_SMALL) {
-        ng__sgemm_small(trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+        ng__gemm_small(trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
         return;
     }
-    mt = ng__ceil_div(M, NG__MR);      /* row tiles */
-    nt_cols = ng__ceil_div(N, NG__NR); /* column tiles */
+    mt = ng__gemm_cdiv(M, NG__GEMM_MR);      /* row tiles */
+    nt_cols = ng__gemm_cdiv(N, NG__GEMM_NR); /* column tiles */
 #ifdef _OPENMP
     if (!omp_in_parallel()) {
         double work = (double)M * (double)N * (double)K / NG__GEMM_MT_MIN;
@@ -342,7 +342,7 @@ void ng_sgemm_builtin(int trans_a, int trans_b, int64_t M, int64_t N, int64_t K,
         int d;
         for (d = 1; d <= nt; d++) {
             if (nt % d == 0 && d <= mt && nt / d <= nt_cols) {
-                double rm = (double)ng__ceil_div(mt, d) * NG__MR, rn = (double)ng__ceil_div(nt_cols, nt / d) * NG__NR;
+                double rm = (double)ng__gemm_cdiv(mt, d) * NG__GEMM_MR, rn = (double)ng__gemm_cdiv(nt_cols, nt / d) * NG__GEMM_NR;
                 double cost = rm * rn + 32.0 * (rm + rn);
                 if (best < 0.0 || cost < best) { best = cost; tm = d; tn = nt / d; }
             }
@@ -350,28 +350,28 @@ void ng_sgemm_builtin(int trans_a, int trans_b, int64_t M, int64_t N, int64_t K,
         if (best >= 0.0) break;
     }
     if (nt <= 1) {
-        failed = ng__sgemm_block(trans_a, trans_b, 0, M, 0, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+        failed = ng__gemm_block(trans_a, trans_b, 0, M, 0, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
     } else {
         int t;
         NG__OMP(parallel for num_threads(nt) schedule(static, 1) reduction(| : failed))
         for (t = 0; t < nt; t++) {
             const int64_t ti = t / tn, tj = t % tn;
-            const int64_t m0 = ng__min64(M, (mt * ti / tm) * NG__MR), m1 = ng__min64(M, (mt * (ti + 1) / tm) * NG__MR);
-            const int64_t n0 = ng__min64(N, (nt_cols * tj / tn) * NG__NR), n1 = ng__min64(N, (nt_cols * (tj + 1) / tn) * NG__NR);
+            const int64_t m0 = ng__gemm_min(M, (mt * ti / tm) * NG__GEMM_MR), m1 = ng__gemm_min(M, (mt * (ti + 1) / tm) * NG__GEMM_MR);
+            const int64_t n0 = ng__gemm_min(N, (nt_cols * tj / tn) * NG__GEMM_NR), n1 = ng__gemm_min(N, (nt_cols * (tj + 1) / tn) * NG__GEMM_NR);
             if (m1 > m0 && n1 > n0)
-                failed |= -ng__sgemm_block(trans_a, trans_b, m0, m1, n0, n1, K, alpha, A, lda, B, ldb, beta, C, ldc);
+                failed |= -ng__gemm_block(trans_a, trans_b, m0, m1, n0, n1, K, alpha, A, lda, B, ldb, beta, C, ldc);
         }
     }
     if (failed) /* out of memory for the packing buffers: the plain loops need none */
-        ng__sgemm_small(trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+        ng__gemm_small(trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
 }
-#undef NG__ROWS
-#undef NG__DECL
-#undef NG__FMA
-#undef NG__STEP
-#undef NG__PF
-#undef NG__ST0
-#undef NG__STB
+#undef NG__GEMM_ROWS
+#undef NG__GEMM_DECL
+#undef NG__GEMM_FMA
+#undef NG__GEMM_STEP
+#undef NG__GEMM_PF
+#undef NG__GEMM_ST0
+#undef NG__GEMM_STB
 
 ng_status ng_sgemm_openblas(int trans_a, int trans_b, int64_t M, int64_t N, int64_t K, float alpha,
                             const float *A, int64_t lda, const float *B, int64_t ldb, float beta,
