@@ -1195,9 +1195,11 @@ ng_status ng_backward(ng_ctx *ctx, ng_tensor *loss) {
 #ifndef NG__GEMM_NC
 #define NG__GEMM_NC 4096
 #endif
-/* Below this many multiply-adds (M N K) the plain loop wins; below NG__GEMM_MT_MIN per thread,
-   extra threads cost more than they save. */
-#define NG__GEMM_SMALL 4096
+/* Up to this many multiply-adds (M N K), and K <= NG__GEMM_DIRECT_KMAX, the direct path (no
+   packing) wins; below NG__GEMM_MT_MIN per thread, extra threads cost more than they save. */
+#ifndef NG__GEMM_SMALL
+#define NG__GEMM_SMALL 2097152 /* 128^3 */
+#endif
 #define NG__GEMM_MT_MIN 262144
 
 static int64_t ng__gemm_min(int64_t a, int64_t b) { return a < b ? a : b; }
@@ -1391,10 +1393,10 @@ static void ng__gemm_scale_c(int64_t M, int64_t N, float beta, float *C, int64_t
     }
 }
 
-/* Plain loops for tiny products: no allocation, no threads. */
+/* Plain loops: the fallback when the packing buffers cannot be allocated. */
 static void ng__gemm_small(int ta, int tb, int64_t M, int64_t N, int64_t K, float alpha,
-                            const float *A, int64_t lda, const float *B, int64_t ldb, float beta,
-                            float *C, int64_t ldc) {
+                           const float *A, int64_t lda, const float *B, int64_t ldb, float beta,
+                           float *C, int64_t ldc) {
     int64_t i, j, k;
     for (i = 0; i < M; i++) {
         float *c = C + i * ldc;
@@ -1413,6 +1415,110 @@ static void ng__gemm_small(int ta, int tb, int64_t M, int64_t N, int64_t K, floa
                 c[j] = (beta == 0.0f ? 0.0f : beta * c[j]) + alpha * s;
             }
         }
+    }
+}
+
+/* ---- direct path for small products: no packing of A, no heap, no threads ----
+   A 6 x 16 tile of C = alpha sum_k A(i, k) B(k, j) + beta C is accumulated reading op(A)
+   in place (element (r, k) at a[r rs + k cs], any transposition) and 16 consecutive floats of
+   op(B) per k (b + k ldb). Rows past mr repeat row mr-1 (in bounds, never stored); columns past
+   nr are masked off. op(B) with trans_b is first copied, 16 columns at a time, to a strip. */
+#define NG__GEMM_DMR 6
+#define NG__GEMM_DNR 16
+#define NG__GEMM_DIRECT_KMAX 256 /* strip of K x 16 floats on the stack (16 KiB) */
+#ifdef NG__HAVE_AVX2
+#define NG__GEMM_DROWS(X) X(0) X(1) X(2) X(3) X(4) X(5)
+#define NG__GEMM_DDECL(r) __m256 c##r##0 = _mm256_setzero_ps(), c##r##1 = _mm256_setzero_ps(); \
+                          const float *a##r = a + (r < mr ? r : mr - 1) * rs;
+#define NG__GEMM_DFMA(r) { const __m256 av = _mm256_broadcast_ss(a##r + o);                  \
+                           c##r##0 = _mm256_fmadd_ps(av, b0, c##r##0);                    \
+                           c##r##1 = _mm256_fmadd_ps(av, b1, c##r##1); }
+#define NG__GEMM_DOUT(r) if (r < mr) {                                                    \
+        float *cr = c + r * ldc;                                                             \
+        __m256 v0 = _mm256_mul_ps(alv, c##r##0), v1 = _mm256_mul_ps(alv, c##r##1);            \
+        if (nr == NG__GEMM_DNR) {                                                            \
+            if (beta != 0.0f) { v0 = _mm256_fmadd_ps(bev, _mm256_loadu_ps(cr), v0);             \
+                                v1 = _mm256_fmadd_ps(bev, _mm256_loadu_ps(cr + 8), v1); }       \
+            _mm256_storeu_ps(cr, v0); _mm256_storeu_ps(cr + 8, v1);                          \
+        } else {                                                                             \
+            if (beta != 0.0f) { v0 = _mm256_fmadd_ps(bev, _mm256_maskload_ps(cr, m0), v0);      \
+                                v1 = _mm256_fmadd_ps(bev, _mm256_maskload_ps(cr + 8, m1), v1); } \
+            _mm256_maskstore_ps(cr, m0, v0); _mm256_maskstore_ps(cr + 8, m1, v1);            \
+        } }
+static void ng__gemm_direct_tile(int64_t K, const float *a, int64_t rs, int64_t cs, const float *b,
+                                 int64_t ldb, int mr, int nr, float alpha, float beta, float *c, int64_t ldc) {
+    const __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+    const __m256i m0 = _mm256_cmpgt_epi32(_mm256_set1_epi32(nr), lane);
+    const __m256i m1 = _mm256_cmpgt_epi32(_mm256_set1_epi32(nr - 8), lane);
+    const __m256 alv = _mm256_set1_ps(alpha), bev = _mm256_set1_ps(beta);
+    int64_t k, o = 0;
+    NG__GEMM_DROWS(NG__GEMM_DDECL)
+    if (nr == NG__GEMM_DNR) {
+        for (k = 0; k < K; k++, b += ldb, o += cs) {
+            const __m256 b0 = _mm256_loadu_ps(b), b1 = _mm256_loadu_ps(b + 8);
+            NG__GEMM_DROWS(NG__GEMM_DFMA)
+        }
+    } else {
+        for (k = 0; k < K; k++, b += ldb, o += cs) {
+            const __m256 b0 = _mm256_maskload_ps(b, m0), b1 = _mm256_maskload_ps(b + 8, m1);
+            NG__GEMM_DROWS(NG__GEMM_DFMA)
+        }
+    }
+    NG__GEMM_DROWS(NG__GEMM_DOUT)
+}
+#undef NG__GEMM_DROWS
+#undef NG__GEMM_DDECL
+#undef NG__GEMM_DFMA
+#undef NG__GEMM_DOUT
+#else
+static void ng__gemm_direct_tile(int64_t K, const float *a, int64_t rs, int64_t cs, const float *b,
+                                 int64_t ldb, int mr, int nr, float alpha, float beta, float *c, int64_t ldc) {
+    float acc[NG__GEMM_DMR][NG__GEMM_DNR];
+    int64_t k;
+    int r, j;
+    memset(acc, 0, sizeof acc);
+    for (k = 0; k < K; k++, b += ldb)
+        for (r = 0; r < mr; r++) {
+            const float ar = a[r * rs + k * cs];
+            if (nr == NG__GEMM_DNR) for (j = 0; j < NG__GEMM_DNR; j++) acc[r][j] += ar * b[j];
+            else for (j = 0; j < nr; j++) acc[r][j] += ar * b[j];
+        }
+    for (r = 0; r < mr; r++) {
+        float *cr = c + r * ldc;
+        if (beta == 0.0f) for (j = 0; j < nr; j++) cr[j] = alpha * acc[r][j];
+        else for (j = 0; j < nr; j++) cr[j] = alpha * acc[r][j] + beta * cr[j];
+    }
+}
+#endif
+
+static void ng__gemm_direct(int ta, int tb, int64_t M, int64_t N, int64_t K, float alpha,
+                            const float *A, int64_t lda, const float *B, int64_t ldb, float beta,
+                            float *C, int64_t ldc) {
+    float strip[NG__GEMM_DIRECT_KMAX * NG__GEMM_DNR];
+    const int64_t rs = ta ? 1 : lda, cs = ta ? lda : 1;
+    int64_t i, j;
+    for (j = 0; j < N; j += NG__GEMM_DNR) {
+        const int nr = (int)ng__gemm_min(NG__GEMM_DNR, N - j);
+        const float *b = B + j;
+        int64_t ldb_strip = ldb;
+        if (tb) { /* columns j .. j+nr of op(B) are rows of B: copy them to a k-major strip */
+            ng__gemm_pack_strided(B + j * ldb, ldb, nr, NG__GEMM_DNR, K, 1.0f, strip);
+            b = strip;
+            ldb_strip = NG__GEMM_DNR;
+        } else if (M > 2 * NG__GEMM_DMR) {
+            /* copy too (amortised over the row tiles): a strip read in place strides by ldb,
+               and with ldb a multiple of 4 KiB all its k rows fight for one L1 set */
+            int64_t k;
+            if (nr == NG__GEMM_DNR)
+                for (k = 0; k < K; k++) memcpy(strip + k * NG__GEMM_DNR, B + k * ldb + j, NG__GEMM_DNR * sizeof(float));
+            else
+                ng__gemm_pack_contig(B + j, ldb, nr, NG__GEMM_DNR, K, 1.0f, strip);
+            b = strip;
+            ldb_strip = NG__GEMM_DNR;
+        }
+        for (i = 0; i < M; i += NG__GEMM_DMR)
+            ng__gemm_direct_tile(K, A + i * rs, rs, cs, b, ldb_strip, (int)ng__gemm_min(NG__GEMM_DMR, M - i), nr,
+                                 alpha, beta, C + i * ldc + j, ldc);
     }
 }
 
@@ -1463,25 +1569,36 @@ static int ng__gemm_block(int ta, int tb, int64_t m0, int64_t m1, int64_t n0, in
     return 0;
 }
 
+/* Rows [m0, m1) x columns [n0, n1) of C, on the calling thread. */
+static void ng__gemm_part(int direct, int ta, int tb, int64_t m0, int64_t m1, int64_t n0, int64_t n1,
+                          int64_t K, float alpha, const float *A, int64_t lda, const float *B,
+                          int64_t ldb, float beta, float *C, int64_t ldc) {
+    const float *a = A + (ta ? m0 : m0 * lda), *b = B + (tb ? n0 * ldb : n0);
+    float *c = C + m0 * ldc + n0;
+    if (direct)
+        ng__gemm_direct(ta, tb, m1 - m0, n1 - n0, K, alpha, a, lda, b, ldb, beta, c, ldc);
+    else if (ng__gemm_block(ta, tb, m0, m1, n0, n1, K, alpha, A, lda, B, ldb, beta, C, ldc) != 0)
+        ng__gemm_small(ta, tb, m1 - m0, n1 - n0, K, alpha, a, lda, b, ldb, beta, c, ldc); /* no memory */
+}
+
 void ng_sgemm_builtin(int trans_a, int trans_b, int64_t M, int64_t N, int64_t K, float alpha,
                       const float *A, int64_t lda, const float *B, int64_t ldb, float beta, float *C,
                       int64_t ldc) {
-    int nt = 1, tm = 1, tn = 1, failed = 0;
-    int64_t mt, nt_cols;
+    int nt = 1, tm = 1, tn = 1, direct, mr, nr;
+    int64_t mt, ntc;
     if (M <= 0 || N <= 0) return;
     if (K <= 0 || alpha == 0.0f) { ng__gemm_scale_c(M, N, beta, C, ldc); return; }
-    if ((double)M * (double)N * (double)K <= NG__GEMM_SMALL) {
-        ng__gemm_small(trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
-        return;
-    }
-    mt = ng__gemm_cdiv(M, NG__GEMM_MR);      /* row tiles */
-    nt_cols = ng__gemm_cdiv(N, NG__GEMM_NR); /* column tiles */
+    direct = K <= NG__GEMM_DIRECT_KMAX && (double)M * (double)N * (double)K <= NG__GEMM_SMALL;
+    mr = direct ? NG__GEMM_DMR : NG__GEMM_MR;
+    nr = direct ? NG__GEMM_DNR : NG__GEMM_NR;
+    mt = ng__gemm_cdiv(M, mr);  /* row tiles */
+    ntc = ng__gemm_cdiv(N, nr); /* column tiles */
 #ifdef _OPENMP
     if (!omp_in_parallel()) {
         double work = (double)M * (double)N * (double)K / NG__GEMM_MT_MIN;
         nt = omp_get_max_threads();
         if (work < nt) nt = work < 1.0 ? 1 : (int)work;
-        if ((int64_t)nt > mt * nt_cols) nt = (int)(mt * nt_cols);
+        if ((int64_t)nt > mt * ntc) nt = (int)(mt * ntc);
     }
 #endif
     /* grid tm x tn (tm tn = nt) minimising the busiest thread's tiles plus its packing, in
@@ -1490,8 +1607,8 @@ void ng_sgemm_builtin(int trans_a, int trans_b, int64_t M, int64_t N, int64_t K,
         double best = -1.0;
         int d;
         for (d = 1; d <= nt; d++) {
-            if (nt % d == 0 && d <= mt && nt / d <= nt_cols) {
-                double rm = (double)ng__gemm_cdiv(mt, d) * NG__GEMM_MR, rn = (double)ng__gemm_cdiv(nt_cols, nt / d) * NG__GEMM_NR;
+            if (nt % d == 0 && d <= mt && nt / d <= ntc) {
+                double rm = (double)(ng__gemm_cdiv(mt, d) * mr), rn = (double)(ng__gemm_cdiv(ntc, nt / d) * nr);
                 double cost = rm * rn + 32.0 * (rm + rn);
                 if (best < 0.0 || cost < best) { best = cost; tm = d; tn = nt / d; }
             }
@@ -1499,20 +1616,18 @@ void ng_sgemm_builtin(int trans_a, int trans_b, int64_t M, int64_t N, int64_t K,
         if (best >= 0.0) break;
     }
     if (nt <= 1) {
-        failed = ng__gemm_block(trans_a, trans_b, 0, M, 0, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+        ng__gemm_part(direct, trans_a, trans_b, 0, M, 0, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
     } else {
         int t;
-        NG__OMP(parallel for num_threads(nt) schedule(static, 1) reduction(| : failed))
+        NG__OMP(parallel for num_threads(nt) schedule(static, 1))
         for (t = 0; t < nt; t++) {
             const int64_t ti = t / tn, tj = t % tn;
-            const int64_t m0 = ng__gemm_min(M, (mt * ti / tm) * NG__GEMM_MR), m1 = ng__gemm_min(M, (mt * (ti + 1) / tm) * NG__GEMM_MR);
-            const int64_t n0 = ng__gemm_min(N, (nt_cols * tj / tn) * NG__GEMM_NR), n1 = ng__gemm_min(N, (nt_cols * (tj + 1) / tn) * NG__GEMM_NR);
+            const int64_t m0 = ng__gemm_min(M, (mt * ti / tm) * mr), m1 = ng__gemm_min(M, (mt * (ti + 1) / tm) * mr);
+            const int64_t n0 = ng__gemm_min(N, (ntc * tj / tn) * nr), n1 = ng__gemm_min(N, (ntc * (tj + 1) / tn) * nr);
             if (m1 > m0 && n1 > n0)
-                failed |= -ng__gemm_block(trans_a, trans_b, m0, m1, n0, n1, K, alpha, A, lda, B, ldb, beta, C, ldc);
+                ng__gemm_part(direct, trans_a, trans_b, m0, m1, n0, n1, K, alpha, A, lda, B, ldb, beta, C, ldc);
         }
     }
-    if (failed) /* out of memory for the packing buffers: the plain loops need none */
-        ng__gemm_small(trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
 }
 #undef NG__GEMM_ROWS
 #undef NG__GEMM_DECL

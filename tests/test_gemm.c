@@ -106,40 +106,45 @@ static gemm_case mk(int ta, int tb, int64_t m, int64_t n, int64_t k, int64_t pad
     return g;
 }
 
-/* Shapes: ones, primes, tiny (plain loops), micro-tile edges (MR in {4, 6, 12}, NR in {16, 32}),
-   cache-block edges (KC 256, MC 144), and sizes large enough to be threaded. */
+/* Two paths: products with K <= 256 and M N K <= 128^3 take the direct path (no packing), the
+   rest the packed one. Every shape runs as given and with K + 257 (always packed).
+   Shapes: ones, primes, micro-tile edges (MR in {4, 6, 12}, NR in {16, 32}), cache-block edges
+   (KC 256, MC 144), shapes large enough to be threaded. */
 static const int64_t shapes[][3] = {
     {1, 1, 1}, {1, 1, 7}, {1, 17, 1}, {17, 1, 1}, {1, 1, 300}, {2, 3, 5}, {7, 13, 11},
     {5, 31, 29}, {11, 33, 17}, {6, 16, 64}, {12, 32, 64}, {13, 33, 65}, {23, 47, 31},
     {3, 200, 19}, {200, 3, 19}, {31, 15, 255}, {29, 17, 256}, {25, 37, 257}, {143, 37, 17},
     {144, 33, 9}, {145, 31, 13}, {61, 97, 129}, {101, 67, 43}, {1, 513, 300}, {257, 1, 129},
+    {130, 129, 127}, {19, 1000, 7},
 };
 
 TEST(gemm_shapes_transposes) {
     size_t s;
-    int t;
+    int t, packed;
     for (s = 0; s < sizeof shapes / sizeof shapes[0]; s++)
-        for (t = 0; t < 4; t++) {
-            const int64_t *d = shapes[s];
-            /* vary alpha, beta and padding with the case so every combination shows up */
-            static const float alphas[] = {1.0f, -0.5f, 2.0f, 0.75f};
-            static const float betas[] = {0.0f, 1.0f, -1.5f, 0.25f};
-            gemm_case g = mk(t & 1, t >> 1, d[0], d[1], d[2], (int64_t)((s + t) % 3) * 3,
-                             alphas[(s + t) % 4], betas[(s + 2 * t) % 4]);
-            run_case(&g, 1000 + s * 4 + t);
-        }
+        for (packed = 0; packed < 2; packed++)
+            for (t = 0; t < 4; t++) {
+                const int64_t *d = shapes[s];
+                /* vary alpha, beta and padding with the case so every combination shows up */
+                static const float alphas[] = {1.0f, -0.5f, 2.0f, 0.75f};
+                static const float betas[] = {0.0f, 1.0f, -1.5f, 0.25f};
+                gemm_case g = mk(t & 1, t >> 1, d[0], d[1], d[2] + 257 * packed, (int64_t)((s + t + packed) % 3) * 3,
+                                 alphas[(s + t) % 4], betas[(s + 2 * t + packed) % 4]);
+                run_case(&g, 1000 + s * 8 + (size_t)packed * 4 + t);
+            }
 }
 
 TEST(gemm_alpha_beta_grid) {
     static const float alphas[] = {1.0f, -1.0f, 0.3f};
     static const float betas[] = {0.0f, 1.0f, -2.0f, 0.5f};
-    int a, b, t;
+    int a, b, t, packed;
     for (a = 0; a < 3; a++)
         for (b = 0; b < 4; b++)
-            for (t = 0; t < 4; t++) {
-                gemm_case g = mk(t & 1, t >> 1, 37, 41, 53, 1, alphas[a], betas[b]);
-                run_case(&g, 2000 + a * 16 + b * 4 + t);
-            }
+            for (t = 0; t < 4; t++)
+                for (packed = 0; packed < 2; packed++) {
+                    gemm_case g = mk(t & 1, t >> 1, 37, 41, 53 + 257 * packed, 1, alphas[a], betas[b]);
+                    run_case(&g, 2000 + a * 32 + b * 8 + t * 2 + packed);
+                }
 }
 
 TEST(gemm_large) {
@@ -152,9 +157,9 @@ TEST(gemm_large) {
 
 /* beta == 0 must overwrite C even when it holds NaN (BLAS semantics), on every path. */
 TEST(gemm_beta_zero_ignores_nan) {
-    static const int64_t d[][3] = {{3, 4, 5}, {13, 33, 65}, {150, 70, 300}};
+    static const int64_t d[][3] = {{3, 4, 5}, {13, 33, 65}, {150, 70, 300}, {97, 60, 200}};
     int s, t;
-    for (s = 0; s < 3; s++)
+    for (s = 0; s < 4; s++)
         for (t = 0; t < 4; t++) {
             gemm_case g = mk(t & 1, t >> 1, d[s][0], d[s][1], d[s][2], 2, 1.5f, 0.0f);
             g.nan_c = 1;
@@ -180,44 +185,48 @@ TEST(gemm_k0_alpha0) {
 
 /* The same product from a threaded call, from inside a parallel region (single-threaded there)
    and with one thread is bitwise identical: the tile grid and K blocking do not depend on the
-   split, and nothing is accumulated across threads. */
+   split, and nothing is accumulated across threads. Both paths (direct: K <= 256, packed). */
 TEST(gemm_threads_and_parallel_region) {
-    const int64_t m = 211, n = 190, k = 300;
-    float *A = (float *)malloc((size_t)(m * k) * sizeof(float));
-    float *B = (float *)malloc((size_t)(n * k) * sizeof(float));
-    float *C1 = (float *)malloc((size_t)(m * n) * sizeof(float));
-    float *C2 = (float *)malloc((size_t)(m * n) * sizeof(float));
-    float *Cp = (float *)malloc((size_t)(4 * m * n) * sizeof(float));
-    ng_rng r;
-    int t, t_before = ng_num_threads();
-    int64_t i;
-    ng_test_seed = 5000;
-    ng_rng_seed(&r, ng_test_seed);
-    fill_uniform(A, m * k, &r, -1, 1);
-    fill_uniform(B, n * k, &r, -1, 1);
-    ng_sgemm_builtin(0, 1, m, n, k, 0.5f, A, k, B, k, 0.0f, C1, n);
-    ng_set_num_threads(1);
-    ng_sgemm_builtin(0, 1, m, n, k, 0.5f, A, k, B, k, 0.0f, C2, n);
-    ng_set_num_threads(t_before);
-    CHECK(memcmp(C1, C2, (size_t)(m * n) * sizeof(float)) == 0);
-    for (i = 0; i < 4 * m * n; i++) Cp[i] = NAN;
+    static const int64_t d[][3] = {{211, 190, 300}, {127, 120, 100}, {40, 700, 90}};
+    int s;
+    for (s = 0; s < 3; s++) {
+        const int64_t m = d[s][0], n = d[s][1], k = d[s][2];
+        float *A = (float *)malloc((size_t)(m * k) * sizeof(float));
+        float *B = (float *)malloc((size_t)(n * k) * sizeof(float));
+        float *C1 = (float *)malloc((size_t)(m * n) * sizeof(float));
+        float *C2 = (float *)malloc((size_t)(m * n) * sizeof(float));
+        float *Cp = (float *)malloc((size_t)(4 * m * n) * sizeof(float));
+        ng_rng r;
+        int t, t_before = ng_num_threads();
+        int64_t i;
+        ng_test_seed = 5000 + (uint64_t)s;
+        ng_rng_seed(&r, ng_test_seed);
+        fill_uniform(A, m * k, &r, -1, 1);
+        fill_uniform(B, n * k, &r, -1, 1);
+        ng_sgemm_builtin(0, 1, m, n, k, 0.5f, A, k, B, k, 0.0f, C1, n);
+        ng_set_num_threads(1);
+        ng_sgemm_builtin(0, 1, m, n, k, 0.5f, A, k, B, k, 0.0f, C2, n);
+        ng_set_num_threads(t_before);
+        CHECK(memcmp(C1, C2, (size_t)(m * n) * sizeof(float)) == 0);
+        for (i = 0; i < 4 * m * n; i++) Cp[i] = NAN;
 #ifdef _OPENMP
 #pragma omp parallel for num_threads(2)
 #endif
-    for (t = 0; t < 4; t++)
-        ng_sgemm_builtin(0, 1, m, n, k, 0.5f, A, k, B, k, 0.0f, Cp + t * m * n, n);
-    for (t = 0; t < 4; t++) CHECK(memcmp(C1, Cp + t * m * n, (size_t)(m * n) * sizeof(float)) == 0);
-    ng_sgemm_builtin(0, 1, m, n, k, 0.5f, A, k, B, k, 0.0f, C2, n); /* repeatable */
-    CHECK(memcmp(C1, C2, (size_t)(m * n) * sizeof(float)) == 0);
-    free(A); free(B); free(C1); free(C2); free(Cp);
+        for (t = 0; t < 4; t++)
+            ng_sgemm_builtin(0, 1, m, n, k, 0.5f, A, k, B, k, 0.0f, Cp + t * m * n, n);
+        for (t = 0; t < 4; t++) CHECK(memcmp(C1, Cp + t * m * n, (size_t)(m * n) * sizeof(float)) == 0);
+        ng_sgemm_builtin(0, 1, m, n, k, 0.5f, A, k, B, k, 0.0f, C2, n); /* repeatable */
+        CHECK(memcmp(C1, C2, (size_t)(m * n) * sizeof(float)) == 0);
+        free(A); free(B); free(C1); free(C2); free(Cp);
+    }
 }
 
 #ifdef NG_USE_OPENBLAS
 /* Built-in vs OpenBLAS: the difference is bounded by the sum of both kernels' errors. */
 TEST(gemm_matches_openblas) {
-    static const int64_t d[][3] = {{1, 1, 1}, {7, 13, 11}, {13, 33, 65}, {145, 97, 257}, {300, 257, 513}};
+    static const int64_t d[][3] = {{1, 1, 1}, {7, 13, 11}, {13, 33, 65}, {100, 90, 200}, {145, 97, 257}, {300, 257, 513}};
     int s, t;
-    for (s = 0; s < 5; s++)
+    for (s = 0; s < 6; s++)
         for (t = 0; t < 4; t++) {
             gemm_case g = mk(t & 1, t >> 1, d[s][0], d[s][1], d[s][2], t, 0.75f, t == 2 ? 0.0f : -0.5f);
             ng_rng r;
