@@ -269,14 +269,26 @@ static void ng__gemm_small(int ta, int tb, int64_t M, int64_t N, int64_t K, floa
     }
 }
 
-/* ---- direct path for small products: no packing of A, no heap, no threads ----
-   A 6 x 16 tile of C = alpha sum_k A(i, k) B(k, j) + beta C is accumulated reading op(A)
-   in place (element (r, k) at a[r rs + k cs], any transposition) and 16 consecutive floats of
-   op(B) per k (b + k ldb). Rows past mr repeat row mr-1 (in bounds, never stored); columns past
-   nr are masked off. op(B) with trans_b is first copied, 16 columns at a time, to a strip. */
+/* ---- direct path for small products: no packing of A, no heap ----
+   A DMR x 16 tile (6 x 16 with AVX2, 4 x 16 portable) of C = alpha sum_k A(i, k) B(k, j) +
+   beta C is accumulated reading op(A) in place (element (r, k) at a[r rs + k cs], either
+   transposition) and 16 consecutive floats of op(B) per k (b + k ldb). Rows past mr repeat row
+   mr-1 (in bounds, never stored); columns past nr are masked off (AVX2) or computed on the
+   zero padding of a strip and dropped. Each 16-column strip of op(B) is first copied to a
+   k-major buffer on the stack when op(B) is B^T, when enough row tiles reuse it, or always in
+   the portable build. Threads split C as for the packed path. */
+#ifdef NG__HAVE_AVX2
 #define NG__GEMM_DMR 6
+#else
+#define NG__GEMM_DMR 4
+#endif
 #define NG__GEMM_DNR 16
 #define NG__GEMM_DIRECT_KMAX 256 /* strip of K x 16 floats on the stack (16 KiB) */
+#ifdef NG__HAVE_AVX2
+#define NG__GEMM_DIRECT_COPY_ALWAYS 0 /* the AVX2 tile masks partial columns itself */
+#else
+#define NG__GEMM_DIRECT_COPY_ALWAYS 1 /* the portable tile reads 16 floats of b per k */
+#endif
 #ifdef NG__HAVE_AVX2
 #define NG__GEMM_DROWS(X) X(0) X(1) X(2) X(3) X(4) X(5)
 #define NG__GEMM_DDECL(r) __m256 c##r##0 = _mm256_setzero_ps(), c##r##1 = _mm256_setzero_ps(); \
@@ -322,17 +334,20 @@ static void ng__gemm_direct_tile(int64_t K, const float *a, int64_t rs, int64_t 
 #undef NG__GEMM_DFMA
 #undef NG__GEMM_DOUT
 #else
+/* Portable version: constant loop bounds so the compiler can keep acc in vector registers; rows
+   past mr are clamped as above, columns past nr computed and dropped (b has >= 16 per k). */
 static void ng__gemm_direct_tile(int64_t K, const float *a, int64_t rs, int64_t cs, const float *b,
                                  int64_t ldb, int mr, int nr, float alpha, float beta, float *c, int64_t ldc) {
     float acc[NG__GEMM_DMR][NG__GEMM_DNR];
+    const float *ar[NG__GEMM_DMR];
     int64_t k;
     int r, j;
     memset(acc, 0, sizeof acc);
+    for (r = 0; r < NG__GEMM_DMR; r++) ar[r] = a + (r < mr ? r : mr - 1) * rs;
     for (k = 0; k < K; k++, b += ldb)
-        for (r = 0; r < mr; r++) {
-            const float ar = a[r * rs + k * cs];
-            if (nr == NG__GEMM_DNR) for (j = 0; j < NG__GEMM_DNR; j++) acc[r][j] += ar * b[j];
-            else for (j = 0; j < nr; j++) acc[r][j] += ar * b[j];
+        for (r = 0; r < NG__GEMM_DMR; r++) {
+            const float av = ar[r][k * cs];
+            for (j = 0; j < NG__GEMM_DNR; j++) acc[r][j] += av * b[j];
         }
     for (r = 0; r < mr; r++) {
         float *cr = c + r * ldc;
@@ -356,7 +371,7 @@ static void ng__gemm_direct(int ta, int tb, int64_t M, int64_t N, int64_t K, flo
             ng__gemm_pack_strided(B + j * ldb, ldb, nr, NG__GEMM_DNR, K, 1.0f, strip);
             b = strip;
             ldb_strip = NG__GEMM_DNR;
-        } else if (M > 2 * NG__GEMM_DMR) {
+        } else if (M > 2 * NG__GEMM_DMR || NG__GEMM_DIRECT_COPY_ALWAYS) {
             /* copy too (amortised over the row tiles): a strip read in place strides by ldb,
                and with ldb a multiple of 4 KiB all its k rows fight for one L1 set */
             int64_t k;
