@@ -1543,7 +1543,10 @@ static void ng__gemm_direct(int ta, int tb, int64_t M, int64_t N, int64_t K, flo
    (several ranges per row block when there are few row blocks); a thread packs the item's A
    block into its own buffer unless it already holds it. Dynamic scheduling keeps all threads
    busy even when one is slowed down, and cannot change the result: every C tile is computed the
-   same way, by one thread, whichever it is. */
+   same way, by one thread, whichever it is. B blocks alternate between two buffers, so one
+   barrier per block suffices: the one after packing block p, which every thread reaches only
+   after its items of block p-1 are done; so block p-1's buffer is free to be packed as block
+   p+1, and no tile gets its block p update before its block p-1 update is stored. */
 static void ng__gemm_packed(int ta, int tb, int64_t M, int64_t N, int64_t K, float alpha,
                             const float *A, int64_t lda, const float *B, int64_t ldb, float beta,
                             float *C, int64_t ldc, int nt) {
@@ -1553,35 +1556,36 @@ static void ng__gemm_packed(int ta, int tb, int64_t M, int64_t N, int64_t K, flo
     const int64_t nc_max = ng__gemm_cdiv(ng__gemm_cdiv(N, ng__gemm_cdiv(N, NG__GEMM_NC)), NG__GEMM_NR) * NG__GEMM_NR;
     const int64_t b_size = nc_max * kc_max; /* a multiple of 16: A buffers stay 64-byte aligned */
     const int64_t a_size = (mc_max * kc_max + NG__GEMM_MR * NG__GEMM_NR + 15) / 16 * 16; /* A block + tile */
-    const int64_t n_ic = ng__gemm_cdiv(M, mc_max);
-    float *buf = (float *)ng_aligned_alloc((size_t)(b_size + nt * a_size) * sizeof(float));
+    const int64_t n_ic = ng__gemm_cdiv(M, mc_max), n_b = nt > 1 ? 2 : 1; /* B buffers */
+    float *buf = (float *)ng_aligned_alloc((size_t)(n_b * b_size + nt * a_size) * sizeof(float));
     if (!buf) { /* out of memory: the plain loops need no buffers */
         ng__gemm_small(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
         return;
     }
     NG__OMP(parallel num_threads(nt) if (nt > 1))
     {
-        float *bp = buf, *ap, *tile;
-        int64_t jc, pc;
+        float *ap, *tile;
+        int64_t jc, pc, blk = 0;
         int tid = 0;
 #ifdef _OPENMP
         tid = omp_get_thread_num();
 #endif
-        ap = buf + b_size + tid * a_size;
+        ap = buf + n_b * b_size + tid * a_size;
         tile = ap + mc_max * kc_max;
         for (jc = 0; jc < N; jc += nc_max) {
             const int64_t nc = ng__gemm_min(nc_max, N - jc), n_jr = ng__gemm_cdiv(nc, NG__GEMM_NR);
             const int64_t grp = 8 * NG__GEMM_NR, n_grp = ng__gemm_cdiv(nc, grp); /* B packed 8 panels at a time */
             int64_t nch = ng__gemm_cdiv(4 * (int64_t)nt, n_ic);                 /* column ranges per row block */
             if (nch > n_jr) nch = n_jr;
-            for (pc = 0; pc < K; pc += kc_max) {
+            for (pc = 0; pc < K; pc += kc_max, blk++) {
                 const int64_t kc = ng__gemm_min(kc_max, K - pc);
                 const float beta_k = pc == 0 ? beta : 1.0f;
+                float *bp = buf + (blk % n_b) * b_size;
                 int64_t g, it, held_ic = -1;
                 NG__OMP(for schedule(dynamic, 1))
                 for (g = 0; g < n_grp; g++)
                     ng__gemm_pack_b(tb, B, ldb, pc, jc + g * grp, kc, ng__gemm_min(grp, nc - g * grp), bp + g * grp * kc);
-                NG__OMP(for schedule(dynamic, 1))
+                NG__OMP(for schedule(dynamic, 1) nowait)
                 for (it = 0; it < n_ic * nch; it++) {
                     const int64_t ic = it / nch * mc_max, ch = it % nch, mc = ng__gemm_min(mc_max, M - ic);
                     const int64_t j0 = n_jr * ch / nch * NG__GEMM_NR, j1 = ng__gemm_min(nc, n_jr * (ch + 1) / nch * NG__GEMM_NR);

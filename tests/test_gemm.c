@@ -185,46 +185,55 @@ TEST(gemm_k0_alpha0) {
 
 /* The same product from a threaded call, from inside a parallel region (single-threaded there)
    and with one thread is bitwise identical: the tile grid and K blocking do not depend on the
-   split, and nothing is accumulated across threads. Both paths (direct: K <= 256, packed). */
+   split, and nothing is accumulated across threads. Both paths (direct: K <= 256, packed), and
+   several K blocks with beta != 0 (the packed path's B double buffering: a tile's K-block
+   updates must land in order). */
 TEST(gemm_threads_and_parallel_region) {
-    static const int64_t d[][3] = {{211, 190, 300}, {127, 120, 100}, {40, 700, 90}};
-    int s;
-    for (s = 0; s < 3; s++) {
-        const int64_t m = d[s][0], n = d[s][1], k = d[s][2];
-        float *A = (float *)malloc((size_t)(m * k) * sizeof(float));
-        float *B = (float *)malloc((size_t)(n * k) * sizeof(float));
-        float *C1 = (float *)malloc((size_t)(m * n) * sizeof(float));
-        float *C2 = (float *)malloc((size_t)(m * n) * sizeof(float));
-        float *Cp = (float *)malloc((size_t)(4 * m * n) * sizeof(float));
-        ng_rng r;
-        int t, t_before = ng_num_threads();
-        int64_t i;
-        ng_test_seed = 5000 + (uint64_t)s;
-        ng_rng_seed(&r, ng_test_seed);
-        fill_uniform(A, m * k, &r, -1, 1);
-        fill_uniform(B, n * k, &r, -1, 1);
-        ng_sgemm_builtin(0, 1, m, n, k, 0.5f, A, k, B, k, 0.0f, C1, n);
-        ng_set_num_threads(1);
-        ng_sgemm_builtin(0, 1, m, n, k, 0.5f, A, k, B, k, 0.0f, C2, n);
-        ng_set_num_threads(t_before);
-        CHECK(memcmp(C1, C2, (size_t)(m * n) * sizeof(float)) == 0);
-        for (i = 0; i < 4 * m * n; i++) Cp[i] = NAN;
+    static const int64_t d[][3] = {{211, 190, 300}, {127, 120, 100}, {40, 700, 90}, {200, 150, 800}, {20, 900, 600}};
+    int s, rep;
+    for (s = 0; s < 5; s++)
+        for (rep = 0; rep < 2; rep++) {
+            const int64_t m = d[s][0], n = d[s][1], k = d[s][2];
+            const float beta = rep ? 0.5f : 0.0f;
+            float *A = (float *)malloc((size_t)(m * k) * sizeof(float));
+            float *B = (float *)malloc((size_t)(n * k) * sizeof(float));
+            float *C0 = (float *)malloc((size_t)(m * n) * sizeof(float));
+            float *C1 = (float *)malloc((size_t)(m * n) * sizeof(float));
+            float *C2 = (float *)malloc((size_t)(m * n) * sizeof(float));
+            float *Cp = (float *)malloc((size_t)(4 * m * n) * sizeof(float));
+            const size_t bytes = (size_t)(m * n) * sizeof(float);
+            ng_rng r;
+            int t, t_before = ng_num_threads();
+            ng_test_seed = 5000 + (uint64_t)(2 * s + rep);
+            ng_rng_seed(&r, ng_test_seed);
+            fill_uniform(A, m * k, &r, -1, 1);
+            fill_uniform(B, n * k, &r, -1, 1);
+            fill_uniform(C0, m * n, &r, -1, 1);
+            memcpy(C1, C0, bytes);
+            ng_sgemm_builtin(0, 1, m, n, k, 0.5f, A, k, B, k, beta, C1, n);
+            memcpy(C2, C0, bytes);
+            ng_set_num_threads(1);
+            ng_sgemm_builtin(0, 1, m, n, k, 0.5f, A, k, B, k, beta, C2, n);
+            ng_set_num_threads(t_before);
+            CHECK(memcmp(C1, C2, bytes) == 0);
+            for (t = 0; t < 4; t++) memcpy(Cp + t * m * n, C0, bytes);
 #ifdef _OPENMP
 #pragma omp parallel for num_threads(2)
 #endif
-        for (t = 0; t < 4; t++)
-            ng_sgemm_builtin(0, 1, m, n, k, 0.5f, A, k, B, k, 0.0f, Cp + t * m * n, n);
-        for (t = 0; t < 4; t++) CHECK(memcmp(C1, Cp + t * m * n, (size_t)(m * n) * sizeof(float)) == 0);
-        ng_sgemm_builtin(0, 1, m, n, k, 0.5f, A, k, B, k, 0.0f, C2, n); /* repeatable */
-        CHECK(memcmp(C1, C2, (size_t)(m * n) * sizeof(float)) == 0);
-        free(A); free(B); free(C1); free(C2); free(Cp);
-    }
+            for (t = 0; t < 4; t++)
+                ng_sgemm_builtin(0, 1, m, n, k, 0.5f, A, k, B, k, beta, Cp + t * m * n, n);
+            for (t = 0; t < 4; t++) CHECK(memcmp(C1, Cp + t * m * n, bytes) == 0);
+            memcpy(C2, C0, bytes);
+            ng_sgemm_builtin(0, 1, m, n, k, 0.5f, A, k, B, k, beta, C2, n); /* repeatable */
+            CHECK(memcmp(C1, C2, bytes) == 0);
+            free(A); free(B); free(C0); free(C1); free(C2); free(Cp);
+        }
 }
 
 #ifdef NG_USE_OPENBLAS
 /* Built-in vs OpenBLAS: the difference is bounded by the sum of both kernels' errors. */
 TEST(gemm_matches_openblas) {
-    static const int64_t d[][3] = {{1, 1, 1}, {7, 13, 11}, {13, 33, 65}, {100, 90, 200}, {145, 97, 257}, {300, 257, 513}};
+    static const int64_t d[][3] = {{1, 1, 1}, {7, 13, 11}, {13, 33, 65}, {100, 90, 200}, {145, 97, 257}, {250, 130, 400}};
     int s, t;
     for (s = 0; s < 6; s++)
         for (t = 0; t < 4; t++) {
