@@ -1150,28 +1150,33 @@ ng_status ng_backward(ng_ctx *ctx, ng_tensor *loss) {
 /* ======================================================================================== */
 /* @@GEMM                                                                                   */
 /* ======================================================================================== */
-/* Built-in SGEMM, GotoBLAS/BLIS style.
+/* Built-in SGEMM, GotoBLAS/BLIS style, with a direct path for small products.
 
-   C (M x N, row-major) is cut into column blocks of NC (loop jc), the K range into blocks of KC
-   (loop pc), and the rows into blocks of MC (loop ic). For each (jc, pc) the KC x NC block of
-   op(B) is packed into micro-panels of NR columns (k-major: NR floats per k), and for each ic
-   the MC x KC block of alpha*op(A) into micro-panels of MR rows (MR floats per k); edges are
-   zero-padded. The macro-kernel then walks the NR panels of B (each stays in L1) against all MR
-   panels of A (the A block stays in L2) and the register-blocked micro-kernel adds one MR x NR
-   tile: acc = sum_k a[k][0..MR) x b[k][0..NR), C = acc + beta C (beta only on the first K
-   block; beta == 0 stores without reading C). Partial tiles at the matrix edges go through a
-   small buffer.
+   Packed path. C (M x N, row-major) is cut into column blocks of NC (loop jc), the K range into
+   blocks of KC (loop pc), and the rows into blocks of MC (loop ic). For each (jc, pc) the
+   KC x NC block of op(B) is packed into micro-panels of NR columns (k-major: NR floats per k),
+   and for each ic the MC x KC block of alpha op(A) into micro-panels of MR rows (MR floats per
+   k); edges are zero-padded. The macro-kernel walks the NR panels of B (each stays in L1)
+   against the MR panels of A (the A block stays in L2), and the register-blocked micro-kernel
+   adds one MR x NR tile: acc = sum_k a[k][0..MR) x b[k][0..NR), C = acc + beta C (beta only on
+   the first K block; beta == 0 stores without reading C). Partial tiles at the matrix edges go
+   through a small buffer. Threads share the packed B block and take (row block, column range)
+   work items from a dynamic queue (see ng__gemm_packed).
+
+   Direct path (K <= 256 and M N K <= 128^3): no packing of A, 16-column strips of B copied to
+   the stack when useful, C split among threads in a static grid (see ng__gemm_direct).
 
    Micro-kernels: AVX2+FMA (MR x NR = 6 x 16), portable C (4 x 16, left to the auto-vectoriser),
    and AVX-512 (12 x 32) when NG_GEMM_AVX512 is defined. The AVX-512 kernel is opt-in because on
    the AMD Zen 4 it was measured on (512-bit FMAs split in two) it ran 3-4% slower than the AVX2
    one at 1024^3 (102 vs 106 GFLOP/s, one thread); CPUs with full-width AVX-512 units may
-   gain from it. Threads: C is split into a tm x tn grid of sub-problems (tm * tn =
-   threads, edges on MR/NR multiples) that each thread computes on its own with its own packing
-   buffers, so there are no barriers and no atomics. Because the tile grid and the K blocking are
-   the same for every split, the result does not depend on the number of threads. Inside an
+   gain from it.
+
+   Determinism: the tile grid and the K blocking do not depend on the number of threads and
+   every C element is computed by one thread in a fixed order (no atomics, no reductions across
+   threads), so results are bitwise the same for any thread count and any scheduling. Inside an
    OpenMP parallel region (convolution calls sgemm per image) everything runs on the caller's
-   thread. Tiny products skip packing and threads altogether. */
+   thread. */
 
 #if defined(NG__HAVE_AVX2) && defined(__AVX512F__) && defined(NG_GEMM_AVX512)
 #define NG__GEMM_AVX512 1
