@@ -1160,11 +1160,10 @@ ng_status ng_backward(ng_ctx *ctx, ng_tensor *loss) {
    against the MR panels of A (the A block stays in L2), and the register-blocked micro-kernel
    adds one MR x NR tile: acc = sum_k a[k][0..MR) x b[k][0..NR), C = acc + beta C (beta only on
    the first K block; beta == 0 stores without reading C). Partial tiles at the matrix edges go
-   through a small buffer. Threads share the packed B block and take (row block, column range)
-   work items from a dynamic queue (see ng__gemm_packed).
+   through a small buffer.
 
    Direct path (K <= 256 and M N K <= 128^3): no packing of A, 16-column strips of B copied to
-   the stack when useful, C split among threads in a static grid (see ng__gemm_direct).
+   the stack when useful (see ng__gemm_direct).
 
    Micro-kernels: AVX2+FMA (MR x NR = 6 x 16), portable C (4 x 16, left to the auto-vectoriser),
    and AVX-512 (12 x 32) when NG_GEMM_AVX512 is defined. The AVX-512 kernel is opt-in because on
@@ -1172,11 +1171,17 @@ ng_status ng_backward(ng_ctx *ctx, ng_tensor *loss) {
    one at 1024^3 (102 vs 106 GFLOP/s, one thread); CPUs with full-width AVX-512 units may
    gain from it.
 
+   Threads: C is split into a tm x tn grid of parts (tm tn = threads, edges on tile multiples),
+   one per thread, each with its own packing buffers, so the only synchronisation is the end of
+   the parallel loop. (A variant sharing one packed B block between threads, with a dynamic
+   queue of row blocks and one barrier per K block, measured slower on this 2-core machine, e.g.
+   94 vs 143 GFLOP/s at 256x64x2304 and 174 vs 187 at 512^3 with A^T, and its barriers cost much
+   more when other processes compete for the cores.) Inside an OpenMP parallel region
+   (convolution calls sgemm per image) everything runs on the caller's thread.
+
    Determinism: the tile grid and the K blocking do not depend on the number of threads and
    every C element is computed by one thread in a fixed order (no atomics, no reductions across
-   threads), so results are bitwise the same for any thread count and any scheduling. Inside an
-   OpenMP parallel region (convolution calls sgemm per image) everything runs on the caller's
-   thread. */
+   threads), so results are bitwise the same for any thread count. */
 
 #if defined(NG__HAVE_AVX2) && defined(__AVX512F__) && defined(NG_GEMM_AVX512)
 #define NG__GEMM_AVX512 1
@@ -1346,9 +1351,21 @@ static void ng__gemm_pack_strided(const float *src, int64_t ld, int n, int W, in
 
 /* alpha op(A)[i0 .. i0+mc, k0 .. k0+kc] -> MR-row micro-panels (MR floats per k). */
 static void ng__gemm_pack_a(int ta, const float *A, int64_t lda, int64_t i0, int64_t k0, int64_t mc,
-                       int64_t kc, float alpha, float *dst) {
-    int64_t p;
-    for (p = 0; p < mc; p += NG__GEMM_MR, dst += NG__GEMM_MR * kc) {
+                            int64_t kc, float alpha, float *dst) {
+    int64_t p = 0, k;
+    if (ta) { /* whole rows of A^T at a time (sequential reads), scattered to the full panels */
+        const int64_t nfull = mc / NG__GEMM_MR;
+        for (k = 0; k < kc; k++) {
+            const float *s = A + (k0 + k) * lda + i0;
+            float *d = dst + k * NG__GEMM_MR;
+            int r;
+            for (p = 0; p < nfull; p++, s += NG__GEMM_MR, d += NG__GEMM_MR * kc)
+                for (r = 0; r < NG__GEMM_MR; r++) d[r] = alpha * s[r];
+        }
+        p = nfull * NG__GEMM_MR;
+        dst += nfull * NG__GEMM_MR * kc;
+    }
+    for (; p < mc; p += NG__GEMM_MR, dst += NG__GEMM_MR * kc) {
         const int mr = (int)ng__gemm_min(NG__GEMM_MR, mc - p);
         if (ta) ng__gemm_pack_contig(A + k0 * lda + i0 + p, lda, mr, NG__GEMM_MR, kc, alpha, dst);
         else ng__gemm_pack_strided(A + (i0 + p) * lda + k0, lda, mr, NG__GEMM_MR, kc, alpha, dst);
@@ -1430,7 +1447,7 @@ static void ng__gemm_small(int ta, int tb, int64_t M, int64_t N, int64_t K, floa
    mr-1 (in bounds, never stored); columns past nr are masked off (AVX2) or computed on the
    zero padding of a strip and dropped. Each 16-column strip of op(B) is first copied to a
    k-major buffer on the stack when op(B) is B^T, when enough row tiles reuse it, or always in
-   the portable build. Threads split C as for the packed path. */
+   the portable build. */
 #ifdef NG__HAVE_AVX2
 #define NG__GEMM_DMR 6
 #else
@@ -1542,136 +1559,109 @@ static void ng__gemm_direct(int ta, int tb, int64_t M, int64_t N, int64_t K, flo
     }
 }
 
-/* The packed path on nt threads (1: the calling thread alone, also inside a parallel region).
-   For each (jc, pc) block the threads pack the shared B block together, then take work items
-   from a dynamic queue: an item is an MC row block of C times a range of its NR column panels
-   (several ranges per row block when there are few row blocks); a thread packs the item's A
-   block into its own buffer unless it already holds it. Dynamic scheduling keeps all threads
-   busy even when one is slowed down, and cannot change the result: every C tile is computed the
-   same way, by one thread, whichever it is. B blocks alternate between two buffers, so one
-   barrier per block suffices: the one after packing block p, which every thread reaches only
-   after its items of block p-1 are done; so block p-1's buffer is free to be packed as block
-   p+1, and no tile gets its block p update before its block p-1 update is stored. */
-static void ng__gemm_packed(int ta, int tb, int64_t M, int64_t N, int64_t K, float alpha,
-                            const float *A, int64_t lda, const float *B, int64_t ldb, float beta,
-                            float *C, int64_t ldc, int nt) {
+/* The packed path for rows [m0, m1) and columns [n0, n1) of C, all of K, on the calling thread,
+   with its own packing buffers (allocated once per call). */
+static void ng__gemm_packed(int ta, int tb, int64_t m0, int64_t m1, int64_t n0, int64_t n1, int64_t K,
+                            float alpha, const float *A, int64_t lda, const float *B, int64_t ldb,
+                            float beta, float *C, int64_t ldc) {
+    const int64_t M = m1 - m0, N = n1 - n0;
     /* balanced blocks: as large as allowed, split evenly (no sliver at the end) */
     const int64_t kc_max = ng__gemm_cdiv(K, ng__gemm_cdiv(K, NG__GEMM_KC));
     const int64_t mc_max = ng__gemm_cdiv(ng__gemm_cdiv(M, ng__gemm_cdiv(M, NG__GEMM_MC)), NG__GEMM_MR) * NG__GEMM_MR;
     const int64_t nc_max = ng__gemm_cdiv(ng__gemm_cdiv(N, ng__gemm_cdiv(N, NG__GEMM_NC)), NG__GEMM_NR) * NG__GEMM_NR;
-    const int64_t b_size = nc_max * kc_max; /* a multiple of 16: A buffers stay 64-byte aligned */
-    const int64_t a_size = (mc_max * kc_max + NG__GEMM_MR * NG__GEMM_NR + 15) / 16 * 16; /* A block + tile */
-    const int64_t n_ic = ng__gemm_cdiv(M, mc_max), n_b = nt > 1 ? 2 : 1; /* B buffers */
-    float *buf = (float *)ng_aligned_alloc((size_t)(n_b * b_size + nt * a_size) * sizeof(float));
-    if (!buf) { /* out of memory: the plain loops need no buffers */
-        ng__gemm_small(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+    const int64_t b_size = nc_max * kc_max; /* a multiple of 16: the A block stays 64-byte aligned */
+    float *bp, *ap, *tile;
+    int64_t jc, pc, ic, jr, ir;
+    bp = (float *)ng_aligned_alloc((size_t)(b_size + mc_max * kc_max + NG__GEMM_MR * NG__GEMM_NR) * sizeof(float));
+    if (!bp) { /* out of memory: the plain loops need no buffers */
+        ng__gemm_small(ta, tb, M, N, K, alpha, A + (ta ? m0 : m0 * lda), lda, B + (tb ? n0 * ldb : n0), ldb,
+                       beta, C + m0 * ldc + n0, ldc);
         return;
     }
-    NG__OMP(parallel num_threads(nt) if (nt > 1))
-    {
-        float *ap, *tile;
-        int64_t jc, pc, blk = 0;
-        int tid = 0;
-#ifdef _OPENMP
-        tid = omp_get_thread_num();
-#endif
-        ap = buf + n_b * b_size + tid * a_size;
-        tile = ap + mc_max * kc_max;
-        for (jc = 0; jc < N; jc += nc_max) {
-            const int64_t nc = ng__gemm_min(nc_max, N - jc), n_jr = ng__gemm_cdiv(nc, NG__GEMM_NR);
-            const int64_t grp = 8 * NG__GEMM_NR, n_grp = ng__gemm_cdiv(nc, grp); /* B packed 8 panels at a time */
-            int64_t nch = ng__gemm_cdiv(4 * (int64_t)nt, n_ic);                 /* column ranges per row block */
-            if (nch > n_jr) nch = n_jr;
-            for (pc = 0; pc < K; pc += kc_max, blk++) {
-                const int64_t kc = ng__gemm_min(kc_max, K - pc);
-                const float beta_k = pc == 0 ? beta : 1.0f;
-                float *bp = buf + (blk % n_b) * b_size;
-                int64_t g, it, held_ic = -1;
-                NG__OMP(for schedule(dynamic, 1))
-                for (g = 0; g < n_grp; g++)
-                    ng__gemm_pack_b(tb, B, ldb, pc, jc + g * grp, kc, ng__gemm_min(grp, nc - g * grp), bp + g * grp * kc);
-                NG__OMP(for schedule(dynamic, 1) nowait)
-                for (it = 0; it < n_ic * nch; it++) {
-                    const int64_t ic = it / nch * mc_max, ch = it % nch, mc = ng__gemm_min(mc_max, M - ic);
-                    const int64_t j0 = n_jr * ch / nch * NG__GEMM_NR, j1 = ng__gemm_min(nc, n_jr * (ch + 1) / nch * NG__GEMM_NR);
-                    int64_t jr, ir;
-                    if (ic != held_ic) {
-                        ng__gemm_pack_a(ta, A, lda, ic, pc, mc, kc, alpha, ap);
-                        held_ic = ic;
-                    }
-                    for (jr = j0; jr < j1; jr += NG__GEMM_NR) {
-                        const int nr = (int)ng__gemm_min(NG__GEMM_NR, nc - jr);
-                        const float *b = bp + jr * kc;
-                        for (ir = 0; ir < mc; ir += NG__GEMM_MR) {
-                            const int mr = (int)ng__gemm_min(NG__GEMM_MR, mc - ir);
-                            float *c = C + (ic + ir) * ldc + jc + jr;
-                            if (mr == NG__GEMM_MR && nr == NG__GEMM_NR) {
-                                ng__gemm_ukr(kc, ap + ir * kc, b, c, ldc, beta_k);
-                            } else {
-                                ng__gemm_ukr(kc, ap + ir * kc, b, tile, NG__GEMM_NR, 0.0f);
-                                ng__gemm_merge(tile, c, ldc, mr, nr, beta_k);
-                            }
+    ap = bp + b_size;
+    tile = ap + mc_max * kc_max;
+    for (jc = 0; jc < N; jc += nc_max) {
+        const int64_t nc = ng__gemm_min(nc_max, N - jc);
+        for (pc = 0; pc < K; pc += kc_max) {
+            const int64_t kc = ng__gemm_min(kc_max, K - pc);
+            const float beta_k = pc == 0 ? beta : 1.0f;
+            ng__gemm_pack_b(tb, B, ldb, pc, n0 + jc, kc, nc, bp);
+            for (ic = 0; ic < M; ic += mc_max) {
+                const int64_t mc = ng__gemm_min(mc_max, M - ic);
+                ng__gemm_pack_a(ta, A, lda, m0 + ic, pc, mc, kc, alpha, ap);
+                for (jr = 0; jr < nc; jr += NG__GEMM_NR) {
+                    const int nr = (int)ng__gemm_min(NG__GEMM_NR, nc - jr);
+                    const float *b = bp + jr * kc;
+                    for (ir = 0; ir < mc; ir += NG__GEMM_MR) {
+                        const int mr = (int)ng__gemm_min(NG__GEMM_MR, mc - ir);
+                        float *c = C + (m0 + ic + ir) * ldc + n0 + jc + jr;
+                        if (mr == NG__GEMM_MR && nr == NG__GEMM_NR) {
+                            ng__gemm_ukr(kc, ap + ir * kc, b, c, ldc, beta_k);
+                        } else {
+                            ng__gemm_ukr(kc, ap + ir * kc, b, tile, NG__GEMM_NR, 0.0f);
+                            ng__gemm_merge(tile, c, ldc, mr, nr, beta_k);
                         }
                     }
                 }
             }
         }
     }
-    ng_aligned_free(buf);
-}
-
-/* The direct path on nt threads: C split into a tm x tn grid of DMR x DNR tiles (tm tn = nt,
-   chosen to minimise the busiest thread's tiles plus its strip copies), one part per thread. */
-static void ng__gemm_direct_mt(int ta, int tb, int64_t M, int64_t N, int64_t K, float alpha,
-                               const float *A, int64_t lda, const float *B, int64_t ldb, float beta,
-                               float *C, int64_t ldc, int nt) {
-    const int64_t mt = ng__gemm_cdiv(M, NG__GEMM_DMR), ntc = ng__gemm_cdiv(N, NG__GEMM_DNR);
-    int tm = 1, tn = 1, t;
-    if ((int64_t)nt > mt * ntc) nt = (int)(mt * ntc);
-    for (; nt > 1; nt--) { /* with too few tiles for any grid of nt, try one thread less */
-        double best = -1.0;
-        int d;
-        for (d = 1; d <= nt; d++) {
-            if (nt % d == 0 && d <= mt && nt / d <= ntc) {
-                double rm = (double)(ng__gemm_cdiv(mt, d) * NG__GEMM_DMR), rn = (double)(ng__gemm_cdiv(ntc, nt / d) * NG__GEMM_DNR);
-                double cost = rm * rn + 32.0 * (rm + rn);
-                if (best < 0.0 || cost < best) { best = cost; tm = d; tn = nt / d; }
-            }
-        }
-        if (best >= 0.0) break;
-    }
-    if (nt <= 1) {
-        ng__gemm_direct(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
-        return;
-    }
-    NG__OMP(parallel for num_threads(nt) schedule(static, 1))
-    for (t = 0; t < nt; t++) {
-        const int64_t ti = t / tn, tj = t % tn;
-        const int64_t m0 = ng__gemm_min(M, (mt * ti / tm) * NG__GEMM_DMR), m1 = ng__gemm_min(M, (mt * (ti + 1) / tm) * NG__GEMM_DMR);
-        const int64_t n0 = ng__gemm_min(N, (ntc * tj / tn) * NG__GEMM_DNR), n1 = ng__gemm_min(N, (ntc * (tj + 1) / tn) * NG__GEMM_DNR);
-        if (m1 > m0 && n1 > n0)
-            ng__gemm_direct(ta, tb, m1 - m0, n1 - n0, K, alpha, A + (ta ? m0 : m0 * lda), lda,
-                            B + (tb ? n0 * ldb : n0), ldb, beta, C + m0 * ldc + n0, ldc);
-    }
+    ng_aligned_free(bp);
 }
 
 void ng_sgemm_builtin(int trans_a, int trans_b, int64_t M, int64_t N, int64_t K, float alpha,
                       const float *A, int64_t lda, const float *B, int64_t ldb, float beta, float *C,
                       int64_t ldc) {
-    int nt = 1;
+    int nt = 1, tm = 1, tn = 1, direct, mr, nr;
+    int64_t mt, ntc;
     if (M <= 0 || N <= 0) return;
     if (K <= 0 || alpha == 0.0f) { ng__gemm_scale_c(M, N, beta, C, ldc); return; }
+    direct = K <= NG__GEMM_DIRECT_KMAX && (double)M * (double)N * (double)K <= NG__GEMM_SMALL;
+    mr = direct ? NG__GEMM_DMR : NG__GEMM_MR;
+    nr = direct ? NG__GEMM_DNR : NG__GEMM_NR;
+    mt = ng__gemm_cdiv(M, mr);  /* row tiles */
+    ntc = ng__gemm_cdiv(N, nr); /* column tiles */
 #ifdef _OPENMP
     if (!omp_in_parallel()) {
         const double work = (double)M * (double)N * (double)K / NG__GEMM_MT_MIN;
         nt = omp_get_max_threads();
         if (work < nt) nt = work < 1.0 ? 1 : (int)work;
+        if ((int64_t)nt > mt * ntc) nt = (int)(mt * ntc);
     }
 #endif
-    if (K <= NG__GEMM_DIRECT_KMAX && (double)M * (double)N * (double)K <= NG__GEMM_SMALL)
-        ng__gemm_direct_mt(trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, nt);
-    else
-        ng__gemm_packed(trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, nt);
+    /* Threads: a tm x tn grid of parts (tm tn = nt, edges on tile multiples) minimising the
+       busiest thread's tiles plus its packing, in elements; with too few tiles for any grid of
+       nt, one thread less. Each thread packs its own panels: no barrier but the final one. */
+    for (; nt > 1; nt--) {
+        double best = -1.0;
+        int d;
+        for (d = 1; d <= nt; d++) {
+            if (nt % d == 0 && d <= mt && nt / d <= ntc) {
+                const double rm = (double)(ng__gemm_cdiv(mt, d) * mr), rn = (double)(ng__gemm_cdiv(ntc, nt / d) * nr);
+                const double cost = rm * rn + 32.0 * (rm + rn);
+                if (best < 0.0 || cost <= best) { best = cost; tm = d; tn = nt / d; } /* ties: split M */
+            }
+        }
+        if (best >= 0.0) break;
+    }
+    if (nt <= 1) {
+        if (direct) ng__gemm_direct(trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+        else ng__gemm_packed(trans_a, trans_b, 0, M, 0, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+    } else {
+        int t;
+        NG__OMP(parallel for num_threads(nt) schedule(static, 1))
+        for (t = 0; t < nt; t++) {
+            const int64_t ti = t / tn, tj = t % tn;
+            const int64_t m0 = ng__gemm_min(M, (mt * ti / tm) * mr), m1 = ng__gemm_min(M, (mt * (ti + 1) / tm) * mr);
+            const int64_t n0 = ng__gemm_min(N, (ntc * tj / tn) * nr), n1 = ng__gemm_min(N, (ntc * (tj + 1) / tn) * nr);
+            if (m1 <= m0 || n1 <= n0) continue;
+            if (direct)
+                ng__gemm_direct(trans_a, trans_b, m1 - m0, n1 - n0, K, alpha, A + (trans_a ? m0 : m0 * lda), lda,
+                                B + (trans_b ? n0 * ldb : n0), ldb, beta, C + m0 * ldc + n0, ldc);
+            else
+                ng__gemm_packed(trans_a, trans_b, m0, m1, n0, n1, K, alpha, A, lda, B, ldb, beta, C, ldc);
+        }
+    }
 }
 #undef NG__GEMM_ROWS
 #undef NG__GEMM_DECL
