@@ -185,9 +185,8 @@ TEST(gemm_k0_alpha0) {
 
 /* The same product from a threaded call, from inside a parallel region (single-threaded there)
    and with one thread is bitwise identical: the tile grid and K blocking do not depend on the
-   split, and nothing is accumulated across threads. Both paths (direct: K <= 256, packed), and
-   several K blocks with beta != 0 (the packed path's B double buffering: a tile's K-block
-   updates must land in order). */
+   split, and nothing is accumulated across threads. Both paths (direct: K <= 256, packed),
+   with several K blocks and beta != 0 (a tile's K-block updates must land in order). */
 TEST(gemm_threads_and_parallel_region) {
     static const int64_t d[][3] = {{211, 190, 300}, {127, 120, 100}, {40, 700, 90}, {200, 150, 800}, {20, 900, 600}};
     int s, rep;
