@@ -15,10 +15,12 @@
 # Environment: BENCH_THREADS (default 2) threads for both sides: OMP_NUM_THREADS for nasgan,
 # torch.set_num_threads for PyTorch, which runs with OPENBLAS_NUM_THREADS=1 (Debian's torch calls
 # OpenBLAS, whose own threads on top of torch's make it slower; docs/design.md section 9).
-# BENCH_PYTHON (default /usr/bin/python3, Debian's python3-torch).
+# BENCH_PYTHON (default /usr/bin/python3, Debian's python3-torch). BENCH_REPEAT (default 1): run
+# each side that many times, alternating, and keep each side's fastest (for busy machines).
 set -u
 cd "$(dirname "$0")/.." || exit 1
 THREADS=${BENCH_THREADS:-2}
+REPEAT=${BENCH_REPEAT:-1}
 PY=${BENCH_PYTHON:-/usr/bin/python3}
 FILTER=${1:-}
 OUT=build/bench_results.md
@@ -29,6 +31,12 @@ status=0
 
 # field KEY LINE: the value of KEY=... in a BENCH line ("-" when absent)
 field() { printf '%s\n' "$2" | tr ' ' '\n' | sed -n "s/^$1=//p" | head -n 1 | grep . || echo -; }
+# faster LINE1 LINE2: the BENCH line with the smaller ms (either may be empty)
+faster() {
+  if [ -z "$1" ]; then echo "$2"; elif [ -z "$2" ]; then echo "$1"
+  elif awk -v a="$(field ms "$1")" -v b="$(field ms "$2")" 'BEGIN { exit !(b + 0 < a + 0) }'; then echo "$2"
+  else echo "$1"; fi
+}
 
 for src in bench/*.c; do
   [ -f "$src" ] || continue
@@ -40,10 +48,17 @@ for src in bench/*.c; do
   for c in $("$bin" --list); do
     case "$c" in *"$FILTER"*) ;; *) continue ;; esac
     echo "run.sh: $name $c" >&2
-    ng=$(OMP_NUM_THREADS=$THREADS "$bin" "$c" | grep '^BENCH ' | tail -n 1)
-    [ -n "$ng" ] || { echo "run.sh: $bin $c failed" >&2; status=1; }
-    th=$(OMP_NUM_THREADS=$THREADS OPENBLAS_NUM_THREADS=1 "$PY" "$ref" "$c" | grep '^BENCH ' | tail -n 1)
-    [ -n "$th" ] || echo "run.sh: $ref $c gave no result" >&2
+    ng="" th=""
+    r=0
+    while [ $r -lt "$REPEAT" ]; do # alternate the two sides; keep each side's fastest run
+      line=$(OMP_NUM_THREADS=$THREADS "$bin" "$c" | grep '^BENCH ' | tail -n 1)
+      [ -n "$line" ] || { echo "run.sh: $bin $c failed" >&2; status=1; }
+      ng=$(faster "$ng" "$line")
+      line=$(OMP_NUM_THREADS=$THREADS OPENBLAS_NUM_THREADS=1 "$PY" "$ref" "$c" | grep '^BENCH ' | tail -n 1)
+      [ -n "$line" ] || echo "run.sh: $ref $c gave no result" >&2
+      th=$(faster "$th" "$line")
+      r=$((r + 1))
+    done
     printf '%s|%s|%s|%s|%s|%s|%s\n' "$c" "$(field ms "$ng")" "$(field ms "$th")" \
       "$(field peak_mb "$ng")" "$(field peak_mb "$th")" "$(field gflops "$ng")" "$(field gflops "$th")" >> "$rows"
   done
@@ -56,7 +71,7 @@ done
   echo "- machine: $(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo 2>/dev/null | head -n 1), $(nproc) CPUs;" \
        "threads: $THREADS (nasgan OMP_NUM_THREADS=$THREADS; torch set_num_threads($THREADS), OPENBLAS_NUM_THREADS=1)"
   echo "- torch: $("$PY" -c 'import torch; print(torch.__version__)' 2>/dev/null || echo unavailable)"
-  echo "- ms: best of repeated runs; ratio = nasgan ms / torch ms (below 1: nasgan faster); peak MB: peak RSS of the process (MiB)"
+  echo "- ms: best of repeated runs (BENCH_REPEAT=$REPEAT processes per side); ratio = nasgan ms / torch ms (below 1: nasgan faster); peak MB: peak RSS of the process (MiB)"
   echo
   printf '| %-28s | %10s | %10s | %7s | %9s | %9s | %12s | %12s |\n' case "nasgan ms" "torch ms" ratio \
     "nasgan MB" "torch MB" "nasgan GF/s" "torch GF/s"

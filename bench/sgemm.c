@@ -49,14 +49,15 @@ int main(int argc, char **argv) {
     for (i = 0; i < c->k * c->n; i++) B[i] = ng_rng_uniformf(&rng, -1, 1);
     memset(C, 0, (size_t)(c->m * c->n) * sizeof(float));
     run_once(c, A, B, C); /* warm-up: page faults, thread start */
-    /* best of at least 10 runs and at least 1 s */
+    /* best of at least 20 runs and at least 2 s (the best run is the one least disturbed by
+       other processes) */
     t_start = ng_time_sec();
-    while (runs < 10 || ng_time_sec() - t_start < 1.0) {
+    while (runs < 20 || ng_time_sec() - t_start < 2.0) {
         double t0 = ng_time_sec(), t;
         run_once(c, A, B, C);
         t = ng_time_sec() - t0;
         if (t < best) best = t;
-        if (++runs >= 200) break;
+        if (++runs >= 1000) break;
     }
     flops = 2.0 * (double)c->m * (double)c->n * (double)c->k;
     printf("BENCH key=%s ms=%.3f peak_mb=%.1f gflops=%.1f\n", c->name, best * 1e3,
