@@ -293,7 +293,9 @@ const char *ng_op_name(int op);
 
 /* C = alpha * op(A) @ op(B) + beta * C, all row-major. op(A) is (M, K), op(B) is (K, N);
    trans_a/trans_b select A^T/B^T (then A is stored (K, M) and B (N, K)). beta == 0 ignores C's
-   old contents (NaN included), as BLAS does. Threads with OpenMP unless already inside a
+   old contents (NaN included), as BLAS does; K == 0 or alpha == 0 gives C = beta C without
+   reading A or B. Leading dimensions (elements between rows) shorter than a stored row are a
+   programmer error (NG_ASSERT). Results do not depend on the number of threads. Threads with OpenMP unless already inside a
    parallel region. `backend` is an ng_gemm_backend; NG_GEMM_OPENBLAS without OpenBLAS compiled
    in falls back to the built-in kernel (see ng_build_info). */
 void ng_sgemm(int backend, int trans_a, int trans_b, int64_t M, int64_t N, int64_t K, float alpha,
@@ -1615,6 +1617,7 @@ void ng_sgemm_builtin(int trans_a, int trans_b, int64_t M, int64_t N, int64_t K,
     int nt = 1, tm = 1, tn = 1, direct, mr, nr;
     int64_t mt, ntc;
     if (M <= 0 || N <= 0) return;
+    NG_ASSERT(ldc >= N && lda >= (trans_a ? M : K) && ldb >= (trans_b ? K : N));
     if (K <= 0 || alpha == 0.0f) { ng__gemm_scale_c(M, N, beta, C, ldc); return; }
     direct = K <= NG__GEMM_DIRECT_KMAX && (double)M * (double)N * (double)K <= NG__GEMM_SMALL;
     mr = direct ? NG__GEMM_DMR : NG__GEMM_MR;
@@ -1688,6 +1691,7 @@ ng_status ng_sgemm_openblas(int trans_a, int trans_b, int64_t M, int64_t N, int6
 void ng_sgemm(int backend, int trans_a, int trans_b, int64_t M, int64_t N, int64_t K, float alpha,
               const float *A, int64_t lda, const float *B, int64_t ldb, float beta, float *C, int64_t ldc) {
     if (M <= 0 || N <= 0) return;
+    NG_ASSERT(ldc >= N && lda >= (trans_a ? M : K) && ldb >= (trans_b ? K : N));
 #ifdef NG_USE_OPENBLAS
     if (backend == NG_GEMM_OPENBLAS && K > 0) {
         ng_sgemm_openblas(trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);

@@ -466,6 +466,7 @@ void ng_sgemm_builtin(int trans_a, int trans_b, int64_t M, int64_t N, int64_t K,
     int nt = 1, tm = 1, tn = 1, direct, mr, nr;
     int64_t mt, ntc;
     if (M <= 0 || N <= 0) return;
+    NG_ASSERT(ldc >= N && lda >= (trans_a ? M : K) && ldb >= (trans_b ? K : N));
     if (K <= 0 || alpha == 0.0f) { ng__gemm_scale_c(M, N, beta, C, ldc); return; }
     direct = K <= NG__GEMM_DIRECT_KMAX && (double)M * (double)N * (double)K <= NG__GEMM_SMALL;
     mr = direct ? NG__GEMM_DMR : NG__GEMM_MR;
@@ -539,6 +540,7 @@ ng_status ng_sgemm_openblas(int trans_a, int trans_b, int64_t M, int64_t N, int6
 void ng_sgemm(int backend, int trans_a, int trans_b, int64_t M, int64_t N, int64_t K, float alpha,
               const float *A, int64_t lda, const float *B, int64_t ldb, float beta, float *C, int64_t ldc) {
     if (M <= 0 || N <= 0) return;
+    NG_ASSERT(ldc >= N && lda >= (trans_a ? M : K) && ldb >= (trans_b ? K : N));
 #ifdef NG_USE_OPENBLAS
     if (backend == NG_GEMM_OPENBLAS && K > 0) {
         ng_sgemm_openblas(trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);

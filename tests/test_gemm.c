@@ -183,6 +183,16 @@ TEST(gemm_k0_alpha0) {
     ng_sgemm_builtin(0, 0, 2, 0, 4, 1.0f, NULL, 4, NULL, 1, 0.0f, NULL, 1);
 }
 
+/* Leading dimensions shorter than a row are programmer errors (NG_ASSERT). */
+static void bad_ldc(void *u) { float c[4] = {0}; (void)u; ng_sgemm_builtin(0, 0, 2, 2, 0, 1.0f, NULL, 1, NULL, 2, 0.0f, c, 1); }
+static void bad_lda(void *u) { float a[6] = {0}, b[6] = {0}, c[4] = {0}; (void)u; ng_sgemm_builtin(1, 0, 2, 2, 3, 1.0f, a, 1, b, 2, 0.0f, c, 2); }
+static void bad_ldb(void *u) { float a[6] = {0}, b[6] = {0}, c[4] = {0}; (void)u; ng_sgemm_builtin(0, 1, 2, 2, 3, 1.0f, a, 3, b, 2, 0.0f, c, 2); }
+TEST(gemm_bad_leading_dims_assert) {
+    CHECK(ng_test_expect_assert(bad_ldc, NULL));
+    CHECK(ng_test_expect_assert(bad_lda, NULL));
+    CHECK(ng_test_expect_assert(bad_ldb, NULL));
+}
+
 /* The same product from a threaded call, from inside a parallel region (single-threaded there)
    and with one thread is bitwise identical: the tile grid and K blocking do not depend on the
    split, and nothing is accumulated across threads. Both paths (direct: K <= 256, packed),
