@@ -82,9 +82,9 @@ demo: deps-demo info
 	$(MAKE) --no-print-directory $(B)/fmnist_classifier
 	./$(B)/fmnist_classifier --out $(B)/fmnist_cnn.ckpt
 
-# ---- benchmarks (timing programs, never tests) ----
+# ---- benchmarks (timing programs, never tests); BENCH_FILTER=substring selects cases ----
 bench: deps-bench $(BENCHES)
-	./bench/run.sh
+	./bench/run.sh $(BENCH_FILTER)
 
 $(B)/bench_%: bench/%.c nasgan.h | $(B)
 	$(CC) $(CFLAGS) -I. -o $@ $< $(LDLIBS)

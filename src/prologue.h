@@ -25,6 +25,7 @@
      NASGAN_IMPLEMENTATION   emit the implementation in this translation unit
      NG_USE_OPENBLAS         route ng_sgemm through cblas_sgemm when the context asks for it
      NG_NO_ZLIB              build without zlib (gzip readers then return NG_ERR_UNSUPPORTED)
+     NG_GEMM_AVX512          use the AVX-512 SGEMM micro-kernel (default: AVX2+FMA; see @@GEMM)
      NG_ASSERT(x)            replace the programmer-error check (default prints and aborts)
 
    SHAPE LEGEND (comments on fields and arguments)
