@@ -2,7 +2,7 @@
 CC      ?= gcc
 CXX     ?= g++
 ARCH    ?= -march=native
-OPT     ?= -O2
+OPT     ?= -O3
 CFLAGS  ?= $(OPT) $(ARCH) -fopenmp -Wall -Wextra -std=c11
 LDLIBS  ?= -lz -lm
 # OpenBLAS is optional: used when its development files are installed (reported by the build).
