@@ -369,7 +369,7 @@ ng_tensor *ng_bce_with_logits(ng_ctx *ctx, ng_tensor *x, const ng_tensor *target
 
 /* ---- src/ops_conv.h ---- */
 /* ======================================================================================== */
-/* @@OPS convolution, resampling and pooling (NCHW)                                         */
+/* @@OPS convolution (NCHW)                                                                 */
 /* ======================================================================================== */
 /* F.conv2d: w (O, C/groups, kh, kw), b (O) or NULL; square stride and zero padding.
    groups == C == O is depthwise. Output (N, O, (H + 2p - kh)/s + 1, (W + 2p - kw)/s + 1). */
@@ -385,6 +385,11 @@ ng_tensor *ng_conv_transpose2d(ng_ctx *ctx, ng_tensor *x, ng_tensor *w, ng_tenso
 /* The same with separate vertical/horizontal stride, padding and output padding. */
 ng_tensor *ng_conv_transpose2d_ex(ng_ctx *ctx, ng_tensor *x, ng_tensor *w, ng_tensor *b, int stride_h,
                                   int stride_w, int pad_h, int pad_w, int outpad_h, int outpad_w, int groups);
+
+/* ---- src/ops_resample.h ---- */
+/* ======================================================================================== */
+/* @@OPS resampling and pooling (NCHW)                                                      */
+/* ======================================================================================== */
 /* F.interpolate(scale_factor=2, mode='nearest') and mode='bilinear', align_corners=False. */
 ng_tensor *ng_upsample_nearest2x(ng_ctx *ctx, ng_tensor *x /* (N, C, H, W) */);
 ng_tensor *ng_upsample_bilinear2x(ng_ctx *ctx, ng_tensor *x /* (N, C, H, W) */);
@@ -2570,7 +2575,7 @@ static void ng__bw_bce_logits(ng_node *n) {
 
 /* ---- src/ops_conv.c ---- */
 /* ======================================================================================== */
-/* @@OPS convolution, resampling and pooling (NCHW)                                         */
+/* @@OPS convolution (NCHW)                                                                 */
 /* ======================================================================================== */
 /* Placeholder for op families still being written (ops_norm.c, nas.c use it). */
 #define NG__TODO(f) static void ng__fw_##f(ng_node *n) { (void)n; NG_ASSERT(!"not implemented: " #f); } \
@@ -2586,13 +2591,21 @@ static void ng__bw_bce_logits(ng_node *n) {
      wgrad: dW_g  += out_g @ im2col(in_g)^T          (both ops' d/dW; accumulated transposed,
                                                       im2col(in_g) @ out_g^T, when O/G < 128:
                                                       OpenBLAS is faster that way round)
-   im2col works on tiles of output rows so that the column buffer stays a few MB. 1x1 stride-1
-   unpadded convs skip im2col. Work is split over (image, group) pairs with OpenMP; ng_sgemm runs
-   single-threaded inside the parallel region. Each thread owns one column buffer and, for d/dW
-   and d/db, one partial sum, allocated once per op from the arena; the partials are added in
-   thread order, so results are deterministic for a given thread count. Depthwise convs
-   (C/G == O/G == 1) use direct kernels split over channels, whose sums run over the batch in a
-   fixed order (deterministic for any thread count). */
+   im2col works on tiles of output rows so that the column buffer stays a few MB; 1x1 stride-1
+   unpadded convs skip it, and kernel-2 stride-2 rows are split/merged 8 pixels at a time.
+   Faster paths:
+   - direct stride-1 conv (AVX2 builds): conv2d's forward, and its d/dx written as a stride-1
+     conv of dL/dy with the flipped kernel, run an implicit GEMM that reads the zero-padded
+     input in place (no im2col), 6 output channels x 16 pixels per register tile;
+   - depthwise conv2d (C/G == O/G == 1): direct kernels over zero-bordered planes.
+   Threads (OpenMP): work is split over (image, group) pairs, or over channels for depthwise;
+   ng_sgemm runs single-threaded inside the parallel region. Scratch (column buffers, padded
+   planes, per-thread partial sums) is allocated once per op from the arena. Results are
+   deterministic: every output element is computed by one task, and d/dW, d/db of the GEMM
+   path are per-thread partial sums over a static split of the batch, added in thread order
+   (the same for a given thread count); depthwise d/dW sums run over the batch in order (the
+   same for any thread count). Build options: NG_CONV_NO_DIRECT (GEMM path only),
+   NG_CONV_TILE_FLOATS (column buffer target), NG_CONV_DIRECT_KBLOCK (taps per L1 block). */
 
 typedef struct ng__cv_geo {
     int64_t N, C, H, W;      /* conv input */
@@ -2667,9 +2680,81 @@ static void ng__cv_xrange(const ng__cv_geo *q, int64_t kx, int64_t *lo, int64_t 
     if (l > h) l = h;
     *lo = l; *hi = h;
 }
+/* Kernel width 2, horizontal stride 2, no horizontal padding (the alphaGAN deconv): the two
+   taps of a row are its even and odd columns, split or merged 8 pixels at a time. m is the
+   number of output columns whose two inputs both lie inside the row. */
+#ifdef NG__HAVE_AVX2
+static int ng__cv_k2s2(const ng__cv_geo *q, int64_t *hi0, int64_t *hi1, int64_t *m) {
+    int64_t lo;
+    if (q->sw != 2 || q->kw != 2 || q->pw != 0) return 0;
+    ng__cv_xrange(q, 0, &lo, hi0);
+    ng__cv_xrange(q, 1, &lo, hi1);
+    *m = *hi1 < *hi0 ? *hi1 : *hi0;
+    return 1;
+}
+static void ng__cv_im2col_k2s2(const ng__cv_geo *q, const float *x, int64_t oy0, int64_t oy1, float *col,
+                               int64_t hi0, int64_t hi1, int64_t m) {
+    int64_t T = (oy1 - oy0) * q->Wo, c, ky, oy, ox;
+    for (c = 0; c < q->Cg; c++)
+        for (ky = 0; ky < q->kh; ky++) {
+            float *d0 = col + (c * q->kh + ky) * 2 * T, *d1 = d0 + T;
+            for (oy = oy0; oy < oy1; oy++, d0 += q->Wo, d1 += q->Wo) {
+                int64_t iy = oy * q->sh - q->ph + ky;
+                const float *row;
+                if (iy < 0 || iy >= q->H) {
+                    memset(d0, 0, (size_t)q->Wo * sizeof(float));
+                    memset(d1, 0, (size_t)q->Wo * sizeof(float));
+                    continue;
+                }
+                row = x + (c * q->H + iy) * q->W;
+                for (ox = 0; ox + 8 <= m; ox += 8) {
+                    __m256 v0 = _mm256_loadu_ps(row + 2 * ox), v1 = _mm256_loadu_ps(row + 2 * ox + 8);
+                    __m256 ev = _mm256_shuffle_ps(v0, v1, _MM_SHUFFLE(2, 0, 2, 0));
+                    __m256 od = _mm256_shuffle_ps(v0, v1, _MM_SHUFFLE(3, 1, 3, 1));
+                    _mm256_storeu_ps(d0 + ox, _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(ev), _MM_SHUFFLE(3, 1, 2, 0))));
+                    _mm256_storeu_ps(d1 + ox, _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(od), _MM_SHUFFLE(3, 1, 2, 0))));
+                }
+                for (; ox < q->Wo; ox++) {
+                    d0[ox] = ox < hi0 ? row[2 * ox] : 0.0f;
+                    d1[ox] = ox < hi1 ? row[2 * ox + 1] : 0.0f;
+                }
+            }
+        }
+}
+static void ng__cv_col2im_k2s2(const ng__cv_geo *q, const float *col, int64_t oy0, int64_t oy1, float *x,
+                               int64_t hi0, int64_t hi1, int64_t m) {
+    int64_t T = (oy1 - oy0) * q->Wo, c, ky, oy, ox;
+    for (c = 0; c < q->Cg; c++)
+        for (ky = 0; ky < q->kh; ky++) {
+            const float *d0 = col + (c * q->kh + ky) * 2 * T, *d1 = d0 + T;
+            for (oy = oy0; oy < oy1; oy++, d0 += q->Wo, d1 += q->Wo) {
+                int64_t iy = oy * q->sh - q->ph + ky;
+                float *row;
+                if (iy < 0 || iy >= q->H) continue;
+                row = x + (c * q->H + iy) * q->W;
+                for (ox = 0; ox + 8 <= m; ox += 8) {
+                    __m256 a = _mm256_loadu_ps(d0 + ox), b = _mm256_loadu_ps(d1 + ox);
+                    __m256 lo = _mm256_unpacklo_ps(a, b), hi = _mm256_unpackhi_ps(a, b);
+                    _mm256_storeu_ps(row + 2 * ox, _mm256_add_ps(_mm256_loadu_ps(row + 2 * ox), _mm256_permute2f128_ps(lo, hi, 0x20)));
+                    _mm256_storeu_ps(row + 2 * ox + 8, _mm256_add_ps(_mm256_loadu_ps(row + 2 * ox + 8), _mm256_permute2f128_ps(lo, hi, 0x31)));
+                }
+                for (; ox < q->Wo; ox++) {
+                    if (ox < hi0) row[2 * ox] += d0[ox];
+                    if (ox < hi1) row[2 * ox + 1] += d1[ox];
+                }
+            }
+        }
+}
+#endif
+
 /* col (K, (oy1-oy0)*Wo) from x (Cg, H, W) */
 static void ng__cv_im2col(const ng__cv_geo *q, const float *x, int64_t oy0, int64_t oy1, float *col) {
-    int64_t T = (oy1 - oy0) * q->Wo, c, ky, kx, oy, ox, lo, hi;
+    int64_t T = (oy1 - oy0) * q->Wo, c, ky, kx, oy, ox, lo, hi, hi0, hi1, m;
+#ifdef NG__HAVE_AVX2
+    if (ng__cv_k2s2(q, &hi0, &hi1, &m)) { ng__cv_im2col_k2s2(q, x, oy0, oy1, col, hi0, hi1, m); return; }
+#else
+    (void)hi0; (void)hi1; (void)m;
+#endif
     for (kx = 0; kx < q->kw; kx++) {
         ng__cv_xrange(q, kx, &lo, &hi);
         for (c = 0; c < q->Cg; c++)
@@ -2680,10 +2765,10 @@ static void ng__cv_im2col(const ng__cv_geo *q, const float *x, int64_t oy0, int6
                     int64_t iy = oy * q->sh - q->ph + ky;
                     const float *row;
                     if (iy < 0 || iy >= q->H) { memset(d, 0, (size_t)q->Wo * sizeof(float)); continue; }
-                    row = src + iy * q->W - q->pw + kx;
+                    row = src + iy * q->W; /* input column of ox: ox*sw - pw + kx */
                     for (ox = 0; ox < lo; ox++) d[ox] = 0.0f;
-                    if (q->sw == 1) memcpy(d + lo, row + lo, (size_t)(hi - lo) * sizeof(float));
-                    else for (ox = lo; ox < hi; ox++) d[ox] = row[ox * q->sw];
+                    if (q->sw == 1) { if (hi > lo) memcpy(d + lo, row + (lo - q->pw + kx), (size_t)(hi - lo) * sizeof(float)); }
+                    else for (ox = lo; ox < hi; ox++) d[ox] = row[ox * q->sw - q->pw + kx];
                     for (ox = hi; ox < q->Wo; ox++) d[ox] = 0.0f;
                 }
             }
@@ -2691,7 +2776,12 @@ static void ng__cv_im2col(const ng__cv_geo *q, const float *x, int64_t oy0, int6
 }
 /* x (Cg, H, W) += col2im(col) */
 static void ng__cv_col2im(const ng__cv_geo *q, const float *col, int64_t oy0, int64_t oy1, float *x) {
-    int64_t T = (oy1 - oy0) * q->Wo, c, ky, kx, oy, ox, lo, hi;
+    int64_t T = (oy1 - oy0) * q->Wo, c, ky, kx, oy, ox, lo, hi, hi0, hi1, m;
+#ifdef NG__HAVE_AVX2
+    if (ng__cv_k2s2(q, &hi0, &hi1, &m)) { ng__cv_col2im_k2s2(q, col, oy0, oy1, x, hi0, hi1, m); return; }
+#else
+    (void)hi0; (void)hi1; (void)m;
+#endif
     for (c = 0; c < q->Cg; c++)
         for (ky = 0; ky < q->kh; ky++)
             for (kx = 0; kx < q->kw; kx++) {
@@ -2702,9 +2792,9 @@ static void ng__cv_col2im(const ng__cv_geo *q, const float *col, int64_t oy0, in
                     int64_t iy = oy * q->sh - q->ph + ky;
                     float *row;
                     if (iy < 0 || iy >= q->H) continue;
-                    row = dst + iy * q->W - q->pw + kx;
-                    if (q->sw == 1) ng__cv_vadd(hi - lo, d + lo, row + lo);
-                    else for (ox = lo; ox < hi; ox++) row[ox * q->sw] += d[ox];
+                    row = dst + iy * q->W; /* input column of ox: ox*sw - pw + kx */
+                    if (q->sw == 1) { if (hi > lo) ng__cv_vadd(hi - lo, d + lo, row + (lo - q->pw + kx)); }
+                    else for (ox = lo; ox < hi; ox++) row[ox * q->sw - q->pw + kx] += d[ox];
                 }
             }
 }
@@ -2865,13 +2955,15 @@ static ng__cv_geo ng__cv_flip_geo(const ng__cv_geo *q) {
     return f;
 }
 
-/* A stride-1 conv the direct kernel can run: q is its geometry (for d/dx: the flipped one). */
+/* A stride-1 conv the direct kernel can run: q is its geometry (for d/dx: the flipped one).
+   (1x1 convs stay with the GEMM, which needs no copy at all and is faster there; rows whose
+   tiles would waste over 15% of their lanes, such as 12 = 8 + 4, too.) */
 static int ng__cv_direct_ok(const ng__cv_geo *q) {
-#ifdef NG__HAVE_AVX2
+#if defined(NG__HAVE_AVX2) && !defined(NG_CONV_NO_DIRECT)
     /* lanes the tiles compute per row: whole 16s, then what is left rounded up to 8s */
     int64_t Hp = q->H + 2 * q->ph, Wp = q->W + 2 * q->pw, lanes = q->Wo / 16 * 16 + (q->Wo % 16 + 7) / 8 * 8;
     return !q->pointwise && q->sh == 1 && q->sw == 1 && 100 * q->Wo >= 85 * lanes &&
-           q->Cg * Hp * Wp + 64 < (int64_t)1 << 31 && !getenv("NG_NODIRECT");
+           q->Cg * Hp * Wp + 64 < (int64_t)1 << 31;
 #else
     (void)q;
     return 0;
@@ -2944,12 +3036,13 @@ static void ng__cv_direct(ng_ctx *ctx, const ng__cv_geo *q, const float *in, con
                 }
     }
     if (par) {
+        /* no sums across tasks here, so a dynamic schedule is still deterministic */
         NG__OMP(parallel num_threads(nth))
         {
-            int tid = ng__cv_tid(), nt = ng__cv_nt();
-            int64_t tk, t0 = tasks * tid / nt, t1 = tasks * (tid + 1) / nt;
-            float *xp = pads + psz * tid;
-            for (tk = t0; tk < t1; tk++) {
+            int64_t tk;
+            float *xp = pads + psz * ng__cv_tid();
+            NG__OMP(for schedule(dynamic, 1))
+            for (tk = 0; tk < tasks; tk++) {
                 int64_t img = tk / q->G, gg = tk % q->G, c;
                 const float *src = in + img * in_sz + gg * q->Cg * q->H * q->W;
                 for (c = 0; c < q->Cg; c++)
@@ -2975,6 +3068,123 @@ static void ng__cv_direct(ng_ctx *ctx, const ng__cv_geo *q, const float *in, con
 #endif
 }
 
+/* ---- direct d/dW of a stride-1 conv2d (AVX2) ----
+   dW^T[k][o] += sum_p xpad[off[k] + p'] * dy[o][p], with dy transposed per image to (p, o):
+   a register tile of 6 taps x 16 output channels runs over all pixels of the image, loading 16
+   channels of dy^T and broadcasting 6 inputs per pixel. Partial sums are per thread over a
+   static split of the batch (added in thread order), kept transposed like the GEMM path's. */
+#ifdef NG__HAVE_AVX2
+static void ng__cv_wkr(const ng__cv_geo *q, int64_t Wp, const float *T, int64_t ldt, const float *const *xr,
+                       float *dst, int64_t ldd, int rows, int64_t cols) {
+    __m256 c00 = _mm256_setzero_ps(), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00;
+    __m256 c30 = c00, c31 = c00, c40 = c00, c41 = c00, c50 = c00, c51 = c00;
+    float acc[NG__CV_MR * 16];
+    int64_t oy, ox, j;
+    int r;
+    for (oy = 0; oy < q->Ho; oy++) {
+        const float *t = T + oy * q->Wo * ldt;
+        const float *x0 = xr[0] + oy * Wp, *x1 = xr[1] + oy * Wp, *x2 = xr[2] + oy * Wp;
+        const float *x3 = xr[3] + oy * Wp, *x4 = xr[4] + oy * Wp, *x5 = xr[5] + oy * Wp;
+        for (ox = 0; ox < q->Wo; ox++, t += ldt) {
+            __m256 b0 = _mm256_loadu_ps(t), b1 = _mm256_loadu_ps(t + 8), wv;
+            wv = _mm256_broadcast_ss(x0 + ox); c00 = _mm256_fmadd_ps(wv, b0, c00); c01 = _mm256_fmadd_ps(wv, b1, c01);
+            wv = _mm256_broadcast_ss(x1 + ox); c10 = _mm256_fmadd_ps(wv, b0, c10); c11 = _mm256_fmadd_ps(wv, b1, c11);
+            wv = _mm256_broadcast_ss(x2 + ox); c20 = _mm256_fmadd_ps(wv, b0, c20); c21 = _mm256_fmadd_ps(wv, b1, c21);
+            wv = _mm256_broadcast_ss(x3 + ox); c30 = _mm256_fmadd_ps(wv, b0, c30); c31 = _mm256_fmadd_ps(wv, b1, c31);
+            wv = _mm256_broadcast_ss(x4 + ox); c40 = _mm256_fmadd_ps(wv, b0, c40); c41 = _mm256_fmadd_ps(wv, b1, c41);
+            wv = _mm256_broadcast_ss(x5 + ox); c50 = _mm256_fmadd_ps(wv, b0, c50); c51 = _mm256_fmadd_ps(wv, b1, c51);
+        }
+    }
+    if (rows == NG__CV_MR && cols == 16) {
+#define NG__CV_WACC(r, a, b) \
+        _mm256_storeu_ps(dst + (r) * ldd, _mm256_add_ps(_mm256_loadu_ps(dst + (r) * ldd), a)); \
+        _mm256_storeu_ps(dst + (r) * ldd + 8, _mm256_add_ps(_mm256_loadu_ps(dst + (r) * ldd + 8), b));
+        NG__CV_WACC(0, c00, c01) NG__CV_WACC(1, c10, c11) NG__CV_WACC(2, c20, c21)
+        NG__CV_WACC(3, c30, c31) NG__CV_WACC(4, c40, c41) NG__CV_WACC(5, c50, c51)
+#undef NG__CV_WACC
+        return;
+    }
+    _mm256_storeu_ps(acc + 0, c00); _mm256_storeu_ps(acc + 8, c01);
+    _mm256_storeu_ps(acc + 16, c10); _mm256_storeu_ps(acc + 24, c11);
+    _mm256_storeu_ps(acc + 32, c20); _mm256_storeu_ps(acc + 40, c21);
+    _mm256_storeu_ps(acc + 48, c30); _mm256_storeu_ps(acc + 56, c31);
+    _mm256_storeu_ps(acc + 64, c40); _mm256_storeu_ps(acc + 72, c41);
+    _mm256_storeu_ps(acc + 80, c50); _mm256_storeu_ps(acc + 88, c51);
+    for (r = 0; r < rows; r++)
+        for (j = 0; j < cols; j++) dst[r * ldd + j] += acc[r * 16 + j];
+}
+#endif
+
+/* d/dW of a stride-1, non-pointwise conv2d when at least 3/4 of the 16-channel lanes are used */
+static int ng__cv_wdirect_ok(const ng__cv_geo *q) {
+#if defined(NG__HAVE_AVX2) && !defined(NG_CONV_NO_DIRECT)
+    int64_t Hp = q->H + 2 * q->ph, Wp = q->W + 2 * q->pw, Ogp = (q->Og + 15) / 16 * 16;
+    return !q->pointwise && q->sh == 1 && q->sw == 1 && 4 * q->Og >= 3 * Ogp && q->Cg * Hp * Wp + 64 < (int64_t)1 << 31;
+#else
+    (void)q;
+    return 0;
+#endif
+}
+
+static void ng__cv_wgrad_direct(ng_ctx *ctx, const ng__cv_geo *q, const float *x, const float *gy, float *gw, float *gb) {
+#ifdef NG__HAVE_AVX2
+    int nth = ng_num_threads(), t;
+    int64_t Hp = q->H + 2 * q->ph, Wp = q->W + 2 * q->pw, kk = q->kh * q->kw, HWo = q->Ho * q->Wo;
+    int64_t Ogp = (q->Og + 15) / 16 * 16, psz = q->Cg * Hp * Wp + 64, tsz = HWo * Ogp + 16;
+    int64_t wsz = q->O * q->K, tasks = q->N * q->G, bstride = wsz + q->O + 16, j;
+    int par = ng__cv_par(q, tasks, nth);
+    float *scr = ng__fzalloc(ctx, (psz + tsz) * nth), *parts = ng__fzalloc(ctx, bstride * nth);
+    int64_t *off = (int64_t *)ng__alloc(ctx, (size_t)q->K * sizeof(int64_t));
+    if (!scr || !parts || !off) return;
+    for (j = 0; j < q->K; j++) off[j] = (j / kk) * Hp * Wp + (j % kk / q->kw) * Wp + j % q->kw;
+    (void)par;
+    NG__OMP(parallel if (par) num_threads(nth))
+    {
+        int tid = ng__cv_tid(), nt = ng__cv_nt();
+        int64_t tk, t0 = tasks * tid / nt, t1 = tasks * (tid + 1) / nt;
+        float *xp = scr + (psz + tsz) * tid, *T = xp + psz;
+        float *pw_ = parts + bstride * tid, *pb = pw_ + wsz;
+        for (tk = t0; tk < t1; tk++) {
+            int64_t img = tk / q->G, g = tk % q->G, c, o, p, k0, ob;
+            const float *xg = x + (img * q->C + g * q->Cg) * q->H * q->W;
+            const float *yg = gy + (img * q->O + g * q->Og) * HWo;
+            if (gb)
+                for (o = 0; o < q->Og; o++) pb[g * q->Og + o] += ng__cv_sum(HWo, yg + o * HWo);
+            if (!gw) continue;
+            for (c = 0; c < q->Cg; c++) ng__cv_pad(q->H, q->W, xg + c * q->H * q->W, q->ph, q->pw, Wp, xp + c * Hp * Wp);
+            /* dy^T as (Ogp/16, HWo, 16): each 16-channel block's pixels are contiguous;
+               channels >= Og stay 0 */
+            for (o = 0; o < q->Og; o++) {
+                float *tb = T + (o / 16) * HWo * 16 + o % 16;
+                const float *yr = yg + o * HWo;
+                for (p = 0; p < HWo; p++) tb[p * 16] = yr[p];
+            }
+            for (k0 = 0; k0 < q->K; k0 += NG__CV_MR) {
+                const float *xr[NG__CV_MR];
+                int r, rows = (int)(q->K - k0 < NG__CV_MR ? q->K - k0 : NG__CV_MR);
+                for (r = 0; r < NG__CV_MR; r++) xr[r] = xp + (r < rows ? off[k0 + r] : 0);
+                for (ob = 0; ob < Ogp; ob += 16)
+                    ng__cv_wkr(q, Wp, T + ob * HWo, 16, xr, pw_ + g * q->Og * q->K + k0 * q->Og + ob, q->Og, rows,
+                               q->Og - ob < 16 ? q->Og - ob : 16);
+            }
+        }
+    }
+    /* deterministic reduction in thread order; partials are (G, K, Og) */
+    for (t = 0; t < nth; t++) {
+        const float *p = parts + bstride * t;
+        if (gw) {
+            int64_t g, o, k;
+            for (g = 0; g < q->G; g++)
+                for (o = 0; o < q->Og; o++)
+                    for (k = 0; k < q->K; k++) gw[(g * q->Og + o) * q->K + k] += p[g * q->Og * q->K + k * q->Og + o];
+        }
+        if (gb) for (j = 0; j < q->O; j++) gb[j] += p[wsz + j];
+    }
+#else
+    (void)ctx; (void)q; (void)x; (void)gy; (void)gw; (void)gb;
+#endif
+}
+
 /* ---- generic conv / conv-transpose forward over the batch ----
    transposed 0: dst (O side) = [bias] + fwd(src)    (conv2d:           src = x, dst = y)
    transposed 1: dst (C side) = [bias] + adj(src)    (conv_transpose2d: src = x, dst = y) */
@@ -2989,10 +3199,10 @@ static void ng__cv_forward(ng_ctx *ctx, const ng__cv_geo *q, int transposed, con
     (void)par;
     NG__OMP(parallel if (par) num_threads(nth))
     {
-        int tid = ng__cv_tid(), nt = ng__cv_nt();
-        int64_t t, t0 = tasks * tid / nt, t1 = tasks * (tid + 1) / nt, ch;
-        float *col = cols + colsz * tid;
-        for (t = t0; t < t1; t++) {
+        int64_t t, ch;
+        float *col = cols + colsz * ng__cv_tid();
+        NG__OMP(for schedule(dynamic, 1))
+        for (t = 0; t < tasks; t++) {
             int64_t img = t / q->G, g = t % q->G;
             if (!transposed) {
                 float *yi = dst + img * out_sz;
@@ -3177,10 +3387,10 @@ static void ng__cv_dw_forward(ng_ctx *ctx, const ng__cv_geo *q, const float *x, 
     if (!scr) return;
     NG__OMP(parallel if (nth > 1 && q->C > 1 && q->N * q->C * q->Ho * q->Wo * q->kh * q->kw >= ((int64_t)1 << 18)) num_threads(nth))
     {
-        int tid = ng__cv_tid(), nt = ng__cv_nt();
-        int64_t c, c0 = q->C * tid / nt, c1 = q->C * (tid + 1) / nt, img, oy, ky, kx, ox;
-        float *P = scr + d.scratch * tid;
-        for (c = c0; c < c1; c++) {
+        int64_t c, img, oy, ky, kx, ox;
+        float *P = scr + d.scratch * ng__cv_tid();
+        NG__OMP(for schedule(dynamic, 1))
+        for (c = 0; c < q->C; c++) {
             const float *wc = w + c * q->kh * q->kw;
             float b0 = bias ? bias[c] : 0.0f;
             for (img = 0; img < q->N; img++) {
@@ -3212,10 +3422,10 @@ static void ng__cv_dw_backward(ng_ctx *ctx, const ng__cv_geo *q, const float *x,
     if (!scr) return;
     NG__OMP(parallel if (nth > 1 && q->C > 1 && q->N * q->C * q->Ho * q->Wo * q->kh * q->kw >= ((int64_t)1 << 18)) num_threads(nth))
     {
-        int tid = ng__cv_tid(), nt = ng__cv_nt();
-        int64_t c, c0 = q->C * tid / nt, c1 = q->C * (tid + 1) / nt, img, oy, ky, kx, ox, iy, j;
-        float *P = scr + d.scratch * tid, *Q = P + d.Hp * d.Wp, *wf = Q + d.Hq * d.Wq;
-        for (c = c0; c < c1; c++) {
+        int64_t c, img, oy, ky, kx, ox, iy, j;
+        float *P = scr + d.scratch * ng__cv_tid(), *Q = P + d.Hp * d.Wp, *wf = Q + d.Hq * d.Wq;
+        NG__OMP(for schedule(dynamic, 1))
+        for (c = 0; c < q->C; c++) {
             const float *wc = w + c * kk;
             float bsum = 0.0f;
             for (j = 0; j < kk; j++) wf[j] = 0.0f; /* d/dW sums of this channel */
@@ -3341,6 +3551,10 @@ static void ng__bw_conv2d(ng_node *n) {
             gx = NULL;
         }
     }
+    if ((gw || gb) && ng__cv_wdirect_ok(&q)) {
+        ng__cv_wgrad_direct(n->ctx, &q, n->in[0]->data, n->out->grad, gw, gb);
+        gw = gb = NULL;
+    }
     if (gx || gw || gb) ng__cv_backward(n->ctx, &q, 0, n->in[0]->data, n->in[1]->data, n->out->grad, gx, gw, gb);
 }
 
@@ -3404,6 +3618,10 @@ static void ng__bw_conv_transpose2d(ng_node *n) {
     ng__cv_backward(n->ctx, &q, 1, n->in[0]->data, n->in[1]->data, n->out->grad, gx, gw, gb);
 }
 
+/* ---- src/ops_resample.c ---- */
+/* ======================================================================================== */
+/* @@OPS resampling and pooling (NCHW)                                                      */
+/* ======================================================================================== */
 /* ---- upsampling x2: nearest (i[0] = 0) and bilinear, align_corners=False (i[0] = 1) ---- */
 static ng_tensor *ng__upsample(ng_ctx *ctx, ng_tensor *x, int mode) {
     ng_node *n;

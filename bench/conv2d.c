@@ -18,6 +18,9 @@ static const bench_case cases[] = {
     {"conv3x3_fwd_bwd", 0, 1, 1, 64, 64, 32, 32, 64, 3, 1, 1, 1, 10},
     {"dwconv5x5_fwd_bwd", 0, 1, 0, 64, 64, 32, 32, 64, 5, 1, 2, 64, 15},
     {"deconv2x2_fwd_bwd", 1, 1, 1, 64, 64, 16, 16, 64, 2, 2, 0, 1, 15},
+    /* alphaGAN cell width: 256 channels */
+    {"conv3x3_c256_b16_fwd_bwd", 0, 1, 1, 16, 256, 16, 16, 256, 3, 1, 1, 1, 8},
+    {"conv1x1_c256_b16_fwd_bwd", 0, 1, 1, 16, 256, 32, 32, 256, 1, 1, 0, 1, 8},
 };
 
 static double run_case(const bench_case *bc) {

@@ -1,5 +1,5 @@
 /* ======================================================================================== */
-/* @@OPS convolution, resampling and pooling (NCHW)                                         */
+/* @@OPS convolution (NCHW)                                                                 */
 /* ======================================================================================== */
 /* F.conv2d: w (O, C/groups, kh, kw), b (O) or NULL; square stride and zero padding.
    groups == C == O is depthwise. Output (N, O, (H + 2p - kh)/s + 1, (W + 2p - kw)/s + 1). */
@@ -15,10 +15,3 @@ ng_tensor *ng_conv_transpose2d(ng_ctx *ctx, ng_tensor *x, ng_tensor *w, ng_tenso
 /* The same with separate vertical/horizontal stride, padding and output padding. */
 ng_tensor *ng_conv_transpose2d_ex(ng_ctx *ctx, ng_tensor *x, ng_tensor *w, ng_tensor *b, int stride_h,
                                   int stride_w, int pad_h, int pad_w, int outpad_h, int outpad_w, int groups);
-/* F.interpolate(scale_factor=2, mode='nearest') and mode='bilinear', align_corners=False. */
-ng_tensor *ng_upsample_nearest2x(ng_ctx *ctx, ng_tensor *x /* (N, C, H, W) */);
-ng_tensor *ng_upsample_bilinear2x(ng_ctx *ctx, ng_tensor *x /* (N, C, H, W) */);
-/* F.avg_pool2d(x, 2): kernel 2, stride 2, odd trailing row/column dropped. */
-ng_tensor *ng_avg_pool2d(ng_ctx *ctx, ng_tensor *x /* (N, C, H, W) */);
-/* x.sum(dim=(2, 3)) -> (N, C) */
-ng_tensor *ng_sum_hw(ng_ctx *ctx, ng_tensor *x /* (N, C, H, W) */);

@@ -40,6 +40,9 @@ TEST(grad_conv2d) {
         {1, 4, 3, 24, 8, 3, 5, 1, 1, 0, 2, 2, 1},  /* 16 + 8 columns, groups 2, 3x5 kernel */
         {2, 2, 4, 28, 7, 2, 2, 1, 1, 1, 1, 1, 0},  /* 16 + 8 + 5 columns, 5 rows, padded even kernel, 6 + 1 channels */
         {1, 2, 3, 8, 2, 1, 3, 1, 1, 1, 1, 1, 1},   /* padding > kernel - 1: d/dx not flipped */
+        /* 12 or more output channels per group: direct d/dW (6 taps x 16 channels per tile) */
+        {2, 1, 4, 5, 12, 2, 2, 1, 1, 1, 1, 1, 1},  /* 4 taps, 12 channels */
+        {2, 4, 3, 4, 24, 3, 3, 1, 1, 1, 1, 2, 1},  /* groups 2: 18 taps, 12 channels each */
     };
     size_t i;
     for (i = 0; i < sizeof cases / sizeof cases[0]; i++) {
@@ -76,6 +79,7 @@ TEST(grad_conv_transpose2d) {
         {2, 3, 1, 1, 2, 1, 1, 1, 1, 0, 0, 0, 0, 1, 1},  /* 1x1 (pointwise path), 1x1 image */
         {2, 2, 3, 4, 3, 3, 2, 2, 1, 0, 1, 1, 0, 1, 1},  /* _ex: rectangular kernel and strides */
         {2, 3, 3, 3, 3, 3, 3, 2, 2, 1, 1, 0, 0, 3, 1},  /* depthwise */
+        {1, 2, 2, 9, 3, 2, 2, 2, 2, 0, 0, 0, 0, 1, 1},  /* k2 s2 rows of 18: 8 columns at a time + 1 */
     };
     size_t i;
     for (i = 0; i < sizeof cases / sizeof cases[0]; i++) {
@@ -233,6 +237,7 @@ TEST(conv2d_large_vs_naive) {
         {5, 16, 8, 8, 16, 5, 5, 1, 1, 2, 2, 16, 1},
         {3, 8, 6, 6, 12, 1, 1, 1, 1, 0, 0, 1, 1},
         {2, 8, 5, 29, 13, 3, 3, 1, 1, 1, 1, 1, 1},   /* direct kernel, 16 + 8 + 5 columns */
+        {2, 8, 6, 35, 4, 2, 2, 2, 2, 0, 0, 1, 1},     /* k2 s2 on an odd width: even/odd column split */
         /* depthwise rows of 45 and 16 (vector blocks of 32 and 8, scalar tail) */
         {2, 3, 5, 45, 3, 3, 3, 1, 1, 1, 1, 3, 1},
         {2, 4, 6, 16, 4, 7, 7, 1, 1, 3, 3, 4, 0},
@@ -274,9 +279,9 @@ TEST(conv2d_large_vs_naive) {
 /* ---- gradients only where needed; deterministic weight gradients ---- */
 TEST(conv2d_need_and_determinism) {
     ng_params *p = ng_params_create("g", 1);
-    ng_tensor *w = ng_params_add(p, "w", ng_shape4(8, 4, 3, 3)), *b = ng_params_add(p, "b", ng_shape1(8));
+    ng_tensor *w = ng_params_add(p, "w", ng_shape4(16, 4, 3, 3)), *b = ng_params_add(p, "b", ng_shape1(16));
     ng_ctx *c = ng_ctx_create((size_t)16 << 20, 3);
-    float *gw1 = (float *)malloc(8 * 4 * 9 * sizeof(float));
+    float *gw1 = (float *)malloc(16 * 4 * 9 * sizeof(float));
     ng_rng r;
     int64_t j;
     int pass;
