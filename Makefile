@@ -2,7 +2,7 @@
 CC      ?= gcc
 CXX     ?= g++
 ARCH    ?= -march=native
-OPT     ?= -O2
+OPT     ?= -O3
 CFLAGS  ?= $(OPT) $(ARCH) -fopenmp -Wall -Wextra -std=c11
 LDLIBS  ?= -lz -lm
 # OpenBLAS is optional: used when its development files are installed (reported by the build).
@@ -20,11 +20,13 @@ endif
 
 B := build
 SRC_PARTS := $(wildcard src/*.h src/*.c) src/parts.txt
-TEST_SRCS := $(filter-out tests/test_main.c,$(wildcard tests/test_*.c)) tests/gradcheck.c
+TEST_SRCS := $(filter-out tests/test_main.c,$(wildcard tests/test_*.c)) tests/gradcheck.c tests/fixture.c
+# Python with torch and numpy, used only by `make fixtures` (never by `make test`).
+TORCH_PYTHON ?= /usr/bin/python3
 EXAMPLES  := $(patsubst examples/%.c,$(B)/%,$(wildcard examples/*.c))
 BENCHES   := $(patsubst bench/%.c,$(B)/bench_%,$(wildcard bench/*.c))
 
-.PHONY: all test demo examples bench fuzz fuzz-run asan check-header deps-test deps-demo clean info
+.PHONY: all test demo examples bench fuzz fuzz-run fuzz-seeds asan check-header deps-test deps-demo clean info
 
 all: nasgan.h examples $(B)/test_runner
 
@@ -41,12 +43,17 @@ deps-%:
 $(B)/tests_list.h: $(TEST_SRCS) | $(B)
 	grep -ho '^TEST([A-Za-z0-9_]*)' $(TEST_SRCS) | sed 's/^TEST(\(.*\))/TEST_DECL(\1)/' > $@.tmp && mv $@.tmp $@
 
-$(B)/test_runner: nasgan.h tests/test_main.c tests/test.h $(TEST_SRCS) $(B)/tests_list.h | $(B)
+$(B)/test_runner: nasgan.h tests/test_main.c tests/test.h tests/fixture.h $(TEST_SRCS) $(B)/tests_list.h | $(B)
 	$(CC) $(CFLAGS) -I. -Itests -I$(B) -o $@ tests/test_main.c $(TEST_SRCS) $(LDLIBS)
 
 test: deps-test info
 	$(MAKE) --no-print-directory $(B)/test_runner
 	cd $(B) && ./test_runner
+
+# Regenerate the committed PyTorch references in tests/fixtures/ (needs torch; see tests/ref/README.md).
+.PHONY: fixtures
+fixtures:
+	$(TORCH_PYTHON) tests/ref/make_fixtures.py
 
 # AddressSanitizer + UndefinedBehaviorSanitizer build of the whole suite.
 asan: deps-test nasgan.h $(B)/tests_list.h
@@ -60,6 +67,7 @@ check-header: nasgan.h
 	cp $(B)/hdr.c $(B)/hdr.cpp
 	$(CC) -std=c99 -Wall -Wextra -Werror -I. -c $(B)/hdr.c -o $(B)/hdr99.o
 	$(CC) -std=c11 -fopenmp -Wall -Wextra -Werror -I. -c $(B)/hdr.c -o $(B)/hdr11.o
+	$(CC) -std=c99 -Wall -Wextra -Werror -DNG_NO_ZLIB -I. -c $(B)/hdr.c -o $(B)/hdr99nz.o
 	$(CC) -std=c11 -Wall -Wextra -Werror -DNG_USE_OPENBLAS $(BLAS_CFLAGS) -I. -c $(B)/hdr.c -o $(B)/hdr11b.o
 	$(CXX) -std=c++11 -Wall -Wextra -Werror -I. -c $(B)/hdr.cpp -o $(B)/hdrxx.o
 	$(CXX) -std=c++17 -fopenmp -Wall -Wextra -Werror -I. -c $(B)/hdr.cpp -o $(B)/hdrxx17.o
@@ -74,9 +82,9 @@ demo: deps-demo info
 	$(MAKE) --no-print-directory $(B)/fmnist_classifier
 	./$(B)/fmnist_classifier --out $(B)/fmnist_cnn.ckpt
 
-# ---- benchmarks (timing programs, never tests) ----
+# ---- benchmarks (timing programs, never tests); BENCH_FILTER=substring selects cases ----
 bench: deps-bench $(BENCHES)
-	./bench/run.sh
+	./bench/run.sh $(BENCH_FILTER)
 
 $(B)/bench_%: bench/%.c nasgan.h | $(B)
 	$(CC) $(CFLAGS) -I. -o $@ $< $(LDLIBS)
@@ -86,6 +94,11 @@ FUZZ_TARGETS := $(patsubst fuzz/%.c,$(B)/fuzz_%,$(wildcard fuzz/*.c))
 fuzz: deps-fuzz nasgan.h $(FUZZ_TARGETS)
 $(B)/fuzz_%: fuzz/%.c nasgan.h | $(B)
 	clang -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all -I. -o $@ $< -lz -lm
+# Regenerate the committed seed inputs (small valid files) in fuzz/seeds/<target>/.
+fuzz-seeds: nasgan.h | $(B)
+	$(CC) -O1 -Wall -Wextra -I. -o $(B)/make_seeds fuzz/tools/make_seeds.c -lz -lm
+	mkdir -p fuzz/seeds/idx fuzz/seeds/ckpt
+	$(B)/make_seeds fuzz/seeds
 # Run every target for FUZZ_SECONDS each; any crash, leak or hang fails.
 FUZZ_SECONDS ?= 30
 fuzz-run: fuzz

@@ -169,6 +169,9 @@ const char *ng_build_info(void) {
 #else
            " simd=generic"
 #endif
+#if defined(NG__HAVE_AVX2) && defined(__AVX512F__) && defined(NG_GEMM_AVX512)
+           " gemm=avx512"
+#endif
         ;
 }
 int ng_num_threads(void) {

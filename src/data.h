@@ -1,7 +1,12 @@
 /* ======================================================================================== */
 /* @@DATA  dataset readers                                                                  */
 /* ======================================================================================== */
-/* Decompress a gzip stream held in memory, refusing output beyond max_out bytes. */
+#ifndef NG_IDX_MAX_BYTES
+#define NG_IDX_MAX_BYTES ((size_t)0x7fffffff)   /* largest IDX file (compressed or not) read */
+#endif
+/* Decompress a gzip stream held in memory (concatenated members allowed), refusing output
+   beyond max_out bytes. Corrupt, truncated or trailing data -> NG_ERR_FORMAT naming `name`;
+   built with NG_NO_ZLIB -> NG_ERR_UNSUPPORTED. *out is malloc'd; caller frees. */
 ng_status ng_gunzip(const unsigned char *buf, size_t n, const char *name, size_t max_out,
                     unsigned char **out, size_t *out_n);
 
@@ -13,6 +18,8 @@ typedef struct ng_idx {
     int64_t count;          /* product of dims */
     unsigned char *data;    /* (count) */
 } ng_idx;
+/* The byte count must equal the product of the dims exactly (missing or trailing bytes are
+   errors). On failure *out is zeroed and nothing needs freeing. */
 ng_status ng_idx_parse(const unsigned char *buf, size_t n, const char *name, ng_idx *out);
 ng_status ng_idx_load(const char *path, ng_idx *out);
 void ng_idx_free(ng_idx *idx);

@@ -37,33 +37,42 @@ NG__OMP_FOR(N > 65536)
 }
 static void ng__fw_leaky_relu(ng_node *n) {
     int64_t i, N = n->out->numel;
+    NG__OMP_FOR(N > 65536)
     for (i = 0; i < N; i++) n->out->data[i] = ng__leakyf(n->in[0]->data[i], n->f[0]);
 }
 static void ng__bw_leaky_relu(ng_node *n) {
     int64_t i, N = n->out->numel;
     const float *x = n->in[0]->data, *g = n->out->grad;
     float *gx = ng__in_grad(n, 0);
-    if (gx) for (i = 0; i < N; i++) gx[i] += x[i] > 0.0f ? g[i] : n->f[0] * g[i];
+    if (!gx) return;
+    NG__OMP_FOR(N > 65536)
+    for (i = 0; i < N; i++) gx[i] += x[i] > 0.0f ? g[i] : n->f[0] * g[i];
 }
 static void ng__fw_tanh(ng_node *n) {
     int64_t i, N = n->out->numel;
+    NG__OMP_FOR(N > 65536)
     for (i = 0; i < N; i++) n->out->data[i] = tanhf(n->in[0]->data[i]);
 }
 static void ng__bw_tanh(ng_node *n) {
     int64_t i, N = n->out->numel;
     const float *y = n->out->data, *g = n->out->grad;
     float *gx = ng__in_grad(n, 0);
-    if (gx) for (i = 0; i < N; i++) gx[i] += g[i] * (1.0f - y[i] * y[i]);
+    if (!gx) return;
+    NG__OMP_FOR(N > 65536)
+    for (i = 0; i < N; i++) gx[i] += g[i] * (1.0f - y[i] * y[i]);
 }
 static void ng__fw_sigmoid(ng_node *n) {
     int64_t i, N = n->out->numel;
+    NG__OMP_FOR(N > 65536)
     for (i = 0; i < N; i++) n->out->data[i] = ng__sigmoidf(n->in[0]->data[i]);
 }
 static void ng__bw_sigmoid(ng_node *n) {
     int64_t i, N = n->out->numel;
     const float *y = n->out->data, *g = n->out->grad;
     float *gx = ng__in_grad(n, 0);
-    if (gx) for (i = 0; i < N; i++) gx[i] += g[i] * y[i] * (1.0f - y[i]);
+    if (!gx) return;
+    NG__OMP_FOR(N > 65536)
+    for (i = 0; i < N; i++) gx[i] += g[i] * y[i] * (1.0f - y[i]);
 }
 
 /* ---- softmax / log-softmax along i[0]; rows are (outer, inner) pairs strided by inner ---- */
@@ -150,5 +159,7 @@ static void ng__bw_dropout(ng_node *n) {
     int64_t i, N = n->out->numel;
     const float *m = (const float *)n->saved;
     float *gx = ng__in_grad(n, 0);
-    if (gx) for (i = 0; i < N; i++) gx[i] += n->out->grad[i] * m[i];
+    if (!gx) return;
+    NG__OMP_FOR(N > 65536)
+    for (i = 0; i < N; i++) gx[i] += n->out->grad[i] * m[i];
 }

@@ -122,9 +122,8 @@ static void ng__binary_fw(ng_node *n, int kind) {
     int64_t i0, i1, i2, i3, o = 0;
     if (p.same) {
         int64_t i, N = n->out->numel;
-        if (kind == 0) for (i = 0; i < N; i++) y[i] = a[i] + b[i];
-        else if (kind == 1) for (i = 0; i < N; i++) y[i] = a[i] - b[i];
-        else for (i = 0; i < N; i++) y[i] = a[i] * b[i];
+        NG__OMP_FOR(N > 65536)
+        for (i = 0; i < N; i++) y[i] = kind == 0 ? a[i] + b[i] : kind == 1 ? a[i] - b[i] : a[i] * b[i];
         return;
     }
     for (i0 = 0; i0 < p.d[0]; i0++)
@@ -141,6 +140,15 @@ static void ng__binary_bw(ng_node *n, int kind) {
     float *ga = ng__in_grad(n, 0), *gb = ng__in_grad(n, 1);
     ng__bcast p = ng__bcast_plan(n);
     int64_t i0, i1, i2, i3, o = 0;
+    if (p.same) {
+        int64_t i, N = n->out->numel;
+        NG__OMP_FOR(N > 65536)
+        for (i = 0; i < N; i++) {
+            if (ga) ga[i] += kind == 2 ? g[i] * b[i] : g[i];
+            if (gb) gb[i] += kind == 2 ? g[i] * a[i] : kind == 1 ? -g[i] : g[i];
+        }
+        return;
+    }
     for (i0 = 0; i0 < p.d[0]; i0++)
         for (i1 = 0; i1 < p.d[1]; i1++)
             for (i2 = 0; i2 < p.d[2]; i2++)
@@ -169,21 +177,29 @@ ng_tensor *ng_scale(ng_ctx *ctx, ng_tensor *a, float s) { return ng__unary_f(ctx
 ng_tensor *ng_add_scalar(ng_ctx *ctx, ng_tensor *a, float s) { return ng__unary_f(ctx, NG_OP_ADD_SCALAR, a, s); }
 static void ng__fw_scale(ng_node *n) {
     int64_t i;
+    NG__OMP_FOR(n->out->numel > 65536)
     for (i = 0; i < n->out->numel; i++) n->out->data[i] = n->f[0] * n->in[0]->data[i];
 }
 static void ng__bw_scale(ng_node *n) {
     int64_t i;
     float *ga = ng__in_grad(n, 0);
-    if (ga) for (i = 0; i < n->out->numel; i++) ga[i] += n->f[0] * n->out->grad[i];
+    if (ga) {
+        NG__OMP_FOR(n->out->numel > 65536)
+        for (i = 0; i < n->out->numel; i++) ga[i] += n->f[0] * n->out->grad[i];
+    }
 }
 static void ng__fw_add_scalar(ng_node *n) {
     int64_t i;
+    NG__OMP_FOR(n->out->numel > 65536)
     for (i = 0; i < n->out->numel; i++) n->out->data[i] = n->in[0]->data[i] + n->f[0];
 }
 static void ng__bw_add_scalar(ng_node *n) {
     int64_t i;
     float *ga = ng__in_grad(n, 0);
-    if (ga) for (i = 0; i < n->out->numel; i++) ga[i] += n->out->grad[i];
+    if (ga) {
+        NG__OMP_FOR(n->out->numel > 65536)
+        for (i = 0; i < n->out->numel; i++) ga[i] += n->out->grad[i];
+    }
 }
 
 /* ---- sum / mean over axes ---- */
@@ -266,7 +282,10 @@ static void ng__fw_reshape(ng_node *n) { memcpy(n->out->data, n->in[0]->data, (s
 static void ng__bw_reshape(ng_node *n) {
     int64_t i;
     float *ga = ng__in_grad(n, 0);
-    if (ga) for (i = 0; i < n->out->numel; i++) ga[i] += n->out->grad[i];
+    if (ga) {
+        NG__OMP_FOR(n->out->numel > 65536)
+        for (i = 0; i < n->out->numel; i++) ga[i] += n->out->grad[i];
+    }
 }
 
 /* ---- concat and slice along one axis: outer blocks x (axis extent * inner) ---- */

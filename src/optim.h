@@ -5,7 +5,11 @@
    have the group's numel and are owned by the optimizer. */
 
 /* torch.optim.Adam (amsgrad off): g += wd p (coupled L2); m = b1 m + (1-b1) g;
-   v = b2 v + (1-b2) g^2; p -= lr / (1 - b1^t) * m / (sqrt(v) / sqrt(1 - b2^t) + eps). */
+   v = b2 v + (1-b2) g^2; p -= lr / (1 - b1^t) * m / (sqrt(v) / sqrt(1 - b2^t) + eps).
+   Elementwise work is float in PyTorch's order; scalars such as 1 - b2 and lr / (1 - b1^t) are
+   formed in double from the shortest decimal of each float setting (0.999f -> 0.999), as Python
+   would. The gradient block is not modified (weight decay is applied to a copy). Change lr
+   between steps for a schedule. */
 typedef struct ng_adam {
     ng_params *group;
     float lr, beta1, beta2, eps, weight_decay;
@@ -42,12 +46,16 @@ void ng_ema_swap(ng_ema *e);        /* exchange shadow and live values (evaluate
 void ng_ema_free(ng_ema *e);
 
 /* Learning rate at `step` of `total`: constant; cosine from base to final
-   (final + (base - final)(1 + cos(pi step/total))/2); linear from base to final. */
+   (final + (base - final)(1 + cos(pi step/total))/2, CosineAnnealingLR's closed form); linear
+   from base to final. step is clamped to [0, total]; total <= 0 gives base. */
 typedef enum ng_lr_kind { NG_LR_CONSTANT = 0, NG_LR_COSINE = 1, NG_LR_LINEAR = 2 } ng_lr_kind;
 float ng_lr_at(ng_lr_kind kind, float base, float final_lr, int64_t step, int64_t total);
 
 /* torch.nn.utils.clip_grad_norm_ over several groups: total L2 norm of all gradients; if it
-   exceeds max_norm, scale every gradient by max_norm / (norm + 1e-6). Returns the norm. */
+   exceeds max_norm, scale every gradient by max_norm / (norm + 1e-6). Returns the norm. The
+   norm is summed in double (deterministic for any thread count); groups without gradients are
+   skipped. A NaN or infinite norm is returned as it is and the gradients are left unscaled
+   (PyTorch would multiply them by 0 or NaN): check the result to skip such a step. */
 float ng_clip_grad_norm(ng_params *const *groups, int n, float max_norm);
 
 /* Initialisers. Fans as torch.nn.init: fan_in = shape[1] * receptive field, fan_out =

@@ -10,18 +10,22 @@
 
          ng_ctx *ctx = ng_ctx_create(256u << 20, 42);         // step arena + RNG seed
          ng_params *w = ng_params_create("net", 1);           // trainable parameter group
-         ng_tensor *W = ng_params_add(w, "fc.weight", 2, (int64_t[]){10, 784});
-         ng_params_alloc(w);
-         ...
+         ng_tensor *W = ng_params_add(w, "fc.weight", ng_shape2(10, 784));
+         ng_tensor *b = ng_params_add(w, "fc.bias", ng_shape1(10));
+         ng_params_alloc(w);                                  // then ng_init_* the values
+         ng_adam opt; ng_adam_init(&opt, w, 1e-3f, 0.9f, 0.999f, 1e-8f, 0.0f);
+         ...                                                  // each step:
+         ng_ctx_reset(ctx);
          ng_ctx_grad_for(ctx, &w, 1);                         // differentiate w.r.t. w only
          ng_tensor *loss = ng_cross_entropy(ctx, ng_linear(ctx, x, W, b), labels);
          ng_backward(ctx, loss);                              // grads accumulate into w->grad
-         ng_adam_step(&opt); ng_params_zero_grad(w); ng_ctx_reset(ctx);
+         ng_adam_step(&opt); ng_params_zero_grad(w);
 
    BUILD OPTIONS (define before including)
      NASGAN_IMPLEMENTATION   emit the implementation in this translation unit
      NG_USE_OPENBLAS         route ng_sgemm through cblas_sgemm when the context asks for it
      NG_NO_ZLIB              build without zlib (gzip readers then return NG_ERR_UNSUPPORTED)
+     NG_GEMM_AVX512          use the AVX-512 SGEMM micro-kernel (default: AVX2+FMA; see @@GEMM)
      NG_ASSERT(x)            replace the programmer-error check (default prints and aborts)
 
    SHAPE LEGEND (comments on fields and arguments)

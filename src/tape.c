@@ -13,9 +13,9 @@ ng_ctx *ng_ctx_create(size_t arena_bytes, uint64_t seed) {
     if (ng_arena_init(&ctx->arena, arena_bytes) != NG_OK) { free(ctx); return NULL; }
     ng_rng_seed(&ctx->rng, seed);
     ctx->training = 1;
-#ifdef NG_USE_OPENBLAS
-    ctx->gemm_backend = NG_GEMM_OPENBLAS;
-#endif
+    /* The built-in SGEMM matches OpenBLAS here and shares OpenMP's threads; OpenBLAS's own
+       pthreads would oversubscribe the cores. Set ctx->gemm_backend to opt in. */
+    ctx->gemm_backend = NG_GEMM_BUILTIN;
     return ctx;
 }
 

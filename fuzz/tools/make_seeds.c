@@ -1,0 +1,111 @@
+/* Writes the small valid seed inputs for the fuzz targets (`make fuzz-seeds`):
+   fuzz/seeds/idx/ (raw and gzip IDX files) and fuzz/seeds/ckpt/ (checkpoints whose group,
+   optimizer and RNG records match what fuzz/ckpt.c restores into). Each file is < 4 KB. */
+#define NASGAN_IMPLEMENTATION
+#include "nasgan.h"
+#include <zlib.h>
+
+static int save(const char *dir, const char *name, const void *data, size_t n) {
+    char path[512];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    if (ng_file_write_atomic(path, data, n) != NG_OK) {
+        fprintf(stderr, "make_seeds: %s\n", ng_last_error());
+        return 1;
+    }
+    return 0;
+}
+
+static size_t idx_bytes(unsigned char *out, int nd, const uint32_t *dims) {
+    size_t pos = 4, count = 1, i;
+    int d;
+    out[0] = 0; out[1] = 0; out[2] = 8; out[3] = (unsigned char)nd;
+    for (d = 0; d < nd; d++) {
+        out[pos++] = (unsigned char)(dims[d] >> 24); out[pos++] = (unsigned char)(dims[d] >> 16);
+        out[pos++] = (unsigned char)(dims[d] >> 8); out[pos++] = (unsigned char)dims[d];
+        count *= dims[d];
+    }
+    for (i = 0; i < count; i++) out[pos + i] = (unsigned char)((i * 37u) % 10u);
+    return pos + count;
+}
+
+static size_t gz(const unsigned char *in, size_t n, unsigned char *out, size_t cap) {
+    z_stream zs;
+    size_t len;
+    memset(&zs, 0, sizeof zs);
+    if (deflateInit2(&zs, 9, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) != Z_OK) return 0;
+    zs.next_in = (Bytef *)(uintptr_t)in; zs.avail_in = (uInt)n;
+    zs.next_out = out; zs.avail_out = (uInt)cap;
+    if (deflate(&zs, Z_FINISH) != Z_STREAM_END) { deflateEnd(&zs); return 0; }
+    len = cap - zs.avail_out;
+    deflateEnd(&zs);
+    return len;
+}
+
+static int save_ckpt(const char *dir, const char *name, const ng_ckpt *ck) {
+    unsigned char *buf;
+    size_t n;
+    int rc;
+    if (ng_ckpt_serialize(ck, &buf, &n) != NG_OK) return 1;
+    rc = save(dir, name, buf, n);
+    free(buf);
+    return rc;
+}
+
+int main(int argc, char **argv) {
+    const char *root = argc > 1 ? argv[1] : "fuzz/seeds";
+    char idir[400], cdir[400];
+    unsigned char raw[1024], z[1024];
+    uint32_t labels[1] = {10}, images[3] = {3, 4, 4}, two[2] = {2, 5}, four[4] = {1, 2, 2, 2};
+    size_t n;
+    int rc = 0, i;
+    ng_params *g;
+    ng_ckpt *ck;
+    ng_adam a;
+    ng_sgd s;
+    ng_ema e;
+    ng_rng r;
+    float st[4][9];
+    snprintf(idir, sizeof idir, "%s/idx", root);
+    snprintf(cdir, sizeof cdir, "%s/ckpt", root);
+    /* IDX */
+    n = idx_bytes(raw, 1, labels);
+    rc |= save(idir, "labels-idx1-ubyte", raw, n);
+    rc |= save(idir, "labels-idx1-ubyte.gz", z, gz(raw, n, z, sizeof z));
+    n = idx_bytes(raw, 3, images);
+    rc |= save(idir, "images-idx3-ubyte", raw, n);
+    rc |= save(idir, "images-idx3-ubyte.gz", z, gz(raw, n, z, sizeof z));
+    n = idx_bytes(raw, 2, two);
+    rc |= save(idir, "matrix-idx2-ubyte", raw, n);
+    n = idx_bytes(raw, 4, four);
+    rc |= save(idir, "tensor-idx4-ubyte.gz", z, gz(raw, n, z, sizeof z));
+    /* checkpoints: group "g" = w (2, 3) + b (3), as fuzz/ckpt.c expects */
+    g = ng_params_create("g", 1);
+    ng_params_add(g, "w", ng_shape2(2, 3));
+    ng_params_add(g, "b", ng_shape1(3));
+    if (ng_params_alloc(g) != NG_OK) return 1;
+    for (i = 0; i < 9; i++) {
+        g->data[i] = 0.25f * (float)(i - 4);
+        st[0][i] = 0.01f * (float)i; st[1][i] = 0.001f * (float)i;
+        st[2][i] = -0.5f * (float)i; st[3][i] = 1.0f + (float)i;
+    }
+    memset(&a, 0, sizeof a); a.group = g; a.lr = 2e-4f; a.beta1 = 0.5f; a.beta2 = 0.999f; a.eps = 1e-8f; a.t = 3; a.m = st[0]; a.v = st[1];
+    memset(&s, 0, sizeof s); s.group = g; s.lr = 0.1f; s.momentum = 0.9f; s.nesterov = 1; s.t = 3; s.buf = st[2];
+    memset(&e, 0, sizeof e); e.group = g; e.decay = 0.999f; e.shadow = st[3];
+    ng_rng_seed(&r, 1);
+    ck = ng_ckpt_new();
+    rc |= save_ckpt(cdir, "empty.ckpt", ck);
+    rc |= ng_ckpt_put_params(ck, g) != NG_OK;
+    rc |= save_ckpt(cdir, "params.ckpt", ck);
+    rc |= ng_ckpt_put_adam(ck, "adam", &a) != NG_OK;
+    rc |= ng_ckpt_put_sgd(ck, "sgd", &s) != NG_OK;
+    rc |= ng_ckpt_put_ema(ck, "ema", &e) != NG_OK;
+    rc |= ng_ckpt_put_rng(ck, "rng", &r) != NG_OK;
+    rc |= ng_ckpt_put_i64(ck, "step", 42) != NG_OK;
+    rc |= ng_ckpt_put(ck, "note", "seed", 4) != NG_OK;
+    rc |= save_ckpt(cdir, "full.ckpt", ck);
+    ng_ckpt_free(ck);
+    ng_params_free(g);
+    if (rc) fprintf(stderr, "make_seeds: failed\n");
+    else printf("make_seeds: wrote seeds under %s\n", root);
+    return rc;
+}

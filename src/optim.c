@@ -1,0 +1,275 @@
+/* ======================================================================================== */
+/* @@OPTIM                                                                                  */
+/* ======================================================================================== */
+#define NG__OPT_PAR 65536 /* groups larger than this step with OpenMP */
+
+/* Zeroed 64-byte aligned state block of n floats (at least one element). */
+static float *ng__state_alloc(int64_t n, const char *what) {
+    size_t bytes;
+    float *p;
+    if (n < 0 || ng_mul_size((size_t)(n ? n : 1), sizeof(float), &bytes)) {
+        ng_fail(NG_ERR_NOMEM, "%s: state size overflows", what);
+        return NULL;
+    }
+    p = (float *)ng_aligned_alloc(bytes);
+    if (!p) { ng_fail(NG_ERR_NOMEM, "%s: cannot allocate %zu bytes of state", what, bytes); return NULL; }
+    memset(p, 0, bytes);
+    return p;
+}
+
+static ng_status ng__check_group(const ng_params *g, const char *what, int need_grad) {
+    if (!g) return ng_fail(NG_ERR_ARG, "%s: group is NULL", what);
+    if (!g->allocated) return ng_fail(NG_ERR_ARG, "%s: group '%s' is not allocated", what, g->name);
+    if (need_grad && !g->grad) return ng_fail(NG_ERR_ARG, "%s: group '%s' has no gradients (not trainable)", what, g->name);
+    return NG_OK;
+}
+
+/* The double a float hyper-parameter was most likely written as: the shortest decimal that
+   rounds to it (0.999f -> 0.999). PyTorch forms its scalars (1 - beta2, lr / (1 - beta1^t))
+   from Python doubles, so this reproduces them where (double)f would be off in the 7th digit. */
+static double ng__typed(float f) {
+    char buf[32];
+    int prec;
+    if (!isfinite(f) || f == 0.0f) return (double)f;
+    for (prec = 1; prec <= 9; prec++) {
+        double d;
+        snprintf(buf, sizeof buf, "%.*g", prec, (double)f);
+        d = strtod(buf, NULL);
+        if ((float)d == f) return d;
+    }
+    return (double)f;
+}
+
+/* ---- Adam ---- */
+ng_status ng_adam_init(ng_adam *opt, ng_params *g, float lr, float beta1, float beta2, float eps, float weight_decay) {
+    ng_status s;
+    memset(opt, 0, sizeof *opt);
+    if ((s = ng__check_group(g, "adam", 1)) != NG_OK) return s;
+    if (!(lr >= 0.0f) || !(beta1 >= 0.0f && beta1 < 1.0f) || !(beta2 >= 0.0f && beta2 < 1.0f) || !(eps >= 0.0f) || !(weight_decay >= 0.0f))
+        return ng_fail(NG_ERR_ARG, "adam: invalid hyper-parameters (lr %g, betas %g %g, eps %g, wd %g)",
+                       (double)lr, (double)beta1, (double)beta2, (double)eps, (double)weight_decay);
+    opt->group = g;
+    opt->lr = lr; opt->beta1 = beta1; opt->beta2 = beta2; opt->eps = eps; opt->weight_decay = weight_decay;
+    opt->m = ng__state_alloc(g->numel, "adam");
+    opt->v = opt->m ? ng__state_alloc(g->numel, "adam") : NULL;
+    if (!opt->v) { ng_adam_free(opt); return NG_ERR_NOMEM; }
+    return NG_OK;
+}
+
+/* As torch.optim.Adam: the scalars are formed in double and each elementwise operation is done
+   in float, in PyTorch's order. The gradient block is left unchanged. */
+void ng_adam_step(ng_adam *opt) {
+    ng_params *gr = opt->group;
+    int64_t i, n = gr->numel;
+    float *p = gr->data, *m = opt->m, *v = opt->v;
+    const float *g = gr->grad;
+    double bc1, bc2;
+    float b1, b2, omb1, omb2, step_size, sqrt_bc2, eps = opt->eps, wd = opt->weight_decay;
+    opt->t++;
+    bc1 = 1.0 - pow(ng__typed(opt->beta1), (double)opt->t);
+    bc2 = 1.0 - pow(ng__typed(opt->beta2), (double)opt->t);
+    b1 = opt->beta1; b2 = opt->beta2;
+    omb1 = (float)(1.0 - ng__typed(opt->beta1));
+    omb2 = (float)(1.0 - ng__typed(opt->beta2));
+    step_size = (float)(ng__typed(opt->lr) / bc1);
+    sqrt_bc2 = (float)sqrt(bc2);
+NG__OMP_FOR(n > NG__OPT_PAR)
+    for (i = 0; i < n; i++) {
+        float gi = wd != 0.0f ? g[i] + wd * p[i] : g[i];
+        float mi = b1 * m[i] + omb1 * gi;
+        float vi = b2 * v[i] + omb2 * gi * gi;
+        float denom = sqrtf(vi) / sqrt_bc2 + eps;
+        m[i] = mi;
+        v[i] = vi;
+        p[i] -= step_size * (mi / denom);
+    }
+}
+
+void ng_adam_reset(ng_adam *opt) {
+    opt->t = 0;
+    if (opt->m) memset(opt->m, 0, (size_t)(opt->group->numel ? opt->group->numel : 1) * sizeof(float));
+    if (opt->v) memset(opt->v, 0, (size_t)(opt->group->numel ? opt->group->numel : 1) * sizeof(float));
+}
+
+void ng_adam_free(ng_adam *opt) {
+    if (!opt) return;
+    ng_aligned_free(opt->m);
+    ng_aligned_free(opt->v);
+    opt->m = opt->v = NULL;
+}
+
+/* ---- SGD ---- */
+ng_status ng_sgd_init(ng_sgd *opt, ng_params *g, float lr, float momentum, float dampening, float weight_decay, int nesterov) {
+    ng_status s;
+    memset(opt, 0, sizeof *opt);
+    if ((s = ng__check_group(g, "sgd", 1)) != NG_OK) return s;
+    if (!(lr >= 0.0f) || !(momentum >= 0.0f) || !(weight_decay >= 0.0f))
+        return ng_fail(NG_ERR_ARG, "sgd: invalid hyper-parameters (lr %g, momentum %g, wd %g)", (double)lr, (double)momentum, (double)weight_decay);
+    if (nesterov && (momentum <= 0.0f || dampening != 0.0f))
+        return ng_fail(NG_ERR_ARG, "sgd: nesterov momentum requires a momentum and zero dampening");
+    opt->group = g;
+    opt->lr = lr; opt->momentum = momentum; opt->dampening = dampening; opt->weight_decay = weight_decay;
+    opt->nesterov = nesterov;
+    if (momentum != 0.0f) {
+        opt->buf = ng__state_alloc(g->numel, "sgd");
+        if (!opt->buf) return NG_ERR_NOMEM;
+    }
+    return NG_OK;
+}
+
+void ng_sgd_step(ng_sgd *opt) {
+    ng_params *gr = opt->group;
+    int64_t i, n = gr->numel;
+    float *p = gr->data, *buf = opt->buf;
+    const float *g = gr->grad;
+    float lr = opt->lr, mom = opt->momentum, wd = opt->weight_decay;
+    float omd = (float)(1.0 - ng__typed(opt->dampening));
+    int first = opt->t == 0, nesterov = opt->nesterov;
+    opt->t++;
+NG__OMP_FOR(n > NG__OPT_PAR)
+    for (i = 0; i < n; i++) {
+        float d = wd != 0.0f ? g[i] + wd * p[i] : g[i];
+        if (buf) {
+            float b = first ? d : mom * buf[i] + omd * d;
+            buf[i] = b;
+            d = nesterov ? d + mom * b : b;
+        }
+        p[i] -= lr * d;
+    }
+}
+
+void ng_sgd_free(ng_sgd *opt) {
+    if (!opt) return;
+    ng_aligned_free(opt->buf);
+    opt->buf = NULL;
+}
+
+/* ---- EMA ---- */
+ng_status ng_ema_init(ng_ema *e, ng_params *g, float decay) {
+    ng_status s;
+    memset(e, 0, sizeof *e);
+    if ((s = ng__check_group(g, "ema", 0)) != NG_OK) return s;
+    if (!(decay >= 0.0f && decay <= 1.0f)) return ng_fail(NG_ERR_ARG, "ema: decay %g is outside [0, 1]", (double)decay);
+    e->group = g;
+    e->decay = decay;
+    e->shadow = ng__state_alloc(g->numel, "ema");
+    if (!e->shadow) return NG_ERR_NOMEM;
+    memcpy(e->shadow, g->data, (size_t)g->numel * sizeof(float));
+    return NG_OK;
+}
+
+void ng_ema_update(ng_ema *e) {
+    int64_t i, n = e->group->numel;
+    const float *p = e->group->data;
+    float *s = e->shadow, d = e->decay, omd = (float)(1.0 - ng__typed(e->decay));
+NG__OMP_FOR(n > NG__OPT_PAR)
+    for (i = 0; i < n; i++) s[i] = d * s[i] + omd * p[i];
+}
+
+void ng_ema_swap(ng_ema *e) {
+    int64_t i, n = e->group->numel;
+    float *p = e->group->data, *s = e->shadow;
+NG__OMP_FOR(n > NG__OPT_PAR)
+    for (i = 0; i < n; i++) { float t = p[i]; p[i] = s[i]; s[i] = t; }
+}
+
+void ng_ema_free(ng_ema *e) {
+    if (!e) return;
+    ng_aligned_free(e->shadow);
+    e->shadow = NULL;
+}
+
+/* ---- learning-rate schedules ---- */
+float ng_lr_at(ng_lr_kind kind, float base, float final_lr, int64_t step, int64_t total) {
+    double t;
+    if (kind == NG_LR_CONSTANT || total <= 0) return base;
+    t = step <= 0 ? 0.0 : step >= total ? 1.0 : (double)step / (double)total;
+    if (kind == NG_LR_COSINE)
+        return (float)((double)final_lr + ((double)base - (double)final_lr) * (1.0 + cos(3.14159265358979323846 * t)) * 0.5);
+    NG_ASSERT(kind == NG_LR_LINEAR);
+    return (float)((double)base + ((double)final_lr - (double)base) * t);
+}
+
+/* ---- gradient clipping ---- */
+/* Sum of squares in double over a fixed split into 64 chunks (deterministic for any number of
+   threads). */
+static double ng__sumsq(const float *x, int64_t n) {
+    double part[64], s = 0.0;
+    int64_t chunk = (n + 63) / 64, c;
+NG__OMP_FOR(n > NG__OPT_PAR)
+    for (c = 0; c < 64; c++) {
+        int64_t lo = c * chunk, hi = lo + chunk < n ? lo + chunk : n, i;
+        double acc = 0.0;
+        for (i = lo; i < hi; i++) acc += (double)x[i] * x[i];
+        part[c] = acc;
+    }
+    for (c = 0; c < 64; c++) s += part[c];
+    return s;
+}
+
+float ng_clip_grad_norm(ng_params *const *groups, int n, float max_norm) {
+    double ss = 0.0, norm, coef;
+    int k;
+    for (k = 0; k < n; k++)
+        if (groups[k] && groups[k]->grad) ss += ng__sumsq(groups[k]->grad, groups[k]->numel);
+    norm = sqrt(ss);
+    coef = (double)max_norm / (norm + 1e-6);
+    if (isfinite(norm) && coef < 1.0) {
+        float c = (float)coef;
+        for (k = 0; k < n; k++) {
+            float *g;
+            int64_t i, m;
+            if (!groups[k] || !groups[k]->grad) continue;
+            g = groups[k]->grad;
+            m = groups[k]->numel;
+NG__OMP_FOR(m > NG__OPT_PAR)
+            for (i = 0; i < m; i++) g[i] *= c;
+        }
+    }
+    return (float)norm;
+}
+
+/* ---- initialisers ---- */
+void ng_init_constant(ng_tensor *t, float v) {
+    int64_t i;
+    for (i = 0; i < t->numel; i++) t->data[i] = v;
+}
+void ng_init_uniform(ng_tensor *t, float lo, float hi, ng_rng *r) {
+    int64_t i;
+    for (i = 0; i < t->numel; i++) t->data[i] = ng_rng_uniformf(r, lo, hi);
+}
+void ng_init_normal(ng_tensor *t, float mean, float std, ng_rng *r) {
+    int64_t i;
+    for (i = 0; i < t->numel; i++) t->data[i] = (float)((double)mean + (double)std * ng_rng_normal(r));
+}
+void ng_init_fans(const ng_tensor *t, int64_t *fan_in, int64_t *fan_out) {
+    int64_t rf = 1;
+    int d;
+    /* as torch.nn.init: fans need at least 2 dimensions */
+    NG_ASSERT(t->shape.ndim >= 2);
+    for (d = 2; d < t->shape.ndim; d++) rf *= t->shape.d[d];
+    if (fan_in) *fan_in = t->shape.d[1] * rf;
+    if (fan_out) *fan_out = t->shape.d[0] * rf;
+}
+void ng_init_xavier_uniform(ng_tensor *t, float gain, ng_rng *r) {
+    int64_t fi, fo;
+    float a;
+    ng_init_fans(t, &fi, &fo);
+    a = (float)((double)gain * sqrt(6.0 / (double)(fi + fo > 0 ? fi + fo : 1)));
+    ng_init_uniform(t, -a, a, r);
+}
+void ng_init_kaiming_uniform_default(ng_tensor *w, ng_rng *r) {
+    /* kaiming_uniform(a = sqrt(5)): gain sqrt(2 / (1 + 5)), bound gain sqrt(3 / fan_in) = 1 / sqrt(fan_in) */
+    int64_t fi;
+    float b;
+    ng_init_fans(w, &fi, NULL);
+    b = fi > 0 ? (float)(1.0 / sqrt((double)fi)) : 0.0f;
+    ng_init_uniform(w, -b, b, r);
+}
+void ng_init_bias_default(ng_tensor *b, const ng_tensor *weight, ng_rng *r) {
+    int64_t fi;
+    float bound;
+    ng_init_fans(weight, &fi, NULL);
+    bound = fi > 0 ? (float)(1.0 / sqrt((double)fi)) : 0.0f;
+    ng_init_uniform(b, -bound, bound, r);
+}
