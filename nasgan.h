@@ -2590,7 +2590,7 @@ static void ng__bw_bce_logits(ng_node *n) {
      adj:   in_g  += col2im(W_g^T @ out_g)           (conv d/dx; conv_transpose forward)
      wgrad: dW_g  += out_g @ im2col(in_g)^T          (both ops' d/dW; accumulated transposed,
                                                       im2col(in_g) @ out_g^T, when O/G < 128:
-                                                      OpenBLAS is faster that way round)
+                                                      both GEMM backends are faster that way)
    im2col works on tiles of output rows so that the column buffer stays a few MB; 1x1 stride-1
    unpadded convs skip it, and kernel-2 stride-2 rows are split/merged 8 pixels at a time.
    Faster paths:
@@ -3238,7 +3238,7 @@ static void ng__cv_forward(ng_ctx *ctx, const ng__cv_geo *q, int transposed, con
 static void ng__cv_backward(ng_ctx *ctx, const ng__cv_geo *q, int transposed, const float *x, const float *w,
                             const float *gy, float *gx, float *gw, float *gb) {
     int nth = ng_num_threads(), be = ctx->gemm_backend;
-    int wtr = q->Og < 128; /* OpenBLAS is faster with the long side first when O/G is small */
+    int wtr = q->Og < 128; /* measured: the long side first is faster when O/G is small */
     int64_t tasks = q->N * q->G, colsz = (gx || gw) ? ng__cv_col_floats(q) : 1;
     int64_t wsz = q->O * q->K, bsz = transposed ? q->C : q->O, j;
     int64_t bstride = wsz + bsz + 16; /* per-thread partial: dW then db */
