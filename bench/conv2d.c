@@ -1,6 +1,7 @@
 /* Convolution kernels of the alphaGAN search at batch 64, against bench/ref/conv2d.py.
    Usage: bench_conv2d --list | CASE. Runs one case: 3 warm-up runs, then the best of N;
-   prints "BENCH key=CASE ms=... peak_mb=...". Protocol: see bench/run.sh. */
+   prints "BENCH key=CASE ms=... peak_mb=... gflops=..." (gflops: 2 x multiply-adds of the
+   convolution, x3 with backward, over the best time). Protocol: see bench/run.sh. */
 #define NASGAN_IMPLEMENTATION
 #include "nasgan.h"
 #include <stdio.h>
@@ -77,8 +78,15 @@ int main(int argc, char **argv) {
     }
     for (i = 0; argc > 1 && i < sizeof cases / sizeof cases[0]; i++)
         if (!strcmp(argv[1], cases[i].name)) {
-            double ms = run_case(&cases[i]);
-            printf("BENCH key=%s ms=%.3f peak_mb=%.1f\n", argv[1], ms, (double)ng_peak_rss_bytes() / 1048576.0);
+            const bench_case *c = &cases[i];
+            double ms = run_case(c);
+            /* multiply-adds of one pass: each input pixel of the smaller side meets (C/g) k^2 weights per output channel */
+            double small = c->transposed ? (double)c->N * c->H * c->W * c->C * (c->O / c->groups)
+                                         : (double)c->N * c->O * ((c->H + 2 * c->pad - c->k) / c->stride + 1) *
+                                               ((c->W + 2 * c->pad - c->k) / c->stride + 1) * (c->C / c->groups);
+            double flop = 2.0 * small * c->k * c->k * (c->backward ? 3.0 : 1.0);
+            printf("BENCH key=%s ms=%.3f peak_mb=%.1f gflops=%.1f\n", argv[1], ms, (double)ng_peak_rss_bytes() / 1048576.0,
+                   flop / (ms * 1e6));
             return 0;
         }
     fprintf(stderr, "usage: %s --list | CASE\n", argv[0]);

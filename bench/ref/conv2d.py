@@ -47,7 +47,12 @@ def main():
         if it >= 3:
             best = min(best, dt)
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
-    print(f"BENCH key={case} ms={best * 1e3:.3f} peak_mb={peak:.1f}")
+    if tr:
+        small = N * H * W * C * (O // g)
+    else:
+        small = N * O * ((H + 2 * p - k) // s + 1) * ((W + 2 * p - k) // s + 1) * (C // g)
+    flop = 2.0 * small * k * k * (3.0 if bwd else 1.0)
+    print(f"BENCH key={case} ms={best * 1e3:.3f} peak_mb={peak:.1f} gflops={flop / (best * 1e9):.1f}")
 
 if __name__ == "__main__":
     main()
