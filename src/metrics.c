@@ -34,12 +34,56 @@ static int ng__metric_tid(void) {
 #endif
 }
 
+/* Micro-kernel of ng__dgemm: the NG__DG_MR x 8 tile acc = sum_k a[r][k] b[k][0..8), with row r
+   of A at a + r lda and B packed k-major (8 doubles per k). AVX2+FMA: 6 x 8 in 12 registers;
+   portable C: 4 x 8, left to the vectoriser. */
+#if defined(NG__HAVE_AVX2)
+#define NG__DG_MR 6
+static void ng__dgemm_tile(int64_t kc, const double *a, int64_t lda, const double *bp, double *acc) {
+    __m256d c0 = _mm256_setzero_pd(), c1 = c0, c2 = c0, c3 = c0, c4 = c0, c5 = c0;
+    __m256d c6 = c0, c7 = c0, c8 = c0, c9 = c0, c10 = c0, c11 = c0;
+    const double *a0 = a, *a1 = a + lda, *a2 = a + 2 * lda, *a3 = a + 3 * lda, *a4 = a + 4 * lda, *a5 = a + 5 * lda;
+    int64_t k;
+    for (k = 0; k < kc; k++) {
+        __m256d b0 = _mm256_loadu_pd(bp + 8 * k), b1 = _mm256_loadu_pd(bp + 8 * k + 4), x;
+        x = _mm256_broadcast_sd(a0 + k); c0 = _mm256_fmadd_pd(x, b0, c0); c1 = _mm256_fmadd_pd(x, b1, c1);
+        x = _mm256_broadcast_sd(a1 + k); c2 = _mm256_fmadd_pd(x, b0, c2); c3 = _mm256_fmadd_pd(x, b1, c3);
+        x = _mm256_broadcast_sd(a2 + k); c4 = _mm256_fmadd_pd(x, b0, c4); c5 = _mm256_fmadd_pd(x, b1, c5);
+        x = _mm256_broadcast_sd(a3 + k); c6 = _mm256_fmadd_pd(x, b0, c6); c7 = _mm256_fmadd_pd(x, b1, c7);
+        x = _mm256_broadcast_sd(a4 + k); c8 = _mm256_fmadd_pd(x, b0, c8); c9 = _mm256_fmadd_pd(x, b1, c9);
+        x = _mm256_broadcast_sd(a5 + k); c10 = _mm256_fmadd_pd(x, b0, c10); c11 = _mm256_fmadd_pd(x, b1, c11);
+    }
+    _mm256_storeu_pd(acc, c0); _mm256_storeu_pd(acc + 4, c1); _mm256_storeu_pd(acc + 8, c2);
+    _mm256_storeu_pd(acc + 12, c3); _mm256_storeu_pd(acc + 16, c4); _mm256_storeu_pd(acc + 20, c5);
+    _mm256_storeu_pd(acc + 24, c6); _mm256_storeu_pd(acc + 28, c7); _mm256_storeu_pd(acc + 32, c8);
+    _mm256_storeu_pd(acc + 36, c9); _mm256_storeu_pd(acc + 40, c10); _mm256_storeu_pd(acc + 44, c11);
+}
+#else
+#define NG__DG_MR 4
+static void ng__dgemm_tile(int64_t kc, const double *a, int64_t lda, const double *bp, double *acc) {
+    const double *a0 = a, *a1 = a + lda, *a2 = a + 2 * lda, *a3 = a + 3 * lda;
+    int64_t k;
+    int q;
+    for (q = 0; q < 32; q++) acc[q] = 0.0;
+    for (k = 0; k < kc; k++) {
+        const double *b = bp + k * 8;
+        double x0 = a0[k], x1 = a1[k], x2 = a2[k], x3 = a3[k];
+        for (q = 0; q < 8; q++) {
+            acc[q] += x0 * b[q];
+            acc[8 + q] += x1 * b[q];
+            acc[16 + q] += x2 * b[q];
+            acc[24 + q] += x3 * b[q];
+        }
+    }
+}
+#endif
+
 /* C (M, N) += A (M, K) B (K, N), all row-major double. lower != 0: only C[i][j] with j <= i
    is wanted (tiles wholly above the diagonal are skipped; some entries above it are computed
-   too). B is packed per (KC x NC) block into 8-column panels; a 4 x 8 tile of C is kept in
-   registers over the K block. Rows are split between threads (by area when lower), each
-   with its own packing buffer, and every element is summed by one thread in a fixed order,
-   so results do not depend on the number of threads. */
+   too). B is packed per (KC x NC) block into 8-column panels; a tile of NG__DG_MR rows x 8
+   columns of C is summed in registers over the K block. Rows are split between threads (by
+   area when lower), each with its own packing buffer, and every element is summed by one
+   thread in a fixed order, so results do not depend on the number of threads. */
 #define NG__DG_KC 256
 #define NG__DG_NC 512
 static ng_status ng__dgemm(int64_t M, int64_t N, int64_t K, const double *A, int64_t lda, const double *B,
@@ -47,18 +91,18 @@ static ng_status ng__dgemm(int64_t M, int64_t N, int64_t K, const double *A, int
     int nt = ng__metric_threads((double)M * (double)N * (double)K * (lower ? 0.5 : 1.0));
     int fail = 0;
     if (M <= 0 || N <= 0 || K <= 0) return NG_OK;
-    if (nt > (M + 3) / 4) nt = (int)((M + 3) / 4);
+    if (nt > (M + NG__DG_MR - 1) / NG__DG_MR) nt = (int)((M + NG__DG_MR - 1) / NG__DG_MR);
     if (nt < 1) nt = 1;
     NG__OMP(parallel num_threads(nt) if (nt > 1))
     {
         int t = nt > 1 ? ng__metric_tid() : 0;
-        /* rows [r0, r1), multiples of 4; by area for a lower triangle */
+        /* rows [r0, r1), multiples of the tile height; by area for a lower triangle */
         double f0 = (double)t / nt, f1 = (double)(t + 1) / nt;
         int64_t r0, r1, jc, pc, i0;
         double *pack = (double *)malloc(sizeof(double) * NG__DG_KC * NG__DG_NC);
         if (lower) { f0 = sqrt(f0); f1 = sqrt(f1); }
-        r0 = ((int64_t)(f0 * (double)M) + 3) / 4 * 4;
-        r1 = t == nt - 1 ? M : ((int64_t)(f1 * (double)M) + 3) / 4 * 4;
+        r0 = ((int64_t)(f0 * (double)M) + NG__DG_MR - 1) / NG__DG_MR * NG__DG_MR;
+        r1 = t == nt - 1 ? M : ((int64_t)(f1 * (double)M) + NG__DG_MR - 1) / NG__DG_MR * NG__DG_MR;
         if (r1 > M) r1 = M;
         if (!pack) {
             NG__OMP(atomic write)
@@ -79,32 +123,26 @@ static ng_status ng__dgemm(int64_t M, int64_t N, int64_t K, const double *A, int
                             for (; q < 8; q++) dst[k * 8 + q] = 0.0;
                         }
                     }
-                    for (i0 = r0; i0 < r1; i0 += 4) {
-                        int64_t mr = r1 - i0 < 4 ? r1 - i0 : 4;
-                        const double *a0 = A + i0 * lda + pc;
-                        const double *a1 = mr > 1 ? a0 + lda : a0;
-                        const double *a2 = mr > 2 ? a0 + 2 * lda : a0;
-                        const double *a3 = mr > 3 ? a0 + 3 * lda : a0;
+                    for (i0 = r0; i0 < r1; i0 += NG__DG_MR) {
+                        int64_t mr = r1 - i0 < NG__DG_MR ? r1 - i0 : NG__DG_MR;
+                        const double *a = A + i0 * lda + pc;
                         for (jp = 0; jp < np; jp++) {
                             int64_t j0 = jc + jp * 8, w = nc - jp * 8 < 8 ? nc - jp * 8 : 8, q, r;
                             const double *bp = pack + jp * kc * 8;
-                            double acc[4][8];
+                            double acc[NG__DG_MR * 8];
                             if (lower && j0 > i0 + mr - 1) break;
-                            for (r = 0; r < 4; r++)
-                                for (q = 0; q < 8; q++) acc[r][q] = 0.0;
-                            for (k = 0; k < kc; k++) {
-                                const double *b = bp + k * 8;
-                                double x0 = a0[k], x1 = a1[k], x2 = a2[k], x3 = a3[k];
-                                for (q = 0; q < 8; q++) {
-                                    acc[0][q] += x0 * b[q];
-                                    acc[1][q] += x1 * b[q];
-                                    acc[2][q] += x2 * b[q];
-                                    acc[3][q] += x3 * b[q];
+                            if (mr == NG__DG_MR) {
+                                ng__dgemm_tile(kc, a, lda, bp, acc);
+                                for (r = 0; r < mr; r++) {
+                                    double *c = C + (i0 + r) * ldc + j0;
+                                    for (q = 0; q < w; q++) c[q] += acc[r * 8 + q];
                                 }
-                            }
-                            for (r = 0; r < mr; r++) {
-                                double *c = C + (i0 + r) * ldc + j0;
-                                for (q = 0; q < w; q++) c[q] += acc[r][q];
+                            } else {                 /* the last rows: one at a time (lda 0) */
+                                for (r = 0; r < mr; r++) {
+                                    double *c = C + (i0 + r) * ldc + j0;
+                                    ng__dgemm_tile(kc, a + r * lda, 0, bp, acc);
+                                    for (q = 0; q < w; q++) c[q] += acc[q];
+                                }
                             }
                         }
                     }
@@ -967,17 +1005,21 @@ void ng_fmnist_cnn_identity(const ng_fmnist_cnn *net, char *buf, size_t cap) {
     snprintf(buf, cap, "fmnist_cnn/fc1_relu%d/crc32=%08x", NG_FMNIST_FEATURES, (unsigned)crc);
 }
 
-/* Per-image bytes of the no-tape forward in the step arena, with margin (measured: about
-   0.41 MB per image at batch 256, most of it the 32-channel 28x28 maps and the convolution's
-   im2col scratch). */
-#define NG__EMBED_BYTES_PER_IMAGE ((size_t)640 * 1024)
+/* Per-image bytes of the no-tape forward in the step arena, with margin (measured: 0.61 MB
+   per image at batch 1, 0.49 MB at batch 256, most of it the 32-channel 28x28 maps and the
+   convolution's scratch). Untouched arena pages cost no memory. Should a change to the ops
+   need more, the batch is retried with an arena twice as large (twice). */
+#ifndef NG__EMBED_BYTES_PER_IMAGE
+#define NG__EMBED_BYTES_PER_IMAGE ((size_t)1024 * 1024)
+#endif
 
 ng_status ng_fmnist_cnn_embed(ng_fmnist_cnn *net, const ng_image_source *src, int batch, float *features,
                               float *logits) {
     ng_ctx *ctx;
     float *raw = NULL;
     int64_t first, off;
-    int size;
+    size_t arena;
+    int size, retries = 0;
     ng_status st = NG_OK;
     if (!net || !src || !src->fill || src->n < 0) return ng_fail(NG_ERR_ARG, "fmnist embed: NULL network or source");
     size = src->size;
@@ -988,7 +1030,8 @@ ng_status ng_fmnist_cnn_embed(ng_fmnist_cnn *net, const ng_image_source *src, in
     if (src->n == 0) return NG_OK;
     if (batch > src->n) batch = (int)src->n;
     off = (size - 28) / 2;
-    ctx = ng_ctx_create((size_t)batch * NG__EMBED_BYTES_PER_IMAGE + ((size_t)4 << 20), 0);
+    arena = (size_t)batch * NG__EMBED_BYTES_PER_IMAGE + ((size_t)4 << 20);
+    ctx = ng_ctx_create(arena, 0);
     if (!ctx) return NG_ERR_NOMEM;
     ctx->training = 0;
     ctx->no_grad = 1;
@@ -996,27 +1039,39 @@ ng_status ng_fmnist_cnn_embed(ng_fmnist_cnn *net, const ng_image_source *src, in
         raw = (float *)malloc((size_t)batch * (size_t)size * (size_t)size * sizeof(float));
         if (!raw) { ng_ctx_free(ctx); return ng_fail(NG_ERR_NOMEM, "fmnist embed: out of memory"); }
     }
-    for (first = 0; first < src->n && st == NG_OK; first += batch) {
+    for (first = 0; first < src->n && st == NG_OK;) {
         int64_t b = src->n - first < batch ? src->n - first : batch, i, y;
-        ng_tensor *x, *feat = NULL, *lg;
+        ng_tensor *x, *feat = NULL, *lg = NULL;
         ng_ctx_reset(ctx);
         x = ng_tensor_new(ctx, ng_shape4(b, 1, 28, 28));
-        if (!x) { st = ng_fail(NG_ERR_NOMEM, "fmnist embed: arena too small for a batch of %lld", (long long)b); break; }
-        st = src->fill(src, first, b, raw ? raw : x->data);
-        if (st != NG_OK) break;
-        if (raw)                                     /* centre crop */
-            for (i = 0; i < b; i++)
-                for (y = 0; y < 28; y++)
-                    memcpy(x->data + (i * 28 + y) * 28, raw + (i * size + y + off) * size + off, 28 * sizeof(float));
-        if ((st = ng__check_finite_f32(x->data, b, 28 * 28, "fmnist embed: generated images")) != NG_OK) break;
-        lg = ng_fmnist_cnn_forward(ctx, net, x, &feat);
+        if (x) {
+            st = src->fill(src, first, b, raw ? raw : x->data);
+            if (st != NG_OK) break;
+            if (raw)                                 /* centre crop */
+                for (i = 0; i < b; i++)
+                    for (y = 0; y < 28; y++)
+                        memcpy(x->data + (i * 28 + y) * 28, raw + (i * size + y + off) * size + off, 28 * sizeof(float));
+            if ((st = ng__check_finite_f32(x->data, b, 28 * 28, "fmnist embed: generated images")) != NG_OK) break;
+            lg = ng_fmnist_cnn_forward(ctx, net, x, &feat);
+        }
         if (!lg || !feat) {
-            st = ng_ctx_status(ctx) != NG_OK ? ng_ctx_status(ctx) : NG_ERR_NOMEM;
-            ng_fail(st, "fmnist embed: forward failed at image %lld: %s", (long long)first, ng_status_str(st));
+            ng_status cs = ng_ctx_status(ctx) != NG_OK ? ng_ctx_status(ctx) : NG_ERR_NOMEM;
+            if (cs == NG_ERR_NOMEM && retries++ < 2) {   /* arena too small: grow and redo */
+                ng_ctx_free(ctx);
+                ng_clear_error();
+                arena *= 2;
+                ctx = ng_ctx_create(arena, 0);
+                if (!ctx) { free(raw); return NG_ERR_NOMEM; }
+                ctx->training = 0;
+                ctx->no_grad = 1;
+                continue;
+            }
+            st = ng_fail(cs, "fmnist embed: forward failed at image %lld: %s", (long long)first, ng_status_str(cs));
             break;
         }
         if (features) memcpy(features + first * NG_FMNIST_FEATURES, feat->data, (size_t)(b * NG_FMNIST_FEATURES) * sizeof(float));
         if (logits) memcpy(logits + first * NG_FMNIST_CLASSES, lg->data, (size_t)(b * NG_FMNIST_CLASSES) * sizeof(float));
+        first += b;
     }
     free(raw);
     ng_ctx_free(ctx);
