@@ -43,7 +43,8 @@
      @@IO       CRC32, atomic files, checkpoints
      @@DATA     IDX (MNIST-family) reader
      @@MODELS   the Fashion-MNIST CNN (feature network for FID/KID/IS)
-     @@METRICS  symmetric eigensolver, feature statistics, FID, KID, IS, offline evaluation
+     @@LINALG   symmetric eigensolver (double), double matrix product
+     @@METRICS  feature statistics, FID, KID, IS, offline evaluation
 
    ERRORS
      Programmer misuse (shape mismatch) -> NG_ASSERT: prints file:line, calls the hook set by
@@ -667,9 +668,22 @@ ng_status ng_fmnist_cnn_load(ng_fmnist_cnn *net, const char *path);
 /* uint8 images (N, 28, 28) -> (N, 1, 28, 28) floats in [-1, 1] in the step arena. */
 ng_tensor *ng_images_u8_to_tensor(ng_ctx *ctx, const unsigned char *pixels, int64_t n, int64_t h, int64_t w);
 
+/* ---- src/linalg.h ---- */
+/* ======================================================================================== */
+/* @@LINALG  double precision: symmetric eigensolver (and an internal matrix product)      */
+/* ======================================================================================== */
+/* Eigenvalues w (n), ascending, and, if v != NULL, orthonormal eigenvectors: column j of the
+   row-major (n, n) v (v[i * n + j]) belongs to w[j]. Only the lower triangle of the row-major
+   (n, n) matrix a is read; a is not modified. Householder tridiagonalisation, then implicit QL
+   with Wilkinson shifts; the matrix is scaled by its largest entry first. Errors: NG_ERR_ARG
+   (n < 1, NULL pointers, a non-finite entry), NG_ERR_NOMEM, NG_ERR_FORMAT if QL fails to
+   converge (30 iterations for one eigenvalue; not seen in practice). */
+ng_status ng_linalg_eigh(int64_t n, const double *a, double *w, double *v);
+
+
 /* ---- src/metrics.h ---- */
 /* ======================================================================================== */
-/* @@METRICS  symmetric eigensolver, feature statistics, FID, KID, IS, offline evaluation    */
+/* @@METRICS  feature statistics, FID, KID, IS, offline evaluation                          */
 /* ======================================================================================== */
 /* GAN sample-quality metrics computed on plain feature matrices, so that any feature network
    can feed them, plus a convenience layer that uses the Fashion-MNIST CNN of @@MODELS.
@@ -703,15 +717,6 @@ ng_tensor *ng_images_u8_to_tensor(ng_ctx *ctx, const unsigned char *pixels, int6
    Cost (measured figures in docs/metrics.md): FID is O(D^3) (one eigendecomposition with
    vectors, two matrix products, one without vectors); KID is O(subsets m^2 D); statistics
    are O(N D^2). */
-
-/* ---- dense symmetric eigensolver (double) ---- */
-/* Eigenvalues w (n), ascending, and, if v != NULL, orthonormal eigenvectors: column j of the
-   row-major (n, n) v (v[i * n + j]) belongs to w[j]. Only the lower triangle of the row-major
-   (n, n) matrix a is read; a is not modified. Householder tridiagonalisation, then implicit QL
-   with Wilkinson shifts; the matrix is scaled by its largest entry first. Errors: NG_ERR_ARG
-   (n < 1, NULL pointers, a non-finite entry), NG_ERR_NOMEM, NG_ERR_FORMAT if QL fails to
-   converge (30 iterations for one eigenvalue; not seen in practice). */
-ng_status ng_linalg_eigh(int64_t n, const double *a, double *w, double *v);
 
 /* ---- feature statistics ---- */
 #define NG_FEAT_ID_MAX 128
@@ -5755,12 +5760,12 @@ ng_tensor *ng_images_u8_to_tensor(ng_ctx *ctx, const unsigned char *px, int64_t 
     return t;
 }
 
-/* ---- src/metrics.c ---- */
+/* ---- src/linalg.c ---- */
 /* ======================================================================================== */
-/* @@METRICS                                                                                */
+/* @@LINALG                                                                                 */
 /* ======================================================================================== */
 
-/* ---- small double-precision kernels ---- */
+/* ---- double-precision kernels (also used by @@METRICS) ---- */
 
 /* Dot product with eight independent partial sums (so the compiler can vectorise it without
    reassociating), combined in a fixed order: the result does not depend on threads. */
@@ -5909,7 +5914,7 @@ static ng_status ng__dgemm(int64_t M, int64_t N, int64_t K, const double *A, int
         }
         free(pack);
     }
-    return fail ? ng_fail(NG_ERR_NOMEM, "metrics: out of memory (matrix product)") : NG_OK;
+    return fail ? ng_fail(NG_ERR_NOMEM, "matrix product: out of memory") : NG_OK;
 }
 
 /* ---- symmetric eigensolver ---- */
@@ -6205,6 +6210,11 @@ done:
     free(A); free(d); free(e); free(hh); free(p); free(p2); free(order); free(Vt); free(R.row); free(R.c); free(R.s);
     return st;
 }
+
+/* ---- src/metrics.c ---- */
+/* ======================================================================================== */
+/* @@METRICS                                                                                */
+/* ======================================================================================== */
 
 /* ---- feature statistics ---- */
 

@@ -1,5 +1,5 @@
 /* ======================================================================================== */
-/* @@METRICS  symmetric eigensolver, feature statistics, FID, KID, IS, offline evaluation    */
+/* @@METRICS  feature statistics, FID, KID, IS, offline evaluation                          */
 /* ======================================================================================== */
 /* GAN sample-quality metrics computed on plain feature matrices, so that any feature network
    can feed them, plus a convenience layer that uses the Fashion-MNIST CNN of @@MODELS.
@@ -33,15 +33,6 @@
    Cost (measured figures in docs/metrics.md): FID is O(D^3) (one eigendecomposition with
    vectors, two matrix products, one without vectors); KID is O(subsets m^2 D); statistics
    are O(N D^2). */
-
-/* ---- dense symmetric eigensolver (double) ---- */
-/* Eigenvalues w (n), ascending, and, if v != NULL, orthonormal eigenvectors: column j of the
-   row-major (n, n) v (v[i * n + j]) belongs to w[j]. Only the lower triangle of the row-major
-   (n, n) matrix a is read; a is not modified. Householder tridiagonalisation, then implicit QL
-   with Wilkinson shifts; the matrix is scaled by its largest entry first. Errors: NG_ERR_ARG
-   (n < 1, NULL pointers, a non-finite entry), NG_ERR_NOMEM, NG_ERR_FORMAT if QL fails to
-   converge (30 iterations for one eigenvalue; not seen in practice). */
-ng_status ng_linalg_eigh(int64_t n, const double *a, double *w, double *v);
 
 /* ---- feature statistics ---- */
 #define NG_FEAT_ID_MAX 128
