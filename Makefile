@@ -54,6 +54,7 @@ test: deps-test info
 .PHONY: fixtures
 fixtures:
 	$(TORCH_PYTHON) tests/ref/make_fixtures.py
+	$(TORCH_PYTHON) tests/ref/make_metric_fixtures.py
 
 # AddressSanitizer + UndefinedBehaviorSanitizer build of the whole suite.
 asan: deps-test nasgan.h $(B)/tests_list.h

@@ -43,6 +43,8 @@
      @@IO       CRC32, atomic files, checkpoints
      @@DATA     IDX (MNIST-family) reader
      @@MODELS   the Fashion-MNIST CNN (feature network for FID/KID/IS)
+     @@LINALG   symmetric eigensolver (double), double matrix product
+     @@METRICS  feature statistics, FID, KID, IS, offline evaluation
 
    ERRORS
      Programmer misuse (shape mismatch) -> NG_ASSERT: prints file:line, calls the hook set by
@@ -670,6 +672,172 @@ ng_status ng_fmnist_cnn_save(const ng_fmnist_cnn *net, const char *path);
 ng_status ng_fmnist_cnn_load(ng_fmnist_cnn *net, const char *path);
 /* uint8 images (N, 28, 28) -> (N, 1, 28, 28) floats in [-1, 1] in the step arena. */
 ng_tensor *ng_images_u8_to_tensor(ng_ctx *ctx, const unsigned char *pixels, int64_t n, int64_t h, int64_t w);
+
+/* ---- src/linalg.h ---- */
+/* ======================================================================================== */
+/* @@LINALG  double precision: symmetric eigensolver (and an internal matrix product)      */
+/* ======================================================================================== */
+/* Eigenvalues w (n), ascending, and, if v != NULL, orthonormal eigenvectors: column j of the
+   row-major (n, n) v (v[i * n + j]) belongs to w[j]. Only the lower triangle of the row-major
+   (n, n) matrix a is read; a is not modified. Householder tridiagonalisation, then implicit QL
+   with Wilkinson shifts; the matrix is scaled by its largest entry first. Errors: NG_ERR_ARG
+   (n < 1, NULL pointers, a non-finite entry), NG_ERR_NOMEM, NG_ERR_FORMAT if QL fails to
+   converge (30 iterations for one eigenvalue; not seen in practice). */
+ng_status ng_linalg_eigh(int64_t n, const double *a, double *w, double *v);
+
+
+/* ---- src/metrics.h ---- */
+/* ======================================================================================== */
+/* @@METRICS  feature statistics, FID, KID, IS, offline evaluation                          */
+/* ======================================================================================== */
+/* GAN sample-quality metrics computed on plain feature matrices, so that any feature network
+   can feed them, plus a convenience layer that uses the Fashion-MNIST CNN of @@MODELS.
+
+   !! The FMNIST numbers live in the feature space of nasgan's own Fashion-MNIST classifier
+   !! (128-d penultimate layer, 10 classes). They are NOT comparable to the Inception-v3 FID,
+   !! KID or Inception Score of papers, nor across differently trained classifiers: always
+   !! report them with the network identity (ng_fmnist_cnn_identity) and N, e.g.
+   !! "FD_fmnistcnn = 3.2 (N=10000 vs train stats)".
+
+   Definitions (as in bioinf-jku/TTUR and toshas/torch-fidelity; docs/ecosystem.md 4(b)):
+     statistics  mu = mean of the rows, S = unbiased (N-1) covariance, both in double.
+     FID         |mu1 - mu2|^2 + Tr S1 + Tr S2 - 2 Tr((S1 S2)^1/2), where
+                 Tr((S1 S2)^1/2) = sum_i sqrt(max(lambda_i(M), 0)), M = S1^1/2 S2 S1^1/2, and
+                 S1^1/2 = V diag(sqrt(max(lambda, 0))) V^T from the symmetric eigensolver.
+                 Real arithmetic throughout: no complex parts, no NaN, also for singular
+                 covariances (N <= D). Results a rounding error below 0 are returned as 0.
+     KID         unbiased MMD^2 with k(x, y) = (x.y / D + 1)^3 (torch-fidelity's "unbiased"
+                 estimator: the within-set sums drop the diagonal, the cross sum keeps it),
+                     (sum_{i!=j} k(x_i,x_j) + sum_{i!=j} k(y_i,y_j)) / (m (m-1))
+                       - 2 sum_{i,j} k(x_i, y_j) / m^2,
+                 averaged over `subsets` random subsets of m rows drawn without replacement
+                 from each side; mean and population std (numpy's np.std) over the subsets.
+                 Can be slightly negative when the distributions are close.
+     IS          exp(mean_x KL(p(y|x) || p(y))) on each of `splits` consecutive chunks
+                 [i N / splits, (i+1) N / splits) (p(y) = mean of p(y|x) over the chunk);
+                 mean and population std over the chunks (Salimans et al.; torch-fidelity).
+                 From logits, log p is taken as log_softmax in double as torch-fidelity does;
+                 from probabilities, 0 log 0 = 0.
+
+   Cost (measured figures in docs/metrics.md): FID is O(D^3) (one eigendecomposition with
+   vectors, two matrix products, one without vectors); KID is O(subsets m^2 D); statistics
+   are O(N D^2). */
+
+/* ---- feature statistics ---- */
+#define NG_FEAT_ID_MAX 128
+typedef struct ng_feat_stats {
+    int64_t n;              /* samples accumulated */
+    int64_t d;              /* feature size D */
+    double *mean;           /* (D) */
+    double *cov;            /* (D, D) full symmetric unbiased covariance once finished; while
+                               accumulating it holds the lower triangle of the sum of squared
+                               deviations */
+    int finished;           /* 1 after ng_feat_stats_finish (or load): no more rows */
+    char net_id[NG_FEAT_ID_MAX];  /* identity of the feature network (free text, "" = unknown) */
+} ng_feat_stats;
+
+/* Streaming accumulation: init, add rows in any number of batches, finish (needs N >= 2).
+   Each batch is centred on its own mean (two passes) and merged with Chan et al.'s update,
+   all in double, so the result does not depend on the feature's offset and barely on the
+   batching. net_id is truncated to NG_FEAT_ID_MAX - 1 bytes. */
+ng_status ng_feat_stats_init(ng_feat_stats *s, int64_t d, const char *net_id);
+ng_status ng_feat_stats_add(ng_feat_stats *s, const float *x /* (N, D) */, int64_t n);
+ng_status ng_feat_stats_finish(ng_feat_stats *s);
+/* init + add + finish. */
+ng_status ng_feat_stats_compute(ng_feat_stats *s, const float *x /* (N, D) */, int64_t n, int64_t d,
+                                const char *net_id);
+void ng_feat_stats_free(ng_feat_stats *s);   /* frees the arrays and zeroes the struct */
+
+/* Finished statistics as one checkpoint record (kind NG_CKPT_RAW) under `key`. Payload,
+   little-endian: "NGFS", u32 version 1, u32 id length, id bytes, i64 N, u64 D, D f64 mean,
+   D (D + 1) / 2 f64 covariance lower triangle row by row (f64 = IEEE binary64 bits as u64). */
+ng_status ng_ckpt_put_feat_stats(ng_ckpt *ck, const char *key, const ng_feat_stats *s);
+/* Refuses (NG_ERR_MISMATCH, naming both) statistics whose network identity differs from
+   expect_net_id (unless NULL) or whose N differs from expect_n (unless 0); NG_ERR_FORMAT for
+   a malformed record. *s must be zeroed or freed; it is filled only on success. */
+ng_status ng_ckpt_get_feat_stats(const ng_ckpt *ck, const char *key, ng_feat_stats *s,
+                                 const char *expect_net_id, int64_t expect_n);
+/* A checkpoint file holding one record "feat_stats" (atomic write), and its loader. */
+ng_status ng_feat_stats_save(const ng_feat_stats *s, const char *path);
+ng_status ng_feat_stats_load(ng_feat_stats *s, const char *path, const char *expect_net_id, int64_t expect_n);
+
+/* ---- FID ---- */
+/* From means (D) and full symmetric covariances (D, D) (only lower triangles are read). */
+ng_status ng_metric_fid_moments(int64_t d, const double *mu1, const double *cov1, const double *mu2,
+                                const double *cov2, double *fid);
+/* From finished statistics; NG_ERR_MISMATCH when D or the network identities differ. */
+ng_status ng_metric_fid(const ng_feat_stats *a, const ng_feat_stats *b, double *fid);
+
+/* ---- KID ---- */
+/* Unbiased MMD^2 between x (M, D) and y (M, D) with the cubic kernel (M >= 2). */
+ng_status ng_metric_mmd2_poly(const float *x, const float *y, int64_t m, int64_t d, double *mmd2);
+/* KID over `subsets` (<= 0: 100) subsets of `subset_size` (<= 0: 1000; clipped to min(nx, ny))
+   rows of x (nx, D) and of y (ny, D), drawn without replacement with `rng`. NG_ERR_ARG if
+   fewer than 2 rows on a side. */
+ng_status ng_metric_kid(const float *x, int64_t nx, const float *y, int64_t ny, int64_t d, int subsets,
+                        int subset_size, ng_rng *rng, double *mean, double *std);
+/* The same with given subsets: row indices idx_x (subsets, m) into x and idx_y into y. */
+ng_status ng_metric_kid_indexed(const float *x, int64_t nx, const float *y, int64_t ny, int64_t d,
+                                int subsets, int64_t m, const int64_t *idx_x, const int64_t *idx_y,
+                                double *mean, double *std);
+
+/* ---- Inception-Score analogue ---- */
+/* Class probabilities p (N, K) (rows sum to 1) or logits (N, K); splits <= 0: 10 (needs
+   splits <= N). shuffle: NULL keeps the row order (the original code); an RNG permutes the
+   rows first (torch-fidelity shuffles with its seed). */
+ng_status ng_metric_is(const float *p, int64_t n, int64_t k, int splits, ng_rng *shuffle, double *mean,
+                       double *std);
+ng_status ng_metric_is_logits(const float *logits, int64_t n, int64_t k, int splits, ng_rng *shuffle,
+                              double *mean, double *std);
+
+/* ---- offline evaluation with the Fashion-MNIST CNN (see the warning at the top) ---- */
+/* Images to evaluate, produced on demand: fill() writes images [first, first + count) as
+   (count, 1, size, size) floats in [-1, 1]. size is 28 or larger with size - 28 even (a
+   32x32 generator's output is centre-cropped to 28x28). */
+typedef struct ng_image_source ng_image_source;
+struct ng_image_source {
+    ng_status (*fill)(const ng_image_source *src, int64_t first, int64_t count, float *out);
+    void *user;
+    int64_t n;              /* number of images */
+    int size;               /* H = W */
+};
+/* A source over uint8 images (N, size, size), mapped to [-1, 1] as ng_images_u8_to_tensor. */
+ng_image_source ng_image_source_u8(const unsigned char *pixels, int64_t n, int size);
+
+/* "fmnist_cnn/fc1_relu128/crc32=XXXXXXXX": the layer and a CRC-32 of every weight and
+   running statistic, so statistics from another training run are refused. cap >= 64. */
+void ng_fmnist_cnn_identity(const ng_fmnist_cnn *net, char *buf, size_t cap);
+/* Features (N, 128) and/or logits (N, 10) (either may be NULL) of every image of src, in
+   batches of `batch` (<= 0: 256), in eval mode with no tape (BN running statistics, no
+   dropout), in a context of its own. */
+ng_status ng_fmnist_cnn_embed(ng_fmnist_cnn *net, const ng_image_source *src, int batch, float *features,
+                              float *logits);
+/* Statistics of src's features, tagged with the network's identity (e.g. of the real data,
+   computed once and saved with ng_feat_stats_save). */
+ng_status ng_fmnist_stats(ng_fmnist_cnn *net, const ng_image_source *src, int batch, ng_feat_stats *out);
+
+typedef struct ng_eval_opts {
+    int batch;              /* CNN batch (<= 0: 256) */
+    int kid_subsets;        /* <= 0: 100 */
+    int kid_subset_size;    /* <= 0: 1000, clipped to the smaller sample */
+    int is_splits;          /* <= 0: 10 */
+    int is_shuffle;         /* 1: permute before splitting (torch-fidelity), 0: in order */
+    uint64_t seed;          /* RNG of the KID subsets and the IS permutation */
+} ng_eval_opts;
+typedef struct ng_eval_result {
+    int64_t n;              /* generated images evaluated */
+    int64_t n_real;         /* N of the real statistics */
+    double fid;
+    int has_kid;            /* 1 when real features were given */
+    double kid_mean, kid_std;
+    double is_mean, is_std;
+} ng_eval_result;
+/* FID of gen against `real` (statistics of real images from this network; refused with
+   NG_ERR_MISMATCH if their identity differs), KID against real_features (n_real, 128) when
+   not NULL, and the IS analogue of gen's class probabilities. opts NULL: defaults. */
+ng_status ng_fmnist_evaluate(ng_fmnist_cnn *net, const ng_image_source *gen, const ng_feat_stats *real,
+                             const float *real_features, int64_t n_real_features, const ng_eval_opts *opts,
+                             ng_eval_result *out);
 
 /* ---- src/bilevel.h ---- */
 /* ======================================================================================== */
@@ -5931,6 +6099,1149 @@ ng_tensor *ng_images_u8_to_tensor(ng_ctx *ctx, const unsigned char *px, int64_t 
     if (!t) return NULL;
     for (i = 0; i < t->numel; i++) t->data[i] = (float)px[i] * (2.0f / 255.0f) - 1.0f;
     return t;
+}
+
+/* ---- src/linalg.c ---- */
+/* ======================================================================================== */
+/* @@LINALG                                                                                 */
+/* ======================================================================================== */
+
+/* ---- double-precision kernels (also used by @@METRICS) ---- */
+
+/* Dot product with eight independent partial sums (so the compiler can vectorise it without
+   reassociating), combined in a fixed order: the result does not depend on threads. */
+static double ng__ddot(const double *a, const double *b, int64_t n) {
+    double s0 = 0, s1 = 0, s2 = 0, s3 = 0, s4 = 0, s5 = 0, s6 = 0, s7 = 0;
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        s0 += a[i] * b[i]; s1 += a[i + 1] * b[i + 1]; s2 += a[i + 2] * b[i + 2]; s3 += a[i + 3] * b[i + 3];
+        s4 += a[i + 4] * b[i + 4]; s5 += a[i + 5] * b[i + 5]; s6 += a[i + 6] * b[i + 6]; s7 += a[i + 7] * b[i + 7];
+    }
+    for (; i < n; i++) s0 += a[i] * b[i];
+    return ((s0 + s4) + (s1 + s5)) + ((s2 + s6) + (s3 + s7));
+}
+
+static int ng__metric_threads(double work) {
+#ifdef _OPENMP
+    if (omp_in_parallel() || work < 4e6) return 1;
+    return omp_get_max_threads();
+#else
+    (void)work;
+    return 1;
+#endif
+}
+static int ng__metric_tid(void) {
+#ifdef _OPENMP
+    return omp_get_thread_num();
+#else
+    return 0;
+#endif
+}
+
+/* Micro-kernel of ng__dgemm: the NG__DG_MR x 8 tile acc = sum_k a[r][k] b[k][0..8), with row r
+   of A at a + r lda and B packed k-major (8 doubles per k). AVX2+FMA: 6 x 8 in 12 registers;
+   portable C: 4 x 8, left to the vectoriser. */
+#if defined(NG__HAVE_AVX2)
+#define NG__DG_MR 6
+static void ng__dgemm_tile(int64_t kc, const double *a, int64_t lda, const double *bp, double *acc) {
+    __m256d c0 = _mm256_setzero_pd(), c1 = c0, c2 = c0, c3 = c0, c4 = c0, c5 = c0;
+    __m256d c6 = c0, c7 = c0, c8 = c0, c9 = c0, c10 = c0, c11 = c0;
+    const double *a0 = a, *a1 = a + lda, *a2 = a + 2 * lda, *a3 = a + 3 * lda, *a4 = a + 4 * lda, *a5 = a + 5 * lda;
+    int64_t k;
+    for (k = 0; k < kc; k++) {
+        __m256d b0 = _mm256_loadu_pd(bp + 8 * k), b1 = _mm256_loadu_pd(bp + 8 * k + 4), x;
+        x = _mm256_broadcast_sd(a0 + k); c0 = _mm256_fmadd_pd(x, b0, c0); c1 = _mm256_fmadd_pd(x, b1, c1);
+        x = _mm256_broadcast_sd(a1 + k); c2 = _mm256_fmadd_pd(x, b0, c2); c3 = _mm256_fmadd_pd(x, b1, c3);
+        x = _mm256_broadcast_sd(a2 + k); c4 = _mm256_fmadd_pd(x, b0, c4); c5 = _mm256_fmadd_pd(x, b1, c5);
+        x = _mm256_broadcast_sd(a3 + k); c6 = _mm256_fmadd_pd(x, b0, c6); c7 = _mm256_fmadd_pd(x, b1, c7);
+        x = _mm256_broadcast_sd(a4 + k); c8 = _mm256_fmadd_pd(x, b0, c8); c9 = _mm256_fmadd_pd(x, b1, c9);
+        x = _mm256_broadcast_sd(a5 + k); c10 = _mm256_fmadd_pd(x, b0, c10); c11 = _mm256_fmadd_pd(x, b1, c11);
+    }
+    _mm256_storeu_pd(acc, c0); _mm256_storeu_pd(acc + 4, c1); _mm256_storeu_pd(acc + 8, c2);
+    _mm256_storeu_pd(acc + 12, c3); _mm256_storeu_pd(acc + 16, c4); _mm256_storeu_pd(acc + 20, c5);
+    _mm256_storeu_pd(acc + 24, c6); _mm256_storeu_pd(acc + 28, c7); _mm256_storeu_pd(acc + 32, c8);
+    _mm256_storeu_pd(acc + 36, c9); _mm256_storeu_pd(acc + 40, c10); _mm256_storeu_pd(acc + 44, c11);
+}
+#else
+#define NG__DG_MR 4
+static void ng__dgemm_tile(int64_t kc, const double *a, int64_t lda, const double *bp, double *acc) {
+    const double *a0 = a, *a1 = a + lda, *a2 = a + 2 * lda, *a3 = a + 3 * lda;
+    int64_t k;
+    int q;
+    for (q = 0; q < 32; q++) acc[q] = 0.0;
+    for (k = 0; k < kc; k++) {
+        const double *b = bp + k * 8;
+        double x0 = a0[k], x1 = a1[k], x2 = a2[k], x3 = a3[k];
+        for (q = 0; q < 8; q++) {
+            acc[q] += x0 * b[q];
+            acc[8 + q] += x1 * b[q];
+            acc[16 + q] += x2 * b[q];
+            acc[24 + q] += x3 * b[q];
+        }
+    }
+}
+#endif
+
+/* C (M, N) += A (M, K) B (K, N), all row-major double. lower != 0: only C[i][j] with j <= i
+   is wanted (tiles wholly above the diagonal are skipped; some entries above it are computed
+   too). B is packed per (KC x NC) block into 8-column panels; a tile of NG__DG_MR rows x 8
+   columns of C is summed in registers over the K block. Rows are split between threads (by
+   area when lower), each with its own packing buffer, and every element is summed by one
+   thread in a fixed order, so results do not depend on the number of threads. */
+#define NG__DG_KC 256
+#define NG__DG_NC 512
+static ng_status ng__dgemm(int64_t M, int64_t N, int64_t K, const double *A, int64_t lda, const double *B,
+                           int64_t ldb, double *C, int64_t ldc, int lower) {
+    int nt = ng__metric_threads((double)M * (double)N * (double)K * (lower ? 0.5 : 1.0));
+    int fail = 0;
+    if (M <= 0 || N <= 0 || K <= 0) return NG_OK;
+    if (nt > (M + NG__DG_MR - 1) / NG__DG_MR) nt = (int)((M + NG__DG_MR - 1) / NG__DG_MR);
+    if (nt < 1) nt = 1;
+    NG__OMP(parallel num_threads(nt) if (nt > 1))
+    {
+        int t = nt > 1 ? ng__metric_tid() : 0;
+        /* rows [r0, r1), multiples of the tile height; by area for a lower triangle */
+        double f0 = (double)t / nt, f1 = (double)(t + 1) / nt;
+        int64_t r0, r1, jc, pc, i0;
+        double *pack = (double *)malloc(sizeof(double) * NG__DG_KC * NG__DG_NC);
+        if (lower) { f0 = sqrt(f0); f1 = sqrt(f1); }
+        r0 = ((int64_t)(f0 * (double)M) + NG__DG_MR - 1) / NG__DG_MR * NG__DG_MR;
+        r1 = t == nt - 1 ? M : ((int64_t)(f1 * (double)M) + NG__DG_MR - 1) / NG__DG_MR * NG__DG_MR;
+        if (r1 > M) r1 = M;
+        if (!pack) {
+            NG__OMP(atomic write)
+            fail = 1;
+        } else {
+            for (jc = 0; jc < N && r0 < r1; jc += NG__DG_NC) {
+                int64_t nc = N - jc < NG__DG_NC ? N - jc : NG__DG_NC;
+                int64_t np = (nc + 7) / 8, jp;
+                if (lower && jc > r1 - 1) break;
+                for (pc = 0; pc < K; pc += NG__DG_KC) {
+                    int64_t kc = K - pc < NG__DG_KC ? K - pc : NG__DG_KC, k;
+                    for (jp = 0; jp < np; jp++) {       /* pack B[pc.., jc + 8 jp ..] */
+                        double *dst = pack + jp * kc * 8;
+                        int64_t j0 = jc + jp * 8, w = nc - jp * 8 < 8 ? nc - jp * 8 : 8, q;
+                        for (k = 0; k < kc; k++) {
+                            const double *src = B + (pc + k) * ldb + j0;
+                            for (q = 0; q < w; q++) dst[k * 8 + q] = src[q];
+                            for (; q < 8; q++) dst[k * 8 + q] = 0.0;
+                        }
+                    }
+                    for (i0 = r0; i0 < r1; i0 += NG__DG_MR) {
+                        int64_t mr = r1 - i0 < NG__DG_MR ? r1 - i0 : NG__DG_MR;
+                        const double *a = A + i0 * lda + pc;
+                        for (jp = 0; jp < np; jp++) {
+                            int64_t j0 = jc + jp * 8, w = nc - jp * 8 < 8 ? nc - jp * 8 : 8, q, r;
+                            const double *bp = pack + jp * kc * 8;
+                            double acc[NG__DG_MR * 8];
+                            if (lower && j0 > i0 + mr - 1) break;
+                            if (mr == NG__DG_MR) {
+                                ng__dgemm_tile(kc, a, lda, bp, acc);
+                                for (r = 0; r < mr; r++) {
+                                    double *c = C + (i0 + r) * ldc + j0;
+                                    for (q = 0; q < w; q++) c[q] += acc[r * 8 + q];
+                                }
+                            } else {                 /* the last rows: one at a time (lda 0) */
+                                for (r = 0; r < mr; r++) {
+                                    double *c = C + (i0 + r) * ldc + j0;
+                                    ng__dgemm_tile(kc, a + r * lda, 0, bp, acc);
+                                    for (q = 0; q < w; q++) c[q] += acc[q];
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        free(pack);
+    }
+    return fail ? ng_fail(NG_ERR_NOMEM, "matrix product: out of memory") : NG_OK;
+}
+
+/* ---- symmetric eigensolver ---- */
+
+/* Householder reflector of step k of the tridiagonalisation from x (m): u (written over x)
+   and h with H = I - u u^T / h, H x = (*beta, 0, ..., 0). h = 0: x is zero, no reflection. */
+static double ng__eig_reflector(double *u, int64_t m, double *beta) {
+    double scale = 0, s2, g, h;
+    int64_t i;
+    for (i = 0; i < m; i++) scale += fabs(u[i]);
+    if (scale == 0.0) { *beta = 0.0; return 0.0; }
+    for (i = 0; i < m; i++) u[i] /= scale;          /* scaled: no overflow or underflow in s2 */
+    s2 = ng__ddot(u, u, m);
+    g = u[0] >= 0 ? -sqrt(s2) : sqrt(s2);
+    *beta = scale * g;
+    h = s2 - u[0] * g;                               /* = |u|^2 / 2 after the next line, >= s2 */
+    u[0] -= g;
+    return h;
+}
+
+/* Reduce the symmetric matrix A (n, n; lower triangle used and overwritten) to the tridiagonal
+   T = Q^T A Q with diagonal d and off-diagonal e (e[i] couples i and i+1; e[n-1] = 0), where
+   Q = H_0 H_1 ... H_{n-3}. Step k's reflector u (indices k+1..n-1) is kept in the unused upper
+   part of row k, A[k][k+1..], with its h in hh[k].
+
+   Step k turns the trailing block B (indices k+1..n-1) into H B H = B - u w^T - w u^T, with
+   p = B u / h and w = p - (u.p / 2h) u. Step k's update is applied lazily, in step k+1: first
+   to column k+1 (which gives step k+1's reflector), then row by row to the rest of the lower
+   triangle, and the same pass forms step k+1's p = B u from each updated row (a dot product
+   for p_i and a scatter into p_j, j < i, for the upper half). So each step reads and writes
+   the lower triangle of the trailing block once, with unit stride.
+
+   One thread: the pass is bound by memory bandwidth, and n barriers cost far more than they
+   save when other processes compete for the cores (n = 1000: 0.13 s on one thread, 1.3-2 s
+   on two on a loaded 2-core machine). */
+static void ng__eig_tridiag(int64_t n, double *A, double *d, double *e, double *hh, double *p, double *w) {
+    const double *up = NULL;                        /* previous step's u (indices k..), or NULL */
+    double *wp = NULL;                              /* previous step's w, indexed like p */
+    int64_t k, i, j;
+    for (k = 0; k < n; k++) e[k] = hh[k] = 0.0;
+    for (k = 0; k + 2 < n; k++) {
+        double *u = A + k * n + k + 1, h;           /* step k's reflector, indices k+1..n-1 */
+        int64_t m = n - k - 1;
+        if (up) {                                    /* previous update on column k, rows k.. */
+            double uk = up[0], wk = wp[k];
+            for (i = k; i < n; i++) A[i * n + k] -= up[i - k] * wk + wp[i] * uk;
+        }
+        d[k] = A[k * n + k];
+        for (i = k + 1; i < n; i++) u[i - k - 1] = A[i * n + k];
+        h = hh[k] = ng__eig_reflector(u, m, &e[k]);
+        if (h != 0.0)
+            for (i = k + 1; i < n; i++) p[i] = 0.0;
+        for (i = k + 1; i < n; i++) {               /* one pass over rows k+1.., cols k+1..i */
+            double *r = A + i * n + k + 1;
+            int64_t len = i - k;                     /* r[0 .. len-1] = cols k+1 .. i */
+            if (up) {
+                double ui = up[i - k], wi = wp[i];
+                const double *uj = up + 1, *wj = wp + k + 1;
+                for (j = 0; j < len; j++) r[j] -= ui * wj[j] + wi * uj[j];
+            }
+            if (h != 0.0) {
+                double ui = u[i - k - 1];
+                double *pj = p + k + 1;
+                p[i] += ng__ddot(r, u, len - 1) + r[len - 1] * ui;
+                for (j = 0; j < len - 1; j++) pj[j] += ui * r[j];
+            }
+        }
+        if (h != 0.0) {
+            double K;
+            for (i = k + 1; i < n; i++) p[i] /= h;
+            K = ng__ddot(u, p + k + 1, m) / (2.0 * h);
+            for (i = k + 1; i < n; i++) w[i] = p[i] - K * u[i - k - 1];
+            up = u;                                  /* up[i - (k+1)] = u_i for the next step */
+            wp = w;
+        } else {
+            up = NULL;
+        }
+    }
+    if (n >= 3 && up) {                              /* last update on the final 2 x 2 block */
+        double u0 = up[0], u1 = up[1], w0 = wp[n - 2], w1 = wp[n - 1];
+        A[(n - 2) * n + n - 2] -= 2.0 * u0 * w0;
+        A[(n - 1) * n + n - 2] -= u1 * w0 + w1 * u0;
+        A[(n - 1) * n + n - 1] -= 2.0 * u1 * w1;
+    }
+    if (n >= 2) {
+        d[n - 2] = A[(n - 2) * n + n - 2];
+        e[n - 2] = A[(n - 1) * n + n - 2];
+    }
+    d[n - 1] = A[(n - 1) * n + n - 1];
+    e[n - 1] = 0.0;
+}
+
+/* Q^T (rows = columns of Q), accumulated from the last reflector back: Q^T <- Q^T H_k, which
+   changes only rows and columns k+1.. (the rest is still the identity). Rows are independent,
+   so blocks of rows (kept in cache) go through all reflectors in turn, in parallel. */
+#define NG__EIG_QROWS 16
+static void ng__eig_form_qt(int64_t n, const double *A, const double *hh, double *Qt, int64_t ld) {
+    int64_t i, rb;
+    for (i = 0; i < n * ld; i++) Qt[i] = 0.0;
+    for (i = 0; i < n; i++) Qt[i * ld + i] = 1.0;
+    NG__OMP(parallel for schedule(dynamic, 1) if (n > 128))
+    for (rb = 0; rb < (n + NG__EIG_QROWS - 1) / NG__EIG_QROWS; rb++) {
+        int64_t r0 = rb * NG__EIG_QROWS, r1 = r0 + NG__EIG_QROWS < n ? r0 + NG__EIG_QROWS : n, k, r, j;
+        for (k = r1 - 2 < n - 3 ? r1 - 2 : n - 3; k >= 0; k--) {   /* rows > k only */
+            const double *u = A + k * n + k + 1;
+            int64_t m = n - k - 1;
+            if (hh[k] == 0.0) continue;
+            for (r = r0 > k + 1 ? r0 : k + 1; r < r1; r++) {
+                double *q = Qt + r * ld + k + 1, t = ng__ddot(q, u, m) / hh[k];
+                for (j = 0; j < m; j++) q[j] -= t * u[j];
+            }
+        }
+    }
+}
+
+/* Rotations of the QL sweeps are recorded and applied to Vt in batches: rotation j of the
+   batch acts on rows row[j] and row[j] + 1 (in recorded order). Columns are independent, so
+   each chunk of columns (n rows x 16 columns, kept in cache) goes through the whole batch;
+   threads take chunks. Vt's row stride ld is a multiple of 16 (the padding stays zero). */
+#ifndef NG__EIG_ROT_BATCH
+#define NG__EIG_ROT_BATCH 131072   /* rotations per batch (3 MB of row, c, s) */
+#endif
+typedef struct ng__eig_rots {
+    int64_t cnt, cap;
+    int64_t *row;
+    double *c, *s;
+} ng__eig_rots;
+static void ng__eig_rot_flush(int64_t n, double *Vt, int64_t ld, ng__eig_rots *R) {
+    int64_t c0;
+    (void)n;
+    NG__OMP(parallel for schedule(static) if (R->cnt * ld > 65536))
+    for (c0 = 0; c0 < ld; c0 += 16) {
+        /* A sweep's rotations come in rows i, i - 1, i - 2, ...: the upper row of one is the
+           lower row of the next, so it stays in registers ("carry") until it is finished. */
+        double carry[16];
+        int64_t crow = -1, j, q;
+        for (q = 0; q < 16; q++) carry[q] = 0.0;
+        for (j = 0; j < R->cnt; j++) {
+            double c = R->c[j], s = R->s[j], lo[16], hi[16];
+            int64_t r = R->row[j];
+            double *plo = Vt + r * ld + c0, *phi = plo + ld;
+            if (crow == r + 1) {
+                for (q = 0; q < 16; q++) hi[q] = carry[q];
+            } else {
+                if (crow >= 0)
+                    for (q = 0; q < 16; q++) Vt[crow * ld + c0 + q] = carry[q];
+                for (q = 0; q < 16; q++) hi[q] = phi[q];
+            }
+            for (q = 0; q < 16; q++) lo[q] = plo[q];
+            for (q = 0; q < 16; q++) {
+                phi[q] = s * lo[q] + c * hi[q];
+                carry[q] = c * lo[q] - s * hi[q];
+            }
+            crow = r;
+        }
+        if (crow >= 0)
+            for (q = 0; q < 16; q++) Vt[crow * ld + c0 + q] = carry[q];
+    }
+    R->cnt = 0;
+}
+
+/* Implicit QL with Wilkinson shifts on the tridiagonal (d, e); eigenvalues in d (unsorted).
+   With Vt (and R), the rotations are applied to its rows (through R's batches).
+   An off-diagonal e[m] is negligible when it is below eps times its neighbours on the diagonal
+   or below eps times the norm of T. The second (absolute) test is what a backward-stable
+   solver can promise anyway, and without it a cluster of eigenvalues that are rounding noise
+   around 0 (a singular covariance) never deflates: e ~ 1e-18 next to d ~ 1e-16 stays above
+   the relative test iteration after iteration. */
+static ng_status ng__eig_ql(int64_t n, double *d, double *e, double *Vt, int64_t ld, ng__eig_rots *R) {
+    const double eps = DBL_EPSILON;
+    double tnorm = 0.0;
+    int64_t l;
+    for (l = 0; l < n; l++) tnorm = fmax(tnorm, fabs(d[l]) + fabs(e[l]) + (l ? fabs(e[l - 1]) : 0.0));
+    for (l = 0; l < n; l++) {
+        int iter = 0;
+        for (;;) {
+            int64_t m, i;
+            double g, r, s, c, p, f, b;
+            for (m = l; m + 1 < n; m++) {
+                double dd = fabs(d[m]) + fabs(d[m + 1]);
+                if (fabs(e[m]) <= eps * dd || fabs(e[m]) <= eps * tnorm) break;
+            }
+            if (m == l) break;
+            if (++iter > 30) return ng_fail(NG_ERR_FORMAT, "eigh: QL did not converge for eigenvalue %lld of %lld",
+                                            (long long)l, (long long)n);
+            if (Vt && R->cnt + (m - l) > R->cap) ng__eig_rot_flush(n, Vt, ld, R);
+            /* shift: the eigenvalue of the leading 2x2 block closer to d[l] */
+            g = (d[l + 1] - d[l]) / (2.0 * e[l]);
+            r = hypot(g, 1.0);
+            g = d[m] - d[l] + e[l] / (g + (g >= 0 ? r : -r));
+            s = c = 1.0;
+            p = 0.0;
+            for (i = m - 1; i >= l; i--) {
+                f = s * e[i];
+                b = c * e[i];
+                r = hypot(f, g);
+                e[i + 1] = r;
+                if (r == 0.0) {           /* underflow: deflate here and restart */
+                    d[i + 1] -= p;
+                    e[m] = 0.0;
+                    break;
+                }
+                s = f / r;
+                c = g / r;
+                g = d[i + 1] - p;
+                r = (d[i] - g) * s + 2.0 * c * b;
+                p = s * r;
+                d[i + 1] = g + p;
+                g = c * r - b;
+                if (Vt) { R->row[R->cnt] = i; R->c[R->cnt] = c; R->s[R->cnt] = s; R->cnt++; }
+            }
+            if (r == 0.0 && i >= l) continue;
+            d[l] -= p;
+            e[l] = g;
+            e[m] = 0.0;
+        }
+    }
+    if (Vt) ng__eig_rot_flush(n, Vt, ld, R);
+    return NG_OK;
+}
+
+typedef struct ng__eig_pair { double w; int64_t i; } ng__eig_pair;
+static int ng__eig_cmp(const void *a, const void *b) {
+    const ng__eig_pair *x = (const ng__eig_pair *)a, *y = (const ng__eig_pair *)b;
+    if (x->w < y->w) return -1;
+    if (x->w > y->w) return 1;
+    return x->i < y->i ? -1 : x->i > y->i;
+}
+
+ng_status ng_linalg_eigh(int64_t n, const double *a, double *w, double *v) {
+    double *A = NULL, *d = NULL, *e = NULL, *hh = NULL, *p = NULL, *p2 = NULL, *Vt = NULL;
+    ng__eig_pair *order = NULL;
+    ng__eig_rots R;
+    double amax = 0.0;
+    size_t nn;
+    /* row stride of Vt: a multiple of 16, and not of 256 (a stride of a power of two times
+       4 KB maps a column chunk's rows to few cache sets: 2.5x slower at n = 2048) */
+    int64_t ld = (n + 15) / 16 * 16 + ((n + 15) / 16 * 16 % 256 == 0 ? 16 : 0);
+    int64_t i, j;
+    ng_status st = NG_OK;
+    memset(&R, 0, sizeof R);
+    if (n < 1 || !a || !w) return ng_fail(NG_ERR_ARG, "eigh: n = %lld or a NULL pointer", (long long)n);
+    if (n > ((int64_t)1 << 30) || ng_mul_size((size_t)n, (size_t)n + 16, &nn) || nn > SIZE_MAX / (2 * sizeof(double)))
+        return ng_fail(NG_ERR_ARG, "eigh: n = %lld is too large", (long long)n);
+    for (i = 0; i < n; i++)
+        for (j = 0; j <= i; j++) {
+            double x = a[i * n + j];
+            if (!isfinite(x)) return ng_fail(NG_ERR_ARG, "eigh: entry (%lld, %lld) is not finite", (long long)i, (long long)j);
+            if (fabs(x) > amax) amax = fabs(x);
+        }
+    if (amax == 0.0) {                               /* the zero matrix: w = 0, v = I */
+        for (i = 0; i < n; i++) w[i] = 0.0;
+        if (v) {
+            for (i = 0; i < n * n; i++) v[i] = 0.0;
+            for (i = 0; i < n; i++) v[i * n + i] = 1.0;
+        }
+        return NG_OK;
+    }
+    A = (double *)malloc(nn * sizeof(double));
+    d = (double *)malloc((size_t)n * sizeof(double));
+    e = (double *)malloc((size_t)n * sizeof(double));
+    hh = (double *)malloc((size_t)n * sizeof(double));
+    p = (double *)malloc((size_t)n * sizeof(double));
+    p2 = (double *)malloc((size_t)n * sizeof(double));
+    order = (ng__eig_pair *)malloc((size_t)n * sizeof(ng__eig_pair));
+    if (v) {
+        Vt = (double *)malloc((size_t)n * (size_t)ld * sizeof(double));
+        R.cap = NG__EIG_ROT_BATCH > n ? NG__EIG_ROT_BATCH : n;
+        R.row = (int64_t *)malloc((size_t)R.cap * sizeof(int64_t));
+        R.c = (double *)malloc((size_t)R.cap * sizeof(double));
+        R.s = (double *)malloc((size_t)R.cap * sizeof(double));
+    }
+    if (!A || !d || !e || !hh || !p || !p2 || !order || (v && (!Vt || !R.row || !R.c || !R.s))) {
+        st = ng_fail(NG_ERR_NOMEM, "eigh: out of memory (n = %lld)", (long long)n);
+        goto done;
+    }
+    /* the lower triangle, scaled so that the largest entry is 1 */
+    for (i = 0; i < n; i++)
+        for (j = 0; j <= i; j++) A[i * n + j] = a[i * n + j] / amax;
+    ng__eig_tridiag(n, A, d, e, hh, p, p2);
+    if (Vt) ng__eig_form_qt(n, A, hh, Vt, ld);
+    st = ng__eig_ql(n, d, e, Vt, ld, &R);
+    if (st != NG_OK) goto done;
+    for (i = 0; i < n; i++) { order[i].w = d[i]; order[i].i = i; }
+    qsort(order, (size_t)n, sizeof *order, ng__eig_cmp);
+    for (i = 0; i < n; i++) w[i] = order[i].w * amax;
+    if (v)
+        for (j = 0; j < n; j++) {
+            const double *src = Vt + order[j].i * ld;
+            for (i = 0; i < n; i++) v[i * n + j] = src[i];
+        }
+done:
+    free(A); free(d); free(e); free(hh); free(p); free(p2); free(order); free(Vt); free(R.row); free(R.c); free(R.s);
+    return st;
+}
+
+/* ---- src/metrics.c ---- */
+/* ======================================================================================== */
+/* @@METRICS                                                                                */
+/* ======================================================================================== */
+
+/* ---- feature statistics ---- */
+
+static ng_status ng__check_finite_f32(const float *x, int64_t n, int64_t d, const char *what) {
+    int64_t i;
+    for (i = 0; i < n * d; i++)
+        if (!isfinite(x[i]))
+            return ng_fail(NG_ERR_ARG, "%s: row %lld, column %lld is not finite", what, (long long)(i / d),
+                           (long long)(i % d));
+    return NG_OK;
+}
+
+static void ng__set_id(char *dst, const char *id) {
+    size_t l = id ? strlen(id) : 0;
+    if (l > NG_FEAT_ID_MAX - 1) l = NG_FEAT_ID_MAX - 1;
+    if (l) memcpy(dst, id, l);
+    dst[l] = '\0';
+}
+
+/* (d, d) doubles, or NULL with an error recorded */
+static double *ng__alloc_dd(int64_t d, int64_t e, const char *what) {
+    size_t n;
+    double *p = NULL;
+    if (d >= 0 && e >= 0 && !ng_mul_size((size_t)d, (size_t)e, &n) && n <= SIZE_MAX / sizeof(double))
+        p = (double *)calloc(n ? n : 1, sizeof(double));
+    if (!p) ng_fail(NG_ERR_NOMEM, "%s: cannot allocate %lld x %lld doubles", what, (long long)d, (long long)e);
+    return p;
+}
+
+ng_status ng_feat_stats_init(ng_feat_stats *s, int64_t d, const char *net_id) {
+    if (!s) return ng_fail(NG_ERR_ARG, "feat_stats_init: NULL statistics");
+    memset(s, 0, sizeof *s);
+    if (d < 1 || d > ((int64_t)1 << 24)) return ng_fail(NG_ERR_ARG, "feat_stats_init: D = %lld is out of range", (long long)d);
+    s->d = d;
+    ng__set_id(s->net_id, net_id);
+    s->mean = ng__alloc_dd(d, 1, "feat_stats_init");
+    s->cov = s->mean ? ng__alloc_dd(d, d, "feat_stats_init") : NULL;
+    if (!s->cov) { ng_feat_stats_free(s); return NG_ERR_NOMEM; }
+    return NG_OK;
+}
+
+void ng_feat_stats_free(ng_feat_stats *s) {
+    if (!s) return;
+    free(s->mean);
+    free(s->cov);
+    memset(s, 0, sizeof *s);
+}
+
+/* Rows are merged in chunks: each chunk's mean and its centred sum of squares Xc^T Xc (lower
+   triangle, one matrix product), then Chan, Golub and LeVeque's pairwise update
+     M2 += M2_chunk + delta delta^T n_a n_b / (n_a + n_b),  mean += delta n_b / (n_a + n_b),
+   with delta = mean_chunk - mean. */
+#define NG__STATS_CHUNK 256
+ng_status ng_feat_stats_add(ng_feat_stats *s, const float *x, int64_t n) {
+    int64_t d, r0, i, j;
+    double *xc = NULL, *xt = NULL, *bm = NULL;
+    ng_status st = NG_OK;
+    if (!s || !s->mean) return ng_fail(NG_ERR_ARG, "feat_stats_add: statistics not initialised");
+    if (s->finished) return ng_fail(NG_ERR_ARG, "feat_stats_add: statistics already finished");
+    if (n < 0 || (n > 0 && !x)) return ng_fail(NG_ERR_ARG, "feat_stats_add: bad rows (n = %lld)", (long long)n);
+    if (n == 0) return NG_OK;
+    d = s->d;
+    st = ng__check_finite_f32(x, n, d, "feat_stats_add");
+    if (st != NG_OK) return st;
+    xc = ng__alloc_dd(NG__STATS_CHUNK, d, "feat_stats_add");
+    xt = xc ? ng__alloc_dd(d, NG__STATS_CHUNK, "feat_stats_add") : NULL;
+    bm = xt ? ng__alloc_dd(d, 1, "feat_stats_add") : NULL;
+    if (!bm) { st = NG_ERR_NOMEM; goto done; }
+    for (r0 = 0; r0 < n; r0 += NG__STATS_CHUNK) {
+        int64_t b = n - r0 < NG__STATS_CHUNK ? n - r0 : NG__STATS_CHUNK;
+        double na = (double)s->n, nb = (double)b, ntot = na + nb, f = na * nb / ntot;
+        const float *xb = x + r0 * d;
+        for (j = 0; j < d; j++) bm[j] = 0.0;
+        for (i = 0; i < b; i++)
+            for (j = 0; j < d; j++) bm[j] += (double)xb[i * d + j];
+        for (j = 0; j < d; j++) bm[j] /= nb;
+        for (i = 0; i < b; i++)
+            for (j = 0; j < d; j++) xc[i * d + j] = xt[j * b + i] = (double)xb[i * d + j] - bm[j];
+        st = ng__dgemm(d, d, b, xt, b, xc, d, s->cov, d, 1);
+        if (st != NG_OK) goto done;
+        for (i = 0; i < d; i++) {                   /* delta = bm - mean, kept in bm */
+            bm[i] -= s->mean[i];
+            s->mean[i] += bm[i] * (nb / ntot);
+        }
+        if (s->n > 0)
+            for (i = 0; i < d; i++) {
+                double fi = f * bm[i], *row = s->cov + i * d;
+                for (j = 0; j <= i; j++) row[j] += fi * bm[j];
+            }
+        s->n += b;
+    }
+done:
+    free(xc);
+    free(xt);
+    free(bm);
+    return st;
+}
+
+ng_status ng_feat_stats_finish(ng_feat_stats *s) {
+    int64_t d, i, j;
+    double inv;
+    if (!s || !s->mean) return ng_fail(NG_ERR_ARG, "feat_stats_finish: statistics not initialised");
+    if (s->finished) return NG_OK;
+    if (s->n < 2) return ng_fail(NG_ERR_ARG, "feat_stats_finish: %lld rows, a covariance needs at least 2", (long long)s->n);
+    d = s->d;
+    inv = 1.0 / (double)(s->n - 1);
+    for (i = 0; i < d; i++)
+        for (j = 0; j <= i; j++) s->cov[i * d + j] = s->cov[j * d + i] = s->cov[i * d + j] * inv;
+    s->finished = 1;
+    return NG_OK;
+}
+
+ng_status ng_feat_stats_compute(ng_feat_stats *s, const float *x, int64_t n, int64_t d, const char *net_id) {
+    ng_status st = ng_feat_stats_init(s, d, net_id);
+    if (st == NG_OK) st = ng_feat_stats_add(s, x, n);
+    if (st == NG_OK) st = ng_feat_stats_finish(s);
+    if (st != NG_OK) ng_feat_stats_free(s);
+    return st;
+}
+
+/* ---- statistics as a checkpoint record ---- */
+#define NG__FS_VERSION 1u
+static uint64_t ng__f64_bits(double x) { uint64_t u; memcpy(&u, &x, 8); return u; }
+static double ng__bits_f64(uint64_t u) { double x; memcpy(&x, &u, 8); return x; }
+
+ng_status ng_ckpt_put_feat_stats(ng_ckpt *ck, const char *key, const ng_feat_stats *s) {
+    size_t idl, nv, size;
+    unsigned char *buf;
+    ng__wr w;
+    int64_t i, j;
+    ng_status st;
+    if (!s || !s->finished) return ng_fail(NG_ERR_ARG, "checkpoint put '%s': statistics are not finished", key ? key : "");
+    idl = strlen(s->net_id);
+    nv = (size_t)s->d + (size_t)s->d * ((size_t)s->d + 1) / 2;
+    if (nv > (SIZE_MAX - 64 - idl) / 8) return ng_fail(NG_ERR_ARG, "checkpoint put '%s': D too large", key ? key : "");
+    size = 4 + 4 + 4 + idl + 8 + 8 + 8 * nv;
+    buf = (unsigned char *)malloc(size);
+    if (!buf) return ng_fail(NG_ERR_NOMEM, "checkpoint put '%s': cannot allocate %zu bytes", key ? key : "", size);
+    w.p = buf;
+    w.pos = 0;
+    ng__wbytes(&w, "NGFS", 4);
+    ng__w32(&w, NG__FS_VERSION);
+    ng__wstr(&w, s->net_id);
+    ng__w64(&w, (uint64_t)s->n);
+    ng__w64(&w, (uint64_t)s->d);
+    for (i = 0; i < s->d; i++) ng__w64(&w, ng__f64_bits(s->mean[i]));
+    for (i = 0; i < s->d; i++)
+        for (j = 0; j <= i; j++) ng__w64(&w, ng__f64_bits(s->cov[i * s->d + j]));
+    st = ng_ckpt_put(ck, key, buf, size);
+    free(buf);
+    return st;
+}
+
+ng_status ng_ckpt_get_feat_stats(const ng_ckpt *ck, const char *key, ng_feat_stats *s, const char *expect_net_id,
+                                 int64_t expect_n) {
+    const unsigned char *p, *idb, *magic;
+    size_t len;
+    ng__rd r;
+    uint32_t ver = 0, idl = 0;
+    uint64_t n = 0, d = 0, nv, q = 0;
+    char id[NG_FEAT_ID_MAX];
+    ng_feat_stats t;
+    int64_t i, j;
+    const char *name = ck && ng__ck_name(ck) ? ng__ck_name(ck) : "(checkpoint)";
+    if (!s) return ng_fail(NG_ERR_ARG, "get feat_stats: NULL statistics");
+    p = (const unsigned char *)ng_ckpt_get(ck, key, &len);
+    if (!p) return ng_fail(NG_ERR_MISMATCH, "%s: no record '%s' (feature statistics)", name, key ? key : "");
+    if (ng_ckpt_kind_of(ck, key) != NG_CKPT_RAW) return ng_fail(NG_ERR_MISMATCH, "%s: record '%s' is not raw feature statistics", name, key);
+    r.p = p;
+    r.n = len;
+    r.pos = 0;
+    if (ng__rbytes(&r, 4, &magic) || memcmp(magic, "NGFS", 4) != 0)
+        return ng_fail(NG_ERR_FORMAT, "%s: record '%s': not feature statistics (magic)", name, key);
+    if (ng__r32(&r, &ver) || ver != NG__FS_VERSION)
+        return ng_fail(NG_ERR_FORMAT, "%s: record '%s': feature statistics version %u, expected %u", name, key,
+                       (unsigned)ver, NG__FS_VERSION);
+    if (ng__r32(&r, &idl) || idl >= NG_FEAT_ID_MAX || ng__rbytes(&r, idl, &idb))
+        return ng_fail(NG_ERR_FORMAT, "%s: record '%s': bad network identity length", name, key);
+    memcpy(id, idb, idl);
+    id[idl] = '\0';
+    if (ng__r64(&r, &n) || ng__r64(&r, &d) || n < 2 || n > (uint64_t)INT64_MAX || d < 1 || d > ((uint64_t)1 << 24))
+        return ng_fail(NG_ERR_FORMAT, "%s: record '%s': bad N or D", name, key);
+    nv = d + d * (d + 1) / 2;
+    if (ng__rleft(&r) / 8 != nv || ng__rleft(&r) % 8 != 0)
+        return ng_fail(NG_ERR_FORMAT, "%s: record '%s': %zu payload bytes left, D = %llu needs %llu", name, key,
+                       ng__rleft(&r), (unsigned long long)d, (unsigned long long)(8 * nv));
+    if (expect_net_id && strcmp(expect_net_id, id) != 0)
+        return ng_fail(NG_ERR_MISMATCH, "%s: record '%s': statistics of feature network '%s', expected '%s'", name, key,
+                       id, expect_net_id);
+    if (expect_n > 0 && (uint64_t)expect_n != n)
+        return ng_fail(NG_ERR_MISMATCH, "%s: record '%s': statistics of N = %llu samples, expected %lld", name, key,
+                       (unsigned long long)n, (long long)expect_n);
+    if (ng_feat_stats_init(&t, (int64_t)d, id) != NG_OK) return NG_ERR_NOMEM;
+    for (i = 0; i < (int64_t)d; i++) { ng__r64(&r, &q); t.mean[i] = ng__bits_f64(q); }
+    for (i = 0; i < (int64_t)d; i++)
+        for (j = 0; j <= i; j++) {
+            ng__r64(&r, &q);
+            t.cov[i * (int64_t)d + j] = t.cov[j * (int64_t)d + i] = ng__bits_f64(q);
+        }
+    for (i = 0; i < (int64_t)d; i++)
+        if (!isfinite(t.mean[i])) break;
+    for (j = 0; i == (int64_t)d && j < (int64_t)(d * d); j++)
+        if (!isfinite(t.cov[j])) break;
+    if (i != (int64_t)d || j != (int64_t)(d * d)) {
+        ng_feat_stats_free(&t);
+        return ng_fail(NG_ERR_FORMAT, "%s: record '%s': non-finite statistics", name, key);
+    }
+    t.n = (int64_t)n;
+    t.finished = 1;
+    *s = t;
+    return NG_OK;
+}
+
+ng_status ng_feat_stats_save(const ng_feat_stats *s, const char *path) {
+    ng_ckpt *ck = ng_ckpt_new();
+    ng_status st;
+    if (!ck) return NG_ERR_NOMEM;
+    st = ng_ckpt_put_feat_stats(ck, "feat_stats", s);
+    if (st == NG_OK) st = ng_ckpt_save(ck, path);
+    ng_ckpt_free(ck);
+    return st;
+}
+
+ng_status ng_feat_stats_load(ng_feat_stats *s, const char *path, const char *expect_net_id, int64_t expect_n) {
+    ng_ckpt *ck = NULL;
+    ng_status st = ng_ckpt_load(path, &ck);
+    if (st == NG_OK) st = ng_ckpt_get_feat_stats(ck, "feat_stats", s, expect_net_id, expect_n);
+    ng_ckpt_free(ck);
+    return st;
+}
+
+/* ---- FID ---- */
+
+/* Tr((S1 S2)^1/2) = sum sqrt(eig(M)), M = S1^1/2 S2 S1^1/2. With S1 = V diag(l) V^T and
+   L = V diag(sqrt(l)) restricted to the r columns with l > 0, M = V diag(sqrt l) V^T S2 V
+   diag(sqrt l) V^T has the same nonzero eigenvalues as G = L^T S2 L (r x r), which is what is
+   formed: T^T = L^T S2, then G = T^T L (lower triangle), then its eigenvalues.
+
+   Eigenvalues of S1 and of G at or below D eps max(eigenvalue) are rounding noise around 0 and
+   count as 0 (as negative ones do). Otherwise each exactly-zero eigenvalue of a singular
+   covariance (N <= D) would add sqrt(noise) ~ 1e-8 sqrt(max eigenvalue) to the trace; with the
+   cut, FID of singular covariances with a common eigenbasis matches the closed form to ~1e-13
+   instead of ~1e-8 (numpy's eigh route without the cut differs from it by that much). */
+ng_status ng_metric_fid_moments(int64_t d, const double *mu1, const double *cov1, const double *mu2,
+                                const double *cov2, double *fid) {
+    double *w = NULL, *V = NULL, *Lt = NULL, *L = NULL, *S2 = NULL, *Tt = NULL, *G = NULL, *ev = NULL;
+    double dm = 0, tr1 = 0, tr2 = 0, trs = 0;
+    int64_t i, j, r = 0, c;
+    ng_status st = NG_OK;
+    if (d < 1 || !mu1 || !cov1 || !mu2 || !cov2 || !fid) return ng_fail(NG_ERR_ARG, "fid: D = %lld or a NULL pointer", (long long)d);
+    for (i = 0; i < d; i++) {
+        double x = mu1[i] - mu2[i];
+        if (!isfinite(x)) return ng_fail(NG_ERR_ARG, "fid: mean %lld is not finite", (long long)i);
+        dm += x * x;
+        tr1 += cov1[i * d + i];
+        tr2 += cov2[i * d + i];
+        for (j = 0; j <= i; j++)
+            if (!isfinite(cov2[i * d + j])) return ng_fail(NG_ERR_ARG, "fid: covariance 2 (%lld, %lld) is not finite", (long long)i, (long long)j);
+    }
+    w = ng__alloc_dd(d, 1, "fid");
+    V = w ? ng__alloc_dd(d, d, "fid") : NULL;
+    if (!V) { st = NG_ERR_NOMEM; goto done; }
+    st = ng_linalg_eigh(d, cov1, w, V);             /* checks cov1 */
+    if (st != NG_OK) goto done;
+    {
+        double cut = (double)d * DBL_EPSILON * w[d - 1];
+        while (r < d && w[d - 1 - r] > cut && w[d - 1 - r] > 0.0) r++;   /* ascending: large ones last */
+    }
+    if (r > 0) {
+        Lt = ng__alloc_dd(r, d, "fid");
+        L = Lt ? ng__alloc_dd(d, r, "fid") : NULL;
+        S2 = L ? ng__alloc_dd(d, d, "fid") : NULL;
+        Tt = S2 ? ng__alloc_dd(r, d, "fid") : NULL;
+        G = Tt ? ng__alloc_dd(r, r, "fid") : NULL;
+        ev = G ? ng__alloc_dd(r, 1, "fid") : NULL;
+        if (!ev) { st = NG_ERR_NOMEM; goto done; }
+        for (c = 0; c < r; c++) {
+            int64_t col = d - r + c;
+            double sc = sqrt(w[col]);
+            for (i = 0; i < d; i++) Lt[c * d + i] = L[i * r + c] = V[i * d + col] * sc;
+        }
+        free(V);
+        V = NULL;
+        for (i = 0; i < d; i++)
+            for (j = 0; j <= i; j++) S2[i * d + j] = S2[j * d + i] = cov2[i * d + j];
+        st = ng__dgemm(r, d, d, Lt, d, S2, d, Tt, d, 0);
+        if (st == NG_OK) st = ng__dgemm(r, r, d, Tt, d, L, r, G, r, 1);
+        if (st == NG_OK) st = ng_linalg_eigh(r, G, ev, NULL);
+        if (st != NG_OK) goto done;
+        for (i = 0; i < r; i++)
+            if (ev[i] > (double)r * DBL_EPSILON * ev[r - 1]) trs += sqrt(ev[i]);
+    }
+    *fid = dm + tr1 + tr2 - 2.0 * trs;
+    if (*fid < 0.0) *fid = 0.0;                      /* a rounding error below the true value >= 0 */
+done:
+    free(w); free(V); free(Lt); free(L); free(S2); free(Tt); free(G); free(ev);
+    return st;
+}
+
+ng_status ng_metric_fid(const ng_feat_stats *a, const ng_feat_stats *b, double *fid) {
+    if (!a || !b || !a->finished || !b->finished) return ng_fail(NG_ERR_ARG, "fid: statistics missing or not finished");
+    if (a->d != b->d) return ng_fail(NG_ERR_MISMATCH, "fid: feature sizes differ (%lld vs %lld)", (long long)a->d, (long long)b->d);
+    if (strcmp(a->net_id, b->net_id) != 0)
+        return ng_fail(NG_ERR_MISMATCH, "fid: statistics from different feature networks ('%s' vs '%s')", a->net_id, b->net_id);
+    return ng_metric_fid_moments(a->d, a->mean, a->cov, b->mean, b->cov, fid);
+}
+
+/* ---- KID ---- */
+
+static double ng__kid_kernel(double g, double inv_d) {
+    double t = g * inv_d + 1.0;
+    return t * t * t;
+}
+
+/* One unbiased MMD^2 from double rows X, Y (m, d) and their transposes (d, m); K is (m, m)
+   scratch. Each row's kernel values are summed, then the row sums in order. */
+static ng_status ng__mmd2(const double *X, const double *Xt, const double *Y, const double *Yt, int64_t m, int64_t d,
+                          double *K, double *out) {
+    double inv_d = 1.0 / (double)d, sxx = 0, syy = 0, sxy = 0;
+    int64_t i, j, t;
+    ng_status st;
+    for (t = 0; t < 3; t++) {
+        const double *A = t == 1 ? Y : X, *B = t == 0 ? Xt : Yt;
+        double tot = 0;
+        memset(K, 0, (size_t)(m * m) * sizeof(double));
+        st = ng__dgemm(m, m, d, A, d, B, m, K, m, t < 2);
+        if (st != NG_OK) return st;
+        for (i = 0; i < m; i++) {
+            double rs = 0;
+            const double *row = K + i * m;
+            int64_t end = t < 2 ? i : m;              /* within a set: j < i (twice), no diagonal */
+            for (j = 0; j < end; j++) rs += ng__kid_kernel(row[j], inv_d);
+            tot += rs;
+        }
+        if (t == 0) sxx = 2.0 * tot; else if (t == 1) syy = 2.0 * tot; else sxy = tot;
+    }
+    *out = (sxx + syy) / ((double)m * (double)(m - 1)) - 2.0 * sxy / ((double)m * (double)m);
+    return NG_OK;
+}
+
+/* Gather rows idx (m) of x (., d) into X (m, d) and Xt (d, m) as doubles. */
+static void ng__gather(const float *x, int64_t d, const int64_t *idx, int64_t m, double *X, double *Xt) {
+    int64_t i, j;
+    for (i = 0; i < m; i++) {
+        const float *src = x + (idx ? idx[i] : i) * d;
+        for (j = 0; j < d; j++) X[i * d + j] = Xt[j * m + i] = (double)src[j];
+    }
+}
+
+ng_status ng_metric_kid_indexed(const float *x, int64_t nx, const float *y, int64_t ny, int64_t d, int subsets,
+                                int64_t m, const int64_t *idx_x, const int64_t *idx_y, double *mean, double *std) {
+    double *X = NULL, *Xt = NULL, *Y = NULL, *Yt = NULL, *K = NULL, *v = NULL, s = 0, ss = 0;
+    int64_t i, k;
+    ng_status st = NG_OK;
+    if (!x || !y || !mean || !std || d < 1 || subsets < 1 || m < 2 || m > nx || m > ny || m > ((int64_t)1 << 26))
+        return ng_fail(NG_ERR_ARG, "kid: bad arguments (D = %lld, subsets = %d, subset size %lld, N = %lld / %lld)",
+                       (long long)d, subsets, (long long)m, (long long)nx, (long long)ny);
+    for (k = 0; k < (int64_t)subsets * m; k++)
+        if ((idx_x && (idx_x[k] < 0 || idx_x[k] >= nx)) || (idx_y && (idx_y[k] < 0 || idx_y[k] >= ny)))
+            return ng_fail(NG_ERR_ARG, "kid: subset index %lld out of range", (long long)k);
+    if ((st = ng__check_finite_f32(x, nx, d, "kid (x)")) != NG_OK) return st;
+    if ((st = ng__check_finite_f32(y, ny, d, "kid (y)")) != NG_OK) return st;
+    X = ng__alloc_dd(m, d, "kid");
+    Xt = X ? ng__alloc_dd(m, d, "kid") : NULL;
+    Y = Xt ? ng__alloc_dd(m, d, "kid") : NULL;
+    Yt = Y ? ng__alloc_dd(m, d, "kid") : NULL;
+    K = Yt ? ng__alloc_dd(m, m, "kid") : NULL;
+    v = K ? ng__alloc_dd(subsets, 1, "kid") : NULL;
+    if (!v) { st = NG_ERR_NOMEM; goto done; }
+    for (k = 0; k < subsets; k++) {
+        ng__gather(x, d, idx_x ? idx_x + k * m : NULL, m, X, Xt);
+        ng__gather(y, d, idx_y ? idx_y + k * m : NULL, m, Y, Yt);
+        st = ng__mmd2(X, Xt, Y, Yt, m, d, K, &v[k]);
+        if (st != NG_OK) goto done;
+        s += v[k];
+    }
+    *mean = s / subsets;
+    for (i = 0; i < subsets; i++) ss += (v[i] - *mean) * (v[i] - *mean);
+    *std = sqrt(ss / subsets);
+done:
+    free(X); free(Xt); free(Y); free(Yt); free(K); free(v);
+    return st;
+}
+
+ng_status ng_metric_mmd2_poly(const float *x, const float *y, int64_t m, int64_t d, double *mmd2) {
+    double sd;
+    return ng_metric_kid_indexed(x, m, y, m, d, 1, m, NULL, NULL, mmd2, &sd);
+}
+
+/* m distinct indices below n into out (a partial Fisher-Yates shuffle of perm, which holds a
+   permutation of 0..n-1 and is left permuted). */
+static void ng__draw_subset(int64_t *perm, int64_t n, int64_t m, ng_rng *rng, int64_t *out) {
+    int64_t t;
+    for (t = 0; t < m; t++) {
+        int64_t j = t + (int64_t)ng_rng_below(rng, (uint64_t)(n - t)), tmp = perm[t];
+        perm[t] = perm[j];
+        perm[j] = tmp;
+        out[t] = perm[t];
+    }
+}
+
+ng_status ng_metric_kid(const float *x, int64_t nx, const float *y, int64_t ny, int64_t d, int subsets,
+                        int subset_size, ng_rng *rng, double *mean, double *std) {
+    int64_t m = subset_size > 0 ? subset_size : 1000, k, *px = NULL, *py = NULL, *ix = NULL, *iy = NULL;
+    ng_status st;
+    if (subsets <= 0) subsets = 100;
+    if (m > nx) m = nx;
+    if (m > ny) m = ny;
+    if (!rng || nx < 2 || ny < 2 || nx > ((int64_t)1 << 40) || ny > ((int64_t)1 << 40))
+        return ng_fail(NG_ERR_ARG, "kid: needs an RNG and at least 2 rows on each side (N = %lld / %lld)", (long long)nx, (long long)ny);
+    px = (int64_t *)malloc((size_t)nx * sizeof(int64_t));
+    py = (int64_t *)malloc((size_t)ny * sizeof(int64_t));
+    ix = (int64_t *)malloc((size_t)subsets * (size_t)m * sizeof(int64_t));
+    iy = (int64_t *)malloc((size_t)subsets * (size_t)m * sizeof(int64_t));
+    if (!px || !py || !ix || !iy) {
+        st = ng_fail(NG_ERR_NOMEM, "kid: out of memory");
+    } else {
+        for (k = 0; k < nx; k++) px[k] = k;
+        for (k = 0; k < ny; k++) py[k] = k;
+        for (k = 0; k < subsets; k++) {             /* as torch-fidelity: x's subset, then y's */
+            ng__draw_subset(px, nx, m, rng, ix + k * m);
+            ng__draw_subset(py, ny, m, rng, iy + k * m);
+        }
+        st = ng_metric_kid_indexed(x, nx, y, ny, d, subsets, m, ix, iy, mean, std);
+    }
+    free(px); free(py); free(ix); free(iy);
+    return st;
+}
+
+/* ---- Inception-Score analogue ---- */
+
+/* logp (n, k): log-probabilities in double; rows taken in the order perm (or 0..n-1). */
+static ng_status ng__is_core(const double *logp, int64_t n, int64_t k, int splits, const int64_t *perm, double *mean,
+                             double *std) {
+    double *q = (double *)malloc((size_t)k * sizeof(double)), *sc = (double *)malloc((size_t)splits * sizeof(double));
+    double s = 0, ss = 0;
+    int64_t sp, i, j;
+    if (!q || !sc) { free(q); free(sc); return ng_fail(NG_ERR_NOMEM, "inception score: out of memory"); }
+    for (sp = 0; sp < splits; sp++) {
+        int64_t a = sp * n / splits, b = (sp + 1) * n / splits;
+        double kl = 0;
+        for (j = 0; j < k; j++) q[j] = 0.0;
+        for (i = a; i < b; i++) {
+            const double *lp = logp + (perm ? perm[i] : i) * k;
+            for (j = 0; j < k; j++) q[j] += exp(lp[j]);
+        }
+        for (j = 0; j < k; j++) q[j] = log(q[j] / (double)(b - a));
+        for (i = a; i < b; i++) {
+            const double *lp = logp + (perm ? perm[i] : i) * k;
+            double row = 0;
+            for (j = 0; j < k; j++) {
+                double pj = exp(lp[j]);
+                if (pj > 0.0) row += pj * (lp[j] - q[j]);   /* 0 log 0 = 0 */
+            }
+            kl += row;
+        }
+        sc[sp] = exp(kl / (double)(b - a));
+        s += sc[sp];
+    }
+    *mean = s / splits;
+    for (sp = 0; sp < splits; sp++) ss += (sc[sp] - *mean) * (sc[sp] - *mean);
+    *std = sqrt(ss / splits);
+    free(q);
+    free(sc);
+    return NG_OK;
+}
+
+static ng_status ng__is_run(const float *in, int is_logits, int64_t n, int64_t k, int splits, ng_rng *shuffle,
+                            double *mean, double *std) {
+    double *logp;
+    int64_t *perm = NULL, i, j;
+    ng_status st;
+    if (splits <= 0) splits = 10;
+    if (!in || !mean || !std || k < 1 || n < splits || n > ((int64_t)1 << 40) || k > ((int64_t)1 << 24))
+        return ng_fail(NG_ERR_ARG, "inception score: bad arguments (N = %lld, K = %lld, splits = %d)", (long long)n,
+                       (long long)k, splits);
+    if ((st = ng__check_finite_f32(in, n, k, "inception score")) != NG_OK) return st;
+    logp = ng__alloc_dd(n, k, "inception score");
+    if (!logp) return NG_ERR_NOMEM;
+    for (i = 0; i < n; i++) {
+        const float *r = in + i * k;
+        double *lp = logp + i * k;
+        if (is_logits) {                            /* log_softmax in double */
+            double mx = r[0], se = 0;
+            for (j = 1; j < k; j++) mx = r[j] > mx ? r[j] : mx;
+            for (j = 0; j < k; j++) se += exp((double)r[j] - mx);
+            se = log(se);
+            for (j = 0; j < k; j++) lp[j] = (double)r[j] - mx - se;
+        } else {
+            for (j = 0; j < k; j++) {
+                if (r[j] < 0.0f) { free(logp); return ng_fail(NG_ERR_ARG, "inception score: probability (%lld, %lld) < 0", (long long)i, (long long)j); }
+                lp[j] = log((double)r[j]);           /* -inf for 0: exp gives 0 and the term is skipped */
+            }
+        }
+    }
+    if (shuffle) {
+        perm = (int64_t *)malloc((size_t)n * sizeof(int64_t));
+        if (!perm) { free(logp); return ng_fail(NG_ERR_NOMEM, "inception score: out of memory"); }
+        for (i = 0; i < n; i++) perm[i] = i;
+        for (i = n - 1; i > 0; i--) {
+            int64_t t = (int64_t)ng_rng_below(shuffle, (uint64_t)(i + 1)), tmp = perm[i];
+            perm[i] = perm[t];
+            perm[t] = tmp;
+        }
+    }
+    st = ng__is_core(logp, n, k, splits, perm, mean, std);
+    free(perm);
+    free(logp);
+    return st;
+}
+
+ng_status ng_metric_is(const float *p, int64_t n, int64_t k, int splits, ng_rng *shuffle, double *mean, double *std) {
+    return ng__is_run(p, 0, n, k, splits, shuffle, mean, std);
+}
+ng_status ng_metric_is_logits(const float *logits, int64_t n, int64_t k, int splits, ng_rng *shuffle, double *mean,
+                              double *std) {
+    return ng__is_run(logits, 1, n, k, splits, shuffle, mean, std);
+}
+
+/* ---- offline evaluation with the Fashion-MNIST CNN ---- */
+
+static ng_status ng__u8_fill(const ng_image_source *src, int64_t first, int64_t count, float *out) {
+    const unsigned char *px = (const unsigned char *)src->user + first * src->size * src->size;
+    int64_t i, n = count * src->size * src->size;
+    for (i = 0; i < n; i++) out[i] = (float)px[i] * (2.0f / 255.0f) - 1.0f;
+    return NG_OK;
+}
+
+ng_image_source ng_image_source_u8(const unsigned char *pixels, int64_t n, int size) {
+    ng_image_source s;
+    s.fill = ng__u8_fill;
+    s.user = (void *)(uintptr_t)pixels;          /* read only: ng__u8_fill never writes */
+    s.n = n;
+    s.size = size;
+    return s;
+}
+
+static uint32_t ng__crc_f32s(uint32_t crc, const float *x, int64_t n) {
+    unsigned char b[4 * 256];
+    int64_t i0, i;
+    for (i0 = 0; i0 < n; i0 += 256) {
+        int64_t m = n - i0 < 256 ? n - i0 : 256;
+        for (i = 0; i < m; i++) ng__le32(b + 4 * i, ng__f32_bits(x[i0 + i]));
+        crc = ng_crc32(crc, b, (size_t)(4 * m));
+    }
+    return crc;
+}
+
+void ng_fmnist_cnn_identity(const ng_fmnist_cnn *net, char *buf, size_t cap) {
+    uint32_t crc = 0;
+    if (!buf || cap == 0) return;
+    if (net) {
+        crc = ng__crc_f32s(crc, net->weights->data, net->weights->numel);
+        crc = ng__crc_f32s(crc, net->buffers->data, net->buffers->numel);
+    }
+    snprintf(buf, cap, "fmnist_cnn/fc1_relu%d/crc32=%08x", NG_FMNIST_FEATURES, (unsigned)crc);
+}
+
+/* Per-image bytes of the no-tape forward in the step arena, with margin (measured: 0.61 MB
+   per image at batch 1, 0.49 MB at batch 256, most of it the 32-channel 28x28 maps and the
+   convolution's scratch). Untouched arena pages cost no memory. Should a change to the ops
+   need more, the batch is retried with an arena twice as large (twice). */
+#ifndef NG__EMBED_BYTES_PER_IMAGE
+#define NG__EMBED_BYTES_PER_IMAGE ((size_t)1024 * 1024)
+#endif
+
+ng_status ng_fmnist_cnn_embed(ng_fmnist_cnn *net, const ng_image_source *src, int batch, float *features,
+                              float *logits) {
+    ng_ctx *ctx;
+    float *raw = NULL;
+    int64_t first, off;
+    size_t arena;
+    int size, retries = 0;
+    ng_status st = NG_OK;
+    if (!net || !src || !src->fill || src->n < 0) return ng_fail(NG_ERR_ARG, "fmnist embed: NULL network or source");
+    size = src->size;
+    if (size < 28 || (size - 28) % 2 != 0 || size > 4096)
+        return ng_fail(NG_ERR_ARG, "fmnist embed: images are %dx%d; 28x28 or a larger size with an even margin (32x32) expected",
+                       size, size);
+    if (batch <= 0) batch = 256;
+    if (src->n == 0) return NG_OK;
+    if (batch > src->n) batch = (int)src->n;
+    off = (size - 28) / 2;
+    arena = (size_t)batch * NG__EMBED_BYTES_PER_IMAGE + ((size_t)4 << 20);
+    ctx = ng_ctx_create(arena, 0);
+    if (!ctx) return NG_ERR_NOMEM;
+    ctx->training = 0;
+    ctx->no_grad = 1;
+    if (size != 28) {
+        raw = (float *)malloc((size_t)batch * (size_t)size * (size_t)size * sizeof(float));
+        if (!raw) { ng_ctx_free(ctx); return ng_fail(NG_ERR_NOMEM, "fmnist embed: out of memory"); }
+    }
+    for (first = 0; first < src->n && st == NG_OK;) {
+        int64_t b = src->n - first < batch ? src->n - first : batch, i, y;
+        ng_tensor *x, *feat = NULL, *lg = NULL;
+        ng_ctx_reset(ctx);
+        x = ng_tensor_new(ctx, ng_shape4(b, 1, 28, 28));
+        if (x) {
+            st = src->fill(src, first, b, raw ? raw : x->data);
+            if (st != NG_OK) break;
+            if (raw)                                 /* centre crop */
+                for (i = 0; i < b; i++)
+                    for (y = 0; y < 28; y++)
+                        memcpy(x->data + (i * 28 + y) * 28, raw + (i * size + y + off) * size + off, 28 * sizeof(float));
+            if ((st = ng__check_finite_f32(x->data, b, 28 * 28, "fmnist embed: generated images")) != NG_OK) break;
+            lg = ng_fmnist_cnn_forward(ctx, net, x, &feat);
+        }
+        if (!lg || !feat) {
+            ng_status cs = ng_ctx_status(ctx) != NG_OK ? ng_ctx_status(ctx) : NG_ERR_NOMEM;
+            if (cs == NG_ERR_NOMEM && retries++ < 2) {   /* arena too small: grow and redo */
+                ng_ctx_free(ctx);
+                ng_clear_error();
+                arena *= 2;
+                ctx = ng_ctx_create(arena, 0);
+                if (!ctx) { free(raw); return NG_ERR_NOMEM; }
+                ctx->training = 0;
+                ctx->no_grad = 1;
+                continue;
+            }
+            st = ng_fail(cs, "fmnist embed: forward failed at image %lld: %s", (long long)first, ng_status_str(cs));
+            break;
+        }
+        if (features) memcpy(features + first * NG_FMNIST_FEATURES, feat->data, (size_t)(b * NG_FMNIST_FEATURES) * sizeof(float));
+        if (logits) memcpy(logits + first * NG_FMNIST_CLASSES, lg->data, (size_t)(b * NG_FMNIST_CLASSES) * sizeof(float));
+        first += b;
+    }
+    free(raw);
+    ng_ctx_free(ctx);
+    return st;
+}
+
+ng_status ng_fmnist_stats(ng_fmnist_cnn *net, const ng_image_source *src, int batch, ng_feat_stats *out) {
+    char id[NG_FEAT_ID_MAX];
+    float *f;
+    ng_status st;
+    if (!src || src->n < 2 || !out) return ng_fail(NG_ERR_ARG, "fmnist stats: needs at least 2 images");
+    f = (float *)malloc((size_t)src->n * NG_FMNIST_FEATURES * sizeof(float));
+    if (!f) return ng_fail(NG_ERR_NOMEM, "fmnist stats: out of memory");
+    ng_fmnist_cnn_identity(net, id, sizeof id);
+    st = ng_fmnist_cnn_embed(net, src, batch, f, NULL);
+    if (st == NG_OK) st = ng_feat_stats_compute(out, f, src->n, NG_FMNIST_FEATURES, id);
+    free(f);
+    return st;
+}
+
+ng_status ng_fmnist_evaluate(ng_fmnist_cnn *net, const ng_image_source *gen, const ng_feat_stats *real,
+                             const float *real_features, int64_t n_real_features, const ng_eval_opts *opts,
+                             ng_eval_result *out) {
+    ng_eval_opts o;
+    char id[NG_FEAT_ID_MAX];
+    float *f = NULL, *lg = NULL;
+    ng_feat_stats gs;
+    ng_rng rng;
+    ng_status st;
+    memset(&gs, 0, sizeof gs);
+    if (!net || !gen || !real || !out) return ng_fail(NG_ERR_ARG, "fmnist evaluate: NULL argument");
+    memset(out, 0, sizeof *out);
+    if (opts) o = *opts; else memset(&o, 0, sizeof o);
+    ng_fmnist_cnn_identity(net, id, sizeof id);
+    if (!real->finished || real->d != NG_FMNIST_FEATURES)
+        return ng_fail(NG_ERR_ARG, "fmnist evaluate: real statistics not finished or not %d-d", NG_FMNIST_FEATURES);
+    if (strcmp(real->net_id, id) != 0)
+        return ng_fail(NG_ERR_MISMATCH, "fmnist evaluate: real statistics are from '%s', this network is '%s'", real->net_id, id);
+    if (gen->n < 2) return ng_fail(NG_ERR_ARG, "fmnist evaluate: needs at least 2 generated images");
+    f = (float *)malloc((size_t)gen->n * NG_FMNIST_FEATURES * sizeof(float));
+    lg = (float *)malloc((size_t)gen->n * NG_FMNIST_CLASSES * sizeof(float));
+    if (!f || !lg) { st = ng_fail(NG_ERR_NOMEM, "fmnist evaluate: out of memory"); goto done; }
+    st = ng_fmnist_cnn_embed(net, gen, o.batch, f, lg);
+    if (st == NG_OK) st = ng_feat_stats_compute(&gs, f, gen->n, NG_FMNIST_FEATURES, id);
+    if (st == NG_OK) st = ng_metric_fid(&gs, real, &out->fid);
+    ng_rng_seed(&rng, o.seed);
+    if (st == NG_OK && real_features) {
+        st = ng_metric_kid(f, gen->n, real_features, n_real_features, NG_FMNIST_FEATURES, o.kid_subsets,
+                           o.kid_subset_size, &rng, &out->kid_mean, &out->kid_std);
+        out->has_kid = st == NG_OK;
+    }
+    if (st == NG_OK)
+        st = ng_metric_is_logits(lg, gen->n, NG_FMNIST_CLASSES, o.is_splits, o.is_shuffle ? &rng : NULL, &out->is_mean,
+                                 &out->is_std);
+    out->n = gen->n;
+    out->n_real = real->n;
+done:
+    ng_feat_stats_free(&gs);
+    free(f);
+    free(lg);
+    return st;
 }
 
 /* ---- src/bilevel.c ---- */

@@ -43,6 +43,8 @@
      @@IO       CRC32, atomic files, checkpoints
      @@DATA     IDX (MNIST-family) reader
      @@MODELS   the Fashion-MNIST CNN (feature network for FID/KID/IS)
+     @@LINALG   symmetric eigensolver (double), double matrix product
+     @@METRICS  feature statistics, FID, KID, IS, offline evaluation
 
    ERRORS
      Programmer misuse (shape mismatch) -> NG_ASSERT: prints file:line, calls the hook set by
