@@ -1,0 +1,203 @@
+/* Agreement with PyTorch for the sequence ops (src/ops_seq.c) against the committed fixtures
+   tests/fixtures/seq_*.ngfx (written by tests/ref/make_fixtures.py from torch's own modules:
+   nn.Embedding, nn.Conv1d, F.avg_pool1d / F.max_pool1d, nn.BatchNorm1d, plus the TextNAS
+   masking and global average pool in tensor ops). nasgan's sequences are channel-last
+   (N, L, D); the fixtures store them so and run PyTorch on the (N, D, L) transpose.
+
+   References are float64 results rounded once to float32; every element must satisfy
+   |got - ref| <= atol + rtol |ref| (NaN/Inf fail). Tolerances, as in tests/test_torch_ref.c:
+   - SX_EXACT (0, 0): the embedding forward and the max-pool forward only copy values.
+   - SX_OP (1e-5, 1e-4): conv1d (sums of up to Cin*K*N*L = 120 O(1) terms), avg pool (a sum of
+     three, divided by 3), embedding gradients (sums of at most 3 rows), the mean pool.
+   - SX_NORM (3e-5, 3e-4): batch norm over (N, L), whose input gradient is a cancelling
+     difference of sums scaled by 1/std.
+   With NG_SEQ_TOL_REPORT set, each test prints the worst error as a fraction of its
+   tolerance (measured values are in the report of the seqops branch). */
+#include "test.h"
+#include "fixture.h"
+
+typedef struct { double atol, rtol; } sx_tol;
+static const sx_tol SX_EXACT = {0.0, 0.0};
+static const sx_tol SX_OP = {1e-5, 1e-4};
+static const sx_tol SX_NORM = {3e-5, 3e-4};
+
+typedef struct sxcase {
+    fx_file *f;
+    const char *file;
+    char cs[96];
+    ng_ctx *ctx;
+    int next, n_cases;
+    double worst;          /* largest |err| / tolerance (|err| when the tolerance is 0) */
+} sxcase;
+
+static int sx_begin(sxcase *c, const char *file) {
+    memset(c, 0, sizeof *c);
+    c->file = file;
+    c->f = fx_open(file);
+    if (!c->f) { ng_test_fail(__FILE__, __LINE__, "%s", ng_last_error()); return 0; }
+    c->ctx = ng_ctx_create(16u << 20, 1);
+    return c->ctx != NULL;
+}
+static void sx_end(sxcase *c) {
+    if (c->f && c->n_cases == 0) ng_test_fail(__FILE__, __LINE__, "%s: no cases found", c->file);
+    if (getenv("NG_SEQ_TOL_REPORT")) printf("  %s: worst error / tolerance = %.3g over %d cases\n", c->file, c->worst, c->n_cases);
+    fx_free(c->f);
+    ng_ctx_free(c->ctx);
+}
+static int sx_next(sxcase *c) {
+    while (c->f && c->next < c->f->n) {
+        const char *nm = c->f->a[c->next++].name;
+        size_t L = strlen(nm);
+        if (L > 2 && strcmp(nm + L - 2, "/y") == 0 && L - 2 < sizeof c->cs) {
+            memcpy(c->cs, nm, L - 2);
+            c->cs[L - 2] = '\0';
+            ng_ctx_reset(c->ctx);
+            ng_ctx_set_training(c->ctx, 1);
+            c->n_cases++;
+            return 1;
+        }
+    }
+    return 0;
+}
+static const fx_array *sx_arr(const sxcase *c, const char *field) {
+    char nm[160];
+    const fx_array *a;
+    snprintf(nm, sizeof nm, "%s/%s", c->cs, field);
+    a = fx_find(c->f, nm);
+    if (!a) ng_test_fail(__FILE__, __LINE__, "%s: no array %s", c->file, nm);
+    return a;
+}
+static int sx_cfg(const sxcase *c, int k) {
+    const fx_array *a = sx_arr(c, "cfg");
+    return a && a->dtype == FX_I32 && k < a->n ? a->i[k] : 0;
+}
+static ng_tensor *sx_in(sxcase *c, const char *field, int grad) {
+    const fx_array *a = sx_arr(c, field);
+    ng_tensor *t;
+    if (!a || a->dtype != FX_F32) return NULL;
+    t = ng_tensor_from(c->ctx, fx_shape(a), a->f);
+    if (t && grad) ng_tensor_requires_grad(t);
+    return t;
+}
+/* the (N, L) mask from "<case>/lens" and x's length */
+static ng_tensor *sx_mask(sxcase *c, const ng_tensor *x) {
+    const fx_array *a = sx_arr(c, "lens");
+    if (!a || a->dtype != FX_I32 || !x) return NULL;
+    return ng_seq_mask_from_lengths(c->ctx, a->i, a->n, x->shape.d[1]);
+}
+static int sx_cmp(sxcase *c, const char *what, const float *got, ng_shape s, const fx_array *ref, sx_tol t) {
+    int64_t j, bad = 0, worst = 0;
+    int d;
+    if (!ref) return 1;
+    if (ref->dtype != FX_F32 || s.ndim != ref->ndim || ng_shape_numel(s) != ref->n) {
+        ng_test_fail(__FILE__, __LINE__, "%s/%s %s: shape or type differs from PyTorch", c->file, c->cs, what);
+        return 1;
+    }
+    for (d = 0; d < ref->ndim; d++)
+        if (s.d[d] != ref->dims[d]) { ng_test_fail(__FILE__, __LINE__, "%s/%s %s: dim %d differs", c->file, c->cs, what, d); return 1; }
+    for (j = 0; j < ref->n; j++) {
+        double g = got[j], r = ref->f[j], lim = t.atol + t.rtol * fabs(r), err = fabs(g - r);
+        double ratio = lim > 0 ? err / lim : err;
+        if (!isfinite(g) || !isfinite(r)) ratio = INFINITY;
+        if (ratio > c->worst) c->worst = ratio;
+        if (!isfinite(ratio) || err > lim) { if (!bad) worst = j; bad++; }
+    }
+    if (bad)
+        ng_test_fail(__FILE__, __LINE__, "%s/%s %s: %lld of %lld differ from PyTorch; first at %lld: %.9g vs %.9g (tol %g + %g*|ref|)",
+                     c->file, c->cs, what, (long long)bad, (long long)ref->n, (long long)worst, got[worst], ref->f[worst], t.atol, t.rtol);
+    return bad ? 1 : 0;
+}
+static int sx_out(sxcase *c, const char *field, const ng_tensor *y, sx_tol t) {
+    if (!y) { ng_test_fail(__FILE__, __LINE__, "%s/%s: op returned NULL: %s", c->file, c->cs, ng_last_error()); return 1; }
+    return sx_cmp(c, field, y->data, y->shape, sx_arr(c, field), t);
+}
+static int sx_backward(sxcase *c, ng_tensor *y) {
+    const fx_array *gy = sx_arr(c, "gy");
+    if (!y || !gy || gy->n != y->numel) { ng_test_fail(__FILE__, __LINE__, "%s/%s: bad gy", c->file, c->cs); return 1; }
+    if (ng_backward_from(c->ctx, y, gy->f) != NG_OK) { ng_test_fail(__FILE__, __LINE__, "%s/%s: backward: %s", c->file, c->cs, ng_last_error()); return 1; }
+    return 0;
+}
+static int sx_grad(sxcase *c, const char *field, const ng_tensor *t, sx_tol tl) {
+    char g[64];
+    snprintf(g, sizeof g, "g%s", field);
+    if (!t || !t->grad) { ng_test_fail(__FILE__, __LINE__, "%s/%s: input %s got no gradient", c->file, c->cs, field); return 1; }
+    return sx_cmp(c, g, t->grad, t->shape, sx_arr(c, g), tl);
+}
+
+/* cfg [padding_idx]; ids int32 (N, L) */
+TEST(torch_seq_embedding) {
+    sxcase c;
+    if (sx_begin(&c, "seq_embedding"))
+        while (sx_next(&c)) {
+            const fx_array *ids = sx_arr(&c, "ids");
+            ng_tensor *tab = sx_in(&c, "table", 1), *y;
+            if (!ids || ids->dtype != FX_I32 || ids->ndim != 2) continue;
+            y = ng_embedding(c.ctx, tab, ids->i, ids->dims[0], ids->dims[1], sx_cfg(&c, 0));
+            if (sx_out(&c, "y", y, SX_EXACT) || sx_backward(&c, y)) continue;
+            sx_grad(&c, "table", tab, SX_OP);
+        }
+    sx_end(&c);
+}
+
+/* cfg [K, bias] */
+TEST(torch_seq_conv1d) {
+    sxcase c;
+    if (sx_begin(&c, "seq_conv1d"))
+        while (sx_next(&c)) {
+            int bias = sx_cfg(&c, 1);
+            ng_tensor *x = sx_in(&c, "x", 1), *w = sx_in(&c, "w", 1), *b = bias ? sx_in(&c, "b", 1) : NULL, *y;
+            y = ng_conv1d(c.ctx, x, w, b);
+            if (sx_out(&c, "y", y, SX_OP) || sx_backward(&c, y)) continue;
+            sx_grad(&c, "x", x, SX_OP);
+            sx_grad(&c, "w", w, SX_OP);
+            if (bias) sx_grad(&c, "b", b, SX_OP);
+        }
+    sx_end(&c);
+}
+
+/* cfg [max, masked]: y = pool(x), then ng_seq_mask when masked */
+TEST(torch_seq_pool) {
+    sxcase c;
+    if (sx_begin(&c, "seq_pool"))
+        while (sx_next(&c)) {
+            int mx = sx_cfg(&c, 0), msk = sx_cfg(&c, 1);
+            ng_tensor *x = sx_in(&c, "x", 1), *y;
+            y = mx ? ng_seq_max_pool3(c.ctx, x) : ng_seq_avg_pool3(c.ctx, x);
+            if (msk) y = ng_seq_mask(c.ctx, y, sx_mask(&c, x));
+            if (sx_out(&c, "y", y, mx ? SX_EXACT : SX_OP) || sx_backward(&c, y)) continue;
+            sx_grad(&c, "x", x, SX_OP); /* max: a position that wins several windows sums their gradients */
+        }
+    sx_end(&c);
+}
+
+/* cfg [training, affine]: mask -> ng_seq_batch_norm (momentum 0.1, eps 1e-5) -> mask */
+TEST(torch_seq_batch_norm) {
+    sxcase c;
+    if (sx_begin(&c, "seq_batch_norm"))
+        while (sx_next(&c)) {
+            int train = sx_cfg(&c, 0), affine = sx_cfg(&c, 1);
+            ng_tensor *x = sx_in(&c, "x", 1), *m = sx_mask(&c, x);
+            ng_tensor *gamma = affine ? sx_in(&c, "gamma", 1) : NULL, *beta = affine ? sx_in(&c, "beta", 1) : NULL;
+            ng_tensor *rm = sx_in(&c, "rm", 0), *rv = sx_in(&c, "rv", 0), *y;
+            ng_ctx_set_training(c.ctx, train);
+            y = ng_seq_mask(c.ctx, ng_seq_batch_norm(c.ctx, ng_seq_mask(c.ctx, x, m), gamma, beta, rm, rv, 0.1f, 1e-5f), m);
+            if (sx_out(&c, "y", y, SX_NORM)) continue;
+            sx_out(&c, "rm_after", rm, SX_NORM);
+            sx_out(&c, "rv_after", rv, SX_NORM);
+            if (sx_backward(&c, y)) continue;
+            sx_grad(&c, "x", x, SX_NORM);
+            if (affine) { sx_grad(&c, "gamma", gamma, SX_NORM); sx_grad(&c, "beta", beta, SX_NORM); }
+        }
+    sx_end(&c);
+}
+
+TEST(torch_seq_mean_pool) {
+    sxcase c;
+    if (sx_begin(&c, "seq_mean_pool"))
+        while (sx_next(&c)) {
+            ng_tensor *x = sx_in(&c, "x", 1), *y = ng_seq_mean_pool(c.ctx, x, sx_mask(&c, x));
+            if (sx_out(&c, "y", y, SX_OP) || sx_backward(&c, y)) continue;
+            sx_grad(&c, "x", x, SX_OP);
+        }
+    sx_end(&c);
+}
