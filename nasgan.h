@@ -225,7 +225,7 @@ int ng_params_same_layout(const ng_params *a, const ng_params *b);
     X(BATCH_NORM, batch_norm) X(SPECTRAL_NORM, spectral_norm)                          \
     X(EMBEDDING, embedding) X(SEQ_MASK, seq_mask) X(CONV1D, conv1d)                    \
     X(SEQ_POOL3, seq_pool3) X(SEQ_BATCH_NORM, seq_batch_norm)                          \
-    X(SEQ_MEAN_POOL, seq_mean_pool)                                                    \
+    X(SEQ_MEAN_POOL, seq_mean_pool) X(SEQ_ATTENTION, seq_attention)                    \
     X(MIXED, mixed)
 
 typedef enum ng_op {
@@ -468,6 +468,15 @@ ng_tensor *ng_seq_batch_norm(ng_ctx *ctx, ng_tensor *x /* (N, L, D) */, ng_tenso
    cnt replaced by 1e-12 when 0. The sum runs over all L positions (as the reference; exact
    masked mean when x is 0 at pads) -> (N, D). */
 ng_tensor *ng_seq_mean_pool(ng_ctx *ctx, ng_tensor *x /* (N, L, D) */, ng_tensor *mask /* (N, L) */);
+/* TextNAS multi-head attention core on projected sequences (the caller applies the three
+   Linear + ReLU projections, e.g. ng_relu(ng_linear(...)) on the (N*L, H) view). Heads take
+   contiguous channel blocks of d = H/heads. Per sequence and head: S = Q_h K_h^T / sqrt(d);
+   S[:, j] = -1e10 (replaced) where key j is padding; P = softmax over keys; rows of padding
+   queries set to 0; inverted dropout with probability p on P (training only; ctx->rng);
+   out_h = P V_h, heads concatenated in channel order -> (N, L, H). No output projection.
+   Gradients to q, k, v (never to the mask). */
+ng_tensor *ng_seq_attention(ng_ctx *ctx, ng_tensor *q /* (N, L, H) */, ng_tensor *k /* (N, L, H) */,
+                            ng_tensor *v /* (N, L, H) */, ng_tensor *mask /* (N, L) */, int heads, float p);
 
 /* ---- src/nas.h ---- */
 /* ======================================================================================== */
@@ -4604,6 +4613,106 @@ NG__OMP_FOR(N * L * D > 65536 && N > 1)
         int64_t t, c;
         for (t = 0; t < L; t++)
             for (c = 0; c < D; c++) gx[(b * L + t) * D + c] += g[c] * inv[b];
+    }
+}
+
+/* ---- attention core: inputs q, k, v, mask. i[0] = heads. f[0] = dropout p (0 when off).
+   saved: softmax probabilities before the query mask and dropout, (N, heads, L, L);
+   aux: dropout multipliers (same shape) or NULL. ---- */
+ng_tensor *ng_seq_attention(ng_ctx *ctx, ng_tensor *q, ng_tensor *k, ng_tensor *v, ng_tensor *mask, int heads, float p) {
+    ng_tensor *ins[4];
+    ng_node *n;
+    int64_t N, L, H, PL;
+    ins[0] = q; ins[1] = k; ins[2] = v; ins[3] = mask;
+    if (!q || !k || !v || !mask) return ng__null_input(ctx, NG_OP_SEQ_ATTENTION);
+    if (!ng__seq_check(ctx, q, mask, "seq_attention")) return NULL;
+    NG_ASSERT(ng_shape_eq(q->shape, k->shape) && ng_shape_eq(q->shape, v->shape));
+    NG_ASSERT(p >= 0.0f && p < 1.0f);
+    N = q->shape.d[0]; L = q->shape.d[1]; H = q->shape.d[2];
+    if (heads < 1 || H % heads != 0) { ng__bad(ctx, "seq_attention", "heads must divide the feature size"); return NULL; }
+    n = ng__begin(ctx, NG_OP_SEQ_ATTENTION, ins, 4, q->shape);
+    if (!n) return NULL;
+    n->need &= 7u;
+    n->i[0] = heads;
+    n->f[0] = ctx->training ? p : 0.0f;
+    PL = N * heads * L * L;
+    n->saved = ng__falloc(ctx, PL > 0 ? PL : 1);
+    if (!n->saved) return NULL;
+    if (n->f[0] > 0.0f) {
+        float *dm = ng__falloc(ctx, PL > 0 ? PL : 1), keep = 1.0f / (1.0f - p);
+        int64_t j;
+        if (!dm) return NULL;
+        for (j = 0; j < PL; j++) dm[j] = ng_rng_uniform(&ctx->rng) < (double)p ? 0.0f : keep;
+        n->aux = dm;
+    }
+    return ng__finish(n);
+}
+static void ng__fw_seq_attention(ng_node *n) {
+    int64_t N = n->in[0]->shape.d[0], L = n->in[0]->shape.d[1], H = n->in[0]->shape.d[2], heads = n->i[0], d = H / heads, nh;
+    const float *Q = n->in[0]->data, *K = n->in[1]->data, *V = n->in[2]->data, *m = n->in[3]->data;
+    const float *dm = (const float *)n->aux;
+    float *Ps = (float *)n->saved, *Y = n->out->data, scale = 1.0f / sqrtf((float)d);
+    float *Pw = ng__falloc(n->ctx, N * heads * L * L > 0 ? N * heads * L * L : 1); /* weights applied */
+    if (!Pw) return;
+NG__OMP_FOR(N * heads > 1 && N * L * L * H > 32768)
+    for (nh = 0; nh < N * heads; nh++) {
+        int64_t b = nh / heads, h = nh % heads, off = b * L * H + h * d, i, j;
+        float *S = Ps + nh * L * L, *W = Pw + nh * L * L;
+        const float *mb = m + b * L;
+        ng_sgemm(n->ctx->gemm_backend, 0, 1, L, L, d, scale, Q + off, H, K + off, H, 0.0f, S, L);
+        for (i = 0; i < L; i++) {
+            float *row = S + i * L, *w = W + i * L;
+            for (j = 0; j < L; j++) if (mb[j] == 0.0f) row[j] = -1e10f;
+            ng__softmax_row(row, row, L, 1, 0);
+            for (j = 0; j < L; j++) {
+                float pv = mb[i] != 0.0f ? row[j] : 0.0f;
+                w[j] = dm ? pv * dm[nh * L * L + i * L + j] : pv;
+            }
+        }
+        ng_sgemm(n->ctx->gemm_backend, 0, 0, L, d, L, 1.0f, W, L, V + off, H, 0.0f, Y + off, H);
+    }
+}
+/* W = query-masked, dropped P (recomputed from the saved softmax); dO the output gradient:
+   dV_h += W^T dO_h; dW = dO_h V_h^T; dP = dW * dropout * qmask; dS = P (dP - rowsum(dP P)),
+   0 at padded keys (their scores were replaced by a constant); dQ_h += dS K_h / sqrt(d),
+   dK_h += dS^T Q_h / sqrt(d). */
+static void ng__bw_seq_attention(ng_node *n) {
+    int64_t N = n->in[0]->shape.d[0], L = n->in[0]->shape.d[1], H = n->in[0]->shape.d[2], heads = n->i[0], d = H / heads, nh, PL;
+    const float *Q = n->in[0]->data, *K = n->in[1]->data, *V = n->in[2]->data, *m = n->in[3]->data, *G = n->out->grad;
+    const float *dm = (const float *)n->aux, *Ps = (const float *)n->saved;
+    float *gq = ng__in_grad(n, 0), *gk = ng__in_grad(n, 1), *gv = ng__in_grad(n, 2), scale = 1.0f / sqrtf((float)d);
+    float *scratch;
+    int gemm = n->ctx->gemm_backend;
+    PL = N * heads * L * L;
+    scratch = ng__falloc(n->ctx, PL > 0 ? 2 * PL : 1);
+    if (!scratch) return;
+    /* heads of one sequence write disjoint channel blocks, sequences disjoint rows: no races */
+NG__OMP_FOR(N * heads > 1 && N * L * L * H > 32768)
+    for (nh = 0; nh < N * heads; nh++) {
+        int64_t b = nh / heads, h = nh % heads, off = b * L * H + h * d, i, j;
+        const float *P = Ps + nh * L * L, *mb = m + b * L, *dmh = dm ? dm + nh * L * L : NULL;
+        float *W = scratch + nh * L * L, *dS = scratch + PL + nh * L * L;
+        if (gv) {
+            for (i = 0; i < L; i++)
+                for (j = 0; j < L; j++) {
+                    float pv = mb[i] != 0.0f ? P[i * L + j] : 0.0f;
+                    W[i * L + j] = dmh ? pv * dmh[i * L + j] : pv;
+                }
+            ng_sgemm(gemm, 1, 0, L, d, L, 1.0f, W, L, G + off, H, 1.0f, gv + off, H);
+        }
+        if (!gq && !gk) continue;
+        ng_sgemm(gemm, 0, 1, L, L, d, 1.0f, G + off, H, V + off, H, 0.0f, dS, L);
+        for (i = 0; i < L; i++) {
+            float *r = dS + i * L;
+            const float *pr = P + i * L;
+            double dot = 0.0;
+            if (mb[i] == 0.0f) { for (j = 0; j < L; j++) r[j] = 0.0f; continue; }
+            if (dmh) for (j = 0; j < L; j++) r[j] *= dmh[i * L + j];
+            for (j = 0; j < L; j++) dot += (double)r[j] * pr[j];
+            for (j = 0; j < L; j++) r[j] = mb[j] != 0.0f ? pr[j] * (r[j] - (float)dot) : 0.0f;
+        }
+        if (gq) ng_sgemm(gemm, 0, 0, L, d, L, scale, dS, L, K + off, H, 1.0f, gq + off, H);
+        if (gk) ng_sgemm(gemm, 1, 0, L, d, L, scale, dS, L, Q + off, H, 1.0f, gk + off, H);
     }
 }
 

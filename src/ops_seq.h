@@ -39,3 +39,12 @@ ng_tensor *ng_seq_batch_norm(ng_ctx *ctx, ng_tensor *x /* (N, L, D) */, ng_tenso
    cnt replaced by 1e-12 when 0. The sum runs over all L positions (as the reference; exact
    masked mean when x is 0 at pads) -> (N, D). */
 ng_tensor *ng_seq_mean_pool(ng_ctx *ctx, ng_tensor *x /* (N, L, D) */, ng_tensor *mask /* (N, L) */);
+/* TextNAS multi-head attention core on projected sequences (the caller applies the three
+   Linear + ReLU projections, e.g. ng_relu(ng_linear(...)) on the (N*L, H) view). Heads take
+   contiguous channel blocks of d = H/heads. Per sequence and head: S = Q_h K_h^T / sqrt(d);
+   S[:, j] = -1e10 (replaced) where key j is padding; P = softmax over keys; rows of padding
+   queries set to 0; inverted dropout with probability p on P (training only; ctx->rng);
+   out_h = P V_h, heads concatenated in channel order -> (N, L, H). No output projection.
+   Gradients to q, k, v (never to the mask). */
+ng_tensor *ng_seq_attention(ng_ctx *ctx, ng_tensor *q /* (N, L, H) */, ng_tensor *k /* (N, L, H) */,
+                            ng_tensor *v /* (N, L, H) */, ng_tensor *mask /* (N, L) */, int heads, float p);

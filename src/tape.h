@@ -17,7 +17,7 @@
     X(BATCH_NORM, batch_norm) X(SPECTRAL_NORM, spectral_norm)                          \
     X(EMBEDDING, embedding) X(SEQ_MASK, seq_mask) X(CONV1D, conv1d)                    \
     X(SEQ_POOL3, seq_pool3) X(SEQ_BATCH_NORM, seq_batch_norm)                          \
-    X(SEQ_MEAN_POOL, seq_mean_pool)                                                    \
+    X(SEQ_MEAN_POOL, seq_mean_pool) X(SEQ_ATTENTION, seq_attention)                    \
     X(MIXED, mixed)
 
 typedef enum ng_op {

@@ -236,3 +236,58 @@ TEST(grad_seq_mean_pool) {
     CHECK(y && y->data[0] == 0.0f && y->data[1] == 0.0f);
     ng_ctx_free(c);
 }
+
+/* ---- attention core ---- */
+typedef struct { mask_args m; int heads; float p; } att_args;
+static ng_tensor *f_attention(ng_ctx *c, ng_tensor **in, void *u) {
+    att_args *a = (att_args *)u;
+    return ng_seq_attention(c, in[0], in[1], in[2], mask_of(c, &a->m), a->heads, a->p);
+}
+TEST(grad_seq_attention) {
+    static const int32_t lens[4] = {5, 1, 3, 0};
+    static const int32_t one[2] = {1, 1};
+    int heads_opt[3] = {1, 2, 3}, hi, drop;
+    for (drop = 0; drop < 2; drop++)
+        for (hi = 0; hi < 3; hi++) {
+            att_args a;
+            gc_input in[3];
+            int k;
+            a.m.lens = lens; a.m.N = 4; a.m.L = 5; a.heads = heads_opt[hi]; a.p = drop ? 0.3f : 0.0f;
+            for (k = 0; k < 3; k++) { in[k] = sgin(ng_shape3(4, 5, 6), 1); in[k].lo = 0.0f; in[k].hi = 1.5f; }
+            gradcheck(drop ? "seq_attention dropout" : "seq_attention", f_attention, &a, in, 3, 9700 + 10 * drop + hi, gc_default());
+            a.m.lens = one; a.m.N = 2; a.m.L = 1;
+            for (k = 0; k < 3; k++) in[k].shape = ng_shape3(2, 1, 6);
+            in[0].needs_grad = in[1].needs_grad = 0; /* one key: softmax is constant, d/dq = d/dk = 0 */
+            gradcheck("seq_attention L=1", f_attention, &a, in, 3, 9750 + 10 * drop + hi, gc_default());
+        }
+}
+TEST(seq_attention_padding) {
+    /* pad queries give exact zeros; pad positions get zero gradient in q, k and v */
+    static const int32_t lens[3] = {4, 2, 0};
+    ng_ctx *c = ng_ctx_create(1 << 20, 7);
+    ng_rng r;
+    mask_args ma;
+    ng_tensor *t[3], *y;
+    float g[3 * 4 * 8];
+    int k;
+    int64_t b, s, ch;
+    ng_rng_seed(&r, 7);
+    ma.lens = lens; ma.N = 3; ma.L = 4;
+    for (k = 0; k < 3; k++) {
+        t[k] = ng_tensor_new(c, ng_shape3(3, 4, 8));
+        fill_uniform(t[k]->data, t[k]->numel, &r, 0, 2);
+        ng_tensor_requires_grad(t[k]);
+    }
+    fill_uniform(g, 96, &r, -1, 1);
+    y = ng_seq_attention(c, t[0], t[1], t[2], mask_of(c, &ma), 4, 0.0f);
+    CHECK_OK(ng_backward_from(c, y, g));
+    for (b = 0; b < 3; b++)
+        for (s = 0; s < 4; s++)
+            for (ch = 0; ch < 8; ch++) {
+                int64_t j = (b * 4 + s) * 8 + ch;
+                if (s < lens[b]) continue;
+                CHECK(y->data[j] == 0.0f);
+                for (k = 0; k < 3; k++) CHECK(t[k]->grad[j] == 0.0f);
+            }
+    ng_ctx_free(c);
+}

@@ -8,7 +8,8 @@
    |got - ref| <= atol + rtol |ref| (NaN/Inf fail). Tolerances, as in tests/test_torch_ref.c:
    - SX_EXACT (0, 0): the embedding forward and the max-pool forward only copy values.
    - SX_OP (1e-5, 1e-4): conv1d (sums of up to Cin*K*N*L = 120 O(1) terms), avg pool (a sum of
-     three, divided by 3), embedding gradients (sums of at most 3 rows), the mean pool.
+     three, divided by 3), embedding gradients (sums of at most 3 rows), the mean pool, the
+     attention chain (linear + ReLU + a softmax over at most 6 keys + two products).
    - SX_NORM (3e-5, 3e-4): batch norm over (N, L), whose input gradient is a cancelling
      difference of sums scaled by 1/std.
    With NG_SEQ_TOL_REPORT set, each test prints the worst error as a fraction of its
@@ -198,6 +199,33 @@ TEST(torch_seq_mean_pool) {
             ng_tensor *x = sx_in(&c, "x", 1), *y = ng_seq_mean_pool(c.ctx, x, sx_mask(&c, x));
             if (sx_out(&c, "y", y, SX_OP) || sx_backward(&c, y)) continue;
             sx_grad(&c, "x", x, SX_OP);
+        }
+    sx_end(&c);
+}
+
+/* cfg [heads]: Q, K, V = relu(linear(x)) on the (N*L, H) view, then ng_seq_attention (p = 0) */
+TEST(torch_seq_attention) {
+    sxcase c;
+    if (sx_begin(&c, "seq_attention"))
+        while (sx_next(&c)) {
+            ng_tensor *x = sx_in(&c, "x", 1), *m = sx_mask(&c, x), *w[3], *b[3], *p[3], *x2, *y;
+            const char *nm[3] = {"q", "k", "v"};
+            char f[8];
+            int k;
+            if (!x) continue;
+            x2 = ng_reshape(c.ctx, x, ng_shape2(x->shape.d[0] * x->shape.d[1], x->shape.d[2]));
+            for (k = 0; k < 3; k++) {
+                snprintf(f, sizeof f, "w%s", nm[k]); w[k] = sx_in(&c, f, 1);
+                snprintf(f, sizeof f, "b%s", nm[k]); b[k] = sx_in(&c, f, 1);
+                p[k] = ng_reshape(c.ctx, ng_relu(c.ctx, ng_linear(c.ctx, x2, w[k], b[k])), x->shape);
+            }
+            y = ng_seq_attention(c.ctx, p[0], p[1], p[2], m, sx_cfg(&c, 0), 0.0f);
+            if (sx_out(&c, "y", y, SX_OP) || sx_backward(&c, y)) continue;
+            sx_grad(&c, "x", x, SX_OP);
+            for (k = 0; k < 3; k++) {
+                snprintf(f, sizeof f, "w%s", nm[k]); sx_grad(&c, f, w[k], SX_OP);
+                snprintf(f, sizeof f, "b%s", nm[k]); sx_grad(&c, f, b[k], SX_OP);
+            }
         }
     sx_end(&c);
 }

@@ -710,13 +710,51 @@ def make_seq_mean_pool():
     return c
 
 
+def make_seq_attention():
+    c, rng = Cases(), np.random.default_rng(5006)
+    # The TextNAS attention written in torch tensor ops (not nn.MultiheadAttention): x (N, L, H)
+    # -> Q, K, V = relu(Linear(x)) -> per head of d = H/heads contiguous channels:
+    # scores = Q_h K_h^T / sqrt(d), masked_fill(-1e10) at padded keys, softmax over keys,
+    # times the query mask, no dropout, P V_h, heads concatenated. No output projection.
+    # The C test runs ng_linear + ng_relu + ng_seq_attention. cfg [heads]
+    cases = [("h4", (3, 6, 8), [6, 2, 4], 4), ("h2_empty", (3, 5, 6), [5, 0, 1], 2), ("h1_len1", (2, 1, 4), [1, 1], 1)]
+    for case, (N, L, H), lens, heads in cases:
+        x = f32(rng, (N, L, H))
+        c.put(case, "cfg", [heads], np.int32)
+        c.put(case, "lens", lens, np.int32)
+        c.inputs(case, x=x)
+        X = leaf(x)
+        named = dict(x=X)
+        proj = []
+        for nm in ("q", "k", "v"):
+            w, b = f32(rng, (H, H), -0.6, 0.6), f32(rng, (H,), -0.2, 0.4)
+            c.put(case, "w" + nm, w)
+            c.put(case, "b" + nm, b)
+            W, B = leaf(w), leaf(b)
+            named.update({"w" + nm: W, "b" + nm: B})
+            proj.append(torch.relu(F.linear(X, W, B)))
+        Q, K, V = proj
+        d = H // heads
+        m = seq_mask(lens, L)
+        outs = []
+        for h in range(heads):
+            sl = slice(h * d, (h + 1) * d)
+            sc = torch.matmul(Q[:, :, sl], K[:, :, sl].transpose(1, 2)) / np.sqrt(d)
+            sc = sc.masked_fill(~m[:, None, :], -1e10)
+            pr = torch.softmax(sc, dim=-1) * m[:, :, None].double()
+            outs.append(torch.matmul(pr, V[:, :, sl]))
+        c.backward(case, torch.cat(outs, dim=2), rng, **named)
+    return c
+
+
 FIXTURES = [("linear", make_linear), ("matmul", make_matmul), ("broadcast", make_broadcast),
             ("reduce", make_reduce), ("concat_slice", make_concat_slice), ("conv2d", make_conv2d),
             ("conv_transpose2d", make_conv_transpose2d), ("resample", make_resample),
             ("batch_norm", make_batch_norm), ("activations", make_activations), ("losses", make_losses),
             ("spectral_norm", make_spectral_norm), ("mixed", make_mixed), ("adam_trajectory", make_adam_trajectory),
             ("seq_embedding", make_seq_embedding), ("seq_conv1d", make_seq_conv1d), ("seq_pool", make_seq_pool),
-            ("seq_batch_norm", make_seq_batch_norm), ("seq_mean_pool", make_seq_mean_pool)]
+            ("seq_batch_norm", make_seq_batch_norm), ("seq_mean_pool", make_seq_mean_pool),
+            ("seq_attention", make_seq_attention)]
 
 
 def main():
