@@ -226,6 +226,7 @@ int ng_params_same_layout(const ng_params *a, const ng_params *b);
     X(EMBEDDING, embedding) X(SEQ_MASK, seq_mask) X(CONV1D, conv1d)                    \
     X(SEQ_POOL3, seq_pool3) X(SEQ_BATCH_NORM, seq_batch_norm)                          \
     X(SEQ_MEAN_POOL, seq_mean_pool) X(SEQ_ATTENTION, seq_attention)                    \
+    X(SEQ_GRU, seq_gru)                                                                \
     X(MIXED, mixed)
 
 typedef enum ng_op {
@@ -477,6 +478,17 @@ ng_tensor *ng_seq_mean_pool(ng_ctx *ctx, ng_tensor *x /* (N, L, D) */, ng_tensor
    Gradients to q, k, v (never to the mask). */
 ng_tensor *ng_seq_attention(ng_ctx *ctx, ng_tensor *q /* (N, L, H) */, ng_tensor *k /* (N, L, H) */,
                             ng_tensor *v /* (N, L, H) */, ng_tensor *mask /* (N, L) */, int heads, float p);
+/* One direction of nn.GRU (1 layer, bias=True, batch_first) over each sequence's TRUE length
+   (packed-sequence semantics): lengths are the mask's row sums (mask must be 1s then 0s);
+   reverse = 0 runs t = 0..len-1, reverse = 1 runs t = len-1..0 starting from h = 0 at the
+   sequence's own last token. Gate rows in PyTorch's order (r, z, n):
+   r = sigmoid(W_ir x + b_ir + W_hr h + b_hr), z = sigmoid(W_iz x + b_iz + W_hz h + b_hz),
+   n = tanh(W_in x + b_in + r * (W_hn h + b_hn)), h' = (1 - z) n + z h. Output h_t at real
+   positions, exactly 0 at pads -> (N, L, H). TextNAS's BiGRU is ng_add of the two directions
+   (each with its own weights). Gradients to x and all four weights (not the mask). */
+ng_tensor *ng_seq_gru(ng_ctx *ctx, ng_tensor *x /* (N, L, I) */, ng_tensor *mask /* (N, L) */,
+                      ng_tensor *w_ih /* (3H, I) */, ng_tensor *w_hh /* (3H, H) */,
+                      ng_tensor *b_ih /* (3H) */, ng_tensor *b_hh /* (3H) */, int reverse);
 
 /* ---- src/nas.h ---- */
 /* ======================================================================================== */
@@ -4714,6 +4726,135 @@ NG__OMP_FOR(N * heads > 1 && N * L * L * H > 32768)
         if (gq) ng_sgemm(gemm, 0, 0, L, d, L, scale, dS, L, K + off, H, 1.0f, gq + off, H);
         if (gk) ng_sgemm(gemm, 1, 0, L, d, L, scale, dS, L, Q + off, H, 1.0f, gk + off, H);
     }
+}
+
+/* ---- GRU, one direction: inputs x, mask, w_ih, w_hh, b_ih, b_hh. i[0] = reverse.
+   saved: ng__gru_saved (lengths, per position r, z, n and W_hn h + b_hn). ---- */
+typedef struct ng__gru_saved {
+    int64_t *len;   /* (N) */
+    float *gates;   /* (N, L, 4H): r, z, n, hn */
+} ng__gru_saved;
+ng_tensor *ng_seq_gru(ng_ctx *ctx, ng_tensor *x, ng_tensor *mask, ng_tensor *w_ih, ng_tensor *w_hh,
+                      ng_tensor *b_ih, ng_tensor *b_hh, int reverse) {
+    ng_tensor *ins[6];
+    ng_node *n;
+    ng__gru_saved *sv;
+    int64_t N, L, H, b, t;
+    ins[0] = x; ins[1] = mask; ins[2] = w_ih; ins[3] = w_hh; ins[4] = b_ih; ins[5] = b_hh;
+    if (!x || !mask || !w_ih || !w_hh || !b_ih || !b_hh) return ng__null_input(ctx, NG_OP_SEQ_GRU);
+    if (!ng__seq_check(ctx, x, mask, "seq_gru")) return NULL;
+    N = x->shape.d[0]; L = x->shape.d[1];
+    NG_ASSERT(w_hh->shape.ndim == 2 && w_hh->shape.d[0] == 3 * w_hh->shape.d[1]);
+    H = w_hh->shape.d[1];
+    NG_ASSERT(w_ih->shape.ndim == 2 && w_ih->shape.d[0] == 3 * H && w_ih->shape.d[1] == x->shape.d[2]);
+    NG_ASSERT(b_ih->numel == 3 * H && b_hh->numel == 3 * H);
+    n = ng__begin(ctx, NG_OP_SEQ_GRU, ins, 6, ng_shape3(N, L, H));
+    if (!n) return NULL;
+    n->need &= ~2u;
+    n->i[0] = reverse != 0;
+    sv = (ng__gru_saved *)ng__alloc(ctx, sizeof *sv);
+    if (!sv) return NULL;
+    sv->len = (int64_t *)ng__alloc(ctx, (size_t)(N > 0 ? N : 1) * sizeof(int64_t));
+    sv->gates = ng__falloc(ctx, N * L * 4 * H > 0 ? N * L * 4 * H : 1);
+    if (!sv->len || !sv->gates) return NULL;
+    for (b = 0; b < N; b++) {
+        int64_t len = 0;
+        for (t = 0; t < L; t++) len += mask->data[b * L + t] != 0.0f;
+        for (t = 0; t < L; t++)
+            if ((mask->data[b * L + t] != 0.0f) != (t < len)) { ng__bad(ctx, "seq_gru", "mask rows must be 1s followed by 0s"); return NULL; }
+        sv->len[b] = len;
+    }
+    n->saved = sv;
+    return ng__finish(n);
+}
+/* position of step s of sequence b (or -1 when the sequence has ended) */
+static int64_t ng__gru_pos(int64_t s, int64_t len, int reverse) { return s >= len ? -1 : reverse ? len - 1 - s : s; }
+static void ng__fw_seq_gru(ng_node *n) {
+    ng__gru_saved *sv = (ng__gru_saved *)n->saved;
+    ng_tensor *x = n->in[0];
+    int64_t N = x->shape.d[0], L = x->shape.d[1], In = x->shape.d[2], H = n->in[3]->shape.d[1], G = 3 * H, s, b;
+    const float *wih = n->in[2]->data, *whh = n->in[3]->data, *bih = n->in[4]->data, *bhh = n->in[5]->data;
+    int rev = (int)n->i[0], gemm = n->ctx->gemm_backend;
+    float *Y = n->out->data, *xp = ng__falloc(n->ctx, N * L * G > 0 ? N * L * G : 1);
+    float *hp = ng__falloc(n->ctx, N * H > 0 ? N * H : 1), *hh = ng__falloc(n->ctx, N * G > 0 ? N * G : 1);
+    if (!xp || !hp || !hh) return;
+    memset(Y, 0, (size_t)(N * L * H) * sizeof(float));
+    for (s = 0; s < N * L; s++) memcpy(xp + s * G, bih, (size_t)G * sizeof(float));
+    ng_sgemm(gemm, 0, 1, N * L, G, In, 1.0f, x->data, In, wih, In, 1.0f, xp, G);   /* x W_ih^T + b_ih */
+    for (s = 0; s < L; s++) {
+        for (b = 0; b < N; b++) { /* previous hidden state, 0 at the first step */
+            int64_t t = ng__gru_pos(s, sv->len[b], rev), tp = rev ? t + 1 : t - 1;
+            if (t < 0 || s == 0) memset(hp + b * H, 0, (size_t)H * sizeof(float));
+            else memcpy(hp + b * H, Y + (b * L + tp) * H, (size_t)H * sizeof(float));
+            memcpy(hh + b * G, bhh, (size_t)G * sizeof(float));
+        }
+        ng_sgemm(gemm, 0, 1, N, G, H, 1.0f, hp, H, whh, H, 1.0f, hh, G);        /* h W_hh^T + b_hh */
+NG__OMP_FOR(N * H > 16384)
+        for (b = 0; b < N; b++) {
+            int64_t t = ng__gru_pos(s, sv->len[b], rev), j;
+            const float *a = xp + (b * L + (t < 0 ? 0 : t)) * G, *c = hh + b * G, *h0 = hp + b * H;
+            float *gt, *y;
+            if (t < 0) continue;
+            gt = sv->gates + (b * L + t) * 4 * H;
+            y = Y + (b * L + t) * H;
+            for (j = 0; j < H; j++) {
+                float r = ng__sigmoidf(a[j] + c[j]), z = ng__sigmoidf(a[H + j] + c[H + j]);
+                float nn = tanhf(a[2 * H + j] + r * c[2 * H + j]);
+                gt[j] = r; gt[H + j] = z; gt[2 * H + j] = nn; gt[3 * H + j] = c[2 * H + j];
+                y[j] = (1.0f - z) * nn + z * h0[j];
+            }
+        }
+    }
+}
+/* Backpropagation through time, last step first. dXp (N*L, 3H) collects the gradient of the
+   input pre-activations (0 at pads) for three GEMMs at the end. */
+static void ng__bw_seq_gru(ng_node *n) {
+    ng__gru_saved *sv = (ng__gru_saved *)n->saved;
+    ng_tensor *x = n->in[0];
+    int64_t N = x->shape.d[0], L = x->shape.d[1], In = x->shape.d[2], H = n->in[3]->shape.d[1], G = 3 * H, s, b, j;
+    const float *whh = n->in[3]->data, *Y = n->out->data, *g = n->out->grad;
+    float *gx = ng__in_grad(n, 0), *gwih = ng__in_grad(n, 2), *gwhh = ng__in_grad(n, 3);
+    float *gbih = ng__in_grad(n, 4), *gbhh = ng__in_grad(n, 5);
+    int rev = (int)n->i[0], gemm = n->ctx->gemm_backend;
+    float *dxp = ng__fzalloc(n->ctx, N * L * G > 0 ? N * L * G : 1);
+    float *dh = ng__fzalloc(n->ctx, N * H > 0 ? N * H : 1), *hp = ng__falloc(n->ctx, N * H > 0 ? N * H : 1);
+    float *dhh = ng__falloc(n->ctx, N * G > 0 ? N * G : 1);
+    if (!dxp || !dh || !hp || !dhh) return;
+    for (s = L - 1; s >= 0; s--) {
+NG__OMP_FOR(N * H > 16384)
+        for (b = 0; b < N; b++) {
+            int64_t t = ng__gru_pos(s, sv->len[b], rev), tp = rev ? t + 1 : t - 1, k;
+            const float *gt, *go;
+            float *dr, *d, *h0 = hp + b * H, *dhb = dh + b * H;
+            if (t < 0) { memset(dhh + b * G, 0, (size_t)G * sizeof(float)); memset(h0, 0, (size_t)H * sizeof(float)); continue; }
+            if (s == 0) memset(h0, 0, (size_t)H * sizeof(float));
+            else memcpy(h0, Y + (b * L + tp) * H, (size_t)H * sizeof(float));
+            gt = sv->gates + (b * L + t) * 4 * H;
+            go = g + (b * L + t) * H;
+            dr = dxp + (b * L + t) * G;
+            d = dhh + b * G;
+            for (k = 0; k < H; k++) {
+                float r = gt[k], z = gt[H + k], nn = gt[2 * H + k], hn = gt[3 * H + k];
+                float dht = dhb[k] + go[k];
+                float dan = dht * (1.0f - z) * (1.0f - nn * nn);
+                float daz = dht * (h0[k] - nn) * z * (1.0f - z);
+                float dar = dan * hn * r * (1.0f - r);
+                dr[k] = dar; dr[H + k] = daz; dr[2 * H + k] = dan;
+                d[k] = dar; d[H + k] = daz; d[2 * H + k] = dan * r;
+                dhb[k] = dht * z;                    /* + dHh W_hh below */
+            }
+        }
+        ng_sgemm(gemm, 0, 0, N, H, G, 1.0f, dhh, G, whh, H, 1.0f, dh, H);           /* dh += dHh W_hh */
+        if (gwhh) ng_sgemm(gemm, 1, 0, G, H, N, 1.0f, dhh, G, hp, H, 1.0f, gwhh, H);  /* += dHh^T h_prev */
+        if (gbhh)
+            for (b = 0; b < N; b++)
+                for (j = 0; j < G; j++) gbhh[j] += dhh[b * G + j];
+    }
+    if (gx) ng_sgemm(gemm, 0, 0, N * L, In, G, 1.0f, dxp, G, n->in[2]->data, In, 1.0f, gx, In);
+    if (gwih) ng_sgemm(gemm, 1, 0, G, In, N * L, 1.0f, dxp, G, x->data, In, 1.0f, gwih, In);
+    if (gbih)
+        for (s = 0; s < N * L; s++)
+            for (j = 0; j < G; j++) gbih[j] += dxp[s * G + j];
 }
 
 /* ---- src/nas.c ---- */

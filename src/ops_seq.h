@@ -48,3 +48,14 @@ ng_tensor *ng_seq_mean_pool(ng_ctx *ctx, ng_tensor *x /* (N, L, D) */, ng_tensor
    Gradients to q, k, v (never to the mask). */
 ng_tensor *ng_seq_attention(ng_ctx *ctx, ng_tensor *q /* (N, L, H) */, ng_tensor *k /* (N, L, H) */,
                             ng_tensor *v /* (N, L, H) */, ng_tensor *mask /* (N, L) */, int heads, float p);
+/* One direction of nn.GRU (1 layer, bias=True, batch_first) over each sequence's TRUE length
+   (packed-sequence semantics): lengths are the mask's row sums (mask must be 1s then 0s);
+   reverse = 0 runs t = 0..len-1, reverse = 1 runs t = len-1..0 starting from h = 0 at the
+   sequence's own last token. Gate rows in PyTorch's order (r, z, n):
+   r = sigmoid(W_ir x + b_ir + W_hr h + b_hr), z = sigmoid(W_iz x + b_iz + W_hz h + b_hz),
+   n = tanh(W_in x + b_in + r * (W_hn h + b_hn)), h' = (1 - z) n + z h. Output h_t at real
+   positions, exactly 0 at pads -> (N, L, H). TextNAS's BiGRU is ng_add of the two directions
+   (each with its own weights). Gradients to x and all four weights (not the mask). */
+ng_tensor *ng_seq_gru(ng_ctx *ctx, ng_tensor *x /* (N, L, I) */, ng_tensor *mask /* (N, L) */,
+                      ng_tensor *w_ih /* (3H, I) */, ng_tensor *w_hh /* (3H, H) */,
+                      ng_tensor *b_ih /* (3H) */, ng_tensor *b_hh /* (3H) */, int reverse);

@@ -18,6 +18,7 @@
     X(EMBEDDING, embedding) X(SEQ_MASK, seq_mask) X(CONV1D, conv1d)                    \
     X(SEQ_POOL3, seq_pool3) X(SEQ_BATCH_NORM, seq_batch_norm)                          \
     X(SEQ_MEAN_POOL, seq_mean_pool) X(SEQ_ATTENTION, seq_attention)                    \
+    X(SEQ_GRU, seq_gru)                                                                \
     X(MIXED, mixed)
 
 typedef enum ng_op {

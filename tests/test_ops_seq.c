@@ -291,3 +291,83 @@ TEST(seq_attention_padding) {
             }
     ng_ctx_free(c);
 }
+
+/* ---- GRU ---- */
+typedef struct { mask_args m; int reverse; } gru_args;
+static ng_tensor *f_gru(ng_ctx *c, ng_tensor **in, void *u) {
+    gru_args *a = (gru_args *)u;
+    return ng_seq_gru(c, in[0], mask_of(c, &a->m), in[1], in[2], in[3], in[4], a->reverse);
+}
+/* TextNAS BiGRU: forward + backward directions, each with its own weights, summed */
+static ng_tensor *f_bigru(ng_ctx *c, ng_tensor **in, void *u) {
+    ng_tensor *m = mask_of(c, &((gru_args *)u)->m);
+    return ng_add(c, ng_seq_gru(c, in[0], m, in[1], in[2], in[3], in[4], 0), ng_seq_gru(c, in[0], m, in[5], in[6], in[7], in[8], 1));
+}
+static void gru_inputs(gc_input *in, int64_t N, int64_t L, int64_t In, int64_t H, int dirs) {
+    int d, k;
+    in[0] = sgin(ng_shape3(N, L, In), 1);
+    for (d = 0; d < dirs; d++) {
+        in[1 + 4 * d] = sgin(ng_shape2(3 * H, In), 1);
+        in[2 + 4 * d] = sgin(ng_shape2(3 * H, H), 1);
+        in[3 + 4 * d] = sgin(ng_shape1(3 * H), 1);
+        in[4 + 4 * d] = sgin(ng_shape1(3 * H), 1);
+        for (k = 1; k <= 4; k++) { in[k + 4 * d].lo = -0.8f; in[k + 4 * d].hi = 0.8f; }
+    }
+}
+TEST(grad_seq_gru) {
+    static const int32_t lens[4] = {5, 1, 3, 0};
+    static const int32_t one[2] = {1, 1};
+    int rev;
+    gc_input in[9];
+    gru_args a;
+    for (rev = 0; rev < 2; rev++) {
+        a.m.lens = lens; a.m.N = 4; a.m.L = 5; a.reverse = rev;
+        gru_inputs(in, 4, 5, 3, 4, 1);
+        gradcheck(rev ? "seq_gru reverse" : "seq_gru", f_gru, &a, in, 5, 9800 + rev, gc_default());
+        a.m.lens = one; a.m.N = 2; a.m.L = 1;
+        gru_inputs(in, 2, 1, 2, 3, 1);
+        in[2].needs_grad = 0; /* one step from h = 0: W_hh's gradient is exactly 0 */
+        gradcheck("seq_gru L=1", f_gru, &a, in, 5, 9810 + rev, gc_default());
+    }
+    a.m.lens = lens; a.m.N = 4; a.m.L = 5;
+    gru_inputs(in, 4, 5, 3, 2, 2);
+    gradcheck("bigru", f_bigru, &a, in, 9, 9820, gc_default());
+}
+TEST(seq_gru_padding_and_mask_rule) {
+    /* pads give exact zeros and zero input gradient; the reverse direction starts at each
+       sequence's own last token (so padding does not change the real outputs) */
+    static const int32_t lens[2] = {2, 4};
+    ng_ctx *c = ng_ctx_create(1 << 20, 8);
+    ng_rng r;
+    ng_tensor *x, *w[4], *y, *yf;
+    mask_args ma;
+    float g[2 * 4 * 3], bad_mask[2] = {0, 1};
+    int k;
+    int64_t j;
+    ng_rng_seed(&r, 8);
+    ma.lens = lens; ma.N = 2; ma.L = 4;
+    x = ng_tensor_new(c, ng_shape3(2, 4, 2));
+    fill_uniform(x->data, x->numel, &r, -1, 1);
+    ng_tensor_requires_grad(x);
+    w[0] = ng_tensor_new(c, ng_shape2(9, 2)); w[1] = ng_tensor_new(c, ng_shape2(9, 3));
+    w[2] = ng_tensor_new(c, ng_shape1(9)); w[3] = ng_tensor_new(c, ng_shape1(9));
+    for (k = 0; k < 4; k++) fill_uniform(w[k]->data, w[k]->numel, &r, -0.5f, 0.5f);
+    y = ng_seq_gru(c, x, mask_of(c, &ma), w[0], w[1], w[2], w[3], 1);
+    fill_uniform(g, 24, &r, -1, 1);
+    CHECK_OK(ng_backward_from(c, y, g));
+    for (j = 2 * 3; j < 4 * 3; j++) CHECK(y->data[j] == 0.0f);               /* sequence 0, t = 2, 3 */
+    for (j = 2 * 2; j < 4 * 2; j++) CHECK(x->grad[j] == 0.0f);
+    /* sequence 0 truncated to its length equals running on the first 2 tokens alone */
+    {
+        ng_tensor *x2 = ng_tensor_new(c, ng_shape3(1, 2, 2));
+        static const int32_t two[1] = {2};
+        mask_args m2;
+        memcpy(x2->data, x->data, 4 * sizeof(float));
+        m2.lens = two; m2.N = 1; m2.L = 2;
+        yf = ng_seq_gru(c, x2, mask_of(c, &m2), w[0], w[1], w[2], w[3], 1);
+        for (j = 0; j < 6; j++) CHECK_CLOSE(yf->data[j], y->data[j], 1e-6, 1e-6);
+    }
+    /* a mask with a hole is refused */
+    CHECK(ng_seq_gru(c, ng_tensor_zeros(c, ng_shape3(1, 2, 2)), ng_tensor_from(c, ng_shape2(1, 2), bad_mask), w[0], w[1], w[2], w[3], 0) == NULL);
+    ng_ctx_free(c);
+}
