@@ -1,7 +1,7 @@
 /* Agreement with PyTorch for the sequence ops (src/ops_seq.c) against the committed fixtures
    tests/fixtures/seq_*.ngfx (written by tests/ref/make_fixtures.py from torch's own modules:
    nn.Embedding, nn.Conv1d, F.avg_pool1d / F.max_pool1d, nn.BatchNorm1d, plus the TextNAS
-   masking and global average pool in tensor ops). nasgan's sequences are channel-last
+   masking, global average pool and attention in tensor ops, nn.GRU on packed sequences). nasgan's sequences are channel-last
    (N, L, D); the fixtures store them so and run PyTorch on the (N, D, L) transpose.
 
    References are float64 results rounded once to float32; every element must satisfy
@@ -9,7 +9,8 @@
    - SX_EXACT (0, 0): the embedding forward and the max-pool forward only copy values.
    - SX_OP (1e-5, 1e-4): conv1d (sums of up to Cin*K*N*L = 120 O(1) terms), avg pool (a sum of
      three, divided by 3), embedding gradients (sums of at most 3 rows), the mean pool, the
-     attention chain (linear + ReLU + a softmax over at most 6 keys + two products).
+     attention chain (linear + ReLU + a softmax over at most 6 keys + two products), the BiGRU
+     (6 recurrent steps of O(1) gates; gradients through all of them).
    - SX_NORM (3e-5, 3e-4): batch norm over (N, L), whose input gradient is a cancelling
      difference of sums scaled by 1/std.
    With NG_SEQ_TOL_REPORT set, each test prints the worst error as a fraction of its
@@ -226,6 +227,23 @@ TEST(torch_seq_attention) {
                 snprintf(f, sizeof f, "w%s", nm[k]); sx_grad(&c, f, w[k], SX_OP);
                 snprintf(f, sizeof f, "b%s", nm[k]); sx_grad(&c, f, b[k], SX_OP);
             }
+        }
+    sx_end(&c);
+}
+
+/* BiGRU: ng_seq_gru forward + ng_seq_gru reverse (own weights), summed */
+TEST(torch_seq_gru) {
+    sxcase c;
+    if (sx_begin(&c, "seq_gru"))
+        while (sx_next(&c)) {
+            static const char *const nm[8] = {"w_ih_f", "w_hh_f", "b_ih_f", "b_hh_f", "w_ih_b", "w_hh_b", "b_ih_b", "b_hh_b"};
+            ng_tensor *x = sx_in(&c, "x", 1), *m = sx_mask(&c, x), *p[8], *y;
+            int k;
+            for (k = 0; k < 8; k++) p[k] = sx_in(&c, nm[k], 1);
+            y = ng_add(c.ctx, ng_seq_gru(c.ctx, x, m, p[0], p[1], p[2], p[3], 0), ng_seq_gru(c.ctx, x, m, p[4], p[5], p[6], p[7], 1));
+            if (sx_out(&c, "y", y, SX_OP) || sx_backward(&c, y)) continue;
+            sx_grad(&c, "x", x, SX_OP);
+            for (k = 0; k < 8; k++) sx_grad(&c, nm[k], p[k], SX_OP);
         }
     sx_end(&c);
 }

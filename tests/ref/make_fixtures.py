@@ -747,6 +747,40 @@ def make_seq_attention():
     return c
 
 
+def make_seq_gru():
+    c, rng = Cases(), np.random.default_rng(5007)
+    # TextNAS RNN: nn.GRU(I, H, batch_first=True, bidirectional=True) on a packed sequence
+    # (enforce_sorted=False), padded back to L with zeros; y = forward half + backward half.
+    # Parameters stored per direction: w_ih_f, w_hh_f, b_ih_f, b_hh_f and the *_b ones
+    # (PyTorch's weight_ih_l0 and weight_ih_l0_reverse, ...). No cfg.
+    cases = [("mixed", (4, 6, 3), 5, [6, 3, 1, 4]), ("full", (2, 4, 2), 3, [4, 4]), ("len1", (3, 1, 4), 2, [1, 1, 1])]
+    for case, (N, L, I), H, lens in cases:
+        x = f32(rng, (N, L, I))
+        c.put(case, "lens", lens, np.int32)
+        c.inputs(case, x=x)
+        gru = torch.nn.GRU(I, H, batch_first=True, bidirectional=True)
+        named = {}
+        with torch.no_grad():
+            for d, sfx in (("f", ""), ("b", "_reverse")):
+                for nm in ("weight_ih", "weight_hh", "bias_ih", "bias_hh"):
+                    prm = getattr(gru, nm + "_l0" + sfx)
+                    v = f32(rng, tuple(prm.shape), -0.6, 0.6)
+                    key = nm.replace("weight", "w").replace("bias", "b") + "_" + d
+                    c.put(case, key, v)
+                    prm.copy_(torch.from_numpy(v.astype(np.float64)))
+        for d, sfx in (("f", ""), ("b", "_reverse")):
+            for nm in ("weight_ih", "weight_hh", "bias_ih", "bias_hh"):
+                named[nm.replace("weight", "w").replace("bias", "b") + "_" + d] = getattr(gru, nm + "_l0" + sfx)
+        X = leaf(x)
+        packed = torch.nn.utils.rnn.pack_padded_sequence(X, torch.as_tensor(lens), batch_first=True, enforce_sorted=False)
+        out, _ = gru(packed)
+        out, _ = torch.nn.utils.rnn.pad_packed_sequence(out, batch_first=True, total_length=L)
+        y = out[:, :, :H] + out[:, :, H:]
+        named["x"] = X
+        c.backward(case, y, rng, **named)
+    return c
+
+
 FIXTURES = [("linear", make_linear), ("matmul", make_matmul), ("broadcast", make_broadcast),
             ("reduce", make_reduce), ("concat_slice", make_concat_slice), ("conv2d", make_conv2d),
             ("conv_transpose2d", make_conv_transpose2d), ("resample", make_resample),
@@ -754,7 +788,7 @@ FIXTURES = [("linear", make_linear), ("matmul", make_matmul), ("broadcast", make
             ("spectral_norm", make_spectral_norm), ("mixed", make_mixed), ("adam_trajectory", make_adam_trajectory),
             ("seq_embedding", make_seq_embedding), ("seq_conv1d", make_seq_conv1d), ("seq_pool", make_seq_pool),
             ("seq_batch_norm", make_seq_batch_norm), ("seq_mean_pool", make_seq_mean_pool),
-            ("seq_attention", make_seq_attention)]
+            ("seq_attention", make_seq_attention), ("seq_gru", make_seq_gru)]
 
 
 def main():
