@@ -1,8 +1,9 @@
 /* Agreement with PyTorch for the sequence ops (src/ops_seq.c) against the committed fixtures
    tests/fixtures/seq_*.ngfx (written by tests/ref/make_fixtures.py from torch's own modules:
-   nn.Embedding, nn.Conv1d, F.avg_pool1d / F.max_pool1d, nn.BatchNorm1d, plus the TextNAS
-   masking, global average pool and attention in tensor ops, nn.GRU on packed sequences). nasgan's sequences are channel-last
-   (N, L, D); the fixtures store them so and run PyTorch on the (N, D, L) transpose.
+   nn.Embedding, nn.Conv1d, F.avg_pool1d / F.max_pool1d, nn.BatchNorm1d, nn.GRU on packed
+   sequences, plus the TextNAS masking, global average pool and attention in tensor ops).
+   nasgan's sequences are channel-last (N, L, D); the fixtures store them so and run PyTorch
+   on the (N, D, L) transpose.
 
    References are float64 results rounded once to float32; every element must satisfy
    |got - ref| <= atol + rtol |ref| (NaN/Inf fail). Tolerances, as in tests/test_torch_ref.c:
