@@ -371,3 +371,45 @@ TEST(seq_gru_padding_and_mask_rule) {
     CHECK(ng_seq_gru(c, ng_tensor_zeros(c, ng_shape3(1, 2, 2)), ng_tensor_from(c, ng_shape2(1, 2), bad_mask), w[0], w[1], w[2], w[3], 0) == NULL);
     ng_ctx_free(c);
 }
+
+/* ---- the threaded paths give the same bits for 1 and 2 threads ---- */
+static void seq_run_all(int threads, float *out, int64_t *n_out) {
+    ng_ctx *c = ng_ctx_create(64u << 20, 11);
+    ng_rng r;
+    int64_t N = 4, L = 40, D = 320, V = 50, j, k = 0;
+    int32_t ids[4 * 40], lens[4] = {40, 17, 1, 33};
+    ng_tensor *tab, *x, *m, *q, *y1, *y2, *y3, *gm, *rm, *rv;
+    ng_set_num_threads(threads);
+    ng_rng_seed(&r, 11);
+    for (j = 0; j < N * L; j++) ids[j] = (int32_t)ng_rng_below(&r, (uint64_t)V);
+    tab = ng_tensor_new(c, ng_shape2(V, D));
+    fill_uniform(tab->data, tab->numel, &r, -1, 1);
+    ng_tensor_requires_grad(tab);
+    m = ng_seq_mask_from_lengths(c, lens, N, L);
+    x = ng_seq_mask(c, ng_embedding(c, tab, ids, N, L, 0), m);
+    rm = ng_tensor_zeros(c, ng_shape1(D)); rv = ng_tensor_zeros(c, ng_shape1(D));
+    y1 = ng_seq_batch_norm(c, x, NULL, NULL, rm, rv, 0.1f, 1e-5f);
+    q = ng_relu(c, y1);
+    y2 = ng_seq_attention(c, q, q, q, m, 4, 0.0f);
+    y3 = ng_seq_max_pool3(c, ng_seq_avg_pool3(c, y2));
+    gm = ng_sum(c, ng_seq_mean_pool(c, y3, m), NG_ALL_AXES, 0);
+    CHECK_OK(ng_backward(c, gm));
+    for (j = 0; j < y3->numel; j++) out[k++] = y3->data[j];
+    for (j = 0; j < tab->numel; j++) out[k++] = tab->grad[j];
+    for (j = 0; j < D; j++) out[k++] = rv->data[j];
+    *n_out = k;
+    ng_ctx_free(c);
+}
+TEST(seq_ops_thread_count_independent) {
+    int64_t n1 = 0, n2 = 0, j, diff = 0;
+    int saved = ng_num_threads();
+    float *a = (float *)malloc(sizeof(float) * (4 * 40 * 320 + 50 * 320 + 320));
+    float *b = (float *)malloc(sizeof(float) * (4 * 40 * 320 + 50 * 320 + 320));
+    seq_run_all(1, a, &n1);
+    seq_run_all(2, b, &n2);
+    ng_set_num_threads(saved);
+    CHECK(n1 == n2 && n1 > 0);
+    for (j = 0; j < n1 && j < n2; j++) diff += memcmp(&a[j], &b[j], sizeof(float)) != 0;
+    CHECK_MSG(diff == 0, "%lld values differ between 1 and 2 threads", (long long)diff);
+    free(a); free(b);
+}
