@@ -13,7 +13,8 @@
      attention chain (linear + ReLU + a softmax over at most 6 keys + two products), the BiGRU
      (6 recurrent steps of O(1) gates; gradients through all of them).
    - SX_NORM (3e-5, 3e-4): batch norm over (N, L), whose input gradient is a cancelling
-     difference of sums scaled by 1/std.
+     difference of sums scaled by 1/std, and the small TextNAS network (seq_chain) whose six
+     batch norms dominate its error.
    With NG_SEQ_TOL_REPORT set, each test prints the worst error as a fraction of its
    tolerance (measured values are in the report of the seqops branch). */
 #include "test.h"
@@ -245,6 +246,44 @@ TEST(torch_seq_gru) {
             if (sx_out(&c, "y", y, SX_OP) || sx_backward(&c, y)) continue;
             sx_grad(&c, "x", x, SX_OP);
             for (k = 0; k < 8; k++) sx_grad(&c, nm[k], p[k], SX_OP);
+        }
+    sx_end(&c);
+}
+
+/* A small TextNAS network (see make_seq_chain): channel-last nasgan ops against the
+   channel-first reference; logits and every parameter's gradient. */
+static ng_tensor *sx_bn(sxcase *c, ng_tensor *x, ng_tensor *const *T, int k) {
+    return ng_seq_batch_norm(c->ctx, x, T[3 + 2 * k], T[4 + 2 * k], NULL, NULL, 0.1f, 1e-5f);
+}
+static ng_tensor *sx_convbn(sxcase *c, ng_tensor *x, ng_tensor *w, ng_tensor *b, ng_tensor *m, ng_tensor *const *T, int k) {
+    ng_ctx *ctx = c->ctx;
+    return ng_relu(ctx, ng_seq_mask(ctx, sx_bn(c, ng_seq_mask(ctx, ng_conv1d(ctx, x, w, b), m), T, k), m));
+}
+TEST(torch_seq_chain) {
+    static const char *const names[17] = {"emb", "w0", "b0", "g0", "be0", "g1", "be1", "g2", "be2", "g3", "be3",
+                                          "g4", "be4", "w1", "b1", "alpha", "wc"};
+    sxcase c;
+    if (sx_begin(&c, "seq_chain"))
+        while (sx_next(&c)) {
+            ng_tensor *T[18], *m, *x0, *l[3], *z, *logits;
+            ng_ctx *ctx = c.ctx;
+            const fx_array *ids = sx_arr(&c, "ids");
+            int k;
+            /* T: emb, w0, b0, then (gamma, beta) of BN 0..4 at 3..12, w1, b1, alpha, wc, bc */
+            for (k = 0; k < 17; k++) T[k] = sx_in(&c, names[k], 1);
+            T[17] = sx_in(&c, "bc", 1);
+            if (!ids || ids->dtype != FX_I32) continue;
+            x0 = ng_embedding(ctx, T[0], ids->i, ids->dims[0], ids->dims[1], -1);
+            m = sx_mask(&c, x0);
+            x0 = sx_convbn(&c, x0, T[1], T[2], m, T, 0);
+            l[0] = ng_seq_mask(ctx, sx_bn(&c, sx_convbn(&c, x0, T[13], T[14], m, T, 1), T, 2), m);
+            l[1] = ng_seq_mask(ctx, sx_bn(&c, ng_add(ctx, ng_seq_mask(ctx, ng_seq_max_pool3(ctx, l[0]), m), l[0]), T, 3), m);
+            l[2] = ng_seq_mask(ctx, sx_bn(&c, ng_add(ctx, ng_seq_mask(ctx, ng_seq_avg_pool3(ctx, l[1]), m), l[0]), T, 4), m);
+            z = ng_mixed(ctx, T[15], 0, l, 3);
+            logits = ng_linear(ctx, ng_seq_mean_pool(ctx, z, m), T[16], T[17]);
+            if (sx_out(&c, "y", logits, SX_NORM) || sx_backward(&c, logits)) continue;
+            for (k = 0; k < 17; k++) sx_grad(&c, names[k], T[k], SX_NORM);
+            sx_grad(&c, "bc", T[17], SX_NORM);
         }
     sx_end(&c);
 }

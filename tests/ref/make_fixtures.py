@@ -781,6 +781,58 @@ def make_seq_gru():
     return c
 
 
+def make_seq_chain():
+    c, rng = Cases(), np.random.default_rng(5008)
+    # A small TextNAS network written CHANNEL-FIRST as the reference code is (N, C, L), to
+    # check that nasgan's channel-last ops compose to the same numbers:
+    #   e = Embedding(ids); x0 = ConvBN(k=1, E->H)(e^T)
+    #   l0 = BN(ConvBN(k=3)(x0)); l1 = BN(MaxPool(l0) + l0); l2 = BN(AvgPool(l1) + l0)
+    #   z = sum_l softmax(alpha)_l l_l; logits = Linear(masked mean over L of z)
+    # ConvBN(k) = conv(bias) -> mask -> BN -> mask -> ReLU; Pool = pool -> mask;
+    # BN(layer) = BN -> mask. All BNs train with batch statistics (pads included), affine.
+    N, L, V, E, H, C = 3, 7, 11, 5, 4, 3
+    lens = [7, 3, 1]
+    ids = rng.integers(1, V, size=(N, L)).astype(np.int32)
+    for b, n in enumerate(lens):
+        ids[b, n:] = 0
+    case = "net"
+    c.put(case, "lens", lens, np.int32)
+    c.put(case, "ids", ids, np.int32)
+    m = seq_mask(lens, L)[:, None, :]            # (N, 1, L)
+    P = OrderedDict()
+    P["emb"] = f32(rng, (V, E))
+    P["w0"], P["b0"] = f32(rng, (H, E, 1), -0.5, 0.5), f32(rng, (H,), -0.2, 0.2)
+    P["w1"], P["b1"] = f32(rng, (H, H, 3), -0.5, 0.5), f32(rng, (H,), -0.2, 0.2)
+    for k in range(5):   # BN gammas/betas: init conv, conv1, layers 0..2
+        P["g%d" % k], P["be%d" % k] = f32(rng, (H,), 0.5, 1.5), f32(rng, (H,), -0.3, 0.3)
+    P["alpha"] = f32(rng, (3,), -0.5, 0.5)
+    P["wc"], P["bc"] = f32(rng, (C, H), -0.5, 0.5), f32(rng, (C,), -0.1, 0.1)
+    T = OrderedDict((k, leaf(v)) for k, v in P.items())
+    for k, v in P.items():
+        c.put(case, k, v)
+
+    def mask(x):
+        return x.masked_fill(~m, 0.0)
+
+    def bn(x, k):
+        return F.batch_norm(x, None, None, T["g%d" % k], T["be%d" % k], training=True, momentum=0.1, eps=1e-5)
+
+    def convbn(x, w, b, k):
+        return torch.relu(mask(bn(mask(F.conv1d(x, w, b, padding=(w.shape[2] - 1) // 2)), k)))
+
+    e = F.embedding(torch.from_numpy(ids.astype(np.int64)), T["emb"]).transpose(1, 2)
+    x0 = convbn(e, T["w0"], T["b0"], 0)
+    l0 = mask(bn(convbn(x0, T["w1"], T["b1"], 1), 2))
+    l1 = mask(bn(mask(F.max_pool1d(l0, 3, 1, 1)) + l0, 3))
+    l2 = mask(bn(mask(F.avg_pool1d(l1, 3, 1, 1, count_include_pad=True)) + l0, 4))
+    a = torch.softmax(T["alpha"], 0)
+    z = a[0] * l0 + a[1] * l1 + a[2] * l2
+    pooled = z.sum(2) / m.double().sum(2)
+    logits = F.linear(pooled, T["wc"], T["bc"])
+    c.backward(case, logits, rng, **T)
+    return c
+
+
 FIXTURES = [("linear", make_linear), ("matmul", make_matmul), ("broadcast", make_broadcast),
             ("reduce", make_reduce), ("concat_slice", make_concat_slice), ("conv2d", make_conv2d),
             ("conv_transpose2d", make_conv_transpose2d), ("resample", make_resample),
@@ -788,7 +840,8 @@ FIXTURES = [("linear", make_linear), ("matmul", make_matmul), ("broadcast", make
             ("spectral_norm", make_spectral_norm), ("mixed", make_mixed), ("adam_trajectory", make_adam_trajectory),
             ("seq_embedding", make_seq_embedding), ("seq_conv1d", make_seq_conv1d), ("seq_pool", make_seq_pool),
             ("seq_batch_norm", make_seq_batch_norm), ("seq_mean_pool", make_seq_mean_pool),
-            ("seq_attention", make_seq_attention), ("seq_gru", make_seq_gru)]
+            ("seq_attention", make_seq_attention), ("seq_gru", make_seq_gru),
+            ("seq_chain", make_seq_chain)]
 
 
 def main():
