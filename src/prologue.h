@@ -37,7 +37,7 @@
      @@TENSOR   tensors and parameter groups
      @@TAPE     context, tape, backward, op table
      @@GEMM     built-in blocked SGEMM and the OpenBLAS path
-     @@OPS      dense, activation, loss, convolution and normalisation ops
+     @@OPS      dense, activation, loss, convolution, normalisation and sequence ops
      @@NAS      mixed (softmax-weighted) ops
      @@OPTIM    Adam, SGD, EMA, schedules, clipping, initialisers
      @@IO       CRC32, atomic files, checkpoints

@@ -15,6 +15,10 @@
     X(CONV2D, conv2d) X(CONV_T2D, conv_transpose2d) X(UPSAMPLE, upsample)              \
     X(AVG_POOL2, avg_pool2) X(SUM_HW, sum_hw)                                          \
     X(BATCH_NORM, batch_norm) X(SPECTRAL_NORM, spectral_norm)                          \
+    X(EMBEDDING, embedding) X(SEQ_MASK, seq_mask) X(CONV1D, conv1d)                    \
+    X(SEQ_POOL3, seq_pool3) X(SEQ_BATCH_NORM, seq_batch_norm)                          \
+    X(SEQ_MEAN_POOL, seq_mean_pool) X(SEQ_ATTENTION, seq_attention)                    \
+    X(SEQ_GRU, seq_gru)                                                                \
     X(MIXED, mixed)
 
 typedef enum ng_op {

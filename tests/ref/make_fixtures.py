@@ -577,12 +577,271 @@ def make_adam_trajectory():
     print("  adam trajectory losses: " + " ".join("%.5f" % r["loss"] for r in ref))
     return c
 
+# ---------------------------------------------------------------- sequence family (TextNAS)
+# nasgan's sequence ops are channel-last: x, y and their gradients are stored (N, L, D); the
+# PyTorch modules run on the (N, D, L) transpose. "lens" (int32, N) are true lengths; the mask
+# is lens[n] > t. Padded positions of x hold zeros where the network would (after a mask).
+def seq_mask(lens, L):
+    return torch.arange(L)[None, :] < torch.as_tensor(np.asarray(lens, np.int64))[:, None]
+
+
+def masked(x, lens):
+    """x (N, L, D) with padded positions set to 0 (a select, as the TextNAS Mask)."""
+    return x.masked_fill(~seq_mask(lens, x.shape[1])[:, :, None], 0.0)
+
+
+def make_seq_embedding():
+    c, rng = Cases(), np.random.default_rng(5001)
+    # name: V, D, ids (N, L), padding_idx (-1: none); cfg [padding_idx]
+    cases = [("nopad", 9, 5, [[3, 1, 4, 1], [5, 8, 2, 6], [0, 3, 3, 7]], -1),
+             ("pad0", 9, 5, [[3, 1, 0, 0], [5, 8, 2, 6], [3, 0, 0, 0]], 0),
+             ("pad4_1x1", 6, 3, [[4]], 4)]
+    for case, V, D, ids, pad in cases:
+        ids = np.asarray(ids, np.int32)
+        tab = f32(rng, (V, D))
+        c.put(case, "cfg", [pad], np.int32)
+        c.put(case, "ids", ids, np.int32)
+        c.inputs(case, table=tab)
+        emb = torch.nn.Embedding(V, D, padding_idx=None if pad < 0 else pad)
+        with torch.no_grad():
+            emb.weight.copy_(torch.from_numpy(tab.astype(np.float64)))
+        c.backward(case, emb(torch.from_numpy(ids.astype(np.int64))), rng, table=emb.weight)
+    return c
+
+
+def make_seq_conv1d():
+    c, rng = Cases(), np.random.default_rng(5002)
+    # name: (N, L, Cin), Cout, K, bias; nn.Conv1d(Cin, Cout, K, padding=(K-1)//2); cfg [K, bias]
+    cases = [("k1_bias", (2, 6, 5), 4, 1, 1), ("k3_bias", (2, 6, 5), 4, 3, 1),
+             ("k5_nobias", (3, 5, 3), 6, 5, 0), ("k7_bias", (2, 9, 4), 3, 7, 1),
+             ("k7_len2", (2, 2, 3), 2, 7, 1), ("k3_len1", (3, 1, 2), 2, 3, 0)]
+    for case, (N, L, C), O, K, bias in cases:
+        x, w = f32(rng, (N, L, C)), f32(rng, (O, C, K))
+        c.put(case, "cfg", [K, bias], np.int32)
+        c.inputs(case, x=x, w=w)
+        conv = torch.nn.Conv1d(C, O, K, padding=(K - 1) // 2, bias=bool(bias))
+        with torch.no_grad():
+            conv.weight.copy_(torch.from_numpy(w.astype(np.float64)))
+            if bias:
+                b = f32(rng, (O,))
+                c.put(case, "b", b)
+                conv.bias.copy_(torch.from_numpy(b.astype(np.float64)))
+        X = leaf(x)
+        y = conv(X.transpose(1, 2)).transpose(1, 2)
+        named = dict(x=X, w=conv.weight)
+        if bias:
+            named["b"] = conv.bias
+        c.backward(case, y, rng, **named)
+    return c
+
+
+def make_seq_pool():
+    c, rng = Cases(), np.random.default_rng(5003)
+    # name: (N, L, D), lens or None, max; y = pool(x) (then the TextNAS post-mask when lens are
+    # given, x holding zeros at pads); cfg [max, masked]
+    cases = [("avg", (2, 6, 3), None, 0), ("max", (2, 6, 3), None, 1),
+             ("avg_len1", (2, 1, 3), None, 0), ("max_len2", (3, 2, 2), None, 1),
+             ("avg_masked", (4, 6, 3), [6, 4, 1, 2], 0), ("max_masked", (4, 6, 3), [6, 4, 1, 2], 1),
+             ("max_masked_neg", (3, 5, 2), [5, 2, 3], 1)]
+    for case, xs, lens, mx in cases:
+        lo, hi = (-3.0, -0.5) if case.endswith("neg") else (-1.0, 1.0)
+        x = f32(rng, xs, lo, hi)
+        if lens is not None:
+            x = npy(masked(torch.from_numpy(x.astype(np.float64)), lens)).astype(np.float32)
+            c.put(case, "lens", lens, np.int32)
+        c.put(case, "cfg", [mx, lens is not None], np.int32)
+        c.inputs(case, x=x)
+        X = leaf(x)
+        xt = X.transpose(1, 2)
+        yt = F.max_pool1d(xt, 3, 1, 1) if mx else F.avg_pool1d(xt, 3, 1, 1, count_include_pad=True)
+        y = yt.transpose(1, 2)
+        if lens is not None:
+            y = masked(y, lens)
+        c.backward(case, y, rng, x=X)
+    return c
+
+
+def make_seq_batch_norm():
+    c, rng = Cases(), np.random.default_rng(5004)
+    # The TextNAS BN wrapper on (N, L, D): mask -> BatchNorm1d(D) on the (N, D, L) transpose
+    # (statistics over every N*L position, pads included as zeros) -> mask.
+    # name: (N, L, D), lens, training, affine; momentum 0.1, eps 1e-5, running stats tracked;
+    # cfg [training, affine]
+    cases = [("train_affine", (4, 6, 3), [6, 3, 1, 4], 1, 1), ("train_noaffine", (3, 5, 4), [5, 5, 2], 1, 0),
+             ("train_len1", (5, 1, 2), [1, 1, 1, 1, 1], 1, 1), ("eval_affine", (4, 6, 3), [6, 3, 1, 4], 0, 1)]
+    for case, (N, L, D), lens, train, affine in cases:
+        x = (f32(rng, (N, L, D)) * f32(rng, (1, 1, D), 0.5, 2.0) + f32(rng, (1, 1, D), -2.0, 2.0)).astype(np.float32)
+        rm0, rv0 = f32(rng, (D,), -1.0, 1.0), f32(rng, (D,), 0.5, 2.0)
+        c.put(case, "cfg", [train, affine], np.int32)
+        c.put(case, "lens", lens, np.int32)
+        c.inputs(case, x=x, rm=rm0, rv=rv0)
+        bn = torch.nn.BatchNorm1d(D, eps=1e-5, momentum=0.1, affine=bool(affine))
+        with torch.no_grad():
+            bn.running_mean.copy_(torch.from_numpy(rm0.astype(np.float64)))
+            bn.running_var.copy_(torch.from_numpy(rv0.astype(np.float64)))
+            if affine:
+                ga, be = f32(rng, (D,), 0.5, 1.5), f32(rng, (D,), -0.5, 0.5)
+                c.inputs(case, gamma=ga, beta=be)
+                bn.weight.copy_(torch.from_numpy(ga.astype(np.float64)))
+                bn.bias.copy_(torch.from_numpy(be.astype(np.float64)))
+        bn.train(bool(train))
+        X = leaf(x)
+        y = masked(bn(masked(X, lens).transpose(1, 2)).transpose(1, 2), lens)
+        c.inputs(case, rm_after=bn.running_mean, rv_after=bn.running_var)
+        named = dict(x=X)
+        if affine:
+            named.update(gamma=bn.weight, beta=bn.bias)
+        c.backward(case, y, rng, **named)
+    return c
+
+
+def make_seq_mean_pool():
+    c, rng = Cases(), np.random.default_rng(5005)
+    # TextNAS GlobalAvgPool: sum over L / count of real tokens (1e-12 when 0); x zero at pads
+    cases = [("mixed", (4, 6, 3), [6, 3, 1, 4]), ("len1", (2, 1, 5), [1, 1]), ("empty", (2, 3, 2), [0, 3])]
+    for case, xs, lens in cases:
+        x = npy(masked(torch.from_numpy(f32(rng, xs).astype(np.float64)), lens)).astype(np.float32)
+        c.put(case, "lens", lens, np.int32)
+        c.inputs(case, x=x)
+        X = leaf(x)
+        cnt = seq_mask(lens, xs[1]).sum(1, keepdim=True).double()
+        y = X.sum(1) / torch.where(cnt == 0, torch.full_like(cnt, 1e-12), cnt)
+        c.backward(case, y, rng, x=X)
+    return c
+
+
+def make_seq_attention():
+    c, rng = Cases(), np.random.default_rng(5006)
+    # The TextNAS attention written in torch tensor ops (not nn.MultiheadAttention): x (N, L, H)
+    # -> Q, K, V = relu(Linear(x)) -> per head of d = H/heads contiguous channels:
+    # scores = Q_h K_h^T / sqrt(d), masked_fill(-1e10) at padded keys, softmax over keys,
+    # times the query mask, no dropout, P V_h, heads concatenated. No output projection.
+    # The C test runs ng_linear + ng_relu + ng_seq_attention. cfg [heads]
+    cases = [("h4", (3, 6, 8), [6, 2, 4], 4), ("h2_empty", (3, 5, 6), [5, 0, 1], 2), ("h1_len1", (2, 1, 4), [1, 1], 1)]
+    for case, (N, L, H), lens, heads in cases:
+        x = f32(rng, (N, L, H))
+        c.put(case, "cfg", [heads], np.int32)
+        c.put(case, "lens", lens, np.int32)
+        c.inputs(case, x=x)
+        X = leaf(x)
+        named = dict(x=X)
+        proj = []
+        for nm in ("q", "k", "v"):
+            w, b = f32(rng, (H, H), -0.6, 0.6), f32(rng, (H,), -0.2, 0.4)
+            c.put(case, "w" + nm, w)
+            c.put(case, "b" + nm, b)
+            W, B = leaf(w), leaf(b)
+            named.update({"w" + nm: W, "b" + nm: B})
+            proj.append(torch.relu(F.linear(X, W, B)))
+        Q, K, V = proj
+        d = H // heads
+        m = seq_mask(lens, L)
+        outs = []
+        for h in range(heads):
+            sl = slice(h * d, (h + 1) * d)
+            sc = torch.matmul(Q[:, :, sl], K[:, :, sl].transpose(1, 2)) / np.sqrt(d)
+            sc = sc.masked_fill(~m[:, None, :], -1e10)
+            pr = torch.softmax(sc, dim=-1) * m[:, :, None].double()
+            outs.append(torch.matmul(pr, V[:, :, sl]))
+        c.backward(case, torch.cat(outs, dim=2), rng, **named)
+    return c
+
+
+def make_seq_gru():
+    c, rng = Cases(), np.random.default_rng(5007)
+    # TextNAS RNN: nn.GRU(I, H, batch_first=True, bidirectional=True) on a packed sequence
+    # (enforce_sorted=False), padded back to L with zeros; y = forward half + backward half.
+    # Parameters stored per direction: w_ih_f, w_hh_f, b_ih_f, b_hh_f and the *_b ones
+    # (PyTorch's weight_ih_l0 and weight_ih_l0_reverse, ...). No cfg.
+    cases = [("mixed", (4, 6, 3), 5, [6, 3, 1, 4]), ("full", (2, 4, 2), 3, [4, 4]), ("len1", (3, 1, 4), 2, [1, 1, 1])]
+    for case, (N, L, I), H, lens in cases:
+        x = f32(rng, (N, L, I))
+        c.put(case, "lens", lens, np.int32)
+        c.inputs(case, x=x)
+        gru = torch.nn.GRU(I, H, batch_first=True, bidirectional=True)
+        named = {}
+        with torch.no_grad():
+            for d, sfx in (("f", ""), ("b", "_reverse")):
+                for nm in ("weight_ih", "weight_hh", "bias_ih", "bias_hh"):
+                    prm = getattr(gru, nm + "_l0" + sfx)
+                    v = f32(rng, tuple(prm.shape), -0.6, 0.6)
+                    key = nm.replace("weight", "w").replace("bias", "b") + "_" + d
+                    c.put(case, key, v)
+                    prm.copy_(torch.from_numpy(v.astype(np.float64)))
+        for d, sfx in (("f", ""), ("b", "_reverse")):
+            for nm in ("weight_ih", "weight_hh", "bias_ih", "bias_hh"):
+                named[nm.replace("weight", "w").replace("bias", "b") + "_" + d] = getattr(gru, nm + "_l0" + sfx)
+        X = leaf(x)
+        packed = torch.nn.utils.rnn.pack_padded_sequence(X, torch.as_tensor(lens), batch_first=True, enforce_sorted=False)
+        out, _ = gru(packed)
+        out, _ = torch.nn.utils.rnn.pad_packed_sequence(out, batch_first=True, total_length=L)
+        y = out[:, :, :H] + out[:, :, H:]
+        named["x"] = X
+        c.backward(case, y, rng, **named)
+    return c
+
+
+def make_seq_chain():
+    c, rng = Cases(), np.random.default_rng(5008)
+    # A small TextNAS network written CHANNEL-FIRST as the reference code is (N, C, L), to
+    # check that nasgan's channel-last ops compose to the same numbers:
+    #   e = Embedding(ids); x0 = ConvBN(k=1, E->H)(e^T)
+    #   l0 = BN(ConvBN(k=3)(x0)); l1 = BN(MaxPool(l0) + l0); l2 = BN(AvgPool(l1) + l0)
+    #   z = sum_l softmax(alpha)_l l_l; logits = Linear(masked mean over L of z)
+    # ConvBN(k) = conv(bias) -> mask -> BN -> mask -> ReLU; Pool = pool -> mask;
+    # BN(layer) = BN -> mask. All BNs train with batch statistics (pads included), affine.
+    N, L, V, E, H, C = 3, 7, 11, 5, 4, 3
+    lens = [7, 3, 1]
+    ids = rng.integers(1, V, size=(N, L)).astype(np.int32)
+    for b, n in enumerate(lens):
+        ids[b, n:] = 0
+    case = "net"
+    c.put(case, "lens", lens, np.int32)
+    c.put(case, "ids", ids, np.int32)
+    m = seq_mask(lens, L)[:, None, :]            # (N, 1, L)
+    P = OrderedDict()
+    P["emb"] = f32(rng, (V, E))
+    P["w0"], P["b0"] = f32(rng, (H, E, 1), -0.5, 0.5), f32(rng, (H,), -0.2, 0.2)
+    P["w1"], P["b1"] = f32(rng, (H, H, 3), -0.5, 0.5), f32(rng, (H,), -0.2, 0.2)
+    for k in range(5):   # BN gammas/betas: init conv, conv1, layers 0..2
+        P["g%d" % k], P["be%d" % k] = f32(rng, (H,), 0.5, 1.5), f32(rng, (H,), -0.3, 0.3)
+    P["alpha"] = f32(rng, (3,), -0.5, 0.5)
+    P["wc"], P["bc"] = f32(rng, (C, H), -0.5, 0.5), f32(rng, (C,), -0.1, 0.1)
+    T = OrderedDict((k, leaf(v)) for k, v in P.items())
+    for k, v in P.items():
+        c.put(case, k, v)
+
+    def mask(x):
+        return x.masked_fill(~m, 0.0)
+
+    def bn(x, k):
+        return F.batch_norm(x, None, None, T["g%d" % k], T["be%d" % k], training=True, momentum=0.1, eps=1e-5)
+
+    def convbn(x, w, b, k):
+        return torch.relu(mask(bn(mask(F.conv1d(x, w, b, padding=(w.shape[2] - 1) // 2)), k)))
+
+    e = F.embedding(torch.from_numpy(ids.astype(np.int64)), T["emb"]).transpose(1, 2)
+    x0 = convbn(e, T["w0"], T["b0"], 0)
+    l0 = mask(bn(convbn(x0, T["w1"], T["b1"], 1), 2))
+    l1 = mask(bn(mask(F.max_pool1d(l0, 3, 1, 1)) + l0, 3))
+    l2 = mask(bn(mask(F.avg_pool1d(l1, 3, 1, 1, count_include_pad=True)) + l0, 4))
+    a = torch.softmax(T["alpha"], 0)
+    z = a[0] * l0 + a[1] * l1 + a[2] * l2
+    pooled = z.sum(2) / m.double().sum(2)
+    logits = F.linear(pooled, T["wc"], T["bc"])
+    c.backward(case, logits, rng, **T)
+    return c
+
 
 FIXTURES = [("linear", make_linear), ("matmul", make_matmul), ("broadcast", make_broadcast),
             ("reduce", make_reduce), ("concat_slice", make_concat_slice), ("conv2d", make_conv2d),
             ("conv_transpose2d", make_conv_transpose2d), ("resample", make_resample),
             ("batch_norm", make_batch_norm), ("activations", make_activations), ("losses", make_losses),
-            ("spectral_norm", make_spectral_norm), ("mixed", make_mixed), ("adam_trajectory", make_adam_trajectory)]
+            ("spectral_norm", make_spectral_norm), ("mixed", make_mixed), ("adam_trajectory", make_adam_trajectory),
+            ("seq_embedding", make_seq_embedding), ("seq_conv1d", make_seq_conv1d), ("seq_pool", make_seq_pool),
+            ("seq_batch_norm", make_seq_batch_norm), ("seq_mean_pool", make_seq_mean_pool),
+            ("seq_attention", make_seq_attention), ("seq_gru", make_seq_gru),
+            ("seq_chain", make_seq_chain)]
 
 
 def main():
