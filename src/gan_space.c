@@ -461,7 +461,7 @@ ng_status ng_gan_genotype_parse(const char *text, size_t n, const char *name, ng
             if (strcmp(str, NG__GAN_FORMAT) != 0)
                 return ng__gj_err(&p, vat, "\"format\" is \"%s\", expected \"" NG__GAN_FORMAT "\"", str);
         } else if (k == 1) {
-            long v;
+            long v = 0;
             size_t vat;
             ng__gj_ws(&p);
             vat = p.pos;
@@ -935,7 +935,8 @@ ng_gan_gen_fixed *ng_gan_gen_fixed_create(const ng_gan_config *cfg, const ng_gan
         int e = ng__gan_decl_order[i], k = geno->op[e];
         ng_gan_fixed_edge *fe = &G->edge[e];
         fe->op = k;
-        snprintf(pre, sizeof pre, "%s.%s", ng__gan_edge_names[e], ng_gan_op_name(e, k));
+        snprintf(pre, sizeof pre, "%s.%s", ng__gan_edge_names[e],
+                 ng_gan_edge_is_normal(e) ? ng__gan_normal_names[k] : ng__gan_up_names[k]);
         if (ng_gan_edge_is_normal(e)) {
             int ks = ng__gan_ksize(k);
             if (k < 3) ng__gan_conv_decl(&d, &fe->conv, ng_shape4(C, C, ks, ks), C, pre);
