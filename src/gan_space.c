@@ -675,12 +675,25 @@ ng_tensor *ng_gan_mixed_up_forward(ng_ctx *ctx, const ng_gan_conv *deconv, ng_te
 
 ng_tensor *ng_gan_mixed_normal_forward(ng_ctx *ctx, const ng_gan_mixed_normal *e, ng_tensor *alpha, int row,
                                        ng_tensor *x, int fuse) {
-    ng_tensor *xs[NG_GAN_N_NORMAL_OPS], *r = ng_relu(ctx, x);
+    ng_tensor *xs[NG_GAN_N_NORMAL_OPS + 1], *r = ng_relu(ctx, x);
     int k;
-    (void)fuse;
-    for (k = 0; k < 3; k++) xs[k] = ng__gan_conv(ctx, &e->conv[k], r);
-    for (k = 0; k < 3; k++) xs[3 + k] = ng__gan_sep(ctx, &e->sep[k], r);
-    return ng_mixed(ctx, alpha, row, xs, NG_GAN_N_NORMAL_OPS);
+    if (!fuse) {
+        for (k = 0; k < 3; k++) xs[k] = ng__gan_conv(ctx, &e->conv[k], r);
+        for (k = 0; k < 3; k++) xs[3 + k] = ng__gan_sep(ctx, &e->sep[k], r);
+        return ng_mixed(ctx, alpha, row, xs, NG_GAN_N_NORMAL_OPS);
+    } else {
+        /* sum_k w_k (K_k * r + b_k) = (sum_k w_k pad5(K_k)) * r + sum_k w_k b_k for k = 1x1, 3x3,
+           5x5: one 5x5 convolution; then y = that + sum_k w_k sep_k(r) in one pass */
+        static const int conv_cols[3] = {0, 1, 2}, sep_cols[4] = {-1, 3, 4, 5};
+        ng_tensor *kw[3], *kb[3], *wc, *bc;
+        int64_t C = e->conv[2].w->shape.d[0], Ci = e->conv[2].w->shape.d[1];
+        for (k = 0; k < 3; k++) { kw[k] = e->conv[k].w; kb[k] = e->conv[k].b; }
+        wc = ng_mixed_cols(ctx, alpha, row, kw, conv_cols, 3, ng_shape4(C, Ci, 5, 5));
+        bc = ng_mixed_cols(ctx, alpha, row, kb, conv_cols, 3, ng_shape1(C));
+        xs[0] = ng_conv2d(ctx, r, wc, bc, 1, 2, 1);
+        for (k = 0; k < 3; k++) xs[1 + k] = ng__gan_sep(ctx, &e->sep[k], r);
+        return xs[0] ? ng_mixed_cols(ctx, alpha, row, xs, sep_cols, 4, xs[0]->shape) : NULL;
+    }
 }
 
 /* ---- the shared generator topology ---- */

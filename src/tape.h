@@ -15,7 +15,7 @@
     X(CONV2D, conv2d) X(CONV_T2D, conv_transpose2d) X(UPSAMPLE, upsample)              \
     X(AVG_POOL2, avg_pool2) X(SUM_HW, sum_hw)                                          \
     X(BATCH_NORM, batch_norm) X(SPECTRAL_NORM, spectral_norm)                          \
-    X(MIXED, mixed)
+    X(MIXED, mixed) X(MIXED_COLS, mixed_cols)
 
 typedef enum ng_op {
 #define NG__ENUM(E, f) NG_OP_##E,

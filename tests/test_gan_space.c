@@ -772,3 +772,111 @@ TEST(gan_config_presets) {
     c.gumbel_temp = 0.0f;
     CHECK(ng_gan_config_check(&c) == NG_ERR_ARG);
 }
+
+/* ---------------------------------------------------------------------------------------- */
+/* the fused normal edge and its op                                                         */
+/* ---------------------------------------------------------------------------------------- */
+/* in: alpha (2, 5), k1 (3, 2, 1, 1), k3 (3, 2, 3, 3), a (3, 2, 5, 5) added with weight 1 */
+static ng_tensor *f_gan_mixed_cols(ng_ctx *c, ng_tensor **in, void *u) {
+    static const int cols[3] = {4, 1, -1};
+    ng_tensor *xs[3];
+    (void)u;
+    xs[0] = in[1]; xs[1] = in[2]; xs[2] = in[3];
+    return ng_mixed_cols(c, in[0], 1, xs, cols, 3, ng_shape4(3, 2, 5, 5));
+}
+
+TEST(gan_mixed_cols_op) {
+    gc_input in[4];
+    gc_opts o = gc_default();
+    ng_ctx *ctx = ng_ctx_create(1u << 20, 1);
+    ng_rng r;
+    float av[6] = {0.3f, -0.2f, 0.5f, 0.1f, 0.0f, -0.4f}, xv[3][24];
+    ng_tensor *alpha, *xs[3], *y_all, *y_a, *y_b;
+    int cols_a[2] = {0, 2}, cols_b[1] = {1}, j;
+    int64_t i;
+    in[0] = gan_gin(ng_shape2(2, 5), 1);
+    in[1] = gan_gin(ng_shape4(3, 2, 1, 1), 1);
+    in[2] = gan_gin(ng_shape4(3, 2, 3, 3), 1);
+    in[3] = gan_gin(ng_shape4(3, 2, 5, 5), 1);
+    gradcheck("mixed_cols (padded kernels + weight-1 term)", f_gan_mixed_cols, NULL, in, 4, 340, o);
+    /* disjoint column subsets of one row add up to ng_mixed, values and alpha gradients */
+    ng_rng_seed(&r, 341);
+    for (j = 0; j < 3; j++) fill_uniform(xv[j], 24, &r, -1.0f, 1.0f);
+    alpha = ng_tensor_from(ctx, ng_shape2(2, 3), av);
+    ng_tensor_requires_grad(alpha);
+    for (j = 0; j < 3; j++) xs[j] = ng_tensor_from(ctx, ng_shape2(4, 6), xv[j]);
+    y_all = ng_mixed(ctx, alpha, 1, xs, 3);
+    CHECK_OK(ng_backward_from(ctx, y_all, xv[0]));
+    {
+        float g_all[6], part[6];
+        ng_tensor *pa[2];
+        memcpy(g_all, alpha->grad, sizeof g_all);
+        ng_ctx_reset(ctx);
+        alpha = ng_tensor_from(ctx, ng_shape2(2, 3), av);
+        ng_tensor_requires_grad(alpha);
+        for (j = 0; j < 3; j++) xs[j] = ng_tensor_from(ctx, ng_shape2(4, 6), xv[j]);
+        pa[0] = xs[0]; pa[1] = xs[2];
+        y_a = ng_mixed_cols(ctx, alpha, 1, pa, cols_a, 2, ng_shape2(4, 6));
+        y_b = ng_mixed_cols(ctx, alpha, 1, &xs[1], cols_b, 1, ng_shape2(4, 6));
+        y_b = ng_add(ctx, y_a, y_b);
+        CHECK_OK(ng_backward_from(ctx, y_b, xv[0]));
+        for (i = 0; i < 6; i++) part[i] = alpha->grad[i];
+        for (i = 0; i < 6; i++) CHECK_CLOSE(part[i], g_all[i], 1e-6, 1e-5);
+        CHECK(g_all[4] != 0.0f);
+    }
+    ng_ctx_free(ctx);
+}
+
+/* The fused normal edge (one 5x5 convolution with the softmax-weighted kernel) and the plain
+   one agree in value and in every gradient: input, alpha, each candidate's weights. */
+TEST(gan_fused_edge_agrees) {
+    ng_gan_config cfg = gan_tiny_cfg(8, 1, 3);
+    ng_rng r;
+    ng_gan_gen_search *G;
+    ng_ctx *ctx = ng_ctx_create(16u << 20, 2);
+    ng_params *groups[2];
+    float xv[2 * 8 * 6 * 7], *y0 = NULL, *gx0 = NULL, *gw0 = NULL, ga0[54];
+    int fuse;
+    int64_t i;
+    ng_rng_seed(&r, 351);
+    G = ng_gan_gen_search_create(&cfg, NULL, &r);
+    CHECK(G && ctx);
+    if (!G || !ctx) return;
+    fill_uniform(xv, 2 * 8 * 6 * 7, &r, -1.0f, 1.0f);
+    fill_uniform(G->alpha_normal->data, 54, &r, -1.0f, 1.0f);
+    groups[0] = G->weights;
+    groups[1] = G->alpha;
+    for (fuse = 0; fuse < 2; fuse++) {
+        ng_tensor *x, *y;
+        ng_ctx_reset(ctx);
+        ng_ctx_grad_for(ctx, groups, 2);
+        ng_params_zero_grad(G->weights);
+        ng_params_zero_grad(G->alpha);
+        x = ng_tensor_from(ctx, ng_shape4(2, 8, 6, 7), xv);
+        ng_tensor_requires_grad(x);
+        y = ng_gan_mixed_normal_forward(ctx, &G->normal[1][2], G->alpha_normal, 5, x, fuse);
+        CHECK(y != NULL);
+        if (!y) break;
+        CHECK_OK(ng_backward_from(ctx, y, xv));
+        if (!fuse) {
+            y0 = (float *)malloc((size_t)y->numel * sizeof(float));
+            gx0 = (float *)malloc((size_t)x->numel * sizeof(float));
+            gw0 = (float *)malloc((size_t)G->weights->numel * sizeof(float));
+            memcpy(y0, y->data, (size_t)y->numel * sizeof(float));
+            memcpy(gx0, x->grad, (size_t)x->numel * sizeof(float));
+            memcpy(gw0, G->weights->grad, (size_t)G->weights->numel * sizeof(float));
+            memcpy(ga0, G->alpha->grad, sizeof ga0);
+            CHECK(!all_zero(G->normal[1][2].conv[0].b->grad, 8) && !all_zero(ga0 + 30, 6));
+        } else {
+            for (i = 0; i < y->numel; i++) CHECK_CLOSE(y->data[i], y0[i], 1e-5, 1e-4);
+            for (i = 0; i < x->numel; i++) CHECK_CLOSE(x->grad[i], gx0[i], 1e-4, 1e-4);
+            for (i = 0; i < G->weights->numel; i++) CHECK_CLOSE(G->weights->grad[i], gw0[i], 1e-4, 1e-4);
+            for (i = 0; i < 54; i++) CHECK_CLOSE(G->alpha->grad[i], ga0[i], 1e-4, 1e-4);
+        }
+    }
+    free(y0);
+    free(gx0);
+    free(gw0);
+    ng_ctx_free(ctx);
+    ng_gan_gen_search_free(G);
+}
