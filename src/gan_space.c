@@ -780,6 +780,7 @@ static ng_gan_gen_search *ng__gan_search_new(const ng_gan_config *cfg, const cha
     G = (ng_gan_gen_search *)calloc(1, sizeof *G);
     if (!G) { ng_fail(NG_ERR_NOMEM, "gan supernet: out of memory"); return NULL; }
     G->cfg = *cfg;
+    G->fuse = 1;
     C = cfg->gf_dim;
     bw = cfg->bottom_width;
     if (!name) name = "G";

@@ -105,6 +105,7 @@ TEST(gan_init_rules) {
     CHECK(S != NULL);
     if (!S) return;
     for (i = 0; i < S->alpha->numel; i++) CHECK(fabsf(S->alpha->data[i]) < 6e-3f && S->alpha->data[i] != 0.0f);
+    CHECK(S->fuse == 1); /* the fused normal edges are the default */
     CHECK(S->normal[0][0].sep[0].bn1_w == NULL && S->normal[0][0].sep[0].bn1_var->data[0] == 1.0f);
     CHECK(S->rgb_bn_w->data[0] == 1.0f && S->rgb_bn_b->data[0] == 0.0f);
     CHECK(ng_params_find(S->alpha, "alpha.normal") == S->alpha_normal && S->alpha_normal->shape.d[0] == 9 &&
