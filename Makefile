@@ -98,7 +98,7 @@ $(B)/fuzz_%: fuzz/%.c nasgan.h | $(B)
 # Regenerate the committed seed inputs (small valid files) in fuzz/seeds/<target>/.
 fuzz-seeds: nasgan.h | $(B)
 	$(CC) -O1 -Wall -Wextra -I. -o $(B)/make_seeds fuzz/tools/make_seeds.c -lz -lm
-	mkdir -p fuzz/seeds/idx fuzz/seeds/ckpt
+	mkdir -p fuzz/seeds/idx fuzz/seeds/ckpt fuzz/seeds/genotype_json
 	$(B)/make_seeds fuzz/seeds
 # Run every target for FUZZ_SECONDS each; any crash, leak or hang fails.
 FUZZ_SECONDS ?= 30

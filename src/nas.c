@@ -91,3 +91,154 @@ NG__OMP_FOR(nb > 4)
     for (k = 0; k < K; k++) wdot += (double)w[k] * dw[k];
     for (k = 0; k < K; k++) ga[n->i[0] * K + k] += (float)((double)w[k] * (dw[k] - wdot));
 }
+
+/* ---- mixed_cols: y = sum_j w[cols[j]] pad(xs[j]) ----
+   Inputs: alpha, then xs[0..n-1]. i[0] = row, i[1] = K, i[2] = n, i[3..3+n) = cols (-1: weight
+   1). saved: (K) softmax weights. Same-shape inputs run in blocks as ng_mixed (each read once,
+   double partial sums per block in block order); padded inputs (small kernels) run plainly. */
+static int ng__mc_same(const ng_tensor *x, const ng_tensor *y) { return ng_shape_eq(x->shape, y->shape); }
+/* (A, B, kh, kw) x into (A, B, KH, KW): plane stride, offsets */
+static void ng__mc_geo(const ng_tensor *x, const ng_tensor *y, int64_t *planes, int64_t *oh, int64_t *ow) {
+    *planes = x->shape.d[0] * x->shape.d[1];
+    *oh = (y->shape.d[2] - x->shape.d[2]) / 2;
+    *ow = (y->shape.d[3] - x->shape.d[3]) / 2;
+}
+
+ng_tensor *ng_mixed_cols(ng_ctx *ctx, ng_tensor *alpha, int row, ng_tensor *const *xs, const int *cols, int n, ng_shape out) {
+    ng_tensor *ins[8];
+    ng_node *nd;
+    int j, m, K;
+    NG_ASSERT(n >= 1 && n <= 7);
+    if (!alpha || !xs) return ng__null_input(ctx, NG_OP_MIXED_COLS);
+    for (j = 0; j < n; j++)
+        if (!xs[j]) return ng__null_input(ctx, NG_OP_MIXED_COLS);
+    NG_ASSERT(alpha->shape.ndim == 1 || alpha->shape.ndim == 2);
+    K = (int)alpha->shape.d[alpha->shape.ndim - 1];
+    NG_ASSERT(K >= 1 && K <= 31);
+    NG_ASSERT(row >= 0 && (alpha->shape.ndim == 1 ? row == 0 : row < alpha->shape.d[0]));
+    for (j = 0; j < n; j++) {
+        const ng_shape *s = &xs[j]->shape;
+        NG_ASSERT(cols[j] < K);
+        for (m = 0; m < j; m++) NG_ASSERT(cols[j] < 0 || cols[m] != cols[j]);
+        if (!ng_shape_eq(*s, out)) {
+            NG_ASSERT(s->ndim == 4 && out.ndim == 4 && s->d[0] == out.d[0] && s->d[1] == out.d[1]);
+            NG_ASSERT(s->d[2] <= out.d[2] && s->d[3] <= out.d[3] && (out.d[2] - s->d[2]) % 2 == 0 &&
+                      (out.d[3] - s->d[3]) % 2 == 0);
+        }
+    }
+    ins[0] = alpha;
+    for (j = 0; j < n; j++) ins[1 + j] = xs[j];
+    nd = ng__begin(ctx, NG_OP_MIXED_COLS, ins, 1 + n, out);
+    if (!nd) return NULL;
+    nd->i[0] = row;
+    nd->i[1] = K;
+    nd->i[2] = n;
+    for (j = 0; j < n; j++) nd->i[3 + j] = cols[j];
+    nd->saved = ng__falloc(ctx, K);
+    if (!nd->saved) return NULL;
+    return ng__finish(nd);
+}
+static void ng__fw_mixed_cols(ng_node *nd) {
+    int K = (int)nd->i[1], n = (int)nd->i[2], j, all_same = 1;
+    float *w = (float *)nd->saved, *y = nd->out->data, wj[7];
+    const float *xs[7];
+    int64_t N = nd->out->numel, nb = (N + NG__MIX_BLOCK - 1) / NG__MIX_BLOCK, b;
+    ng__softmax_row(nd->in[0]->data + nd->i[0] * K, w, K, 1, 0);
+    for (j = 0; j < n; j++) {
+        xs[j] = nd->in[1 + j]->data;
+        wj[j] = nd->i[3 + j] < 0 ? 1.0f : w[nd->i[3 + j]];
+        all_same &= ng__mc_same(nd->in[1 + j], nd->out);
+    }
+    if (all_same) {
+NG__OMP_FOR(nb > 4)
+        for (b = 0; b < nb; b++) {
+            int64_t lo = b * NG__MIX_BLOCK, hi = lo + NG__MIX_BLOCK < N ? lo + NG__MIX_BLOCK : N, i;
+            int jj;
+            for (i = lo; i < hi; i++) y[i] = wj[0] * xs[0][i];
+            for (jj = 1; jj < n; jj++) {
+                const float *x = xs[jj];
+                float wk = wj[jj];
+                for (i = lo; i < hi; i++) y[i] += wk * x[i];
+            }
+        }
+        return;
+    }
+    memset(y, 0, (size_t)N * sizeof(float));
+    for (j = 0; j < n; j++) {
+        const ng_tensor *x = nd->in[1 + j];
+        if (ng__mc_same(x, nd->out)) {
+            int64_t i;
+            for (i = 0; i < N; i++) y[i] += wj[j] * xs[j][i];
+        } else {
+            int64_t planes, oh, ow, p, r, c, kh = x->shape.d[2], kw = x->shape.d[3];
+            int64_t KH = nd->out->shape.d[2], KW = nd->out->shape.d[3];
+            ng__mc_geo(x, nd->out, &planes, &oh, &ow);
+            for (p = 0; p < planes; p++)
+                for (r = 0; r < kh; r++)
+                    for (c = 0; c < kw; c++)
+                        y[(p * KH + r + oh) * KW + c + ow] += wj[j] * xs[j][(p * kh + r) * kw + c];
+        }
+    }
+}
+/* dx_j = w_j crop(g); dW_c = sum(crop(g) x_j); dalpha_k = w_k (dW_k - sum_m w_m dW_m), with
+   dW_m = 0 for the columns this node does not hold. */
+static void ng__bw_mixed_cols(ng_node *nd) {
+    int K = (int)nd->i[1], n = (int)nd->i[2], j, k;
+    const float *w = (const float *)nd->saved, *g = nd->out->grad;
+    float *ga = ng__in_grad(nd, 0), *gx[7], wj[7];
+    double dw[31], wdot = 0.0, acc[7];
+    int need_acc[7], any = 0;
+    for (j = 0; j < n; j++) {
+        gx[j] = ng__in_grad(nd, 1 + j);
+        wj[j] = nd->i[3 + j] < 0 ? 1.0f : w[nd->i[3 + j]];
+        need_acc[j] = ga != NULL && nd->i[3 + j] >= 0 && K > 1;
+        acc[j] = 0.0;
+        any |= need_acc[j] || gx[j] != NULL;
+    }
+    if (nd->ctx->status != NG_OK || !any) return;
+    for (j = 0; j < n; j++) {
+        const ng_tensor *x = nd->in[1 + j];
+        const float *xv = x->data;
+        if (!need_acc[j] && !gx[j]) continue;
+        if (ng__mc_same(x, nd->out)) {
+            int64_t N = nd->out->numel, nb = (N + NG__MIX_BLOCK - 1) / NG__MIX_BLOCK, b;
+            double *part = need_acc[j] ? (double *)ng__alloc(nd->ctx, (size_t)(nb ? nb : 1) * sizeof(double)) : NULL;
+            float *gk = gx[j], wk = wj[j];
+            if (nd->ctx->status != NG_OK) return;
+NG__OMP_FOR(nb > 4)
+            for (b = 0; b < nb; b++) {
+                int64_t lo = b * NG__MIX_BLOCK, hi = lo + NG__MIX_BLOCK < N ? lo + NG__MIX_BLOCK : N, i;
+                if (part) {
+                    double a = 0.0;
+                    if (gk) for (i = lo; i < hi; i++) { a += (double)g[i] * xv[i]; gk[i] += wk * g[i]; }
+                    else for (i = lo; i < hi; i++) a += (double)g[i] * xv[i];
+                    part[b] = a;
+                } else {
+                    for (i = lo; i < hi; i++) gk[i] += wk * g[i];
+                }
+            }
+            if (part)
+                for (b = 0; b < nb; b++) acc[j] += part[b];
+        } else {
+            int64_t planes, oh, ow, p, r, c, kh = x->shape.d[2], kw = x->shape.d[3];
+            int64_t KH = nd->out->shape.d[2], KW = nd->out->shape.d[3];
+            double a = 0.0;
+            ng__mc_geo(x, nd->out, &planes, &oh, &ow);
+            for (p = 0; p < planes; p++)
+                for (r = 0; r < kh; r++)
+                    for (c = 0; c < kw; c++) {
+                        float gv = g[(p * KH + r + oh) * KW + c + ow];
+                        int64_t xi = (p * kh + r) * kw + c;
+                        a += (double)gv * xv[xi];
+                        if (gx[j]) gx[j][xi] += wj[j] * gv;
+                    }
+            acc[j] = a;
+        }
+    }
+    if (!ga || K == 1) return;
+    for (k = 0; k < K; k++) dw[k] = 0.0;
+    for (j = 0; j < n; j++)
+        if (need_acc[j]) dw[nd->i[3 + j]] = acc[j];
+    for (k = 0; k < K; k++) wdot += (double)w[k] * dw[k];
+    for (k = 0; k < K; k++) ga[nd->i[0] * K + k] += (float)((double)w[k] * (dw[k] - wdot));
+}

@@ -19,7 +19,7 @@
     X(SEQ_POOL3, seq_pool3) X(SEQ_BATCH_NORM, seq_batch_norm)                          \
     X(SEQ_MEAN_POOL, seq_mean_pool) X(SEQ_ATTENTION, seq_attention)                    \
     X(SEQ_GRU, seq_gru)                                                                \
-    X(MIXED, mixed)
+    X(MIXED, mixed) X(MIXED_COLS, mixed_cols)
 
 typedef enum ng_op {
 #define NG__ENUM(E, f) NG_OP_##E,

@@ -1,6 +1,7 @@
 /* Writes the small valid seed inputs for the fuzz targets (`make fuzz-seeds`):
-   fuzz/seeds/idx/ (raw and gzip IDX files) and fuzz/seeds/ckpt/ (checkpoints whose group,
-   optimizer and RNG records match what fuzz/ckpt.c restores into). Each file is < 4 KB. */
+   fuzz/seeds/idx/ (raw and gzip IDX files), fuzz/seeds/ckpt/ (checkpoints whose group,
+   optimizer and RNG records match what fuzz/ckpt.c restores into) and
+   fuzz/seeds/genotype_json/ (alphaGAN genotypes as JSON). Each file is < 4 KB. */
 #define NASGAN_IMPLEMENTATION
 #include "nasgan.h"
 #include <zlib.h>
@@ -53,7 +54,7 @@ static int save_ckpt(const char *dir, const char *name, const ng_ckpt *ck) {
 
 int main(int argc, char **argv) {
     const char *root = argc > 1 ? argv[1] : "fuzz/seeds";
-    char idir[400], cdir[400];
+    char idir[400], cdir[400], gdir[400];
     unsigned char raw[1024], z[1024];
     uint32_t labels[1] = {10}, images[3] = {3, 4, 4}, two[2] = {2, 5}, four[4] = {1, 2, 2, 2};
     size_t n;
@@ -67,6 +68,7 @@ int main(int argc, char **argv) {
     float st[4][9];
     snprintf(idir, sizeof idir, "%s/idx", root);
     snprintf(cdir, sizeof cdir, "%s/ckpt", root);
+    snprintf(gdir, sizeof gdir, "%s/genotype_json", root);
     /* IDX */
     n = idx_bytes(raw, 1, labels);
     rc |= save(idir, "labels-idx1-ubyte", raw, n);
@@ -105,6 +107,29 @@ int main(int argc, char **argv) {
     rc |= save_ckpt(cdir, "full.ckpt", ck);
     ng_ckpt_free(ck);
     ng_params_free(g);
+    /* genotype JSON: the two published genotypes, a random one, and a compact variant with
+       another key order and an escape */
+    {
+        ng_gan_genotype geno;
+        char *text;
+        const char *compact =
+            "{\"skip_3\":[\"deconv\",\"bilinear\"],\"skip_2\":[\"ne\\u0061rest\"],\"version\":1,"
+            "\"cells\":[{\"up\":[\"bilinear\",\"deconv\"],\"normal\":[\"conv_1x1\",\"sep_conv_3x3\",\"conv_1x1\"]},"
+            "{\"normal\":[\"sep_conv_5x5\",\"sep_conv_3x3\",\"sep_conv_3x3\"],\"up\":[\"deconv\",\"deconv\"]},"
+            "{\"normal\":[\"sep_conv_7x7\",\"conv_3x3\",\"sep_conv_3x3\"],\"up\":[\"deconv\",\"nearest\"]}],"
+            "\"format\":\"nasgan.gan_genotype\"}";
+        geno = ng_gan_genotype_alphagan_l();
+        rc |= ng_gan_genotype_to_json(&geno, &text, &n) != NG_OK || save(gdir, "alphaGAN_l.json", text, n);
+        free(text);
+        geno = ng_gan_genotype_alphagan_s();
+        rc |= ng_gan_genotype_to_json(&geno, &text, &n) != NG_OK || save(gdir, "alphaGAN_s.json", text, n);
+        free(text);
+        ng_rng_seed(&r, 5);
+        ng_gan_genotype_random(&geno, &r);
+        rc |= ng_gan_genotype_to_json(&geno, &text, &n) != NG_OK || save(gdir, "random.json", text, n);
+        free(text);
+        rc |= save(gdir, "compact.json", compact, strlen(compact));
+    }
     if (rc) fprintf(stderr, "make_seeds: failed\n");
     else printf("make_seeds: wrote seeds under %s\n", root);
     return rc;
