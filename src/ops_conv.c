@@ -1,9 +1,6 @@
 /* ======================================================================================== */
 /* @@OPS convolution (NCHW)                                                                 */
 /* ======================================================================================== */
-/* Placeholder for op families still being written (ops_norm.c, nas.c use it). */
-#define NG__TODO(f) static void ng__fw_##f(ng_node *n) { (void)n; NG_ASSERT(!"not implemented: " #f); } \
-                    static void ng__bw_##f(ng_node *n) { (void)n; NG_ASSERT(!"not implemented: " #f); }
 
 /* How the convolutions are computed.
    A convolution is described by the geometry of a plain conv2d (ng__cv_geo): input (C, H, W),
