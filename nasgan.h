@@ -975,10 +975,12 @@ typedef struct ng_gan_disc {
     ng_gan_snconv b2_c1, b2_c2, b2_sc; /* DisBlock, downsample */
     ng_gan_snconv b3_c1, b3_c2, b4_c1, b4_c2;   /* DisBlocks, identity shortcut */
     ng_gan_snconv l5;                  /* linear df -> 1, no bias */
+    int pool_sum;                      /* 0 (default): mean over H and W before l5, the reference
+                                          code's stated intent; 1: its actual sum (a quirk) */
 } ng_gan_disc;
 /* block1: (conv3x3 -> ReLU -> conv3x3 -> avgpool2) + conv1x1(avgpool2(x)); block2: (ReLU conv3x3
    ReLU conv3x3 avgpool2) + avgpool2(conv1x1(x)); blocks 3, 4: (ReLU conv ReLU conv) + x; then
-   ReLU, sum over H and W, linear(df -> 1). Spectral norm (1 power iteration per training
+   ReLU, mean over H and W (sum with pool_sum = 1), linear(df -> 1). Spectral norm (1 power iteration per training
    forward, u and v persistent, PyTorch's initial draws) on every conv and the linear. Any input
    size, cfg.channels channels. name NULL: "D". */
 ng_gan_disc *ng_gan_disc_create(const ng_gan_config *cfg, const char *name, ng_gan_init init, ng_rng *init_rng);
@@ -8391,6 +8393,7 @@ void ng_gan_disc_free(ng_gan_disc *D) {
 
 ng_status ng_gan_disc_copy(ng_gan_disc *dst, const ng_gan_disc *src) {
     ng_status s = ng_params_copy(dst->weights, src->weights);
+    dst->pool_sum = src->pool_sum;
     return s == NG_OK ? ng_params_copy(dst->buffers, src->buffers) : s;
 }
 
@@ -8416,8 +8419,10 @@ ng_tensor *ng_gan_disc_forward(ng_ctx *ctx, const ng_gan_disc *D, ng_tensor *x) 
     h = ng__gan_snc(ctx, &D->b4_c1, ng_relu(ctx, x));
     h = ng__gan_snc(ctx, &D->b4_c2, ng_relu(ctx, h));
     x = ng_add(ctx, h, x);
-    /* ReLU, sum over H and W, linear without bias */
+    /* ReLU, global pool over H and W, linear without bias. The reference sums (its comment says
+       "average"): mean by default, the sum with D->pool_sum = 1. */
     h = ng_sum_hw(ctx, ng_relu(ctx, x));
+    if (!D->pool_sum && x) h = ng_scale(ctx, h, 1.0f / (float)(x->shape.d[2] * x->shape.d[3]));
     w5 = ng_spectral_norm(ctx, D->l5.w, D->l5.u, D->l5.v, 1e-12f);
     return ng_linear(ctx, h, w5, NULL);
 }

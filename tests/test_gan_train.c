@@ -160,3 +160,21 @@ TEST(gan_generate_deterministic_and_quantised) {
     free(u8); free(u8b); free(f1); free(f2);
     tiny_gan_free(&g);
 }
+
+/* D pools by the mean over H x W by default, by the sum (the reference code) with pool_sum:
+   l5 is linear without bias, so the scores differ by exactly the factor H W (eval mode). */
+TEST(gan_disc_pool_mean_or_sum) {
+    tiny_gan g;
+    ng_tensor *x, *mean_score, *sum_score;
+    int i;
+    tiny_gan_make(&g, 5);
+    ng_ctx_reset(g.ctx);
+    ng_ctx_set_training(g.ctx, 0);
+    x = pattern_batch(g.ctx, &g.cfg, 0, 3);
+    mean_score = ng_gan_disc_forward(g.ctx, g.D, x);
+    g.D->pool_sum = 1;
+    sum_score = ng_gan_disc_forward(g.ctx, g.D, x);
+    CHECK(mean_score && sum_score);
+    for (i = 0; i < 3; i++) CHECK_CLOSE(sum_score->data[i], 4.0 * mean_score->data[i], 1e-6, 1e-5);  /* 2 x 2 */
+    tiny_gan_free(&g);
+}
