@@ -73,6 +73,12 @@ ng_status ng_bilevel_find_worst(ng_bilevel *b);      /* copy G, D; fresh Adam; w
 ng_status ng_bilevel_gap_grad(ng_bilevel *b);
 ng_status ng_bilevel_arch_step(ng_bilevel *b);       /* gap_grad, Adam on alpha, zero grads */
 
+/* The steps epoch b->epoch + 1 will take: D steps, the G steps among them (every D step whose
+   global index % n_critic == 0 is followed by one), D_worst steps (as many G_worst steps) and
+   architecture steps. For progress bars and ETAs. */
+void ng_bilevel_epoch_plan(const ng_bilevel *b, int64_t *d_steps, int64_t *g_steps, int64_t *worst_steps,
+                           int64_t *arch_steps);
+
 /* Called after every step: phase is "D", "G", "D_worst", "G_worst" or "alpha". */
 typedef void (*ng_bilevel_progress)(const ng_bilevel *b, const char *phase, int64_t step, int64_t total, void *user);
 /* One epoch (number b->epoch + 1): weight steps, worst case, architecture steps. */
