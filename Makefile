@@ -18,6 +18,19 @@ ifeq ($(HAVE_OPENBLAS),1)
   LDLIBS += $(BLAS_LIBS) -lopenblas
 endif
 
+# stb_image_write (PNG sample grids) is optional too: Debian's libstb-dev.
+STB_DIR ?= /usr/include/stb
+ifneq ($(wildcard $(STB_DIR)/stb_image_write.h),)
+  HAVE_STB ?= 1
+else
+  HAVE_STB ?= 0
+endif
+ifeq ($(HAVE_STB),1)
+  CFLAGS += -DNG_USE_STB -I$(STB_DIR)
+  LDLIBS += -lstb
+  FUZZ_STB := -DNG_USE_STB -I$(STB_DIR) -lstb
+endif
+
 B := build
 SRC_PARTS := $(wildcard src/*.h src/*.c) src/parts.txt
 TEST_SRCS := $(filter-out tests/test_main.c,$(wildcard tests/test_*.c)) tests/gradcheck.c tests/fixture.c
@@ -32,6 +45,7 @@ all: nasgan.h examples $(B)/test_runner
 
 info:
 	@echo "OpenBLAS: $(if $(filter 1,$(HAVE_OPENBLAS)),on ($(BLAS_CFLAGS)),off (install libopenblas-dev to enable))"
+	@echo "stb_image_write (PNG): $(if $(filter 1,$(HAVE_STB)),on,off (install libstb-dev to enable))"
 
 nasgan.h: $(SRC_PARTS) scripts/amalgamate.sh
 	./scripts/amalgamate.sh nasgan.h
@@ -70,13 +84,15 @@ check-header: nasgan.h
 	$(CC) -std=c11 -fopenmp -Wall -Wextra -Werror -I. -c $(B)/hdr.c -o $(B)/hdr11.o
 	$(CC) -std=c99 -Wall -Wextra -Werror -DNG_NO_ZLIB -I. -c $(B)/hdr.c -o $(B)/hdr99nz.o
 	$(CC) -std=c11 -Wall -Wextra -Werror -DNG_USE_OPENBLAS $(BLAS_CFLAGS) -I. -c $(B)/hdr.c -o $(B)/hdr11b.o
+	$(CC) -std=c99 -Wall -Wextra -Werror -DNG_USE_STB -I$(STB_DIR) -I. -c $(B)/hdr.c -o $(B)/hdr99stb.o
 	$(CXX) -std=c++11 -Wall -Wextra -Werror -I. -c $(B)/hdr.cpp -o $(B)/hdrxx.o
+	$(CXX) -std=c++11 -Wall -Wextra -Werror -DNG_USE_STB -I$(STB_DIR) -I. -c $(B)/hdr.cpp -o $(B)/hdrxxstb.o
 	$(CXX) -std=c++17 -fopenmp -Wall -Wextra -Werror -I. -c $(B)/hdr.cpp -o $(B)/hdrxx17.o
 	@echo "header compiles as C99, C11 and C++11/17"
 
 # ---- examples and demo ----
 examples: $(EXAMPLES)
-$(B)/%: examples/%.c nasgan.h | $(B)
+$(B)/%: examples/%.c examples/cli.h nasgan.h | $(B)
 	$(CC) $(CFLAGS) -I. -o $@ $< $(LDLIBS)
 
 demo: deps-demo info

@@ -233,3 +233,139 @@ ng_status ng_gan_generate(ng_gan_net g, int latent_dim, int64_t n, int batch, ui
     s.buf = out; s.numel = out_numel;
     return ng__gt_generate(g, latent_dim, n, batch, seed, ng__gt_emit_f32, &s);
 }
+static void ng__sampler_shuffle(ng_image_sampler *s, int k) {
+    int64_t n = s->end[k] - s->begin[k], i;
+    for (i = 0; i < n; i++) s->perm[k][i] = (int32_t)(s->begin[k] + i);
+    for (i = n - 1; i > 0; i--) {   /* Fisher-Yates */
+        int64_t j = (int64_t)ng_rng_below(&s->rng, (uint64_t)(i + 1));
+        int32_t t = s->perm[k][i];
+        s->perm[k][i] = s->perm[k][j];
+        s->perm[k][j] = t;
+    }
+    s->cursor[k] = 0;
+}
+
+ng_status ng_image_sampler_init(ng_image_sampler *s, const ng_image_set *set, int64_t split_at, ng_image_norm norm,
+                                uint64_t seed) {
+    int k;
+    memset(s, 0, sizeof *s);
+    if (!set || set->n < 1 || split_at < 1 || split_at > set->n || set->n > INT32_MAX)
+        return ng_fail(NG_ERR_ARG, "image sampler: split point %lld outside [1, %lld]", (long long)split_at,
+                       (long long)(set ? set->n : 0));
+    s->set = set; s->norm = norm;
+    s->begin[0] = 0; s->end[0] = split_at;
+    s->begin[1] = split_at; s->end[1] = set->n;
+    ng_rng_seed(&s->rng, seed);
+    for (k = 0; k < 2; k++) {
+        int64_t n = s->end[k] - s->begin[k];
+        s->perm[k] = (int32_t *)malloc((size_t)(n > 0 ? n : 1) * sizeof(int32_t));
+        if (!s->perm[k]) { ng_image_sampler_free(s); return ng_fail(NG_ERR_NOMEM, "image sampler: out of memory"); }
+        ng__sampler_shuffle(s, k);
+    }
+    return NG_OK;
+}
+
+void ng_image_sampler_free(ng_image_sampler *s) {
+    free(s->perm[0]); free(s->perm[1]); free(s->idx);
+    memset(s, 0, sizeof *s);
+}
+
+ng_tensor *ng_image_sampler_batch(ng_ctx *ctx, void *user, int split, int batch) {
+    ng_image_sampler *s = (ng_image_sampler *)user;
+    int k = split ? 1 : 0, i;
+    int64_t n = s->end[k] - s->begin[k];
+    if (n < 1 || batch < 1) {
+        ng_fail(NG_ERR_ARG, "image sampler: split %d is empty", k);
+        return NULL;
+    }
+    if (batch > s->idx_cap) {
+        int64_t *p = (int64_t *)realloc(s->idx, (size_t)batch * sizeof(int64_t));
+        if (!p) { ng_fail(NG_ERR_NOMEM, "image sampler: out of memory"); return NULL; }
+        s->idx = p; s->idx_cap = batch;
+    }
+    for (i = 0; i < batch; i++) {
+        if (s->cursor[k] >= n) ng__sampler_shuffle(s, k);
+        s->idx[i] = s->perm[k][s->cursor[k]++];
+    }
+    return ng_image_set_batch(ctx, s->set, s->idx, batch, s->norm);
+}
+
+/* Record "KEY": u32 version 1, 2 x (i64 begin, i64 end, i64 cursor, (end - begin) x u32), then
+   the RNG as its own record "KEY.rng". */
+ng_status ng_image_sampler_put(ng_ckpt *ck, const char *key, const ng_image_sampler *s) {
+    size_t bytes = 4, o = 0;
+    unsigned char *buf;
+    char rk[NG_CKPT_MAX_KEY];
+    int k, b;
+    int64_t i;
+    ng_status st;
+    for (k = 0; k < 2; k++) bytes += 24 + 4 * (size_t)(s->end[k] - s->begin[k]);
+    if (!(buf = (unsigned char *)malloc(bytes))) return ng_fail(NG_ERR_NOMEM, "image sampler: out of memory");
+    for (b = 0; b < 4; b++) buf[o++] = (unsigned char)(1u >> (8 * b));
+    for (k = 0; k < 2; k++) {
+        uint64_t v[3];
+        v[0] = (uint64_t)s->begin[k]; v[1] = (uint64_t)s->end[k]; v[2] = (uint64_t)s->cursor[k];
+        for (i = 0; i < 3; i++) for (b = 0; b < 8; b++) buf[o++] = (unsigned char)(v[i] >> (8 * b));
+        for (i = 0; i < s->end[k] - s->begin[k]; i++)
+            for (b = 0; b < 4; b++) buf[o++] = (unsigned char)((uint32_t)s->perm[k][i] >> (8 * b));
+    }
+    st = ng_ckpt_put(ck, key, buf, bytes);
+    free(buf);
+    snprintf(rk, sizeof rk, "%s.rng", key);
+    return st == NG_OK ? ng_ckpt_put_rng(ck, rk, &s->rng) : st;
+}
+
+ng_status ng_image_sampler_get(const ng_ckpt *ck, const char *key, ng_image_sampler *s) {
+    size_t n = 0, o = 4, need = 4;
+    const unsigned char *p = (const unsigned char *)ng_ckpt_get(ck, key, &n);
+    char rk[NG_CKPT_MAX_KEY];
+    int k, b;
+    int64_t i;
+    uint64_t v[2][3];
+    ng_rng r;
+    ng_status st;
+    for (k = 0; k < 2; k++) need += 24 + 4 * (size_t)(s->end[k] - s->begin[k]);
+    if (!p || n != need || p[0] != 1 || p[1] || p[2] || p[3])
+        return ng_fail(NG_ERR_MISMATCH, "image sampler state '%s': absent or not for this data (%zu bytes, %zu expected)",
+                       key, n, need);
+    for (k = 0; k < 2; k++) {   /* check everything before changing anything */
+        size_t at = o;
+        for (i = 0; i < 3; i++) { v[k][i] = 0; for (b = 0; b < 8; b++) v[k][i] |= (uint64_t)p[at++] << (8 * b); }
+        if ((int64_t)v[k][0] != s->begin[k] || (int64_t)v[k][1] != s->end[k] ||
+            v[k][2] > (uint64_t)(s->end[k] - s->begin[k]))
+            return ng_fail(NG_ERR_MISMATCH, "image sampler state '%s': split %d was [%lld, %lld), the data gives [%lld, %lld)",
+                           key, k, (long long)v[k][0], (long long)v[k][1], (long long)s->begin[k], (long long)s->end[k]);
+        for (i = 0; i < s->end[k] - s->begin[k]; i++, at += 4) {
+            int64_t e = (int64_t)((uint32_t)p[at] | (uint32_t)p[at + 1] << 8 | (uint32_t)p[at + 2] << 16 | (uint32_t)p[at + 3] << 24);
+            if (e < s->begin[k] || e >= s->end[k])
+                return ng_fail(NG_ERR_FORMAT, "image sampler state '%s': index %lld outside split %d", key, (long long)e, k);
+        }
+        o = at;
+    }
+    snprintf(rk, sizeof rk, "%s.rng", key);
+    if ((st = ng_ckpt_get_rng(ck, rk, &r)) != NG_OK) return st;
+    o = 4;
+    for (k = 0; k < 2; k++) {
+        o += 24;
+        s->cursor[k] = (int64_t)v[k][2];
+        for (i = 0; i < s->end[k] - s->begin[k]; i++, o += 4)
+            s->perm[k][i] = (int32_t)((uint32_t)p[o] | (uint32_t)p[o + 1] << 8 | (uint32_t)p[o + 2] << 16 | (uint32_t)p[o + 3] << 24);
+    }
+    s->rng = r;
+    return NG_OK;
+}
+ng_status ng_gan_dataset_load(const char *dataset, const char *dir, ng_image_set *out) {
+    char path[4096];
+    memset(out, 0, sizeof *out);
+    if (!dataset) return ng_fail(NG_ERR_ARG, "gan dataset: NULL name");
+    if (!strcmp(dataset, "fashion_mnist")) {
+        snprintf(path, sizeof path, "%s/train-images-idx3-ubyte.gz", dir ? dir : NG_FMNIST_DEFAULT_DIR);
+        return ng_fmnist_gan_load(path, 32, out);
+    }
+    if (!strcmp(dataset, "cifar10") || !strcmp(dataset, "stl10")) {
+        if (!dir) return ng_fail(NG_ERR_ARG, "gan dataset %s: give the directory of its binary files", dataset);
+        return !strcmp(dataset, "cifar10") ? ng_cifar10_load_dir(dir, 1, out)
+                                           : ng_stl10_load_dir(dir, "train+unlabeled", 48, out);
+    }
+    return ng_fail(NG_ERR_ARG, "gan dataset: unknown name '%s' (fashion_mnist, cifar10, stl10)", dataset);
+}

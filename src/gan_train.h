@@ -61,3 +61,35 @@ ng_status ng_gan_generate_u8(ng_gan_net g, int latent_dim, int64_t n, int batch,
    geometry the caller knows (e.g. for sample grids). */
 ng_status ng_gan_generate(ng_gan_net g, int latent_dim, int64_t n, int batch, uint64_t seed, float *out,
                           int64_t out_numel);
+/* Real-image batches for ng_bilevel_* and ng_gan_trainer_* (an ng_real_batch_fn): shuffled
+   passes over two index ranges of an image set, split 0 = [0, split_at) and split 1 =
+   [split_at, n) (alphaGAN's search: the first half trains the weights, the second half is the
+   validation split of the worst-case and architecture steps; by index, not shuffled, as the
+   reference). Each split draws batches from a random permutation of its range and reshuffles
+   when it is exhausted (SubsetRandomSampler); a pass's last short batch is topped up from the
+   next pass. The permutations, cursors and RNG are saved with the state. */
+typedef struct ng_image_sampler {
+    const ng_image_set *set;
+    ng_image_norm norm;
+    int64_t begin[2], end[2];   /* split ranges (split 1 empty when split_at == n) */
+    int32_t *perm[2];           /* current permutation of each range */
+    int64_t cursor[2];          /* next position in perm */
+    int64_t *idx;               /* scratch (capacity idx_cap) */
+    int idx_cap;
+    ng_rng rng;
+} ng_image_sampler;
+ng_status ng_image_sampler_init(ng_image_sampler *s, const ng_image_set *set, int64_t split_at, ng_image_norm norm,
+                                uint64_t seed);
+void ng_image_sampler_free(ng_image_sampler *s);
+/* ng_real_batch_fn: `user` is the sampler. NULL (ctx status set) for an empty split. */
+ng_tensor *ng_image_sampler_batch(ng_ctx *ctx, void *user, int split, int batch);
+ng_status ng_image_sampler_put(ng_ckpt *ck, const char *key, const ng_image_sampler *s);
+ng_status ng_image_sampler_get(const ng_ckpt *ck, const char *key, ng_image_sampler *s);
+/* The image sets of alphaGAN's datasets, pixels (N, C, H, W) uint8:
+     "fashion_mnist"  the 60,000 training images padded 28 -> 32 (1 channel); dir NULL: the
+                      Debian package's NG_FMNIST_DEFAULT_DIR (train-images-idx3-ubyte.gz)
+     "cifar10"        the 50,000 training images (data_batch_1..5.bin in dir)
+     "stl10"          train + unlabeled (105,000) resized 96 -> 48 with PIL's bilinear filter
+   Errors name the file and what was wrong. */
+#define NG_FMNIST_DEFAULT_DIR "/usr/share/datasets/fashion-mnist"
+ng_status ng_gan_dataset_load(const char *dataset, const char *dir, ng_image_set *out);
