@@ -176,6 +176,7 @@ TEST(bilevel_presets_match_the_paper) {
     CHECK(s.arch_steps == 20 && s.epochs == 99 && s.batch == 64 && s.n_critic == 5);
     CHECK(s.lr_alpha == 3e-4f && s.alpha_beta1 == 0.5f && s.alpha_beta2 == 0.999f && s.alpha_weight_decay == 1e-3f);
     CHECK(s.beta1 == 0.0f && s.beta2 == 0.9f && !s.g_lr_rising_cosine);
+    CHECK(q.batch == 32 && q.inner_steps == 10 && q.arch_steps == 10 && q.epochs == 10 && q.lr_alpha == 5e-3f);
     CHECK(ng_bilevel_preset("nope", &q) == -1);
 }
 
