@@ -491,6 +491,7 @@ TEST(gan_data_split_and_sample) {
 
 /* ---- PNG grids ---- */
 
+#ifdef NG_USE_STB
 static int png_u32(const unsigned char *p) { return (int)(((uint32_t)p[0] << 24) | ((uint32_t)p[1] << 16) | ((uint32_t)p[2] << 8) | p[3]); }
 
 /* torchvision's save_image in float32: (x + 1) / 2, * 255 + 0.5, clamp, truncate */
@@ -499,6 +500,7 @@ static int grid_q(float v) {
     t = t * 255.0f + 0.5f;
     return t < 0.0f ? 0 : t > 255.0f ? 255 : (int)t;
 }
+#endif
 
 TEST(gan_data_png_grid) {
     enum { N = 5, C = 3, H = 4, W = 6 };
