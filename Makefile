@@ -18,7 +18,7 @@ ifeq ($(HAVE_OPENBLAS),1)
   LDLIBS += $(BLAS_LIBS) -lopenblas
 endif
 
-# stb_image_write (PNG sample grids) is optional too: Debian's libstb-dev.
+# stb_image_write (PNG sample grids) is optional: used when Debian's libstb-dev is installed.
 STB_DIR ?= /usr/include/stb
 ifneq ($(wildcard $(STB_DIR)/stb_image_write.h),)
   HAVE_STB ?= 1
@@ -26,9 +26,10 @@ else
   HAVE_STB ?= 0
 endif
 ifeq ($(HAVE_STB),1)
-  CFLAGS += -DNG_USE_STB -I$(STB_DIR)
-  LDLIBS += -lstb
-  FUZZ_STB := -DNG_USE_STB -I$(STB_DIR) -lstb
+  STB_CFLAGS := -DNG_USE_STB -I$(STB_DIR)
+  STB_LIBS   := -lstb
+  CFLAGS += $(STB_CFLAGS)
+  LDLIBS += $(STB_LIBS)
 endif
 
 B := build
@@ -45,7 +46,7 @@ all: nasgan.h examples $(B)/test_runner
 
 info:
 	@echo "OpenBLAS: $(if $(filter 1,$(HAVE_OPENBLAS)),on ($(BLAS_CFLAGS)),off (install libopenblas-dev to enable))"
-	@echo "stb_image_write (PNG): $(if $(filter 1,$(HAVE_STB)),on,off (install libstb-dev to enable))"
+	@echo "stb (PNG grids): $(if $(filter 1,$(HAVE_STB)),on ($(STB_CFLAGS) $(STB_LIBS)),off (install libstb-dev to enable))"
 
 nasgan.h: $(SRC_PARTS) scripts/amalgamate.sh
 	./scripts/amalgamate.sh nasgan.h
@@ -84,9 +85,9 @@ check-header: nasgan.h
 	$(CC) -std=c11 -fopenmp -Wall -Wextra -Werror -I. -c $(B)/hdr.c -o $(B)/hdr11.o
 	$(CC) -std=c99 -Wall -Wextra -Werror -DNG_NO_ZLIB -I. -c $(B)/hdr.c -o $(B)/hdr99nz.o
 	$(CC) -std=c11 -Wall -Wextra -Werror -DNG_USE_OPENBLAS $(BLAS_CFLAGS) -I. -c $(B)/hdr.c -o $(B)/hdr11b.o
-	$(CC) -std=c99 -Wall -Wextra -Werror -DNG_USE_STB -I$(STB_DIR) -I. -c $(B)/hdr.c -o $(B)/hdr99stb.o
+	if [ -f $(STB_DIR)/stb_image_write.h ]; then $(CC) -std=c99 -Wall -Wextra -Werror -DNG_USE_STB -I$(STB_DIR) -I. -c $(B)/hdr.c -o $(B)/hdr99stb.o; fi
 	$(CXX) -std=c++11 -Wall -Wextra -Werror -I. -c $(B)/hdr.cpp -o $(B)/hdrxx.o
-	$(CXX) -std=c++11 -Wall -Wextra -Werror -DNG_USE_STB -I$(STB_DIR) -I. -c $(B)/hdr.cpp -o $(B)/hdrxxstb.o
+	if [ -f $(STB_DIR)/stb_image_write.h ]; then $(CXX) -std=c++11 -Wall -Wextra -Werror -DNG_USE_STB -I$(STB_DIR) -I. -c $(B)/hdr.cpp -o $(B)/hdrxxstb.o; fi
 	$(CXX) -std=c++17 -fopenmp -Wall -Wextra -Werror -I. -c $(B)/hdr.cpp -o $(B)/hdrxx17.o
 	@echo "header compiles as C99, C11 and C++11/17"
 
@@ -110,11 +111,11 @@ $(B)/bench_%: bench/%.c nasgan.h | $(B)
 FUZZ_TARGETS := $(patsubst fuzz/%.c,$(B)/fuzz_%,$(wildcard fuzz/*.c))
 fuzz: deps-fuzz nasgan.h $(FUZZ_TARGETS)
 $(B)/fuzz_%: fuzz/%.c nasgan.h | $(B)
-	clang -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all -I. -o $@ $< -lz -lm
+	clang -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all $(STB_CFLAGS) -I. -o $@ $< -lz -lm $(STB_LIBS)
 # Regenerate the committed seed inputs (small valid files) in fuzz/seeds/<target>/.
 fuzz-seeds: nasgan.h | $(B)
 	$(CC) -O1 -Wall -Wextra -I. -o $(B)/make_seeds fuzz/tools/make_seeds.c -lz -lm
-	mkdir -p fuzz/seeds/idx fuzz/seeds/ckpt fuzz/seeds/genotype_json
+	mkdir -p fuzz/seeds/idx fuzz/seeds/ckpt fuzz/seeds/genotype_json fuzz/seeds/cifar10 fuzz/seeds/stl10
 	$(B)/make_seeds fuzz/seeds
 # Run every target for FUZZ_SECONDS each; any crash, leak or hang fails.
 FUZZ_SECONDS ?= 30

@@ -752,65 +752,124 @@ ng_tensor *ng_images_u8_to_tensor(ng_ctx *ctx, const unsigned char *pixels, int6
 
 /* ---- src/gan_data.h ---- */
 /* ======================================================================================== */
-/* @@GANDATA  image datasets for the GAN search (CIFAR-10, STL-10, Fashion-MNIST), PNG grids */
+/* @@GAN_DATA  image sets for the GAN search (CIFAR-10, STL-10, Fashion-MNIST), PNG grids   */
 /* ======================================================================================== */
-/* An image set in memory: uint8 pixels (N, C, H, W), channel planes row-major (as a tensor). */
+/* Image sets are uint8 (N, C, H, W) planes held in memory; batches are turned into float
+   tensors in the step arena on demand (ng_image_set_batch).
+
+   FILE FORMATS (the publishers' binary layouts; docs: /work/shared/docs/data.md)
+     CIFAR-10  data_batch_1.bin .. data_batch_5.bin (train), test_batch.bin: 10,000 records of
+               3,073 bytes each: 1 label byte (0..9), then 1,024 R, 1,024 G, 1,024 B bytes
+               (row-major 32x32 planes).
+     STL-10    train_X.bin, test_X.bin, unlabeled_X.bin: N x 3 x 96 x 96 bytes, each channel
+               plane stored COLUMN-major (transposed; torchvision transposes it back), and
+               train_y.bin, test_y.bin: one byte per image, labels 1..10 (stored here as 0..9).
+   The directory loaders also look in the archives' own subdirectory (cifar-10-batches-bin/,
+   stl10_binary/) when the files are not directly in `dir`.
+
+   alphaGAN's use (docs: alphagan.md 3.2 and 4)
+     search    CIFAR-10 train (50,000) split by index, NOT shuffled: [0, 25000) trains the
+               weights, [25000, 50000) is the "valid" queue (worst-case estimate and the
+               architecture steps); see ng_image_set_split_half. Batches of 64 drawn at random
+               from each part (ng_sample_indices). Normalisation: the reference code's quirk,
+               ToTensor + Normalize(CIFAR mean/std) (NG_IMAGE_NORM_CIFAR_MEANSTD).
+     retrain   CIFAR-10 train at 32x32, or STL-10 'train+unlabeled' (105,000 images) resized
+               96 -> 48 with PIL's bilinear filter; both scaled to [-1, 1] (NG_IMAGE_NORM_PM1).
+     Fashion-MNIST: 28x28 zero-padded to 32x32 (pixel 0 = -1 after scaling), 1 channel.
+
+   PNG GRIDS need stb_image_write: build with -DNG_USE_STB and link -lstb (Debian's libstb-dev:
+   -I/usr/include/stb; its libstb.so carries the stb_image_write functions, so nasgan.h only
+   includes the declarations and never defines STB_IMAGE_WRITE_IMPLEMENTATION). Without it
+   ng_save_image_grid returns NG_ERR_UNSUPPORTED. */
+#ifndef NG_FMNIST_DIR
+#define NG_FMNIST_DIR "/usr/share/datasets/fashion-mnist"   /* Debian's dataset-fashion-mnist */
+#endif
+#define NG_CIFAR10_RECORD_BYTES 3073            /* 1 label byte + 3 x 32 x 32 pixels */
+#define NG_CIFAR10_FILE_RECORDS 10000           /* records in every CIFAR-10 batch file */
+#define NG_STL10_IMAGE_BYTES 27648              /* 3 x 96 x 96 */
+
 typedef struct ng_image_set {
     int64_t n;
     int c, h, w;
-    unsigned char *pixels;      /* (N, C, H, W) */
-    unsigned char *labels;      /* (N), class 0..9, or NULL */
+    unsigned char *pixels;  /* (N, C, H, W) channel planes, row-major; malloc'd */
+    unsigned char *labels;  /* (N) class indices 0..9, or NULL (unlabelled sets) */
 } ng_image_set;
-void ng_image_set_free(ng_image_set *s);   /* frees and zeroes */
+/* Frees both arrays and zeroes the struct (NULL and zeroed sets are fine). */
+void ng_image_set_free(ng_image_set *s);
 
-/* CIFAR-10 binary version: records of 3,073 bytes (label 0..9, then 1,024 R, 1,024 G, 1,024 B
-   bytes, row-major 32x32). The size must be a positive multiple of 3,073; a label above 9 is an
-   error naming the record. `name` names the source in messages. */
+/* One CIFAR-10 batch file held in memory. Its size must be a positive multiple of 3,073 bytes
+   (any number of records is accepted here) and every label must be 0..9; otherwise
+   NG_ERR_FORMAT with a message naming `name` and the size or the record index. On failure *out
+   is zeroed and nothing needs freeing. */
 ng_status ng_cifar10_parse(const unsigned char *buf, size_t n, const char *name, ng_image_set *out);
-/* train != 0: data_batch_1.bin .. data_batch_5.bin (50,000 images); else test_batch.bin.
-   Every file must hold exactly 10,000 records. */
+/* train != 0: data_batch_1.bin .. data_batch_5.bin concatenated in that order (50,000
+   images); train == 0: test_batch.bin (10,000). Every file must hold exactly 10,000 records;
+   a missing file is an error naming it. (3, 32, 32) with labels. */
 ng_status ng_cifar10_load_dir(const char *dir, int train, ng_image_set *out);
 
-/* STL-10 binary: an X file is N x 3 x 96 x 96 uint8 where each channel plane is stored
-   COLUMN-major (transposed); parse returns row-major planes. A y file holds one label 1..10
-   per image (returned as 0..9); its count must equal the X file's. */
-ng_status ng_stl10_parse(const unsigned char *x, size_t nx, const unsigned char *y, size_t ny, const char *name,
-                         ng_image_set *out);
-/* split: "train" (5,000), "test" (8,000), "unlabeled" (100,000) or "train+unlabeled"
-   (105,000, alphaGAN's retraining set); size 96 (as stored) or 48 (PIL bilinear, see below). */
+/* One STL-10 X file held in memory (N x 3 x 96 x 96, column-major planes): transposed into
+   row-major (N, 3, 96, 96), labels NULL. Size must be a positive multiple of 27,648 bytes. */
+ng_status ng_stl10_parse(const unsigned char *buf, size_t n, const char *name, ng_image_set *out);
+/* A y file for the images already in *set: exactly set->n bytes, each 1..10; stored in
+   set->labels as 0..9 (replacing any labels there). On failure set is unchanged. */
+ng_status ng_stl10_parse_labels(const unsigned char *buf, size_t n, const char *name, ng_image_set *set);
+/* split "train" (train_X + train_y, 5,000), "test" (test_X + test_y, 8,000), "unlabeled"
+   (unlabeled_X, 100,000, labels NULL) or "train+unlabeled" (train then unlabeled, in that
+   order as torchvision's STL10, 105,000, labels NULL). size 96 keeps the images, 48 resizes
+   each one with ng_image_resize_bilinear_pil (torchvision Resize(48) on the PIL image). The X
+   files are streamed one image at a time, so the peak memory is the output set only (the
+   unlabeled split at 48x48 is 691 MB; at 96x96, 2.8 GB). */
 ng_status ng_stl10_load_dir(const char *dir, const char *split, int size, ng_image_set *out);
 
-/* PIL's Image.resize(..., Image.BILINEAR) for 8-bit planes, bit for bit (Pillow's
-   ImagingResample: a triangle filter whose support grows with the downscale factor, so
-   downscaling averages; coefficients normalised, then in fixed point with 22 fractional bits;
-   horizontal pass, rounding to uint8, then vertical pass). torchvision's Resize on PIL images
-   calls it. Planes (C, H, W) -> (C, OH, OW). */
-ng_status ng_image_resize_bilinear_pil(const unsigned char *src, int c, int h, int w, unsigned char *dst, int oh,
-                                       int ow);
+/* PIL's Image.resize((ow, oh), Image.BILINEAR) on uint8 planes (Pillow's ImagingResample,
+   bit-exact): a separable triangle filter whose support grows with the downscale factor
+   (support = max(1, in/out), so a 2x reduction averages a 4-pixel window: antialiasing),
+   coefficients normalised per output pixel then rounded to fixed point with 22 fraction bits
+   (PRECISION_BITS = 32 - 8 - 2), horizontal pass first, rounded and clamped to uint8 after
+   each pass. src (C, H, W) -> dst (C, OH, OW), each channel independently. Any sizes >= 1,
+   up or down. NG_ERR_ARG for sizes < 1 or NULL buffers, NG_ERR_NOMEM if the small
+   coefficient tables cannot be allocated. */
+ng_status ng_image_resize_bilinear_pil(const unsigned char *src, int c, int h, int w, unsigned char *dst, int oh, int ow);
 
-/* Fashion-MNIST images (IDX, raw or .gz) for the GAN: zero-padded around the centre from 28x28
-   to pad_to x pad_to (32 lets the alphaGAN space apply unchanged: pixel 0 is -1 after
-   scaling, the background colour), 1 channel, labels NULL. */
+/* Fashion-MNIST images for the GAN: an IDX images file (raw or .gz, read by ng_idx_load;
+   e.g. NG_FMNIST_DIR "/train-images-idx3-ubyte.gz") of (N, H, W) bytes, zero-padded to
+   pad_to x pad_to and centred (left/top padding (pad_to - W) / 2, the rest right/bottom),
+   c = 1, labels NULL. pad_to = 32 for the alphaGAN space (bottom width 4); pad_to must be at
+   least H and W (pad_to == H == W keeps the images as they are). */
 ng_status ng_fmnist_gan_load(const char *images_path, int pad_to, ng_image_set *out);
 
-/* Images idx[0..n) of s as a float tensor (n, C, H, W) in ctx's step arena:
-   NG_IMAGE_NORM_PM1: x / 127.5 - 1, the [-1, 1] range of the generator's tanh (default);
-   NG_IMAGE_NORM_CIFAR_MEANSTD: (x / 255 - mean_c) / std_c with CIFAR-10's mean (0.4914,
-   0.4822, 0.4465) and std (0.2470, 0.2435, 0.2616): the reference search code's quirk (3
-   channels only). NULL (ctx status and message set) for an index outside the set. */
-typedef enum ng_image_norm { NG_IMAGE_NORM_PM1 = 0, NG_IMAGE_NORM_CIFAR_MEANSTD = 1 } ng_image_norm;
+typedef enum ng_image_norm {
+    NG_IMAGE_NORM_PM1 = 0,           /* x / 127.5 - 1: [-1, 1], what tanh generators produce (default) */
+    NG_IMAGE_NORM_CIFAR_MEANSTD = 1  /* (x / 255 - mean[c]) / std[c], mean (0.4914, 0.4822, 0.4465),
+                                        std (0.2470, 0.2435, 0.2616): alphaGAN's search-time quirk; C = 3 only */
+} ng_image_norm;
+/* Images idx[0..n) of s as an (n, C, H, W) float tensor in ctx's step arena (no gradient).
+   NULL with ctx's status set (NG_ERR_ARG, message in ng_last_error) for an index outside
+   [0, s->n), n < 1, an unknown norm or NG_IMAGE_NORM_CIFAR_MEANSTD with C != 3; NULL with
+   NG_ERR_NOMEM when the arena is full. */
 ng_tensor *ng_image_set_batch(ng_ctx *ctx, const ng_image_set *s, const int64_t *idx, int n, ng_image_norm norm);
 
-/* n images (N, C, H, W) in [-1, 1] as one PNG grid (torchvision's make_grid + save_image):
-   nrow images per row, `padding` pixels of black between and around them, 1 channel -> gray,
-   3 -> RGB; values quantised as uint8(clamp((x + 1) / 2 * 255 + 0.5, 0, 255)). Encoded with
-   stb_image_write (build with NG_USE_STB; otherwise NG_ERR_UNSUPPORTED) and written
-   atomically. */
-ng_status ng_save_image_grid(const char *path, const float *images, int n, int c, int h, int w, int nrow,
-                             int padding);
-/* The same grid as PNG bytes in memory (*out malloc'd; caller frees). */
-ng_status ng_image_grid_png(const float *images, int n, int c, int h, int w, int nrow, int padding,
-                            unsigned char **out, size_t *out_n);
+/* alphaGAN's search split (search.py: split = floor(0.5 * num_train)): *first_len = n / 2.
+   Images [0, first_len) train the weights, [first_len, n) form the validation queue; by
+   index, never shuffled (50,000 -> 25,000 + 25,000). */
+void ng_image_set_split_half(int64_t n, int64_t *first_len);
+/* n indices drawn uniformly WITH replacement from [begin, end) (end > begin). alphaGAN draws
+   from a SubsetRandomSampler (a permutation per pass, i.e. without replacement within an
+   epoch); with 25,000 images and batches of 64 the two differ negligibly. Callers who want
+   epochs can shuffle an index array with ng_rng_below instead. */
+void ng_sample_indices(ng_rng *r, int64_t begin, int64_t end, int n, int64_t *out);
+
+/* Save n images (N, C, H, W) with values in [-1, 1] as one PNG, torchvision's
+   save_image(make_grid(x, nrow, padding), normalize=True, value_range=(-1, 1)):
+   ncol = min(nrow, n) images per row, nrows = ceil(n / ncol) rows, `padding` pixels of value 0
+   between and around the images, so the PNG is ncol * (W + padding) + padding wide and
+   nrows * (H + padding) + padding high; as in make_grid a single image (n == 1) is saved
+   without any padding. Quantisation as torchvision: u8 = clamp((x + 1) / 2 * 255 + 0.5, 0, 255)
+   truncated (NaN -> 0). C = 1 gives a grayscale PNG (torchvision repeats it into RGB; the
+   pixel values are the same), C = 3 an RGB PNG. Written with ng_file_write_atomic.
+   NG_ERR_ARG for bad sizes (C not 1 or 3, n, H, W, nrow < 1, padding < 0, a grid over 2^30
+   pixels); NG_ERR_UNSUPPORTED when built without NG_USE_STB. */
+ng_status ng_save_image_grid(const char *path, const float *images, int n, int c, int h, int w, int nrow, int padding);
 
 /* ---- src/gan_space.h ---- */
 /* ======================================================================================== */
@@ -1400,11 +1459,10 @@ ng_status ng_image_sampler_put(ng_ckpt *ck, const char *key, const ng_image_samp
 ng_status ng_image_sampler_get(const ng_ckpt *ck, const char *key, ng_image_sampler *s);
 /* The image sets of alphaGAN's datasets, pixels (N, C, H, W) uint8:
      "fashion_mnist"  the 60,000 training images padded 28 -> 32 (1 channel); dir NULL: the
-                      Debian package's NG_FMNIST_DEFAULT_DIR (train-images-idx3-ubyte.gz)
+                      Debian package's NG_FMNIST_DIR (train-images-idx3-ubyte.gz)
      "cifar10"        the 50,000 training images (data_batch_1..5.bin in dir)
      "stl10"          train + unlabeled (105,000) resized 96 -> 48 with PIL's bilinear filter
    Errors name the file and what was wrong. */
-#define NG_FMNIST_DEFAULT_DIR "/usr/share/datasets/fashion-mnist"
 ng_status ng_gan_dataset_load(const char *dataset, const char *dir, ng_image_set *out);
 
 /* ---- src/textnas.h ---- */
@@ -1653,6 +1711,11 @@ const char *ng_build_info(void) {
            " zlib=on"
 #else
            " zlib=off"
+#endif
+#ifdef NG_USE_STB
+           " stb=on"
+#else
+           " stb=off"
 #endif
 #ifdef NG_USE_CUDA
            " cuda=on"
@@ -7427,10 +7490,10 @@ ng_tensor *ng_images_u8_to_tensor(ng_ctx *ctx, const unsigned char *px, int64_t 
 
 /* ---- src/gan_data.c ---- */
 /* ======================================================================================== */
-/* @@GANDATA                                                                                */
+/* @@GAN_DATA                                                                               */
 /* ======================================================================================== */
 #ifdef NG_USE_STB
-#include <stb_image_write.h>
+#include <stb_image_write.h>   /* declarations only: the functions come from -lstb */
 #endif
 
 void ng_image_set_free(ng_image_set *s) {
@@ -7440,384 +7503,624 @@ void ng_image_set_free(ng_image_set *s) {
     memset(s, 0, sizeof *s);
 }
 
-static ng_status ng__imgset_alloc(ng_image_set *s, int64_t n, int c, int h, int w, int labels, const char *name) {
-    size_t bytes;
-    memset(s, 0, sizeof *s);
-    if (n < 0 || ng_mul_size((size_t)n, (size_t)c * (size_t)h * (size_t)w, &bytes) != 0)
-        return ng_fail(NG_ERR_FORMAT, "%s: %lld images of %dx%dx%d do not fit in memory", name, (long long)n, c, h, w);
-    s->pixels = (unsigned char *)malloc(bytes ? bytes : 1);
-    s->labels = labels ? (unsigned char *)malloc((size_t)(n ? n : 1)) : NULL;
-    if (!s->pixels || (labels && !s->labels)) {
-        ng_image_set_free(s);
-        return ng_fail(NG_ERR_NOMEM, "%s: cannot allocate %zu bytes for %lld images", name, bytes, (long long)n);
+/* ---- CIFAR-10 ---- */
+
+/* Checks a whole buffer of records and copies them to pixels/labels (room for n / 3073). */
+static ng_status ng__cifar_decode(const unsigned char *buf, size_t n, const char *name, unsigned char *pixels,
+                                  unsigned char *labels) {
+    size_t r, nrec = n / NG_CIFAR10_RECORD_BYTES;
+    for (r = 0; r < nrec; r++) {
+        const unsigned char *rec = buf + r * NG_CIFAR10_RECORD_BYTES;
+        if (rec[0] > 9)
+            return ng_fail(NG_ERR_FORMAT, "CIFAR-10 file '%s': record %zu (byte offset %zu) has label %d; expected 0..9",
+                           name, r, r * NG_CIFAR10_RECORD_BYTES, rec[0]);
+        labels[r] = rec[0];
+        memcpy(pixels + r * 3072, rec + 1, 3072);
     }
-    s->n = n; s->c = c; s->h = h; s->w = w;
     return NG_OK;
 }
 
-/* ---- CIFAR-10 ---- */
-#define NG__CIFAR_REC 3073
+static ng_status ng__cifar_check_size(size_t n, const char *name) {
+    if (n == 0) return ng_fail(NG_ERR_FORMAT, "CIFAR-10 file '%s' is empty", name);
+    if (n % NG_CIFAR10_RECORD_BYTES != 0)
+        return ng_fail(NG_ERR_FORMAT, "CIFAR-10 file '%s': size %zu bytes is not a multiple of the %d-byte record "
+                       "(%zu whole records and %zu bytes left over; truncated or not a CIFAR-10 binary file)",
+                       name, n, NG_CIFAR10_RECORD_BYTES, n / NG_CIFAR10_RECORD_BYTES, n % NG_CIFAR10_RECORD_BYTES);
+    return NG_OK;
+}
+
+static ng_status ng__image_set_alloc(ng_image_set *s, int64_t n, int c, int h, int w, int with_labels, const char *name) {
+    size_t per = (size_t)c * (size_t)h * (size_t)w, total;
+    memset(s, 0, sizeof *s);
+    if (n < 0 || (uint64_t)n > (uint64_t)SIZE_MAX || ng_mul_size((size_t)n, per, &total))
+        return ng_fail(NG_ERR_NOMEM, "'%s': %lld images of %dx%dx%d bytes overflow the address space", name,
+                       (long long)n, c, h, w);
+    s->pixels = (unsigned char *)malloc(total ? total : 1);
+    s->labels = with_labels ? (unsigned char *)malloc(n ? (size_t)n : 1) : NULL;
+    if (!s->pixels || (with_labels && !s->labels)) {
+        free(s->pixels);
+        free(s->labels);
+        memset(s, 0, sizeof *s);
+        return ng_fail(NG_ERR_NOMEM, "'%s': cannot allocate %zu bytes for %lld images", name, total, (long long)n);
+    }
+    s->n = n;
+    s->c = c;
+    s->h = h;
+    s->w = w;
+    return NG_OK;
+}
+
 ng_status ng_cifar10_parse(const unsigned char *buf, size_t n, const char *name, ng_image_set *out) {
-    int64_t i, count;
     ng_status st;
     memset(out, 0, sizeof *out);
-    if (n == 0 || n % NG__CIFAR_REC != 0)
-        return ng_fail(NG_ERR_FORMAT, "%s: %zu bytes is not a whole number of CIFAR-10 records (3073 bytes each: "
-                       "1 label + 3 x 1024 pixels)", name, n);
-    count = (int64_t)(n / NG__CIFAR_REC);
-    for (i = 0; i < count; i++)
-        if (buf[(size_t)i * NG__CIFAR_REC] > 9)
-            return ng_fail(NG_ERR_FORMAT, "%s: record %lld (byte offset %zu) has label %d; CIFAR-10 labels are 0..9",
-                           name, (long long)i, (size_t)i * NG__CIFAR_REC, buf[(size_t)i * NG__CIFAR_REC]);
-    if ((st = ng__imgset_alloc(out, count, 3, 32, 32, 1, name)) != NG_OK) return st;
-    for (i = 0; i < count; i++) {
-        const unsigned char *r = buf + (size_t)i * NG__CIFAR_REC;
-        out->labels[i] = r[0];
-        memcpy(out->pixels + (size_t)i * 3072, r + 1, 3072);   /* already R, G, B planes, row-major */
-    }
-    return NG_OK;
+    if (!name) name = "(memory)";
+    st = ng__cifar_check_size(n, name);
+    if (st != NG_OK) return st;
+    st = ng__image_set_alloc(out, (int64_t)(n / NG_CIFAR10_RECORD_BYTES), 3, 32, 32, 1, name);
+    if (st != NG_OK) return st;
+    st = ng__cifar_decode(buf, n, name, out->pixels, out->labels);
+    if (st != NG_OK) ng_image_set_free(out);
+    return st;
 }
 
-/* Append b's images to a (same geometry, both with or without labels). b is freed. */
-static ng_status ng__imgset_append(ng_image_set *a, ng_image_set *b, const char *name) {
-    size_t per = (size_t)b->c * (size_t)b->h * (size_t)b->w, total;
-    unsigned char *p, *l = NULL;
-    if (!a->pixels) { *a = *b; memset(b, 0, sizeof *b); return NG_OK; }
-    if (a->c != b->c || a->h != b->h || a->w != b->w || !a->labels != !b->labels) {
-        ng_image_set_free(b);
-        return ng_fail(NG_ERR_FORMAT, "%s: images of another size than the files before it", name);
+static int ng__gd_exists(const char *path) {
+    FILE *f = fopen(path, "rb");
+    if (!f) return 0;
+    fclose(f);
+    return 1;
+}
+
+/* dir/file, or dir/sub/file when only that one exists (the archive's own folder). */
+static ng_status ng__gd_path(char *out, size_t cap, const char *dir, const char *sub, const char *file) {
+    int k = snprintf(out, cap, "%s/%s", dir, file);
+    if (k < 0 || (size_t)k >= cap) return ng_fail(NG_ERR_ARG, "path '%s/%s' is too long", dir, file);
+    if (!ng__gd_exists(out)) {
+        char alt[1024];
+        k = snprintf(alt, sizeof alt, "%s/%s/%s", dir, sub, file);
+        if (k > 0 && (size_t)k < sizeof alt && (size_t)k < cap && ng__gd_exists(alt)) memcpy(out, alt, (size_t)k + 1);
     }
-    total = (size_t)(a->n + b->n);
-    p = (unsigned char *)realloc(a->pixels, total * per);
-    if (p) a->pixels = p;
-    if (p && a->labels) {
-        l = (unsigned char *)realloc(a->labels, total);
-        if (l) a->labels = l;
-    }
-    if (!p || (a->labels && !l)) { ng_image_set_free(b); return ng_fail(NG_ERR_NOMEM, "%s: out of memory", name); }
-    memcpy(a->pixels + (size_t)a->n * per, b->pixels, (size_t)b->n * per);
-    if (a->labels) memcpy(a->labels + a->n, b->labels, (size_t)b->n);
-    a->n += b->n;
-    ng_image_set_free(b);
     return NG_OK;
 }
 
 ng_status ng_cifar10_load_dir(const char *dir, int train, ng_image_set *out) {
-    static const char *const files[] = {"data_batch_1.bin", "data_batch_2.bin", "data_batch_3.bin",
-                                        "data_batch_4.bin", "data_batch_5.bin", "test_batch.bin"};
-    int first = train ? 0 : 5, last = train ? 4 : 5, f;
-    ng_status st = NG_OK;
+    static const char *const train_files[5] = {"data_batch_1.bin", "data_batch_2.bin", "data_batch_3.bin",
+                                               "data_batch_4.bin", "data_batch_5.bin"};
+    static const char *const test_files[1] = {"test_batch.bin"};
+    const char *const *files = train ? train_files : test_files;
+    int nf = train ? 5 : 1, i;
+    const size_t want = (size_t)NG_CIFAR10_FILE_RECORDS * NG_CIFAR10_RECORD_BYTES;
+    ng_status st;
+    char path[1024];
     memset(out, 0, sizeof *out);
-    for (f = first; f <= last && st == NG_OK; f++) {
-        char path[4096];
-        unsigned char *buf = NULL;
-        size_t n = 0;
-        ng_image_set part;
-        snprintf(path, sizeof path, "%s/%s", dir, files[f]);
-        st = ng_file_read_all(path, (size_t)NG__CIFAR_REC * 10000, &buf, &n);
-        if (st == NG_OK && n != (size_t)NG__CIFAR_REC * 10000)
-            st = ng_fail(NG_ERR_FORMAT, "%s: %zu bytes; a CIFAR-10 batch file holds 10000 records of 3073 bytes "
-                         "(30730000 bytes)", path, n);
-        if (st == NG_OK) st = ng_cifar10_parse(buf, n, path, &part);
+    if (!dir) return ng_fail(NG_ERR_ARG, "ng_cifar10_load_dir: dir is NULL");
+    st = ng__image_set_alloc(out, (int64_t)nf * NG_CIFAR10_FILE_RECORDS, 3, 32, 32, 1, dir);
+    if (st != NG_OK) return st;
+    for (i = 0; i < nf; i++) {
+        unsigned char *buf;
+        size_t n;
+        st = ng__gd_path(path, sizeof path, dir, "cifar-10-batches-bin", files[i]);
+        if (st != NG_OK) break;
+        /* a generous cap: a wrong size below it gets the precise message below */
+        st = ng_file_read_all(path, 4 * want, &buf, &n);
+        if (st != NG_OK) break;
+        st = ng__cifar_check_size(n, path);
+        if (st == NG_OK && n != want)
+            st = ng_fail(NG_ERR_FORMAT, "CIFAR-10 file '%s' holds %zu records (%zu bytes); every batch file holds "
+                         "exactly %d records of %d bytes (%zu bytes)", path, n / NG_CIFAR10_RECORD_BYTES, n,
+                         NG_CIFAR10_FILE_RECORDS, NG_CIFAR10_RECORD_BYTES, want);
+        if (st == NG_OK)
+            st = ng__cifar_decode(buf, n, path, out->pixels + (size_t)i * NG_CIFAR10_FILE_RECORDS * 3072,
+                                  out->labels + (size_t)i * NG_CIFAR10_FILE_RECORDS);
         free(buf);
-        if (st == NG_OK) st = ng__imgset_append(out, &part, path);
+        if (st != NG_OK) break;
     }
     if (st != NG_OK) ng_image_set_free(out);
     return st;
 }
 
-/* ---- STL-10 ---- */
-#define NG__STL_IMG (3 * 96 * 96)
-ng_status ng_stl10_parse(const unsigned char *x, size_t nx, const unsigned char *y, size_t ny, const char *name,
-                         ng_image_set *out) {
-    int64_t i, count;
-    int c, r, k;
-    ng_status st;
-    memset(out, 0, sizeof *out);
-    if (nx == 0 || nx % NG__STL_IMG != 0)
-        return ng_fail(NG_ERR_FORMAT, "%s: %zu bytes is not a whole number of STL-10 images (3 x 96 x 96 = 27648 bytes each)",
-                       name, nx);
-    count = (int64_t)(nx / NG__STL_IMG);
-    if (y) {
-        if (ny != (size_t)count)
-            return ng_fail(NG_ERR_FORMAT, "%s: the labels file has %zu labels for %lld images", name, ny, (long long)count);
-        for (i = 0; i < count; i++)
-            if (y[i] < 1 || y[i] > 10)
-                return ng_fail(NG_ERR_FORMAT, "%s: label %lld is %d; STL-10 labels are 1..10", name, (long long)i, y[i]);
-    }
-    if ((st = ng__imgset_alloc(out, count, 3, 96, 96, y != NULL, name)) != NG_OK) return st;
-    for (i = 0; i < count; i++) {
-        const unsigned char *src = x + (size_t)i * NG__STL_IMG;
-        unsigned char *dst = out->pixels + (size_t)i * NG__STL_IMG;
-        for (c = 0; c < 3; c++)             /* each plane is column-major: transpose */
-            for (r = 0; r < 96; r++)
-                for (k = 0; k < 96; k++) dst[(c * 96 + r) * 96 + k] = src[(c * 96 + k) * 96 + r];
-        if (y) out->labels[i] = (unsigned char)(y[i] - 1);
-    }
-    return NG_OK;
-}
+/* ---- PIL's bilinear resample (Pillow src/libImaging/Resample.c, 8-bit path) ---- */
 
-static ng_status ng__stl_load_one(const char *dir, const char *split, int size, ng_image_set *out) {
-    char px[4096], py[4096];
-    unsigned char *x = NULL, *y = NULL;
-    size_t nx = 0, ny = 0;
-    int labelled = strcmp(split, "unlabeled") != 0;
-    ng_status st;
-    snprintf(px, sizeof px, "%s/%s_X.bin", dir, split);
-    snprintf(py, sizeof py, "%s/%s_y.bin", dir, split);
-    st = ng_file_read_all(px, (size_t)NG__STL_IMG * 200000, &x, &nx);
-    if (st == NG_OK && labelled) st = ng_file_read_all(py, 200000, &y, &ny);
-    if (st == NG_OK) st = ng_stl10_parse(x, nx, y, ny, px, out);
-    free(x);
-    free(y);
-    if (st == NG_OK && size != 96) {
-        ng_image_set small;
-        int64_t i;
-        st = ng__imgset_alloc(&small, out->n, 3, size, size, 0, px);
-        for (i = 0; i < out->n && st == NG_OK; i++)
-            st = ng_image_resize_bilinear_pil(out->pixels + (size_t)i * NG__STL_IMG, 3, 96, 96,
-                                              small.pixels + (size_t)i * 3 * size * size, size, size);
-        if (st == NG_OK) {
-            small.labels = out->labels;
-            out->labels = NULL;
-            ng_image_set_free(out);
-            *out = small;
-        } else {
-            ng_image_set_free(&small);
-        }
-    }
-    if (st != NG_OK) ng_image_set_free(out);
-    return st;
-}
-
-ng_status ng_stl10_load_dir(const char *dir, const char *split, int size, ng_image_set *out) {
-    ng_status st;
-    memset(out, 0, sizeof *out);
-    if (size != 96 && size != 48 && !(size > 0 && size < 96))
-        return ng_fail(NG_ERR_ARG, "stl10: image size %d (96 as stored, or smaller, e.g. 48)", size);
-    if (!strcmp(split, "train+unlabeled")) {
-        ng_image_set un;
-        st = ng__stl_load_one(dir, "train", size, out);
-        if (st == NG_OK) st = ng__stl_load_one(dir, "unlabeled", size, &un);
-        if (st == NG_OK) {   /* the unlabeled part has no labels: drop the train labels too */
-            free(out->labels);
-            out->labels = NULL;
-            st = ng__imgset_append(out, &un, dir);
-        }
-        if (st != NG_OK) ng_image_set_free(out);
-        return st;
-    }
-    if (strcmp(split, "train") && strcmp(split, "test") && strcmp(split, "unlabeled"))
-        return ng_fail(NG_ERR_ARG, "stl10: unknown split '%s' (train, test, unlabeled, train+unlabeled)", split);
-    return ng__stl_load_one(dir, split, size, out);
-}
-
-/* ---- PIL's bilinear resampling (Pillow src/libImaging/Resample.c), 8-bit path ---- */
 #define NG__PIL_PRECISION_BITS (32 - 8 - 2)
+
+typedef struct ng__pil_coeffs {
+    int ksize;
+    int *bounds;      /* (out, 2): first input index, number of inputs */
+    int32_t *kk;      /* (out, ksize) fixed-point weights */
+} ng__pil_coeffs;
+
 static double ng__pil_bilinear(double x) {
     if (x < 0.0) x = -x;
-    return x < 1.0 ? 1.0 - x : 0.0;
+    if (x < 1.0) return 1.0 - x;
+    return 0.0;
 }
-/* Fixed-point coefficients of every output position: bounds (xmin, count) and ksize weights. */
-static int ng__pil_coeffs(int in_size, int out_size, int *bounds, int **kk_out) {
-    double scale = (double)in_size / (double)out_size, filterscale = scale < 1.0 ? 1.0 : scale;
-    double support = 1.0 * filterscale, *pre;
+
+static void ng__pil_coeffs_free(ng__pil_coeffs *c) {
+    free(c->bounds);
+    free(c->kk);
+    memset(c, 0, sizeof *c);
+}
+
+/* precompute_coeffs + normalize_coeffs_8bpc for the box [0, in_size) and the bilinear filter. */
+static int ng__pil_coeffs_make(int in_size, int out_size, ng__pil_coeffs *c) {
+    double scale = (double)in_size / out_size, filterscale = scale < 1.0 ? 1.0 : scale;
+    double support = 1.0 * filterscale, *k;
     int ksize = (int)ceil(support) * 2 + 1, xx, x;
-    int *kk = (int *)malloc((size_t)out_size * (size_t)ksize * sizeof(int));
-    pre = (double *)malloc((size_t)ksize * sizeof(double));
-    if (!kk || !pre) { free(kk); free(pre); return -1; }
+    memset(c, 0, sizeof *c);
+    c->ksize = ksize;
+    c->bounds = (int *)malloc((size_t)out_size * 2 * sizeof(int));
+    c->kk = (int32_t *)malloc((size_t)out_size * (size_t)ksize * sizeof(int32_t));
+    k = (double *)malloc((size_t)ksize * sizeof(double));
+    if (!c->bounds || !c->kk || !k) {
+        free(k);
+        ng__pil_coeffs_free(c);
+        return -1;
+    }
     for (xx = 0; xx < out_size; xx++) {
         double center = (xx + 0.5) * scale, ww = 0.0, ss = 1.0 / filterscale;
         int xmin = (int)(center - support + 0.5), xmax = (int)(center + support + 0.5);
+        int32_t *kq = c->kk + (size_t)xx * ksize;
         if (xmin < 0) xmin = 0;
         if (xmax > in_size) xmax = in_size;
         xmax -= xmin;
         for (x = 0; x < xmax; x++) {
-            double w = ng__pil_bilinear((x + xmin - center + 0.5) * ss);
-            pre[x] = w;
-            ww += w;
+            double wgt = ng__pil_bilinear((x + xmin - center + 0.5) * ss);
+            k[x] = wgt;
+            ww += wgt;
         }
-        for (x = 0; x < ksize; x++) {
-            double v = x < xmax ? (ww != 0.0 ? pre[x] / ww : pre[x]) : 0.0;
-            kk[xx * ksize + x] = v < 0 ? (int)(-0.5 + v * (1 << NG__PIL_PRECISION_BITS))
-                                       : (int)(0.5 + v * (1 << NG__PIL_PRECISION_BITS));
-        }
-        bounds[2 * xx] = xmin;
-        bounds[2 * xx + 1] = xmax;
+        for (x = 0; x < xmax; x++)
+            if (ww != 0.0) k[x] /= ww;
+        for (; x < ksize; x++) k[x] = 0;
+        for (x = 0; x < ksize; x++)
+            kq[x] = k[x] < 0 ? (int32_t)(-0.5 + k[x] * (1 << NG__PIL_PRECISION_BITS))
+                             : (int32_t)(0.5 + k[x] * (1 << NG__PIL_PRECISION_BITS));
+        c->bounds[2 * xx] = xmin;
+        c->bounds[2 * xx + 1] = xmax;
     }
-    free(pre);
-    *kk_out = kk;
-    return ksize;
-}
-static unsigned char ng__pil_clip8(int64_t v) {
-    v >>= NG__PIL_PRECISION_BITS;
-    return (unsigned char)(v < 0 ? 0 : v > 255 ? 255 : v);
+    free(k);
+    return 0;
 }
 
-ng_status ng_image_resize_bilinear_pil(const unsigned char *src, int c, int h, int w, unsigned char *dst, int oh,
-                                       int ow) {
-    int *bx = NULL, *by = NULL, *kx = NULL, *ky = NULL, ksx, ksy, ch, y, x, k;
-    unsigned char *tmp;
-    if (c < 1 || h < 1 || w < 1 || oh < 1 || ow < 1 || h > 65536 || w > 65536 || oh > 65536 || ow > 65536)
-        return ng_fail(NG_ERR_ARG, "resize: bad sizes %dx%dx%d -> %dx%d", c, h, w, oh, ow);
-    bx = (int *)malloc((size_t)ow * 2 * sizeof(int));
-    by = (int *)malloc((size_t)oh * 2 * sizeof(int));
-    tmp = (unsigned char *)malloc((size_t)h * (size_t)ow);
-    if (!bx || !by || !tmp || (ksx = ng__pil_coeffs(w, ow, bx, &kx)) < 0 || (ksy = ng__pil_coeffs(h, oh, by, &ky)) < 0) {
-        free(bx); free(by); free(tmp); free(kx);
-        return ng_fail(NG_ERR_NOMEM, "resize: out of memory");
+static unsigned char ng__pil_clip8(int32_t in) {
+    int32_t v;
+    if (in <= 0) return 0;
+    v = in >> NG__PIL_PRECISION_BITS;
+    return (unsigned char)(v > 255 ? 255 : v);
+}
+
+/* A prepared resize of one (H, W) plane to (OH, OW), following ImagingResampleInner. */
+typedef struct ng__pil_plan {
+    int h, w, oh, ow, need_h, need_v, ybox_first, ybox_last;
+    ng__pil_coeffs ch, cv;
+    unsigned char *tmp;   /* (ybox_last - ybox_first, OW) after the horizontal pass */
+} ng__pil_plan;
+
+static void ng__pil_plan_free(ng__pil_plan *p) {
+    ng__pil_coeffs_free(&p->ch);
+    ng__pil_coeffs_free(&p->cv);
+    free(p->tmp);
+    memset(p, 0, sizeof *p);
+}
+
+static int ng__pil_plan_make(ng__pil_plan *p, int h, int w, int oh, int ow) {
+    int i;
+    memset(p, 0, sizeof *p);
+    p->h = h; p->w = w; p->oh = oh; p->ow = ow;
+    p->need_h = ow != w;
+    p->need_v = oh != h;
+    if (ng__pil_coeffs_make(w, ow, &p->ch) || ng__pil_coeffs_make(h, oh, &p->cv)) {
+        ng__pil_plan_free(p);
+        return -1;
     }
-    for (ch = 0; ch < c; ch++) {
-        const unsigned char *in = src + (size_t)ch * h * w;
-        unsigned char *out = dst + (size_t)ch * oh * ow;
-        for (y = 0; y < h; y++)            /* horizontal pass, rounded to 8 bits */
-            for (x = 0; x < ow; x++) {
-                int64_t ss = (int64_t)1 << (NG__PIL_PRECISION_BITS - 1);
-                const int *kw = kx + x * ksx;
-                for (k = 0; k < bx[2 * x + 1]; k++) ss += (int64_t)in[y * w + bx[2 * x] + k] * kw[k];
-                tmp[y * ow + x] = ng__pil_clip8(ss);
-            }
-        for (y = 0; y < oh; y++)           /* vertical pass */
-            for (x = 0; x < ow; x++) {
-                int64_t ss = (int64_t)1 << (NG__PIL_PRECISION_BITS - 1);
-                const int *kw = ky + y * ksy;
-                for (k = 0; k < by[2 * y + 1]; k++) ss += (int64_t)tmp[(by[2 * y] + k) * ow + x] * kw[k];
-                out[y * ow + x] = ng__pil_clip8(ss);
-            }
+    p->ybox_first = p->cv.bounds[0];
+    p->ybox_last = p->cv.bounds[2 * oh - 2] + p->cv.bounds[2 * oh - 1];
+    if (p->need_h) {
+        for (i = 0; i < oh; i++) p->cv.bounds[2 * i] -= p->ybox_first;
+        p->tmp = (unsigned char *)malloc((size_t)(p->ybox_last - p->ybox_first) * (size_t)ow + 1);
+        if (!p->tmp) {
+            ng__pil_plan_free(p);
+            return -1;
+        }
     }
-    free(bx); free(by); free(kx); free(ky); free(tmp);
+    return 0;
+}
+
+static void ng__pil_plan_run(const ng__pil_plan *p, const unsigned char *src, unsigned char *dst) {
+    const unsigned char *vin = src;   /* input of the vertical pass, (rows, vw) */
+    int vw = p->w, yy, xx, x;
+    if (p->need_h) {
+        int rows = p->ybox_last - p->ybox_first;
+        unsigned char *out = p->need_v ? p->tmp : dst;
+        for (yy = 0; yy < rows; yy++) {
+            const unsigned char *row = src + (size_t)(yy + p->ybox_first) * p->w;
+            for (xx = 0; xx < p->ow; xx++) {
+                int xmin = p->ch.bounds[2 * xx], xmax = p->ch.bounds[2 * xx + 1];
+                const int32_t *k = p->ch.kk + (size_t)xx * p->ch.ksize;
+                int32_t ss = 1 << (NG__PIL_PRECISION_BITS - 1);
+                for (x = 0; x < xmax; x++) ss += (int32_t)row[x + xmin] * k[x];
+                out[(size_t)yy * p->ow + xx] = ng__pil_clip8(ss);
+            }
+        }
+        if (!p->need_v) return;
+        vin = p->tmp;
+        vw = p->ow;
+    }
+    if (p->need_v) {
+        for (yy = 0; yy < p->oh; yy++) {
+            int ymin = p->cv.bounds[2 * yy], ymax = p->cv.bounds[2 * yy + 1];
+            const int32_t *k = p->cv.kk + (size_t)yy * p->cv.ksize;
+            for (xx = 0; xx < vw; xx++) {
+                int32_t ss = 1 << (NG__PIL_PRECISION_BITS - 1);
+                for (x = 0; x < ymax; x++) ss += (int32_t)vin[(size_t)(x + ymin) * vw + xx] * k[x];
+                dst[(size_t)yy * vw + xx] = ng__pil_clip8(ss);
+            }
+        }
+        return;
+    }
+    memcpy(dst, src, (size_t)p->h * p->w);   /* same size: PIL returns a copy */
+}
+
+ng_status ng_image_resize_bilinear_pil(const unsigned char *src, int c, int h, int w, unsigned char *dst, int oh, int ow) {
+    ng__pil_plan plan;
+    int ch;
+    if (!src || !dst || c < 1 || h < 1 || w < 1 || oh < 1 || ow < 1 || h > (1 << 24) || w > (1 << 24) ||
+        oh > (1 << 24) || ow > (1 << 24))
+        return ng_fail(NG_ERR_ARG, "ng_image_resize_bilinear_pil: bad arguments (c %d, %dx%d -> %dx%d)", c, h, w, oh, ow);
+    if (ng__pil_plan_make(&plan, h, w, oh, ow))
+        return ng_fail(NG_ERR_NOMEM, "ng_image_resize_bilinear_pil: cannot allocate the coefficient tables for %dx%d -> %dx%d",
+                       h, w, oh, ow);
+    for (ch = 0; ch < c; ch++)
+        ng__pil_plan_run(&plan, src + (size_t)ch * h * w, dst + (size_t)ch * oh * ow);
+    ng__pil_plan_free(&plan);
     return NG_OK;
 }
 
-/* ---- Fashion-MNIST for the GAN ---- */
-ng_status ng_fmnist_gan_load(const char *images_path, int pad_to, ng_image_set *out) {
-    ng_idx idx;
-    int64_t i, y;
-    int off;
+/* ---- STL-10 ---- */
+
+/* One image: (3, 96, 96) column-major planes -> row-major (3, 96, 96). */
+static void ng__stl_transpose(const unsigned char *src, unsigned char *dst) {
+    int c, y, x;
+    for (c = 0; c < 3; c++) {
+        const unsigned char *s = src + (size_t)c * 9216;
+        unsigned char *d = dst + (size_t)c * 9216;
+        for (y = 0; y < 96; y++)
+            for (x = 0; x < 96; x++) d[y * 96 + x] = s[x * 96 + y];
+    }
+}
+
+static ng_status ng__stl_check_size(uint64_t n, const char *name) {
+    if (n == 0) return ng_fail(NG_ERR_FORMAT, "STL-10 images file '%s' is empty", name);
+    if (n % NG_STL10_IMAGE_BYTES != 0)
+        return ng_fail(NG_ERR_FORMAT, "STL-10 images file '%s': size %llu bytes is not a multiple of the %d bytes of "
+                       "one 3x96x96 image (%llu whole images and %llu bytes left over; truncated or not an STL-10 X file)",
+                       name, (unsigned long long)n, NG_STL10_IMAGE_BYTES, (unsigned long long)(n / NG_STL10_IMAGE_BYTES),
+                       (unsigned long long)(n % NG_STL10_IMAGE_BYTES));
+    return NG_OK;
+}
+
+ng_status ng_stl10_parse(const unsigned char *buf, size_t n, const char *name, ng_image_set *out) {
     ng_status st;
+    size_t i, cnt;
     memset(out, 0, sizeof *out);
-    if ((st = ng_idx_load(images_path, &idx)) != NG_OK) return st;
-    if (idx.ndim != 3 || idx.dims[1] != 28 || idx.dims[2] != 28) {
-        ng_idx_free(&idx);
-        return ng_fail(NG_ERR_FORMAT, "%s: not a 28x28 images file (%d dimensions)", images_path, idx.ndim);
+    if (!name) name = "(memory)";
+    st = ng__stl_check_size((uint64_t)n, name);
+    if (st != NG_OK) return st;
+    cnt = n / NG_STL10_IMAGE_BYTES;
+    st = ng__image_set_alloc(out, (int64_t)cnt, 3, 96, 96, 0, name);
+    if (st != NG_OK) return st;
+    for (i = 0; i < cnt; i++) ng__stl_transpose(buf + i * NG_STL10_IMAGE_BYTES, out->pixels + i * NG_STL10_IMAGE_BYTES);
+    return NG_OK;
+}
+
+ng_status ng_stl10_parse_labels(const unsigned char *buf, size_t n, const char *name, ng_image_set *set) {
+    unsigned char *lab;
+    size_t i;
+    if (!name) name = "(memory)";
+    if (n == 0) return ng_fail(NG_ERR_FORMAT, "STL-10 labels file '%s' is empty", name);
+    if ((uint64_t)n != (uint64_t)set->n)
+        return ng_fail(NG_ERR_FORMAT, "STL-10 labels file '%s' has %zu labels (bytes) but there are %lld images",
+                       name, n, (long long)set->n);
+    for (i = 0; i < n; i++)
+        if (buf[i] < 1 || buf[i] > 10)
+            return ng_fail(NG_ERR_FORMAT, "STL-10 labels file '%s': label %d at index %zu is outside 1..10", name, buf[i], i);
+    lab = (unsigned char *)malloc(n);
+    if (!lab) return ng_fail(NG_ERR_NOMEM, "STL-10 labels file '%s': cannot allocate %zu bytes", name, n);
+    for (i = 0; i < n; i++) lab[i] = (unsigned char)(buf[i] - 1);
+    free(set->labels);
+    set->labels = lab;
+    return NG_OK;
+}
+
+/* Open an X file and count its images (size checked). */
+static ng_status ng__stl_open(const char *path, FILE **fp, int64_t *count) {
+    FILE *f;
+    uint64_t size;
+    ng_status st;
+    *fp = NULL;
+    *count = 0;
+    f = fopen(path, "rb");
+    if (!f) return ng_fail(NG_ERR_IO, "cannot open STL-10 images file '%s': %s", path, strerror(errno));
+#ifndef _WIN32
+    {
+        struct stat sb;
+        if (fstat(fileno(f), &sb) != 0 || !S_ISREG(sb.st_mode) || sb.st_size < 0) {
+            fclose(f);
+            return ng_fail(NG_ERR_IO, "cannot read STL-10 images file '%s': not a regular file", path);
+        }
+        size = (uint64_t)sb.st_size;
     }
-    if (pad_to < 28 || (pad_to - 28) % 2 != 0 || pad_to > 1024) {
-        ng_idx_free(&idx);
-        return ng_fail(NG_ERR_ARG, "%s: pad 28x28 to %d: 28 or more, with an even margin, expected", images_path, pad_to);
+#else
+    {
+        long e;
+        if (fseek(f, 0, SEEK_END) != 0 || (e = ftell(f)) < 0 || fseek(f, 0, SEEK_SET) != 0) {
+            fclose(f);
+            return ng_fail(NG_ERR_IO, "cannot find the size of STL-10 images file '%s'", path);
+        }
+        size = (uint64_t)e;
     }
-    off = (pad_to - 28) / 2;
-    st = ng__imgset_alloc(out, idx.dims[0], 1, pad_to, pad_to, 0, images_path);
-    if (st == NG_OK) {
-        memset(out->pixels, 0, (size_t)out->n * (size_t)pad_to * (size_t)pad_to);
-        for (i = 0; i < out->n; i++)
-            for (y = 0; y < 28; y++)
-                memcpy(out->pixels + ((size_t)i * pad_to + (size_t)(y + off)) * pad_to + off, idx.data + (i * 28 + y) * 28, 28);
+#endif
+    st = ng__stl_check_size(size, path);
+    if (st != NG_OK) {
+        fclose(f);
+        return st;
     }
-    ng_idx_free(&idx);
+    *fp = f;
+    *count = (int64_t)(size / NG_STL10_IMAGE_BYTES);
+    return NG_OK;
+}
+
+/* Stream `count` images from f into dst (size x size), transposing and resizing each. */
+static ng_status ng__stl_read(FILE *f, const char *path, int64_t count, int size, const ng__pil_plan *plan,
+                              unsigned char *dst) {
+    unsigned char *raw = (unsigned char *)malloc(2 * NG_STL10_IMAGE_BYTES);
+    unsigned char *rm = raw ? raw + NG_STL10_IMAGE_BYTES : NULL;
+    size_t out_per = (size_t)3 * size * size;
+    int64_t i;
+    int c;
+    if (!raw) return ng_fail(NG_ERR_NOMEM, "STL-10 '%s': cannot allocate a read buffer", path);
+    for (i = 0; i < count; i++) {
+        size_t got = fread(raw, 1, NG_STL10_IMAGE_BYTES, f);
+        if (got != NG_STL10_IMAGE_BYTES) {
+            free(raw);
+            return ng_fail(NG_ERR_IO, "STL-10 images file '%s': read failed at image %lld (byte offset %llu): %s", path,
+                           (long long)i, (unsigned long long)i * NG_STL10_IMAGE_BYTES,
+                           ferror(f) ? strerror(errno) : "the file ended early (it shrank while being read)");
+        }
+        if (size == 96) {
+            ng__stl_transpose(raw, dst + (size_t)i * out_per);
+        } else {
+            ng__stl_transpose(raw, rm);
+            for (c = 0; c < 3; c++) ng__pil_plan_run(plan, rm + (size_t)c * 9216, dst + (size_t)i * out_per + (size_t)c * size * size);
+        }
+    }
+    free(raw);
+    return NG_OK;
+}
+
+static ng_status ng__stl_labels_file(const char *path, ng_image_set *set) {
+    unsigned char *buf;
+    size_t n;
+    ng_status st = ng_file_read_all(path, (size_t)set->n + 1, &buf, &n);
+    if (st != NG_OK) return st;
+    st = ng_stl10_parse_labels(buf, n, path, set);
+    free(buf);
     return st;
 }
 
-/* ---- batches ---- */
+ng_status ng_stl10_load_dir(const char *dir, const char *split, int size, ng_image_set *out) {
+    const char *xf[2] = {NULL, NULL}, *yf = NULL;
+    char path[2][1024], ypath[1024];
+    FILE *f[2] = {NULL, NULL};
+    int64_t cnt[2] = {0, 0}, total = 0;
+    int nf, i;
+    ng__pil_plan plan;
+    ng_status st = NG_OK;
+    memset(out, 0, sizeof *out);
+    memset(&plan, 0, sizeof plan);
+    if (!dir || !split) return ng_fail(NG_ERR_ARG, "ng_stl10_load_dir: dir or split is NULL");
+    if (size != 96 && size != 48)
+        return ng_fail(NG_ERR_ARG, "ng_stl10_load_dir: size %d is not supported (96 or 48)", size);
+    if (strcmp(split, "train") == 0) { xf[0] = "train_X.bin"; yf = "train_y.bin"; }
+    else if (strcmp(split, "test") == 0) { xf[0] = "test_X.bin"; yf = "test_y.bin"; }
+    else if (strcmp(split, "unlabeled") == 0) { xf[0] = "unlabeled_X.bin"; }
+    else if (strcmp(split, "train+unlabeled") == 0) { xf[0] = "train_X.bin"; xf[1] = "unlabeled_X.bin"; }
+    else return ng_fail(NG_ERR_ARG, "ng_stl10_load_dir: unknown split '%s' (train, test, unlabeled or train+unlabeled)", split);
+    nf = xf[1] ? 2 : 1;
+    for (i = 0; i < nf && st == NG_OK; i++) {
+        st = ng__gd_path(path[i], sizeof path[i], dir, "stl10_binary", xf[i]);
+        if (st == NG_OK) st = ng__stl_open(path[i], &f[i], &cnt[i]);
+        total += cnt[i];
+    }
+    if (st == NG_OK && size != 96 && ng__pil_plan_make(&plan, 96, 96, size, size))
+        st = ng_fail(NG_ERR_NOMEM, "ng_stl10_load_dir: cannot allocate the resize tables");
+    if (st == NG_OK) st = ng__image_set_alloc(out, total, 3, size, size, 0, path[0]);
+    for (i = 0; i < nf && st == NG_OK; i++)
+        st = ng__stl_read(f[i], path[i], cnt[i], size, &plan,
+                          out->pixels + (size_t)(i ? cnt[0] : 0) * 3 * (size_t)size * (size_t)size);
+    for (i = 0; i < nf; i++)
+        if (f[i]) fclose(f[i]);
+    ng__pil_plan_free(&plan);
+    if (st == NG_OK && yf) {
+        st = ng__gd_path(ypath, sizeof ypath, dir, "stl10_binary", yf);
+        if (st == NG_OK) st = ng__stl_labels_file(ypath, out);
+    }
+    if (st != NG_OK) ng_image_set_free(out);
+    return st;
+}
+
+/* ---- Fashion-MNIST for the GAN ---- */
+
+ng_status ng_fmnist_gan_load(const char *images_path, int pad_to, ng_image_set *out) {
+    ng_idx im;
+    ng_status st;
+    int64_t i, h, w;
+    int top, left, y;
+    memset(out, 0, sizeof *out);
+    if (!images_path) return ng_fail(NG_ERR_ARG, "ng_fmnist_gan_load: images_path is NULL");
+    st = ng_idx_load(images_path, &im);
+    if (st != NG_OK) return st;
+    if (im.ndim != 3) {
+        st = ng_fail(NG_ERR_FORMAT, "images file '%s' has %d dimensions; expected 3 (N, H, W)", images_path, im.ndim);
+        ng_idx_free(&im);
+        return st;
+    }
+    h = im.dims[1];
+    w = im.dims[2];
+    if (pad_to < h || pad_to < w || pad_to > 4096) {
+        st = ng_fail(NG_ERR_ARG, "ng_fmnist_gan_load: pad_to %d is smaller than the %lldx%lld images of '%s' (or above 4096)",
+                     pad_to, (long long)h, (long long)w, images_path);
+        ng_idx_free(&im);
+        return st;
+    }
+    st = ng__image_set_alloc(out, im.dims[0], 1, pad_to, pad_to, 0, images_path);
+    if (st != NG_OK) {
+        ng_idx_free(&im);
+        return st;
+    }
+    top = (int)((pad_to - h) / 2);
+    left = (int)((pad_to - w) / 2);
+    memset(out->pixels, 0, (size_t)out->n * (size_t)pad_to * (size_t)pad_to);
+    for (i = 0; i < out->n; i++)
+        for (y = 0; y < (int)h; y++)
+            memcpy(out->pixels + ((size_t)i * pad_to + (size_t)(y + top)) * pad_to + left,
+                   im.data + ((size_t)i * h + (size_t)y) * w, (size_t)w);
+    ng_idx_free(&im);
+    return NG_OK;
+}
+
+/* ---- batches and splits ---- */
+
+static ng_tensor *ng__gd_bad(ng_ctx *ctx, ng_status code, const char *msg, long long a, long long b) {
+    if (ctx->status == NG_OK) {
+        ctx->status = code;
+        ng_fail(code, "ng_image_set_batch: %s (%lld, %lld)", msg, a, b);
+    }
+    return NULL;
+}
+
 ng_tensor *ng_image_set_batch(ng_ctx *ctx, const ng_image_set *s, const int64_t *idx, int n, ng_image_norm norm) {
     static const float mean[3] = {0.4914f, 0.4822f, 0.4465f}, stdv[3] = {0.2470f, 0.2435f, 0.2616f};
-    size_t plane = (size_t)s->h * (size_t)s->w, per = plane * (size_t)s->c;
-    ng_tensor *x;
+    ng_tensor *t;
+    size_t plane, per;
     int i, ch;
-    if (norm == NG_IMAGE_NORM_CIFAR_MEANSTD && s->c != 3) {
-        ng_fail(NG_ERR_ARG, "image batch: CIFAR-10 mean/std normalisation needs 3 channels, the images have %d", s->c);
-        return NULL;
-    }
+    if (ctx->status != NG_OK) return NULL;
+    if (!s || !s->pixels || !idx || n < 1) return ng__gd_bad(ctx, NG_ERR_ARG, "empty set, NULL indices or n < 1: n, set size", n, s ? (long long)s->n : 0);
+    if (norm != NG_IMAGE_NORM_PM1 && norm != NG_IMAGE_NORM_CIFAR_MEANSTD)
+        return ng__gd_bad(ctx, NG_ERR_ARG, "unknown norm (norm, channels)", (long long)norm, s->c);
+    if (norm == NG_IMAGE_NORM_CIFAR_MEANSTD && s->c != 3)
+        return ng__gd_bad(ctx, NG_ERR_ARG, "NG_IMAGE_NORM_CIFAR_MEANSTD needs 3 channels (norm, channels)", (long long)norm, s->c);
     for (i = 0; i < n; i++)
-        if (idx[i] < 0 || idx[i] >= s->n) {
-            ng_fail(NG_ERR_ARG, "image batch: index %lld outside the set of %lld images", (long long)idx[i], (long long)s->n);
-            return NULL;
-        }
-    x = ng_tensor_new(ctx, ng_shape4(n, s->c, s->h, s->w));
-    if (!x) return NULL;
+        if (idx[i] < 0 || idx[i] >= s->n) return ng__gd_bad(ctx, NG_ERR_ARG, "index outside the set (index, set size)", (long long)idx[i], (long long)s->n);
+    t = ng_tensor_new(ctx, ng_shape4(n, s->c, s->h, s->w));
+    if (!t) return NULL;
+    plane = (size_t)s->h * (size_t)s->w;
+    per = plane * (size_t)s->c;
     for (i = 0; i < n; i++) {
-        const unsigned char *p = s->pixels + (size_t)idx[i] * per;
-        float *o = x->data + (size_t)i * per;
-        for (ch = 0; ch < s->c; ch++) {
-            size_t k;
-            if (norm == NG_IMAGE_NORM_CIFAR_MEANSTD)
-                for (k = 0; k < plane; k++) o[ch * plane + k] = ((float)p[ch * plane + k] / 255.0f - mean[ch]) / stdv[ch];
-            else
-                for (k = 0; k < plane; k++) o[ch * plane + k] = (float)p[ch * plane + k] / 127.5f - 1.0f;
+        const unsigned char *px = s->pixels + (size_t)idx[i] * per;
+        float *o = t->data + (size_t)i * per;
+        size_t j;
+        if (norm == NG_IMAGE_NORM_PM1) {
+            for (j = 0; j < per; j++) o[j] = (float)px[j] / 127.5f - 1.0f;
+        } else {
+            /* ToTensor (x / 255) then Normalize ((x - mean) / std), in float32 as torchvision */
+            for (ch = 0; ch < 3; ch++)
+                for (j = 0; j < plane; j++) {
+                    float v = (float)px[ch * plane + j] / 255.0f;
+                    o[ch * plane + j] = (v - mean[ch]) / stdv[ch];
+                }
         }
     }
-    return x;
+    return t;
+}
+
+void ng_image_set_split_half(int64_t n, int64_t *first_len) {
+    *first_len = n > 0 ? n / 2 : 0;
+}
+
+void ng_sample_indices(ng_rng *r, int64_t begin, int64_t end, int n, int64_t *out) {
+    int i;
+    NG_ASSERT(end > begin && n >= 0);
+    for (i = 0; i < n; i++) out[i] = begin + (int64_t)ng_rng_below(r, (uint64_t)(end - begin));
 }
 
 /* ---- PNG grids ---- */
+
 #ifdef NG_USE_STB
-typedef struct { unsigned char *buf; size_t n, cap; int failed; } ng__png_sink;
-static void ng__png_write(void *ctx, void *data, int size) {
-    ng__png_sink *s = (ng__png_sink *)ctx;
-    if (s->failed || size <= 0) return;
-    if (s->n + (size_t)size > s->cap) {
-        size_t cap = (s->n + (size_t)size) * 2;
-        unsigned char *p = (unsigned char *)realloc(s->buf, cap);
-        if (!p) { s->failed = 1; return; }
-        s->buf = p; s->cap = cap;
+typedef struct ng__png_buf {
+    unsigned char *data;
+    size_t n, cap;
+    int failed;
+} ng__png_buf;
+
+static void ng__png_write(void *context, void *data, int size) {
+    ng__png_buf *b = (ng__png_buf *)context;
+    if (b->failed || size <= 0) return;
+    if (b->n + (size_t)size > b->cap) {
+        size_t cap = b->cap ? b->cap : 4096;
+        unsigned char *p;
+        while (cap < b->n + (size_t)size) cap *= 2;
+        p = (unsigned char *)realloc(b->data, cap);
+        if (!p) { b->failed = 1; return; }
+        b->data = p;
+        b->cap = cap;
     }
-    memcpy(s->buf + s->n, data, (size_t)size);
-    s->n += (size_t)size;
+    memcpy(b->data + b->n, data, (size_t)size);
+    b->n += (size_t)size;
+}
+
+/* torchvision save_image: (x + 1) / 2, then mul(255).add_(0.5).clamp_(0, 255), truncated */
+static unsigned char ng__grid_u8(float x) {
+    float v = (x + 1.0f) / 2.0f;
+    v = v * 255.0f + 0.5f;
+    if (!(v > 0.0f)) return 0;          /* also NaN */
+    if (v >= 255.0f) return 255;
+    return (unsigned char)v;
 }
 #endif
 
-ng_status ng_image_grid_png(const float *images, int n, int c, int h, int w, int nrow, int padding,
-                            unsigned char **out, size_t *out_n) {
-    int cols, rows, gw, gh, i, y, x, ch;
-    unsigned char *grid;
-    *out = NULL; *out_n = 0;
-    if (n < 1 || (c != 1 && c != 3) || h < 1 || w < 1 || nrow < 1 || padding < 0 || h > 4096 || w > 4096 || n > 65536)
-        return ng_fail(NG_ERR_ARG, "image grid: bad sizes (n %d, c %d, %dx%d, nrow %d, padding %d); 1 or 3 channels", n, c,
-                       h, w, nrow, padding);
-    cols = n < nrow ? n : nrow;
-    rows = (n + cols - 1) / cols;
-    gw = cols * (w + padding) + padding;
-    gh = rows * (h + padding) + padding;
-    if ((int64_t)gw * gh > ((int64_t)1 << 28)) return ng_fail(NG_ERR_ARG, "image grid: %dx%d pixels is too large", gw, gh);
-    grid = (unsigned char *)calloc((size_t)gw * (size_t)gh * (size_t)c, 1);
-    if (!grid) return ng_fail(NG_ERR_NOMEM, "image grid: out of memory");
-    for (i = 0; i < n; i++) {
-        int gx = padding + (i % cols) * (w + padding), gy = padding + (i / cols) * (h + padding);
-        for (ch = 0; ch < c; ch++)
-            for (y = 0; y < h; y++)
-                for (x = 0; x < w; x++) {
-                    float v = images[(((size_t)i * c + ch) * h + y) * w + x];
-                    float q = (v + 1.0f) * 0.5f * 255.0f + 0.5f;   /* save_image: mul(255).add_(0.5).clamp_(0, 255) */
-                    grid[((size_t)(gy + y) * gw + (size_t)(gx + x)) * c + ch] =
-                        (unsigned char)(q != q ? 0.0f : q < 0.0f ? 0.0f : q > 255.0f ? 255.0f : q);
-                }
-    }
-#ifdef NG_USE_STB
-    {
-        ng__png_sink sink;
-        int ok;
-        memset(&sink, 0, sizeof sink);
-        ok = stbi_write_png_to_func(ng__png_write, &sink, gw, gh, c, grid, gw * c);
-        free(grid);
-        if (!ok || sink.failed) { free(sink.buf); return ng_fail(NG_ERR_NOMEM, "image grid: PNG encoding failed"); }
-        *out = sink.buf;
-        *out_n = sink.n;
-        return NG_OK;
-    }
-#else
-    free(grid);
-    return ng_fail(NG_ERR_UNSUPPORTED, "image grid: PNG output needs stb_image_write (install libstb-dev and build "
-                   "with -DNG_USE_STB -I/usr/include/stb, linking -lstb)");
-#endif
-}
 
 ng_status ng_save_image_grid(const char *path, const float *images, int n, int c, int h, int w, int nrow, int padding) {
-    unsigned char *png = NULL;
-    size_t len = 0;
-    ng_status st = ng_image_grid_png(images, n, c, h, w, nrow, padding, &png, &len);
-    if (st == NG_OK) st = ng_file_write_atomic(path, png, len);
-    free(png);
-    if (st != NG_OK) return ng_fail(st, "%s: %s", path, ng_last_error());
-    return NG_OK;
+    int64_t ncol, nrows, gw, gh;
+    if (!path || !images || n < 1 || (c != 1 && c != 3) || h < 1 || w < 1 || nrow < 1 || padding < 0)
+        return ng_fail(NG_ERR_ARG, "ng_save_image_grid('%s'): bad arguments (n %d, c %d (1 or 3), %dx%d, nrow %d, padding %d)",
+                       path ? path : "(null)", n, c, h, w, nrow, padding);
+    ncol = nrow < n ? nrow : n;
+    nrows = (n + ncol - 1) / ncol;
+    if (n == 1) padding = 0;   /* make_grid returns a single image as it is */
+    gw = ncol * ((int64_t)w + padding) + padding;
+    gh = nrows * ((int64_t)h + padding) + padding;
+    if (gw > (1 << 24) || gh > (1 << 24) || gw * gh > ((int64_t)1 << 30))
+        return ng_fail(NG_ERR_ARG, "ng_save_image_grid('%s'): a %lldx%lld grid is too large", path, (long long)gw, (long long)gh);
+#ifndef NG_USE_STB
+    return ng_fail(NG_ERR_UNSUPPORTED, "ng_save_image_grid('%s'): this build has no PNG writer; rebuild with -DNG_USE_STB "
+                   "(Debian: apt-get install libstb-dev, then -DNG_USE_STB -I/usr/include/stb ... -lstb)", path);
+#else
+    {
+        unsigned char *px = (unsigned char *)calloc((size_t)(gw * gh * c), 1);
+        ng__png_buf b;
+        ng_status st;
+        int k, ch, y, x;
+        if (!px) return ng_fail(NG_ERR_NOMEM, "ng_save_image_grid('%s'): cannot allocate %lldx%lld pixels", path, (long long)gw, (long long)gh);
+        for (k = 0; k < n; k++) {
+            int64_t oy = (k / ncol) * ((int64_t)h + padding) + padding, ox = (k % ncol) * ((int64_t)w + padding) + padding;
+            const float *img = images + (size_t)k * c * h * w;
+            for (ch = 0; ch < c; ch++)
+                for (y = 0; y < h; y++)
+                    for (x = 0; x < w; x++)
+                        px[((size_t)(oy + y) * gw + (size_t)(ox + x)) * c + ch] = ng__grid_u8(img[((size_t)ch * h + y) * w + x]);
+        }
+        memset(&b, 0, sizeof b);
+        if (!stbi_write_png_to_func(ng__png_write, &b, (int)gw, (int)gh, c, px, (int)(gw * c)) || b.failed || b.n == 0) {
+            free(px);
+            free(b.data);
+            return ng_fail(NG_ERR_NOMEM, "ng_save_image_grid('%s'): PNG encoding of a %lldx%lld image failed", path,
+                           (long long)gw, (long long)gh);
+        }
+        free(px);
+        st = ng_file_write_atomic(path, b.data, b.n);
+        free(b.data);
+        return st;
+    }
+#endif
 }
 
 /* ---- src/gan_space.c ---- */
@@ -10669,7 +10972,7 @@ ng_status ng_gan_dataset_load(const char *dataset, const char *dir, ng_image_set
     memset(out, 0, sizeof *out);
     if (!dataset) return ng_fail(NG_ERR_ARG, "gan dataset: NULL name");
     if (!strcmp(dataset, "fashion_mnist")) {
-        snprintf(path, sizeof path, "%s/train-images-idx3-ubyte.gz", dir ? dir : NG_FMNIST_DEFAULT_DIR);
+        snprintf(path, sizeof path, "%s/train-images-idx3-ubyte.gz", dir ? dir : NG_FMNIST_DIR);
         return ng_fmnist_gan_load(path, 32, out);
     }
     if (!strcmp(dataset, "cifar10") || !strcmp(dataset, "stl10")) {

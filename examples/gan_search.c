@@ -59,7 +59,7 @@ static void usage(FILE *f) {
         "  --samples N           images per epoch grid, 8 per row (default 64; 0: none)\n"
         "  --resume              continue from DIR/search.ckpt (refused if the settings differ)\n"
         "  -h, --help            this text\n",
-        NG_FMNIST_DEFAULT_DIR);
+        NG_FMNIST_DIR);
 }
 
 static int parse_args(int argc, char **argv, options *o) {

@@ -159,6 +159,11 @@ const char *ng_build_info(void) {
 #else
            " zlib=off"
 #endif
+#ifdef NG_USE_STB
+           " stb=on"
+#else
+           " stb=off"
+#endif
 #ifdef NG_USE_CUDA
            " cuda=on"
 #else

@@ -359,7 +359,7 @@ ng_status ng_gan_dataset_load(const char *dataset, const char *dir, ng_image_set
     memset(out, 0, sizeof *out);
     if (!dataset) return ng_fail(NG_ERR_ARG, "gan dataset: NULL name");
     if (!strcmp(dataset, "fashion_mnist")) {
-        snprintf(path, sizeof path, "%s/train-images-idx3-ubyte.gz", dir ? dir : NG_FMNIST_DEFAULT_DIR);
+        snprintf(path, sizeof path, "%s/train-images-idx3-ubyte.gz", dir ? dir : NG_FMNIST_DIR);
         return ng_fmnist_gan_load(path, 32, out);
     }
     if (!strcmp(dataset, "cifar10") || !strcmp(dataset, "stl10")) {

@@ -87,9 +87,8 @@ ng_status ng_image_sampler_put(ng_ckpt *ck, const char *key, const ng_image_samp
 ng_status ng_image_sampler_get(const ng_ckpt *ck, const char *key, ng_image_sampler *s);
 /* The image sets of alphaGAN's datasets, pixels (N, C, H, W) uint8:
      "fashion_mnist"  the 60,000 training images padded 28 -> 32 (1 channel); dir NULL: the
-                      Debian package's NG_FMNIST_DEFAULT_DIR (train-images-idx3-ubyte.gz)
+                      Debian package's NG_FMNIST_DIR (train-images-idx3-ubyte.gz)
      "cifar10"        the 50,000 training images (data_batch_1..5.bin in dir)
      "stl10"          train + unlabeled (105,000) resized 96 -> 48 with PIL's bilinear filter
    Errors name the file and what was wrong. */
-#define NG_FMNIST_DEFAULT_DIR "/usr/share/datasets/fashion-mnist"
 ng_status ng_gan_dataset_load(const char *dataset, const char *dir, ng_image_set *out);

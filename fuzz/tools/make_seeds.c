@@ -1,7 +1,9 @@
 /* Writes the small valid seed inputs for the fuzz targets (`make fuzz-seeds`):
    fuzz/seeds/idx/ (raw and gzip IDX files), fuzz/seeds/ckpt/ (checkpoints whose group,
    optimizer and RNG records match what fuzz/ckpt.c restores into) and
-   fuzz/seeds/genotype_json/ (alphaGAN genotypes as JSON). Each file is < 4 KB. */
+   fuzz/seeds/genotype_json/ (alphaGAN genotypes as JSON), fuzz/seeds/cifar10/ (CIFAR-10
+   batch files of 1 and 2 records) and fuzz/seeds/stl10/ (a one-image STL-10 X file, a y file,
+   a short input for the resize path). Each file is < 4 KB except the 27 KB STL-10 image. */
 #define NASGAN_IMPLEMENTATION
 #include "nasgan.h"
 #include <zlib.h>
@@ -129,6 +131,29 @@ int main(int argc, char **argv) {
         rc |= ng_gan_genotype_to_json(&geno, &text, &n) != NG_OK || save(gdir, "random.json", text, n);
         free(text);
         rc |= save(gdir, "compact.json", compact, strlen(compact));
+    }
+    /* CIFAR-10 and STL-10 binary files */
+    {
+        char cdir10[400], sdir[400];
+        unsigned char *img = (unsigned char *)malloc(NG_STL10_IMAGE_BYTES);
+        unsigned char y[10];
+        size_t k;
+        snprintf(cdir10, sizeof cdir10, "%s/cifar10", root);
+        snprintf(sdir, sizeof sdir, "%s/stl10", root);
+        if (!img) return 1;
+        for (k = 0; k < 2 * 3073; k++) img[k] = (unsigned char)((k * 7u + k / 97u) & 255u);
+        img[0] = 3;
+        img[3073] = 9;
+        rc |= save(cdir10, "one_record.bin", img, 3073);
+        rc |= save(cdir10, "two_records.bin", img, 2 * 3073);
+        for (k = 0; k < NG_STL10_IMAGE_BYTES; k++) img[k] = (unsigned char)((k % 96u) * 2u + (k / 9216u) * 40u);
+        rc |= save(sdir, "one_image_X.bin", img, NG_STL10_IMAGE_BYTES);
+        for (k = 0; k < sizeof y; k++) y[k] = (unsigned char)(1 + k);
+        rc |= save(sdir, "labels_y.bin", y, sizeof y);
+        for (k = 0; k < 64; k++) img[k] = (unsigned char)(k * 4);
+        img[0] = 11; img[1] = 7; img[2] = 5; img[3] = 23;
+        rc |= save(sdir, "resize_small.bin", img, 64);
+        free(img);
     }
     if (rc) fprintf(stderr, "make_seeds: failed\n");
     else printf("make_seeds: wrote seeds under %s\n", root);
