@@ -70,6 +70,7 @@ test: deps-test info
 fixtures:
 	$(TORCH_PYTHON) tests/ref/make_fixtures.py
 	$(TORCH_PYTHON) tests/ref/make_metric_fixtures.py
+	$(TORCH_PYTHON) tests/ref/make_pil_fixtures.py
 
 # AddressSanitizer + UndefinedBehaviorSanitizer build of the whole suite.
 asan: deps-test nasgan.h $(B)/tests_list.h
