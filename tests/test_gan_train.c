@@ -178,3 +178,92 @@ TEST(gan_disc_pool_mean_or_sum) {
     for (i = 0; i < 3; i++) CHECK_CLOSE(sum_score->data[i], 4.0 * mean_score->data[i], 1e-6, 1e-5);  /* 2 x 2 */
     tiny_gan_free(&g);
 }
+
+/* ---- the image sampler ---- */
+static void make_set(ng_image_set *s, int64_t n) {
+    int64_t i;
+    memset(s, 0, sizeof *s);
+    s->n = n; s->c = 1; s->h = 2; s->w = 2;
+    s->pixels = (unsigned char *)malloc((size_t)n * 4);
+    for (i = 0; i < n * 4; i++) s->pixels[i] = (unsigned char)(i / 4);   /* image i is filled with i */
+}
+/* image index of each row of a batch (pixels hold the index, x = i / 127.5 - 1) */
+static int64_t row_index(const ng_tensor *x, int r) { return (int64_t)floor((x->data[r * 4] + 1.0f) * 127.5f + 0.5f); }
+
+/* Split 0 draws from [0, split_at), split 1 from [split_at, n); each pass is a permutation. */
+TEST(image_sampler_splits_and_passes) {
+    ng_image_set set;
+    ng_image_sampler s;
+    ng_ctx *ctx = ng_ctx_create(1u << 20, 1);
+    int seen0[10], seen1[10], b, r;
+    make_set(&set, 17);
+    CHECK_OK(ng_image_sampler_init(&s, &set, 10, NG_IMAGE_NORM_PM1, 3));
+    memset(seen0, 0, sizeof seen0);
+    memset(seen1, 0, sizeof seen1);
+    for (b = 0; b < 2; b++) {   /* 2 batches of 5 = one pass over split 0 */
+        ng_tensor *x = ng_image_sampler_batch(ctx, &s, 0, 5);
+        CHECK(x && x->shape.d[0] == 5 && x->shape.d[1] == 1 && x->shape.d[2] == 2);
+        for (r = 0; r < 5; r++) {
+            int64_t i = row_index(x, r);
+            CHECK(i >= 0 && i < 10);
+            if (i >= 0 && i < 10) seen0[i]++;
+        }
+    }
+    for (r = 0; r < 10; r++) CHECK(seen0[r] == 1);
+    {   /* split 1: 7 images; a batch of 7 is one full pass */
+        ng_tensor *x = ng_image_sampler_batch(ctx, &s, 1, 7);
+        CHECK(x != NULL);
+        for (r = 0; x && r < 7; r++) {
+            int64_t i = row_index(x, r);
+            CHECK(i >= 10 && i < 17);
+            if (i >= 10 && i < 17) seen1[i - 10]++;
+        }
+        for (r = 0; r < 7; r++) CHECK(seen1[r] == 1);
+    }
+    ng_image_sampler_free(&s);
+    CHECK(ng_image_sampler_init(&s, &set, 18, NG_IMAGE_NORM_PM1, 3) == NG_ERR_ARG);   /* refused, s zeroed */
+    CHECK(s.perm[0] == NULL);
+    ng_image_set_free(&set);
+    ng_ctx_free(ctx);
+}
+
+/* The saved state continues the same batch sequence; another data size is refused. */
+TEST(image_sampler_state_round_trip) {
+    ng_image_set set, other;
+    ng_image_sampler a, b, c;
+    ng_ctx *ctx = ng_ctx_create(1u << 20, 1);
+    ng_ckpt *ck = ng_ckpt_new();
+    int k;
+    make_set(&set, 23);
+    make_set(&other, 24);
+    CHECK_OK(ng_image_sampler_init(&a, &set, 11, NG_IMAGE_NORM_PM1, 5));
+    CHECK_OK(ng_image_sampler_init(&b, &set, 11, NG_IMAGE_NORM_PM1, 99));
+    CHECK_OK(ng_image_sampler_init(&c, &other, 12, NG_IMAGE_NORM_PM1, 5));
+    for (k = 0; k < 3; k++) CHECK(ng_image_sampler_batch(ctx, &a, k % 2, 4) != NULL);
+    CHECK_OK(ng_image_sampler_put(ck, "data", &a));
+    CHECK_OK(ng_image_sampler_get(ck, "data", &b));
+    for (k = 0; k < 9; k++) {   /* crosses reshuffles of both splits */
+        ng_tensor *x, *y;
+        int r;
+        ng_ctx_reset(ctx);
+        x = ng_image_sampler_batch(ctx, &a, k % 2, 5);
+        y = ng_image_sampler_batch(ctx, &b, k % 2, 5);
+        CHECK(x && y);
+        for (r = 0; x && y && r < 5; r++) CHECK(row_index(x, r) == row_index(y, r));
+    }
+    CHECK(ng_image_sampler_get(ck, "data", &c) == NG_ERR_MISMATCH);
+    CHECK(ng_image_sampler_get(ck, "absent", &b) == NG_ERR_MISMATCH);
+    ng_image_sampler_free(&a); ng_image_sampler_free(&b); ng_image_sampler_free(&c);
+    ng_image_set_free(&set); ng_image_set_free(&other);
+    ng_ckpt_free(ck);
+    ng_ctx_free(ctx);
+}
+
+TEST(gan_dataset_load_errors) {
+    ng_image_set s;
+    CHECK(ng_gan_dataset_load("imagenet", NULL, &s) == NG_ERR_ARG && strstr(ng_last_error(), "imagenet"));
+    CHECK(ng_gan_dataset_load("cifar10", NULL, &s) == NG_ERR_ARG && strstr(ng_last_error(), "directory"));
+    CHECK(ng_gan_dataset_load("cifar10", "/nonexistent/dir", &s) != NG_OK && strstr(ng_last_error(), "/nonexistent/dir"));
+    CHECK(ng_gan_dataset_load("fashion_mnist", "/nonexistent/fm", &s) != NG_OK && strstr(ng_last_error(), "/nonexistent/fm"));
+    CHECK(s.pixels == NULL && s.n == 0);
+}
