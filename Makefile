@@ -40,7 +40,7 @@ TORCH_PYTHON ?= /usr/bin/python3
 EXAMPLES  := $(patsubst examples/%.c,$(B)/%,$(wildcard examples/*.c))
 BENCHES   := $(patsubst bench/%.c,$(B)/bench_%,$(wildcard bench/*.c))
 
-.PHONY: all test demo examples bench fuzz fuzz-run fuzz-seeds asan check-header deps-test deps-demo clean info
+.PHONY: all test demo examples check-examples bench fuzz fuzz-run fuzz-seeds asan check-header deps-test deps-demo clean info
 
 all: nasgan.h examples $(B)/test_runner
 
@@ -96,6 +96,10 @@ check-header: nasgan.h
 examples: $(EXAMPLES)
 $(B)/%: examples/%.c examples/cli.h nasgan.h | $(B)
 	$(CC) $(CFLAGS) -I. -o $@ $< $(LDLIBS)
+
+# End-to-end checks of the example programs (resume bit for bit, refused checkpoints); seconds.
+check-examples: deps-demo examples
+	./scripts/check_examples.sh
 
 demo: deps-demo info
 	$(MAKE) --no-print-directory $(B)/fmnist_classifier

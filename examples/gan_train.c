@@ -47,7 +47,7 @@ static void usage(FILE *f) {
         "  --threads N         OpenMP threads (default: all cores)\n"
         "Evaluation (Fashion-MNIST only; the numbers are NOT comparable to Inception-based FID/IS):\n"
         "  --fid-net PATH      the Fashion-MNIST CNN's weights (default build/fmnist_cnn.ckpt, written by\n"
-        "                      `make demo` or build/fmnist_classifier)\n"
+        "                      `make demo` or build/fmnist_classifier; none: no evaluation)\n"
         "  --eval-n N          generated images per evaluation (default 10000)\n"
         "  --eval-every N      evaluate every N G steps (default: only at the end)\n"
         "Output:\n"
@@ -204,6 +204,10 @@ static int setup_eval(trainer *r) {
     ng_rng init;
     if (strcmp(r->o.dataset, "fashion_mnist")) {
         printf("note: no offline FID/KID/IS for %s (the Fashion-MNIST CNN only sees Fashion-MNIST)\n", r->o.dataset);
+        return 0;
+    }
+    if (!strcmp(r->o.fid_net, "none")) {
+        printf("evaluation off (--fid-net none)\n");
         return 0;
     }
     if (access(r->o.fid_net, R_OK) != 0) {
