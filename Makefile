@@ -40,7 +40,7 @@ TORCH_PYTHON ?= /usr/bin/python3
 EXAMPLES  := $(patsubst examples/%.c,$(B)/%,$(wildcard examples/*.c))
 BENCHES   := $(patsubst bench/%.c,$(B)/bench_%,$(wildcard bench/*.c))
 
-.PHONY: all test demo examples check-examples bench fuzz fuzz-run fuzz-seeds asan check-header deps-test deps-demo clean info
+.PHONY: all test demo demo-classifier examples check-examples bench fuzz fuzz-run fuzz-seeds asan check-header deps-test deps-demo clean info
 
 all: nasgan.h examples $(B)/test_runner
 
@@ -102,6 +102,11 @@ check-examples: deps-demo examples
 	./scripts/check_examples.sh
 
 demo: deps-demo info
+	$(MAKE) --no-print-directory $(B)/fmnist_classifier $(B)/gan_search $(B)/gan_train
+	./scripts/demo.sh
+
+# The Fashion-MNIST CNN alone, trained to >= 90% test accuracy (4 epochs).
+demo-classifier: deps-demo info
 	$(MAKE) --no-print-directory $(B)/fmnist_classifier
 	./$(B)/fmnist_classifier --out $(B)/fmnist_cnn.ckpt
 
