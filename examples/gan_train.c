@@ -22,7 +22,7 @@ typedef struct options {
     const char *genotype, *dataset, *data_dir, *out, *fid_net;
     int resume, threads, d_sum_pool, samples, eval_n, d_batch, g_batch, gf, df, latent;
     long limit, g_steps, eval_every, ckpt_every;
-    double lr, beta1, beta2;
+    double lr, beta1, beta2, ema_decay;
     uint64_t seed;
 } options;
 
@@ -42,6 +42,8 @@ static void usage(FILE *f) {
         "  --d-batch N         D batch (default 64)       --g-batch N   G batch (default 128)\n"
         "  --lr X              Adam lr of G and D (default 2e-4)\n"
         "  --beta1 X --beta2 X Adam betas (default by dataset: 0.0/0.9, stl10 0.5/0.9)\n"
+        "  --ema-decay X       decay of the EMA of G's weights that is evaluated (default 0.999; after\n"
+        "                      t G steps the initial weights still weigh decay^t: lower it for short runs)\n"
         "  --d-sum-pool        the reference code's sum over H x W in D (default: the mean)\n"
         "  --seed N            (default 12345, as the reference)\n"
         "  --threads N         OpenMP threads (default: all cores)\n"
@@ -65,6 +67,7 @@ static int parse_args(int argc, char **argv, options *o) {
     o->fid_net = "build/fmnist_cnn.ckpt";
     o->seed = 12345; o->samples = 64; o->eval_n = 10000; o->ckpt_every = 500;
     o->gf = 256; o->df = 128; o->latent = 128; o->g_steps = -1; o->lr = -1; o->beta1 = -1; o->beta2 = -1;
+    o->ema_decay = -1;
     for (i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         long x = 0;
@@ -87,6 +90,7 @@ static int parse_args(int argc, char **argv, options *o) {
         else if (!strcmp(a, "--lr")) { if (cli_float("gan_train", a, v, 1e-12, 10, &o->lr)) return -1; }
         else if (!strcmp(a, "--beta1")) { if (cli_float("gan_train", a, v, 0, 0.999999, &o->beta1)) return -1; }
         else if (!strcmp(a, "--beta2")) { if (cli_float("gan_train", a, v, 0, 0.999999, &o->beta2)) return -1; }
+        else if (!strcmp(a, "--ema-decay")) { if (cli_float("gan_train", a, v, 0, 1, &o->ema_decay)) return -1; }
         else {
             if (!strcmp(a, "--gf")) ip = &o->gf;
             else if (!strcmp(a, "--df")) ip = &o->df;
@@ -165,6 +169,7 @@ static int setup(trainer *r) {
     if (o->lr > 0) r->tcfg.lr_g = r->tcfg.lr_d = (float)o->lr;
     if (o->beta1 >= 0) r->tcfg.beta1 = (float)o->beta1;
     if (o->beta2 >= 0) r->tcfg.beta2 = (float)o->beta2;
+    if (o->ema_decay >= 0) r->tcfg.ema_decay = (float)o->ema_decay;
     if (ng_gan_config_check(&r->gcfg) != NG_OK) { fprintf(stderr, "gan_train: %s\n", ng_last_error()); return -1; }
     if (ng_gan_dataset_load(o->dataset, o->data_dir, &r->data) != NG_OK) {
         fprintf(stderr, "gan_train: %s\n", ng_last_error());
