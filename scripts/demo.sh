@@ -20,5 +20,5 @@ echo "== 2/3 alphaGAN search (quick preset: width 32, 10 epochs)"
 ./build/gan_search --preset quick --out "$OUT/search"
 echo "== 3/3 retrain the derived genotype (width 32, 300 G steps) and evaluate"
 ./build/gan_train --genotype "$OUT/search/genotype.json" --gf 32 --df 32 --d-batch 32 --g-batch 64 \
-  --g-steps 300 --eval-n 5000 --out "$OUT/train"
+  --g-steps 300 --ema-decay 0.99 --eval-n 5000 --out "$OUT/train"
 echo "demo finished in $(( $(date +%s) - t0 )) s; see $OUT/search (genotype, search.csv, samples) and $OUT/train"

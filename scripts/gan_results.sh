@@ -6,13 +6,13 @@
 #   scripts/gan_results.sh [OUTDIR]        (default build/gan_results; needs make examples)
 #
 # Environment (defaults in brackets): SEARCH_ARGS [--preset quick], TRAIN_ARGS
-# [--gf 32 --df 32 --d-batch 32 --g-batch 64 --g-steps 600 --eval-n 10000], THREADS [2]. Every run writes its own
+# [--gf 32 --df 32 --d-batch 32 --g-batch 64 --g-steps 400 --ema-decay 0.99 --eval-n 10000], THREADS [2]. Every run writes its own
 # directory; the table goes to OUTDIR/table.md with the command of every row.
 set -eu
 cd "$(dirname "$0")/.."
 OUT=${1:-build/gan_results}
 SEARCH_ARGS=${SEARCH_ARGS:---preset quick}
-TRAIN_ARGS=${TRAIN_ARGS:---gf 32 --df 32 --d-batch 32 --g-batch 64 --g-steps 600 --eval-n 10000}
+TRAIN_ARGS=${TRAIN_ARGS:---gf 32 --df 32 --d-batch 32 --g-batch 64 --g-steps 400 --ema-decay 0.99 --eval-n 10000}
 THREADS=${THREADS:-2}
 mkdir -p "$OUT"
 [ -f build/fmnist_cnn.ckpt ] || ./build/fmnist_classifier --epochs 2 --out build/fmnist_cnn.ckpt --threads "$THREADS"
