@@ -156,6 +156,18 @@ TEST(text_vocab_build_encode_save) {
     /* malformed vocab files */
     write_file(path, "<pad>\n<unk>\nx\nx\n");
     CHECK(ng_vocab_load(path, &v) == NG_ERR_FORMAT && strstr(ng_last_error(), "vocab.txt") && strstr(ng_last_error(), "line 4"));
+    {   /* a token holding a line break cannot be saved */
+        ng_vocab bad;
+        const ng_text_examples *one[1];
+        ng_text_examples ex;
+        memset(&ex, 0, sizeof ex);
+        add(&ex, 0, "a\nb c");
+        one[0] = &ex;
+        CHECK_OK(ng_vocab_build(one, 1, NULL, NULL, &bad));
+        CHECK(ng_vocab_save(&bad, path) == NG_ERR_ARG && strstr(ng_last_error(), "line break"));
+        ng_vocab_free(&bad);
+        ng_text_examples_free(&ex);
+    }
     write_file(path, "<unk>\n");
     CHECK(ng_vocab_load(path, &v) == NG_ERR_FORMAT && strstr(ng_last_error(), "line 1"));
     ng_text_examples_free(&e);
@@ -201,6 +213,16 @@ TEST(text_tsv_reader_and_dataset) {
     write_file(path, "1\tx\n-1\ty\n");
     CHECK(ng_tsv_load(path, 1, &e) == NG_ERR_FORMAT && strstr(ng_last_error(), "line 2"));
     CHECK(e.n == 0 && e.texts == NULL);
+    {   /* a line over NG_TEXT_MAX_LINE is refused, naming the line */
+        size_t big = NG_TEXT_MAX_LINE + 10, k;
+        char *b = (char *)malloc(big + 8);
+        if (!b) { CHECK(b != NULL); return; }
+        memcpy(b, "a\tx\nb\t", 6);
+        for (k = 6; k < big + 6; k++) b[k] = 'y';
+        b[big + 6] = '\n';
+        CHECK(ng_tsv_parse(b, big + 7, "big.tsv", 0, &e) == NG_ERR_FORMAT && strstr(ng_last_error(), "big.tsv") && strstr(ng_last_error(), "line 2"));
+        free(b);
+    }
 }
 
 TEST(text_agnews_csv) {
@@ -310,6 +332,8 @@ TEST(text_wordnet_installed_counts) {
     CHECK_CLOSE((double)hist[0] / (double)e.n, 0.123, 0.0005, 0);
     for (k = 0; k < 3; k++) CHECK_OK(ng_wordnet_load(NULL, k, &s[k]));
     CHECK(s[0].n + s[1].n + s[2].n == e.n);
+    /* the documented FNV-1a split is deterministic: pin its sizes */
+    CHECK(s[0].n == 94349 && s[1].n == 11703 && s[2].n == 11607);
     CHECK_MSG(s[0].n > 0.79 * (double)e.n && s[1].n > 0.09 * (double)e.n && s[2].n > 0.09 * (double)e.n,
               "split %lld/%lld/%lld", (long long)s[0].n, (long long)s[1].n, (long long)s[2].n);
     printf("  wordnet: %lld examples, majority %.4f, split %lld/%lld/%lld\n", (long long)e.n,
