@@ -893,7 +893,9 @@ ng_status ng_sst_load(const char *path, const ng_sst_opts *o, ng_text_examples *
    (00..44, the 45 lexnames(5WN) names); text = the gloss after "| " with trailing spaces cut.
    Split: h = FNV-1a 64 of "<basename>:<offset>" (e.g. "data.noun:00001740", the offset as
    the 8 digits in the file); h % 10 in 0..7 train, 8 valid, 9 test. split: 0 train, 1 valid,
-   2 test, -1 all. */
+   2 test, -1 all. ng_wordnet_parse APPENDS to out (zero it before the first call; the 45
+   class names are set when out has none); ng_wordnet_load reads the four files in the order
+   noun, verb, adj, adv. */
 #define NG_WORDNET_CLASSES 45
 extern const char *const ng_wordnet_lexnames[NG_WORDNET_CLASSES];
 uint64_t ng_fnv1a64(const void *data, size_t n);
@@ -7622,8 +7624,7 @@ ng_status ng_tokenize(const char *text, size_t n, const ng_text_opts *o, const c
         }
         memcpy(out->buf_ + w, norm + i, (size_t)len);
         w += (size_t)len;
-        i += (size_t)len;
-        if (kind == 3) NG__TOK_CLOSE();
+        i += (size_t)len;   /* a single (kind 3) stays open only for marks that follow it */
     }
     NG__TOK_CLOSE();
 #undef NG__TOK_OPEN

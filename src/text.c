@@ -179,8 +179,7 @@ ng_status ng_tokenize(const char *text, size_t n, const ng_text_opts *o, const c
         }
         memcpy(out->buf_ + w, norm + i, (size_t)len);
         w += (size_t)len;
-        i += (size_t)len;
-        if (kind == 3) NG__TOK_CLOSE();
+        i += (size_t)len;   /* a single (kind 3) stays open only for marks that follow it */
     }
     NG__TOK_CLOSE();
 #undef NG__TOK_OPEN

@@ -59,6 +59,9 @@ TEST(text_tokenize_multilingual) {
     CHECK(tok_is("", 0, ""));
     CHECK(tok_is("   \t\r\n", 0, ""));
     CHECK(tok_is("$5", 0, "$|5"));
+    /* a combining mark stays with the CJK character before it; punctuation splits contractions */
+    CHECK(tok_is("\xE4\xB8\xAD\xCC\x81\xE6\x96\x87", 0, "\xE4\xB8\xAD\xCC\x81|\xE6\x96\x87"));
+    CHECK(tok_is("don't!?", 0, "don|'|t|!|?"));
 }
 
 TEST(text_tokenize_emoji) {
