@@ -391,3 +391,41 @@ TEST(text_wordvec_reader_and_init) {
     ng_vocab_free(&v);
     ng_text_examples_free(&e);
 }
+
+TEST(text_wordnet_pipeline) {
+    ng_text_examples tr, te;
+    const ng_text_examples *sets[1];
+    ng_text_opts o = ng_text_opts_default();
+    ng_vocab_opts vo = ng_vocab_opts_default();
+    ng_vocab v;
+    ng_text_dataset d;
+    int64_t i, unk = 0, tok = 0, maxlen = 0;
+    FILE *f = fopen("/usr/share/wordnet/data.noun", "rb");
+#ifndef NG_USE_UTF8PROC
+    if (f) fclose(f);
+    f = NULL;
+#endif
+    if (!f) { printf("  skip: needs /usr/share/wordnet and utf8proc\n"); return; }
+    fclose(f);
+    CHECK_OK(ng_wordnet_load(NULL, 0, &tr));
+    CHECK_OK(ng_wordnet_load(NULL, 2, &te));
+    o.casefold = 1;
+    vo.min_count = 2;
+    sets[0] = &tr;
+    CHECK_OK(ng_vocab_build(sets, 1, &o, &vo, &v));   /* train only */
+    CHECK_OK(ng_text_dataset_make(&te, &v, &o, 0, &d));
+    CHECK(d.n == te.n && d.max_len == 64 && d.num_classes == 45);
+    for (i = 0; i < d.n; i++) {
+        int32_t k;
+        if (d.lengths[i] > maxlen) maxlen = d.lengths[i];
+        for (k = 0; k < d.lengths[i]; k++) { tok++; unk += d.ids[i * 64 + k] == NG_TEXT_UNK; }
+        for (k = d.lengths[i]; k < 64; k++) CHECK(d.ids[i * 64 + k] == NG_TEXT_PAD);
+    }
+    CHECK(v.size > 1000 && tok > 0 && unk < tok / 5);
+    printf("  wordnet pipeline: vocab %lld (train, casefold, min_count 2), test tokens %lld, unk %.2f%%, longest %lld\n",
+           (long long)v.size, (long long)tok, 100.0 * (double)unk / (double)tok, (long long)maxlen);
+    ng_text_dataset_free(&d);
+    ng_vocab_free(&v);
+    ng_text_examples_free(&tr);
+    ng_text_examples_free(&te);
+}
