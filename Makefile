@@ -13,6 +13,17 @@ ifneq ($(BLAS_CFLAGS)$(BLAS_LIBS),)
 else
   HAVE_OPENBLAS ?= 0
 endif
+# utf8proc is optional: the text tokenizer needs it (NG_USE_UTF8PROC); detected by its header.
+ifneq ($(wildcard /usr/include/utf8proc.h),)
+  HAVE_UTF8PROC ?= 1
+else
+  HAVE_UTF8PROC ?= 0
+endif
+ifeq ($(HAVE_UTF8PROC),1)
+  CFLAGS += -DNG_USE_UTF8PROC
+  LDLIBS += -lutf8proc
+  UTF8PROC_FUZZ := -DNG_USE_UTF8PROC -lutf8proc
+endif
 ifeq ($(HAVE_OPENBLAS),1)
   CFLAGS += -DNG_USE_OPENBLAS $(BLAS_CFLAGS)
   LDLIBS += $(BLAS_LIBS) -lopenblas
@@ -47,6 +58,7 @@ all: nasgan.h examples $(B)/test_runner
 info:
 	@echo "OpenBLAS: $(if $(filter 1,$(HAVE_OPENBLAS)),on ($(BLAS_CFLAGS)),off (install libopenblas-dev to enable))"
 	@echo "stb (PNG grids): $(if $(filter 1,$(HAVE_STB)),on ($(STB_CFLAGS) $(STB_LIBS)),off (install libstb-dev to enable))"
+	@echo "utf8proc: $(if $(filter 1,$(HAVE_UTF8PROC)),on (text tokenizer),off (install libutf8proc-dev to enable the text tokenizer))"
 
 nasgan.h: $(SRC_PARTS) scripts/amalgamate.sh
 	./scripts/amalgamate.sh nasgan.h
@@ -87,6 +99,8 @@ check-header: nasgan.h
 	$(CC) -std=c99 -Wall -Wextra -Werror -DNG_NO_ZLIB -I. -c $(B)/hdr.c -o $(B)/hdr99nz.o
 	$(CC) -std=c11 -Wall -Wextra -Werror -DNG_USE_OPENBLAS $(BLAS_CFLAGS) -I. -c $(B)/hdr.c -o $(B)/hdr11b.o
 	if [ -f $(STB_DIR)/stb_image_write.h ]; then $(CC) -std=c99 -Wall -Wextra -Werror -DNG_USE_STB -I$(STB_DIR) -I. -c $(B)/hdr.c -o $(B)/hdr99stb.o; fi
+	$(CC) -std=c99 -Wall -Wextra -Werror $(if $(filter 1,$(HAVE_UTF8PROC)),-DNG_USE_UTF8PROC) -I. -c $(B)/hdr.c -o $(B)/hdr99u.o
+	$(CXX) -std=c++11 -Wall -Wextra -Werror $(if $(filter 1,$(HAVE_UTF8PROC)),-DNG_USE_UTF8PROC) -I. -c $(B)/hdr.cpp -o $(B)/hdrxxu.o
 	$(CXX) -std=c++11 -Wall -Wextra -Werror -I. -c $(B)/hdr.cpp -o $(B)/hdrxx.o
 	if [ -f $(STB_DIR)/stb_image_write.h ]; then $(CXX) -std=c++11 -Wall -Wextra -Werror -DNG_USE_STB -I$(STB_DIR) -I. -c $(B)/hdr.cpp -o $(B)/hdrxxstb.o; fi
 	$(CXX) -std=c++17 -fopenmp -Wall -Wextra -Werror -I. -c $(B)/hdr.cpp -o $(B)/hdrxx17.o
@@ -121,11 +135,12 @@ $(B)/bench_%: bench/%.c nasgan.h | $(B)
 FUZZ_TARGETS := $(patsubst fuzz/%.c,$(B)/fuzz_%,$(wildcard fuzz/*.c))
 fuzz: deps-fuzz nasgan.h $(FUZZ_TARGETS)
 $(B)/fuzz_%: fuzz/%.c nasgan.h | $(B)
-	clang -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all $(STB_CFLAGS) -I. -o $@ $< -lz -lm $(STB_LIBS)
+	clang -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all $(STB_CFLAGS) -I. -o $@ $< $(UTF8PROC_FUZZ) -lz -lm $(STB_LIBS)
 # Regenerate the committed seed inputs (small valid files) in fuzz/seeds/<target>/.
 fuzz-seeds: nasgan.h | $(B)
 	$(CC) -O1 -Wall -Wextra -I. -o $(B)/make_seeds fuzz/tools/make_seeds.c -lz -lm
-	mkdir -p fuzz/seeds/idx fuzz/seeds/ckpt fuzz/seeds/genotype_json fuzz/seeds/cifar10 fuzz/seeds/stl10
+	mkdir -p fuzz/seeds/idx fuzz/seeds/ckpt fuzz/seeds/genotype_json fuzz/seeds/cifar10 fuzz/seeds/stl10 \
+	  fuzz/seeds/tokenizer fuzz/seeds/tsv fuzz/seeds/agnews_csv fuzz/seeds/sst fuzz/seeds/wordvec
 	$(B)/make_seeds fuzz/seeds
 # Run every target for FUZZ_SECONDS each; any crash, leak or hang fails.
 FUZZ_SECONDS ?= 30
