@@ -201,6 +201,9 @@ struct ng_params {
     ng_tensor **tensors;
     int64_t *offsets;    /* element offset of each tensor in the block */
     int allocated;
+    int device;          /* ng_device where data/grad live (ng_params_to_device) */
+    float *host_data;    /* NG_CUDA: the host blocks kept while data/grad point to device */
+    float *host_grad;
 };
 
 ng_params *ng_params_create(const char *name, int trainable);
@@ -277,6 +280,8 @@ struct ng_ctx {
     int n_grad_groups;     /* gradients flow only into these parameter groups */
     ng_status status;      /* first failure since the last reset (ops then return NULL) */
     int gemm_backend;      /* ng_gemm_backend used by matmul and convolution */
+    int device;            /* ng_device of the tensors this context creates (ng_ctx_create_on) */
+    ng_arena dev_arena;    /* NG_CUDA: device step arena (one cudaMalloc), float data lives here */
 };
 
 ng_ctx *ng_ctx_create(size_t arena_bytes, uint64_t seed);
@@ -1495,6 +1500,89 @@ typedef struct ng_textnas_arch {
     uint32_t skip[NG_TEXTNAS_MAX_LAYERS];
 } ng_textnas_arch;
 
+/* ---- src/cuda.h ---- */
+/* ======================================================================================== */
+/* @@CUDA  the GPU backend's public API and host-side glue (kernels: nasgan_cuda.cu)        */
+/* ======================================================================================== */
+/* Plain C, no CUDA includes. The kernels live in nasgan_cuda.cu (compiled by nvcc as C++,
+   `make cuda`), which fills an ng_cuda_hooks table and registers it with ng_cuda_register
+   (automatically, from a static initialiser, when nasgan_cuda.o is linked in). Without it
+   every entry point below reports NG_ERR_UNSUPPORTED and the CPU build needs no CUDA.
+
+   Model: a tensor lives on one device (ng_tensor.device). A context made with
+   ng_ctx_create_on(bytes, seed, NG_CUDA) takes its float step arena once from cudaMalloc;
+   every tensor it creates (outputs, gradients, saved buffers) is a device tensor. Parameter
+   groups move with ng_params_to_device. Transfers are explicit (ng_tensor_to_host,
+   ng_tensor_to_device); an op whose inputs sit on different devices, or that has no CUDA
+   kernel, sets the context status to NG_ERR_UNSUPPORTED with a message naming the op.
+
+   Ops with CUDA kernels (forward and backward) are listed by ng_cuda_op_supported and at
+   the top of nasgan_cuda.cu. Deterministic by default: no atomics into gradients, fixed
+   reduction order, no TF32 unless ng_cuda_set_tf32(1). */
+
+typedef struct ng_cuda_hooks {
+    int (*device_count)(void);                          /* 0 when no usable device */
+    ng_status (*init)(int device);                      /* context: cuBLAS handle, stream, workspace */
+    const char *(*info)(void);                          /* "NVIDIA H200, 139 GiB, sm_90" */
+    void *(*dev_malloc)(size_t bytes);                  /* NULL on failure */
+    void (*dev_free)(void *p);
+    int (*memcpy_h2d)(void *dst, const void *src, size_t bytes);   /* 0 on success */
+    int (*memcpy_d2h)(void *dst, const void *src, size_t bytes);
+    int (*memcpy_d2d)(void *dst, const void *src, size_t bytes);
+    int (*memset0)(void *p, size_t bytes);
+    int (*synchronize)(void);
+    void (*set_tf32)(int on);
+    size_t (*peak_bytes)(void);                         /* peak of cudaMalloc'd bytes */
+    void (*fw[NG_OP_COUNT])(ng_node *n);                /* NULL: no kernel for this op */
+    void (*bw[NG_OP_COUNT])(ng_node *n);
+    /* fused optimizer kernels on device blocks of n floats */
+    void (*adam)(float *p, const float *g, float *m, float *v, int64_t n, float b1, float b2,
+                 float omb1, float omb2, float step_size, float sqrt_bc2, float eps, float wd);
+    void (*ema)(float *shadow, const float *p, int64_t n, float decay, float one_minus_decay);
+} ng_cuda_hooks;
+
+/* Called by nasgan_cuda.cu; the table must outlive the program. */
+void ng_cuda_register(const ng_cuda_hooks *h);
+const ng_cuda_hooks *ng_cuda_get_hooks(void);      /* NULL when the backend is not linked */
+
+/* 1 when the backend is linked in and at least one device is visible. */
+int ng_cuda_available(void);
+/* Select a device and create the backend context (idempotent). */
+ng_status ng_cuda_init(int device);
+const char *ng_cuda_device_info(void);             /* "" before ng_cuda_init */
+void ng_cuda_set_tf32(int on);                     /* default off: exact FP32 products */
+ng_status ng_cuda_synchronize(void);
+size_t ng_cuda_peak_bytes(void);
+/* 1 when op (ng_op) has a CUDA forward (backward = 0) or backward (backward = 1) kernel. */
+int ng_cuda_op_supported(int op, int backward);
+
+/* A context whose step arena sits on `device` (NG_CPU: same as ng_ctx_create). */
+ng_ctx *ng_ctx_create_on(size_t arena_bytes, uint64_t seed, ng_device device);
+/* Move a group's data and gradient blocks to `device`, one allocation each (values kept).
+   Tensor pointers stay valid; their data/grad point into the device blocks. */
+ng_status ng_params_to_device(ng_params *g, ng_device device);
+/* Copy a group's device blocks back into its host mirror (data and grad) without moving. */
+ng_status ng_params_sync_host(ng_params *g);
+/* Explicit transfers between host memory and a tensor of either device. */
+ng_status ng_tensor_to_host(const ng_tensor *t, float *dst);            /* numel floats */
+ng_status ng_tensor_to_device(ng_tensor *t, const float *src);          /* numel floats */
+/* A copy of t in ctx (on ctx's device); NULL on failure. */
+ng_tensor *ng_tensor_copy_to(ng_ctx *ctx, const ng_tensor *t);
+/* Fused optimizer steps on device groups (same arithmetic as ng_adam_step/ng_ema_update);
+   `m`, `v`, `shadow` are device buffers of g->numel floats (ng_cuda_alloc_zeros). */
+ng_status ng_cuda_adam_step(ng_adam *opt, float *m_dev, float *v_dev);
+ng_status ng_cuda_ema_update(ng_ema *e, float *shadow_dev);
+float *ng_cuda_alloc_zeros(int64_t n);
+void ng_cuda_free(void *p);
+
+/* internal: used by the tape and tensor parts */
+void *ng__cuda_arena_alloc(ng_ctx *ctx, size_t bytes);
+void ng__cuda_arena_free(ng_arena *a);
+void ng__cuda_free(void *p);
+void ng__memset0(int device, void *p, size_t bytes);
+void ng__cuda_copy(void *dst, const void *src, size_t bytes, int kind); /* 1 h2d, 2 d2h, 3 d2d */
+int ng__optable_has_cuda(int op, int backward);
+
 /* ---- src/optable.h ---- */
 
 #ifdef __cplusplus
@@ -1825,6 +1913,12 @@ void ng_params_free(ng_params *g) {
     }
     free(g->tensors);
     free(g->offsets);
+    if (g->device == NG_CUDA) {
+        ng__cuda_free(g->data);
+        ng__cuda_free(g->grad);
+        g->data = g->host_data;
+        g->grad = g->host_grad;
+    }
     ng_aligned_free(g->data);
     ng_aligned_free(g->grad);
     free(g);
@@ -1892,7 +1986,7 @@ ng_status ng_params_alloc(ng_params *g) {
 }
 
 void ng_params_zero_grad(ng_params *g) {
-    if (g->grad) memset(g->grad, 0, (size_t)g->numel * sizeof(float));
+    if (g->grad) ng__memset0(g->device, g->grad, (size_t)g->numel * sizeof(float));
 }
 
 int ng_params_same_layout(const ng_params *a, const ng_params *b) {
@@ -1937,12 +2031,14 @@ ng_ctx *ng_ctx_create(size_t arena_bytes, uint64_t seed) {
 void ng_ctx_free(ng_ctx *ctx) {
     if (!ctx) return;
     ng_arena_free(&ctx->arena);
+    ng__cuda_arena_free(&ctx->dev_arena);
     free(ctx->nodes);
     free(ctx);
 }
 
 void ng_ctx_reset(ng_ctx *ctx) {
     ng_arena_reset(&ctx->arena);
+    ng_arena_reset(&ctx->dev_arena);
     ctx->n_nodes = 0;
     ctx->status = NG_OK;
 }
@@ -1976,10 +2072,18 @@ static void *ng__alloc(ng_ctx *ctx, size_t bytes) {
     if (!p) ng__ctx_fail(ctx, NG_ERR_NOMEM);
     return p;
 }
-static float *ng__falloc(ng_ctx *ctx, int64_t n) { return (float *)ng__alloc(ctx, (size_t)n * sizeof(float)); }
+/* Float buffers (outputs, gradients, saved values) live on the context's device. */
+static float *ng__falloc(ng_ctx *ctx, int64_t n) {
+    if (ctx->device == NG_CUDA) {
+        void *p = ng__cuda_arena_alloc(ctx, (size_t)n * sizeof(float));
+        if (!p) ng__ctx_fail(ctx, NG_ERR_NOMEM);
+        return (float *)p;
+    }
+    return (float *)ng__alloc(ctx, (size_t)n * sizeof(float));
+}
 static float *ng__fzalloc(ng_ctx *ctx, int64_t n) {
     float *p = ng__falloc(ctx, n);
-    if (p) memset(p, 0, (size_t)n * sizeof(float));
+    if (p) ng__memset0(ctx->device, p, (size_t)n * sizeof(float));
     return p;
 }
 
@@ -1998,17 +2102,22 @@ ng_tensor *ng_tensor_new(ng_ctx *ctx, ng_shape shape) {
     memset(t, 0, sizeof *t);
     t->shape = shape;
     t->numel = numel;
-    t->data = (float *)ng__alloc(ctx, bytes ? bytes : 1);
+    t->device = ctx->device;
+    t->data = ng__falloc(ctx, numel ? numel : 1);
     return t->data ? t : NULL;
 }
 ng_tensor *ng_tensor_zeros(ng_ctx *ctx, ng_shape shape) {
     ng_tensor *t = ng_tensor_new(ctx, shape);
-    if (t) memset(t->data, 0, (size_t)t->numel * sizeof(float));
+    if (t) ng__memset0(t->device, t->data, (size_t)t->numel * sizeof(float));
     return t;
 }
+/* `data` is host memory (copied to the device for a device context). */
 ng_tensor *ng_tensor_from(ng_ctx *ctx, ng_shape shape, const float *data) {
     ng_tensor *t = ng_tensor_new(ctx, shape);
-    if (t) memcpy(t->data, data, (size_t)t->numel * sizeof(float));
+    if (t) {
+        if (t->device == NG_CUDA) ng__cuda_copy(t->data, data, (size_t)t->numel * sizeof(float), 1);
+        else memcpy(t->data, data, (size_t)t->numel * sizeof(float));
+    }
     return t;
 }
 void ng_tensor_requires_grad(ng_tensor *t) { t->requires_grad = 1; }
@@ -2090,7 +2199,15 @@ ng_status ng_backward_from(ng_ctx *ctx, ng_tensor *out, const float *seed) {
     if (!out->requires_grad && !(out->owner && ng__needs_grad(ctx, out))) return NG_OK;
     g = ng__grad_of(ctx, out);
     if (!g) return ng_fail(NG_ERR_NOMEM, "backward: arena exhausted");
-    for (j = 0; j < out->numel; j++) g[j] += seed ? seed[j] : 1.0f;
+    if (out->device == NG_CUDA) { /* add the (host) seed through a host copy of the gradient */
+        float *h = (float *)ng__alloc(ctx, (size_t)out->numel * sizeof(float));
+        if (!h) return ng_fail(NG_ERR_NOMEM, "backward: arena exhausted");
+        ng__cuda_copy(h, g, (size_t)out->numel * sizeof(float), 2);
+        for (j = 0; j < out->numel; j++) h[j] += seed ? seed[j] : 1.0f;
+        ng__cuda_copy(g, h, (size_t)out->numel * sizeof(float), 1);
+    } else {
+        for (j = 0; j < out->numel; j++) g[j] += seed ? seed[j] : 1.0f;
+    }
     for (i = ctx->n_nodes - 1; i >= 0; i--) {
         ng_node *n = &ctx->nodes[i];
         if (!n->out->grad) continue; /* nothing flowed here: not an ancestor of `out` */
@@ -10991,6 +11108,178 @@ ng_status ng_gan_dataset_load(const char *dataset, const char *dir, ng_image_set
     return ng_fail(NG_ERR_ARG, "gan dataset: unknown name '%s' (fashion_mnist, cifar10, stl10)", dataset);
 }
 
+/* ---- src/cuda.c ---- */
+/* ======================================================================================== */
+/* @@CUDA  host-side glue: hook registry, device arenas, transfers, device parameter groups  */
+/* ======================================================================================== */
+static void ng__optable_set_cuda(int op, void (*fw)(ng_node *), void (*bw)(ng_node *)); /* @@OPTABLE */
+
+/* The registered kernel table (code, not state: the backend context lives behind it). */
+static const ng_cuda_hooks *ng__cuda_hooks_p = NULL;
+static int ng__cuda_ready = 0;
+
+void ng_cuda_register(const ng_cuda_hooks *h) {
+    int op;
+    ng__cuda_hooks_p = h;
+    for (op = 0; op < NG_OP_COUNT; op++)
+        ng__optable_set_cuda(op, h ? h->fw[op] : NULL, h ? h->bw[op] : NULL);
+}
+const ng_cuda_hooks *ng_cuda_get_hooks(void) { return ng__cuda_hooks_p; }
+
+int ng_cuda_available(void) { return ng__cuda_hooks_p && ng__cuda_hooks_p->device_count() > 0; }
+
+ng_status ng_cuda_init(int device) {
+    ng_status s;
+    if (!ng__cuda_hooks_p) return ng_fail(NG_ERR_UNSUPPORTED, "cuda: built without the CUDA backend (build with `make cuda` and link build/nasgan_cuda.o)");
+    if (ng__cuda_hooks_p->device_count() <= 0) return ng_fail(NG_ERR_UNSUPPORTED, "cuda: no CUDA device is visible");
+    s = ng__cuda_hooks_p->init(device);
+    if (s == NG_OK) ng__cuda_ready = 1;
+    return s;
+}
+const char *ng_cuda_device_info(void) { return ng__cuda_ready ? ng__cuda_hooks_p->info() : ""; }
+void ng_cuda_set_tf32(int on) { if (ng__cuda_ready) ng__cuda_hooks_p->set_tf32(on); }
+ng_status ng_cuda_synchronize(void) {
+    if (!ng__cuda_ready) return ng_fail(NG_ERR_UNSUPPORTED, "cuda: not initialised (call ng_cuda_init)");
+    return ng__cuda_hooks_p->synchronize() ? ng_fail(NG_ERR_UNSUPPORTED, "cuda: a kernel failed (see stderr)") : NG_OK;
+}
+size_t ng_cuda_peak_bytes(void) { return ng__cuda_ready ? ng__cuda_hooks_p->peak_bytes() : 0; }
+int ng_cuda_op_supported(int op, int backward) { return ng__cuda_ready && ng__optable_has_cuda(op, backward); }
+
+/* ---- internal helpers for the tape and tensor parts ---- */
+void *ng__cuda_arena_alloc(ng_ctx *ctx, size_t bytes) { return ng_arena_alloc(&ctx->dev_arena, bytes); }
+void ng__cuda_arena_free(ng_arena *a) {
+    if (a->base && ng__cuda_hooks_p) ng__cuda_hooks_p->dev_free(a->base);
+    a->base = NULL;
+    a->cap = a->used = 0;
+}
+void ng__cuda_free(void *p) { if (p && ng__cuda_hooks_p) ng__cuda_hooks_p->dev_free(p); }
+void ng__memset0(int device, void *p, size_t bytes) {
+    if (device == NG_CUDA) { if (ng__cuda_hooks_p) ng__cuda_hooks_p->memset0(p, bytes); }
+    else memset(p, 0, bytes);
+}
+void ng__cuda_copy(void *dst, const void *src, size_t bytes, int kind) {
+    if (!ng__cuda_hooks_p || !bytes) return;
+    if (kind == 1) ng__cuda_hooks_p->memcpy_h2d(dst, src, bytes);
+    else if (kind == 2) ng__cuda_hooks_p->memcpy_d2h(dst, src, bytes);
+    else ng__cuda_hooks_p->memcpy_d2d(dst, src, bytes);
+}
+
+/* ---- contexts, tensors and parameter groups on the device ---- */
+ng_ctx *ng_ctx_create_on(size_t arena_bytes, uint64_t seed, ng_device device) {
+    ng_ctx *ctx;
+    if (device == NG_CPU) return ng_ctx_create(arena_bytes, seed);
+    if (!ng__cuda_ready) { ng_fail(NG_ERR_UNSUPPORTED, "context: CUDA is not initialised (call ng_cuda_init first)"); return NULL; }
+    /* host arena: tensor headers, tape inputs, small host scratch */
+    ctx = ng_ctx_create(arena_bytes / 8 > ((size_t)1 << 20) ? arena_bytes / 8 : ((size_t)1 << 20), seed);
+    if (!ctx) return NULL;
+    ctx->dev_arena.base = (unsigned char *)ng__cuda_hooks_p->dev_malloc(arena_bytes);
+    if (!ctx->dev_arena.base) {
+        ng_ctx_free(ctx);
+        ng_fail(NG_ERR_NOMEM, "context: cannot allocate a %zu-byte device arena", arena_bytes);
+        return NULL;
+    }
+    ctx->dev_arena.cap = arena_bytes;
+    ctx->dev_arena.used = ctx->dev_arena.peak = 0;
+    ctx->device = NG_CUDA;
+    return ctx;
+}
+
+ng_status ng_params_to_device(ng_params *g, ng_device device) {
+    size_t bytes = (size_t)(g->numel ? g->numel : 1) * sizeof(float);
+    int i;
+    if (!g->allocated) return ng_fail(NG_ERR_ARG, "params %s: allocate the group before moving it", g->name);
+    if ((int)device == g->device) return NG_OK;
+    if (device == NG_CUDA) {
+        float *d, *gd = NULL;
+        if (!ng__cuda_ready) return ng_fail(NG_ERR_UNSUPPORTED, "params %s: CUDA is not initialised (call ng_cuda_init first)", g->name);
+        d = (float *)ng__cuda_hooks_p->dev_malloc(bytes);
+        if (g->grad) gd = (float *)ng__cuda_hooks_p->dev_malloc(bytes);
+        if (!d || (g->grad && !gd)) {
+            ng__cuda_free(d); ng__cuda_free(gd);
+            return ng_fail(NG_ERR_NOMEM, "params %s: cannot allocate %zu device bytes", g->name, bytes);
+        }
+        ng__cuda_hooks_p->memcpy_h2d(d, g->data, bytes);
+        if (gd) ng__cuda_hooks_p->memcpy_h2d(gd, g->grad, bytes);
+        g->host_data = g->data; g->host_grad = g->grad;
+        g->data = d; g->grad = gd;
+    } else {
+        ng_params_sync_host(g);
+        ng__cuda_free(g->data); ng__cuda_free(g->grad);
+        g->data = g->host_data; g->grad = g->host_grad;
+        g->host_data = g->host_grad = NULL;
+    }
+    g->device = device;
+    for (i = 0; i < g->n; i++) {
+        ng_tensor *t = g->tensors[i];
+        t->data = g->data + g->offsets[i];
+        t->grad = g->grad ? g->grad + g->offsets[i] : NULL;
+        t->device = device;
+    }
+    return NG_OK;
+}
+
+ng_status ng_params_sync_host(ng_params *g) {
+    size_t bytes = (size_t)(g->numel ? g->numel : 1) * sizeof(float);
+    if (g->device != NG_CUDA) return NG_OK;
+    if (ng__cuda_hooks_p->memcpy_d2h(g->host_data, g->data, bytes) ||
+        (g->grad && ng__cuda_hooks_p->memcpy_d2h(g->host_grad, g->grad, bytes)))
+        return ng_fail(NG_ERR_UNSUPPORTED, "params %s: device-to-host copy failed", g->name);
+    return NG_OK;
+}
+
+ng_status ng_tensor_to_host(const ng_tensor *t, float *dst) {
+    size_t bytes = (size_t)t->numel * sizeof(float);
+    if (t->device != NG_CUDA) { memcpy(dst, t->data, bytes); return NG_OK; }
+    if (!ng__cuda_hooks_p || ng__cuda_hooks_p->memcpy_d2h(dst, t->data, bytes))
+        return ng_fail(NG_ERR_UNSUPPORTED, "tensor %s: device-to-host copy failed", t->name ? t->name : "(activation)");
+    return NG_OK;
+}
+ng_status ng_tensor_to_device(ng_tensor *t, const float *src) {
+    size_t bytes = (size_t)t->numel * sizeof(float);
+    if (t->device != NG_CUDA) { memcpy(t->data, src, bytes); return NG_OK; }
+    if (!ng__cuda_hooks_p || ng__cuda_hooks_p->memcpy_h2d(t->data, src, bytes))
+        return ng_fail(NG_ERR_UNSUPPORTED, "tensor %s: host-to-device copy failed", t->name ? t->name : "(activation)");
+    return NG_OK;
+}
+ng_tensor *ng_tensor_copy_to(ng_ctx *ctx, const ng_tensor *t) {
+    ng_tensor *c = ng_tensor_new(ctx, t->shape);
+    size_t bytes = (size_t)t->numel * sizeof(float);
+    if (!c) return NULL;
+    if (c->device == NG_CPU && t->device == NG_CPU) memcpy(c->data, t->data, bytes);
+    else if (!ng__cuda_hooks_p) { ng_fail(NG_ERR_UNSUPPORTED, "tensor copy: CUDA backend not linked"); return NULL; }
+    else ng__cuda_copy(c->data, t->data, bytes, c->device == NG_CUDA ? (t->device == NG_CUDA ? 3 : 1) : 2);
+    return c;
+}
+
+/* ---- fused optimizer steps (same float arithmetic as optim.c) ---- */
+ng_status ng_cuda_adam_step(ng_adam *opt, float *m_dev, float *v_dev) {
+    ng_params *gr = opt->group;
+    double bc1, bc2;
+    if (!ng__cuda_ready || gr->device != NG_CUDA) return ng_fail(NG_ERR_UNSUPPORTED, "adam: group %s is not on the GPU", gr->name);
+    opt->t++;
+    bc1 = 1.0 - pow(ng__typed(opt->beta1), (double)opt->t);
+    bc2 = 1.0 - pow(ng__typed(opt->beta2), (double)opt->t);
+    ng__cuda_hooks_p->adam(gr->data, gr->grad, m_dev, v_dev, gr->numel, opt->beta1, opt->beta2,
+                           (float)(1.0 - ng__typed(opt->beta1)), (float)(1.0 - ng__typed(opt->beta2)),
+                           (float)(ng__typed(opt->lr) / bc1), (float)sqrt(bc2), opt->eps, opt->weight_decay);
+    return NG_OK;
+}
+ng_status ng_cuda_ema_update(ng_ema *e, float *shadow_dev) {
+    if (!ng__cuda_ready || e->group->device != NG_CUDA) return ng_fail(NG_ERR_UNSUPPORTED, "ema: group %s is not on the GPU", e->group->name);
+    ng__cuda_hooks_p->ema(shadow_dev, e->group->data, e->group->numel, e->decay, (float)(1.0 - ng__typed(e->decay)));
+    return NG_OK;
+}
+float *ng_cuda_alloc_zeros(int64_t n) {
+    size_t bytes = (size_t)(n > 0 ? n : 1) * sizeof(float);
+    float *p;
+    if (!ng__cuda_ready) { ng_fail(NG_ERR_UNSUPPORTED, "cuda: not initialised"); return NULL; }
+    p = (float *)ng__cuda_hooks_p->dev_malloc(bytes);
+    if (p) ng__cuda_hooks_p->memset0(p, bytes);
+    else ng_fail(NG_ERR_NOMEM, "cuda: cannot allocate %zu device bytes", bytes);
+    return p;
+}
+void ng_cuda_free(void *p) { ng__cuda_free(p); }
+
 /* ---- src/optable.c ---- */
 /* ======================================================================================== */
 /* @@OPTABLE  one row per op: name, CPU forward and backward (CUDA columns join with          */
@@ -11000,18 +11289,52 @@ typedef struct ng__op_info {
     const char *name;
     void (*forward_cpu)(ng_node *n);
     void (*backward_cpu)(ng_node *n);
+    void (*forward_cuda)(ng_node *n);   /* filled by ng_cuda_register (nasgan_cuda.cu); NULL: */
+    void (*backward_cuda)(ng_node *n);  /* the op has no kernel and is refused on the device */
 } ng__op_info;
 
-static const ng__op_info ng__op_table[] = {
-#define NG__ROW(E, f) {#f, ng__fw_##f, ng__bw_##f},
+static ng__op_info ng__op_table[] = {
+#define NG__ROW(E, f) {#f, ng__fw_##f, ng__bw_##f, NULL, NULL},
     NG_OP_LIST(NG__ROW)
 #undef NG__ROW
 };
 typedef char ng__op_table_size_check[(sizeof ng__op_table / sizeof ng__op_table[0] == NG_OP_COUNT) ? 1 : -1];
 
 const char *ng_op_name(int op) { return op >= 0 && op < NG_OP_COUNT ? ng__op_table[op].name : "?"; }
-static void ng__dispatch_forward(ng_node *n) { ng__op_table[n->op].forward_cpu(n); }
-static void ng__dispatch_backward(ng_node *n) { ng__op_table[n->op].backward_cpu(n); }
+static void ng__optable_set_cuda(int op, void (*fw)(ng_node *), void (*bw)(ng_node *)) {
+    ng__op_table[op].forward_cuda = fw;
+    ng__op_table[op].backward_cuda = bw;
+}
+int ng__optable_has_cuda(int op, int backward) {
+    return op >= 0 && op < NG_OP_COUNT && (backward ? ng__op_table[op].backward_cuda : ng__op_table[op].forward_cuda) != NULL;
+}
+/* Device tensors run the CUDA column; mixed devices and missing kernels are refused. */
+static int ng__dispatch_device_ok(ng_node *n, int backward) {
+    int k;
+    for (k = 0; k < n->n_in; k++)
+        if (n->in[k]->device != n->out->device) {
+            if (n->ctx->status == NG_OK) n->ctx->status = NG_ERR_UNSUPPORTED;
+            ng_fail(NG_ERR_UNSUPPORTED, "%s: input %d is on the %s but the output is on the %s (copy explicitly)",
+                    ng__op_table[n->op].name, k, n->in[k]->device == NG_CUDA ? "GPU" : "CPU", n->out->device == NG_CUDA ? "GPU" : "CPU");
+            return 0;
+        }
+    if (n->out->device == NG_CUDA && !(backward ? ng__op_table[n->op].backward_cuda : ng__op_table[n->op].forward_cuda)) {
+        if (n->ctx->status == NG_OK) n->ctx->status = NG_ERR_UNSUPPORTED;
+        ng_fail(NG_ERR_UNSUPPORTED, "%s: no CUDA %s kernel (run this op on the CPU)", ng__op_table[n->op].name, backward ? "backward" : "forward");
+        return 0;
+    }
+    return 1;
+}
+static void ng__dispatch_forward(ng_node *n) {
+    if (!ng__dispatch_device_ok(n, 0)) return;
+    if (n->out->device == NG_CUDA) ng__op_table[n->op].forward_cuda(n);
+    else ng__op_table[n->op].forward_cpu(n);
+}
+static void ng__dispatch_backward(ng_node *n) {
+    if (!ng__dispatch_device_ok(n, 1)) return;
+    if (n->out->device == NG_CUDA) ng__op_table[n->op].backward_cuda(n);
+    else ng__op_table[n->op].backward_cpu(n);
+}
 
 #endif /* NASGAN_IMPLEMENTATION */
 

@@ -51,6 +51,12 @@ void ng_params_free(ng_params *g) {
     }
     free(g->tensors);
     free(g->offsets);
+    if (g->device == NG_CUDA) {
+        ng__cuda_free(g->data);
+        ng__cuda_free(g->grad);
+        g->data = g->host_data;
+        g->grad = g->host_grad;
+    }
     ng_aligned_free(g->data);
     ng_aligned_free(g->grad);
     free(g);
@@ -118,7 +124,7 @@ ng_status ng_params_alloc(ng_params *g) {
 }
 
 void ng_params_zero_grad(ng_params *g) {
-    if (g->grad) memset(g->grad, 0, (size_t)g->numel * sizeof(float));
+    if (g->grad) ng__memset0(g->device, g->grad, (size_t)g->numel * sizeof(float));
 }
 
 int ng_params_same_layout(const ng_params *a, const ng_params *b) {
