@@ -1582,6 +1582,12 @@ void ng__cuda_free(void *p);
 void ng__memset0(int device, void *p, size_t bytes);
 void ng__cuda_copy(void *dst, const void *src, size_t bytes, int kind); /* 1 h2d, 2 d2h, 3 d2d */
 int ng__optable_has_cuda(int op, int backward);
+/* for the kernels in nasgan_cuda.cu: gradient of input k (device, zeroed on first use, NULL
+   when not needed), device scratch and host scratch in the node's context arenas */
+float *ng__cuda_in_grad(ng_node *n, int k);
+float *ng__cuda_scratch(ng_node *n, int64_t nfloats);
+void *ng__cuda_host_scratch(ng_node *n, size_t bytes);
+void ng__cuda_op_fail(ng_node *n, const char *what);
 
 /* ---- src/optable.h ---- */
 
@@ -11162,6 +11168,14 @@ void ng__cuda_copy(void *dst, const void *src, size_t bytes, int kind) {
     if (kind == 1) ng__cuda_hooks_p->memcpy_h2d(dst, src, bytes);
     else if (kind == 2) ng__cuda_hooks_p->memcpy_d2h(dst, src, bytes);
     else ng__cuda_hooks_p->memcpy_d2d(dst, src, bytes);
+}
+
+float *ng__cuda_in_grad(ng_node *n, int k) { return ng__in_grad(n, k); }
+float *ng__cuda_scratch(ng_node *n, int64_t nfloats) { return ng__falloc(n->ctx, nfloats > 0 ? nfloats : 1); }
+void *ng__cuda_host_scratch(ng_node *n, size_t bytes) { return ng__alloc(n->ctx, bytes ? bytes : 1); }
+void ng__cuda_op_fail(ng_node *n, const char *what) {
+    if (n->ctx->status == NG_OK) n->ctx->status = NG_ERR_UNSUPPORTED;
+    ng_fail(NG_ERR_UNSUPPORTED, "%s (CUDA): %s", ng_op_name(n->op), what);
 }
 
 /* ---- contexts, tensors and parameter groups on the device ---- */

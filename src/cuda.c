@@ -53,6 +53,14 @@ void ng__cuda_copy(void *dst, const void *src, size_t bytes, int kind) {
     else ng__cuda_hooks_p->memcpy_d2d(dst, src, bytes);
 }
 
+float *ng__cuda_in_grad(ng_node *n, int k) { return ng__in_grad(n, k); }
+float *ng__cuda_scratch(ng_node *n, int64_t nfloats) { return ng__falloc(n->ctx, nfloats > 0 ? nfloats : 1); }
+void *ng__cuda_host_scratch(ng_node *n, size_t bytes) { return ng__alloc(n->ctx, bytes ? bytes : 1); }
+void ng__cuda_op_fail(ng_node *n, const char *what) {
+    if (n->ctx->status == NG_OK) n->ctx->status = NG_ERR_UNSUPPORTED;
+    ng_fail(NG_ERR_UNSUPPORTED, "%s (CUDA): %s", ng_op_name(n->op), what);
+}
+
 /* ---- contexts, tensors and parameter groups on the device ---- */
 ng_ctx *ng_ctx_create_on(size_t arena_bytes, uint64_t seed, ng_device device) {
     ng_ctx *ctx;

@@ -79,3 +79,9 @@ void ng__cuda_free(void *p);
 void ng__memset0(int device, void *p, size_t bytes);
 void ng__cuda_copy(void *dst, const void *src, size_t bytes, int kind); /* 1 h2d, 2 d2h, 3 d2d */
 int ng__optable_has_cuda(int op, int backward);
+/* for the kernels in nasgan_cuda.cu: gradient of input k (device, zeroed on first use, NULL
+   when not needed), device scratch and host scratch in the node's context arenas */
+float *ng__cuda_in_grad(ng_node *n, int k);
+float *ng__cuda_scratch(ng_node *n, int64_t nfloats);
+void *ng__cuda_host_scratch(ng_node *n, size_t bytes);
+void ng__cuda_op_fail(ng_node *n, const char *what);
