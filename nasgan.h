@@ -1588,6 +1588,9 @@ float *ng__cuda_in_grad(ng_node *n, int k);
 float *ng__cuda_scratch(ng_node *n, int64_t nfloats);
 void *ng__cuda_host_scratch(ng_node *n, size_t bytes);
 void ng__cuda_op_fail(ng_node *n, const char *what);
+/* 1 (and NG_ERR_UNSUPPORTED recorded, in ctx too when given) when `device` is NG_CUDA: guards
+   host-only code (optimizers, some op wrappers) against device pointers */
+int ng__cuda_refuse(ng_ctx *ctx, int device, const char *what);
 
 /* ---- src/optable.h ---- */
 
@@ -2008,7 +2011,9 @@ int ng_params_same_layout(const ng_params *a, const ng_params *b) {
 ng_status ng_params_copy(ng_params *dst, const ng_params *src) {
     if (!ng_params_same_layout(dst, src) || !dst->allocated || !src->allocated)
         return ng_fail(NG_ERR_MISMATCH, "params copy: '%s' and '%s' differ in layout", dst->name, src->name);
-    memcpy(dst->data, src->data, (size_t)src->numel * sizeof(float));
+    if (dst->device == NG_CPU && src->device == NG_CPU) memcpy(dst->data, src->data, (size_t)src->numel * sizeof(float));
+    else ng__cuda_copy(dst->data, src->data, (size_t)src->numel * sizeof(float),
+                       dst->device == NG_CUDA ? (src->device == NG_CUDA ? 3 : 1) : 2);
     return NG_OK;
 }
 
@@ -5001,6 +5006,7 @@ ng_tensor *ng_seq_mask_from_lengths(ng_ctx *ctx, const int32_t *lengths, int64_t
     ng_tensor *m;
     int64_t b, t;
     NG_ASSERT(N >= 0 && L >= 0 && (N == 0 || lengths));
+    if (ng__cuda_refuse(ctx, ctx->device, "seq_mask_from_lengths")) return NULL;
     m = ng_tensor_new(ctx, ng_shape2(N, L));
     if (!m) return NULL;
     for (b = 0; b < N; b++)
@@ -5559,6 +5565,7 @@ ng_tensor *ng_seq_gru(ng_ctx *ctx, ng_tensor *x, ng_tensor *mask, ng_tensor *w_i
     if (!n) return NULL;
     n->need &= ~2u;
     n->i[0] = reverse != 0;
+    if (ng__cuda_refuse(ctx, mask->device, "seq_gru (reads the mask on the host)")) return NULL;
     sv = (ng__gru_saved *)ng__alloc(ctx, sizeof *sv);
     if (!sv) return NULL;
     sv->len = (int64_t *)ng__alloc(ctx, (size_t)(N > 0 ? N : 1) * sizeof(int64_t));
@@ -5933,6 +5940,7 @@ static float *ng__state_alloc(int64_t n, const char *what) {
 static ng_status ng__check_group(const ng_params *g, const char *what, int need_grad) {
     if (!g) return ng_fail(NG_ERR_ARG, "%s: group is NULL", what);
     if (!g->allocated) return ng_fail(NG_ERR_ARG, "%s: group '%s' is not allocated", what, g->name);
+    if (ng__cuda_refuse(NULL, g->device, what)) return NG_ERR_UNSUPPORTED; /* set up before ng_params_to_device */
     if (need_grad && !g->grad) return ng_fail(NG_ERR_ARG, "%s: group '%s' has no gradients (not trainable)", what, g->name);
     return NG_OK;
 }
@@ -5978,6 +5986,7 @@ void ng_adam_step(ng_adam *opt) {
     const float *g = gr->grad;
     double bc1, bc2;
     float b1, b2, omb1, omb2, step_size, sqrt_bc2, eps = opt->eps, wd = opt->weight_decay;
+    if (ng__cuda_refuse(NULL, gr->device, "adam step (use ng_cuda_adam_step)")) return;
     opt->t++;
     bc1 = 1.0 - pow(ng__typed(opt->beta1), (double)opt->t);
     bc2 = 1.0 - pow(ng__typed(opt->beta2), (double)opt->t);
@@ -6037,6 +6046,7 @@ void ng_sgd_step(ng_sgd *opt) {
     const float *g = gr->grad;
     float lr = opt->lr, mom = opt->momentum, wd = opt->weight_decay;
     float omd = (float)(1.0 - ng__typed(opt->dampening));
+    if (ng__cuda_refuse(NULL, gr->device, "sgd step")) return;
     int first = opt->t == 0, nesterov = opt->nesterov;
     opt->t++;
 NG__OMP_FOR(n > NG__OPT_PAR)
@@ -6075,6 +6085,7 @@ void ng_ema_update(ng_ema *e) {
     int64_t i, n = e->group->numel;
     const float *p = e->group->data;
     float *s = e->shadow, d = e->decay, omd = (float)(1.0 - ng__typed(e->decay));
+    if (ng__cuda_refuse(NULL, e->group->device, "ema update (use ng_cuda_ema_update)")) return;
 NG__OMP_FOR(n > NG__OPT_PAR)
     for (i = 0; i < n; i++) s[i] = d * s[i] + omd * p[i];
 }
@@ -6082,6 +6093,7 @@ NG__OMP_FOR(n > NG__OPT_PAR)
 void ng_ema_swap(ng_ema *e) {
     int64_t i, n = e->group->numel;
     float *p = e->group->data, *s = e->shadow;
+    if (ng__cuda_refuse(NULL, e->group->device, "ema swap")) return;
 NG__OMP_FOR(n > NG__OPT_PAR)
     for (i = 0; i < n; i++) { float t = p[i]; p[i] = s[i]; s[i] = t; }
 }
@@ -6123,6 +6135,8 @@ NG__OMP_FOR(n > NG__OPT_PAR)
 float ng_clip_grad_norm(ng_params *const *groups, int n, float max_norm) {
     double ss = 0.0, norm, coef;
     int k;
+    for (k = 0; k < n; k++)
+        if (groups[k] && ng__cuda_refuse(NULL, groups[k]->device, "clip_grad_norm")) return NAN;
     for (k = 0; k < n; k++)
         if (groups[k] && groups[k]->grad) ss += ng__sumsq(groups[k]->grad, groups[k]->numel);
     norm = sqrt(ss);
@@ -9017,6 +9031,7 @@ static void ng__gan_alpha_view(ng_ctx *ctx, const ng_gan_gen_search *G, ng_tenso
         int64_t j;
         view[i] = src[i];
         if (!G->cfg.gumbel) continue;
+        if (ng__cuda_refuse(ctx, ctx->device, "gumbel noise")) continue; /* view stays alpha; ops now fail */
         g = ng_tensor_new(ctx, src[i]->shape);
         if (g)
             for (j = 0; j < g->numel; j++) {
@@ -11176,6 +11191,13 @@ void *ng__cuda_host_scratch(ng_node *n, size_t bytes) { return ng__alloc(n->ctx,
 void ng__cuda_op_fail(ng_node *n, const char *what) {
     if (n->ctx->status == NG_OK) n->ctx->status = NG_ERR_UNSUPPORTED;
     ng_fail(NG_ERR_UNSUPPORTED, "%s (CUDA): %s", ng_op_name(n->op), what);
+}
+
+int ng__cuda_refuse(ng_ctx *ctx, int device, const char *what) {
+    if (device != NG_CUDA) return 0;
+    if (ctx && ctx->status == NG_OK) ctx->status = NG_ERR_UNSUPPORTED;
+    ng_fail(NG_ERR_UNSUPPORTED, "%s: runs on the host only and its data is on the GPU (no CUDA path yet)", what);
+    return 1;
 }
 
 /* ---- contexts, tensors and parameter groups on the device ---- */

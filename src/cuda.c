@@ -61,6 +61,13 @@ void ng__cuda_op_fail(ng_node *n, const char *what) {
     ng_fail(NG_ERR_UNSUPPORTED, "%s (CUDA): %s", ng_op_name(n->op), what);
 }
 
+int ng__cuda_refuse(ng_ctx *ctx, int device, const char *what) {
+    if (device != NG_CUDA) return 0;
+    if (ctx && ctx->status == NG_OK) ctx->status = NG_ERR_UNSUPPORTED;
+    ng_fail(NG_ERR_UNSUPPORTED, "%s: runs on the host only and its data is on the GPU (no CUDA path yet)", what);
+    return 1;
+}
+
 /* ---- contexts, tensors and parameter groups on the device ---- */
 ng_ctx *ng_ctx_create_on(size_t arena_bytes, uint64_t seed, ng_device device) {
     ng_ctx *ctx;

@@ -85,3 +85,6 @@ float *ng__cuda_in_grad(ng_node *n, int k);
 float *ng__cuda_scratch(ng_node *n, int64_t nfloats);
 void *ng__cuda_host_scratch(ng_node *n, size_t bytes);
 void ng__cuda_op_fail(ng_node *n, const char *what);
+/* 1 (and NG_ERR_UNSUPPORTED recorded, in ctx too when given) when `device` is NG_CUDA: guards
+   host-only code (optimizers, some op wrappers) against device pointers */
+int ng__cuda_refuse(ng_ctx *ctx, int device, const char *what);

@@ -140,6 +140,8 @@ int ng_params_same_layout(const ng_params *a, const ng_params *b) {
 ng_status ng_params_copy(ng_params *dst, const ng_params *src) {
     if (!ng_params_same_layout(dst, src) || !dst->allocated || !src->allocated)
         return ng_fail(NG_ERR_MISMATCH, "params copy: '%s' and '%s' differ in layout", dst->name, src->name);
-    memcpy(dst->data, src->data, (size_t)src->numel * sizeof(float));
+    if (dst->device == NG_CPU && src->device == NG_CPU) memcpy(dst->data, src->data, (size_t)src->numel * sizeof(float));
+    else ng__cuda_copy(dst->data, src->data, (size_t)src->numel * sizeof(float),
+                       dst->device == NG_CUDA ? (src->device == NG_CUDA ? 3 : 1) : 2);
     return NG_OK;
 }
