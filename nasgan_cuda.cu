@@ -10,9 +10,11 @@
      relu, leaky_relu, tanh, sigmoid, softmax, log_softmax, dropout (mask drawn on the host
      from the context RNG: identical to the CPU), cross_entropy, hinge, bce_logits,
      conv2d (im2col + cuBLAS strided-batched GEMM, any stride/padding/groups; col2im by gather),
-     upsample (nearest, bilinear), avg_pool2, sum_hw.
+     conv_transpose2d (the same three products, roles swapped), batch_norm (batch and running
+     statistics, one block per channel), spectral_norm (one power iteration in one block; sigma
+     comes back to the host for the backward, as on the CPU), upsample (nearest, bilinear), avg_pool2, sum_hw.
    Ops WITHOUT kernels yet (refused on the device with NG_ERR_UNSUPPORTED naming the op):
-     conv_transpose2d, batch_norm, spectral_norm, embedding, seq_mask, conv1d, seq_pool3,
+     embedding, seq_mask, conv1d, seq_pool3,
      seq_batch_norm, seq_mean_pool, seq_attention, seq_gru, mixed, mixed_cols.
    Fused: Adam, EMA (ng_cuda_adam_step, ng_cuda_ema_update).
 
@@ -682,44 +684,279 @@ __global__ void k_bias_grad(float *gb, const float *g, int64_t N, int64_t O, int
         gb[o] += (float)s;
     }
 }
-void fw_conv2d(ng_node *n) {
-    Geo q = geo_conv(n);
-    const float *x = n->in[0]->data, *w = n->in[1]->data;
-    float *y = n->out->data;
+/* the three products of a convolution with geometry q (x: conv input, y: conv output) */
+/* y = conv(x) (beta 0) or y += conv(x) (beta 1), no bias */
+void conv_fwd_core(ng_node *n, const Geo &q, const float *x, const float *w, float *y, float beta) {
     float *col = ng__cuda_scratch(n, q.N * q.K * q.P);
     if (!col) return;
     for (int64_t g = 0; g < q.G; g++) {
         k_im2col<<<blocks_for(q.N * q.K * q.P), 256, 0, cu()->stream>>>(x, col, q, g);
         /* y[n][g*Og..][P] = W_g (Og x K) * col_n (K x P) */
-        sgemm_rm_batched(n, 0, 0, q.Og, q.P, q.K, 1.0f, w + g * q.Og * q.K, q.K, 0, col, q.P, q.K * q.P, 0.0f,
+        sgemm_rm_batched(n, 0, 0, q.Og, q.P, q.K, 1.0f, w + g * q.Og * q.K, q.K, 0, col, q.P, q.K * q.P, beta,
                          y + g * q.Og * q.P, q.P, q.O * q.P, q.N);
     }
-    if (n->n_in == 3) k_bias_nchw<<<blocks_for(q.N * q.O * q.P), 256, 0, cu()->stream>>>(y, n->in[2]->data, q.N, q.O, q.P);
+}
+/* gx += d conv / d x applied to gy */
+void conv_dgrad(ng_node *n, const Geo &q, const float *w, const float *gy, float *gx) {
+    float *col = ng__cuda_scratch(n, q.N * q.K * q.P);
+    if (!col) return;
+    for (int64_t g = 0; g < q.G; g++) {
+        /* dcol_n (K x P) = W_g^T (K x Og) gy_n (Og x P) */
+        sgemm_rm_batched(n, 1, 0, q.K, q.P, q.Og, 1.0f, w + g * q.Og * q.K, q.K, 0, gy + g * q.Og * q.P, q.P, q.O * q.P, 0.0f,
+                         col, q.P, q.K * q.P, q.N);
+        k_col2im<<<blocks_for(q.N * q.Cg * q.H * q.W), 256, 0, cu()->stream>>>(col, gx, q, g);
+    }
+}
+/* gw += sum over images of gy_n col_n^T, images in order */
+void conv_wgrad(ng_node *n, const Geo &q, const float *x, const float *gy, float *gw) {
+    float *col = ng__cuda_scratch(n, q.N * q.K * q.P);
+    if (!col) return;
+    for (int64_t g = 0; g < q.G; g++) {
+        k_im2col<<<blocks_for(q.N * q.K * q.P), 256, 0, cu()->stream>>>(x, col, q, g);
+        for (int64_t im = 0; im < q.N; im++)
+            sgemm_rm(n, 0, 1, q.Og, q.K, q.P, 1.0f, gy + (im * q.O + g * q.Og) * q.P, q.P, col + im * q.K * q.P, q.P, 1.0f,
+                     gw + g * q.Og * q.K, q.K);
+    }
+}
+void fw_conv2d(ng_node *n) {
+    Geo q = geo_conv(n);
+    conv_fwd_core(n, q, n->in[0]->data, n->in[1]->data, n->out->data, 0.0f);
+    if (n->n_in == 3) k_bias_nchw<<<blocks_for(q.N * q.O * q.P), 256, 0, cu()->stream>>>(n->out->data, n->in[2]->data, q.N, q.O, q.P);
     launch_check(n);
 }
 void bw_conv2d(ng_node *n) {
     Geo q = geo_conv(n);
-    const float *x = n->in[0]->data, *w = n->in[1]->data, *gy = n->out->grad;
+    const float *gy = n->out->grad;
     float *gx = ng__cuda_in_grad(n, 0), *gw = ng__cuda_in_grad(n, 1), *gb = n->n_in == 3 ? ng__cuda_in_grad(n, 2) : NULL;
     if (gb) k_bias_grad<<<blocks_for(q.O, 64), 64, 0, cu()->stream>>>(gb, gy, q.N, q.O, q.P);
-    if (!gx && !gw) { launch_check(n); return; }
-    float *col = ng__cuda_scratch(n, q.N * q.K * q.P);
-    if (!col) return;
-    for (int64_t g = 0; g < q.G; g++) {
-        if (gw) {
-            k_im2col<<<blocks_for(q.N * q.K * q.P), 256, 0, cu()->stream>>>(x, col, q, g);
-            /* gW_g (Og x K) += sum_n gy_n (Og x P) col_n^T, images in order */
-            for (int64_t im = 0; im < q.N; im++)
-                sgemm_rm(n, 0, 1, q.Og, q.K, q.P, 1.0f, gy + (im * q.O + g * q.Og) * q.P, q.P, col + im * q.K * q.P, q.P, 1.0f,
-                         gw + g * q.Og * q.K, q.K);
+    if (gw) conv_wgrad(n, q, n->in[0]->data, gy, gw);
+    if (gx) conv_dgrad(n, q, n->in[1]->data, gy, gx);
+    launch_check(n);
+}
+
+/* conv_transpose2d is the adjoint of the conv2d whose input is our output y and whose output
+   is our input x (w (Cx, O/G, kh, kw) is that conv's weight layout). */
+Geo geo_convt(const ng_node *n) {
+    Geo q;
+    const ng_shape *xs = &n->in[0]->shape, *ws = &n->in[1]->shape, *ys = &n->out->shape;
+    q.N = xs->d[0]; q.O = xs->d[1]; q.Ho = xs->d[2]; q.Wo = xs->d[3];
+    q.C = ys->d[1]; q.H = ys->d[2]; q.W = ys->d[3];
+    q.kh = ws->d[2]; q.kw = ws->d[3];
+    q.sh = n->i[0]; q.sw = n->i[1]; q.ph = n->i[2]; q.pw = n->i[3]; q.G = n->i[4];
+    q.Cg = q.C / q.G; q.Og = q.O / q.G; q.K = q.Cg * q.kh * q.kw; q.P = q.Ho * q.Wo;
+    return q;
+}
+void fw_conv_transpose2d(ng_node *n) {
+    Geo q = geo_convt(n);
+    float *y = n->out->data;
+    if (h_memset0(y, (size_t)n->out->numel * sizeof(float))) { ng__cuda_op_fail(n, "memset failed"); return; }
+    conv_dgrad(n, q, n->in[1]->data, n->in[0]->data, y);
+    if (n->n_in == 3) k_bias_nchw<<<blocks_for(n->out->numel), 256, 0, cu()->stream>>>(y, n->in[2]->data, q.N, q.C, q.H * q.W);
+    launch_check(n);
+}
+void bw_conv_transpose2d(ng_node *n) {
+    Geo q = geo_convt(n);
+    const float *gy = n->out->grad;
+    float *gx = ng__cuda_in_grad(n, 0), *gw = ng__cuda_in_grad(n, 1), *gb = n->n_in == 3 ? ng__cuda_in_grad(n, 2) : NULL;
+    if (gb) k_bias_grad<<<blocks_for(q.C, 64), 64, 0, cu()->stream>>>(gb, gy, q.N, q.C, q.H * q.W);
+    if (gx) conv_fwd_core(n, q, gy, n->in[1]->data, gx, 1.0f);   /* gx += conv(gy) */
+    if (gw) conv_wgrad(n, q, gy, n->in[0]->data, gw);             /* conv input gy, conv output grad x */
+    launch_check(n);
+}
+
+/* ---------------------------------------------------------------------------------------- */
+/* batch norm: one block per channel, fixed-tree double reductions                          */
+/* ---------------------------------------------------------------------------------------- */
+__device__ double block_sum(double v, double *sh) {
+    sh[threadIdx.x] = v;
+    __syncthreads();
+    for (int w = 128; w > 0; w >>= 1) {
+        if ((int)threadIdx.x < w) sh[threadIdx.x] += sh[threadIdx.x + w];
+        __syncthreads();
+    }
+    double r = sh[0];
+    __syncthreads();
+    return r;
+}
+__global__ void k_bn_stats(const float *x, float *mean_s, float *invstd_s, float *rm, float *rv, int64_t N, int64_t C, int64_t S,
+                           int batch_stats, float mom, float eps) {
+    __shared__ double sh[256];
+    int64_t c = blockIdx.x, M = N * S;
+    double mean, invstd;
+    if (batch_stats) {
+        double s = 0.0;
+        for (int64_t i = threadIdx.x; i < M; i += 256) s += x[((i / S) * C + c) * S + i % S];
+        mean = block_sum(s, sh) / (double)M;
+        float mf = (float)mean;
+        double q = 0.0;
+        for (int64_t i = threadIdx.x; i < M; i += 256) { float d = x[((i / S) * C + c) * S + i % S] - mf; q += (double)(d * d); }
+        q = block_sum(q, sh);
+        invstd = 1.0 / sqrt(q / (double)M + (double)eps);
+        if (threadIdx.x == 0 && rm) {
+            rm[c] = (float)((1.0 - mom) * rm[c] + (double)mom * mean);
+            rv[c] = (float)((1.0 - mom) * rv[c] + (double)mom * (q / (double)(M - 1)));
         }
-        if (gx) {
-            /* dcol_n (K x P) = W_g^T (K x Og) gy_n (Og x P) */
-            sgemm_rm_batched(n, 1, 0, q.K, q.P, q.Og, 1.0f, w + g * q.Og * q.K, q.K, 0, gy + g * q.Og * q.P, q.P, q.O * q.P, 0.0f,
-                             col, q.P, q.K * q.P, q.N);
-            k_col2im<<<blocks_for(q.N * q.Cg * q.H * q.W), 256, 0, cu()->stream>>>(col, gx, q, g);
+    } else {
+        mean = rm[c];
+        invstd = 1.0 / sqrt((double)rv[c] + (double)eps);
+    }
+    if (threadIdx.x == 0) { mean_s[c] = (float)mean; invstd_s[c] = (float)invstd; }
+}
+__global__ void k_bn_apply(const float *x, float *y, const float *mean_s, const float *invstd_s, const float *gamma, const float *beta,
+                           int64_t C, int64_t S, int64_t total) {
+    GRID_LOOP(i, total) {
+        int64_t c = (i / S) % C;
+        double mean = mean_s[c];
+        float scale = (float)((gamma ? gamma[c] : 1.0) * (double)invstd_s[c]);
+        float shift = (float)((beta ? beta[c] : 0.0) - mean * (double)scale);
+        y[i] = x[i] * scale + shift;
+    }
+}
+struct BnAux { ng_tensor *running_mean, *running_var; }; /* = ng__bn_aux in src/ops_norm.c */
+void fw_batch_norm(ng_node *n) {
+    const BnAux *aux = (const BnAux *)n->aux;
+    int64_t C = n->i[3], S = n->i[4], N = n->in[0]->shape.d[0];
+    const float *gamma = n->i[1] ? n->in[1]->data : NULL;
+    const float *beta = n->i[2] ? n->in[1 + n->i[1]]->data : NULL;
+    float *mean_s = (float *)n->saved, *invstd_s = mean_s + C;
+    float *rm = aux->running_mean ? aux->running_mean->data : NULL, *rv = aux->running_var ? aux->running_var->data : NULL;
+    if ((aux->running_mean && aux->running_mean->device != NG_CUDA) || (aux->running_var && aux->running_var->device != NG_CUDA)) {
+        ng__cuda_op_fail(n, "running statistics are on the host (move their group with ng_params_to_device)");
+        return;
+    }
+    if (C == 0) return;
+    k_bn_stats<<<(unsigned)C, 256, 0, cu()->stream>>>(n->in[0]->data, mean_s, invstd_s, rm, rv, N, C, S, (int)n->i[0], n->f[0], n->f[1]);
+    k_bn_apply<<<blocks_for(n->out->numel), 256, 0, cu()->stream>>>(n->in[0]->data, n->out->data, mean_s, invstd_s, gamma, beta, C, S, n->out->numel);
+    launch_check(n);
+}
+/* per channel: sg = sum(g), sgx = sum(g (x - mean)) * invstd; into sums[2C] */
+__global__ void k_bn_gsums(const float *g, const float *x, const float *mean_s, const float *invstd_s, float *ggamma, float *gbeta,
+                           double *sums, int64_t N, int64_t C, int64_t S) {
+    __shared__ double sh[256];
+    int64_t c = blockIdx.x, M = N * S;
+    float mean = mean_s[c];
+    double a = 0.0, b = 0.0;
+    for (int64_t i = threadIdx.x; i < M; i += 256) {
+        int64_t j = ((i / S) * C + c) * S + i % S;
+        a += g[j];
+        b += (double)(g[j] * (x[j] - mean));
+    }
+    a = block_sum(a, sh);
+    b = block_sum(b, sh) * invstd_s[c];
+    if (threadIdx.x == 0) {
+        sums[c] = a; sums[C + c] = b;
+        if (ggamma) ggamma[c] += (float)b;
+        if (gbeta) gbeta[c] += (float)a;
+    }
+}
+__global__ void k_bn_dx(const float *g, const float *x, const float *mean_s, const float *invstd_s, const float *gamma, const double *sums,
+                        float *gx, int64_t C, int64_t S, int64_t M, int batch_stats, int64_t total) {
+    GRID_LOOP(i, total) {
+        int64_t c = (i / S) % C;
+        float invstd = invstd_s[c], k = (gamma ? gamma[c] : 1.0f) * invstd;
+        if (batch_stats) {
+            float mg = (float)(sums[c] / (double)M), mgx = (float)(sums[C + c] / (double)M);
+            gx[i] += k * (g[i] - mg - (x[i] - mean_s[c]) * invstd * mgx);
+        } else {
+            gx[i] += k * g[i];
         }
     }
+}
+void bw_batch_norm(ng_node *n) {
+    int64_t C = n->i[3], S = n->i[4], N = n->in[0]->shape.d[0];
+    const float *gamma = n->i[1] ? n->in[1]->data : NULL;
+    const float *mean_s = (const float *)n->saved, *invstd_s = mean_s + C;
+    float *gx = ng__cuda_in_grad(n, 0);
+    float *ggamma = n->i[1] ? ng__cuda_in_grad(n, 1) : NULL;
+    float *gbeta = n->i[2] ? ng__cuda_in_grad(n, (int)(1 + n->i[1])) : NULL;
+    int batch_stats = (int)n->i[0];
+    if (C == 0 || n->ctx->status != NG_OK) return;
+    double *sums = (double *)ng__cuda_scratch(n, 4 * C);
+    if (!sums) return;
+    if (ggamma || gbeta || (gx && batch_stats))
+        k_bn_gsums<<<(unsigned)C, 256, 0, cu()->stream>>>(n->out->grad, n->in[0]->data, mean_s, invstd_s, ggamma, gbeta, sums, N, C, S);
+    if (gx)
+        k_bn_dx<<<blocks_for(n->out->numel), 256, 0, cu()->stream>>>(n->out->grad, n->in[0]->data, mean_s, invstd_s, gamma, sums, gx, C, S,
+                                                                     N * S, batch_stats, n->out->numel);
+    launch_check(n);
+}
+
+/* ---------------------------------------------------------------------------------------- */
+/* spectral norm: one block, fixed order (W is at most a few hundred thousand values)        */
+/* ---------------------------------------------------------------------------------------- */
+struct SnAux { ng_tensor *u, *v; }; /* = ng__sn_aux in src/ops_norm.c */
+__device__ void sn_normalize(float *out, const double *src, int64_t n, double eps, double *sh) {
+    double ss = 0.0;
+    for (int64_t i = threadIdx.x; i < n; i += 256) ss += src[i] * src[i];
+    double nrm = sqrt(block_sum(ss, sh));
+    if (nrm < eps) nrm = eps;
+    for (int64_t i = threadIdx.x; i < n; i += 256) out[i] = (float)(src[i] / nrm);
+    __syncthreads();
+}
+__global__ void k_sn_fw(const float *W, float *u, float *v, float *u_s, float *v_s, double *wtu, double *wv, float *sigma_out,
+                        int64_t NO, int64_t NI, int update, double eps) {
+    __shared__ double sh[256];
+    if (update) {
+        for (int64_t i = threadIdx.x; i < NI; i += 256) {
+            double a = 0.0;
+            for (int64_t o = 0; o < NO; o++) a += (double)u[o] * W[o * NI + i];
+            wtu[i] = a;
+        }
+        __syncthreads();
+        sn_normalize(v, wtu, NI, eps, sh);
+    }
+    for (int64_t o = threadIdx.x; o < NO; o += 256) {
+        double a = 0.0;
+        for (int64_t j = 0; j < NI; j++) a += (double)W[o * NI + j] * v[j];
+        wv[o] = a;
+    }
+    __syncthreads();
+    if (update) sn_normalize(u, wv, NO, eps, sh);
+    double s = 0.0;
+    for (int64_t o = threadIdx.x; o < NO; o += 256) s += (double)u[o] * wv[o];
+    s = block_sum(s, sh);
+    for (int64_t o = threadIdx.x; o < NO; o += 256) u_s[o] = u[o];
+    for (int64_t i = threadIdx.x; i < NI; i += 256) v_s[i] = v[i];
+    if (threadIdx.x == 0) sigma_out[0] = (float)s;
+}
+__global__ void k_div_dev(const float *W, float *y, const float *sigma, int64_t n) { GRID_LOOP(i, n) y[i] = W[i] / sigma[0]; }
+void fw_spectral_norm(ng_node *n) {
+    SnAux *aux = (SnAux *)n->aux;
+    int64_t NO = n->i[0], NI = n->i[1];
+    if (aux->u->device != NG_CUDA || aux->v->device != NG_CUDA) { ng__cuda_op_fail(n, "u and v are on the host (move their group with ng_params_to_device)"); return; }
+    float *u_s = (float *)n->saved, *v_s = u_s + NO;
+    double *tmp = (double *)ng__cuda_scratch(n, 2 * (NO + NI) + 2);
+    if (!tmp) return;
+    float *sig = (float *)(tmp + NO + NI);
+    k_sn_fw<<<1, 256, 0, cu()->stream>>>(n->in[0]->data, aux->u->data, aux->v->data, u_s, v_s, tmp + NO, tmp, sig, NO, NI, (int)n->i[2], (double)n->f[0]);
+    k_div_dev<<<blocks_for(NO * NI), 256, 0, cu()->stream>>>(n->in[0]->data, n->out->data, sig, NO * NI);
+    /* the backward reads sigma from f[1], as on the CPU (one float back per forward) */
+    if (h_d2h(&n->f[1], sig, sizeof(float))) ng__cuda_op_fail(n, "sigma copy failed");
+    launch_check(n);
+}
+__global__ void k_sn_dot(const float *g, const float *W, int64_t n, double *out) {
+    __shared__ double sh[256];
+    double s = 0.0;
+    for (int64_t i = threadIdx.x; i < n; i += 256) s += (double)g[i] * W[i];
+    s = block_sum(s, sh);
+    if (threadIdx.x == 0) out[0] = s;
+}
+__global__ void k_sn_bw(const float *g, const float *u_s, const float *v_s, const double *dot, float *gw, int64_t NO, int64_t NI, double sigma) {
+    float inv_sigma = (float)(1.0 / sigma), coef = (float)(dot[0] / (sigma * sigma));
+    GRID_LOOP(i, NO * NI) {
+        int64_t o = i / NI, j = i % NI;
+        gw[i] += g[i] * inv_sigma - coef * u_s[o] * v_s[j];
+    }
+}
+void bw_spectral_norm(ng_node *n) {
+    int64_t NO = n->i[0], NI = n->i[1];
+    float *gw = ng__cuda_in_grad(n, 0);
+    const float *u_s = (const float *)n->saved, *v_s = u_s + NO;
+    if (!gw) return;
+    double *dot = (double *)ng__cuda_scratch(n, 2);
+    if (!dot) return;
+    k_sn_dot<<<1, 256, 0, cu()->stream>>>(n->out->grad, n->in[0]->data, NO * NI, dot);
+    k_sn_bw<<<blocks_for(NO * NI), 256, 0, cu()->stream>>>(n->out->grad, u_s, v_s, dot, gw, NO, NI, (double)n->f[1]);
     launch_check(n);
 }
 
@@ -893,7 +1130,7 @@ struct Registrar {
         NG_CU_REG(RELU, relu) NG_CU_REG(LEAKY_RELU, leaky_relu) NG_CU_REG(TANH, tanh) NG_CU_REG(SIGMOID, sigmoid)
         NG_CU_REG(SOFTMAX, softmax) NG_CU_REG(LOG_SOFTMAX, log_softmax) NG_CU_REG(DROPOUT, dropout)
         NG_CU_REG(CROSS_ENTROPY, cross_entropy) NG_CU_REG(HINGE, hinge) NG_CU_REG(BCE_LOGITS, bce_logits)
-        NG_CU_REG(CONV2D, conv2d) NG_CU_REG(UPSAMPLE, upsample) NG_CU_REG(AVG_POOL2, avg_pool2) NG_CU_REG(SUM_HW, sum_hw)
+        NG_CU_REG(CONV2D, conv2d) NG_CU_REG(CONV_T2D, conv_transpose2d) NG_CU_REG(BATCH_NORM, batch_norm) NG_CU_REG(SPECTRAL_NORM, spectral_norm) NG_CU_REG(UPSAMPLE, upsample) NG_CU_REG(AVG_POOL2, avg_pool2) NG_CU_REG(SUM_HW, sum_hw)
 #undef NG_CU_REG
         ng_cuda_register(&g_hooks);
     }
