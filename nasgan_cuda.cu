@@ -12,10 +12,12 @@
      conv2d (im2col + cuBLAS strided-batched GEMM, any stride/padding/groups; col2im by gather),
      conv_transpose2d (the same three products, roles swapped), batch_norm (batch and running
      statistics, one block per channel), spectral_norm (one power iteration in one block; sigma
-     comes back to the host for the backward, as on the CPU), upsample (nearest, bilinear), avg_pool2, sum_hw.
+     comes back to the host for the backward, as on the CPU), upsample (nearest, bilinear),
+     avg_pool2, sum_hw, mixed and mixed_cols (softmax-weighted sums; alpha gradient from
+     per-4096-element block partials added in block order).
    Ops WITHOUT kernels yet (refused on the device with NG_ERR_UNSUPPORTED naming the op):
      embedding, seq_mask, conv1d, seq_pool3,
-     seq_batch_norm, seq_mean_pool, seq_attention, seq_gru, mixed, mixed_cols.
+     seq_batch_norm, seq_mean_pool, seq_attention, seq_gru.
    Fused: Adam, EMA (ng_cuda_adam_step, ng_cuda_ema_update).
 
    Determinism: no atomics anywhere; every reduction is a fixed loop per output element or a
@@ -1076,6 +1078,137 @@ void bw_sum_hw(ng_node *n) {
 }
 
 /* ---------------------------------------------------------------------------------------- */
+/* mixed, mixed_cols: softmax-weighted sums; alpha gradient by per-block partial sums (4096  */
+/* elements a block, fixed tree) added in block order                                       */
+/* ---------------------------------------------------------------------------------------- */
+#define NG_CU_MIX_BLOCK 4096
+struct Ptrs { const float *p[31]; float w1[31]; int col[31]; };
+__global__ void k_softmax_weights(const float *alpha_row, float *w, int K) {
+    if (threadIdx.x == 0 && blockIdx.x == 0) softmax_row(alpha_row, w, K, 1, 0);
+}
+/* y = sum_j wt_j x_j over same-shape inputs, wt_j = w[col_j] (col -1: 1) */
+__global__ void k_mix_fw(Ptrs xs, const float *w, int n, float *y, int64_t N, int accumulate) {
+    GRID_LOOP(i, N) {
+        float acc = accumulate ? y[i] : 0.0f;
+        for (int j = 0; j < n; j++) {
+            float wj = xs.col[j] < 0 ? 1.0f : w[xs.col[j]];
+            acc = (j == 0 && !accumulate) ? wj * xs.p[0][i] : acc + wj * xs.p[j][i];
+        }
+        y[i] = acc;
+    }
+}
+/* geometry of a (planes, kh, kw) input centred in a (planes, KH, KW) output; same: identity */
+struct PadGeo { int64_t kh, kw, KH, KW, oh, ow; int same; };
+__device__ inline int64_t pad_index(const PadGeo &q, int64_t xi) {
+    if (q.same) return xi;
+    int64_t c = xi % q.kw, r = (xi / q.kw) % q.kh, p = xi / (q.kw * q.kh);
+    return (p * q.KH + r + q.oh) * q.KW + c + q.ow;
+}
+__global__ void k_pad_add(const float *x, const float *w, int col, float *y, PadGeo q, int64_t nx) {
+    GRID_LOOP(i, nx) y[pad_index(q, i)] += (col < 0 ? 1.0f : w[col]) * x[i];
+}
+/* block b: part[b] = sum over its chunk of g[map(i)] x[i]; gx[i] += wt g[map(i)] */
+__global__ void k_mix_parts(const float *g, const float *x, float *gx, const float *w, int col, PadGeo q, int64_t nx, double *part) {
+    __shared__ double sh[256];
+    int64_t lo = (int64_t)blockIdx.x * NG_CU_MIX_BLOCK, hi = lo + NG_CU_MIX_BLOCK < nx ? lo + NG_CU_MIX_BLOCK : nx;
+    float wt = col < 0 ? 1.0f : w[col];
+    double a = 0.0;
+    for (int64_t i = lo + threadIdx.x; i < hi; i += 256) {
+        float gv = g[pad_index(q, i)];
+        if (part) a += (double)gv * x[i];
+        if (gx) gx[i] += wt * gv;
+    }
+    if (!part) return;
+    a = block_sum(a, sh);
+    if (threadIdx.x == 0) part[blockIdx.x] = a;
+}
+__global__ void k_sum_parts(const double *part, int64_t nb, double *out) {
+    if (threadIdx.x == 0 && blockIdx.x == 0) {
+        double s = 0.0;
+        for (int64_t b = 0; b < nb; b++) s += part[b];
+        *out = s;
+    }
+}
+/* ga[row K + k] += w_k (dw_k - sum_m w_m dw_m), dw over the K columns (0 where not held) */
+__global__ void k_alpha_grad(const float *w, const double *dw, float *ga, int K) {
+    if (threadIdx.x == 0 && blockIdx.x == 0) {
+        double wdot = 0.0;
+        for (int k = 0; k < K; k++) wdot += (double)w[k] * dw[k];
+        for (int k = 0; k < K; k++) ga[k] += (float)((double)w[k] * (dw[k] - wdot));
+    }
+}
+PadGeo pad_geo(const ng_tensor *x, const ng_tensor *y) {
+    PadGeo q;
+    q.same = ng_shape_eq(x->shape, y->shape);
+    q.kh = q.same ? 1 : x->shape.d[2]; q.kw = q.same ? 1 : x->shape.d[3];
+    q.KH = q.same ? 1 : y->shape.d[2]; q.KW = q.same ? 1 : y->shape.d[3];
+    q.oh = (q.KH - q.kh) / 2; q.ow = (q.KW - q.kw) / 2;
+    return q;
+}
+/* shared by mixed (cols = 0..K-1) and mixed_cols; first input is alpha */
+void mix_forward(ng_node *n, int K, int nx, const int *cols) {
+    float *w = (float *)n->saved, *y = n->out->data;
+    Ptrs xs;
+    int all_same = 1;
+    k_softmax_weights<<<1, 1, 0, cu()->stream>>>(n->in[0]->data + n->i[0] * K, w, K);
+    for (int j = 0; j < nx; j++) {
+        xs.p[j] = n->in[1 + j]->data;
+        xs.col[j] = cols[j];
+        all_same &= ng_shape_eq(n->in[1 + j]->shape, n->out->shape);
+    }
+    if (all_same) {
+        k_mix_fw<<<blocks_for(n->out->numel), 256, 0, cu()->stream>>>(xs, w, nx, y, n->out->numel, 0);
+    } else {
+        if (h_memset0(y, (size_t)n->out->numel * sizeof(float))) { ng__cuda_op_fail(n, "memset failed"); return; }
+        for (int j = 0; j < nx; j++)
+            k_pad_add<<<blocks_for(n->in[1 + j]->numel), 256, 0, cu()->stream>>>(xs.p[j], w, cols[j], y, pad_geo(n->in[1 + j], n->out), n->in[1 + j]->numel);
+    }
+    launch_check(n);
+}
+void mix_backward(ng_node *n, int K, int nx, const int *cols) {
+    const float *w = (const float *)n->saved, *g = n->out->grad;
+    float *ga = ng__cuda_in_grad(n, 0);
+    double *dw = NULL;
+    if (ga && K > 1) {
+        dw = (double *)ng__cuda_scratch(n, 2 * K);
+        if (!dw || h_memset0(dw, (size_t)K * sizeof(double))) return;
+    }
+    for (int j = 0; j < nx; j++) {
+        const ng_tensor *x = n->in[1 + j];
+        float *gx = ng__cuda_in_grad(n, 1 + j);
+        int need = dw != NULL && cols[j] >= 0;
+        if (!gx && !need) continue;
+        int64_t nb = (x->numel + NG_CU_MIX_BLOCK - 1) / NG_CU_MIX_BLOCK;
+        double *part = NULL;
+        if (need) { part = (double *)ng__cuda_scratch(n, 2 * (nb ? nb : 1)); if (!part) return; }
+        if (nb) k_mix_parts<<<(unsigned)nb, 256, 0, cu()->stream>>>(g, x->data, gx, w, cols[j], pad_geo(x, n->out), x->numel, part);
+        if (need) k_sum_parts<<<1, 1, 0, cu()->stream>>>(part, nb, dw + cols[j]);
+    }
+    if (dw) k_alpha_grad<<<1, 1, 0, cu()->stream>>>(w, dw, ga + n->i[0] * K, K);
+    launch_check(n);
+}
+void fw_mixed(ng_node *n) {
+    int K = (int)n->i[1], cols[31];
+    for (int k = 0; k < K; k++) cols[k] = k;
+    mix_forward(n, K, K, cols);
+}
+void bw_mixed(ng_node *n) {
+    int K = (int)n->i[1], cols[31];
+    for (int k = 0; k < K; k++) cols[k] = k;
+    mix_backward(n, K, K, cols);
+}
+void fw_mixed_cols(ng_node *n) {
+    int cols[7], nx = (int)n->i[2];
+    for (int j = 0; j < nx; j++) cols[j] = (int)n->i[3 + j];
+    mix_forward(n, (int)n->i[1], nx, cols);
+}
+void bw_mixed_cols(ng_node *n) {
+    int cols[7], nx = (int)n->i[2];
+    for (int j = 0; j < nx; j++) cols[j] = (int)n->i[3 + j];
+    mix_backward(n, (int)n->i[1], nx, cols);
+}
+
+/* ---------------------------------------------------------------------------------------- */
 /* fused optimizers                                                                         */
 /* ---------------------------------------------------------------------------------------- */
 __global__ void k_adam(float *p, const float *g, float *m, float *v, int64_t n, float b1, float b2, float omb1, float omb2,
@@ -1130,7 +1263,7 @@ struct Registrar {
         NG_CU_REG(RELU, relu) NG_CU_REG(LEAKY_RELU, leaky_relu) NG_CU_REG(TANH, tanh) NG_CU_REG(SIGMOID, sigmoid)
         NG_CU_REG(SOFTMAX, softmax) NG_CU_REG(LOG_SOFTMAX, log_softmax) NG_CU_REG(DROPOUT, dropout)
         NG_CU_REG(CROSS_ENTROPY, cross_entropy) NG_CU_REG(HINGE, hinge) NG_CU_REG(BCE_LOGITS, bce_logits)
-        NG_CU_REG(CONV2D, conv2d) NG_CU_REG(CONV_T2D, conv_transpose2d) NG_CU_REG(BATCH_NORM, batch_norm) NG_CU_REG(SPECTRAL_NORM, spectral_norm) NG_CU_REG(UPSAMPLE, upsample) NG_CU_REG(AVG_POOL2, avg_pool2) NG_CU_REG(SUM_HW, sum_hw)
+        NG_CU_REG(CONV2D, conv2d) NG_CU_REG(CONV_T2D, conv_transpose2d) NG_CU_REG(BATCH_NORM, batch_norm) NG_CU_REG(SPECTRAL_NORM, spectral_norm) NG_CU_REG(MIXED, mixed) NG_CU_REG(MIXED_COLS, mixed_cols) NG_CU_REG(UPSAMPLE, upsample) NG_CU_REG(AVG_POOL2, avg_pool2) NG_CU_REG(SUM_HW, sum_hw)
 #undef NG_CU_REG
         ng_cuda_register(&g_hooks);
     }

@@ -26,7 +26,7 @@
 static int failures, checks;
 static ng_ctx *cpu, *gpu;
 
-#define MAXIN 4
+#define MAXIN 6
 typedef ng_tensor *(*build_fn)(ng_ctx *ctx, ng_tensor **x);
 typedef struct {
     const char *name;
@@ -198,6 +198,12 @@ static ng_tensor *b_sn_eval(ng_ctx *c, ng_tensor **x) {
     ng_ctx_set_training(c, 1);
     return y;
 }
+static ng_tensor *b_mixed(ng_ctx *c, ng_tensor **x) { return ng_mixed(c, x[0], 1, x + 1, 4); }
+static ng_tensor *b_mixed1(ng_ctx *c, ng_tensor **x) { return ng_mixed(c, x[0], 0, x + 1, 1); }
+static ng_tensor *b_mixed_cols(ng_ctx *c, ng_tensor **x) {
+    int cols[3] = {2, 1, -1};
+    return ng_mixed_cols(c, x[0], 0, x + 1, cols, 3, ng_shape4(2, 3, 5, 5));
+}
 static ng_tensor *b_up_n(ng_ctx *c, ng_tensor **x) { return ng_upsample_nearest2x(c, x[0]); }
 static ng_tensor *b_up_b(ng_ctx *c, ng_tensor **x) { return ng_upsample_bilinear2x(c, x[0]); }
 static ng_tensor *b_pool(ng_ctx *c, ng_tensor **x) { return ng_avg_pool2d(c, x[0]); }
@@ -245,6 +251,9 @@ static const op_case cases[] = {
     {"batch_norm eval running stats", 3, {{4, {3, 5, 2, 3}}, {1, {5, 1, 1, 1}}, {1, {5, 1, 1, 1}}}, b_bn_eval, E2},
     {"spectral_norm train 6x3x3x3", 1, {{4, {6, 3, 3, 3}}}, b_sn, E2},
     {"spectral_norm eval", 1, {{4, {6, 3, 3, 3}}}, b_sn_eval, E2},
+    {"mixed K=4 row 1 3x5x7x9", 5, {{2, {2, 4, 1, 1}}, {4, {3, 5, 7, 9}}, {4, {3, 5, 7, 9}}, {4, {3, 5, 7, 9}}, {4, {3, 5, 7, 9}}}, b_mixed, E2},
+    {"mixed K=1", 2, {{1, {1, 1, 1, 1}}, {3, {2, 3, 5, 1}}}, b_mixed1, E2},
+    {"mixed_cols padded 5x5/3x3/1x1", 4, {{2, {1, 6, 1, 1}}, {4, {2, 3, 5, 5}}, {4, {2, 3, 3, 3}}, {4, {2, 3, 1, 1}}}, b_mixed_cols, E2},
     {"upsample nearest", 1, {{4, {3, 5, 7, 9}}}, b_up_n, E1},
     {"upsample bilinear", 1, {{4, {3, 5, 7, 9}}}, b_up_b, E2},
     {"upsample bilinear 1x1", 1, {{4, {2, 3, 1, 1}}}, b_up_b, E2},
