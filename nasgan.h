@@ -11142,6 +11142,7 @@ static int ng__cuda_ready = 0;
 void ng_cuda_register(const ng_cuda_hooks *h) {
     int op;
     ng__cuda_hooks_p = h;
+    ng__cuda_ready = 0; /* a (re)registered backend needs ng_cuda_init */
     for (op = 0; op < NG_OP_COUNT; op++)
         ng__optable_set_cuda(op, h ? h->fw[op] : NULL, h ? h->bw[op] : NULL);
 }
