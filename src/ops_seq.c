@@ -464,8 +464,10 @@ ng_tensor *ng_seq_attention(ng_ctx *ctx, ng_tensor *q, ng_tensor *k, ng_tensor *
     n->saved = ng__falloc(ctx, PL > 0 ? PL : 1);
     if (!n->saved) return NULL;
     if (n->f[0] > 0.0f) {
-        float *dm = ng__falloc(ctx, PL > 0 ? PL : 1), keep = 1.0f / (1.0f - p);
+        float *dm, keep = 1.0f / (1.0f - p);
         int64_t j;
+        if (ng__cuda_refuse(ctx, ctx->device, "seq_attention (dropout mask drawn on the host)")) return NULL;
+        dm = ng__falloc(ctx, PL > 0 ? PL : 1);
         if (!dm) return NULL;
         for (j = 0; j < PL; j++) dm[j] = ng_rng_uniform(&ctx->rng) < (double)p ? 0.0f : keep;
         n->aux = dm;
