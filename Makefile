@@ -152,7 +152,7 @@ CUDA_HOME ?= /usr/local/cuda
 CUDA_ARCH ?= -gencode arch=compute_80,code=sm_80 -gencode arch=compute_90,code=sm_90 -gencode arch=compute_90,code=compute_90
 NVCCFLAGS ?= -O3 -std=c++17 $(CUDA_ARCH) -Xcompiler -Wall,-Wextra,-Werror -Werror all-warnings
 CUDA_LIBS ?= -L$(CUDA_HOME)/lib64 -Wl,-rpath,$(CUDA_HOME)/lib64 -lcublas -lcudart -lstdc++
-.PHONY: cuda test-cuda
+.PHONY: cuda test-cuda test-cuda-emu
 cuda: $(B)/test_cuda $(B)/bench_gpu_steps
 $(B)/nasgan_cuda.o: nasgan_cuda.cu nasgan.h | $(B)
 	$(NVCC) $(NVCCFLAGS) -I. -c nasgan_cuda.cu -o $@
@@ -163,3 +163,8 @@ $(B)/bench_gpu_steps: bench/gpu/steps.c $(B)/nasgan_cuda.o nasgan.h | $(B)
 # Every CUDA kernel against the CPU; prints "skipped" and succeeds without a device.
 test-cuda: $(B)/test_cuda
 	cd $(B) && ./test_cuda
+# The same harness against an emulated device (host memory, CPU kernels, only the ops that
+# nasgan_cuda.cu covers): checks the harness and the host glue without a GPU or nvcc.
+test-cuda-emu: nasgan.h | $(B)
+	$(CC) -O0 -fopenmp -Wall -Wextra -Werror -std=c11 -DNG_PARITY_EMULATE -I. -o $(B)/test_cuda_emu tests/cuda_parity.c $(LDLIBS)
+	cd $(B) && ./test_cuda_emu

@@ -16,7 +16,11 @@
    Then: mixed-device refusal, missing-kernel refusal, Adam/EMA parity, and a bit-for-bit
    determinism check: two identical 20-step training runs of a small conv net (conv2d,
    leaky_relu, avg_pool2, upsample, sum_hw, linear, hinge; Adam on device) must give identical
-   parameters. Without a device: prints "test_cuda: no CUDA device: skipped" and exits 0. */
+   parameters; the alphaGAN supernet (width 16, batch 4) D, G and arch steps on CPU and GPU
+   (losses and gradient blocks within 1e-3 of the block's largest value); and 20 alphaGAN
+   search steps (D, G, arch in turn, Adam on the device) run twice, bit for bit, parameters and
+   BN running statistics. `make test-cuda-emu` runs this file against an emulated device (see
+   NG_PARITY_EMULATE below). Without a device: prints "test_cuda: no CUDA device: skipped" and exits 0. */
 #define NASGAN_IMPLEMENTATION
 #include "nasgan.h"
 #include <stdio.h>
@@ -392,9 +396,189 @@ static void check_determinism(void) {
     } else printf("PASS determinism: 20 steps twice, %lld parameters bit for bit\n", (long long)na);
 }
 
+/* ---- the alphaGAN supernet (small width) end to end: CPU vs GPU, then 20 search steps twice ---- */
+typedef struct { ng_gan_gen_search *G; ng_gan_disc *D; } gan_pair;
+static gan_pair gan_make(void) {
+    ng_gan_config cfg;
+    ng_rng r;
+    gan_pair p;
+    ng_gan_config_preset(&cfg, "cifar10");
+    cfg.gf_dim = 16;
+    cfg.df_dim = 16;
+    ng_rng_seed(&r, 3);
+    p.G = ng_gan_gen_search_create(&cfg, NULL, &r);
+    p.D = ng_gan_disc_create(&cfg, "D", NG_GAN_INIT_XAVIER, &r);
+    return p;
+}
+static void gan_free(gan_pair *p) { ng_gan_gen_search_free(p->G); ng_gan_disc_free(p->D); }
+static int gan_to_gpu(gan_pair *p) {
+    return ng_params_to_device(p->G->weights, NG_CUDA) || ng_params_to_device(p->G->buffers, NG_CUDA) ||
+           ng_params_to_device(p->G->alpha, NG_CUDA) || ng_params_to_device(p->D->weights, NG_CUDA) ||
+           ng_params_to_device(p->D->buffers, NG_CUDA);
+}
+/* one step: mode 0 D (hinge D loss), 1 G (hinge G loss), 2 arch (G loss into alpha) */
+static ng_tensor *gan_step(ng_ctx *c, gan_pair *p, int mode, const float *z, const float *x, int B) {
+    ng_params *tr = mode == 0 ? p->D->weights : mode == 1 ? p->G->weights : p->G->alpha;
+    ng_tensor *fake, *loss;
+    ng_ctx_reset(c);
+    ng_ctx_grad_for(c, &tr, 1);
+    fake = ng_gan_gen_search_forward(c, p->G, ng_tensor_from(c, ng_shape2(B, 128), z));
+    if (mode == 0)
+        loss = ng_hinge_loss_d(c, ng_gan_disc_forward(c, p->D, ng_tensor_from(c, ng_shape4(B, 3, 32, 32), x)), ng_gan_disc_forward(c, p->D, fake));
+    else
+        loss = ng_hinge_loss_g(c, ng_gan_disc_forward(c, p->D, fake));
+    if (!loss || ng_backward(c, loss) != NG_OK) return NULL;
+    return loss;
+}
+static int close_blocks(const char *what, const float *gpu_v, const float *cpu_v, int64_t n) {
+    double mx = 0.0, err = 0.0;
+    int64_t i;
+    for (i = 0; i < n; i++) {
+        if (!isfinite(gpu_v[i]) || !isfinite(cpu_v[i])) { fprintf(stderr, "  FAIL %s: non-finite at %lld\n", what, (long long)i); return 1; }
+        if (fabs(cpu_v[i]) > mx) mx = fabs(cpu_v[i]);
+        if (fabs(gpu_v[i] - cpu_v[i]) > err) err = fabs(gpu_v[i] - cpu_v[i]);
+    }
+    /* the supernet chains ~100 ops: relative to the block's largest value */
+    if (err > 1e-3 * mx + 1e-6 || mx == 0.0) { fprintf(stderr, "  FAIL %s: max error %.3g, max value %.3g\n", what, err, mx); return 1; }
+    return 0;
+}
+static void check_supernet(void) {
+    enum { B = 4 };
+    static float z[B * 128], x[B * 3 * 32 * 32];
+    gan_pair pc = gan_make(), pg = gan_make();
+    ng_ctx *cc = ng_ctx_create((size_t)512 << 20, 1);
+    ng_rng r;
+    int mode, bad = 0;
+    ng_rng_seed(&r, 11);
+    fill_random(&r, z, B * 128, -1, 1);
+    fill_random(&r, x, B * 3 * 32 * 32, -1, 1);
+    checks++;
+    if (!pc.G || !pg.G || !pc.D || !pg.D || !cc || gan_to_gpu(&pg)) { fprintf(stderr, "  FAIL supernet setup: %s\n", ng_last_error()); failures++; return; }
+    for (mode = 0; mode < 3 && !bad; mode++) {
+        ng_params *gc = mode == 0 ? pc.D->weights : mode == 1 ? pc.G->weights : pc.G->alpha;
+        ng_params *gg = mode == 0 ? pg.D->weights : mode == 1 ? pg.G->weights : pg.G->alpha;
+        ng_tensor *lc = gan_step(cc, &pc, mode, z, x, B), *lg = gan_step(gpu, &pg, mode, z, x, B);
+        float lgh = 0.0f;
+        if (!lc || !lg) { fprintf(stderr, "  FAIL supernet step %d: %s\n", mode, ng_last_error()); bad = 1; break; }
+        ng_tensor_to_host(lg, &lgh);
+        bad |= close_blocks("supernet loss", &lgh, lc->data, 1);
+        ng_params_sync_host(gg);
+        bad |= close_blocks(mode == 0 ? "D weight gradients" : mode == 1 ? "G weight gradients" : "alpha gradients", gg->host_grad, gc->grad, gc->numel);
+        ng_params_zero_grad(gc);
+        ng_params_zero_grad(gg);
+    }
+    if (bad) failures++;
+    printf("%s alphaGAN supernet (width 16, batch 4): D, G and arch step losses and gradients, CPU vs GPU\n", bad ? "FAIL" : "PASS");
+    ng_ctx_grad_for(gpu, NULL, 0);
+    ng_ctx_free(cc);
+    gan_free(&pc);
+    gan_free(&pg);
+}
+/* 20 search steps (D, G, arch in turn, Adam on the device); returns all parameters */
+static int64_t search_run(float *out, int64_t cap) {
+    enum { B = 4 };
+    static float z[B * 128], x[B * 3 * 32 * 32];
+    gan_pair p = gan_make();
+    ng_params *gs[3];
+    ng_adam opt[3];
+    float *m[3], *v[3];
+    ng_rng r;
+    int64_t total = 0;
+    int k, step;
+    gs[0] = p.D->weights; gs[1] = p.G->weights; gs[2] = p.G->alpha;
+    for (k = 0; k < 3; k++) ng_adam_init(&opt[k], gs[k], 2e-4f, 0.0f, 0.9f, 1e-8f, 0.0f);
+    if (gan_to_gpu(&p)) return -1;
+    for (k = 0; k < 3; k++) { m[k] = ng_cuda_alloc_zeros(gs[k]->numel); v[k] = ng_cuda_alloc_zeros(gs[k]->numel); }
+    ng_rng_seed(&r, 21);
+    for (step = 0; step < 20; step++) {
+        int mode = step % 3;
+        fill_random(&r, z, B * 128, -1, 1);
+        fill_random(&r, x, B * 3 * 32 * 32, -1, 1);
+        ng_params_zero_grad(gs[mode]);
+        if (!gan_step(gpu, &p, mode, z, x, B)) { fprintf(stderr, "  search step %d failed: %s\n", step, ng_last_error()); total = -1; break; }
+        ng_cuda_adam_step(&opt[mode], m[mode], v[mode]);
+    }
+    ng_ctx_grad_for(gpu, NULL, 0);
+    for (k = 0; k < 3 && total >= 0; k++) {
+        ng_params_sync_host(gs[k]);
+        if (total + gs[k]->numel > cap) { total = -1; break; }
+        memcpy(out + total, gs[k]->host_data, (size_t)gs[k]->numel * sizeof(float));
+        total += gs[k]->numel;
+    }
+    if (total >= 0 && total + p.G->buffers->numel <= cap) { /* BN running statistics too */
+        ng_params_sync_host(p.G->buffers);
+        memcpy(out + total, p.G->buffers->host_data, (size_t)p.G->buffers->numel * sizeof(float));
+        total += p.G->buffers->numel;
+    }
+    for (k = 0; k < 3; k++) { ng_cuda_free(m[k]); ng_cuda_free(v[k]); ng_adam_free(&opt[k]); }
+    gan_free(&p);
+    return total;
+}
+static void check_search_determinism(void) {
+    int64_t cap = (int64_t)4 << 20, na, nb, i;
+    float *a = host_floats(cap), *b = host_floats(cap);
+    int finite = 1;
+    na = search_run(a, cap);
+    nb = search_run(b, cap);
+    for (i = 0; i < na; i++) if (!isfinite(a[i])) finite = 0;
+    checks++;
+    if (na <= 0 || na != nb || !finite || memcmp(a, b, (size_t)na * sizeof(float))) {
+        fprintf(stderr, "  FAIL search determinism: two identical 20-step searches differ (or failed / NaN)\n");
+        failures++;
+    } else printf("PASS search determinism: 20 alphaGAN search steps twice, %lld values bit for bit\n", (long long)na);
+    free(a);
+    free(b);
+}
+
+#ifdef NG_PARITY_EMULATE
+/* Harness self-check without a GPU: cc -DNG_PARITY_EMULATE ... tests/cuda_parity.c (no
+   nasgan_cuda.o). "Device" memory is host memory and every op's "CUDA" column runs the CPU
+   kernel, so all comparisons must pass exactly; this exercises the harness, the device arena,
+   transfers, device parameter groups and the fused-optimizer glue, not the kernels. */
+static int emu_count(void) { return 1; }
+static ng_status emu_init(int device) { (void)device; return NG_OK; }
+static const char *emu_info(void) { return "emulated device (host memory, CPU kernels)"; }
+static void *emu_malloc(size_t b) { return malloc(b ? b : 1); }
+static void emu_free(void *p) { free(p); }
+static int emu_copy(void *d, const void *s, size_t b) { memmove(d, s, b); return 0; }
+static int emu_memset0(void *p, size_t b) { memset(p, 0, b); return 0; }
+static int emu_sync(void) { return 0; }
+static void emu_tf32(int on) { (void)on; }
+static size_t emu_peak(void) { return 0; }
+static void emu_fw(ng_node *n) { ng__op_table[n->op].forward_cpu(n); }
+static void emu_bw(ng_node *n) { ng__op_table[n->op].backward_cpu(n); }
+static void emu_adam(float *p, const float *g, float *m, float *v, int64_t n, float b1, float b2, float omb1, float omb2,
+                     float step_size, float sqrt_bc2, float eps, float wd) {
+    int64_t i;
+    for (i = 0; i < n; i++) {
+        float gi = wd != 0.0f ? g[i] + wd * p[i] : g[i];
+        float mi = b1 * m[i] + omb1 * gi, vi = b2 * v[i] + omb2 * gi * gi;
+        float denom = sqrtf(vi) / sqrt_bc2 + eps;
+        m[i] = mi; v[i] = vi;
+        p[i] -= step_size * (mi / denom);
+    }
+}
+static void emu_ema(float *s, const float *p, int64_t n, float d, float omd) { int64_t i; for (i = 0; i < n; i++) s[i] = d * s[i] + omd * p[i]; }
+static void emu_register(void) {
+    static ng_cuda_hooks h;
+    int op;
+    h.device_count = emu_count; h.init = emu_init; h.info = emu_info; h.dev_malloc = emu_malloc; h.dev_free = emu_free;
+    h.memcpy_h2d = emu_copy; h.memcpy_d2h = emu_copy; h.memcpy_d2d = emu_copy; h.memset0 = emu_memset0;
+    h.synchronize = emu_sync; h.set_tf32 = emu_tf32; h.peak_bytes = emu_peak; h.adam = emu_adam; h.ema = emu_ema;
+    /* the ops nasgan_cuda.cu has kernels for (keep in step), so that the supernet checks show
+       that the alphaGAN steps need nothing else */
+    for (op = 0; op < NG_OP_COUNT; op++)
+        if (op < NG_OP_EMBEDDING || op == NG_OP_MIXED || op == NG_OP_MIXED_COLS) { h.fw[op] = emu_fw; h.bw[op] = emu_bw; }
+    ng_cuda_register(&h);
+}
+#endif
+
 int main(int argc, char **argv) {
     size_t i;
     const char *filter = argc > 1 ? argv[1] : NULL;
+#ifdef NG_PARITY_EMULATE
+    emu_register();
+#endif
     if (!ng_cuda_get_hooks()) { printf("test_cuda: built without the CUDA backend: skipped\n"); return 0; }
     if (!ng_cuda_available()) { printf("test_cuda: no CUDA device: skipped\n"); return 0; }
     if (ng_cuda_init(0) != NG_OK) { printf("test_cuda: ng_cuda_init failed: %s\n", ng_last_error()); return 1; }
@@ -418,6 +602,8 @@ int main(int argc, char **argv) {
         check_refusals();
         check_optim();
         check_determinism();
+        check_supernet();
+        check_search_determinism();
     }
     printf("test_cuda: %d checks, %d failed\n", checks, failures);
     ng_ctx_free(cpu);
