@@ -9,7 +9,8 @@
      scale, add_scalar, reduce (sum/mean over any axes), reshape, concat, slice,
      relu, leaky_relu, tanh, sigmoid, softmax, log_softmax, dropout (mask drawn on the host
      from the context RNG: identical to the CPU), cross_entropy, hinge, bce_logits,
-     conv2d (im2col + cuBLAS strided-batched GEMM, any stride/padding/groups; col2im by gather),
+     conv2d (im2col + cuBLAS strided-batched GEMM, any stride/padding/groups; col2im by gather;
+     depthwise convolutions by direct kernels),
      conv_transpose2d (the same three products, roles swapped), batch_norm (batch and running
      statistics, one block per channel), spectral_norm (one power iteration in one block; sigma
      comes back to the host for the backward, as on the CPU), upsample (nearest, bilinear),
@@ -677,18 +678,73 @@ __global__ void k_col2im(const float *col, float *gx, Geo q, int64_t g) {
 __global__ void k_bias_nchw(float *y, const float *b, int64_t N, int64_t O, int64_t P) {
     GRID_LOOP(i, N * O * P) y[i] += b[(i / P) % O];
 }
-/* gb[o] += sum over n, p of g[n][o][p], fixed order per channel */
+/* gb[o] += sum over n, p of g[n][o][p]: one block per channel, fixed tree */
+__device__ double block_sum(double v, double *sh);
 __global__ void k_bias_grad(float *gb, const float *g, int64_t N, int64_t O, int64_t P) {
-    GRID_LOOP(o, O) {
-        double s = 0.0;
-        for (int64_t n = 0; n < N; n++)
-            for (int64_t p = 0; p < P; p++) s += g[(n * O + o) * P + p];
-        gb[o] += (float)s;
+    __shared__ double sh[256];
+    int64_t o = blockIdx.x;
+    double s = 0.0;
+    for (int64_t j = threadIdx.x; j < N * P; j += 256) s += g[((j / P) * O + o) * P + j % P];
+    s = block_sum(s, sh);
+    if (threadIdx.x == 0) gb[o] += (float)s;
+}
+/* depthwise (one input and one output channel per group): direct kernels, no GEMM per group */
+__global__ void k_dw_fwd(const float *x, const float *w, float *y, Geo q, float beta) {
+    GRID_LOOP(i, q.N * q.O * q.P) {
+        int64_t ow = i % q.Wo, oh = (i / q.Wo) % q.Ho, c = (i / q.P) % q.O, n = i / (q.P * q.O);
+        const float *xp = x + (n * q.C + c) * q.H * q.W, *wp = w + c * q.kh * q.kw;
+        float s = 0.0f;
+        for (int64_t ki = 0; ki < q.kh; ki++) {
+            int64_t ih = oh * q.sh - q.ph + ki;
+            if (ih < 0 || ih >= q.H) continue;
+            for (int64_t kj = 0; kj < q.kw; kj++) {
+                int64_t iw = ow * q.sw - q.pw + kj;
+                if (iw >= 0 && iw < q.W) s += wp[ki * q.kw + kj] * xp[ih * q.W + iw];
+            }
+        }
+        y[i] = beta != 0.0f ? y[i] + s : s;
     }
 }
+__global__ void k_dw_dgrad(const float *w, const float *gy, float *gx, Geo q) {
+    GRID_LOOP(i, q.N * q.C * q.H * q.W) {
+        int64_t iw = i % q.W, ih = (i / q.W) % q.H, c = (i / (q.W * q.H)) % q.C, n = i / (q.W * q.H * q.C);
+        const float *gp = gy + (n * q.O + c) * q.P, *wp = w + c * q.kh * q.kw;
+        float s = 0.0f;
+        for (int64_t ki = 0; ki < q.kh; ki++) {
+            int64_t t = ih + q.ph - ki;
+            if (t < 0 || t % q.sh) continue;
+            int64_t oh = t / q.sh;
+            if (oh >= q.Ho) continue;
+            for (int64_t kj = 0; kj < q.kw; kj++) {
+                int64_t u = iw + q.pw - kj;
+                if (u < 0 || u % q.sw) continue;
+                int64_t ow = u / q.sw;
+                if (ow < q.Wo) s += wp[ki * q.kw + kj] * gp[oh * q.Wo + ow];
+            }
+        }
+        gx[i] += s;
+    }
+}
+/* one block per weight (c, ki, kj): fixed-tree sum over images and output pixels */
+__global__ void k_dw_wgrad(const float *x, const float *gy, float *gw, Geo q) {
+    __shared__ double sh[256];
+    int64_t e = blockIdx.x, kj = e % q.kw, ki = (e / q.kw) % q.kh, c = e / (q.kw * q.kh);
+    double a = 0.0;
+    for (int64_t j = threadIdx.x; j < q.N * q.P; j += 256) {
+        int64_t n = j / q.P, p = j % q.P, oh = p / q.Wo, ow = p % q.Wo;
+        int64_t ih = oh * q.sh - q.ph + ki, iw = ow * q.sw - q.pw + kj;
+        if (ih >= 0 && ih < q.H && iw >= 0 && iw < q.W)
+            a += (double)(gy[(n * q.O + c) * q.P + p] * x[((n * q.C + c) * q.H + ih) * q.W + iw]);
+    }
+    a = block_sum(a, sh);
+    if (threadIdx.x == 0) gw[e] += (float)a;
+}
+bool is_dw(const Geo &q) { return q.Cg == 1 && q.Og == 1; }
+
 /* the three products of a convolution with geometry q (x: conv input, y: conv output) */
 /* y = conv(x) (beta 0) or y += conv(x) (beta 1), no bias */
 void conv_fwd_core(ng_node *n, const Geo &q, const float *x, const float *w, float *y, float beta) {
+    if (is_dw(q)) { k_dw_fwd<<<blocks_for(q.N * q.O * q.P), 256, 0, cu()->stream>>>(x, w, y, q, beta); return; }
     float *col = ng__cuda_scratch(n, q.N * q.K * q.P);
     if (!col) return;
     for (int64_t g = 0; g < q.G; g++) {
@@ -700,6 +756,7 @@ void conv_fwd_core(ng_node *n, const Geo &q, const float *x, const float *w, flo
 }
 /* gx += d conv / d x applied to gy */
 void conv_dgrad(ng_node *n, const Geo &q, const float *w, const float *gy, float *gx) {
+    if (is_dw(q)) { k_dw_dgrad<<<blocks_for(q.N * q.C * q.H * q.W), 256, 0, cu()->stream>>>(w, gy, gx, q); return; }
     float *col = ng__cuda_scratch(n, q.N * q.K * q.P);
     if (!col) return;
     for (int64_t g = 0; g < q.G; g++) {
@@ -711,6 +768,7 @@ void conv_dgrad(ng_node *n, const Geo &q, const float *w, const float *gy, float
 }
 /* gw += sum over images of gy_n col_n^T, images in order */
 void conv_wgrad(ng_node *n, const Geo &q, const float *x, const float *gy, float *gw) {
+    if (is_dw(q)) { if (q.C * q.kh * q.kw > 0) k_dw_wgrad<<<(unsigned)(q.C * q.kh * q.kw), 256, 0, cu()->stream>>>(x, gy, gw, q); return; }
     float *col = ng__cuda_scratch(n, q.N * q.K * q.P);
     if (!col) return;
     for (int64_t g = 0; g < q.G; g++) {
@@ -730,7 +788,7 @@ void bw_conv2d(ng_node *n) {
     Geo q = geo_conv(n);
     const float *gy = n->out->grad;
     float *gx = ng__cuda_in_grad(n, 0), *gw = ng__cuda_in_grad(n, 1), *gb = n->n_in == 3 ? ng__cuda_in_grad(n, 2) : NULL;
-    if (gb) k_bias_grad<<<blocks_for(q.O, 64), 64, 0, cu()->stream>>>(gb, gy, q.N, q.O, q.P);
+    if (gb && q.O) k_bias_grad<<<(unsigned)q.O, 256, 0, cu()->stream>>>(gb, gy, q.N, q.O, q.P);
     if (gw) conv_wgrad(n, q, n->in[0]->data, gy, gw);
     if (gx) conv_dgrad(n, q, n->in[1]->data, gy, gx);
     launch_check(n);
@@ -760,7 +818,7 @@ void bw_conv_transpose2d(ng_node *n) {
     Geo q = geo_convt(n);
     const float *gy = n->out->grad;
     float *gx = ng__cuda_in_grad(n, 0), *gw = ng__cuda_in_grad(n, 1), *gb = n->n_in == 3 ? ng__cuda_in_grad(n, 2) : NULL;
-    if (gb) k_bias_grad<<<blocks_for(q.C, 64), 64, 0, cu()->stream>>>(gb, gy, q.N, q.C, q.H * q.W);
+    if (gb && q.C) k_bias_grad<<<(unsigned)q.C, 256, 0, cu()->stream>>>(gb, gy, q.N, q.C, q.H * q.W);
     if (gx) conv_fwd_core(n, q, gy, n->in[1]->data, gx, 1.0f);   /* gx += conv(gy) */
     if (gw) conv_wgrad(n, q, gy, n->in[0]->data, gw);             /* conv input gy, conv output grad x */
     launch_check(n);
