@@ -43,6 +43,8 @@ struct CudaContext {
     void *workspace;
     size_t workspace_bytes;
     size_t peak_bytes;
+    void *col;             /* im2col workspace, grown on demand */
+    size_t col_bytes;
     char info[320];
 };
 
@@ -743,39 +745,79 @@ bool is_dw(const Geo &q) { return q.Cg == 1 && q.Og == 1; }
 
 /* the three products of a convolution with geometry q (x: conv input, y: conv output) */
 /* y = conv(x) (beta 0) or y += conv(x) (beta 1), no bias */
+/* im2col buffer: the backend's reusable workspace (one stream, so kernels using it run one
+   after another), images processed in chunks of at most NG_CU_COL_FLOATS column floats */
+#define NG_CU_COL_FLOATS ((int64_t)64 << 20)
+float *col_workspace(ng_node *n, const Geo &q, int64_t *chunk) {
+    int64_t per = q.K * q.P > 0 ? q.K * q.P : 1, c = NG_CU_COL_FLOATS / per;
+    if (c < 1) c = 1;
+    if (c > q.N) c = q.N > 0 ? q.N : 1;
+    *chunk = c;
+    size_t need = (size_t)(c * per) * sizeof(float);
+    CudaContext *x = cu();
+    if (need > x->col_bytes) {
+        cudaFree(x->col);  /* synchronises: earlier users are done */
+        x->col = NULL;
+        x->col_bytes = 0;
+        if (NG_CU_CHECK(cudaMalloc(&x->col, need))) { ng__cuda_op_fail(n, "cannot allocate the im2col workspace"); return NULL; }
+        x->col_bytes = need;
+        note_peak();
+    }
+    return (float *)x->col;
+}
 void conv_fwd_core(ng_node *n, const Geo &q, const float *x, const float *w, float *y, float beta) {
     if (is_dw(q)) { k_dw_fwd<<<blocks_for(q.N * q.O * q.P), 256, 0, cu()->stream>>>(x, w, y, q, beta); return; }
-    float *col = ng__cuda_scratch(n, q.N * q.K * q.P);
+    int64_t chunk;
+    float *col = col_workspace(n, q, &chunk);
     if (!col) return;
-    for (int64_t g = 0; g < q.G; g++) {
-        k_im2col<<<blocks_for(q.N * q.K * q.P), 256, 0, cu()->stream>>>(x, col, q, g);
-        /* y[n][g*Og..][P] = W_g (Og x K) * col_n (K x P) */
-        sgemm_rm_batched(n, 0, 0, q.Og, q.P, q.K, 1.0f, w + g * q.Og * q.K, q.K, 0, col, q.P, q.K * q.P, beta,
-                         y + g * q.Og * q.P, q.P, q.O * q.P, q.N);
+    for (int64_t n0 = 0; n0 < q.N; n0 += chunk) {
+        Geo c = q;
+        c.N = q.N - n0 < chunk ? q.N - n0 : chunk;
+        const float *xc = x + n0 * q.C * q.H * q.W;
+        float *yc = y + n0 * q.O * q.P;
+        for (int64_t g = 0; g < q.G; g++) {
+            k_im2col<<<blocks_for(c.N * q.K * q.P), 256, 0, cu()->stream>>>(xc, col, c, g);
+            /* y[n][g*Og..][P] = W_g (Og x K) * col_n (K x P) */
+            sgemm_rm_batched(n, 0, 0, q.Og, q.P, q.K, 1.0f, w + g * q.Og * q.K, q.K, 0, col, q.P, q.K * q.P, beta,
+                             yc + g * q.Og * q.P, q.P, q.O * q.P, c.N);
+        }
     }
 }
 /* gx += d conv / d x applied to gy */
 void conv_dgrad(ng_node *n, const Geo &q, const float *w, const float *gy, float *gx) {
     if (is_dw(q)) { k_dw_dgrad<<<blocks_for(q.N * q.C * q.H * q.W), 256, 0, cu()->stream>>>(w, gy, gx, q); return; }
-    float *col = ng__cuda_scratch(n, q.N * q.K * q.P);
+    int64_t chunk;
+    float *col = col_workspace(n, q, &chunk);
     if (!col) return;
-    for (int64_t g = 0; g < q.G; g++) {
-        /* dcol_n (K x P) = W_g^T (K x Og) gy_n (Og x P) */
-        sgemm_rm_batched(n, 1, 0, q.K, q.P, q.Og, 1.0f, w + g * q.Og * q.K, q.K, 0, gy + g * q.Og * q.P, q.P, q.O * q.P, 0.0f,
-                         col, q.P, q.K * q.P, q.N);
-        k_col2im<<<blocks_for(q.N * q.Cg * q.H * q.W), 256, 0, cu()->stream>>>(col, gx, q, g);
+    for (int64_t n0 = 0; n0 < q.N; n0 += chunk) {
+        Geo c = q;
+        c.N = q.N - n0 < chunk ? q.N - n0 : chunk;
+        const float *gyc = gy + n0 * q.O * q.P;
+        float *gxc = gx + n0 * q.C * q.H * q.W;
+        for (int64_t g = 0; g < q.G; g++) {
+            /* dcol_n (K x P) = W_g^T (K x Og) gy_n (Og x P) */
+            sgemm_rm_batched(n, 1, 0, q.K, q.P, q.Og, 1.0f, w + g * q.Og * q.K, q.K, 0, gyc + g * q.Og * q.P, q.P, q.O * q.P, 0.0f,
+                             col, q.P, q.K * q.P, c.N);
+            k_col2im<<<blocks_for(c.N * q.Cg * q.H * q.W), 256, 0, cu()->stream>>>(col, gxc, c, g);
+        }
     }
 }
 /* gw += sum over images of gy_n col_n^T, images in order */
 void conv_wgrad(ng_node *n, const Geo &q, const float *x, const float *gy, float *gw) {
     if (is_dw(q)) { if (q.C * q.kh * q.kw > 0) k_dw_wgrad<<<(unsigned)(q.C * q.kh * q.kw), 256, 0, cu()->stream>>>(x, gy, gw, q); return; }
-    float *col = ng__cuda_scratch(n, q.N * q.K * q.P);
+    int64_t chunk;
+    float *col = col_workspace(n, q, &chunk);
     if (!col) return;
-    for (int64_t g = 0; g < q.G; g++) {
-        k_im2col<<<blocks_for(q.N * q.K * q.P), 256, 0, cu()->stream>>>(x, col, q, g);
-        for (int64_t im = 0; im < q.N; im++)
-            sgemm_rm(n, 0, 1, q.Og, q.K, q.P, 1.0f, gy + (im * q.O + g * q.Og) * q.P, q.P, col + im * q.K * q.P, q.P, 1.0f,
-                     gw + g * q.Og * q.K, q.K);
+    for (int64_t n0 = 0; n0 < q.N; n0 += chunk) {
+        Geo c = q;
+        c.N = q.N - n0 < chunk ? q.N - n0 : chunk;
+        const float *xc = x + n0 * q.C * q.H * q.W;
+        for (int64_t g = 0; g < q.G; g++) {
+            k_im2col<<<blocks_for(c.N * q.K * q.P), 256, 0, cu()->stream>>>(xc, col, c, g);
+            for (int64_t im = 0; im < c.N; im++)
+                sgemm_rm(n, 0, 1, q.Og, q.K, q.P, 1.0f, gy + ((n0 + im) * q.O + g * q.Og) * q.P, q.P, col + im * q.K * q.P, q.P, 1.0f,
+                         gw + g * q.Og * q.K, q.K);
+        }
     }
 }
 void fw_conv2d(ng_node *n) {
