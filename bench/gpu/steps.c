@@ -1,7 +1,7 @@
 /* GPU step benchmarks for bench/gpu_check.sh (built by `make cuda` as build/bench_gpu_steps;
    kept out of the bench directory top level so the CPU `make bench` never needs CUDA).
 
-     build/bench_gpu_steps [--device cuda|cpu] [--iters N] [--arena-gb G (24)] [CASE...]     (--list: the cases)
+     build/bench_gpu_steps [--device cuda|cpu] [--iters N] [--arena-gb G (64)] [CASE...]     (--list: the cases)
 
    Cases (alphaGAN supernet at width 256, batch 64, 32x32 CIFAR-10 shapes, hinge loss):
      alphagan_D   discriminator step: D(real) and D(G(z)) forward, backward into D's weights
@@ -37,7 +37,7 @@ static int move_all(ng_params **gs, int n, ng_device dev) {
     return 0;
 }
 
-static size_t arena_gb = 24;
+static size_t arena_gb = 64; /* the supernet at batch 64 keeps every activation and gradient of the step */
 
 static void run_alphagan(const char *key, ng_device dev, int iters) {
     const char *dname = dev == NG_CUDA ? "cuda" : "cpu";
