@@ -74,8 +74,14 @@ ng_ctx *ng_ctx_create_on(size_t arena_bytes, uint64_t seed, ng_device device) {
     ng_ctx *ctx;
     if (device == NG_CPU) return ng_ctx_create(arena_bytes, seed);
     if (!ng__cuda_ready) { ng_fail(NG_ERR_UNSUPPORTED, "context: CUDA is not initialised (call ng_cuda_init first)"); return NULL; }
-    /* host arena: tensor headers, tape inputs, small host scratch */
-    ctx = ng_ctx_create(arena_bytes / 8 > ((size_t)1 << 20) ? arena_bytes / 8 : ((size_t)1 << 20), seed);
+    /* host arena: tensor headers, tape inputs, small host scratch (dropout masks, labels):
+       an eighth of the device arena, between 1 MiB and 1 GiB */
+    {
+        size_t host = arena_bytes / 8;
+        if (host < ((size_t)1 << 20)) host = (size_t)1 << 20;
+        if (host > ((size_t)1 << 30)) host = (size_t)1 << 30;
+        ctx = ng_ctx_create(host, seed);
+    }
     if (!ctx) return NULL;
     ctx->dev_arena.base = (unsigned char *)ng__cuda_hooks_p->dev_malloc(arena_bytes);
     if (!ctx->dev_arena.base) {
