@@ -201,6 +201,9 @@ struct ng_params {
     ng_tensor **tensors;
     int64_t *offsets;    /* element offset of each tensor in the block */
     int allocated;
+    int device;          /* ng_device where data/grad live (ng_params_to_device) */
+    float *host_data;    /* NG_CUDA: the host blocks kept while data/grad point to device */
+    float *host_grad;
 };
 
 ng_params *ng_params_create(const char *name, int trainable);
@@ -277,6 +280,8 @@ struct ng_ctx {
     int n_grad_groups;     /* gradients flow only into these parameter groups */
     ng_status status;      /* first failure since the last reset (ops then return NULL) */
     int gemm_backend;      /* ng_gemm_backend used by matmul and convolution */
+    int device;            /* ng_device of the tensors this context creates (ng_ctx_create_on) */
+    ng_arena dev_arena;    /* NG_CUDA: device step arena (one cudaMalloc), float data lives here */
 };
 
 ng_ctx *ng_ctx_create(size_t arena_bytes, uint64_t seed);
@@ -1676,6 +1681,98 @@ typedef struct ng_textnas_arch {
     uint32_t skip[NG_TEXTNAS_MAX_LAYERS];
 } ng_textnas_arch;
 
+/* ---- src/cuda.h ---- */
+/* ======================================================================================== */
+/* @@CUDA  the GPU backend's public API and host-side glue (kernels: nasgan_cuda.cu)        */
+/* ======================================================================================== */
+/* Plain C, no CUDA includes. The kernels live in nasgan_cuda.cu (compiled by nvcc as C++,
+   `make cuda`), which fills an ng_cuda_hooks table and registers it with ng_cuda_register
+   (automatically, from a static initialiser, when nasgan_cuda.o is linked in). Without it
+   every entry point below reports NG_ERR_UNSUPPORTED and the CPU build needs no CUDA.
+
+   Model: a tensor lives on one device (ng_tensor.device). A context made with
+   ng_ctx_create_on(bytes, seed, NG_CUDA) takes its float step arena once from cudaMalloc;
+   every tensor it creates (outputs, gradients, saved buffers) is a device tensor. Parameter
+   groups move with ng_params_to_device. Transfers are explicit (ng_tensor_to_host,
+   ng_tensor_to_device); an op whose inputs sit on different devices, or that has no CUDA
+   kernel, sets the context status to NG_ERR_UNSUPPORTED with a message naming the op.
+
+   Ops with CUDA kernels (forward and backward) are listed by ng_cuda_op_supported and at
+   the top of nasgan_cuda.cu. Deterministic by default: no atomics into gradients, fixed
+   reduction order, no TF32 unless ng_cuda_set_tf32(1). */
+
+typedef struct ng_cuda_hooks {
+    int (*device_count)(void);                          /* 0 when no usable device */
+    ng_status (*init)(int device);                      /* context: cuBLAS handle, stream, workspace */
+    const char *(*info)(void);                          /* "NVIDIA H200, 139 GiB, sm_90" */
+    void *(*dev_malloc)(size_t bytes);                  /* NULL on failure */
+    void (*dev_free)(void *p);
+    int (*memcpy_h2d)(void *dst, const void *src, size_t bytes);   /* 0 on success */
+    int (*memcpy_d2h)(void *dst, const void *src, size_t bytes);
+    int (*memcpy_d2d)(void *dst, const void *src, size_t bytes);
+    int (*memset0)(void *p, size_t bytes);
+    int (*synchronize)(void);
+    void (*set_tf32)(int on);
+    size_t (*peak_bytes)(void);                         /* peak of cudaMalloc'd bytes */
+    void (*fw[NG_OP_COUNT])(ng_node *n);                /* NULL: no kernel for this op */
+    void (*bw[NG_OP_COUNT])(ng_node *n);
+    /* fused optimizer kernels on device blocks of n floats */
+    void (*adam)(float *p, const float *g, float *m, float *v, int64_t n, float b1, float b2,
+                 float omb1, float omb2, float step_size, float sqrt_bc2, float eps, float wd);
+    void (*ema)(float *shadow, const float *p, int64_t n, float decay, float one_minus_decay);
+} ng_cuda_hooks;
+
+/* Called by nasgan_cuda.cu; the table must outlive the program. */
+void ng_cuda_register(const ng_cuda_hooks *h);
+const ng_cuda_hooks *ng_cuda_get_hooks(void);      /* NULL when the backend is not linked */
+
+/* 1 when the backend is linked in and at least one device is visible. */
+int ng_cuda_available(void);
+/* Select a device and create the backend context (idempotent). */
+ng_status ng_cuda_init(int device);
+const char *ng_cuda_device_info(void);             /* "" before ng_cuda_init */
+void ng_cuda_set_tf32(int on);                     /* default off: exact FP32 products */
+ng_status ng_cuda_synchronize(void);
+size_t ng_cuda_peak_bytes(void);
+/* 1 when op (ng_op) has a CUDA forward (backward = 0) or backward (backward = 1) kernel. */
+int ng_cuda_op_supported(int op, int backward);
+
+/* A context whose step arena sits on `device` (NG_CPU: same as ng_ctx_create). */
+ng_ctx *ng_ctx_create_on(size_t arena_bytes, uint64_t seed, ng_device device);
+/* Move a group's data and gradient blocks to `device`, one allocation each (values kept).
+   Tensor pointers stay valid; their data/grad point into the device blocks. */
+ng_status ng_params_to_device(ng_params *g, ng_device device);
+/* Copy a group's device blocks back into its host mirror (data and grad) without moving. */
+ng_status ng_params_sync_host(ng_params *g);
+/* Explicit transfers between host memory and a tensor of either device. */
+ng_status ng_tensor_to_host(const ng_tensor *t, float *dst);            /* numel floats */
+ng_status ng_tensor_to_device(ng_tensor *t, const float *src);          /* numel floats */
+/* A copy of t in ctx (on ctx's device); NULL on failure. */
+ng_tensor *ng_tensor_copy_to(ng_ctx *ctx, const ng_tensor *t);
+/* Fused optimizer steps on device groups (same arithmetic as ng_adam_step/ng_ema_update);
+   `m`, `v`, `shadow` are device buffers of g->numel floats (ng_cuda_alloc_zeros). */
+ng_status ng_cuda_adam_step(ng_adam *opt, float *m_dev, float *v_dev);
+ng_status ng_cuda_ema_update(ng_ema *e, float *shadow_dev);
+float *ng_cuda_alloc_zeros(int64_t n);
+void ng_cuda_free(void *p);
+
+/* internal: used by the tape and tensor parts */
+void *ng__cuda_arena_alloc(ng_ctx *ctx, size_t bytes);
+void ng__cuda_arena_free(ng_arena *a);
+void ng__cuda_free(void *p);
+void ng__memset0(int device, void *p, size_t bytes);
+void ng__cuda_copy(void *dst, const void *src, size_t bytes, int kind); /* 1 h2d, 2 d2h, 3 d2d */
+int ng__optable_has_cuda(int op, int backward);
+/* for the kernels in nasgan_cuda.cu: gradient of input k (device, zeroed on first use, NULL
+   when not needed), device scratch and host scratch in the node's context arenas */
+float *ng__cuda_in_grad(ng_node *n, int k);
+float *ng__cuda_scratch(ng_node *n, int64_t nfloats);
+void *ng__cuda_host_scratch(ng_node *n, size_t bytes);
+void ng__cuda_op_fail(ng_node *n, const char *what);
+/* 1 (and NG_ERR_UNSUPPORTED recorded, in ctx too when given) when `device` is NG_CUDA: guards
+   host-only code (optimizers, some op wrappers) against device pointers */
+int ng__cuda_refuse(ng_ctx *ctx, int device, const char *what);
+
 /* ---- src/optable.h ---- */
 
 #ifdef __cplusplus
@@ -2011,6 +2108,12 @@ void ng_params_free(ng_params *g) {
     }
     free(g->tensors);
     free(g->offsets);
+    if (g->device == NG_CUDA) {
+        ng__cuda_free(g->data);
+        ng__cuda_free(g->grad);
+        g->data = g->host_data;
+        g->grad = g->host_grad;
+    }
     ng_aligned_free(g->data);
     ng_aligned_free(g->grad);
     free(g);
@@ -2078,7 +2181,7 @@ ng_status ng_params_alloc(ng_params *g) {
 }
 
 void ng_params_zero_grad(ng_params *g) {
-    if (g->grad) memset(g->grad, 0, (size_t)g->numel * sizeof(float));
+    if (g->grad) ng__memset0(g->device, g->grad, (size_t)g->numel * sizeof(float));
 }
 
 int ng_params_same_layout(const ng_params *a, const ng_params *b) {
@@ -2094,7 +2197,9 @@ int ng_params_same_layout(const ng_params *a, const ng_params *b) {
 ng_status ng_params_copy(ng_params *dst, const ng_params *src) {
     if (!ng_params_same_layout(dst, src) || !dst->allocated || !src->allocated)
         return ng_fail(NG_ERR_MISMATCH, "params copy: '%s' and '%s' differ in layout", dst->name, src->name);
-    memcpy(dst->data, src->data, (size_t)src->numel * sizeof(float));
+    if (dst->device == NG_CPU && src->device == NG_CPU) memcpy(dst->data, src->data, (size_t)src->numel * sizeof(float));
+    else ng__cuda_copy(dst->data, src->data, (size_t)src->numel * sizeof(float),
+                       dst->device == NG_CUDA ? (src->device == NG_CUDA ? 3 : 1) : 2);
     return NG_OK;
 }
 
@@ -2123,12 +2228,14 @@ ng_ctx *ng_ctx_create(size_t arena_bytes, uint64_t seed) {
 void ng_ctx_free(ng_ctx *ctx) {
     if (!ctx) return;
     ng_arena_free(&ctx->arena);
+    ng__cuda_arena_free(&ctx->dev_arena);
     free(ctx->nodes);
     free(ctx);
 }
 
 void ng_ctx_reset(ng_ctx *ctx) {
     ng_arena_reset(&ctx->arena);
+    ng_arena_reset(&ctx->dev_arena);
     ctx->n_nodes = 0;
     ctx->status = NG_OK;
 }
@@ -2162,10 +2269,18 @@ static void *ng__alloc(ng_ctx *ctx, size_t bytes) {
     if (!p) ng__ctx_fail(ctx, NG_ERR_NOMEM);
     return p;
 }
-static float *ng__falloc(ng_ctx *ctx, int64_t n) { return (float *)ng__alloc(ctx, (size_t)n * sizeof(float)); }
+/* Float buffers (outputs, gradients, saved values) live on the context's device. */
+static float *ng__falloc(ng_ctx *ctx, int64_t n) {
+    if (ctx->device == NG_CUDA) {
+        void *p = ng__cuda_arena_alloc(ctx, (size_t)n * sizeof(float));
+        if (!p) ng__ctx_fail(ctx, NG_ERR_NOMEM);
+        return (float *)p;
+    }
+    return (float *)ng__alloc(ctx, (size_t)n * sizeof(float));
+}
 static float *ng__fzalloc(ng_ctx *ctx, int64_t n) {
     float *p = ng__falloc(ctx, n);
-    if (p) memset(p, 0, (size_t)n * sizeof(float));
+    if (p) ng__memset0(ctx->device, p, (size_t)n * sizeof(float));
     return p;
 }
 
@@ -2184,17 +2299,22 @@ ng_tensor *ng_tensor_new(ng_ctx *ctx, ng_shape shape) {
     memset(t, 0, sizeof *t);
     t->shape = shape;
     t->numel = numel;
-    t->data = (float *)ng__alloc(ctx, bytes ? bytes : 1);
+    t->device = ctx->device;
+    t->data = ng__falloc(ctx, numel ? numel : 1);
     return t->data ? t : NULL;
 }
 ng_tensor *ng_tensor_zeros(ng_ctx *ctx, ng_shape shape) {
     ng_tensor *t = ng_tensor_new(ctx, shape);
-    if (t) memset(t->data, 0, (size_t)t->numel * sizeof(float));
+    if (t) ng__memset0(t->device, t->data, (size_t)t->numel * sizeof(float));
     return t;
 }
+/* `data` is host memory (copied to the device for a device context). */
 ng_tensor *ng_tensor_from(ng_ctx *ctx, ng_shape shape, const float *data) {
     ng_tensor *t = ng_tensor_new(ctx, shape);
-    if (t) memcpy(t->data, data, (size_t)t->numel * sizeof(float));
+    if (t) {
+        if (t->device == NG_CUDA) ng__cuda_copy(t->data, data, (size_t)t->numel * sizeof(float), 1);
+        else memcpy(t->data, data, (size_t)t->numel * sizeof(float));
+    }
     return t;
 }
 void ng_tensor_requires_grad(ng_tensor *t) { t->requires_grad = 1; }
@@ -2276,7 +2396,15 @@ ng_status ng_backward_from(ng_ctx *ctx, ng_tensor *out, const float *seed) {
     if (!out->requires_grad && !(out->owner && ng__needs_grad(ctx, out))) return NG_OK;
     g = ng__grad_of(ctx, out);
     if (!g) return ng_fail(NG_ERR_NOMEM, "backward: arena exhausted");
-    for (j = 0; j < out->numel; j++) g[j] += seed ? seed[j] : 1.0f;
+    if (out->device == NG_CUDA) { /* add the (host) seed through a host copy of the gradient */
+        float *h = (float *)ng__alloc(ctx, (size_t)out->numel * sizeof(float));
+        if (!h) return ng_fail(NG_ERR_NOMEM, "backward: arena exhausted");
+        ng__cuda_copy(h, g, (size_t)out->numel * sizeof(float), 2);
+        for (j = 0; j < out->numel; j++) h[j] += seed ? seed[j] : 1.0f;
+        ng__cuda_copy(g, h, (size_t)out->numel * sizeof(float), 1);
+    } else {
+        for (j = 0; j < out->numel; j++) g[j] += seed ? seed[j] : 1.0f;
+    }
     for (i = ctx->n_nodes - 1; i >= 0; i--) {
         ng_node *n = &ctx->nodes[i];
         if (!n->out->grad) continue; /* nothing flowed here: not an ancestor of `out` */
@@ -5064,6 +5192,7 @@ ng_tensor *ng_seq_mask_from_lengths(ng_ctx *ctx, const int32_t *lengths, int64_t
     ng_tensor *m;
     int64_t b, t;
     NG_ASSERT(N >= 0 && L >= 0 && (N == 0 || lengths));
+    if (ng__cuda_refuse(ctx, ctx->device, "seq_mask_from_lengths")) return NULL;
     m = ng_tensor_new(ctx, ng_shape2(N, L));
     if (!m) return NULL;
     for (b = 0; b < N; b++)
@@ -5521,8 +5650,10 @@ ng_tensor *ng_seq_attention(ng_ctx *ctx, ng_tensor *q, ng_tensor *k, ng_tensor *
     n->saved = ng__falloc(ctx, PL > 0 ? PL : 1);
     if (!n->saved) return NULL;
     if (n->f[0] > 0.0f) {
-        float *dm = ng__falloc(ctx, PL > 0 ? PL : 1), keep = 1.0f / (1.0f - p);
+        float *dm, keep = 1.0f / (1.0f - p);
         int64_t j;
+        if (ng__cuda_refuse(ctx, ctx->device, "seq_attention (dropout mask drawn on the host)")) return NULL;
+        dm = ng__falloc(ctx, PL > 0 ? PL : 1);
         if (!dm) return NULL;
         for (j = 0; j < PL; j++) dm[j] = ng_rng_uniform(&ctx->rng) < (double)p ? 0.0f : keep;
         n->aux = dm;
@@ -5622,6 +5753,7 @@ ng_tensor *ng_seq_gru(ng_ctx *ctx, ng_tensor *x, ng_tensor *mask, ng_tensor *w_i
     if (!n) return NULL;
     n->need &= ~2u;
     n->i[0] = reverse != 0;
+    if (ng__cuda_refuse(ctx, mask->device, "seq_gru (reads the mask on the host)")) return NULL;
     sv = (ng__gru_saved *)ng__alloc(ctx, sizeof *sv);
     if (!sv) return NULL;
     sv->len = (int64_t *)ng__alloc(ctx, (size_t)(N > 0 ? N : 1) * sizeof(int64_t));
@@ -5996,6 +6128,7 @@ static float *ng__state_alloc(int64_t n, const char *what) {
 static ng_status ng__check_group(const ng_params *g, const char *what, int need_grad) {
     if (!g) return ng_fail(NG_ERR_ARG, "%s: group is NULL", what);
     if (!g->allocated) return ng_fail(NG_ERR_ARG, "%s: group '%s' is not allocated", what, g->name);
+    if (ng__cuda_refuse(NULL, g->device, what)) return NG_ERR_UNSUPPORTED; /* set up before ng_params_to_device */
     if (need_grad && !g->grad) return ng_fail(NG_ERR_ARG, "%s: group '%s' has no gradients (not trainable)", what, g->name);
     return NG_OK;
 }
@@ -6041,6 +6174,7 @@ void ng_adam_step(ng_adam *opt) {
     const float *g = gr->grad;
     double bc1, bc2;
     float b1, b2, omb1, omb2, step_size, sqrt_bc2, eps = opt->eps, wd = opt->weight_decay;
+    if (ng__cuda_refuse(NULL, gr->device, "adam step (use ng_cuda_adam_step)")) return;
     opt->t++;
     bc1 = 1.0 - pow(ng__typed(opt->beta1), (double)opt->t);
     bc2 = 1.0 - pow(ng__typed(opt->beta2), (double)opt->t);
@@ -6100,6 +6234,7 @@ void ng_sgd_step(ng_sgd *opt) {
     const float *g = gr->grad;
     float lr = opt->lr, mom = opt->momentum, wd = opt->weight_decay;
     float omd = (float)(1.0 - ng__typed(opt->dampening));
+    if (ng__cuda_refuse(NULL, gr->device, "sgd step")) return;
     int first = opt->t == 0, nesterov = opt->nesterov;
     opt->t++;
 NG__OMP_FOR(n > NG__OPT_PAR)
@@ -6138,6 +6273,7 @@ void ng_ema_update(ng_ema *e) {
     int64_t i, n = e->group->numel;
     const float *p = e->group->data;
     float *s = e->shadow, d = e->decay, omd = (float)(1.0 - ng__typed(e->decay));
+    if (ng__cuda_refuse(NULL, e->group->device, "ema update (use ng_cuda_ema_update)")) return;
 NG__OMP_FOR(n > NG__OPT_PAR)
     for (i = 0; i < n; i++) s[i] = d * s[i] + omd * p[i];
 }
@@ -6145,6 +6281,7 @@ NG__OMP_FOR(n > NG__OPT_PAR)
 void ng_ema_swap(ng_ema *e) {
     int64_t i, n = e->group->numel;
     float *p = e->group->data, *s = e->shadow;
+    if (ng__cuda_refuse(NULL, e->group->device, "ema swap")) return;
 NG__OMP_FOR(n > NG__OPT_PAR)
     for (i = 0; i < n; i++) { float t = p[i]; p[i] = s[i]; s[i] = t; }
 }
@@ -6186,6 +6323,8 @@ NG__OMP_FOR(n > NG__OPT_PAR)
 float ng_clip_grad_norm(ng_params *const *groups, int n, float max_norm) {
     double ss = 0.0, norm, coef;
     int k;
+    for (k = 0; k < n; k++)
+        if (groups[k] && ng__cuda_refuse(NULL, groups[k]->device, "clip_grad_norm")) return NAN;
     for (k = 0; k < n; k++)
         if (groups[k] && groups[k]->grad) ss += ng__sumsq(groups[k]->grad, groups[k]->numel);
     norm = sqrt(ss);
@@ -10158,6 +10297,7 @@ static void ng__gan_alpha_view(ng_ctx *ctx, const ng_gan_gen_search *G, ng_tenso
         int64_t j;
         view[i] = src[i];
         if (!G->cfg.gumbel) continue;
+        if (ng__cuda_refuse(ctx, ctx->device, "gumbel noise")) continue; /* view stays alpha; ops now fail */
         g = ng_tensor_new(ctx, src[i]->shape);
         if (g)
             for (j = 0; j < g->numel; j++) {
@@ -12255,6 +12395,200 @@ ng_status ng_gan_dataset_load(const char *dataset, const char *dir, ng_image_set
     return ng_fail(NG_ERR_ARG, "gan dataset: unknown name '%s' (fashion_mnist, cifar10, stl10)", dataset);
 }
 
+/* ---- src/cuda.c ---- */
+/* ======================================================================================== */
+/* @@CUDA  host-side glue: hook registry, device arenas, transfers, device parameter groups  */
+/* ======================================================================================== */
+static void ng__optable_set_cuda(int op, void (*fw)(ng_node *), void (*bw)(ng_node *)); /* @@OPTABLE */
+
+/* The registered kernel table (code, not state: the backend context lives behind it). */
+static const ng_cuda_hooks *ng__cuda_hooks_p = NULL;
+static int ng__cuda_ready = 0;
+
+void ng_cuda_register(const ng_cuda_hooks *h) {
+    int op;
+    ng__cuda_hooks_p = h;
+    ng__cuda_ready = 0; /* a (re)registered backend needs ng_cuda_init */
+    for (op = 0; op < NG_OP_COUNT; op++)
+        ng__optable_set_cuda(op, h ? h->fw[op] : NULL, h ? h->bw[op] : NULL);
+}
+const ng_cuda_hooks *ng_cuda_get_hooks(void) { return ng__cuda_hooks_p; }
+
+int ng_cuda_available(void) { return ng__cuda_hooks_p && ng__cuda_hooks_p->device_count() > 0; }
+
+ng_status ng_cuda_init(int device) {
+    ng_status s;
+    if (!ng__cuda_hooks_p) return ng_fail(NG_ERR_UNSUPPORTED, "cuda: built without the CUDA backend (build with `make cuda` and link build/nasgan_cuda.o)");
+    if (ng__cuda_hooks_p->device_count() <= 0) return ng_fail(NG_ERR_UNSUPPORTED, "cuda: no CUDA device is visible");
+    s = ng__cuda_hooks_p->init(device);
+    if (s == NG_OK) ng__cuda_ready = 1;
+    return s;
+}
+const char *ng_cuda_device_info(void) { return ng__cuda_ready ? ng__cuda_hooks_p->info() : ""; }
+void ng_cuda_set_tf32(int on) { if (ng__cuda_ready) ng__cuda_hooks_p->set_tf32(on); }
+ng_status ng_cuda_synchronize(void) {
+    if (!ng__cuda_ready) return ng_fail(NG_ERR_UNSUPPORTED, "cuda: not initialised (call ng_cuda_init)");
+    return ng__cuda_hooks_p->synchronize() ? ng_fail(NG_ERR_UNSUPPORTED, "cuda: a kernel failed (see stderr)") : NG_OK;
+}
+size_t ng_cuda_peak_bytes(void) { return ng__cuda_ready ? ng__cuda_hooks_p->peak_bytes() : 0; }
+int ng_cuda_op_supported(int op, int backward) { return ng__cuda_ready && ng__optable_has_cuda(op, backward); }
+
+/* ---- internal helpers for the tape and tensor parts ---- */
+void *ng__cuda_arena_alloc(ng_ctx *ctx, size_t bytes) { return ng_arena_alloc(&ctx->dev_arena, bytes); }
+void ng__cuda_arena_free(ng_arena *a) {
+    if (a->base && ng__cuda_hooks_p) ng__cuda_hooks_p->dev_free(a->base);
+    a->base = NULL;
+    a->cap = a->used = 0;
+}
+void ng__cuda_free(void *p) { if (p && ng__cuda_hooks_p) ng__cuda_hooks_p->dev_free(p); }
+void ng__memset0(int device, void *p, size_t bytes) {
+    if (device == NG_CUDA) { if (ng__cuda_hooks_p) ng__cuda_hooks_p->memset0(p, bytes); }
+    else memset(p, 0, bytes);
+}
+void ng__cuda_copy(void *dst, const void *src, size_t bytes, int kind) {
+    if (!ng__cuda_hooks_p || !bytes) return;
+    if (kind == 1) ng__cuda_hooks_p->memcpy_h2d(dst, src, bytes);
+    else if (kind == 2) ng__cuda_hooks_p->memcpy_d2h(dst, src, bytes);
+    else ng__cuda_hooks_p->memcpy_d2d(dst, src, bytes);
+}
+
+float *ng__cuda_in_grad(ng_node *n, int k) { return ng__in_grad(n, k); }
+float *ng__cuda_scratch(ng_node *n, int64_t nfloats) { return ng__falloc(n->ctx, nfloats > 0 ? nfloats : 1); }
+void *ng__cuda_host_scratch(ng_node *n, size_t bytes) { return ng__alloc(n->ctx, bytes ? bytes : 1); }
+void ng__cuda_op_fail(ng_node *n, const char *what) {
+    if (n->ctx->status == NG_OK) n->ctx->status = NG_ERR_UNSUPPORTED;
+    ng_fail(NG_ERR_UNSUPPORTED, "%s (CUDA): %s", ng_op_name(n->op), what);
+}
+
+int ng__cuda_refuse(ng_ctx *ctx, int device, const char *what) {
+    if (device != NG_CUDA) return 0;
+    if (ctx && ctx->status == NG_OK) ctx->status = NG_ERR_UNSUPPORTED;
+    ng_fail(NG_ERR_UNSUPPORTED, "%s: runs on the host only and its data is on the GPU (no CUDA path yet)", what);
+    return 1;
+}
+
+/* ---- contexts, tensors and parameter groups on the device ---- */
+ng_ctx *ng_ctx_create_on(size_t arena_bytes, uint64_t seed, ng_device device) {
+    ng_ctx *ctx;
+    if (device == NG_CPU) return ng_ctx_create(arena_bytes, seed);
+    if (!ng__cuda_ready) { ng_fail(NG_ERR_UNSUPPORTED, "context: CUDA is not initialised (call ng_cuda_init first)"); return NULL; }
+    /* host arena: tensor headers, tape inputs, small host scratch (dropout masks, labels):
+       an eighth of the device arena, between 1 MiB and 1 GiB */
+    {
+        size_t host = arena_bytes / 8;
+        if (host < ((size_t)1 << 20)) host = (size_t)1 << 20;
+        if (host > ((size_t)1 << 30)) host = (size_t)1 << 30;
+        ctx = ng_ctx_create(host, seed);
+    }
+    if (!ctx) return NULL;
+    ctx->dev_arena.base = (unsigned char *)ng__cuda_hooks_p->dev_malloc(arena_bytes);
+    if (!ctx->dev_arena.base) {
+        ng_ctx_free(ctx);
+        ng_fail(NG_ERR_NOMEM, "context: cannot allocate a %zu-byte device arena", arena_bytes);
+        return NULL;
+    }
+    ctx->dev_arena.cap = arena_bytes;
+    ctx->dev_arena.used = ctx->dev_arena.peak = 0;
+    ctx->device = NG_CUDA;
+    return ctx;
+}
+
+ng_status ng_params_to_device(ng_params *g, ng_device device) {
+    size_t bytes = (size_t)(g->numel ? g->numel : 1) * sizeof(float);
+    int i;
+    if (!g->allocated) return ng_fail(NG_ERR_ARG, "params %s: allocate the group before moving it", g->name);
+    if ((int)device == g->device) return NG_OK;
+    if (device == NG_CUDA) {
+        float *d, *gd = NULL;
+        if (!ng__cuda_ready) return ng_fail(NG_ERR_UNSUPPORTED, "params %s: CUDA is not initialised (call ng_cuda_init first)", g->name);
+        d = (float *)ng__cuda_hooks_p->dev_malloc(bytes);
+        if (g->grad) gd = (float *)ng__cuda_hooks_p->dev_malloc(bytes);
+        if (!d || (g->grad && !gd)) {
+            ng__cuda_free(d); ng__cuda_free(gd);
+            return ng_fail(NG_ERR_NOMEM, "params %s: cannot allocate %zu device bytes", g->name, bytes);
+        }
+        ng__cuda_hooks_p->memcpy_h2d(d, g->data, bytes);
+        if (gd) ng__cuda_hooks_p->memcpy_h2d(gd, g->grad, bytes);
+        g->host_data = g->data; g->host_grad = g->grad;
+        g->data = d; g->grad = gd;
+    } else {
+        ng_params_sync_host(g);
+        ng__cuda_free(g->data); ng__cuda_free(g->grad);
+        g->data = g->host_data; g->grad = g->host_grad;
+        g->host_data = g->host_grad = NULL;
+    }
+    g->device = device;
+    for (i = 0; i < g->n; i++) {
+        ng_tensor *t = g->tensors[i];
+        t->data = g->data + g->offsets[i];
+        t->grad = g->grad ? g->grad + g->offsets[i] : NULL;
+        t->device = device;
+    }
+    return NG_OK;
+}
+
+ng_status ng_params_sync_host(ng_params *g) {
+    size_t bytes = (size_t)(g->numel ? g->numel : 1) * sizeof(float);
+    if (g->device != NG_CUDA) return NG_OK;
+    if (ng__cuda_hooks_p->memcpy_d2h(g->host_data, g->data, bytes) ||
+        (g->grad && ng__cuda_hooks_p->memcpy_d2h(g->host_grad, g->grad, bytes)))
+        return ng_fail(NG_ERR_UNSUPPORTED, "params %s: device-to-host copy failed", g->name);
+    return NG_OK;
+}
+
+ng_status ng_tensor_to_host(const ng_tensor *t, float *dst) {
+    size_t bytes = (size_t)t->numel * sizeof(float);
+    if (t->device != NG_CUDA) { memcpy(dst, t->data, bytes); return NG_OK; }
+    if (!ng__cuda_hooks_p || ng__cuda_hooks_p->memcpy_d2h(dst, t->data, bytes))
+        return ng_fail(NG_ERR_UNSUPPORTED, "tensor %s: device-to-host copy failed", t->name ? t->name : "(activation)");
+    return NG_OK;
+}
+ng_status ng_tensor_to_device(ng_tensor *t, const float *src) {
+    size_t bytes = (size_t)t->numel * sizeof(float);
+    if (t->device != NG_CUDA) { memcpy(t->data, src, bytes); return NG_OK; }
+    if (!ng__cuda_hooks_p || ng__cuda_hooks_p->memcpy_h2d(t->data, src, bytes))
+        return ng_fail(NG_ERR_UNSUPPORTED, "tensor %s: host-to-device copy failed", t->name ? t->name : "(activation)");
+    return NG_OK;
+}
+ng_tensor *ng_tensor_copy_to(ng_ctx *ctx, const ng_tensor *t) {
+    ng_tensor *c = ng_tensor_new(ctx, t->shape);
+    size_t bytes = (size_t)t->numel * sizeof(float);
+    if (!c) return NULL;
+    if (c->device == NG_CPU && t->device == NG_CPU) memcpy(c->data, t->data, bytes);
+    else if (!ng__cuda_hooks_p) { ng_fail(NG_ERR_UNSUPPORTED, "tensor copy: CUDA backend not linked"); return NULL; }
+    else ng__cuda_copy(c->data, t->data, bytes, c->device == NG_CUDA ? (t->device == NG_CUDA ? 3 : 1) : 2);
+    return c;
+}
+
+/* ---- fused optimizer steps (same float arithmetic as optim.c) ---- */
+ng_status ng_cuda_adam_step(ng_adam *opt, float *m_dev, float *v_dev) {
+    ng_params *gr = opt->group;
+    double bc1, bc2;
+    if (!ng__cuda_ready || gr->device != NG_CUDA) return ng_fail(NG_ERR_UNSUPPORTED, "adam: group %s is not on the GPU", gr->name);
+    opt->t++;
+    bc1 = 1.0 - pow(ng__typed(opt->beta1), (double)opt->t);
+    bc2 = 1.0 - pow(ng__typed(opt->beta2), (double)opt->t);
+    ng__cuda_hooks_p->adam(gr->data, gr->grad, m_dev, v_dev, gr->numel, opt->beta1, opt->beta2,
+                           (float)(1.0 - ng__typed(opt->beta1)), (float)(1.0 - ng__typed(opt->beta2)),
+                           (float)(ng__typed(opt->lr) / bc1), (float)sqrt(bc2), opt->eps, opt->weight_decay);
+    return NG_OK;
+}
+ng_status ng_cuda_ema_update(ng_ema *e, float *shadow_dev) {
+    if (!ng__cuda_ready || e->group->device != NG_CUDA) return ng_fail(NG_ERR_UNSUPPORTED, "ema: group %s is not on the GPU", e->group->name);
+    ng__cuda_hooks_p->ema(shadow_dev, e->group->data, e->group->numel, e->decay, (float)(1.0 - ng__typed(e->decay)));
+    return NG_OK;
+}
+float *ng_cuda_alloc_zeros(int64_t n) {
+    size_t bytes = (size_t)(n > 0 ? n : 1) * sizeof(float);
+    float *p;
+    if (!ng__cuda_ready) { ng_fail(NG_ERR_UNSUPPORTED, "cuda: not initialised"); return NULL; }
+    p = (float *)ng__cuda_hooks_p->dev_malloc(bytes);
+    if (p) ng__cuda_hooks_p->memset0(p, bytes);
+    else ng_fail(NG_ERR_NOMEM, "cuda: cannot allocate %zu device bytes", bytes);
+    return p;
+}
+void ng_cuda_free(void *p) { ng__cuda_free(p); }
+
 /* ---- src/optable.c ---- */
 /* ======================================================================================== */
 /* @@OPTABLE  one row per op: name, CPU forward and backward (CUDA columns join with          */
@@ -12264,18 +12598,52 @@ typedef struct ng__op_info {
     const char *name;
     void (*forward_cpu)(ng_node *n);
     void (*backward_cpu)(ng_node *n);
+    void (*forward_cuda)(ng_node *n);   /* filled by ng_cuda_register (nasgan_cuda.cu); NULL: */
+    void (*backward_cuda)(ng_node *n);  /* the op has no kernel and is refused on the device */
 } ng__op_info;
 
-static const ng__op_info ng__op_table[] = {
-#define NG__ROW(E, f) {#f, ng__fw_##f, ng__bw_##f},
+static ng__op_info ng__op_table[] = {
+#define NG__ROW(E, f) {#f, ng__fw_##f, ng__bw_##f, NULL, NULL},
     NG_OP_LIST(NG__ROW)
 #undef NG__ROW
 };
 typedef char ng__op_table_size_check[(sizeof ng__op_table / sizeof ng__op_table[0] == NG_OP_COUNT) ? 1 : -1];
 
 const char *ng_op_name(int op) { return op >= 0 && op < NG_OP_COUNT ? ng__op_table[op].name : "?"; }
-static void ng__dispatch_forward(ng_node *n) { ng__op_table[n->op].forward_cpu(n); }
-static void ng__dispatch_backward(ng_node *n) { ng__op_table[n->op].backward_cpu(n); }
+static void ng__optable_set_cuda(int op, void (*fw)(ng_node *), void (*bw)(ng_node *)) {
+    ng__op_table[op].forward_cuda = fw;
+    ng__op_table[op].backward_cuda = bw;
+}
+int ng__optable_has_cuda(int op, int backward) {
+    return op >= 0 && op < NG_OP_COUNT && (backward ? ng__op_table[op].backward_cuda : ng__op_table[op].forward_cuda) != NULL;
+}
+/* Device tensors run the CUDA column; mixed devices and missing kernels are refused. */
+static int ng__dispatch_device_ok(ng_node *n, int backward) {
+    int k;
+    for (k = 0; k < n->n_in; k++)
+        if (n->in[k]->device != n->out->device) {
+            if (n->ctx->status == NG_OK) n->ctx->status = NG_ERR_UNSUPPORTED;
+            ng_fail(NG_ERR_UNSUPPORTED, "%s: input %d is on the %s but the output is on the %s (copy explicitly)",
+                    ng__op_table[n->op].name, k, n->in[k]->device == NG_CUDA ? "GPU" : "CPU", n->out->device == NG_CUDA ? "GPU" : "CPU");
+            return 0;
+        }
+    if (n->out->device == NG_CUDA && !(backward ? ng__op_table[n->op].backward_cuda : ng__op_table[n->op].forward_cuda)) {
+        if (n->ctx->status == NG_OK) n->ctx->status = NG_ERR_UNSUPPORTED;
+        ng_fail(NG_ERR_UNSUPPORTED, "%s: no CUDA %s kernel (run this op on the CPU)", ng__op_table[n->op].name, backward ? "backward" : "forward");
+        return 0;
+    }
+    return 1;
+}
+static void ng__dispatch_forward(ng_node *n) {
+    if (!ng__dispatch_device_ok(n, 0)) return;
+    if (n->out->device == NG_CUDA) ng__op_table[n->op].forward_cuda(n);
+    else ng__op_table[n->op].forward_cpu(n);
+}
+static void ng__dispatch_backward(ng_node *n) {
+    if (!ng__dispatch_device_ok(n, 1)) return;
+    if (n->out->device == NG_CUDA) ng__op_table[n->op].backward_cuda(n);
+    else ng__op_table[n->op].backward_cpu(n);
+}
 
 #endif /* NASGAN_IMPLEMENTATION */
 

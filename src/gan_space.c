@@ -760,6 +760,7 @@ static void ng__gan_alpha_view(ng_ctx *ctx, const ng_gan_gen_search *G, ng_tenso
         int64_t j;
         view[i] = src[i];
         if (!G->cfg.gumbel) continue;
+        if (ng__cuda_refuse(ctx, ctx->device, "gumbel noise")) continue; /* view stays alpha; ops now fail */
         g = ng_tensor_new(ctx, src[i]->shape);
         if (g)
             for (j = 0; j < g->numel; j++) {
