@@ -1,7 +1,7 @@
 /* GPU step benchmarks for bench/gpu_check.sh (built by `make cuda` as build/bench_gpu_steps;
    kept out of the bench directory top level so the CPU `make bench` never needs CUDA).
 
-     build/bench_gpu_steps [--device cuda|cpu] [--iters N] [--arena-gb G (64)] [CASE...]     (--list: the cases)
+     build/bench_gpu_steps [--device cuda|cpu] [--width GF (256)] [--iters N] [--arena-gb G (64)] [CASE...]     (--list: the cases)
 
    Cases (alphaGAN supernet at width 256, batch 64, 32x32 CIFAR-10 shapes, hinge loss):
      alphagan_D   discriminator step: D(real) and D(G(z)) forward, backward into D's weights
@@ -37,6 +37,7 @@ static int move_all(ng_params **gs, int n, ng_device dev) {
     return 0;
 }
 
+static int g_width = 256; /* --width: the generator's width (gf_dim) */
 static size_t arena_gb = 64; /* the supernet at batch 64 keeps every activation and gradient of the step */
 
 static void run_alphagan(const char *key, ng_device dev, int iters) {
@@ -52,7 +53,7 @@ static void run_alphagan(const char *key, ng_device dev, int iters) {
     double best = 1e30;
     int it, i, mode = strcmp(key, "alphagan_D") == 0 ? 0 : strcmp(key, "alphagan_G") == 0 ? 1 : 2;
     ng_gan_config_preset(&cfg, "cifar10");
-    cfg.gf_dim = 256;
+    cfg.gf_dim = g_width;
     /* D keeps the preset's width (alphaGAN's search uses df_dim 128 with gf_dim 256) */
     ng_rng_seed(&r, 1);
     G = ng_gan_gen_search_create(&cfg, NULL, &r);
@@ -106,6 +107,9 @@ int main(int argc, char **argv) {
             return 0;
         } else if (strcmp(argv[a], "--device") == 0 && a + 1 < argc) {
             dev = strcmp(argv[++a], "cpu") == 0 ? NG_CPU : NG_CUDA;
+        } else if (strcmp(argv[a], "--width") == 0 && a + 1 < argc) {
+            g_width = atoi(argv[++a]);
+            if (g_width < 1 || g_width > 4096) { fprintf(stderr, "bench_gpu_steps: --width 1..4096\n"); return 2; }
         } else if (strcmp(argv[a], "--iters") == 0 && a + 1 < argc) {
             iters = atoi(argv[++a]);
             if (iters < 1 || iters > 1000) { fprintf(stderr, "bench_gpu_steps: --iters must be 1..1000\n"); return 2; }

@@ -132,6 +132,7 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument('--device', default='cuda')
     ap.add_argument('--iters', type=int, default=5)
+    ap.add_argument('--width', type=int, default=256, help="the generator's width (D stays 128)")
     ap.add_argument('--list', action='store_true')
     ap.add_argument('cases', nargs='*')
     a = ap.parse_args()
@@ -139,6 +140,8 @@ def main():
     if a.list:
         print('\n'.join(keys))
         return
+    global C
+    C = a.width
     dev = torch.device(a.device)
     torch.backends.cuda.matmul.allow_tf32 = False
     torch.backends.cudnn.allow_tf32 = False
