@@ -104,6 +104,9 @@ typedef struct ng_textnas_ctrl {
     ng_ctx *nograd;         /* private context of the no-gradient sampler */
 } ng_textnas_ctrl;
 
+/* Arena bytes that one controller step (sample with gradient + backward) fits in, with room to
+   spare (the step itself peaks at about 1.2 MB for 24 layers, lstm_size 64). */
+size_t ng_textnas_ctrl_arena_bytes(const ng_textnas_ctrl_hp *hp);
 /* hp NULL: defaults. seed drives the parameter initialisation only. */
 ng_status ng_textnas_ctrl_init(ng_textnas_ctrl *c, const ng_textnas_ctrl_hp *hp, uint64_t seed);
 void ng_textnas_ctrl_free(ng_textnas_ctrl *c);
@@ -112,7 +115,7 @@ void ng_textnas_ctrl_free(ng_textnas_ctrl *c);
    receive 0-d tensors in ctx's arena; log_prob and skip_penalty carry the graph to
    c->params when ctx differentiates that group (the caller sets ng_ctx_grad_for; this function
    leaves the context's settings alone), entropy never has a gradient. The arena must hold the
-   step: about 0.5 MB for 24 layers at lstm_size 64. */
+   step: see ng_textnas_ctrl_arena_bytes. */
 ng_status ng_textnas_ctrl_sample(ng_ctx *ctx, ng_textnas_ctrl *c, ng_rng *rng, ng_textnas_arch *out,
                                  ng_tensor **log_prob, ng_tensor **entropy, ng_tensor **skip_penalty);
 /* The same three quantities for a GIVEN architecture (teacher forcing: the decisions are

@@ -35,6 +35,11 @@ static ng_status mk_ctrl(ng_textnas_ctrl *c, int S, int L, int cf, uint64_t seed
     return ng_textnas_ctrl_init(c, &hp, seed);
 }
 
+static double reward_first_op(const ng_textnas_arch *a, void *user) {
+    (void)user;
+    return a->op[0] / 7.0;
+}
+
 TEST(textnas_ctrl_defaults) {
     ng_textnas_ctrl c;
     ng_textnas_ctrl_hp hp;
@@ -58,6 +63,19 @@ TEST(textnas_ctrl_defaults) {
     }
     CHECK(c.baseline == 0.0 && c.steps == 0);
     ng_textnas_ctrl_free(&c);
+    {   /* the deepest controller's step fits in ng_textnas_ctrl_arena_bytes */
+        ng_ctx *ctx;
+        ng_rng r;
+        int k;
+        hp.n_layers = NG_TEXTNAS_MAX_LAYERS;
+        ctx = ng_ctx_create(ng_textnas_ctrl_arena_bytes(&hp), 1);
+        CHECK_OK(ng_textnas_ctrl_init(&c, &hp, 2));
+        ng_rng_seed(&r, 3);
+        for (k = 0; k < 3; k++) CHECK_OK(ng_textnas_ctrl_step(&c, ctx, &r, reward_first_op, NULL, NULL));
+        CHECK(ctx->arena.peak < ctx->arena.cap);
+        ng_textnas_ctrl_free(&c);
+        ng_ctx_free(ctx);
+    }
 }
 
 /* Every sample is valid, for every depth 1..24 (and 32), several seeds; the tape sampler and
