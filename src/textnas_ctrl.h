@@ -49,7 +49,10 @@
      loss = log_prob * (R - baseline) + skip_weight * skip_penalty;
      zero grads, backward, clip the global gradient norm to grad_clip, Adam step.
    R and the baseline are doubles (Python floats in NNI); R - baseline is rounded to float when
-   it scales the float log-prob, as PyTorch does.
+   it scales the float log-prob, as PyTorch does. Parameters that get no gradient in a step
+   (g_emb always; the attention weights when n_layers = 1) see a zero gradient here, where
+   PyTorch's Adam skips them (grad None): identical while weight_decay = 0 (Variant A), but with
+   weight decay they would decay here and not in PyTorch.
 
    RANDOMNESS: every decision draws one ng_rng_uniform u from the caller's rng and takes the
    first index whose cumulative probability (double, from the float logits) exceeds u. */
