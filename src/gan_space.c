@@ -110,64 +110,25 @@ int ng_gan_genotype_eq(const ng_gan_genotype *a, const ng_gan_genotype *b) {
     return memcmp(a->op, b->op, sizeof a->op) == 0;
 }
 
-/* ---- a small growable string (JSON and DOT writers) ---- */
-typedef struct ng__gan_sb { char *s; size_t n, cap; int oom; } ng__gan_sb;
-static void ng__gan_sb_printf(ng__gan_sb *b, const char *fmt, ...)
-#if defined(__GNUC__)
-    __attribute__((format(printf, 2, 3)))
-#endif
-    ;
-static void ng__gan_sb_printf(ng__gan_sb *b, const char *fmt, ...) {
-    va_list ap;
-    int k;
-    if (b->oom) return;
-    for (;;) {
-        size_t room = b->cap - b->n;
-        va_start(ap, fmt);
-        k = vsnprintf(b->s ? b->s + b->n : NULL, b->s ? room : 0, fmt, ap);
-        va_end(ap);
-        if (k < 0) { b->oom = 1; return; }
-        if (b->s && (size_t)k < room) { b->n += (size_t)k; return; }
-        {
-            size_t cap = b->cap ? b->cap : 256;
-            char *p;
-            while (cap - b->n <= (size_t)k) cap *= 2;
-            p = (char *)realloc(b->s, cap);
-            if (!p) { b->oom = 1; return; }
-            b->s = p;
-            b->cap = cap;
-        }
-    }
-}
-static ng_status ng__gan_sb_finish(ng__gan_sb *b, const char *what, char **out, size_t *n) {
-    if (b->oom || !b->s) {
-        free(b->s);
-        return ng_fail(NG_ERR_NOMEM, "%s: out of memory", what);
-    }
-    *out = b->s;
-    if (n) *n = b->n;
-    return NG_OK;
-}
-
 #define NG__GAN_FORMAT "nasgan.gan_genotype"
 
 ng_status ng_gan_genotype_to_json(const ng_gan_genotype *g, char **out, size_t *n) {
-    ng__gan_sb b;
+    ng__sb b;
     int c;
     memset(&b, 0, sizeof b);
     if (!ng_gan_genotype_valid(g)) return ng_fail(NG_ERR_ARG, "gan genotype: an op index is out of range");
-    ng__gan_sb_printf(&b, "{\n  \"format\": \"%s\",\n  \"version\": 1,\n  \"cells\": [\n", NG__GAN_FORMAT);
+    ng__sb_printf(&b, "{\n  \"format\": \"%s\",\n  \"version\": 1,\n  \"cells\": [\n", NG__GAN_FORMAT);
     for (c = 0; c < NG_GAN_CELLS; c++)
-        ng__gan_sb_printf(&b, "    {\"normal\": [\"%s\", \"%s\", \"%s\"], \"up\": [\"%s\", \"%s\"]}%s\n",
+        ng__sb_printf(&b, "    {\"normal\": [\"%s\", \"%s\", \"%s\"], \"up\": [\"%s\", \"%s\"]}%s\n",
                           ng__gan_normal_names[g->op[NG_GAN_EDGE_NORMAL(c, 0)]],
                           ng__gan_normal_names[g->op[NG_GAN_EDGE_NORMAL(c, 1)]],
                           ng__gan_normal_names[g->op[NG_GAN_EDGE_NORMAL(c, 2)]],
                           ng__gan_up_names[g->op[NG_GAN_EDGE_UP(c, 0)]], ng__gan_up_names[g->op[NG_GAN_EDGE_UP(c, 1)]],
                           c + 1 < NG_GAN_CELLS ? "," : "");
-    ng__gan_sb_printf(&b, "  ],\n  \"skip_2\": [\"%s\"],\n  \"skip_3\": [\"%s\", \"%s\"]\n}\n",
+    ng__sb_printf(&b, "  ],\n  \"skip_2\": [\"%s\"],\n  \"skip_3\": [\"%s\", \"%s\"]\n}\n",
                       ng__gan_up_names[g->op[NG_GAN_EDGE_SKIP2]], ng__gan_up_names[g->op[NG_GAN_EDGE_SKIP3(0)]],
                       ng__gan_up_names[g->op[NG_GAN_EDGE_SKIP3(1)]]);
-    return ng__gan_sb_finish(&b, "gan genotype JSON", out, n);
+    return ng__sb_finish(&b, "gan genotype JSON", out, n);
 }
 
 ng_status ng_gan_genotype_save(const ng_gan_genotype *g, const char *path) {
@@ -180,198 +141,22 @@ ng_status ng_gan_genotype_save(const ng_gan_genotype *g, const char *path) {
     return s;
 }
 
-/* ---- the strict genotype JSON reader (schema-directed, no recursion, no allocation) ---- */
-typedef struct ng__gj {
-    const unsigned char *s;
-    size_t n, pos;
-    const char *name;
-} ng__gj;
-
-#define NG__GJ_STR 64   /* longest string value accepted (bytes, incl. the NUL) */
-
-static ng_status ng__gj_err(const ng__gj *p, size_t at, const char *fmt, ...)
-#if defined(__GNUC__)
-    __attribute__((format(printf, 3, 4)))
-#endif
-    ;
-static ng_status ng__gj_err(const ng__gj *p, size_t at, const char *fmt, ...) {
-    char msg[384];
-    size_t i, line = 1, col = 1;
-    va_list ap;
-    if (at > p->n) at = p->n;
-    for (i = 0; i < at; i++) {
-        if (p->s[i] == '\n') { line++; col = 1; }
-        else col++;
-    }
-    va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt, ap);
-    va_end(ap);
-    return ng_fail(NG_ERR_FORMAT, "genotype JSON '%s': line %zu, column %zu (byte %zu): %s", p->name, line, col, at, msg);
-}
-/* "expected <what>, found <the byte at `at`>" */
-static ng_status ng__gj_expected(const ng__gj *p, size_t at, const char *what) {
-    char found[32];
-    if (at >= p->n) snprintf(found, sizeof found, "end of input");
-    else if (p->s[at] >= 0x21 && p->s[at] <= 0x7e) snprintf(found, sizeof found, "'%c'", p->s[at]);
-    else snprintf(found, sizeof found, "byte 0x%02x", p->s[at]);
-    return ng__gj_err(p, at, "expected %s, found %s", what, found);
-}
-static void ng__gj_ws(ng__gj *p) {
-    while (p->pos < p->n && (p->s[p->pos] == ' ' || p->s[p->pos] == '\t' || p->s[p->pos] == '\n' || p->s[p->pos] == '\r'))
-        p->pos++;
-}
-/* skip whitespace; 1 if the next byte is c (not consumed) */
-static int ng__gj_peek(ng__gj *p, unsigned char c) {
-    ng__gj_ws(p);
-    return p->pos < p->n && p->s[p->pos] == c;
-}
-static ng_status ng__gj_char(ng__gj *p, unsigned char c, const char *what) {
-    if (!ng__gj_peek(p, c)) return ng__gj_expected(p, p->pos, what);
-    p->pos++;
-    return NG_OK;
-}
-static int ng__gj_hex(const ng__gj *p, size_t at, unsigned *v) {
-    size_t i;
-    *v = 0;
-    if (at + 4 > p->n) return 0;
-    for (i = 0; i < 4; i++) {
-        unsigned char c = p->s[at + i];
-        unsigned d;
-        if (c >= '0' && c <= '9') d = (unsigned)(c - '0');
-        else if (c >= 'a' && c <= 'f') d = (unsigned)(c - 'a' + 10);
-        else if (c >= 'A' && c <= 'F') d = (unsigned)(c - 'A' + 10);
-        else return 0;
-        *v = *v * 16 + d;
-    }
-    return 1;
-}
-/* Length of the valid UTF-8 sequence starting at `at` (2..4), 0 if invalid (overlong forms,
-   surrogates, code points above U+10FFFF, truncation). */
-static int ng__gj_utf8_len(const ng__gj *p, size_t at) {
-    const unsigned char *s = p->s + at;
-    size_t room = p->n - at;
-    unsigned char c = s[0];
-    int len, i;
-    unsigned char lo = 0x80, hi = 0xBF;
-    if (c >= 0xC2 && c <= 0xDF) len = 2;
-    else if (c >= 0xE0 && c <= 0xEF) { len = 3; if (c == 0xE0) lo = 0xA0; if (c == 0xED) hi = 0x9F; }
-    else if (c >= 0xF0 && c <= 0xF4) { len = 4; if (c == 0xF0) lo = 0x90; if (c == 0xF4) hi = 0x8F; }
-    else return 0;
-    if (room < (size_t)len) return 0;
-    if (s[1] < lo || s[1] > hi) return 0;
-    for (i = 2; i < len; i++)
-        if (s[i] < 0x80 || s[i] > 0xBF) return 0;
-    return len;
-}
-/* A JSON string into out (NUL-terminated, < NG__GJ_STR bytes); *start = its opening quote. */
-static ng_status ng__gj_string(ng__gj *p, char *out, size_t *start, const char *what) {
-    size_t len = 0;
-    ng__gj_ws(p);
-    *start = p->pos;
-    if (p->pos >= p->n || p->s[p->pos] != '"') return ng__gj_expected(p, p->pos, what);
-    p->pos++;
-    for (;;) {
-        unsigned char c;
-        unsigned char enc[4];
-        int k = 0, i;
-        if (p->pos >= p->n) return ng__gj_err(p, p->pos, "unterminated string (opened at byte %zu)", *start);
-        c = p->s[p->pos];
-        if (c == '"') { p->pos++; break; }
-        if (c < 0x20) return ng__gj_err(p, p->pos, "control byte 0x%02x inside a string (must be escaped)", c);
-        if (c == '\\') {
-            unsigned cp;
-            if (p->pos + 1 >= p->n) return ng__gj_err(p, p->pos, "unterminated escape in string");
-            c = p->s[p->pos + 1];
-            switch (c) {
-            case '"': cp = '"'; break;
-            case '\\': cp = '\\'; break;
-            case '/': cp = '/'; break;
-            case 'b': cp = 8; break;
-            case 'f': cp = 12; break;
-            case 'n': cp = 10; break;
-            case 'r': cp = 13; break;
-            case 't': cp = 9; break;
-            case 'u': cp = 0; break;
-            default: return ng__gj_err(p, p->pos, "invalid escape '\\%c' in string", c >= 0x21 && c <= 0x7e ? c : '?');
-            }
-            if (c != 'u') {
-                p->pos += 2;
-            } else {
-                if (!ng__gj_hex(p, p->pos + 2, &cp)) return ng__gj_err(p, p->pos, "expected 4 hex digits after '\\u'");
-                p->pos += 6;
-                if (cp >= 0xDC00 && cp <= 0xDFFF) return ng__gj_err(p, p->pos - 6, "unpaired low surrogate \\u%04X", cp);
-                if (cp >= 0xD800 && cp <= 0xDBFF) {
-                    unsigned lo;
-                    if (p->pos + 1 >= p->n || p->s[p->pos] != '\\' || p->s[p->pos + 1] != 'u' || !ng__gj_hex(p, p->pos + 2, &lo) ||
-                        lo < 0xDC00 || lo > 0xDFFF)
-                        return ng__gj_err(p, p->pos - 6, "high surrogate \\u%04X not followed by a low surrogate", cp);
-                    p->pos += 6;
-                    cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00);
-                }
-                if (cp == 0) return ng__gj_err(p, p->pos - 6, "\\u0000 is not allowed in a string");
-            }
-            if (cp < 0x80) enc[k++] = (unsigned char)cp;
-            else if (cp < 0x800) { enc[k++] = (unsigned char)(0xC0 | (cp >> 6)); enc[k++] = (unsigned char)(0x80 | (cp & 63)); }
-            else if (cp < 0x10000) {
-                enc[k++] = (unsigned char)(0xE0 | (cp >> 12)); enc[k++] = (unsigned char)(0x80 | ((cp >> 6) & 63));
-                enc[k++] = (unsigned char)(0x80 | (cp & 63));
-            } else {
-                enc[k++] = (unsigned char)(0xF0 | (cp >> 18)); enc[k++] = (unsigned char)(0x80 | ((cp >> 12) & 63));
-                enc[k++] = (unsigned char)(0x80 | ((cp >> 6) & 63)); enc[k++] = (unsigned char)(0x80 | (cp & 63));
-            }
-        } else if (c < 0x80) {
-            enc[k++] = c;
-            p->pos++;
-        } else {
-            int l = ng__gj_utf8_len(p, p->pos);
-            if (!l) return ng__gj_err(p, p->pos, "invalid UTF-8 byte 0x%02x in string", c);
-            for (i = 0; i < l; i++) enc[k++] = p->s[p->pos + (size_t)i];
-            p->pos += (size_t)l;
-        }
-        if (len + (size_t)k >= NG__GJ_STR)
-            return ng__gj_err(p, *start, "string longer than %d bytes (no valid value is)", NG__GJ_STR - 1);
-        for (i = 0; i < k; i++) out[len++] = (char)enc[i];
-    }
-    out[len] = 0;
-    return NG_OK;
-}
-/* A JSON number that must be an integer of at most 9 digits. */
-static ng_status ng__gj_int(ng__gj *p, long *v, const char *what) {
-    size_t start, digits = 0;
-    int neg = 0;
-    long x = 0;
-    ng__gj_ws(p);
-    start = p->pos;
-    if (p->pos < p->n && p->s[p->pos] == '-') { neg = 1; p->pos++; }
-    if (p->pos >= p->n || p->s[p->pos] < '0' || p->s[p->pos] > '9') return ng__gj_expected(p, start, what);
-    if (p->s[p->pos] == '0' && p->pos + 1 < p->n && p->s[p->pos + 1] >= '0' && p->s[p->pos + 1] <= '9')
-        return ng__gj_err(p, start, "number with a leading zero");
-    while (p->pos < p->n && p->s[p->pos] >= '0' && p->s[p->pos] <= '9') {
-        if (++digits > 9) return ng__gj_err(p, start, "integer too long");
-        x = x * 10 + (p->s[p->pos] - '0');
-        p->pos++;
-    }
-    if (p->pos < p->n && (p->s[p->pos] == '.' || p->s[p->pos] == 'e' || p->s[p->pos] == 'E'))
-        return ng__gj_err(p, start, "expected an integer, found a fraction or exponent");
-    *v = neg ? -x : x;
-    return NG_OK;
-}
 /* ["op", ...] with exactly `count` op names for edges e0, e0 + 1, ... */
-static ng_status ng__gj_ops(ng__gj *p, int count, int e0, int *ops, const char *what) {
-    char str[NG__GJ_STR];
+static ng_status ng__json_ops(ng__json *p, int count, int e0, int *ops, const char *what) {
+    char str[NG__JSON_STR];
     size_t at;
     int i;
     ng_status s;
-    if ((s = ng__gj_char(p, '[', "'[' (an array of op names)")) != NG_OK) return s;
+    if ((s = ng__json_char(p, '[', "'[' (an array of op names)")) != NG_OK) return s;
     for (i = 0; i < count; i++) {
         int k;
         if (i > 0) {
-            if (ng__gj_peek(p, ']')) return ng__gj_err(p, p->pos, "%s has %d op names, expected %d", what, i, count);
-            if ((s = ng__gj_char(p, ',', "',' or ']'")) != NG_OK) return s;
-        } else if (ng__gj_peek(p, ']')) {
-            return ng__gj_err(p, p->pos, "%s is empty, expected %d op names", what, count);
+            if (ng__json_peek(p, ']')) return ng__json_err(p, p->pos, "%s has %d op names, expected %d", what, i, count);
+            if ((s = ng__json_char(p, ',', "',' or ']'")) != NG_OK) return s;
+        } else if (ng__json_peek(p, ']')) {
+            return ng__json_err(p, p->pos, "%s is empty, expected %d op names", what, count);
         }
-        if ((s = ng__gj_string(p, str, &at, "an op name (string)")) != NG_OK) return s;
+        if ((s = ng__json_string(p, str, &at, "an op name (string)")) != NG_OK) return s;
         k = ng_gan_op_index(e0 + i, str);
         if (k < 0) {
             char list[128];
@@ -383,63 +168,47 @@ static ng_status ng__gj_ops(ng__gj *p, int count, int e0, int *ops, const char *
                 if (w < 0) break;
                 used += (size_t)w;
             }
-            return ng__gj_err(p, at, "unknown %s op \"%s\" in %s (expected one of %s)",
+            return ng__json_err(p, at, "unknown %s op \"%s\" in %s (expected one of %s)",
                               ng_gan_edge_is_normal(e0 + i) ? "normal" : "up", str, what, list);
         }
         ops[i] = k;
     }
-    if (ng__gj_peek(p, ',')) return ng__gj_err(p, p->pos, "%s has more than %d op names", what, count);
-    return ng__gj_char(p, ']', "']'");
+    if (ng__json_peek(p, ',')) return ng__json_err(p, p->pos, "%s has more than %d op names", what, count);
+    return ng__json_char(p, ']', "']'");
 }
 
-/* Object members: call with *first = 1 after '{'. Returns 1 with the key in `key` (and its
-   position) when a member follows (':' consumed), 0 at the closing '}' (consumed), -1 on error
-   (*st set). */
-static int ng__gj_member(ng__gj *p, int *first, char *key, size_t *at, ng_status *st) {
-    if (*first) {
-        *first = 0;
-        if (ng__gj_peek(p, '}')) { p->pos++; return 0; }
-    } else {
-        if (ng__gj_peek(p, '}')) { p->pos++; return 0; }
-        if ((*st = ng__gj_char(p, ',', "',' or '}'")) != NG_OK) return -1;
-    }
-    if ((*st = ng__gj_string(p, key, at, "a key (string)")) != NG_OK) return -1;
-    if ((*st = ng__gj_char(p, ':', "':'")) != NG_OK) return -1;
-    return 1;
-}
-
-static ng_status ng__gj_cell(ng__gj *p, int c, ng_gan_genotype *g) {
-    char key[NG__GJ_STR], what[40];
+static ng_status ng__json_cell(ng__json *p, int c, ng_gan_genotype *g) {
+    char key[NG__JSON_STR], what[40];
     size_t at, open;
     int first = 1, r, have_normal = 0, have_up = 0;
     ng_status s = NG_OK;
-    ng__gj_ws(p);
+    ng__json_ws(p);
     open = p->pos;
-    if ((s = ng__gj_char(p, '{', "'{' (a cell object)")) != NG_OK) return s;
-    while ((r = ng__gj_member(p, &first, key, &at, &s)) == 1) {
+    if ((s = ng__json_char(p, '{', "'{' (a cell object)")) != NG_OK) return s;
+    while ((r = ng__json_member(p, &first, key, &at, &s)) == 1) {
         if (strcmp(key, "normal") == 0) {
-            if (have_normal++) return ng__gj_err(p, at, "duplicate key \"normal\" in cell %d", c + 1);
+            if (have_normal++) return ng__json_err(p, at, "duplicate key \"normal\" in cell %d", c + 1);
             snprintf(what, sizeof what, "cell %d \"normal\"", c + 1);
-            if ((s = ng__gj_ops(p, 3, NG_GAN_EDGE_NORMAL(c, 0), &g->op[NG_GAN_EDGE_NORMAL(c, 0)], what)) != NG_OK) return s;
+            if ((s = ng__json_ops(p, 3, NG_GAN_EDGE_NORMAL(c, 0), &g->op[NG_GAN_EDGE_NORMAL(c, 0)], what)) != NG_OK) return s;
         } else if (strcmp(key, "up") == 0) {
-            if (have_up++) return ng__gj_err(p, at, "duplicate key \"up\" in cell %d", c + 1);
+            if (have_up++) return ng__json_err(p, at, "duplicate key \"up\" in cell %d", c + 1);
             snprintf(what, sizeof what, "cell %d \"up\"", c + 1);
-            if ((s = ng__gj_ops(p, 2, NG_GAN_EDGE_UP(c, 0), &g->op[NG_GAN_EDGE_UP(c, 0)], what)) != NG_OK) return s;
+            if ((s = ng__json_ops(p, 2, NG_GAN_EDGE_UP(c, 0), &g->op[NG_GAN_EDGE_UP(c, 0)], what)) != NG_OK) return s;
         } else {
-            return ng__gj_err(p, at, "unknown key \"%s\" in cell %d (expected \"normal\" and \"up\")", key, c + 1);
+            return ng__json_err(p, at, "unknown key \"%s\" in cell %d (expected \"normal\" and \"up\")", key, c + 1);
         }
     }
     if (r < 0) return s;
     if (!have_normal || !have_up)
-        return ng__gj_err(p, open, "cell %d lacks the key \"%s\"", c + 1, have_normal ? "up" : "normal");
+        return ng__json_err(p, open, "cell %d lacks the key \"%s\"", c + 1, have_normal ? "up" : "normal");
     return NG_OK;
 }
 
 ng_status ng_gan_genotype_parse(const char *text, size_t n, const char *name, ng_gan_genotype *out) {
     static const char *const keys[5] = {"format", "version", "cells", "skip_2", "skip_3"};
-    ng__gj p;
+    ng__json p;
     ng_gan_genotype g;
-    char key[NG__GJ_STR], str[NG__GJ_STR];
+    char key[NG__JSON_STR], str[NG__JSON_STR];
     size_t at;
     int first = 1, r, seen[5] = {0, 0, 0, 0, 0}, k, c;
     ng_status s = NG_OK;
@@ -447,51 +216,52 @@ ng_status ng_gan_genotype_parse(const char *text, size_t n, const char *name, ng
     p.n = text ? n : 0;
     p.pos = 0;
     p.name = name ? name : "(memory)";
+    p.kind = "genotype JSON";
     for (k = 0; k < NG_GAN_EDGES; k++) g.op[k] = -1;
-    if ((s = ng__gj_char(&p, '{', "'{' (a genotype object)")) != NG_OK) return s;
-    while ((r = ng__gj_member(&p, &first, key, &at, &s)) == 1) {
+    if ((s = ng__json_char(&p, '{', "'{' (a genotype object)")) != NG_OK) return s;
+    while ((r = ng__json_member(&p, &first, key, &at, &s)) == 1) {
         for (k = 0; k < 5; k++)
             if (strcmp(key, keys[k]) == 0) break;
         if (k == 5)
-            return ng__gj_err(&p, at, "unknown key \"%s\" (expected format, version, cells, skip_2, skip_3)", key);
-        if (seen[k]++) return ng__gj_err(&p, at, "duplicate key \"%s\"", key);
+            return ng__json_err(&p, at, "unknown key \"%s\" (expected format, version, cells, skip_2, skip_3)", key);
+        if (seen[k]++) return ng__json_err(&p, at, "duplicate key \"%s\"", key);
         if (k == 0) {
             size_t vat;
-            if ((s = ng__gj_string(&p, str, &vat, "a string for \"format\"")) != NG_OK) return s;
+            if ((s = ng__json_string(&p, str, &vat, "a string for \"format\"")) != NG_OK) return s;
             if (strcmp(str, NG__GAN_FORMAT) != 0)
-                return ng__gj_err(&p, vat, "\"format\" is \"%s\", expected \"" NG__GAN_FORMAT "\"", str);
+                return ng__json_err(&p, vat, "\"format\" is \"%s\", expected \"" NG__GAN_FORMAT "\"", str);
         } else if (k == 1) {
             long v = 0;
             size_t vat;
-            ng__gj_ws(&p);
+            ng__json_ws(&p);
             vat = p.pos;
-            if ((s = ng__gj_int(&p, &v, "an integer for \"version\"")) != NG_OK) return s;
-            if (v != 1) return ng__gj_err(&p, vat, "unsupported version %ld (this reader knows version 1)", v);
+            if ((s = ng__json_int(&p, &v, "an integer for \"version\"")) != NG_OK) return s;
+            if (v != 1) return ng__json_err(&p, vat, "unsupported version %ld (this reader knows version 1)", v);
         } else if (k == 2) {
-            if ((s = ng__gj_char(&p, '[', "'[' (the array of 3 cells)")) != NG_OK) return s;
+            if ((s = ng__json_char(&p, '[', "'[' (the array of 3 cells)")) != NG_OK) return s;
             for (c = 0; c < NG_GAN_CELLS; c++) {
                 if (c > 0) {
-                    if (ng__gj_peek(&p, ']')) return ng__gj_err(&p, p.pos, "\"cells\" has %d cells, expected 3", c);
-                    if ((s = ng__gj_char(&p, ',', "',' or ']'")) != NG_OK) return s;
-                } else if (ng__gj_peek(&p, ']')) {
-                    return ng__gj_err(&p, p.pos, "\"cells\" is empty, expected 3 cells");
+                    if (ng__json_peek(&p, ']')) return ng__json_err(&p, p.pos, "\"cells\" has %d cells, expected 3", c);
+                    if ((s = ng__json_char(&p, ',', "',' or ']'")) != NG_OK) return s;
+                } else if (ng__json_peek(&p, ']')) {
+                    return ng__json_err(&p, p.pos, "\"cells\" is empty, expected 3 cells");
                 }
-                if ((s = ng__gj_cell(&p, c, &g)) != NG_OK) return s;
+                if ((s = ng__json_cell(&p, c, &g)) != NG_OK) return s;
             }
-            if (ng__gj_peek(&p, ',')) return ng__gj_err(&p, p.pos, "\"cells\" has more than 3 cells");
-            if ((s = ng__gj_char(&p, ']', "']'")) != NG_OK) return s;
+            if (ng__json_peek(&p, ',')) return ng__json_err(&p, p.pos, "\"cells\" has more than 3 cells");
+            if ((s = ng__json_char(&p, ']', "']'")) != NG_OK) return s;
         } else if (k == 3) {
-            if ((s = ng__gj_ops(&p, 1, NG_GAN_EDGE_SKIP2, &g.op[NG_GAN_EDGE_SKIP2], "\"skip_2\"")) != NG_OK) return s;
+            if ((s = ng__json_ops(&p, 1, NG_GAN_EDGE_SKIP2, &g.op[NG_GAN_EDGE_SKIP2], "\"skip_2\"")) != NG_OK) return s;
         } else {
-            if ((s = ng__gj_ops(&p, 2, NG_GAN_EDGE_SKIP3(0), &g.op[NG_GAN_EDGE_SKIP3(0)], "\"skip_3\"")) != NG_OK) return s;
+            if ((s = ng__json_ops(&p, 2, NG_GAN_EDGE_SKIP3(0), &g.op[NG_GAN_EDGE_SKIP3(0)], "\"skip_3\"")) != NG_OK) return s;
         }
     }
     if (r < 0) return s;
     for (k = 0; k < 5; k++)
-        if (!seen[k]) return ng__gj_err(&p, p.pos ? p.pos - 1 : 0, "missing key \"%s\"", keys[k]);
-    ng__gj_ws(&p);
-    if (p.pos != p.n) return ng__gj_expected(&p, p.pos, "end of input after the genotype object");
-    if (!ng_gan_genotype_valid(&g)) return ng__gj_err(&p, 0, "internal: incomplete genotype");
+        if (!seen[k]) return ng__json_err(&p, p.pos ? p.pos - 1 : 0, "missing key \"%s\"", keys[k]);
+    ng__json_ws(&p);
+    if (p.pos != p.n) return ng__json_expected(&p, p.pos, "end of input after the genotype object");
+    if (!ng_gan_genotype_valid(&g)) return ng__json_err(&p, 0, "internal: incomplete genotype");
     *out = g;
     return NG_OK;
 }
@@ -507,43 +277,43 @@ ng_status ng_gan_genotype_load(const char *path, ng_gan_genotype *out) {
 }
 
 /* ---- Graphviz DOT ---- */
-static void ng__gan_dot_quote(ng__gan_sb *b, const char *s) {
-    ng__gan_sb_printf(b, "\"");
+static void ng__gan_dot_quote(ng__sb *b, const char *s) {
+    ng__sb_printf(b, "\"");
     for (; *s; s++) {
-        if (*s == '"' || *s == '\\') ng__gan_sb_printf(b, "\\%c", *s);
-        else if (*s == '\n') ng__gan_sb_printf(b, "\\n");
-        else if ((unsigned char)*s >= 0x20) ng__gan_sb_printf(b, "%c", *s);
+        if (*s == '"' || *s == '\\') ng__sb_printf(b, "\\%c", *s);
+        else if (*s == '\n') ng__sb_printf(b, "\\n");
+        else if ((unsigned char)*s >= 0x20) ng__sb_printf(b, "%c", *s);
     }
-    ng__gan_sb_printf(b, "\"");
+    ng__sb_printf(b, "\"");
 }
 
 ng_status ng_gan_genotype_to_dot(const ng_gan_genotype *g, const char *title, char **out, size_t *n) {
-    ng__gan_sb b;
+    ng__sb b;
     int c;
     memset(&b, 0, sizeof b);
     if (!ng_gan_genotype_valid(g)) return ng_fail(NG_ERR_ARG, "gan genotype: an op index is out of range");
-    ng__gan_sb_printf(&b, "digraph alphagan_generator {\n  label=");
+    ng__sb_printf(&b, "digraph alphagan_generator {\n  label=");
     ng__gan_dot_quote(&b, title ? title : "alphaGAN generator");
-    ng__gan_sb_printf(&b, ";\n  labelloc=t;\n  rankdir=LR;\n  node [shape=box, style=rounded];\n"
+    ng__sb_printf(&b, ";\n  labelloc=t;\n  rankdir=LR;\n  node [shape=box, style=rounded];\n"
                           "  z [label=\"z\", shape=plaintext];\n  l1 [label=\"linear + reshape\"];\n"
                           "  to_rgb [label=\"to_rgb\\n(BN, ReLU, conv3x3, tanh)\"];\n  z -> l1;\n");
     for (c = 0; c < NG_GAN_CELLS; c++) {
         int k;
-        ng__gan_sb_printf(&b, "  subgraph cluster_cell%d {\n    label=\"cell %d\";\n", c + 1, c + 1);
-        for (k = 0; k < 5; k++) ng__gan_sb_printf(&b, "    c%d_n%d [label=\"node %d\"];\n", c + 1, k, k);
-        ng__gan_sb_printf(&b, "    c%d_n0 -> c%d_n1 [label=\"%s\"];\n", c + 1, c + 1, ng__gan_up_names[g->op[NG_GAN_EDGE_UP(c, 0)]]);
-        ng__gan_sb_printf(&b, "    c%d_n0 -> c%d_n3 [label=\"%s\"];\n", c + 1, c + 1, ng__gan_up_names[g->op[NG_GAN_EDGE_UP(c, 1)]]);
-        ng__gan_sb_printf(&b, "    c%d_n1 -> c%d_n2 [label=\"%s\"];\n", c + 1, c + 1, ng__gan_normal_names[g->op[NG_GAN_EDGE_NORMAL(c, 0)]]);
-        ng__gan_sb_printf(&b, "    c%d_n2 -> c%d_n4 [label=\"%s\"];\n", c + 1, c + 1, ng__gan_normal_names[g->op[NG_GAN_EDGE_NORMAL(c, 1)]]);
-        ng__gan_sb_printf(&b, "    c%d_n3 -> c%d_n4 [label=\"%s\"];\n", c + 1, c + 1, ng__gan_normal_names[g->op[NG_GAN_EDGE_NORMAL(c, 2)]]);
-        ng__gan_sb_printf(&b, "  }\n");
+        ng__sb_printf(&b, "  subgraph cluster_cell%d {\n    label=\"cell %d\";\n", c + 1, c + 1);
+        for (k = 0; k < 5; k++) ng__sb_printf(&b, "    c%d_n%d [label=\"node %d\"];\n", c + 1, k, k);
+        ng__sb_printf(&b, "    c%d_n0 -> c%d_n1 [label=\"%s\"];\n", c + 1, c + 1, ng__gan_up_names[g->op[NG_GAN_EDGE_UP(c, 0)]]);
+        ng__sb_printf(&b, "    c%d_n0 -> c%d_n3 [label=\"%s\"];\n", c + 1, c + 1, ng__gan_up_names[g->op[NG_GAN_EDGE_UP(c, 1)]]);
+        ng__sb_printf(&b, "    c%d_n1 -> c%d_n2 [label=\"%s\"];\n", c + 1, c + 1, ng__gan_normal_names[g->op[NG_GAN_EDGE_NORMAL(c, 0)]]);
+        ng__sb_printf(&b, "    c%d_n2 -> c%d_n4 [label=\"%s\"];\n", c + 1, c + 1, ng__gan_normal_names[g->op[NG_GAN_EDGE_NORMAL(c, 1)]]);
+        ng__sb_printf(&b, "    c%d_n3 -> c%d_n4 [label=\"%s\"];\n", c + 1, c + 1, ng__gan_normal_names[g->op[NG_GAN_EDGE_NORMAL(c, 2)]]);
+        ng__sb_printf(&b, "  }\n");
     }
-    ng__gan_sb_printf(&b, "  l1 -> c1_n0;\n  c1_n4 -> c2_n0;\n  c2_n4 -> c3_n0;\n  c3_n4 -> to_rgb;\n");
-    ng__gan_sb_printf(&b, "  c1_n1 -> c2_n4 [label=\"%s x2 (skip_2)\", style=dashed];\n", ng__gan_up_names[g->op[NG_GAN_EDGE_SKIP2]]);
-    ng__gan_sb_printf(&b, "  c1_n1 -> c3_n4 [label=\"%s x4 (skip_3.0)\", style=dashed];\n", ng__gan_up_names[g->op[NG_GAN_EDGE_SKIP3(0)]]);
-    ng__gan_sb_printf(&b, "  c2_n1 -> c3_n4 [label=\"%s x2 (skip_3.1)\", style=dashed];\n", ng__gan_up_names[g->op[NG_GAN_EDGE_SKIP3(1)]]);
-    ng__gan_sb_printf(&b, "}\n");
-    return ng__gan_sb_finish(&b, "gan genotype DOT", out, n);
+    ng__sb_printf(&b, "  l1 -> c1_n0;\n  c1_n4 -> c2_n0;\n  c2_n4 -> c3_n0;\n  c3_n4 -> to_rgb;\n");
+    ng__sb_printf(&b, "  c1_n1 -> c2_n4 [label=\"%s x2 (skip_2)\", style=dashed];\n", ng__gan_up_names[g->op[NG_GAN_EDGE_SKIP2]]);
+    ng__sb_printf(&b, "  c1_n1 -> c3_n4 [label=\"%s x4 (skip_3.0)\", style=dashed];\n", ng__gan_up_names[g->op[NG_GAN_EDGE_SKIP3(0)]]);
+    ng__sb_printf(&b, "  c2_n1 -> c3_n4 [label=\"%s x2 (skip_3.1)\", style=dashed];\n", ng__gan_up_names[g->op[NG_GAN_EDGE_SKIP3(1)]]);
+    ng__sb_printf(&b, "}\n");
+    return ng__sb_finish(&b, "gan genotype DOT", out, n);
 }
 
 ng_status ng_gan_genotype_save_dot(const ng_gan_genotype *g, const char *title, const char *path) {
