@@ -53,3 +53,30 @@ TEST(gan_steps_mem_untaped_forward_is_compact_and_equal) {
     ng_ctx_free(ctx);
     ng_gan_gen_search_free(G);
 }
+
+/* Gradient buffers handed from an op's output to its input (elementwise ops) and gradients
+   stored without zeroing (conv d/dx): chains where one activation feeds several consumers, so
+   a buffer taken over early later receives more contributions. Checked numerically. */
+static ng_tensor *mem_chain(ng_ctx *c, ng_tensor **in, void *user) {
+    ng_tensor *x = in[0], *w = in[1], *dw = in[2], *alpha = in[3], *cand[3], *h, *r, *d;
+    (void)user;
+    r = ng_relu(c, x);
+    h = ng_conv2d(c, r, w, NULL, 1, 1, 1);                         /* 3x3: direct d/dx */
+    h = ng_batch_norm(c, h, NULL, NULL, NULL, NULL, 0.1f, 1e-5f);
+    d = ng_conv2d(c, ng_leaky_relu(c, ng_sigmoid(c, h), 0.1f), dw, NULL, 1, 2, 3); /* depthwise 5x5 */
+    cand[0] = ng_tanh(c, d);
+    cand[1] = ng_scale(c, x, 0.5f);                                /* x again */
+    cand[2] = ng_add(c, d, ng_conv2d(c, x, w, NULL, 1, 1, 1));      /* x a third time */
+    h = ng_mixed(c, alpha, 0, cand, 3);
+    return ng_mul(c, ng_add(c, h, r), ng_sigmoid(c, h));
+}
+
+TEST(gan_steps_mem_gradients_through_shared_activations) {
+    gc_input in[4];
+    memset(in, 0, sizeof in);
+    in[0].shape = ng_shape4(2, 3, 5, 6); in[0].needs_grad = 1; in[0].lo = 0.1f; in[0].hi = 1.0f; /* off the ReLU kink */
+    in[1].shape = ng_shape4(3, 3, 3, 3); in[1].needs_grad = 1;
+    in[2].shape = ng_shape4(3, 1, 5, 5); in[2].needs_grad = 1;
+    in[3].shape = ng_shape2(1, 3); in[3].needs_grad = 1;
+    CHECK(gradcheck("gan_steps_mem_chain", mem_chain, NULL, in, 4, 17, gc_default()) == 0);
+}
