@@ -4330,7 +4330,8 @@ static void ng__bw_upsample(ng_node *n) {
     const ng_shape *s = &n->in[0]->shape;
     int64_t planes = s->d[0] * s->d[1], H = s->d[2], W = s->d[3], p;
     const float *g = n->out->grad;
-    float *gx = ng__in_grad(n, 0);
+    int fresh; /* gx not zeroed: nearest stores each element once, bilinear zeroes its planes */
+    float *gx = ng__in_grad_fresh(n, 0, &fresh);
     ng__up_tab *th = NULL, *tw = NULL;
     if (!gx) return;
     if (n->i[0] == 1) {
@@ -4346,9 +4347,11 @@ static void ng__bw_upsample(ng_node *n) {
         if (!th) {
             for (i = 0; i < H; i++) {
                 const float *r0 = gp + 2 * i * 2 * W, *r1 = r0 + 2 * W;
-                for (j = 0; j < W; j++) xp[i * W + j] += (r0[2 * j] + r0[2 * j + 1]) + (r1[2 * j] + r1[2 * j + 1]);
+                for (j = 0; j < W; j++)
+                    xp[i * W + j] = (fresh ? 0.0f : xp[i * W + j]) + ((r0[2 * j] + r0[2 * j + 1]) + (r1[2 * j] + r1[2 * j + 1]));
             }
         } else {
+            if (fresh) memset(xp, 0, (size_t)(H * W) * sizeof(float));
             for (i = 0; i < 2 * H; i++) {
                 float *r0 = xp + th[i].i0 * W, *r1 = xp + th[i].i1 * W, h0 = th[i].l0, h1 = th[i].l1;
                 const float *r = gp + i * 2 * W;
@@ -4395,11 +4398,13 @@ static void ng__bw_avg_pool2(ng_node *n) {
     const ng_shape *s = &n->in[0]->shape;
     int64_t planes = s->d[0] * s->d[1], H = s->d[2], W = s->d[3], Ho = H / 2, Wo = W / 2, p;
     const float *g = n->out->grad;
-    float *gx = ng__in_grad(n, 0);
+    int fresh; /* gx not zeroed: its planes are zeroed here, in parallel */
+    float *gx = ng__in_grad_fresh(n, 0, &fresh);
     if (!gx) return;
     NG__OMP(parallel for if (planes * H * W > 32768))
     for (p = 0; p < planes; p++) {
         int64_t i, j;
+        if (fresh) memset(gx + p * H * W, 0, (size_t)(H * W) * sizeof(float));
         for (i = 0; i < Ho; i++) {
             float *r0 = gx + p * H * W + 2 * i * W, *r1 = r0 + W;
             const float *r = g + p * Ho * Wo + i * Wo;
@@ -4434,13 +4439,15 @@ static void ng__fw_sum_hw(ng_node *n) {
 static void ng__bw_sum_hw(ng_node *n) {
     const ng_shape *s = &n->in[0]->shape;
     int64_t planes = s->d[0] * s->d[1], HW = s->d[2] * s->d[3], p;
-    float *gx = ng__in_grad(n, 0);
+    int fresh;
+    float *gx = ng__in_grad_fresh(n, 0, &fresh);
     if (!gx) return;
     NG__OMP(parallel for if (planes * HW > 32768))
     for (p = 0; p < planes; p++) {
         float v = n->out->grad[p], *xp = gx + p * HW;
         int64_t j;
-        for (j = 0; j < HW; j++) xp[j] += v;
+        if (fresh) for (j = 0; j < HW; j++) xp[j] = 0.0f + v;
+        else for (j = 0; j < HW; j++) xp[j] += v;
     }
 }
 
@@ -5493,14 +5500,16 @@ static void ng__bw_mixed(ng_node *n) {
     float *gx[31], *ga = ng__in_grad(n, 0);
     int64_t N = n->out->numel, nb = (N + NG__MIX_BLOCK - 1) / NG__MIX_BLOCK, b;
     double *part = NULL, dw[31], wdot = 0.0;
-    int any_x = 0, fresh = 0;
+    int any_x = 0, fresh = 0, fr[31];
     for (k = 0; k < K; k++) {
         xs[k] = n->in[1 + k]->data;
         /* the last candidate may take over g (ng__in_grad_take): it is handled last in every
-           block, after the others have read g there */
-        gx[k] = k == K - 1 ? ng__in_grad_take(n, 1 + k, &fresh) : ng__in_grad(n, 1 + k);
+           block, after the others have read g there; the others' new buffers are stored, not
+           zeroed and added to (ng__in_grad_fresh) */
+        gx[k] = k == K - 1 ? ng__in_grad_take(n, 1 + k, &fresh) : ng__in_grad_fresh(n, 1 + k, &fr[k]);
         any_x |= gx[k] != NULL;
     }
+    fr[K - 1] = 0;
     if (ga && K > 1) part = (double *)ng__alloc(n->ctx, (size_t)(nb ? nb : 1) * (size_t)K * sizeof(double));
     if (n->ctx->status != NG_OK) return;
     if (!part && !any_x) return;
@@ -5518,9 +5527,12 @@ NG__OMP_FOR(nb > 4)
                 if (part) part[b * K + kk] = acc;
             } else if (part) {
                 double acc = 0.0;
-                if (gk) for (i = lo; i < hi; i++) { acc += (double)g[i] * x[i]; gk[i] += wk * g[i]; }
+                if (gk && fr[kk]) for (i = lo; i < hi; i++) { acc += (double)g[i] * x[i]; gk[i] = 0.0f + wk * g[i]; }
+                else if (gk) for (i = lo; i < hi; i++) { acc += (double)g[i] * x[i]; gk[i] += wk * g[i]; }
                 else for (i = lo; i < hi; i++) acc += (double)g[i] * x[i];
                 part[b * K + kk] = acc;
+            } else if (gk && fr[kk]) {
+                for (i = lo; i < hi; i++) gk[i] = 0.0f + wk * g[i];
             } else if (gk) {
                 for (i = lo; i < hi; i++) gk[i] += wk * g[i];
             }
@@ -5629,12 +5641,14 @@ static void ng__bw_mixed_cols(ng_node *nd) {
     const float *w = (const float *)nd->saved, *g = nd->out->grad;
     float *ga = ng__in_grad(nd, 0), *gx[7], wj[7];
     double dw[31], wdot = 0.0, acc[7];
-    int need_acc[7], any = 0, fresh = 0;
+    int need_acc[7], any = 0, fresh = 0, fr[7];
     for (j = 0; j < n; j++) {
         /* the last input may take over g when it has the output's shape (ng__in_grad_take):
-           the inputs are handled one after the other, so the others have read g by then */
-        gx[j] = j == n - 1 && ng__mc_same(nd->in[1 + j], nd->out) ? ng__in_grad_take(nd, 1 + j, &fresh)
-                                                                   : ng__in_grad(nd, 1 + j);
+           the inputs are handled one after the other, so the others have read g by then; other
+           same-shape inputs' new buffers are stored, not zeroed and added to */
+        fr[j] = 0;
+        gx[j] = !ng__mc_same(nd->in[1 + j], nd->out) ? ng__in_grad(nd, 1 + j)
+                : j == n - 1 ? ng__in_grad_take(nd, 1 + j, &fresh) : ng__in_grad_fresh(nd, 1 + j, &fr[j]);
         wj[j] = nd->i[3 + j] < 0 ? 1.0f : w[nd->i[3 + j]];
         need_acc[j] = ga != NULL && nd->i[3 + j] >= 0 && K > 1;
         acc[j] = 0.0;
@@ -5660,9 +5674,12 @@ NG__OMP_FOR(nb > 4)
                     if (part) part[b] = a;
                 } else if (part) {
                     double a = 0.0;
-                    if (gk) for (i = lo; i < hi; i++) { a += (double)g[i] * xv[i]; gk[i] += wk * g[i]; }
+                    if (gk && fr[j]) for (i = lo; i < hi; i++) { a += (double)g[i] * xv[i]; gk[i] = 0.0f + wk * g[i]; }
+                    else if (gk) for (i = lo; i < hi; i++) { a += (double)g[i] * xv[i]; gk[i] += wk * g[i]; }
                     else for (i = lo; i < hi; i++) a += (double)g[i] * xv[i];
                     part[b] = a;
+                } else if (fr[j]) {
+                    for (i = lo; i < hi; i++) gk[i] = 0.0f + wk * g[i];
                 } else {
                     for (i = lo; i < hi; i++) gk[i] += wk * g[i];
                 }
