@@ -13,9 +13,34 @@ ifneq ($(BLAS_CFLAGS)$(BLAS_LIBS),)
 else
   HAVE_OPENBLAS ?= 0
 endif
+# utf8proc is optional: the text tokenizer needs it (NG_USE_UTF8PROC); detected by its header.
+ifneq ($(wildcard /usr/include/utf8proc.h),)
+  HAVE_UTF8PROC ?= 1
+else
+  HAVE_UTF8PROC ?= 0
+endif
+ifeq ($(HAVE_UTF8PROC),1)
+  CFLAGS += -DNG_USE_UTF8PROC
+  LDLIBS += -lutf8proc
+  UTF8PROC_FUZZ := -DNG_USE_UTF8PROC -lutf8proc
+endif
 ifeq ($(HAVE_OPENBLAS),1)
   CFLAGS += -DNG_USE_OPENBLAS $(BLAS_CFLAGS)
   LDLIBS += $(BLAS_LIBS) -lopenblas
+endif
+
+# stb_image_write (PNG sample grids) is optional: used when Debian's libstb-dev is installed.
+STB_DIR ?= /usr/include/stb
+ifneq ($(wildcard $(STB_DIR)/stb_image_write.h),)
+  HAVE_STB ?= 1
+else
+  HAVE_STB ?= 0
+endif
+ifeq ($(HAVE_STB),1)
+  STB_CFLAGS := -DNG_USE_STB -I$(STB_DIR)
+  STB_LIBS   := -lstb
+  CFLAGS += $(STB_CFLAGS)
+  LDLIBS += $(STB_LIBS)
 endif
 
 B := build
@@ -26,12 +51,14 @@ TORCH_PYTHON ?= /usr/bin/python3
 EXAMPLES  := $(patsubst examples/%.c,$(B)/%,$(wildcard examples/*.c))
 BENCHES   := $(patsubst bench/%.c,$(B)/bench_%,$(wildcard bench/*.c))
 
-.PHONY: all test demo examples bench fuzz fuzz-run fuzz-seeds asan check-header deps-test deps-demo clean info
+.PHONY: all test demo demo-classifier examples check-examples bench fuzz fuzz-run fuzz-seeds asan check-header deps-test deps-demo clean info
 
 all: nasgan.h examples $(B)/test_runner
 
 info:
 	@echo "OpenBLAS: $(if $(filter 1,$(HAVE_OPENBLAS)),on ($(BLAS_CFLAGS)),off (install libopenblas-dev to enable))"
+	@echo "stb (PNG grids): $(if $(filter 1,$(HAVE_STB)),on ($(STB_CFLAGS) $(STB_LIBS)),off (install libstb-dev to enable))"
+	@echo "utf8proc: $(if $(filter 1,$(HAVE_UTF8PROC)),on (text tokenizer),off (install libutf8proc-dev to enable the text tokenizer))"
 
 nasgan.h: $(SRC_PARTS) scripts/amalgamate.sh
 	./scripts/amalgamate.sh nasgan.h
@@ -55,6 +82,8 @@ test: deps-test info
 fixtures:
 	$(TORCH_PYTHON) tests/ref/make_fixtures.py
 	$(TORCH_PYTHON) tests/ref/make_metric_fixtures.py
+	$(TORCH_PYTHON) tests/ref/make_pil_fixtures.py
+	$(TORCH_PYTHON) tests/ref/make_textnas_ctrl_fixture.py
 
 # AddressSanitizer + UndefinedBehaviorSanitizer build of the whole suite.
 asan: deps-test nasgan.h $(B)/tests_list.h
@@ -70,16 +99,29 @@ check-header: nasgan.h
 	$(CC) -std=c11 -fopenmp -Wall -Wextra -Werror -I. -c $(B)/hdr.c -o $(B)/hdr11.o
 	$(CC) -std=c99 -Wall -Wextra -Werror -DNG_NO_ZLIB -I. -c $(B)/hdr.c -o $(B)/hdr99nz.o
 	$(CC) -std=c11 -Wall -Wextra -Werror -DNG_USE_OPENBLAS $(BLAS_CFLAGS) -I. -c $(B)/hdr.c -o $(B)/hdr11b.o
+	if [ -f $(STB_DIR)/stb_image_write.h ]; then $(CC) -std=c99 -Wall -Wextra -Werror -DNG_USE_STB -I$(STB_DIR) -I. -c $(B)/hdr.c -o $(B)/hdr99stb.o; fi
+	$(CC) -std=c99 -Wall -Wextra -Werror $(if $(filter 1,$(HAVE_UTF8PROC)),-DNG_USE_UTF8PROC) -I. -c $(B)/hdr.c -o $(B)/hdr99u.o
+	$(CXX) -std=c++11 -Wall -Wextra -Werror $(if $(filter 1,$(HAVE_UTF8PROC)),-DNG_USE_UTF8PROC) -I. -c $(B)/hdr.cpp -o $(B)/hdrxxu.o
 	$(CXX) -std=c++11 -Wall -Wextra -Werror -I. -c $(B)/hdr.cpp -o $(B)/hdrxx.o
+	if [ -f $(STB_DIR)/stb_image_write.h ]; then $(CXX) -std=c++11 -Wall -Wextra -Werror -DNG_USE_STB -I$(STB_DIR) -I. -c $(B)/hdr.cpp -o $(B)/hdrxxstb.o; fi
 	$(CXX) -std=c++17 -fopenmp -Wall -Wextra -Werror -I. -c $(B)/hdr.cpp -o $(B)/hdrxx17.o
 	@echo "header compiles as C99, C11 and C++11/17"
 
 # ---- examples and demo ----
 examples: $(EXAMPLES)
-$(B)/%: examples/%.c nasgan.h | $(B)
+$(B)/%: examples/%.c examples/cli.h nasgan.h | $(B)
 	$(CC) $(CFLAGS) -I. -o $@ $< $(LDLIBS)
 
+# End-to-end checks of the example programs (resume bit for bit, refused checkpoints); seconds.
+check-examples: deps-demo examples
+	./scripts/check_examples.sh
+
 demo: deps-demo info
+	$(MAKE) --no-print-directory $(B)/fmnist_classifier $(B)/gan_search $(B)/gan_train
+	./scripts/demo.sh
+
+# The Fashion-MNIST CNN alone, trained to >= 90% test accuracy (4 epochs).
+demo-classifier: deps-demo info
 	$(MAKE) --no-print-directory $(B)/fmnist_classifier
 	./$(B)/fmnist_classifier --out $(B)/fmnist_cnn.ckpt
 
@@ -94,11 +136,12 @@ $(B)/bench_%: bench/%.c nasgan.h | $(B)
 FUZZ_TARGETS := $(patsubst fuzz/%.c,$(B)/fuzz_%,$(wildcard fuzz/*.c))
 fuzz: deps-fuzz nasgan.h $(FUZZ_TARGETS)
 $(B)/fuzz_%: fuzz/%.c nasgan.h | $(B)
-	clang -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all -I. -o $@ $< -lz -lm
+	clang -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all $(STB_CFLAGS) -I. -o $@ $< $(UTF8PROC_FUZZ) -lz -lm $(STB_LIBS)
 # Regenerate the committed seed inputs (small valid files) in fuzz/seeds/<target>/.
 fuzz-seeds: nasgan.h | $(B)
 	$(CC) -O1 -Wall -Wextra -I. -o $(B)/make_seeds fuzz/tools/make_seeds.c -lz -lm
-	mkdir -p fuzz/seeds/idx fuzz/seeds/ckpt fuzz/seeds/genotype_json
+	mkdir -p fuzz/seeds/idx fuzz/seeds/ckpt fuzz/seeds/genotype_json fuzz/seeds/cifar10 fuzz/seeds/stl10 \
+	  fuzz/seeds/tokenizer fuzz/seeds/tsv fuzz/seeds/agnews_csv fuzz/seeds/sst fuzz/seeds/wordvec
 	$(B)/make_seeds fuzz/seeds
 # Run every target for FUZZ_SECONDS each; any crash, leak or hang fails.
 FUZZ_SECONDS ?= 30
@@ -116,3 +159,28 @@ $(B):
 
 clean:
 	rm -rf $(B)
+
+# ---- CUDA backend (needs nvcc; the CPU build above never does) ----
+# `make cuda`: build/nasgan_cuda.o (kernels + cuBLAS) and the programs linked with it:
+# build/test_cuda (tests/cuda_parity.c) and build/bench_gpu_steps (bench/gpu/steps.c, outside `make bench`).
+NVCC      ?= $(or $(wildcard /usr/local/cuda/bin/nvcc),nvcc)
+CUDA_HOME ?= /usr/local/cuda
+CUDA_ARCH ?= -gencode arch=compute_80,code=sm_80 -gencode arch=compute_90,code=sm_90 -gencode arch=compute_90,code=compute_90
+NVCCFLAGS ?= -O3 -std=c++17 $(CUDA_ARCH) -Xcompiler -Wall,-Wextra,-Werror -Werror all-warnings
+CUDA_LIBS ?= -L$(CUDA_HOME)/lib64 -Wl,-rpath,$(CUDA_HOME)/lib64 -lcublas -lcudart -lstdc++
+.PHONY: cuda test-cuda test-cuda-emu
+cuda: $(B)/test_cuda $(B)/bench_gpu_steps
+$(B)/nasgan_cuda.o: nasgan_cuda.cu nasgan.h | $(B)
+	$(NVCC) $(NVCCFLAGS) -I. -c nasgan_cuda.cu -o $@
+$(B)/test_cuda: tests/cuda_parity.c $(B)/nasgan_cuda.o nasgan.h | $(B)
+	$(CC) $(CFLAGS) -Werror -I. -o $@ tests/cuda_parity.c $(B)/nasgan_cuda.o $(CUDA_LIBS) $(LDLIBS)
+$(B)/bench_gpu_steps: bench/gpu/steps.c $(B)/nasgan_cuda.o nasgan.h | $(B)
+	$(CC) $(CFLAGS) -Werror -I. -o $@ bench/gpu/steps.c $(B)/nasgan_cuda.o $(CUDA_LIBS) $(LDLIBS)
+# Every CUDA kernel against the CPU; prints "skipped" and succeeds without a device.
+test-cuda: $(B)/test_cuda
+	cd $(B) && ./test_cuda
+# The same harness against an emulated device (host memory, CPU kernels, only the ops that
+# nasgan_cuda.cu covers): checks the harness and the host glue without a GPU or nvcc.
+test-cuda-emu: nasgan.h | $(B)
+	$(CC) -O0 -fopenmp -Wall -Wextra -Werror -std=c11 -DNG_PARITY_EMULATE -I. -o $(B)/test_cuda_emu tests/cuda_parity.c $(LDLIBS)
+	cd $(B) && ./test_cuda_emu

@@ -25,6 +25,11 @@
      NASGAN_IMPLEMENTATION   emit the implementation in this translation unit
      NG_USE_OPENBLAS         route ng_sgemm through cblas_sgemm when the context asks for it
      NG_NO_ZLIB              build without zlib (gzip readers then return NG_ERR_UNSUPPORTED)
+     NG_USE_UTF8PROC         the text tokenizer through utf8proc (Debian libutf8proc-dev, link
+                             -lutf8proc); without it ng_tokenize returns NG_ERR_UNSUPPORTED
+     NG_USE_STB              PNG sample grids through stb_image_write (Debian libstb-dev:
+                             -I/usr/include/stb, link -lstb); without it they return
+                             NG_ERR_UNSUPPORTED
      NG_GEMM_AVX512          use the AVX-512 SGEMM micro-kernel (default: AVX2+FMA; see @@GEMM)
      NG_ASSERT(x)            replace the programmer-error check (default prints and aborts)
 
@@ -44,7 +49,14 @@
      @@DATA     IDX (MNIST-family) reader
      @@MODELS   the Fashion-MNIST CNN (feature network for FID/KID/IS)
      @@LINALG   symmetric eigensolver (double), double matrix product
+     @@TEXT     text pipeline (utf8proc), vocabulary, text readers, word vectors
+     @@GAN_DATA CIFAR-10, STL-10 and Fashion-MNIST image sets, PIL-exact resize, PNG grids
+     @@GAN      alphaGAN generator search space, fixed generator, discriminator, genotypes
      @@METRICS  feature statistics, FID, KID, IS, offline evaluation
+     @@BILEVEL  alphaGAN's alternating duality-gap search
+     @@GANTRAIN retraining a derived generator, sampling, image batches for both
+     @@TEXTNAS  the TextNAS search space
+     @@CUDA     the GPU backend's C side (link nasgan_cuda.o from `make cuda` for the kernels)
 
    ERRORS
      Programmer misuse (shape mismatch) -> NG_ASSERT: prints file:line, calls the hook set by
@@ -193,6 +205,9 @@ struct ng_params {
     ng_tensor **tensors;
     int64_t *offsets;    /* element offset of each tensor in the block */
     int allocated;
+    int device;          /* ng_device where data/grad live (ng_params_to_device) */
+    float *host_data;    /* NG_CUDA: the host blocks kept while data/grad point to device */
+    float *host_grad;
 };
 
 ng_params *ng_params_create(const char *name, int trainable);
@@ -269,6 +284,8 @@ struct ng_ctx {
     int n_grad_groups;     /* gradients flow only into these parameter groups */
     ng_status status;      /* first failure since the last reset (ops then return NULL) */
     int gemm_backend;      /* ng_gemm_backend used by matmul and convolution */
+    int device;            /* ng_device of the tensors this context creates (ng_ctx_create_on) */
+    ng_arena dev_arena;    /* NG_CUDA: device step arena (one cudaMalloc), float data lives here */
 };
 
 ng_ctx *ng_ctx_create(size_t arena_bytes, uint64_t seed);
@@ -750,6 +767,308 @@ ng_status ng_fmnist_cnn_load(ng_fmnist_cnn *net, const char *path);
 /* uint8 images (N, 28, 28) -> (N, 1, 28, 28) floats in [-1, 1] in the step arena. */
 ng_tensor *ng_images_u8_to_tensor(ng_ctx *ctx, const unsigned char *pixels, int64_t n, int64_t h, int64_t w);
 
+/* ---- src/gan_data.h ---- */
+/* ======================================================================================== */
+/* @@GAN_DATA  image sets for the GAN search (CIFAR-10, STL-10, Fashion-MNIST), PNG grids   */
+/* ======================================================================================== */
+/* Image sets are uint8 (N, C, H, W) planes held in memory; batches are turned into float
+   tensors in the step arena on demand (ng_image_set_batch).
+
+   FILE FORMATS (the publishers' binary layouts; docs: /work/shared/docs/data.md)
+     CIFAR-10  data_batch_1.bin .. data_batch_5.bin (train), test_batch.bin: 10,000 records of
+               3,073 bytes each: 1 label byte (0..9), then 1,024 R, 1,024 G, 1,024 B bytes
+               (row-major 32x32 planes).
+     STL-10    train_X.bin, test_X.bin, unlabeled_X.bin: N x 3 x 96 x 96 bytes, each channel
+               plane stored COLUMN-major (transposed; torchvision transposes it back), and
+               train_y.bin, test_y.bin: one byte per image, labels 1..10 (stored here as 0..9).
+   The directory loaders also look in the archives' own subdirectory (cifar-10-batches-bin/,
+   stl10_binary/) when the files are not directly in `dir`.
+
+   alphaGAN's use (docs: alphagan.md 3.2 and 4)
+     search    CIFAR-10 train (50,000) split by index, NOT shuffled: [0, 25000) trains the
+               weights, [25000, 50000) is the "valid" queue (worst-case estimate and the
+               architecture steps); see ng_image_set_split_half. Batches of 64 drawn at random
+               from each part (ng_sample_indices). Normalisation: the reference code's quirk,
+               ToTensor + Normalize(CIFAR mean/std) (NG_IMAGE_NORM_CIFAR_MEANSTD).
+     retrain   CIFAR-10 train at 32x32, or STL-10 'train+unlabeled' (105,000 images) resized
+               96 -> 48 with PIL's bilinear filter; both scaled to [-1, 1] (NG_IMAGE_NORM_PM1).
+     Fashion-MNIST: 28x28 zero-padded to 32x32 (pixel 0 = -1 after scaling), 1 channel.
+
+   PNG GRIDS need stb_image_write: build with -DNG_USE_STB and link -lstb (Debian's libstb-dev:
+   -I/usr/include/stb; its libstb.so carries the stb_image_write functions, so nasgan.h only
+   includes the declarations and never defines STB_IMAGE_WRITE_IMPLEMENTATION). Without it
+   ng_save_image_grid returns NG_ERR_UNSUPPORTED. */
+#ifndef NG_FMNIST_DIR
+#define NG_FMNIST_DIR "/usr/share/datasets/fashion-mnist"   /* Debian's dataset-fashion-mnist */
+#endif
+#define NG_CIFAR10_RECORD_BYTES 3073            /* 1 label byte + 3 x 32 x 32 pixels */
+#define NG_CIFAR10_FILE_RECORDS 10000           /* records in every CIFAR-10 batch file */
+#define NG_STL10_IMAGE_BYTES 27648              /* 3 x 96 x 96 */
+
+typedef struct ng_image_set {
+    int64_t n;
+    int c, h, w;
+    unsigned char *pixels;  /* (N, C, H, W) channel planes, row-major; malloc'd */
+    unsigned char *labels;  /* (N) class indices 0..9, or NULL (unlabelled sets) */
+} ng_image_set;
+/* Frees both arrays and zeroes the struct (NULL and zeroed sets are fine). */
+void ng_image_set_free(ng_image_set *s);
+
+/* One CIFAR-10 batch file held in memory. Its size must be a positive multiple of 3,073 bytes
+   (any number of records is accepted here) and every label must be 0..9; otherwise
+   NG_ERR_FORMAT with a message naming `name` and the size or the record index. On failure *out
+   is zeroed and nothing needs freeing. */
+ng_status ng_cifar10_parse(const unsigned char *buf, size_t n, const char *name, ng_image_set *out);
+/* train != 0: data_batch_1.bin .. data_batch_5.bin concatenated in that order (50,000
+   images); train == 0: test_batch.bin (10,000). Every file must hold exactly 10,000 records;
+   a missing file is an error naming it. (3, 32, 32) with labels. */
+ng_status ng_cifar10_load_dir(const char *dir, int train, ng_image_set *out);
+
+/* One STL-10 X file held in memory (N x 3 x 96 x 96, column-major planes): transposed into
+   row-major (N, 3, 96, 96), labels NULL. Size must be a positive multiple of 27,648 bytes. */
+ng_status ng_stl10_parse(const unsigned char *buf, size_t n, const char *name, ng_image_set *out);
+/* A y file for the images already in *set: exactly set->n bytes, each 1..10; stored in
+   set->labels as 0..9 (replacing any labels there). On failure set is unchanged. */
+ng_status ng_stl10_parse_labels(const unsigned char *buf, size_t n, const char *name, ng_image_set *set);
+/* split "train" (train_X + train_y, 5,000), "test" (test_X + test_y, 8,000), "unlabeled"
+   (unlabeled_X, 100,000, labels NULL) or "train+unlabeled" (train then unlabeled, in that
+   order as torchvision's STL10, 105,000, labels NULL). size 96 keeps the images, 48 resizes
+   each one with ng_image_resize_bilinear_pil (torchvision Resize(48) on the PIL image). The X
+   files are streamed one image at a time, so the peak memory is the output set only (the
+   unlabeled split at 48x48 is 691 MB; at 96x96, 2.8 GB). */
+ng_status ng_stl10_load_dir(const char *dir, const char *split, int size, ng_image_set *out);
+
+/* PIL's Image.resize((ow, oh), Image.BILINEAR) on uint8 planes (Pillow's ImagingResample,
+   bit-exact): a separable triangle filter whose support grows with the downscale factor
+   (support = max(1, in/out), so a 2x reduction averages a 4-pixel window: antialiasing),
+   coefficients normalised per output pixel then rounded to fixed point with 22 fraction bits
+   (PRECISION_BITS = 32 - 8 - 2), horizontal pass first, rounded and clamped to uint8 after
+   each pass. src (C, H, W) -> dst (C, OH, OW), each channel independently. Any sizes >= 1,
+   up or down. NG_ERR_ARG for sizes < 1 or NULL buffers, NG_ERR_NOMEM if the small
+   coefficient tables cannot be allocated. */
+ng_status ng_image_resize_bilinear_pil(const unsigned char *src, int c, int h, int w, unsigned char *dst, int oh, int ow);
+
+/* Fashion-MNIST images for the GAN: an IDX images file (raw or .gz, read by ng_idx_load;
+   e.g. NG_FMNIST_DIR "/train-images-idx3-ubyte.gz") of (N, H, W) bytes, zero-padded to
+   pad_to x pad_to and centred (left/top padding (pad_to - W) / 2, the rest right/bottom),
+   c = 1, labels NULL. pad_to = 32 for the alphaGAN space (bottom width 4); pad_to must be at
+   least H and W (pad_to == H == W keeps the images as they are). */
+ng_status ng_fmnist_gan_load(const char *images_path, int pad_to, ng_image_set *out);
+
+typedef enum ng_image_norm {
+    NG_IMAGE_NORM_PM1 = 0,           /* x / 127.5 - 1: [-1, 1], what tanh generators produce (default) */
+    NG_IMAGE_NORM_CIFAR_MEANSTD = 1  /* (x / 255 - mean[c]) / std[c], mean (0.4914, 0.4822, 0.4465),
+                                        std (0.2470, 0.2435, 0.2616): alphaGAN's search-time quirk; C = 3 only */
+} ng_image_norm;
+/* Images idx[0..n) of s as an (n, C, H, W) float tensor in ctx's step arena (no gradient).
+   NULL with ctx's status set (NG_ERR_ARG, message in ng_last_error) for an index outside
+   [0, s->n), n < 1, an unknown norm or NG_IMAGE_NORM_CIFAR_MEANSTD with C != 3; NULL with
+   NG_ERR_NOMEM when the arena is full. */
+ng_tensor *ng_image_set_batch(ng_ctx *ctx, const ng_image_set *s, const int64_t *idx, int n, ng_image_norm norm);
+
+/* alphaGAN's search split (search.py: split = floor(0.5 * num_train)): *first_len = n / 2.
+   Images [0, first_len) train the weights, [first_len, n) form the validation queue; by
+   index, never shuffled (50,000 -> 25,000 + 25,000). */
+void ng_image_set_split_half(int64_t n, int64_t *first_len);
+/* n indices drawn uniformly WITH replacement from [begin, end) (end > begin). alphaGAN draws
+   from a SubsetRandomSampler (a permutation per pass, i.e. without replacement within an
+   epoch); with 25,000 images and batches of 64 the two differ negligibly. Callers who want
+   epochs can shuffle an index array with ng_rng_below instead. */
+void ng_sample_indices(ng_rng *r, int64_t begin, int64_t end, int n, int64_t *out);
+
+/* Save n images (N, C, H, W) with values in [-1, 1] as one PNG, torchvision's
+   save_image(make_grid(x, nrow, padding), normalize=True, value_range=(-1, 1)):
+   ncol = min(nrow, n) images per row, nrows = ceil(n / ncol) rows, `padding` pixels of value 0
+   between and around the images, so the PNG is ncol * (W + padding) + padding wide and
+   nrows * (H + padding) + padding high; as in make_grid a single image (n == 1) is saved
+   without any padding. Quantisation as torchvision: u8 = clamp((x + 1) / 2 * 255 + 0.5, 0, 255)
+   truncated (NaN -> 0). C = 1 gives a grayscale PNG (torchvision repeats it into RGB; the
+   pixel values are the same), C = 3 an RGB PNG. Written with ng_file_write_atomic.
+   NG_ERR_ARG for bad sizes (C not 1 or 3, n, H, W, nrow < 1, padding < 0, a grid over 2^30
+   pixels); NG_ERR_UNSUPPORTED when built without NG_USE_STB. */
+ng_status ng_save_image_grid(const char *path, const float *images, int n, int c, int h, int w, int nrow, int padding);
+
+/* ---- src/text.h ---- */
+/* ======================================================================================== */
+/* @@TEXT  tokenizer, vocabulary, encoding, text datasets and readers (TextNAS input)        */
+/* ======================================================================================== */
+/* TOKENIZER (needs utf8proc: build with NG_USE_UTF8PROC and link -lutf8proc; otherwise
+   ng_tokenize returns NG_ERR_UNSUPPORTED). Steps:
+     1. UTF-8 validation. Overlong forms, surrogates (U+D800..DFFF), code points > U+10FFFF,
+        stray continuation bytes and truncated sequences are NG_ERR_FORMAT naming the source and
+        line, or, with replace_invalid, each maximal invalid subsequence becomes one U+FFFD.
+     2. NFKC (utf8proc COMPOSE|COMPAT|STABLE, plus CASEFOLD when casefold): "ﬁ" -> "fi",
+        "ＡＢＣ１２３" -> "ABC123"; casefold is full folding: "Straße" -> "strasse", "Σ" and
+        the final sigma "ς" both fold to "σ" (so "ΣΟΦΟΣ" and "σοφος" meet as "σοφοσ").
+     3. Split by Unicode general category:
+        - letters (L*) and numbers (N*) GLUE into one token: "mp3", "covid19", "2nd", "ABC123"
+          stay whole; "3.14" is "3" "." "14".
+        - marks (M*) attach to the token before them (a leading mark starts a token);
+        - CJK ideographs, Hiragana and Katakana: one token per character (no segmenter);
+          Hangul and every other script form words like Latin;
+        - each punctuation (P*) and symbol (S*) character is its own token, except emoji
+          sequences: a ZWJ (U+200D) joins the next symbol to the current one, variation
+          selectors and keycap marks (M*) and skin-tone modifiers (U+1F3FB..1F3FF) and tag
+          characters (U+E0020..E007F) attach, and two regional indicators form one flag;
+        - whitespace of every script (Zs, Zl, Zp) and control characters (Cc: \t \n \r ...)
+          separate; other format characters (Cf: soft hyphen, ZWJ outside emoji, BOM) are
+          dropped without splitting; private-use / unassigned characters are single tokens.
+   VOCABULARY: id 0 "<pad>", id 1 "<unk>", then the kept tokens (count >= min_count, at most
+   max_size entries in all) ordered by count descending, ties in byte (= code point) order;
+   with `sorted` set, kept tokens are in byte order only (TextNAS's SST vocabulary).
+   Saved as UTF-8 text, one token per line, line i = id i (the first two lines are the
+   specials), written atomically. */
+#ifndef NG_TEXT_MAX_LINE
+#define NG_TEXT_MAX_LINE (1u << 20)          /* longest line / record a reader accepts */
+#endif
+#ifndef NG_TEXT_MAX_FILE
+#define NG_TEXT_MAX_FILE (((size_t)1) << 31) /* largest file the *_load readers accept */
+#endif
+#ifndef NG_TEXT_MAX_CLASSES
+#define NG_TEXT_MAX_CLASSES 10000
+#endif
+#define NG_TEXT_PAD 0
+#define NG_TEXT_UNK 1
+
+typedef struct ng_text_opts {
+    int casefold;          /* 1: Unicode full case folding after NFKC (default 0: GloVe is cased) */
+    int replace_invalid;   /* 1: invalid UTF-8 -> U+FFFD instead of an error (default 0) */
+    int max_len;           /* encoded length L (default 64, TextNAS retrain) */
+} ng_text_opts;
+ng_text_opts ng_text_opts_default(void);
+
+/* Tokens of one text: tok[i] are NUL-terminated strings inside one block. */
+typedef struct ng_tokens { int64_t n; char **tok; char *buf_; } ng_tokens;
+void ng_tokens_free(ng_tokens *t);
+/* text need not be NUL-terminated (n bytes; embedded NULs are control characters).
+   src_name/line name the input in error messages. out is valid (n = 0) on failure. */
+ng_status ng_tokenize(const char *text, size_t n, const ng_text_opts *o, const char *src_name,
+                      int64_t line, ng_tokens *out);
+/* Split on single spaces (empty pieces skipped): TextNAS's SST "tokenizer". Never fails except NOMEM. */
+ng_status ng_tokenize_spaces(const char *text, size_t n, ng_tokens *out);
+
+typedef struct ng_vocab {
+    int64_t size;          /* V, including <pad> and <unk> */
+    char **words;          /* (V) */
+    int64_t *slots_;       /* hash table (id + 1, 0 = empty) */
+    int64_t cap_;
+} ng_vocab;
+typedef struct ng_vocab_opts {
+    int64_t min_count;     /* default 1 */
+    int64_t max_size;      /* including the two specials; 0 = no limit */
+    int sorted;            /* 1: byte order instead of count order */
+} ng_vocab_opts;
+ng_vocab_opts ng_vocab_opts_default(void);
+int32_t ng_vocab_lookup(const ng_vocab *v, const char *word);   /* NG_TEXT_UNK if absent */
+void ng_vocab_free(ng_vocab *v);
+ng_status ng_vocab_save(const ng_vocab *v, const char *path);
+ng_status ng_vocab_load(const char *path, ng_vocab *v);
+ng_status ng_vocab_parse(const char *buf, size_t n, const char *src_name, ng_vocab *v);
+/* ids (L), mask (L, 1 for tokens, 0 for padding; may be NULL), length (may be NULL): head kept,
+   padding at the tail with NG_TEXT_PAD. */
+void ng_text_encode(const ng_vocab *v, const char *const *tok, int64_t ntok, int max_len,
+                    int32_t *ids, float *mask, int32_t *length);
+
+/* Labelled raw texts, as read. */
+typedef struct ng_text_examples {
+    int64_t n;
+    int32_t *labels;       /* (n), 0..num_classes-1 */
+    char **texts;          /* (n) NUL-terminated UTF-8 */
+    int num_classes;
+    char **class_names;    /* (num_classes) */
+    int64_t cap_;
+} ng_text_examples;
+void ng_text_examples_free(ng_text_examples *e);
+ng_status ng_text_examples_add(ng_text_examples *e, int32_t label, const char *text, size_t len);
+ng_status ng_text_examples_set_classes(ng_text_examples *e, int num_classes, const char *const *names);
+
+typedef struct ng_text_dataset {
+    int64_t n;
+    int max_len;
+    int num_classes;
+    int32_t *ids;          /* (n, max_len) */
+    int32_t *lengths;      /* (n) */
+    int32_t *labels;       /* (n) */
+    char **class_names;    /* (num_classes) */
+} ng_text_dataset;
+void ng_text_dataset_free(ng_text_dataset *d);
+/* Count tokens over any number of example sets (e.g. train only, or train+dev+test as TextNAS
+   does for SST). o == NULL: split on spaces (pre-tokenized text such as SST). */
+ng_status ng_vocab_build(const ng_text_examples *const *sets, int nsets, const ng_text_opts *o,
+                         const ng_vocab_opts *vo, ng_vocab *out);
+/* Tokenize (o == NULL: spaces) and encode every example to o->max_len (or max_len_if_null). */
+ng_status ng_text_dataset_make(const ng_text_examples *e, const ng_vocab *v, const ng_text_opts *o,
+                               int max_len_if_null, ng_text_dataset *out);
+
+/* ---- readers: parse from memory (src_name in messages) or load a file; errors name the file
+   and line. All texts are checked to be valid UTF-8 only when tokenized. ---- */
+/* TSV: `label<TAB>text` per line (\n or \r\n; blank lines skipped; the text may hold further
+   TABs). integer_labels = 0: labels are strings, class ids in order of first appearance and
+   class_names are the strings. integer_labels = 1: labels are decimal 0..NG_TEXT_MAX_CLASSES-1,
+   num_classes = largest + 1, class_names "0", "1", ... */
+ng_status ng_tsv_parse(const char *buf, size_t n, const char *src_name, int integer_labels,
+                       ng_text_examples *out);
+ng_status ng_tsv_load(const char *path, int integer_labels, ng_text_examples *out);
+/* AG News CSV (Zhang et al. 2015): `"class","title","body"` per record, RFC 4180 quoting
+   (doubled quotes, commas and newlines inside quotes, \r\n accepted). class 1..4 -> 0..3
+   (World, Sports, Business, Sci/Tech); text = title + " " + body, with AG's literal
+   backslash-n sequences ("\n" as two characters) turned into spaces. */
+ng_status ng_agnews_parse(const char *buf, size_t n, const char *src_name, ng_text_examples *out);
+ng_status ng_agnews_load(const char *path, ng_text_examples *out);
+/* SST PTB trees (textnas.md 2.2/2.3), one tree per line, labels 0..4 at every node.
+   phrases = 0: each root sentence once. phrases = 1 (TextNAS train/dev): the root sentence,
+   then every node in post-order, leaves included (so the root appears twice; no
+   deduplication). binary: 0,1 -> 0, 3,4 -> 1, neutral (2) phrases dropped. Leaves holding a
+   space keep only the text after the last space; "{" -> "-LCB-", "}" -> "-RCB-"; words are
+   not unescaped or lowercased; a phrase is its leaves joined by single spaces; empty phrases
+   are skipped. */
+typedef struct ng_sst_opts { int binary; int phrases; } ng_sst_opts;
+ng_status ng_sst_parse(const char *buf, size_t n, const char *src_name, const ng_sst_opts *o,
+                       ng_text_examples *out);
+ng_status ng_sst_load(const char *path, const ng_sst_opts *o, ng_text_examples *out);
+/* WordNet gloss supersense task (data.md). Files data.{noun,verb,adj,adv} in dir (NULL:
+   /usr/share/wordnet); lines starting with two spaces (license) skipped; label = lex_filenum
+   (00..44, the 45 lexnames(5WN) names); text = the gloss after "| " with trailing spaces cut.
+   Split: h = FNV-1a 64 of "<basename>:<offset>" (e.g. "data.noun:00001740", the offset as
+   the 8 digits in the file); h % 10 in 0..7 train, 8 valid, 9 test. split: 0 train, 1 valid,
+   2 test, -1 all. ng_wordnet_parse APPENDS to out (zero it before the first call; the 45
+   class names are set when out has none); ng_wordnet_load reads the four files in the order
+   noun, verb, adj, adv. */
+#define NG_WORDNET_CLASSES 45
+extern const char *const ng_wordnet_lexnames[NG_WORDNET_CLASSES];
+uint64_t ng_fnv1a64(const void *data, size_t n);
+ng_status ng_wordnet_parse(const char *buf, size_t n, const char *src_name, const char *basename,
+                           int split, ng_text_examples *out);
+ng_status ng_wordnet_load(const char *dir, int split, ng_text_examples *out);
+
+/* Word vectors, GloVe / word2vec text: optional first line "count dim"; then `token v1 .. vD`
+   separated by spaces. D comes from the header or the first row; every row must have D
+   values. A row with more than D + 1 fields takes its last D fields as the vector and the
+   rest (joined by single spaces) as the token (GloVe 840B has tokens with spaces, as NNI
+   reads it). Duplicate tokens: the first wins. keep != NULL: only tokens in that vocabulary
+   are stored (how a 5 GB GloVe file is read for one dataset). */
+typedef struct ng_wordvec {
+    int64_t n;
+    int dim;
+    char **words;          /* (n) */
+    float *vecs;           /* (n, dim) */
+    ng_vocab index_;       /* word -> row lookup (ids 0/1 unused) */
+    int64_t cap_;
+} ng_wordvec;
+#ifndef NG_WORDVEC_MAX_DIM
+#define NG_WORDVEC_MAX_DIM 4096
+#endif
+void ng_wordvec_free(ng_wordvec *w);
+ng_status ng_wordvec_parse(const char *buf, size_t n, const char *src_name, const ng_vocab *keep,
+                           ng_wordvec *out);
+ng_status ng_wordvec_load(const char *path, const ng_vocab *keep, ng_wordvec *out);
+int64_t ng_wordvec_find(const ng_wordvec *w, const char *word);   /* row or -1 */
+/* TextNAS 2.5 order: the whole (V, dim) table ~ U[-0.25, 0.25) row-major; row 0 (<pad>) = 0;
+   row 1 (<unk>) a fresh draw; then for ids 2.. in order: the exact-match vector, or a fresh
+   U[-0.25, 0.25) draw. *found (may be NULL) = number of ids >= 2 with a vector. */
+void ng_wordvec_init_embedding(const ng_wordvec *w, const ng_vocab *v, ng_rng *r,
+                               float *table /* (V, dim) */, int64_t *found);
+
 /* ---- src/gan_space.h ---- */
 /* ======================================================================================== */
 /* @@GAN  alphaGAN generator search space, fixed generator, discriminator, genotypes        */
@@ -975,10 +1294,12 @@ typedef struct ng_gan_disc {
     ng_gan_snconv b2_c1, b2_c2, b2_sc; /* DisBlock, downsample */
     ng_gan_snconv b3_c1, b3_c2, b4_c1, b4_c2;   /* DisBlocks, identity shortcut */
     ng_gan_snconv l5;                  /* linear df -> 1, no bias */
+    int pool_sum;                      /* 0 (default): mean over H and W before l5, the reference
+                                          code's stated intent; 1: its actual sum (a quirk) */
 } ng_gan_disc;
 /* block1: (conv3x3 -> ReLU -> conv3x3 -> avgpool2) + conv1x1(avgpool2(x)); block2: (ReLU conv3x3
    ReLU conv3x3 avgpool2) + avgpool2(conv1x1(x)); blocks 3, 4: (ReLU conv ReLU conv) + x; then
-   ReLU, sum over H and W, linear(df -> 1). Spectral norm (1 power iteration per training
+   ReLU, mean over H and W (sum with pool_sum = 1), linear(df -> 1). Spectral norm (1 power iteration per training
    forward, u and v persistent, PyTorch's initial draws) on every conv and the linear. Any input
    size, cfg.channels channels. name NULL: "D". */
 ng_gan_disc *ng_gan_disc_create(const ng_gan_config *cfg, const char *name, ng_gan_init init, ng_rng *init_rng);
@@ -1186,7 +1507,9 @@ typedef struct ng_bilevel_config {
 } ng_bilevel_config;
 
 /* "paper-s" (alphaGAN(s): inner/worst 20), "paper-l" (alphaGAN(l): 390, a full split),
-   "quick" (a CPU-sized run: batch 32, inner/worst 10, 10 arch steps, 6 epochs).
+   "quick" (a CPU-sized run: batch 32, inner/worst 10, 10 arch steps, 10 epochs, and alpha's lr
+   5e-3 instead of 3e-4 so that 100 alpha steps can move alpha about as far as alphaGAN(s)'s
+   1,980 do).
    Returns 0 on success, -1 for an unknown name. */
 int ng_bilevel_preset(const char *name, ng_bilevel_config *cfg);
 
@@ -1228,6 +1551,12 @@ ng_status ng_bilevel_find_worst(ng_bilevel *b);      /* copy G, D; fresh Adam; w
 ng_status ng_bilevel_gap_grad(ng_bilevel *b);
 ng_status ng_bilevel_arch_step(ng_bilevel *b);       /* gap_grad, Adam on alpha, zero grads */
 
+/* The steps epoch b->epoch + 1 will take: D steps, the G steps among them (every D step whose
+   global index % n_critic == 0 is followed by one), D_worst steps (as many G_worst steps) and
+   architecture steps. For progress bars and ETAs. */
+void ng_bilevel_epoch_plan(const ng_bilevel *b, int64_t *d_steps, int64_t *g_steps, int64_t *worst_steps,
+                           int64_t *arch_steps);
+
 /* Called after every step: phase is "D", "G", "D_worst", "G_worst" or "alpha". */
 typedef void (*ng_bilevel_progress)(const ng_bilevel *b, const char *phase, int64_t step, int64_t total, void *user);
 /* One epoch (number b->epoch + 1): weight steps, worst case, architecture steps. */
@@ -1237,6 +1566,102 @@ ng_status ng_bilevel_epoch(ng_bilevel *b, ng_bilevel_progress progress, void *us
    step counters) into / out of a checkpoint, at epoch boundaries. */
 ng_status ng_bilevel_put(ng_ckpt *ck, const ng_bilevel *b);
 ng_status ng_bilevel_get(const ng_ckpt *ck, ng_bilevel *b);
+
+/* ---- src/gan_train.h ---- */
+/* ======================================================================================== */
+/* @@GANTRAIN  alphaGAN nets as ng_gan_net, retraining a derived generator, sampling        */
+/* ======================================================================================== */
+/* The search supernet, a fixed generator and the discriminator seen as ng_gan_net (the view
+   ng_bilevel_* and ng_gan_trainer_* work on). The structs stay owned by the caller. */
+ng_gan_net ng_gan_net_search(ng_gan_gen_search *G);
+ng_gan_net ng_gan_net_fixed(ng_gan_gen_fixed *G);
+ng_gan_net ng_gan_net_disc(ng_gan_disc *D);
+
+/* Retraining of a derived genotype, alphagan.md section 4 (train_geno_gan.py):
+     each step: one hinge D step on d_batch real images and d_batch fakes; when the global D
+     step counter % n_critic == 0 (step 0 included) one G step on g_batch latents
+     (L = -mean D(G(z))) followed by the EMA update avg = d avg + (1 - d) w over G's
+     trainable parameters (running statistics are not averaged).
+   Adam for both nets with lr 2e-4 and betas (0.0, 0.9) on CIFAR-10, (0.5, 0.9) on STL-10;
+   the learning rate is constant (the reference never passes --lr_decay); Xavier init comes
+   from ng_gan_gen_fixed_create / ng_gan_disc_create with NG_GAN_INIT_XAVIER. */
+typedef struct ng_gan_train_config {
+    int d_batch;            /* 64: real and fake images per D step (also the loader batch) */
+    int g_batch;            /* 128: latents per G step */
+    int latent_dim;         /* 128 */
+    int n_critic;           /* 5 */
+    float lr_g, lr_d;       /* 2e-4 */
+    float beta1, beta2;     /* (0.0, 0.9) CIFAR-10 and Fashion-MNIST; (0.5, 0.9) STL-10 */
+    float ema_decay;        /* 0.999 */
+    int64_t max_g_steps;    /* 50,000 (CIFAR-10), 80,000 (STL-10): the reference's max_iter */
+} ng_gan_train_config;
+/* "cifar10", "stl10", "fashion_mnist" (CIFAR-10's settings). NG_ERR_ARG for other names. */
+ng_status ng_gan_train_preset(const char *dataset, ng_gan_train_config *cfg);
+
+typedef struct ng_gan_trainer {
+    ng_gan_train_config cfg;
+    ng_gan_net g, d;
+    ng_adam opt_g, opt_d;
+    ng_ema ema;                 /* shadow of g.weights */
+    ng_ctx *ctx;                /* step arena; its rng is saved with the state */
+    ng_rng rng;                 /* latent vectors */
+    ng_real_batch_fn real_batch;/* called with split 0 */
+    void *data;
+    int64_t d_steps, g_steps;   /* steps taken */
+    float d_loss, g_loss;       /* last losses */
+} ng_gan_trainer;
+
+ng_status ng_gan_trainer_init(ng_gan_trainer *t, const ng_gan_train_config *cfg, ng_gan_net g, ng_gan_net d,
+                              ng_ctx *ctx, uint64_t seed, ng_real_batch_fn real_batch, void *data);
+void ng_gan_trainer_free(ng_gan_trainer *t);
+/* One D step, plus the G step and EMA update on G's turn. */
+ng_status ng_gan_trainer_step(ng_gan_trainer *t);
+/* The whole state (weights, buffers, EMA shadow, both Adams, both RNGs, counters). */
+ng_status ng_gan_trainer_put(ng_ckpt *ck, const ng_gan_trainer *t);
+ng_status ng_gan_trainer_get(const ng_ckpt *ck, ng_gan_trainer *t);
+
+/* n images of generator g as uint8 (n, C, H, W), quantised as the reference evaluates them:
+   uint8(clamp(127.5 x + 127.5, 0, 255)) (truncation). Latents are drawn from an RNG seeded
+   with `seed`, in batches of `batch`, in eval mode (BN running statistics) without a tape, in
+   a context of its own. The image geometry is read from the first batch; *out is malloc'd
+   (caller frees). */
+ng_status ng_gan_generate_u8(ng_gan_net g, int latent_dim, int64_t n, int batch, uint64_t seed,
+                             unsigned char **out, int *c, int *h, int *w);
+/* The same as floats in [-1, 1] (n, C, H, W), into a caller buffer of n C H W floats whose
+   geometry the caller knows (e.g. for sample grids). */
+ng_status ng_gan_generate(ng_gan_net g, int latent_dim, int64_t n, int batch, uint64_t seed, float *out,
+                          int64_t out_numel);
+/* Real-image batches for ng_bilevel_* and ng_gan_trainer_* (an ng_real_batch_fn): shuffled
+   passes over two index ranges of an image set, split 0 = [0, split_at) and split 1 =
+   [split_at, n) (alphaGAN's search: the first half trains the weights, the second half is the
+   validation split of the worst-case and architecture steps; by index, not shuffled, as the
+   reference). Each split draws batches from a random permutation of its range and reshuffles
+   when it is exhausted (SubsetRandomSampler); a pass's last short batch is topped up from the
+   next pass. The permutations, cursors and RNG are saved with the state. */
+typedef struct ng_image_sampler {
+    const ng_image_set *set;
+    ng_image_norm norm;
+    int64_t begin[2], end[2];   /* split ranges (split 1 empty when split_at == n) */
+    int32_t *perm[2];           /* current permutation of each range */
+    int64_t cursor[2];          /* next position in perm */
+    int64_t *idx;               /* scratch (capacity idx_cap) */
+    int idx_cap;
+    ng_rng rng;
+} ng_image_sampler;
+ng_status ng_image_sampler_init(ng_image_sampler *s, const ng_image_set *set, int64_t split_at, ng_image_norm norm,
+                                uint64_t seed);
+void ng_image_sampler_free(ng_image_sampler *s);
+/* ng_real_batch_fn: `user` is the sampler. NULL (ctx status set) for an empty split. */
+ng_tensor *ng_image_sampler_batch(ng_ctx *ctx, void *user, int split, int batch);
+ng_status ng_image_sampler_put(ng_ckpt *ck, const char *key, const ng_image_sampler *s);
+ng_status ng_image_sampler_get(const ng_ckpt *ck, const char *key, ng_image_sampler *s);
+/* The image sets of alphaGAN's datasets, pixels (N, C, H, W) uint8:
+     "fashion_mnist"  the 60,000 training images padded 28 -> 32 (1 channel); dir NULL: the
+                      Debian package's NG_FMNIST_DIR (train-images-idx3-ubyte.gz)
+     "cifar10"        the 50,000 training images (data_batch_1..5.bin in dir)
+     "stl10"          train + unlabeled (105,000) resized 96 -> 48 with PIL's bilinear filter
+   Errors name the file and what was wrong. */
+ng_status ng_gan_dataset_load(const char *dataset, const char *dir, ng_image_set *out);
 
 /* ---- src/textnas.h ---- */
 /* ======================================================================================== */
@@ -1259,6 +1684,255 @@ typedef struct ng_textnas_arch {
     int op[NG_TEXTNAS_MAX_LAYERS];
     uint32_t skip[NG_TEXTNAS_MAX_LAYERS];
 } ng_textnas_arch;
+
+/* ---- src/textnas_ctrl.h ---- */
+/* ======================================================================================== */
+/* @@TEXTNAS_CTRL  the TextNAS search controller (ENAS LSTM + REINFORCE, NNI's release)      */
+/* ======================================================================================== */
+/* docs: /work/shared/docs/textnas.md section 3.1 ("Variant A").
+
+   WHICH CONTROLLER. The spec documents two controllers. This part implements Variant A, the
+   one in the published NNI release of TextNAS (examples/nas/legacy/textnas/search.py driving
+   NNI's EnasMutator / EnasTrainer): it is the public, maintained search code, and it takes
+   ONE LSTM step per layer. Variant B (the authors' standalone microsoft/TextNAS, section 3.2)
+   differs in: three LSTM steps per layer (input, op, skip); a fixed classifier w_layer over
+   "distance back" for the input choice instead of attention; op/layer embeddings that are
+   really fed back; tanh_constant 1.5; skip penalty averaged (not summed) over layers; all
+   parameters U(-0.1, 0.1); Adam lr 1e-3, eps 1e-3, weight decay 1e-3; 20 controller steps
+   per epoch with the whole test set as reward. tanh_constant, temperature, Adam's eps and
+   weight decay are settings here, the rest of Variant B is not provided.
+
+   SAMPLING (exactly NNI's order; h = c = 0 and inp = g_emb at the start):
+     layer 0 : (h, c) = LSTMCell(inp, (h, c)); logits = W_soft h; op_0 ~ softmax; anchor_0 = h
+     layer i : prec: e_j = v . tanh(W_anchor anchor_j + W_query h) for the candidates
+                     j = max(0, i - choose_from) .. i - 1 (oldest first); input_i ~ softmax(e);
+                     inp = anchor_{input_i}                      (no LSTM step)
+               op  : (h, c) = LSTMCell(inp, (h, c)); logits = W_soft h; op_i ~ softmax
+               skip: q_j = v . tanh(W_anchor anchor_j + W_query h), j = 0 .. i - 1 (same h);
+                     s_j ~ softmax([-q_j, +q_j]) (s_j = 1: layer j is summed in);
+                     KL_j = sum_b sigmoid(l_b) log(sigmoid(l_b) / t_b) over the pair
+                     l = (-q_j, q_j), t = (1 - skip_target, skip_target)
+               anchor_i = h
+   With a temperature T (> 0) logits become logits / T, with a tanh constant C (> 0) then
+   C tanh(logits) (both "none" in NNI's TextNAS; e and q are transformed the same way).
+   The op embedding and the skip average that NNI feeds back are overwritten by the next input
+   choice before any LSTM step reads them, so they are not computed (NNI's 9x64 op embedding
+   gets no gradient and is omitted). g_emb enters as NNI's `g_emb.data`: it gets NO gradient
+   and so never moves under Adam; it is kept in the group only to be checkpointed. This is the
+   FIXED NNI code (after issue #2839): the LSTM's hidden state h, not the cell state, is read.
+
+   LOG-PROB, ENTROPY, SKIP PENALTY (entropy_reduction "mean", as TextNAS's search.py):
+     log_prob     = sum over decisions of -log p(chosen); the skip decision of layer i adds
+                    the MEAN over its i candidates of -log p(s_j);
+     entropy      = sum over decisions of p(chosen) * (-log p(chosen)) (not the full entropy;
+                    no gradient), skip decisions averaged over candidates likewise;
+     skip_penalty = sum over layers of sum_j KL_j.
+   Layer 0 has no input and no skip decision; layer 1's input choice has one candidate
+   (log p = 0).
+
+   CONTROLLER STEP (NNI EnasTrainer, ctrl_steps_aggregate 1):
+     sample with gradient; reward = reward_fn(arch) (the child's accuracy);
+     R = reward + entropy_weight * entropy;
+     baseline = decay * baseline + (1 - decay) * R      (BEFORE the loss; starts at 0)
+     loss = log_prob * (R - baseline) + skip_weight * skip_penalty;
+     zero grads, backward, clip the global gradient norm to grad_clip, Adam step.
+   R and the baseline are doubles (Python floats in NNI); R - baseline is rounded to float when
+   it scales the float log-prob, as PyTorch does. Parameters that get no gradient in a step
+   (g_emb always; the attention weights when n_layers = 1) see a zero gradient here, where
+   PyTorch's Adam skips them (grad None): identical while weight_decay = 0 (Variant A), but with
+   weight decay they would decay here and not in PyTorch.
+
+   RANDOMNESS: every decision draws one ng_rng_uniform u from the caller's rng and takes the
+   first index whose cumulative probability (double, from the float logits) exceeds u. */
+
+#define NG_TEXTNAS_CTRL_MAX_LSTM 1024
+
+typedef struct ng_textnas_ctrl_hp {
+    int lstm_size;          /* 64 */
+    int n_layers;           /* 24 (1..NG_TEXTNAS_MAX_LAYERS) */
+    int choose_from;        /* 5: input candidates = the last choose_from layers */
+    float skip_target;      /* 0.4: target probability of a skip (KL target (0.6, 0.4)) */
+    float skip_weight;      /* 0.8 */
+    double entropy_weight;  /* 1e-4 */
+    double baseline_decay;  /* 0.99 */
+    float lr;               /* 2e-3 (Adam) */
+    float beta1, beta2;     /* 0.9, 0.999 (torch defaults) */
+    float eps;              /* 1e-8 (torch default; Variant B: 1e-3) */
+    float weight_decay;     /* 0 (Variant B: 1e-3) */
+    float grad_clip;        /* 5.0: global L2 norm; <= 0 disables clipping */
+    float tanh_constant;    /* 0 = none (NNI TextNAS); Variant B: 1.5 */
+    float temperature;      /* 0 = none */
+} ng_textnas_ctrl_hp;
+
+/* The spec's Variant A defaults (above). */
+void ng_textnas_ctrl_hp_default(ng_textnas_ctrl_hp *hp);
+/* NG_ERR_ARG naming the bad field. */
+ng_status ng_textnas_ctrl_hp_check(const ng_textnas_ctrl_hp *hp);
+
+/* Statistics of the last controller step. */
+typedef struct ng_textnas_ctrl_stats {
+    double reward;          /* reward_fn's value */
+    double R;               /* reward + entropy_weight * entropy */
+    double baseline;        /* after the update */
+    double log_prob, entropy, skip_penalty, loss;
+    double grad_norm;       /* before clipping */
+} ng_textnas_ctrl_stats;
+
+typedef struct ng_textnas_ctrl {
+    ng_textnas_ctrl_hp hp;
+    ng_params *params;      /* group "ctrl", in this order: */
+    ng_tensor *w_ih;        /* lstm.weight_ih (4S, S), gate rows i, f, g, o; U(+-1/sqrt(S)) */
+    ng_tensor *w_hh;        /* lstm.weight_hh (4S, S); U(+-1/sqrt(S)) */
+    ng_tensor *w_soft;      /* soft.weight (8, S); U(+-1/sqrt(S)) */
+    ng_tensor *w_anchor;    /* attn_anchor.weight (S, S) */
+    ng_tensor *w_query;     /* attn_query.weight (S, S) */
+    ng_tensor *v_attn;      /* v_attn.weight (1, S) */
+    ng_tensor *g_emb;       /* g_emb (1, S) ~ N(0, 1) * 0.1; never receives a gradient */
+    ng_adam adam;
+    double baseline;        /* REINFORCE baseline, starts at 0 */
+    int64_t steps;          /* controller steps taken */
+    ng_textnas_ctrl_stats last;
+    ng_ctx *nograd;         /* private context of the no-gradient sampler */
+} ng_textnas_ctrl;
+
+/* Arena bytes that one controller step (sample with gradient + backward) fits in, with room to
+   spare (the step itself peaks at about 1.2 MB for 24 layers, lstm_size 64). */
+size_t ng_textnas_ctrl_arena_bytes(const ng_textnas_ctrl_hp *hp);
+/* hp NULL: defaults. seed drives the parameter initialisation only. */
+ng_status ng_textnas_ctrl_init(ng_textnas_ctrl *c, const ng_textnas_ctrl_hp *hp, uint64_t seed);
+void ng_textnas_ctrl_free(ng_textnas_ctrl *c);
+
+/* Sample one architecture on ctx's tape. *log_prob, *entropy, *skip_penalty (any may be NULL)
+   receive 0-d tensors in ctx's arena; log_prob and skip_penalty carry the graph to
+   c->params when ctx differentiates that group (the caller sets ng_ctx_grad_for; this function
+   leaves the context's settings alone), entropy never has a gradient. The arena must hold the
+   step: see ng_textnas_ctrl_arena_bytes. */
+ng_status ng_textnas_ctrl_sample(ng_ctx *ctx, ng_textnas_ctrl *c, ng_rng *rng, ng_textnas_arch *out,
+                                 ng_tensor **log_prob, ng_tensor **entropy, ng_tensor **skip_penalty);
+/* The same three quantities for a GIVEN architecture (teacher forcing: the decisions are
+   read from arch instead of drawn). arch->n_layers must equal hp.n_layers; NG_ERR_ARG naming
+   the layer and field when arch is not valid for this controller. */
+ng_status ng_textnas_ctrl_score(ng_ctx *ctx, ng_textnas_ctrl *c, const ng_textnas_arch *arch,
+                                ng_tensor **log_prob, ng_tensor **entropy, ng_tensor **skip_penalty);
+/* No-gradient sampling (the child-training path): the same draws as ng_textnas_ctrl_sample
+   for the same rng state, computed on the controller's private context. */
+ng_status ng_textnas_ctrl_sample_arch(ng_textnas_ctrl *c, ng_rng *rng, ng_textnas_arch *out);
+/* n independent no-gradient samples (NNI exports 20). */
+ng_status ng_textnas_ctrl_export(ng_textnas_ctrl *c, ng_rng *rng, int n, ng_textnas_arch *archs);
+
+/* Reward of an architecture (the child's accuracy on a held-out batch). Must not use the
+   controller step's ctx: the sample's tape lives there until the update. */
+typedef double (*ng_textnas_reward_fn)(const ng_textnas_arch *arch, void *user);
+
+/* One controller step (see the top): resets ctx, sets ng_ctx_grad_for(ctx, {c->params}),
+   samples, calls reward_fn, updates the baseline and takes an Adam step; statistics in
+   c->last. *arch_out (may be NULL) receives the sampled architecture. A non-finite reward or
+   gradient norm is NG_ERR_ARG and leaves parameters, Adam state, baseline and step count
+   unchanged (the rng has advanced). */
+ng_status ng_textnas_ctrl_step(ng_textnas_ctrl *c, ng_ctx *ctx, ng_rng *rng, ng_textnas_reward_fn reward_fn,
+                               void *user, ng_textnas_arch *arch_out);
+/* The update part of a step for a given architecture and reward (teacher-forced: used by the
+   PyTorch fixture and by callers that sample and evaluate themselves). */
+ng_status ng_textnas_ctrl_step_arch(ng_textnas_ctrl *c, ng_ctx *ctx, const ng_textnas_arch *arch, double reward);
+
+/* Checkpoint records: "params/ctrl", "<prefix>.adam", "<prefix>.baseline" (the double's bit
+   pattern as i64, so resuming is bit-exact), "<prefix>.steps". The sampling rng belongs to the
+   caller: put it with ng_ckpt_put_rng next to these. get restores into an initialised
+   controller of the same lstm_size; nothing is changed when a record is missing or differs. */
+ng_status ng_textnas_ctrl_put(ng_ckpt *ck, const char *prefix, const ng_textnas_ctrl *c);
+ng_status ng_textnas_ctrl_get(const ng_ckpt *ck, const char *prefix, ng_textnas_ctrl *c);
+
+/* ---- src/cuda.h ---- */
+/* ======================================================================================== */
+/* @@CUDA  the GPU backend's public API and host-side glue (kernels: nasgan_cuda.cu)        */
+/* ======================================================================================== */
+/* Plain C, no CUDA includes. The kernels live in nasgan_cuda.cu (compiled by nvcc as C++,
+   `make cuda`), which fills an ng_cuda_hooks table and registers it with ng_cuda_register
+   (automatically, from a static initialiser, when nasgan_cuda.o is linked in). Without it
+   every entry point below reports NG_ERR_UNSUPPORTED and the CPU build needs no CUDA.
+
+   Model: a tensor lives on one device (ng_tensor.device). A context made with
+   ng_ctx_create_on(bytes, seed, NG_CUDA) takes its float step arena once from cudaMalloc;
+   every tensor it creates (outputs, gradients, saved buffers) is a device tensor. Parameter
+   groups move with ng_params_to_device. Transfers are explicit (ng_tensor_to_host,
+   ng_tensor_to_device); an op whose inputs sit on different devices, or that has no CUDA
+   kernel, sets the context status to NG_ERR_UNSUPPORTED with a message naming the op.
+
+   Ops with CUDA kernels (forward and backward) are listed by ng_cuda_op_supported and at
+   the top of nasgan_cuda.cu. Deterministic by default: no atomics into gradients, fixed
+   reduction order, no TF32 unless ng_cuda_set_tf32(1). */
+
+typedef struct ng_cuda_hooks {
+    int (*device_count)(void);                          /* 0 when no usable device */
+    ng_status (*init)(int device);                      /* context: cuBLAS handle, stream, workspace */
+    const char *(*info)(void);                          /* "NVIDIA H200, 139 GiB, sm_90" */
+    void *(*dev_malloc)(size_t bytes);                  /* NULL on failure */
+    void (*dev_free)(void *p);
+    int (*memcpy_h2d)(void *dst, const void *src, size_t bytes);   /* 0 on success */
+    int (*memcpy_d2h)(void *dst, const void *src, size_t bytes);
+    int (*memcpy_d2d)(void *dst, const void *src, size_t bytes);
+    int (*memset0)(void *p, size_t bytes);
+    int (*synchronize)(void);
+    void (*set_tf32)(int on);
+    size_t (*peak_bytes)(void);                         /* peak of cudaMalloc'd bytes */
+    void (*fw[NG_OP_COUNT])(ng_node *n);                /* NULL: no kernel for this op */
+    void (*bw[NG_OP_COUNT])(ng_node *n);
+    /* fused optimizer kernels on device blocks of n floats */
+    void (*adam)(float *p, const float *g, float *m, float *v, int64_t n, float b1, float b2,
+                 float omb1, float omb2, float step_size, float sqrt_bc2, float eps, float wd);
+    void (*ema)(float *shadow, const float *p, int64_t n, float decay, float one_minus_decay);
+} ng_cuda_hooks;
+
+/* Called by nasgan_cuda.cu; the table must outlive the program. */
+void ng_cuda_register(const ng_cuda_hooks *h);
+const ng_cuda_hooks *ng_cuda_get_hooks(void);      /* NULL when the backend is not linked */
+
+/* 1 when the backend is linked in and at least one device is visible. */
+int ng_cuda_available(void);
+/* Select a device and create the backend context (idempotent). */
+ng_status ng_cuda_init(int device);
+const char *ng_cuda_device_info(void);             /* "" before ng_cuda_init */
+void ng_cuda_set_tf32(int on);                     /* default off: exact FP32 products */
+ng_status ng_cuda_synchronize(void);
+size_t ng_cuda_peak_bytes(void);
+/* 1 when op (ng_op) has a CUDA forward (backward = 0) or backward (backward = 1) kernel. */
+int ng_cuda_op_supported(int op, int backward);
+
+/* A context whose step arena sits on `device` (NG_CPU: same as ng_ctx_create). */
+ng_ctx *ng_ctx_create_on(size_t arena_bytes, uint64_t seed, ng_device device);
+/* Move a group's data and gradient blocks to `device`, one allocation each (values kept).
+   Tensor pointers stay valid; their data/grad point into the device blocks. */
+ng_status ng_params_to_device(ng_params *g, ng_device device);
+/* Copy a group's device blocks back into its host mirror (data and grad) without moving. */
+ng_status ng_params_sync_host(ng_params *g);
+/* Explicit transfers between host memory and a tensor of either device. */
+ng_status ng_tensor_to_host(const ng_tensor *t, float *dst);            /* numel floats */
+ng_status ng_tensor_to_device(ng_tensor *t, const float *src);          /* numel floats */
+/* A copy of t in ctx (on ctx's device); NULL on failure. */
+ng_tensor *ng_tensor_copy_to(ng_ctx *ctx, const ng_tensor *t);
+/* Fused optimizer steps on device groups (same arithmetic as ng_adam_step/ng_ema_update);
+   `m`, `v`, `shadow` are device buffers of g->numel floats (ng_cuda_alloc_zeros). */
+ng_status ng_cuda_adam_step(ng_adam *opt, float *m_dev, float *v_dev);
+ng_status ng_cuda_ema_update(ng_ema *e, float *shadow_dev);
+float *ng_cuda_alloc_zeros(int64_t n);
+void ng_cuda_free(void *p);
+
+/* internal: used by the tape and tensor parts */
+void *ng__cuda_arena_alloc(ng_ctx *ctx, size_t bytes);
+void ng__cuda_arena_free(ng_arena *a);
+void ng__cuda_free(void *p);
+void ng__memset0(int device, void *p, size_t bytes);
+void ng__cuda_copy(void *dst, const void *src, size_t bytes, int kind); /* 1 h2d, 2 d2h, 3 d2d */
+int ng__optable_has_cuda(int op, int backward);
+/* for the kernels in nasgan_cuda.cu: gradient of input k (device, zeroed on first use, NULL
+   when not needed), device scratch and host scratch in the node's context arenas */
+float *ng__cuda_in_grad(ng_node *n, int k);
+float *ng__cuda_scratch(ng_node *n, int64_t nfloats);
+void *ng__cuda_host_scratch(ng_node *n, size_t bytes);
+void ng__cuda_op_fail(ng_node *n, const char *what);
+/* 1 (and NG_ERR_UNSUPPORTED recorded, in ctx too when given) when `device` is NG_CUDA: guards
+   host-only code (optimizers, some op wrappers) against device pointers */
+int ng__cuda_refuse(ng_ctx *ctx, int device, const char *what);
 
 /* ---- src/optable.h ---- */
 
@@ -1480,10 +2154,20 @@ const char *ng_build_info(void) {
 #else
            " openblas=off"
 #endif
+#ifdef NG_USE_UTF8PROC
+           " utf8proc=on"
+#else
+           " utf8proc=off"
+#endif
 #ifndef NG_NO_ZLIB
            " zlib=on"
 #else
            " zlib=off"
+#endif
+#ifdef NG_USE_STB
+           " stb=on"
+#else
+           " stb=off"
 #endif
 #ifdef NG_USE_CUDA
            " cuda=on"
@@ -1585,6 +2269,12 @@ void ng_params_free(ng_params *g) {
     }
     free(g->tensors);
     free(g->offsets);
+    if (g->device == NG_CUDA) {
+        ng__cuda_free(g->data);
+        ng__cuda_free(g->grad);
+        g->data = g->host_data;
+        g->grad = g->host_grad;
+    }
     ng_aligned_free(g->data);
     ng_aligned_free(g->grad);
     free(g);
@@ -1652,7 +2342,7 @@ ng_status ng_params_alloc(ng_params *g) {
 }
 
 void ng_params_zero_grad(ng_params *g) {
-    if (g->grad) memset(g->grad, 0, (size_t)g->numel * sizeof(float));
+    if (g->grad) ng__memset0(g->device, g->grad, (size_t)g->numel * sizeof(float));
 }
 
 int ng_params_same_layout(const ng_params *a, const ng_params *b) {
@@ -1668,7 +2358,9 @@ int ng_params_same_layout(const ng_params *a, const ng_params *b) {
 ng_status ng_params_copy(ng_params *dst, const ng_params *src) {
     if (!ng_params_same_layout(dst, src) || !dst->allocated || !src->allocated)
         return ng_fail(NG_ERR_MISMATCH, "params copy: '%s' and '%s' differ in layout", dst->name, src->name);
-    memcpy(dst->data, src->data, (size_t)src->numel * sizeof(float));
+    if (dst->device == NG_CPU && src->device == NG_CPU) memcpy(dst->data, src->data, (size_t)src->numel * sizeof(float));
+    else ng__cuda_copy(dst->data, src->data, (size_t)src->numel * sizeof(float),
+                       dst->device == NG_CUDA ? (src->device == NG_CUDA ? 3 : 1) : 2);
     return NG_OK;
 }
 
@@ -1697,12 +2389,14 @@ ng_ctx *ng_ctx_create(size_t arena_bytes, uint64_t seed) {
 void ng_ctx_free(ng_ctx *ctx) {
     if (!ctx) return;
     ng_arena_free(&ctx->arena);
+    ng__cuda_arena_free(&ctx->dev_arena);
     free(ctx->nodes);
     free(ctx);
 }
 
 void ng_ctx_reset(ng_ctx *ctx) {
     ng_arena_reset(&ctx->arena);
+    ng_arena_reset(&ctx->dev_arena);
     ctx->n_nodes = 0;
     ctx->status = NG_OK;
 }
@@ -1736,10 +2430,18 @@ static void *ng__alloc(ng_ctx *ctx, size_t bytes) {
     if (!p) ng__ctx_fail(ctx, NG_ERR_NOMEM);
     return p;
 }
-static float *ng__falloc(ng_ctx *ctx, int64_t n) { return (float *)ng__alloc(ctx, (size_t)n * sizeof(float)); }
+/* Float buffers (outputs, gradients, saved values) live on the context's device. */
+static float *ng__falloc(ng_ctx *ctx, int64_t n) {
+    if (ctx->device == NG_CUDA) {
+        void *p = ng__cuda_arena_alloc(ctx, (size_t)n * sizeof(float));
+        if (!p) ng__ctx_fail(ctx, NG_ERR_NOMEM);
+        return (float *)p;
+    }
+    return (float *)ng__alloc(ctx, (size_t)n * sizeof(float));
+}
 static float *ng__fzalloc(ng_ctx *ctx, int64_t n) {
     float *p = ng__falloc(ctx, n);
-    if (p) memset(p, 0, (size_t)n * sizeof(float));
+    if (p) ng__memset0(ctx->device, p, (size_t)n * sizeof(float));
     return p;
 }
 
@@ -1758,17 +2460,22 @@ ng_tensor *ng_tensor_new(ng_ctx *ctx, ng_shape shape) {
     memset(t, 0, sizeof *t);
     t->shape = shape;
     t->numel = numel;
-    t->data = (float *)ng__alloc(ctx, bytes ? bytes : 1);
+    t->device = ctx->device;
+    t->data = ng__falloc(ctx, numel ? numel : 1);
     return t->data ? t : NULL;
 }
 ng_tensor *ng_tensor_zeros(ng_ctx *ctx, ng_shape shape) {
     ng_tensor *t = ng_tensor_new(ctx, shape);
-    if (t) memset(t->data, 0, (size_t)t->numel * sizeof(float));
+    if (t) ng__memset0(t->device, t->data, (size_t)t->numel * sizeof(float));
     return t;
 }
+/* `data` is host memory (copied to the device for a device context). */
 ng_tensor *ng_tensor_from(ng_ctx *ctx, ng_shape shape, const float *data) {
     ng_tensor *t = ng_tensor_new(ctx, shape);
-    if (t) memcpy(t->data, data, (size_t)t->numel * sizeof(float));
+    if (t) {
+        if (t->device == NG_CUDA) ng__cuda_copy(t->data, data, (size_t)t->numel * sizeof(float), 1);
+        else memcpy(t->data, data, (size_t)t->numel * sizeof(float));
+    }
     return t;
 }
 void ng_tensor_requires_grad(ng_tensor *t) { t->requires_grad = 1; }
@@ -1850,7 +2557,15 @@ ng_status ng_backward_from(ng_ctx *ctx, ng_tensor *out, const float *seed) {
     if (!out->requires_grad && !(out->owner && ng__needs_grad(ctx, out))) return NG_OK;
     g = ng__grad_of(ctx, out);
     if (!g) return ng_fail(NG_ERR_NOMEM, "backward: arena exhausted");
-    for (j = 0; j < out->numel; j++) g[j] += seed ? seed[j] : 1.0f;
+    if (out->device == NG_CUDA) { /* add the (host) seed through a host copy of the gradient */
+        float *h = (float *)ng__alloc(ctx, (size_t)out->numel * sizeof(float));
+        if (!h) return ng_fail(NG_ERR_NOMEM, "backward: arena exhausted");
+        ng__cuda_copy(h, g, (size_t)out->numel * sizeof(float), 2);
+        for (j = 0; j < out->numel; j++) h[j] += seed ? seed[j] : 1.0f;
+        ng__cuda_copy(g, h, (size_t)out->numel * sizeof(float), 1);
+    } else {
+        for (j = 0; j < out->numel; j++) g[j] += seed ? seed[j] : 1.0f;
+    }
     for (i = ctx->n_nodes - 1; i >= 0; i--) {
         ng_node *n = &ctx->nodes[i];
         if (!n->out->grad) continue; /* nothing flowed here: not an ancestor of `out` */
@@ -4776,6 +5491,7 @@ ng_tensor *ng_seq_mask_from_lengths(ng_ctx *ctx, const int32_t *lengths, int64_t
     ng_tensor *m;
     int64_t b, t;
     NG_ASSERT(N >= 0 && L >= 0 && (N == 0 || lengths));
+    if (ng__cuda_refuse(ctx, ctx->device, "seq_mask_from_lengths")) return NULL;
     m = ng_tensor_new(ctx, ng_shape2(N, L));
     if (!m) return NULL;
     for (b = 0; b < N; b++)
@@ -5233,8 +5949,10 @@ ng_tensor *ng_seq_attention(ng_ctx *ctx, ng_tensor *q, ng_tensor *k, ng_tensor *
     n->saved = ng__falloc(ctx, PL > 0 ? PL : 1);
     if (!n->saved) return NULL;
     if (n->f[0] > 0.0f) {
-        float *dm = ng__falloc(ctx, PL > 0 ? PL : 1), keep = 1.0f / (1.0f - p);
+        float *dm, keep = 1.0f / (1.0f - p);
         int64_t j;
+        if (ng__cuda_refuse(ctx, ctx->device, "seq_attention (dropout mask drawn on the host)")) return NULL;
+        dm = ng__falloc(ctx, PL > 0 ? PL : 1);
         if (!dm) return NULL;
         for (j = 0; j < PL; j++) dm[j] = ng_rng_uniform(&ctx->rng) < (double)p ? 0.0f : keep;
         n->aux = dm;
@@ -5334,6 +6052,7 @@ ng_tensor *ng_seq_gru(ng_ctx *ctx, ng_tensor *x, ng_tensor *mask, ng_tensor *w_i
     if (!n) return NULL;
     n->need &= ~2u;
     n->i[0] = reverse != 0;
+    if (ng__cuda_refuse(ctx, mask->device, "seq_gru (reads the mask on the host)")) return NULL;
     sv = (ng__gru_saved *)ng__alloc(ctx, sizeof *sv);
     if (!sv) return NULL;
     sv->len = (int64_t *)ng__alloc(ctx, (size_t)(N > 0 ? N : 1) * sizeof(int64_t));
@@ -5733,6 +6452,7 @@ static float *ng__state_alloc(int64_t n, const char *what) {
 static ng_status ng__check_group(const ng_params *g, const char *what, int need_grad) {
     if (!g) return ng_fail(NG_ERR_ARG, "%s: group is NULL", what);
     if (!g->allocated) return ng_fail(NG_ERR_ARG, "%s: group '%s' is not allocated", what, g->name);
+    if (ng__cuda_refuse(NULL, g->device, what)) return NG_ERR_UNSUPPORTED; /* set up before ng_params_to_device */
     if (need_grad && !g->grad) return ng_fail(NG_ERR_ARG, "%s: group '%s' has no gradients (not trainable)", what, g->name);
     return NG_OK;
 }
@@ -5778,6 +6498,7 @@ void ng_adam_step(ng_adam *opt) {
     const float *g = gr->grad;
     double bc1, bc2;
     float b1, b2, omb1, omb2, step_size, sqrt_bc2, eps = opt->eps, wd = opt->weight_decay;
+    if (ng__cuda_refuse(NULL, gr->device, "adam step (use ng_cuda_adam_step)")) return;
     opt->t++;
     bc1 = 1.0 - pow(ng__typed(opt->beta1), (double)opt->t);
     bc2 = 1.0 - pow(ng__typed(opt->beta2), (double)opt->t);
@@ -5837,6 +6558,7 @@ void ng_sgd_step(ng_sgd *opt) {
     const float *g = gr->grad;
     float lr = opt->lr, mom = opt->momentum, wd = opt->weight_decay;
     float omd = (float)(1.0 - ng__typed(opt->dampening));
+    if (ng__cuda_refuse(NULL, gr->device, "sgd step")) return;
     int first = opt->t == 0, nesterov = opt->nesterov;
     opt->t++;
 NG__OMP_FOR(n > NG__OPT_PAR)
@@ -5875,6 +6597,7 @@ void ng_ema_update(ng_ema *e) {
     int64_t i, n = e->group->numel;
     const float *p = e->group->data;
     float *s = e->shadow, d = e->decay, omd = (float)(1.0 - ng__typed(e->decay));
+    if (ng__cuda_refuse(NULL, e->group->device, "ema update (use ng_cuda_ema_update)")) return;
 NG__OMP_FOR(n > NG__OPT_PAR)
     for (i = 0; i < n; i++) s[i] = d * s[i] + omd * p[i];
 }
@@ -5882,6 +6605,7 @@ NG__OMP_FOR(n > NG__OPT_PAR)
 void ng_ema_swap(ng_ema *e) {
     int64_t i, n = e->group->numel;
     float *p = e->group->data, *s = e->shadow;
+    if (ng__cuda_refuse(NULL, e->group->device, "ema swap")) return;
 NG__OMP_FOR(n > NG__OPT_PAR)
     for (i = 0; i < n; i++) { float t = p[i]; p[i] = s[i]; s[i] = t; }
 }
@@ -5923,6 +6647,8 @@ NG__OMP_FOR(n > NG__OPT_PAR)
 float ng_clip_grad_norm(ng_params *const *groups, int n, float max_norm) {
     double ss = 0.0, norm, coef;
     int k;
+    for (k = 0; k < n; k++)
+        if (groups[k] && ng__cuda_refuse(NULL, groups[k]->device, "clip_grad_norm")) return NAN;
     for (k = 0; k < n; k++)
         if (groups[k] && groups[k]->grad) ss += ng__sumsq(groups[k]->grad, groups[k]->numel);
     norm = sqrt(ss);
@@ -7419,6 +8145,1719 @@ ng_tensor *ng_images_u8_to_tensor(ng_ctx *ctx, const unsigned char *px, int64_t 
     return t;
 }
 
+/* ---- src/gan_data.c ---- */
+/* ======================================================================================== */
+/* @@GAN_DATA                                                                               */
+/* ======================================================================================== */
+#ifdef NG_USE_STB
+#include <stb_image_write.h>   /* declarations only: the functions come from -lstb */
+#endif
+
+void ng_image_set_free(ng_image_set *s) {
+    if (!s) return;
+    free(s->pixels);
+    free(s->labels);
+    memset(s, 0, sizeof *s);
+}
+
+/* ---- CIFAR-10 ---- */
+
+/* Checks a whole buffer of records and copies them to pixels/labels (room for n / 3073). */
+static ng_status ng__cifar_decode(const unsigned char *buf, size_t n, const char *name, unsigned char *pixels,
+                                  unsigned char *labels) {
+    size_t r, nrec = n / NG_CIFAR10_RECORD_BYTES;
+    for (r = 0; r < nrec; r++) {
+        const unsigned char *rec = buf + r * NG_CIFAR10_RECORD_BYTES;
+        if (rec[0] > 9)
+            return ng_fail(NG_ERR_FORMAT, "CIFAR-10 file '%s': record %zu (byte offset %zu) has label %d; expected 0..9",
+                           name, r, r * NG_CIFAR10_RECORD_BYTES, rec[0]);
+        labels[r] = rec[0];
+        memcpy(pixels + r * 3072, rec + 1, 3072);
+    }
+    return NG_OK;
+}
+
+static ng_status ng__cifar_check_size(size_t n, const char *name) {
+    if (n == 0) return ng_fail(NG_ERR_FORMAT, "CIFAR-10 file '%s' is empty", name);
+    if (n % NG_CIFAR10_RECORD_BYTES != 0)
+        return ng_fail(NG_ERR_FORMAT, "CIFAR-10 file '%s': size %zu bytes is not a multiple of the %d-byte record "
+                       "(%zu whole records and %zu bytes left over; truncated or not a CIFAR-10 binary file)",
+                       name, n, NG_CIFAR10_RECORD_BYTES, n / NG_CIFAR10_RECORD_BYTES, n % NG_CIFAR10_RECORD_BYTES);
+    return NG_OK;
+}
+
+static ng_status ng__image_set_alloc(ng_image_set *s, int64_t n, int c, int h, int w, int with_labels, const char *name) {
+    size_t per = (size_t)c * (size_t)h * (size_t)w, total;
+    memset(s, 0, sizeof *s);
+    if (n < 0 || (uint64_t)n > (uint64_t)SIZE_MAX || ng_mul_size((size_t)n, per, &total))
+        return ng_fail(NG_ERR_NOMEM, "'%s': %lld images of %dx%dx%d bytes overflow the address space", name,
+                       (long long)n, c, h, w);
+    s->pixels = (unsigned char *)malloc(total ? total : 1);
+    s->labels = with_labels ? (unsigned char *)malloc(n ? (size_t)n : 1) : NULL;
+    if (!s->pixels || (with_labels && !s->labels)) {
+        free(s->pixels);
+        free(s->labels);
+        memset(s, 0, sizeof *s);
+        return ng_fail(NG_ERR_NOMEM, "'%s': cannot allocate %zu bytes for %lld images", name, total, (long long)n);
+    }
+    s->n = n;
+    s->c = c;
+    s->h = h;
+    s->w = w;
+    return NG_OK;
+}
+
+ng_status ng_cifar10_parse(const unsigned char *buf, size_t n, const char *name, ng_image_set *out) {
+    ng_status st;
+    memset(out, 0, sizeof *out);
+    if (!name) name = "(memory)";
+    st = ng__cifar_check_size(n, name);
+    if (st != NG_OK) return st;
+    st = ng__image_set_alloc(out, (int64_t)(n / NG_CIFAR10_RECORD_BYTES), 3, 32, 32, 1, name);
+    if (st != NG_OK) return st;
+    st = ng__cifar_decode(buf, n, name, out->pixels, out->labels);
+    if (st != NG_OK) ng_image_set_free(out);
+    return st;
+}
+
+static int ng__gd_exists(const char *path) {
+    FILE *f = fopen(path, "rb");
+    if (!f) return 0;
+    fclose(f);
+    return 1;
+}
+
+/* dir/file, or dir/sub/file when only that one exists (the archive's own folder). */
+static ng_status ng__gd_path(char *out, size_t cap, const char *dir, const char *sub, const char *file) {
+    int k = snprintf(out, cap, "%s/%s", dir, file);
+    if (k < 0 || (size_t)k >= cap) return ng_fail(NG_ERR_ARG, "path '%s/%s' is too long", dir, file);
+    if (!ng__gd_exists(out)) {
+        char alt[1024];
+        k = snprintf(alt, sizeof alt, "%s/%s/%s", dir, sub, file);
+        if (k > 0 && (size_t)k < sizeof alt && (size_t)k < cap && ng__gd_exists(alt)) memcpy(out, alt, (size_t)k + 1);
+    }
+    return NG_OK;
+}
+
+ng_status ng_cifar10_load_dir(const char *dir, int train, ng_image_set *out) {
+    static const char *const train_files[5] = {"data_batch_1.bin", "data_batch_2.bin", "data_batch_3.bin",
+                                               "data_batch_4.bin", "data_batch_5.bin"};
+    static const char *const test_files[1] = {"test_batch.bin"};
+    const char *const *files = train ? train_files : test_files;
+    int nf = train ? 5 : 1, i;
+    const size_t want = (size_t)NG_CIFAR10_FILE_RECORDS * NG_CIFAR10_RECORD_BYTES;
+    ng_status st;
+    char path[1024];
+    memset(out, 0, sizeof *out);
+    if (!dir) return ng_fail(NG_ERR_ARG, "ng_cifar10_load_dir: dir is NULL");
+    st = ng__image_set_alloc(out, (int64_t)nf * NG_CIFAR10_FILE_RECORDS, 3, 32, 32, 1, dir);
+    if (st != NG_OK) return st;
+    for (i = 0; i < nf; i++) {
+        unsigned char *buf;
+        size_t n;
+        st = ng__gd_path(path, sizeof path, dir, "cifar-10-batches-bin", files[i]);
+        if (st != NG_OK) break;
+        /* a generous cap: a wrong size below it gets the precise message below */
+        st = ng_file_read_all(path, 4 * want, &buf, &n);
+        if (st != NG_OK) break;
+        st = ng__cifar_check_size(n, path);
+        if (st == NG_OK && n != want)
+            st = ng_fail(NG_ERR_FORMAT, "CIFAR-10 file '%s' holds %zu records (%zu bytes); every batch file holds "
+                         "exactly %d records of %d bytes (%zu bytes)", path, n / NG_CIFAR10_RECORD_BYTES, n,
+                         NG_CIFAR10_FILE_RECORDS, NG_CIFAR10_RECORD_BYTES, want);
+        if (st == NG_OK)
+            st = ng__cifar_decode(buf, n, path, out->pixels + (size_t)i * NG_CIFAR10_FILE_RECORDS * 3072,
+                                  out->labels + (size_t)i * NG_CIFAR10_FILE_RECORDS);
+        free(buf);
+        if (st != NG_OK) break;
+    }
+    if (st != NG_OK) ng_image_set_free(out);
+    return st;
+}
+
+/* ---- PIL's bilinear resample (Pillow src/libImaging/Resample.c, 8-bit path) ---- */
+
+#define NG__PIL_PRECISION_BITS (32 - 8 - 2)
+
+typedef struct ng__pil_coeffs {
+    int ksize;
+    int *bounds;      /* (out, 2): first input index, number of inputs */
+    int32_t *kk;      /* (out, ksize) fixed-point weights */
+} ng__pil_coeffs;
+
+static double ng__pil_bilinear(double x) {
+    if (x < 0.0) x = -x;
+    if (x < 1.0) return 1.0 - x;
+    return 0.0;
+}
+
+static void ng__pil_coeffs_free(ng__pil_coeffs *c) {
+    free(c->bounds);
+    free(c->kk);
+    memset(c, 0, sizeof *c);
+}
+
+/* precompute_coeffs + normalize_coeffs_8bpc for the box [0, in_size) and the bilinear filter. */
+static int ng__pil_coeffs_make(int in_size, int out_size, ng__pil_coeffs *c) {
+    double scale = (double)in_size / out_size, filterscale = scale < 1.0 ? 1.0 : scale;
+    double support = 1.0 * filterscale, *k;
+    int ksize = (int)ceil(support) * 2 + 1, xx, x;
+    memset(c, 0, sizeof *c);
+    c->ksize = ksize;
+    c->bounds = (int *)malloc((size_t)out_size * 2 * sizeof(int));
+    c->kk = (int32_t *)malloc((size_t)out_size * (size_t)ksize * sizeof(int32_t));
+    k = (double *)malloc((size_t)ksize * sizeof(double));
+    if (!c->bounds || !c->kk || !k) {
+        free(k);
+        ng__pil_coeffs_free(c);
+        return -1;
+    }
+    for (xx = 0; xx < out_size; xx++) {
+        double center = (xx + 0.5) * scale, ww = 0.0, ss = 1.0 / filterscale;
+        int xmin = (int)(center - support + 0.5), xmax = (int)(center + support + 0.5);
+        int32_t *kq = c->kk + (size_t)xx * ksize;
+        if (xmin < 0) xmin = 0;
+        if (xmax > in_size) xmax = in_size;
+        xmax -= xmin;
+        for (x = 0; x < xmax; x++) {
+            double wgt = ng__pil_bilinear((x + xmin - center + 0.5) * ss);
+            k[x] = wgt;
+            ww += wgt;
+        }
+        for (x = 0; x < xmax; x++)
+            if (ww != 0.0) k[x] /= ww;
+        for (; x < ksize; x++) k[x] = 0;
+        for (x = 0; x < ksize; x++)
+            kq[x] = k[x] < 0 ? (int32_t)(-0.5 + k[x] * (1 << NG__PIL_PRECISION_BITS))
+                             : (int32_t)(0.5 + k[x] * (1 << NG__PIL_PRECISION_BITS));
+        c->bounds[2 * xx] = xmin;
+        c->bounds[2 * xx + 1] = xmax;
+    }
+    free(k);
+    return 0;
+}
+
+static unsigned char ng__pil_clip8(int32_t in) {
+    int32_t v;
+    if (in <= 0) return 0;
+    v = in >> NG__PIL_PRECISION_BITS;
+    return (unsigned char)(v > 255 ? 255 : v);
+}
+
+/* A prepared resize of one (H, W) plane to (OH, OW), following ImagingResampleInner. */
+typedef struct ng__pil_plan {
+    int h, w, oh, ow, need_h, need_v, ybox_first, ybox_last;
+    ng__pil_coeffs ch, cv;
+    unsigned char *tmp;   /* (ybox_last - ybox_first, OW) after the horizontal pass */
+} ng__pil_plan;
+
+static void ng__pil_plan_free(ng__pil_plan *p) {
+    ng__pil_coeffs_free(&p->ch);
+    ng__pil_coeffs_free(&p->cv);
+    free(p->tmp);
+    memset(p, 0, sizeof *p);
+}
+
+static int ng__pil_plan_make(ng__pil_plan *p, int h, int w, int oh, int ow) {
+    int i;
+    memset(p, 0, sizeof *p);
+    p->h = h; p->w = w; p->oh = oh; p->ow = ow;
+    p->need_h = ow != w;
+    p->need_v = oh != h;
+    if (ng__pil_coeffs_make(w, ow, &p->ch) || ng__pil_coeffs_make(h, oh, &p->cv)) {
+        ng__pil_plan_free(p);
+        return -1;
+    }
+    p->ybox_first = p->cv.bounds[0];
+    p->ybox_last = p->cv.bounds[2 * oh - 2] + p->cv.bounds[2 * oh - 1];
+    if (p->need_h) {
+        for (i = 0; i < oh; i++) p->cv.bounds[2 * i] -= p->ybox_first;
+        p->tmp = (unsigned char *)malloc((size_t)(p->ybox_last - p->ybox_first) * (size_t)ow + 1);
+        if (!p->tmp) {
+            ng__pil_plan_free(p);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+static void ng__pil_plan_run(const ng__pil_plan *p, const unsigned char *src, unsigned char *dst) {
+    const unsigned char *vin = src;   /* input of the vertical pass, (rows, vw) */
+    int vw = p->w, yy, xx, x;
+    if (p->need_h) {
+        int rows = p->ybox_last - p->ybox_first;
+        unsigned char *out = p->need_v ? p->tmp : dst;
+        for (yy = 0; yy < rows; yy++) {
+            const unsigned char *row = src + (size_t)(yy + p->ybox_first) * p->w;
+            for (xx = 0; xx < p->ow; xx++) {
+                int xmin = p->ch.bounds[2 * xx], xmax = p->ch.bounds[2 * xx + 1];
+                const int32_t *k = p->ch.kk + (size_t)xx * p->ch.ksize;
+                int32_t ss = 1 << (NG__PIL_PRECISION_BITS - 1);
+                for (x = 0; x < xmax; x++) ss += (int32_t)row[x + xmin] * k[x];
+                out[(size_t)yy * p->ow + xx] = ng__pil_clip8(ss);
+            }
+        }
+        if (!p->need_v) return;
+        vin = p->tmp;
+        vw = p->ow;
+    }
+    if (p->need_v) {
+        for (yy = 0; yy < p->oh; yy++) {
+            int ymin = p->cv.bounds[2 * yy], ymax = p->cv.bounds[2 * yy + 1];
+            const int32_t *k = p->cv.kk + (size_t)yy * p->cv.ksize;
+            for (xx = 0; xx < vw; xx++) {
+                int32_t ss = 1 << (NG__PIL_PRECISION_BITS - 1);
+                for (x = 0; x < ymax; x++) ss += (int32_t)vin[(size_t)(x + ymin) * vw + xx] * k[x];
+                dst[(size_t)yy * vw + xx] = ng__pil_clip8(ss);
+            }
+        }
+        return;
+    }
+    memcpy(dst, src, (size_t)p->h * p->w);   /* same size: PIL returns a copy */
+}
+
+ng_status ng_image_resize_bilinear_pil(const unsigned char *src, int c, int h, int w, unsigned char *dst, int oh, int ow) {
+    ng__pil_plan plan;
+    int ch;
+    if (!src || !dst || c < 1 || h < 1 || w < 1 || oh < 1 || ow < 1 || h > (1 << 24) || w > (1 << 24) ||
+        oh > (1 << 24) || ow > (1 << 24))
+        return ng_fail(NG_ERR_ARG, "ng_image_resize_bilinear_pil: bad arguments (c %d, %dx%d -> %dx%d)", c, h, w, oh, ow);
+    if (ng__pil_plan_make(&plan, h, w, oh, ow))
+        return ng_fail(NG_ERR_NOMEM, "ng_image_resize_bilinear_pil: cannot allocate the coefficient tables for %dx%d -> %dx%d",
+                       h, w, oh, ow);
+    for (ch = 0; ch < c; ch++)
+        ng__pil_plan_run(&plan, src + (size_t)ch * h * w, dst + (size_t)ch * oh * ow);
+    ng__pil_plan_free(&plan);
+    return NG_OK;
+}
+
+/* ---- STL-10 ---- */
+
+/* One image: (3, 96, 96) column-major planes -> row-major (3, 96, 96). */
+static void ng__stl_transpose(const unsigned char *src, unsigned char *dst) {
+    int c, y, x;
+    for (c = 0; c < 3; c++) {
+        const unsigned char *s = src + (size_t)c * 9216;
+        unsigned char *d = dst + (size_t)c * 9216;
+        for (y = 0; y < 96; y++)
+            for (x = 0; x < 96; x++) d[y * 96 + x] = s[x * 96 + y];
+    }
+}
+
+static ng_status ng__stl_check_size(uint64_t n, const char *name) {
+    if (n == 0) return ng_fail(NG_ERR_FORMAT, "STL-10 images file '%s' is empty", name);
+    if (n % NG_STL10_IMAGE_BYTES != 0)
+        return ng_fail(NG_ERR_FORMAT, "STL-10 images file '%s': size %llu bytes is not a multiple of the %d bytes of "
+                       "one 3x96x96 image (%llu whole images and %llu bytes left over; truncated or not an STL-10 X file)",
+                       name, (unsigned long long)n, NG_STL10_IMAGE_BYTES, (unsigned long long)(n / NG_STL10_IMAGE_BYTES),
+                       (unsigned long long)(n % NG_STL10_IMAGE_BYTES));
+    return NG_OK;
+}
+
+ng_status ng_stl10_parse(const unsigned char *buf, size_t n, const char *name, ng_image_set *out) {
+    ng_status st;
+    size_t i, cnt;
+    memset(out, 0, sizeof *out);
+    if (!name) name = "(memory)";
+    st = ng__stl_check_size((uint64_t)n, name);
+    if (st != NG_OK) return st;
+    cnt = n / NG_STL10_IMAGE_BYTES;
+    st = ng__image_set_alloc(out, (int64_t)cnt, 3, 96, 96, 0, name);
+    if (st != NG_OK) return st;
+    for (i = 0; i < cnt; i++) ng__stl_transpose(buf + i * NG_STL10_IMAGE_BYTES, out->pixels + i * NG_STL10_IMAGE_BYTES);
+    return NG_OK;
+}
+
+ng_status ng_stl10_parse_labels(const unsigned char *buf, size_t n, const char *name, ng_image_set *set) {
+    unsigned char *lab;
+    size_t i;
+    if (!name) name = "(memory)";
+    if (n == 0) return ng_fail(NG_ERR_FORMAT, "STL-10 labels file '%s' is empty", name);
+    if ((uint64_t)n != (uint64_t)set->n)
+        return ng_fail(NG_ERR_FORMAT, "STL-10 labels file '%s' has %zu labels (bytes) but there are %lld images",
+                       name, n, (long long)set->n);
+    for (i = 0; i < n; i++)
+        if (buf[i] < 1 || buf[i] > 10)
+            return ng_fail(NG_ERR_FORMAT, "STL-10 labels file '%s': label %d at index %zu is outside 1..10", name, buf[i], i);
+    lab = (unsigned char *)malloc(n);
+    if (!lab) return ng_fail(NG_ERR_NOMEM, "STL-10 labels file '%s': cannot allocate %zu bytes", name, n);
+    for (i = 0; i < n; i++) lab[i] = (unsigned char)(buf[i] - 1);
+    free(set->labels);
+    set->labels = lab;
+    return NG_OK;
+}
+
+/* Open an X file and count its images (size checked). */
+static ng_status ng__stl_open(const char *path, FILE **fp, int64_t *count) {
+    FILE *f;
+    uint64_t size;
+    ng_status st;
+    *fp = NULL;
+    *count = 0;
+    f = fopen(path, "rb");
+    if (!f) return ng_fail(NG_ERR_IO, "cannot open STL-10 images file '%s': %s", path, strerror(errno));
+#ifndef _WIN32
+    {
+        struct stat sb;
+        if (fstat(fileno(f), &sb) != 0 || !S_ISREG(sb.st_mode) || sb.st_size < 0) {
+            fclose(f);
+            return ng_fail(NG_ERR_IO, "cannot read STL-10 images file '%s': not a regular file", path);
+        }
+        size = (uint64_t)sb.st_size;
+    }
+#else
+    {
+        long e;
+        if (fseek(f, 0, SEEK_END) != 0 || (e = ftell(f)) < 0 || fseek(f, 0, SEEK_SET) != 0) {
+            fclose(f);
+            return ng_fail(NG_ERR_IO, "cannot find the size of STL-10 images file '%s'", path);
+        }
+        size = (uint64_t)e;
+    }
+#endif
+    st = ng__stl_check_size(size, path);
+    if (st != NG_OK) {
+        fclose(f);
+        return st;
+    }
+    *fp = f;
+    *count = (int64_t)(size / NG_STL10_IMAGE_BYTES);
+    return NG_OK;
+}
+
+/* Stream `count` images from f into dst (size x size), transposing and resizing each. */
+static ng_status ng__stl_read(FILE *f, const char *path, int64_t count, int size, const ng__pil_plan *plan,
+                              unsigned char *dst) {
+    unsigned char *raw = (unsigned char *)malloc(2 * NG_STL10_IMAGE_BYTES);
+    unsigned char *rm = raw ? raw + NG_STL10_IMAGE_BYTES : NULL;
+    size_t out_per = (size_t)3 * size * size;
+    int64_t i;
+    int c;
+    if (!raw) return ng_fail(NG_ERR_NOMEM, "STL-10 '%s': cannot allocate a read buffer", path);
+    for (i = 0; i < count; i++) {
+        size_t got = fread(raw, 1, NG_STL10_IMAGE_BYTES, f);
+        if (got != NG_STL10_IMAGE_BYTES) {
+            free(raw);
+            return ng_fail(NG_ERR_IO, "STL-10 images file '%s': read failed at image %lld (byte offset %llu): %s", path,
+                           (long long)i, (unsigned long long)i * NG_STL10_IMAGE_BYTES,
+                           ferror(f) ? strerror(errno) : "the file ended early (it shrank while being read)");
+        }
+        if (size == 96) {
+            ng__stl_transpose(raw, dst + (size_t)i * out_per);
+        } else {
+            ng__stl_transpose(raw, rm);
+            for (c = 0; c < 3; c++) ng__pil_plan_run(plan, rm + (size_t)c * 9216, dst + (size_t)i * out_per + (size_t)c * size * size);
+        }
+    }
+    free(raw);
+    return NG_OK;
+}
+
+static ng_status ng__stl_labels_file(const char *path, ng_image_set *set) {
+    unsigned char *buf;
+    size_t n;
+    ng_status st = ng_file_read_all(path, (size_t)set->n + 1, &buf, &n);
+    if (st != NG_OK) return st;
+    st = ng_stl10_parse_labels(buf, n, path, set);
+    free(buf);
+    return st;
+}
+
+ng_status ng_stl10_load_dir(const char *dir, const char *split, int size, ng_image_set *out) {
+    const char *xf[2] = {NULL, NULL}, *yf = NULL;
+    char path[2][1024], ypath[1024];
+    FILE *f[2] = {NULL, NULL};
+    int64_t cnt[2] = {0, 0}, total = 0;
+    int nf, i;
+    ng__pil_plan plan;
+    ng_status st = NG_OK;
+    memset(out, 0, sizeof *out);
+    memset(&plan, 0, sizeof plan);
+    if (!dir || !split) return ng_fail(NG_ERR_ARG, "ng_stl10_load_dir: dir or split is NULL");
+    if (size != 96 && size != 48)
+        return ng_fail(NG_ERR_ARG, "ng_stl10_load_dir: size %d is not supported (96 or 48)", size);
+    if (strcmp(split, "train") == 0) { xf[0] = "train_X.bin"; yf = "train_y.bin"; }
+    else if (strcmp(split, "test") == 0) { xf[0] = "test_X.bin"; yf = "test_y.bin"; }
+    else if (strcmp(split, "unlabeled") == 0) { xf[0] = "unlabeled_X.bin"; }
+    else if (strcmp(split, "train+unlabeled") == 0) { xf[0] = "train_X.bin"; xf[1] = "unlabeled_X.bin"; }
+    else return ng_fail(NG_ERR_ARG, "ng_stl10_load_dir: unknown split '%s' (train, test, unlabeled or train+unlabeled)", split);
+    nf = xf[1] ? 2 : 1;
+    for (i = 0; i < nf && st == NG_OK; i++) {
+        st = ng__gd_path(path[i], sizeof path[i], dir, "stl10_binary", xf[i]);
+        if (st == NG_OK) st = ng__stl_open(path[i], &f[i], &cnt[i]);
+        total += cnt[i];
+    }
+    if (st == NG_OK && size != 96 && ng__pil_plan_make(&plan, 96, 96, size, size))
+        st = ng_fail(NG_ERR_NOMEM, "ng_stl10_load_dir: cannot allocate the resize tables");
+    if (st == NG_OK) st = ng__image_set_alloc(out, total, 3, size, size, 0, path[0]);
+    for (i = 0; i < nf && st == NG_OK; i++)
+        st = ng__stl_read(f[i], path[i], cnt[i], size, &plan,
+                          out->pixels + (size_t)(i ? cnt[0] : 0) * 3 * (size_t)size * (size_t)size);
+    for (i = 0; i < nf; i++)
+        if (f[i]) fclose(f[i]);
+    ng__pil_plan_free(&plan);
+    if (st == NG_OK && yf) {
+        st = ng__gd_path(ypath, sizeof ypath, dir, "stl10_binary", yf);
+        if (st == NG_OK) st = ng__stl_labels_file(ypath, out);
+    }
+    if (st != NG_OK) ng_image_set_free(out);
+    return st;
+}
+
+/* ---- Fashion-MNIST for the GAN ---- */
+
+ng_status ng_fmnist_gan_load(const char *images_path, int pad_to, ng_image_set *out) {
+    ng_idx im;
+    ng_status st;
+    int64_t i, h, w;
+    int top, left, y;
+    memset(out, 0, sizeof *out);
+    if (!images_path) return ng_fail(NG_ERR_ARG, "ng_fmnist_gan_load: images_path is NULL");
+    st = ng_idx_load(images_path, &im);
+    if (st != NG_OK) return st;
+    if (im.ndim != 3) {
+        st = ng_fail(NG_ERR_FORMAT, "images file '%s' has %d dimensions; expected 3 (N, H, W)", images_path, im.ndim);
+        ng_idx_free(&im);
+        return st;
+    }
+    h = im.dims[1];
+    w = im.dims[2];
+    if (pad_to < h || pad_to < w || pad_to > 4096) {
+        st = ng_fail(NG_ERR_ARG, "ng_fmnist_gan_load: pad_to %d is smaller than the %lldx%lld images of '%s' (or above 4096)",
+                     pad_to, (long long)h, (long long)w, images_path);
+        ng_idx_free(&im);
+        return st;
+    }
+    st = ng__image_set_alloc(out, im.dims[0], 1, pad_to, pad_to, 0, images_path);
+    if (st != NG_OK) {
+        ng_idx_free(&im);
+        return st;
+    }
+    top = (int)((pad_to - h) / 2);
+    left = (int)((pad_to - w) / 2);
+    memset(out->pixels, 0, (size_t)out->n * (size_t)pad_to * (size_t)pad_to);
+    for (i = 0; i < out->n; i++)
+        for (y = 0; y < (int)h; y++)
+            memcpy(out->pixels + ((size_t)i * pad_to + (size_t)(y + top)) * pad_to + left,
+                   im.data + ((size_t)i * h + (size_t)y) * w, (size_t)w);
+    ng_idx_free(&im);
+    return NG_OK;
+}
+
+/* ---- batches and splits ---- */
+
+static ng_tensor *ng__gd_bad(ng_ctx *ctx, ng_status code, const char *msg, long long a, long long b) {
+    if (ctx->status == NG_OK) {
+        ctx->status = code;
+        ng_fail(code, "ng_image_set_batch: %s (%lld, %lld)", msg, a, b);
+    }
+    return NULL;
+}
+
+ng_tensor *ng_image_set_batch(ng_ctx *ctx, const ng_image_set *s, const int64_t *idx, int n, ng_image_norm norm) {
+    static const float mean[3] = {0.4914f, 0.4822f, 0.4465f}, stdv[3] = {0.2470f, 0.2435f, 0.2616f};
+    ng_tensor *t;
+    size_t plane, per;
+    int i, ch;
+    if (ctx->status != NG_OK) return NULL;
+    if (!s || !s->pixels || !idx || n < 1) return ng__gd_bad(ctx, NG_ERR_ARG, "empty set, NULL indices or n < 1: n, set size", n, s ? (long long)s->n : 0);
+    if (norm != NG_IMAGE_NORM_PM1 && norm != NG_IMAGE_NORM_CIFAR_MEANSTD)
+        return ng__gd_bad(ctx, NG_ERR_ARG, "unknown norm (norm, channels)", (long long)norm, s->c);
+    if (norm == NG_IMAGE_NORM_CIFAR_MEANSTD && s->c != 3)
+        return ng__gd_bad(ctx, NG_ERR_ARG, "NG_IMAGE_NORM_CIFAR_MEANSTD needs 3 channels (norm, channels)", (long long)norm, s->c);
+    for (i = 0; i < n; i++)
+        if (idx[i] < 0 || idx[i] >= s->n) return ng__gd_bad(ctx, NG_ERR_ARG, "index outside the set (index, set size)", (long long)idx[i], (long long)s->n);
+    t = ng_tensor_new(ctx, ng_shape4(n, s->c, s->h, s->w));
+    if (!t) return NULL;
+    plane = (size_t)s->h * (size_t)s->w;
+    per = plane * (size_t)s->c;
+    for (i = 0; i < n; i++) {
+        const unsigned char *px = s->pixels + (size_t)idx[i] * per;
+        float *o = t->data + (size_t)i * per;
+        size_t j;
+        if (norm == NG_IMAGE_NORM_PM1) {
+            for (j = 0; j < per; j++) o[j] = (float)px[j] / 127.5f - 1.0f;
+        } else {
+            /* ToTensor (x / 255) then Normalize ((x - mean) / std), in float32 as torchvision */
+            for (ch = 0; ch < 3; ch++)
+                for (j = 0; j < plane; j++) {
+                    float v = (float)px[ch * plane + j] / 255.0f;
+                    o[ch * plane + j] = (v - mean[ch]) / stdv[ch];
+                }
+        }
+    }
+    return t;
+}
+
+void ng_image_set_split_half(int64_t n, int64_t *first_len) {
+    *first_len = n > 0 ? n / 2 : 0;
+}
+
+void ng_sample_indices(ng_rng *r, int64_t begin, int64_t end, int n, int64_t *out) {
+    int i;
+    NG_ASSERT(end > begin && n >= 0);
+    for (i = 0; i < n; i++) out[i] = begin + (int64_t)ng_rng_below(r, (uint64_t)(end - begin));
+}
+
+/* ---- PNG grids ---- */
+
+#ifdef NG_USE_STB
+typedef struct ng__png_buf {
+    unsigned char *data;
+    size_t n, cap;
+    int failed;
+} ng__png_buf;
+
+static void ng__png_write(void *context, void *data, int size) {
+    ng__png_buf *b = (ng__png_buf *)context;
+    if (b->failed || size <= 0) return;
+    if (b->n + (size_t)size > b->cap) {
+        size_t cap = b->cap ? b->cap : 4096;
+        unsigned char *p;
+        while (cap < b->n + (size_t)size) cap *= 2;
+        p = (unsigned char *)realloc(b->data, cap);
+        if (!p) { b->failed = 1; return; }
+        b->data = p;
+        b->cap = cap;
+    }
+    memcpy(b->data + b->n, data, (size_t)size);
+    b->n += (size_t)size;
+}
+
+/* torchvision save_image: (x + 1) / 2, then mul(255).add_(0.5).clamp_(0, 255), truncated */
+static unsigned char ng__grid_u8(float x) {
+    float v = (x + 1.0f) / 2.0f;
+    v = v * 255.0f + 0.5f;
+    if (!(v > 0.0f)) return 0;          /* also NaN */
+    if (v >= 255.0f) return 255;
+    return (unsigned char)v;
+}
+#endif
+
+
+ng_status ng_save_image_grid(const char *path, const float *images, int n, int c, int h, int w, int nrow, int padding) {
+    int64_t ncol, nrows, gw, gh;
+    if (!path || !images || n < 1 || (c != 1 && c != 3) || h < 1 || w < 1 || nrow < 1 || padding < 0)
+        return ng_fail(NG_ERR_ARG, "ng_save_image_grid('%s'): bad arguments (n %d, c %d (1 or 3), %dx%d, nrow %d, padding %d)",
+                       path ? path : "(null)", n, c, h, w, nrow, padding);
+    ncol = nrow < n ? nrow : n;
+    nrows = (n + ncol - 1) / ncol;
+    if (n == 1) padding = 0;   /* make_grid returns a single image as it is */
+    gw = ncol * ((int64_t)w + padding) + padding;
+    gh = nrows * ((int64_t)h + padding) + padding;
+    if (gw > (1 << 24) || gh > (1 << 24) || gw * gh > ((int64_t)1 << 30))
+        return ng_fail(NG_ERR_ARG, "ng_save_image_grid('%s'): a %lldx%lld grid is too large", path, (long long)gw, (long long)gh);
+#ifndef NG_USE_STB
+    return ng_fail(NG_ERR_UNSUPPORTED, "ng_save_image_grid('%s'): this build has no PNG writer; rebuild with -DNG_USE_STB "
+                   "(Debian: apt-get install libstb-dev, then -DNG_USE_STB -I/usr/include/stb ... -lstb)", path);
+#else
+    {
+        unsigned char *px = (unsigned char *)calloc((size_t)(gw * gh * c), 1);
+        ng__png_buf b;
+        ng_status st;
+        int k, ch, y, x;
+        if (!px) return ng_fail(NG_ERR_NOMEM, "ng_save_image_grid('%s'): cannot allocate %lldx%lld pixels", path, (long long)gw, (long long)gh);
+        for (k = 0; k < n; k++) {
+            int64_t oy = (k / ncol) * ((int64_t)h + padding) + padding, ox = (k % ncol) * ((int64_t)w + padding) + padding;
+            const float *img = images + (size_t)k * c * h * w;
+            for (ch = 0; ch < c; ch++)
+                for (y = 0; y < h; y++)
+                    for (x = 0; x < w; x++)
+                        px[((size_t)(oy + y) * gw + (size_t)(ox + x)) * c + ch] = ng__grid_u8(img[((size_t)ch * h + y) * w + x]);
+        }
+        memset(&b, 0, sizeof b);
+        if (!stbi_write_png_to_func(ng__png_write, &b, (int)gw, (int)gh, c, px, (int)(gw * c)) || b.failed || b.n == 0) {
+            free(px);
+            free(b.data);
+            return ng_fail(NG_ERR_NOMEM, "ng_save_image_grid('%s'): PNG encoding of a %lldx%lld image failed", path,
+                           (long long)gw, (long long)gh);
+        }
+        free(px);
+        st = ng_file_write_atomic(path, b.data, b.n);
+        free(b.data);
+        return st;
+    }
+#endif
+}
+
+/* ---- src/text.c ---- */
+/* ======================================================================================== */
+/* @@TEXT                                                                                   */
+/* ======================================================================================== */
+#ifdef NG_USE_UTF8PROC
+#include <utf8proc.h>
+#endif
+
+ng_text_opts ng_text_opts_default(void) {
+    ng_text_opts o;
+    o.casefold = 0;
+    o.replace_invalid = 0;
+    o.max_len = 64;
+    return o;
+}
+
+ng_vocab_opts ng_vocab_opts_default(void) {
+    ng_vocab_opts o;
+    o.min_count = 1;
+    o.max_size = 0;
+    o.sorted = 0;
+    return o;
+}
+
+void ng_tokens_free(ng_tokens *t) {
+    free(t->tok);
+    free(t->buf_);
+    t->tok = NULL;
+    t->buf_ = NULL;
+    t->n = 0;
+}
+
+static const char *ng__tsrc(const char *s) { return s ? s : "(memory)"; }
+
+#ifdef NG_USE_UTF8PROC
+/* Length of the valid UTF-8 sequence at p (1..4), or 0 with *why and *used (bytes of the
+   maximal invalid subpart, >= 1) set. */
+static int ng__utf8_seq(const unsigned char *p, size_t left, const char **why, size_t *used) {
+    unsigned c = p[0];
+    int need;
+    unsigned lo = 0x80, hi = 0xBF;
+    size_t k;
+    *used = 1;
+    if (c < 0x80) return 1;
+    if (c < 0xC2) { *why = c < 0xC0 ? "unexpected continuation byte" : "overlong encoding"; return 0; }
+    if (c < 0xE0) need = 1;
+    else if (c < 0xF0) { need = 2; if (c == 0xE0) lo = 0xA0; if (c == 0xED) hi = 0x9F; }
+    else if (c < 0xF5) { need = 3; if (c == 0xF0) lo = 0x90; if (c == 0xF4) hi = 0x8F; }
+    else { *why = "code point above U+10FFFF"; return 0; }
+    for (k = 1; k <= (size_t)need; k++) {
+        unsigned b;
+        if (k >= left) { *why = "truncated sequence at end of text"; *used = k; return 0; }
+        b = p[k];
+        if (k == 1 && (b < lo || b > hi) && b >= 0x80 && b <= 0xBF) {
+            *why = c == 0xE0 || c == 0xF0 ? "overlong encoding"
+                 : c == 0xED ? "surrogate code point" : "code point above U+10FFFF";
+            *used = 1;
+            return 0;
+        }
+        if (b < 0x80 || b > 0xBF) { *why = "truncated sequence"; *used = k; return 0; }
+    }
+    return need + 1;
+}
+#endif
+
+ng_status ng_tokenize_spaces(const char *text, size_t n, ng_tokens *out) {
+    size_t i, cnt = 0, w = 0;
+    out->n = 0; out->tok = NULL; out->buf_ = NULL;
+    for (i = 0; i < n; i++) if (text[i] != ' ' && (i == 0 || text[i - 1] == ' ')) cnt++;
+    out->buf_ = (char *)malloc(n + 1);
+    out->tok = (char **)malloc((cnt ? cnt : 1) * sizeof(char *));
+    if (!out->buf_ || !out->tok) { ng_tokens_free(out); return ng_fail(NG_ERR_NOMEM, "tokenize: out of memory"); }
+    for (i = 0; i < n; i++) {
+        if (text[i] == ' ') continue;
+        if (i == 0 || text[i - 1] == ' ') out->tok[out->n++] = out->buf_ + w;
+        out->buf_[w++] = text[i];
+        if (i + 1 == n || text[i + 1] == ' ') out->buf_[w++] = 0;
+    }
+    return NG_OK;
+}
+
+#ifdef NG_USE_UTF8PROC
+static int ng__is_cjk(int32_t c) {
+    return (c >= 0x2E80 && c <= 0x2FDF) || (c >= 0x3005 && c <= 0x3007) || (c >= 0x3021 && c <= 0x3029) ||
+           (c >= 0x3038 && c <= 0x303B) || (c >= 0x3040 && c <= 0x30FF) || (c >= 0x31F0 && c <= 0x31FF) ||
+           (c >= 0x3400 && c <= 0x4DBF) || (c >= 0x4E00 && c <= 0x9FFF) || (c >= 0xF900 && c <= 0xFAFF) ||
+           (c >= 0xFF66 && c <= 0xFF9F) || (c >= 0x20000 && c <= 0x3FFFF);
+}
+#endif
+
+ng_status ng_tokenize(const char *text, size_t n, const ng_text_opts *o, const char *src_name,
+                      int64_t line, ng_tokens *out) {
+#ifndef NG_USE_UTF8PROC
+    (void)text; (void)n; (void)o; (void)line;
+    out->n = 0; out->tok = NULL; out->buf_ = NULL;
+    return ng_fail(NG_ERR_UNSUPPORTED, "cannot tokenize '%s': this build has no utf8proc "
+                   "(install libutf8proc-dev and build with -DNG_USE_UTF8PROC -lutf8proc)", ng__tsrc(src_name));
+#else
+    ng_text_opts def = ng_text_opts_default();
+    unsigned char *clean = NULL;
+    utf8proc_uint8_t *norm = NULL;
+    utf8proc_ssize_t nl;
+    size_t i = 0, w = 0, cap, ntok = 0, tcap = 16, *offs = NULL;
+    int kind = 0, ri = 0, zwj = 0;   /* kind: 0 none, 1 word, 2 symbol, 3 single (punct/cjk) */
+    int opts;
+    out->n = 0; out->tok = NULL; out->buf_ = NULL;
+    if (!o) o = &def;
+    if (n > ((size_t)1 << 30)) return ng_fail(NG_ERR_ARG, "'%s' line %lld: text of %zu bytes is too long",
+                                             ng__tsrc(src_name), (long long)line, n);
+    clean = (unsigned char *)malloc(n * 3 + 1);
+    if (!clean) return ng_fail(NG_ERR_NOMEM, "tokenize: out of memory");
+    while (i < n) {
+        const char *why = "";
+        size_t used;
+        int len = ng__utf8_seq((const unsigned char *)text + i, n - i, &why, &used);
+        if (len > 0) { memcpy(clean + w, text + i, (size_t)len); w += (size_t)len; i += (size_t)len; continue; }
+        if (!o->replace_invalid) {
+            free(clean);
+            return ng_fail(NG_ERR_FORMAT, "'%s' line %lld: invalid UTF-8 at byte %zu of the text (%s)",
+                           ng__tsrc(src_name), (long long)line, i, why);
+        }
+        clean[w++] = 0xEF; clean[w++] = 0xBF; clean[w++] = 0xBD;
+        i += used;
+    }
+    opts = UTF8PROC_COMPOSE | UTF8PROC_COMPAT | UTF8PROC_STABLE | (o->casefold ? UTF8PROC_CASEFOLD : 0);
+    nl = w ? utf8proc_map(clean, (utf8proc_ssize_t)w, &norm, (utf8proc_option_t)opts) : 0;
+    free(clean);
+    if (nl < 0) return ng_fail(NG_ERR_FORMAT, "'%s' line %lld: normalisation failed: %s",
+                               ng__tsrc(src_name), (long long)line, utf8proc_errmsg(nl));
+    cap = 2 * (size_t)nl + 1;
+    out->buf_ = (char *)malloc(cap);
+    offs = (size_t *)malloc(tcap * sizeof(size_t));
+    if (!out->buf_ || !offs) { free(norm); free(offs); ng_tokens_free(out); return ng_fail(NG_ERR_NOMEM, "tokenize: out of memory"); }
+    w = 0;
+    i = 0;
+#define NG__TOK_CLOSE() do { if (kind) { out->buf_[w++] = 0; kind = 0; ri = 0; zwj = 0; } } while (0)
+#define NG__TOK_OPEN(k) do { NG__TOK_CLOSE(); if (ntok == tcap) { size_t *nn_ = (size_t *)realloc(offs, 2 * tcap * sizeof(size_t)); \
+        if (!nn_) { goto nomem; } else { offs = nn_; tcap *= 2; } } offs[ntok++] = w; kind = (k); } while (0)
+    while (i < (size_t)nl) {
+        utf8proc_int32_t c;
+        utf8proc_ssize_t len = utf8proc_iterate(norm + i, nl - (utf8proc_ssize_t)i, &c);
+        utf8proc_category_t cat;
+        if (len <= 0) { len = 1; c = 0xFFFD; }
+        cat = utf8proc_category(c);
+        switch (cat) {
+        case UTF8PROC_CATEGORY_ZS: case UTF8PROC_CATEGORY_ZL: case UTF8PROC_CATEGORY_ZP: case UTF8PROC_CATEGORY_CC:
+            NG__TOK_CLOSE();
+            i += (size_t)len;
+            continue;
+        case UTF8PROC_CATEGORY_CF:
+            if (kind == 2 && (c == 0x200D || (c >= 0xE0020 && c <= 0xE007F))) {
+                if (c == 0x200D) zwj = 1;
+                break;   /* appended below */
+            }
+            i += (size_t)len;
+            continue;    /* dropped */
+        case UTF8PROC_CATEGORY_MN: case UTF8PROC_CATEGORY_MC: case UTF8PROC_CATEGORY_ME:
+            if (!kind) NG__TOK_OPEN(1);
+            break;
+        case UTF8PROC_CATEGORY_LU: case UTF8PROC_CATEGORY_LL: case UTF8PROC_CATEGORY_LT:
+        case UTF8PROC_CATEGORY_LM: case UTF8PROC_CATEGORY_LO:
+        case UTF8PROC_CATEGORY_ND: case UTF8PROC_CATEGORY_NL: case UTF8PROC_CATEGORY_NO:
+            if (ng__is_cjk(c)) NG__TOK_OPEN(3);
+            else if (kind != 1) NG__TOK_OPEN(1);
+            break;
+        case UTF8PROC_CATEGORY_SO: case UTF8PROC_CATEGORY_SK: case UTF8PROC_CATEGORY_SM: case UTF8PROC_CATEGORY_SC: {
+            int is_ri = c >= 0x1F1E6 && c <= 0x1F1FF;
+            if (kind == 2 && (zwj || (c >= 0x1F3FB && c <= 0x1F3FF) || (is_ri && ri == 1))) {
+                zwj = 0;
+                if (is_ri) ri = 2;
+            } else {
+                NG__TOK_OPEN(2);
+                ri = is_ri;
+            }
+            break;
+        }
+        default:   /* punctuation, private use, unassigned: one token each */
+            NG__TOK_OPEN(3);
+            break;
+        }
+        memcpy(out->buf_ + w, norm + i, (size_t)len);
+        w += (size_t)len;
+        i += (size_t)len;   /* a single (kind 3) stays open only for marks that follow it */
+    }
+    NG__TOK_CLOSE();
+#undef NG__TOK_OPEN
+#undef NG__TOK_CLOSE
+    free(norm);
+    norm = NULL;
+    out->tok = (char **)malloc((ntok ? ntok : 1) * sizeof(char *));
+    if (!out->tok) goto nomem;
+    for (i = 0; i < ntok; i++) out->tok[i] = out->buf_ + offs[i];
+    out->n = (int64_t)ntok;
+    free(offs);
+    return NG_OK;
+nomem:
+    free(norm);
+    free(offs);
+    ng_tokens_free(out);
+    return ng_fail(NG_ERR_NOMEM, "tokenize: out of memory");
+#endif
+}
+
+/* ---- vocabulary ---- */
+uint64_t ng_fnv1a64(const void *data, size_t n) {
+    const unsigned char *p = (const unsigned char *)data;
+    uint64_t h = 14695981039346656037ull;
+    size_t i;
+    for (i = 0; i < n; i++) { h ^= p[i]; h *= 1099511628211ull; }
+    return h;
+}
+
+void ng_vocab_free(ng_vocab *v) {
+    int64_t i;
+    if (v->words) for (i = 0; i < v->size; i++) free(v->words[i]);
+    free(v->words);
+    free(v->slots_);
+    memset(v, 0, sizeof *v);
+}
+
+static int64_t ng__vocab_slot(const ng_vocab *v, const char *word) {
+    uint64_t h;
+    int64_t m;
+    if (!v->slots_) return -1;
+    h = ng_fnv1a64(word, strlen(word));
+    m = v->cap_ - 1;
+    for (;; h++) {
+        int64_t s = (int64_t)(h & (uint64_t)m), id = v->slots_[s];
+        if (id == 0 || strcmp(v->words[id - 1], word) == 0) return s;
+    }
+}
+
+int32_t ng_vocab_lookup(const ng_vocab *v, const char *word) {
+    int64_t s = ng__vocab_slot(v, word);
+    if (s < 0 || v->slots_[s] == 0) return NG_TEXT_UNK;
+    return (int32_t)(v->slots_[s] - 1);
+}
+
+/* Append a word (copied) unless present; *id = its id. */
+static ng_status ng__vocab_add(ng_vocab *v, const char *word, int64_t *id) {
+    int64_t s;
+    if (!v->slots_ || 2 * (v->size + 1) > v->cap_) {
+        int64_t nc = v->cap_ ? 2 * v->cap_ : 64, k;
+        int64_t *ns = (int64_t *)calloc((size_t)nc, sizeof(int64_t));
+        char **nw = (char **)realloc(v->words, (size_t)(nc / 2 + 1) * sizeof(char *));
+        if (!ns || !nw) { free(ns); if (nw) v->words = nw; return ng_fail(NG_ERR_NOMEM, "vocabulary: out of memory"); }
+        v->words = nw;
+        free(v->slots_);
+        v->slots_ = ns;
+        v->cap_ = nc;
+        for (k = 0; k < v->size; k++) {
+            s = ng__vocab_slot(v, v->words[k]);
+            v->slots_[s] = k + 1;
+        }
+    }
+    s = ng__vocab_slot(v, word);
+    if (v->slots_[s]) { *id = v->slots_[s] - 1; return NG_OK; }
+    {
+        size_t L = strlen(word);
+        char *c = (char *)malloc(L + 1);
+        if (!c) return ng_fail(NG_ERR_NOMEM, "vocabulary: out of memory");
+        memcpy(c, word, L + 1);
+        v->words[v->size] = c;
+    }
+    v->slots_[s] = v->size + 1;
+    *id = v->size++;
+    return NG_OK;
+}
+
+static ng_status ng__vocab_specials(ng_vocab *v) {
+    int64_t id;
+    ng_status st;
+    memset(v, 0, sizeof *v);
+    if ((st = ng__vocab_add(v, "<pad>", &id)) != NG_OK) return st;
+    return ng__vocab_add(v, "<unk>", &id);
+}
+
+void ng_text_encode(const ng_vocab *v, const char *const *tok, int64_t ntok, int max_len,
+                    int32_t *ids, float *mask, int32_t *length) {
+    int i;
+    int64_t L = ntok < max_len ? ntok : max_len;
+    for (i = 0; i < max_len; i++) {
+        ids[i] = i < L ? ng_vocab_lookup(v, tok[i]) : NG_TEXT_PAD;
+        if (mask) mask[i] = i < L ? 1.0f : 0.0f;
+    }
+    if (length) *length = (int32_t)L;
+}
+
+static ng_status ng__tok_any(const char *text, const ng_text_opts *o, const char *src, int64_t line, ng_tokens *t) {
+    if (!o) return ng_tokenize_spaces(text, strlen(text), t);
+    return ng_tokenize(text, strlen(text), o, src, line, t);
+}
+
+typedef struct { int64_t count, first; const char *w; } ng__vcount;
+static int ng__vc_cmp_count(const void *a, const void *b) {
+    const ng__vcount *x = (const ng__vcount *)a, *y = (const ng__vcount *)b;
+    if (x->count != y->count) return x->count > y->count ? -1 : 1;
+    return strcmp(x->w, y->w);
+}
+static int ng__vc_cmp_lex(const void *a, const void *b) {
+    return strcmp(((const ng__vcount *)a)->w, ((const ng__vcount *)b)->w);
+}
+
+ng_status ng_vocab_build(const ng_text_examples *const *sets, int nsets, const ng_text_opts *o,
+                         const ng_vocab_opts *vo, ng_vocab *out) {
+    ng_vocab all;
+    int64_t *counts = NULL, ccap = 0, i, k, keep = 0;
+    ng__vcount *vc = NULL;
+    ng_vocab_opts dv = ng_vocab_opts_default();
+    ng_status st = NG_OK;
+    int si;
+    memset(out, 0, sizeof *out);
+    memset(&all, 0, sizeof all);
+    if (!vo) vo = &dv;
+    for (si = 0; si < nsets && st == NG_OK; si++) {
+        const ng_text_examples *e = sets[si];
+        for (i = 0; i < e->n && st == NG_OK; i++) {
+            ng_tokens t;
+            char name[64];
+            snprintf(name, sizeof name, "example set %d", si);
+            st = ng__tok_any(e->texts[i], o, name, i + 1, &t);
+            for (k = 0; k < t.n && st == NG_OK; k++) {
+                int64_t id;
+                st = ng__vocab_add(&all, t.tok[k], &id);
+                if (st == NG_OK && id >= ccap) {
+                    int64_t nc = ccap ? 2 * ccap : 1024;
+                    int64_t *nn = (int64_t *)realloc(counts, (size_t)nc * sizeof(int64_t));
+                    if (!nn) { st = ng_fail(NG_ERR_NOMEM, "vocabulary: out of memory"); break; }
+                    memset(nn + ccap, 0, (size_t)(nc - ccap) * sizeof(int64_t));
+                    counts = nn;
+                    ccap = nc;
+                }
+                if (st == NG_OK) counts[id]++;
+            }
+            ng_tokens_free(&t);
+        }
+    }
+    if (st == NG_OK) {
+        vc = (ng__vcount *)malloc((size_t)(all.size ? all.size : 1) * sizeof(ng__vcount));
+        if (!vc) st = ng_fail(NG_ERR_NOMEM, "vocabulary: out of memory");
+    }
+    if (st == NG_OK) {
+        for (i = 0; i < all.size; i++) {
+            if (counts[i] < vo->min_count || strcmp(all.words[i], "<pad>") == 0 || strcmp(all.words[i], "<unk>") == 0) continue;
+            vc[keep].count = counts[i]; vc[keep].first = i; vc[keep].w = all.words[i];
+            keep++;
+        }
+        qsort(vc, (size_t)keep, sizeof *vc, ng__vc_cmp_count);   /* most frequent first */
+        if (vo->max_size > 0 && keep > vo->max_size - 2) keep = vo->max_size > 2 ? vo->max_size - 2 : 0;
+        if (vo->sorted) qsort(vc, (size_t)keep, sizeof *vc, ng__vc_cmp_lex);
+        st = ng__vocab_specials(out);
+        for (i = 0; i < keep && st == NG_OK; i++) {
+            int64_t id;
+            st = ng__vocab_add(out, vc[i].w, &id);
+        }
+    }
+    free(vc);
+    free(counts);
+    ng_vocab_free(&all);
+    if (st != NG_OK) ng_vocab_free(out);
+    return st;
+}
+
+ng_status ng_vocab_save(const ng_vocab *v, const char *path) {
+    size_t total = 0, w = 0;
+    int64_t i;
+    char *buf;
+    ng_status st;
+    for (i = 0; i < v->size; i++) {
+        const char *s = v->words[i];
+        if (!s[0] || strchr(s, '\n') || strchr(s, '\r'))
+            return ng_fail(NG_ERR_ARG, "cannot save vocabulary to '%s': token %lld is empty or holds a line break",
+                           path, (long long)i);
+        total += strlen(s) + 1;
+    }
+    buf = (char *)malloc(total ? total : 1);
+    if (!buf) return ng_fail(NG_ERR_NOMEM, "vocabulary: out of memory");
+    for (i = 0; i < v->size; i++) {
+        size_t L = strlen(v->words[i]);
+        memcpy(buf + w, v->words[i], L);
+        w += L;
+        buf[w++] = '\n';
+    }
+    st = ng_file_write_atomic(path, buf, w);
+    free(buf);
+    return st;
+}
+
+ng_status ng_vocab_parse(const char *buf, size_t n, const char *src_name, ng_vocab *v) {
+    size_t p = 0;
+    int64_t line = 0;
+    char *tmp = NULL;
+    ng_status st = NG_OK;
+    memset(v, 0, sizeof *v);
+    while (p < n && st == NG_OK) {
+        const char *nl = (const char *)memchr(buf + p, '\n', n - p);
+        size_t e = nl ? (size_t)(nl - buf) : n, L = e - p;
+        int64_t id;
+        line++;
+        if (L > 0 && buf[e - 1] == '\r') L--;
+        if (L == 0 || L > NG_TEXT_MAX_LINE || memchr(buf + p, 0, L)) {
+            st = ng_fail(NG_ERR_FORMAT, "vocabulary '%s' line %lld: %s", ng__tsrc(src_name), (long long)line,
+                         L == 0 ? "empty token" : "token too long or holds a NUL byte");
+            break;
+        }
+        tmp = (char *)malloc(L + 1);
+        if (!tmp) { st = ng_fail(NG_ERR_NOMEM, "vocabulary: out of memory"); break; }
+        memcpy(tmp, buf + p, L);
+        tmp[L] = 0;
+        if ((line == 1 && strcmp(tmp, "<pad>") != 0) || (line == 2 && strcmp(tmp, "<unk>") != 0))
+            st = ng_fail(NG_ERR_FORMAT, "vocabulary '%s' line %lld: expected '%s'", ng__tsrc(src_name),
+                         (long long)line, line == 1 ? "<pad>" : "<unk>");
+        if (st == NG_OK) st = ng__vocab_add(v, tmp, &id);
+        if (st == NG_OK && id != line - 1)
+            st = ng_fail(NG_ERR_FORMAT, "vocabulary '%s' line %lld: duplicate token '%s'", ng__tsrc(src_name),
+                         (long long)line, tmp);
+        free(tmp);
+        p = e + 1;
+    }
+    if (st == NG_OK && v->size < 2)
+        st = ng_fail(NG_ERR_FORMAT, "vocabulary '%s': needs at least the lines <pad> and <unk>", ng__tsrc(src_name));
+    if (st != NG_OK) ng_vocab_free(v);
+    return st;
+}
+
+ng_status ng_vocab_load(const char *path, ng_vocab *v) {
+    unsigned char *d;
+    size_t n;
+    ng_status st = ng_file_read_all(path, NG_TEXT_MAX_FILE, &d, &n);
+    memset(v, 0, sizeof *v);
+    if (st != NG_OK) return st;
+    st = ng_vocab_parse((const char *)d, n, path, v);
+    free(d);
+    return st;
+}
+
+/* ---- examples and datasets ---- */
+void ng_text_examples_free(ng_text_examples *e) {
+    int64_t i;
+    int c;
+    if (e->texts) for (i = 0; i < e->n; i++) free(e->texts[i]);
+    if (e->class_names) for (c = 0; c < e->num_classes; c++) free(e->class_names[c]);
+    free(e->texts);
+    free(e->labels);
+    free(e->class_names);
+    memset(e, 0, sizeof *e);
+}
+
+ng_status ng_text_examples_add(ng_text_examples *e, int32_t label, const char *text, size_t len) {
+    char *c;
+    if (e->n == e->cap_) {
+        int64_t nc = e->cap_ ? 2 * e->cap_ : 256;
+        int32_t *nl = (int32_t *)realloc(e->labels, (size_t)nc * sizeof(int32_t));
+        char **nt;
+        if (!nl) return ng_fail(NG_ERR_NOMEM, "text examples: out of memory");
+        e->labels = nl;
+        nt = (char **)realloc(e->texts, (size_t)nc * sizeof(char *));
+        if (!nt) return ng_fail(NG_ERR_NOMEM, "text examples: out of memory");
+        e->texts = nt;
+        e->cap_ = nc;
+    }
+    c = (char *)malloc(len + 1);
+    if (!c) return ng_fail(NG_ERR_NOMEM, "text examples: out of memory");
+    memcpy(c, text, len);
+    c[len] = 0;
+    e->labels[e->n] = label;
+    e->texts[e->n++] = c;
+    return NG_OK;
+}
+
+static ng_status ng__add_class(ng_text_examples *e, const char *name, size_t len) {
+    char **nn;
+    char *c;
+    if (e->num_classes >= NG_TEXT_MAX_CLASSES) return ng_fail(NG_ERR_FORMAT, "more than %d classes", NG_TEXT_MAX_CLASSES);
+    nn = (char **)realloc(e->class_names, (size_t)(e->num_classes + 1) * sizeof(char *));
+    if (!nn) return ng_fail(NG_ERR_NOMEM, "text examples: out of memory");
+    e->class_names = nn;
+    c = (char *)malloc(len + 1);
+    if (!c) return ng_fail(NG_ERR_NOMEM, "text examples: out of memory");
+    memcpy(c, name, len);
+    c[len] = 0;
+    e->class_names[e->num_classes++] = c;
+    return NG_OK;
+}
+
+ng_status ng_text_examples_set_classes(ng_text_examples *e, int num_classes, const char *const *names) {
+    int c;
+    ng_status st = NG_OK;
+    for (c = 0; c < e->num_classes; c++) free(e->class_names[c]);
+    free(e->class_names);
+    e->class_names = NULL;
+    e->num_classes = 0;
+    for (c = 0; c < num_classes && st == NG_OK; c++) st = ng__add_class(e, names[c], strlen(names[c]));
+    return st;
+}
+
+void ng_text_dataset_free(ng_text_dataset *d) {
+    int c;
+    if (d->class_names) for (c = 0; c < d->num_classes; c++) free(d->class_names[c]);
+    free(d->class_names);
+    free(d->ids);
+    free(d->lengths);
+    free(d->labels);
+    memset(d, 0, sizeof *d);
+}
+
+ng_status ng_text_dataset_make(const ng_text_examples *e, const ng_vocab *v, const ng_text_opts *o,
+                               int max_len_if_null, ng_text_dataset *out) {
+    int L = o ? o->max_len : max_len_if_null;
+    int64_t i;
+    int c;
+    ng_status st = NG_OK;
+    memset(out, 0, sizeof *out);
+    if (L <= 0 || L > (1 << 20)) return ng_fail(NG_ERR_ARG, "text dataset: max_len %d out of range", L);
+    out->n = e->n;
+    out->max_len = L;
+    out->ids = (int32_t *)malloc((size_t)(e->n ? e->n : 1) * (size_t)L * sizeof(int32_t));
+    out->lengths = (int32_t *)malloc((size_t)(e->n ? e->n : 1) * sizeof(int32_t));
+    out->labels = (int32_t *)malloc((size_t)(e->n ? e->n : 1) * sizeof(int32_t));
+    out->class_names = (char **)calloc((size_t)(e->num_classes ? e->num_classes : 1), sizeof(char *));
+    if (!out->ids || !out->lengths || !out->labels || !out->class_names) {
+        ng_text_dataset_free(out);
+        return ng_fail(NG_ERR_NOMEM, "text dataset: out of memory");
+    }
+    out->num_classes = e->num_classes;
+    for (c = 0; c < e->num_classes; c++) {
+        size_t len = strlen(e->class_names[c]);
+        out->class_names[c] = (char *)malloc(len + 1);
+        if (!out->class_names[c]) { st = ng_fail(NG_ERR_NOMEM, "text dataset: out of memory"); break; }
+        memcpy(out->class_names[c], e->class_names[c], len + 1);
+    }
+    for (i = 0; i < e->n && st == NG_OK; i++) {
+        ng_tokens t;
+        st = ng__tok_any(e->texts[i], o, "example", i + 1, &t);
+        if (st != NG_OK) break;
+        ng_text_encode(v, (const char *const *)t.tok, t.n, L, out->ids + (size_t)i * (size_t)L, NULL, out->lengths + i);
+        out->labels[i] = e->labels[i];
+        ng_tokens_free(&t);
+    }
+    if (st != NG_OK) ng_text_dataset_free(out);
+    return st;
+}
+
+/* ---- readers ---- */
+static ng_status ng__load_with(const char *path, ng_status (*fn)(const char *, size_t, const char *, const void *, ng_text_examples *),
+                               const void *arg, ng_text_examples *out) {
+    unsigned char *d;
+    size_t n;
+    ng_status st;
+    memset(out, 0, sizeof *out);
+    st = ng_file_read_all(path, NG_TEXT_MAX_FILE, &d, &n);
+    if (st != NG_OK) return st;
+    st = fn((const char *)d, n, path, arg, out);
+    free(d);
+    return st;
+}
+
+/* next line [p, *e) without the \r of \r\n; returns 0 at end */
+static int ng__next_line(const char *buf, size_t n, size_t *p, size_t *s, size_t *len) {
+    const char *nl;
+    size_t e;
+    if (*p >= n) return 0;
+    nl = (const char *)memchr(buf + *p, '\n', n - *p);
+    e = nl ? (size_t)(nl - buf) : n;
+    *s = *p;
+    *len = e - *p;
+    if (*len > 0 && buf[e - 1] == '\r') (*len)--;
+    *p = e + 1;
+    return 1;
+}
+
+ng_status ng_tsv_parse(const char *buf, size_t n, const char *src_name, int integer_labels, ng_text_examples *out) {
+    size_t p = 0, s, len;
+    int64_t line = 0;
+    ng_status st = NG_OK;
+    const char *src = ng__tsrc(src_name);
+    memset(out, 0, sizeof *out);
+    while (st == NG_OK && ng__next_line(buf, n, &p, &s, &len)) {
+        const char *tab;
+        size_t ll;
+        int32_t label = -1;
+        int c;
+        line++;
+        if (len == 0) continue;
+        if (len > NG_TEXT_MAX_LINE) { st = ng_fail(NG_ERR_FORMAT, "'%s' line %lld: line longer than %u bytes", src, (long long)line, (unsigned)NG_TEXT_MAX_LINE); break; }
+        tab = (const char *)memchr(buf + s, '\t', len);
+        if (!tab) { st = ng_fail(NG_ERR_FORMAT, "'%s' line %lld: no TAB between label and text", src, (long long)line); break; }
+        ll = (size_t)(tab - (buf + s));
+        if (ll == 0) { st = ng_fail(NG_ERR_FORMAT, "'%s' line %lld: empty label", src, (long long)line); break; }
+        if (integer_labels) {
+            size_t k;
+            long v = 0;
+            for (k = 0; k < ll; k++) {
+                if (buf[s + k] < '0' || buf[s + k] > '9' || v >= NG_TEXT_MAX_CLASSES) { v = -1; break; }
+                v = v * 10 + (buf[s + k] - '0');
+            }
+            if (v < 0 || v >= NG_TEXT_MAX_CLASSES) {
+                st = ng_fail(NG_ERR_FORMAT, "'%s' line %lld: label '%.*s' is not an integer in 0..%d", src, (long long)line,
+                             (int)(ll > 40 ? 40 : ll), buf + s, NG_TEXT_MAX_CLASSES - 1);
+                break;
+            }
+            label = (int32_t)v;
+            while (st == NG_OK && out->num_classes <= label) {
+                char nm[16];
+                snprintf(nm, sizeof nm, "%d", out->num_classes);
+                st = ng__add_class(out, nm, strlen(nm));
+            }
+        } else {
+            for (c = 0; c < out->num_classes; c++)
+                if (strlen(out->class_names[c]) == ll && memcmp(out->class_names[c], buf + s, ll) == 0) { label = c; break; }
+            if (label < 0) {
+                if (memchr(buf + s, 0, ll)) { st = ng_fail(NG_ERR_FORMAT, "'%s' line %lld: NUL byte in label", src, (long long)line); break; }
+                st = ng__add_class(out, buf + s, ll);
+                if (st != NG_OK) { st = ng_fail(st, "'%s' line %lld: %s", src, (long long)line, ng_last_error()); break; }
+                label = out->num_classes - 1;
+            }
+        }
+        if (st == NG_OK) st = ng_text_examples_add(out, label, tab + 1, len - ll - 1);
+    }
+    if (st != NG_OK) ng_text_examples_free(out);
+    return st;
+}
+
+static ng_status ng__tsv_fn(const char *b, size_t n, const char *src, const void *arg, ng_text_examples *out) {
+    return ng_tsv_parse(b, n, src, *(const int *)arg, out);
+}
+ng_status ng_tsv_load(const char *path, int integer_labels, ng_text_examples *out) {
+    return ng__load_with(path, ng__tsv_fn, &integer_labels, out);
+}
+
+static const char *const ng__ag_names[4] = { "World", "Sports", "Business", "Sci/Tech" };
+
+ng_status ng_agnews_parse(const char *buf, size_t n, const char *src_name, ng_text_examples *out) {
+    const char *src = ng__tsrc(src_name);
+    size_t p = 0;
+    int64_t line = 1;
+    char *field[3] = { NULL, NULL, NULL };
+    size_t flen[3] = { 0, 0, 0 };
+    char *rec = NULL;
+    ng_status st;
+    memset(out, 0, sizeof *out);
+    st = ng_text_examples_set_classes(out, 4, ng__ag_names);
+    for (int k = 0; k < 3 && st == NG_OK; k++) {
+        field[k] = (char *)malloc(NG_TEXT_MAX_LINE + 1);
+        if (!field[k]) st = ng_fail(NG_ERR_NOMEM, "AG News: out of memory");
+    }
+    if (st == NG_OK) { rec = (char *)malloc(2 * (size_t)NG_TEXT_MAX_LINE + 2); if (!rec) st = ng_fail(NG_ERR_NOMEM, "AG News: out of memory"); }
+    while (st == NG_OK && p < n) {
+        int64_t rline = line;
+        int nf = 0, done = 0;
+        size_t rl = 0, k;
+        long cls;
+        /* blank line between records */
+        if (buf[p] == '\n' || (buf[p] == '\r' && p + 1 < n && buf[p + 1] == '\n')) { p += buf[p] == '\r' ? 2 : 1; line++; continue; }
+        while (!done && st == NG_OK) {
+            size_t fl = 0;
+            if (nf == 3) { st = ng_fail(NG_ERR_FORMAT, "'%s' line %lld: more than 3 fields (expected \"class\",\"title\",\"body\")", src, (long long)rline); break; }
+            if (p < n && buf[p] == '"') {
+                p++;
+                for (;;) {
+                    if (p >= n) { st = ng_fail(NG_ERR_FORMAT, "'%s' line %lld: quoted field not closed before end of file", src, (long long)rline); break; }
+                    if (buf[p] == '"') {
+                        if (p + 1 < n && buf[p + 1] == '"') { if (fl >= NG_TEXT_MAX_LINE) { st = ng_fail(NG_ERR_FORMAT, "'%s' line %lld: field longer than %u bytes", src, (long long)rline, (unsigned)NG_TEXT_MAX_LINE); break; }
+                        field[nf][fl++] = '"'; p += 2; continue; }
+                        p++;
+                        break;
+                    }
+                    if (buf[p] == '\n') line++;
+                    if (fl >= NG_TEXT_MAX_LINE) { st = ng_fail(NG_ERR_FORMAT, "'%s' line %lld: field longer than %u bytes", src, (long long)rline, (unsigned)NG_TEXT_MAX_LINE); break; }
+                    field[nf][fl++] = buf[p++];
+                }
+                if (st != NG_OK) break;
+                if (p < n && buf[p] != ',' && buf[p] != '\n' && buf[p] != '\r') {
+                    st = ng_fail(NG_ERR_FORMAT, "'%s' line %lld: unexpected character after a closing quote", src, (long long)line);
+                    break;
+                }
+            } else {
+                while (p < n && buf[p] != ',' && buf[p] != '\n' && buf[p] != '\r') {
+                    if (buf[p] == '"') { st = ng_fail(NG_ERR_FORMAT, "'%s' line %lld: quote inside an unquoted field", src, (long long)line); break; }
+                    if (fl >= NG_TEXT_MAX_LINE) { st = ng_fail(NG_ERR_FORMAT, "'%s' line %lld: field longer than %u bytes", src, (long long)rline, (unsigned)NG_TEXT_MAX_LINE); break; }
+                    field[nf][fl++] = buf[p++];
+                }
+                if (st != NG_OK) break;
+            }
+            flen[nf++] = fl;
+            if (p < n && buf[p] == ',') { p++; continue; }
+            if (p < n && buf[p] == '\r') p++;
+            if (p < n && buf[p] == '\n') { p++; line++; }
+            else if (p < n) { st = ng_fail(NG_ERR_FORMAT, "'%s' line %lld: bare carriage return", src, (long long)line); break; }
+            done = 1;
+        }
+        if (st != NG_OK) break;
+        if (nf != 3) { st = ng_fail(NG_ERR_FORMAT, "'%s' line %lld: %d field(s), expected 3 (\"class\",\"title\",\"body\")", src, (long long)rline, nf); break; }
+        if (flen[0] != 1 || field[0][0] < '1' || field[0][0] > '4') {
+            st = ng_fail(NG_ERR_FORMAT, "'%s' line %lld: class '%.*s' is not 1..4", src, (long long)rline, (int)(flen[0] > 20 ? 20 : flen[0]), field[0]);
+            break;
+        }
+        cls = field[0][0] - '1';
+        for (int f = 1; f < 3; f++) {
+            if (f == 2) rec[rl++] = ' ';
+            for (k = 0; k < flen[f]; k++) {
+                if (field[f][k] == '\\' && k + 1 < flen[f] && field[f][k + 1] == 'n') { rec[rl++] = ' '; k++; }
+                else rec[rl++] = field[f][k];
+            }
+        }
+        st = ng_text_examples_add(out, (int32_t)cls, rec, rl);
+    }
+    for (int k = 0; k < 3; k++) free(field[k]);
+    free(rec);
+    if (st != NG_OK) ng_text_examples_free(out);
+    return st;
+}
+
+static ng_status ng__ag_fn(const char *b, size_t n, const char *src, const void *arg, ng_text_examples *out) {
+    (void)arg;
+    return ng_agnews_parse(b, n, src, out);
+}
+ng_status ng_agnews_load(const char *path, ng_text_examples *out) { return ng__load_with(path, ng__ag_fn, NULL, out); }
+
+/* SST */
+static const char *const ng__sst5_names[5] = { "very negative", "negative", "neutral", "positive", "very positive" };
+static const char *const ng__sst2_names[2] = { "negative", "positive" };
+
+typedef struct { int label; int64_t a, b; } ng__sst_node;   /* leaves [a, b) */
+
+ng_status ng_sst_parse(const char *buf, size_t n, const char *src_name, const ng_sst_opts *o, ng_text_examples *out) {
+    const char *src = ng__tsrc(src_name);
+    ng_sst_opts dopt = { 0, 0 };
+    size_t p = 0, s, len, cap = 0;
+    int64_t line = 0;
+    ng_status st;
+    int64_t *lstart = NULL, *lend = NULL;     /* leaf spans into wbuf */
+    char *wbuf = NULL, *phr = NULL;
+    ng__sst_node *stack = NULL, *done = NULL;
+    memset(out, 0, sizeof *out);
+    if (!o) o = &dopt;
+    st = o->binary ? ng_text_examples_set_classes(out, 2, ng__sst2_names) : ng_text_examples_set_classes(out, 5, ng__sst5_names);
+    while (st == NG_OK && ng__next_line(buf, n, &p, &s, &len)) {
+        size_t i = 0, wl = 0;
+        int64_t nleaf = 0, depth = 0, ndone = 0, k;
+        int closed = 0;
+        line++;
+        while (len > 0 && (buf[s + len - 1] == ' ' || buf[s + len - 1] == '\t')) len--;
+        if (len == 0) continue;
+        if (len > NG_TEXT_MAX_LINE) { st = ng_fail(NG_ERR_FORMAT, "'%s' line %lld: line longer than %u bytes", src, (long long)line, (unsigned)NG_TEXT_MAX_LINE); break; }
+        if (len + 1 > cap) {
+            free(lstart); free(lend); free(wbuf); free(phr); free(stack); free(done);
+            cap = len + 1;
+            lstart = (int64_t *)malloc(cap * sizeof(int64_t)); lend = (int64_t *)malloc(cap * sizeof(int64_t));
+            wbuf = (char *)malloc(cap * 5 + 8); phr = (char *)malloc(cap * 6 + 8);
+            stack = (ng__sst_node *)malloc(cap * sizeof(ng__sst_node)); done = (ng__sst_node *)malloc(cap * sizeof(ng__sst_node));
+            if (!lstart || !lend || !wbuf || !phr || !stack || !done) { st = ng_fail(NG_ERR_NOMEM, "SST: out of memory"); break; }
+        }
+        while (i < len && st == NG_OK) {
+            char ch = buf[s + i];
+            if (ch == ' ' || ch == '\t') { i++; continue; }
+            if (closed) { st = ng_fail(NG_ERR_FORMAT, "'%s' line %lld: text after the end of the tree at column %zu", src, (long long)line, i + 1); break; }
+            if (ch == '(') {
+                i++;
+                if (i >= len || buf[s + i] < '0' || buf[s + i] > '4' || (i + 1 < len && buf[s + i + 1] != ' ' && buf[s + i + 1] != '(')) {
+                    st = ng_fail(NG_ERR_FORMAT, "'%s' line %lld: expected a label 0..4 after '(' at column %zu", src, (long long)line, i);
+                    break;
+                }
+                stack[depth].label = buf[s + i] - '0';
+                stack[depth].a = nleaf;
+                stack[depth].b = -1;
+                depth++;
+                i++;
+                while (i < len && buf[s + i] == ' ') i++;
+                if (i < len && buf[s + i] != '(' && buf[s + i] != ')') {   /* a leaf word */
+                    size_t ws = i, we, last;
+                    while (i < len && buf[s + i] != ')' && buf[s + i] != '(') i++;
+                    if (i >= len || buf[s + i] == '(') { st = ng_fail(NG_ERR_FORMAT, "'%s' line %lld: leaf at column %zu not closed by ')'", src, (long long)line, ws + 1); break; }
+                    we = i;
+                    while (we > ws && buf[s + we - 1] == ' ') we--;
+                    last = ws;
+                    for (k = (int64_t)ws; k < (int64_t)we; k++) if (buf[s + k] == ' ') last = (size_t)k + 1;
+                    lstart[nleaf] = (int64_t)wl;
+                    for (k = (int64_t)last; k < (int64_t)we; k++) {
+                        char c = buf[s + k];
+                        if (c == '{' || c == '}') { memcpy(wbuf + wl, c == '{' ? "-LCB-" : "-RCB-", 5); wl += 5; }
+                        else if (c == 0) { st = ng_fail(NG_ERR_FORMAT, "'%s' line %lld: NUL byte in a word", src, (long long)line); break; }
+                        else wbuf[wl++] = c;
+                    }
+                    lend[nleaf++] = (int64_t)wl;
+                }
+            } else if (ch == ')') {
+                if (depth == 0) { st = ng_fail(NG_ERR_FORMAT, "'%s' line %lld: unbalanced ')' at column %zu", src, (long long)line, i + 1); break; }
+                depth--;
+                done[ndone] = stack[depth];
+                done[ndone].b = nleaf;
+                ndone++;
+                if (depth == 0) closed = 1;
+                i++;
+            } else {
+                st = ng_fail(NG_ERR_FORMAT, "'%s' line %lld: unexpected '%c' at column %zu (a tree starts with '(')", src, (long long)line, ch, i + 1);
+                break;
+            }
+        }
+        if (st != NG_OK) break;
+        if (!closed || depth != 0) { st = ng_fail(NG_ERR_FORMAT, "'%s' line %lld: tree not closed (%lld '(' open)", src, (long long)line, (long long)depth); break; }
+        /* root sentence, then (phrases) every node in post-order */
+        for (k = -1; k < (o->phrases ? ndone : 0) && st == NG_OK; k++) {
+            ng__sst_node nd = k < 0 ? done[ndone - 1] : done[k];
+            int64_t j;
+            size_t pl = 0;
+            int lab = nd.label;
+            if (o->binary) { if (lab == 2) continue; lab = lab < 2 ? 0 : 1; }
+            for (j = nd.a; j < nd.b; j++) {
+                size_t L = (size_t)(lend[j] - lstart[j]);
+                if (L == 0) continue;
+                if (pl) phr[pl++] = ' ';
+                memcpy(phr + pl, wbuf + lstart[j], L);
+                pl += L;
+            }
+            if (pl == 0) continue;
+            st = ng_text_examples_add(out, lab, phr, pl);
+        }
+    }
+    free(lstart); free(lend); free(wbuf); free(phr); free(stack); free(done);
+    if (st != NG_OK) ng_text_examples_free(out);
+    return st;
+}
+
+static ng_status ng__sst_fn(const char *b, size_t n, const char *src, const void *arg, ng_text_examples *out) {
+    return ng_sst_parse(b, n, src, (const ng_sst_opts *)arg, out);
+}
+ng_status ng_sst_load(const char *path, const ng_sst_opts *o, ng_text_examples *out) {
+    return ng__load_with(path, ng__sst_fn, o, out);
+}
+
+/* WordNet */
+const char *const ng_wordnet_lexnames[NG_WORDNET_CLASSES] = {
+    "adj.all", "adj.pert", "adv.all", "noun.Tops", "noun.act", "noun.animal", "noun.artifact",
+    "noun.attribute", "noun.body", "noun.cognition", "noun.communication", "noun.event",
+    "noun.feeling", "noun.food", "noun.group", "noun.location", "noun.motive", "noun.object",
+    "noun.person", "noun.phenomenon", "noun.plant", "noun.possession", "noun.process",
+    "noun.quantity", "noun.relation", "noun.shape", "noun.state", "noun.substance", "noun.time",
+    "verb.body", "verb.change", "verb.cognition", "verb.communication", "verb.competition",
+    "verb.consumption", "verb.contact", "verb.creation", "verb.emotion", "verb.motion",
+    "verb.perception", "verb.possession", "verb.social", "verb.stative", "verb.weather", "adj.ppl"
+};
+
+ng_status ng_wordnet_parse(const char *buf, size_t n, const char *src_name, const char *basename,
+                           int split, ng_text_examples *out) {
+    const char *src = ng__tsrc(src_name);
+    size_t p = 0, s, len;
+    int64_t line = 0;
+    ng_status st = NG_OK;
+    char key[128];
+    if (out->num_classes == 0) st = ng_text_examples_set_classes(out, NG_WORDNET_CLASSES, ng_wordnet_lexnames);
+    if (!basename) basename = "";
+    if (strlen(basename) > 64) return ng_fail(NG_ERR_ARG, "WordNet: basename too long");
+    while (st == NG_OK && ng__next_line(buf, n, &p, &s, &len)) {
+        const char *l = buf + s, *bar;
+        size_t off_len = 0, gs;
+        int lex;
+        line++;
+        if (len == 0) continue;
+        if (len >= 2 && l[0] == ' ' && l[1] == ' ') continue;
+        while (off_len < len && l[off_len] >= '0' && l[off_len] <= '9') off_len++;
+        if (off_len == 0 || off_len > 16 || off_len + 3 >= len || l[off_len] != ' ' ||
+            l[off_len + 1] < '0' || l[off_len + 1] > '9' || l[off_len + 2] < '0' || l[off_len + 2] > '9' ||
+            (off_len + 3 < len && l[off_len + 3] != ' ')) {
+            st = ng_fail(NG_ERR_FORMAT, "'%s' line %lld: expected '<offset> <lex_filenum> ...'", src, (long long)line);
+            break;
+        }
+        lex = (l[off_len + 1] - '0') * 10 + (l[off_len + 2] - '0');
+        if (lex >= NG_WORDNET_CLASSES) { st = ng_fail(NG_ERR_FORMAT, "'%s' line %lld: lex_filenum %d is not 00..44", src, (long long)line, lex); break; }
+        bar = NULL;
+        for (gs = 0; gs + 1 < len; gs++) if (l[gs] == '|' && l[gs + 1] == ' ') { bar = l + gs; break; }
+        if (!bar) { st = ng_fail(NG_ERR_FORMAT, "'%s' line %lld: no gloss ('| ')", src, (long long)line); break; }
+        if (split >= 0) {
+            int kl = snprintf(key, sizeof key, "%s:%.*s", basename, (int)off_len, l);
+            uint64_t b = ng_fnv1a64(key, (size_t)kl) % 10u;
+            int sp = b < 8 ? 0 : b == 8 ? 1 : 2;
+            if (sp != split) continue;
+        }
+        {
+            const char *g = bar + 2;
+            size_t gl = len - (size_t)(g - l);
+            while (gl > 0 && (g[gl - 1] == ' ' || g[gl - 1] == '\t')) gl--;
+            st = ng_text_examples_add(out, lex, g, gl);
+        }
+    }
+    return st;
+}
+
+ng_status ng_wordnet_load(const char *dir, int split, ng_text_examples *out) {
+    static const char *const files[4] = { "data.noun", "data.verb", "data.adj", "data.adv" };
+    ng_status st = NG_OK;
+    int f;
+    memset(out, 0, sizeof *out);
+    if (!dir) dir = "/usr/share/wordnet";
+    if (split < -1 || split > 2) return ng_fail(NG_ERR_ARG, "WordNet: split %d is not -1..2", split);
+    for (f = 0; f < 4 && st == NG_OK; f++) {
+        char path[4096];
+        unsigned char *d;
+        size_t n;
+        snprintf(path, sizeof path, "%s/%s", dir, files[f]);
+        st = ng_file_read_all(path, NG_TEXT_MAX_FILE, &d, &n);
+        if (st != NG_OK) break;
+        st = ng_wordnet_parse((const char *)d, n, path, files[f], split, out);
+        free(d);
+    }
+    if (st != NG_OK) ng_text_examples_free(out);
+    return st;
+}
+
+/* ---- word vectors ---- */
+void ng_wordvec_free(ng_wordvec *w) {
+    int64_t i;
+    if (w->words) for (i = 0; i < w->n; i++) free(w->words[i]);
+    free(w->words);
+    free(w->vecs);
+    ng_vocab_free(&w->index_);
+    memset(w, 0, sizeof *w);
+}
+
+int64_t ng_wordvec_find(const ng_wordvec *w, const char *word) {
+    int32_t id = ng_vocab_lookup(&w->index_, word);
+    if (id < 2 || strcmp(w->index_.words[id], word) != 0) return -1;
+    return (int64_t)id - 2;
+}
+
+typedef struct { ng_wordvec *w; const ng_vocab *keep; const char *src; int64_t line; int header_ok; float *tmp; } ng__wv_state;
+
+static ng_status ng__wv_line(ng__wv_state *S, const char *l, size_t len) {
+    ng_wordvec *w = S->w;
+    size_t nf = 0, i = 0, tokend;
+    int64_t line = ++S->line;
+    while (len > 0 && (l[len - 1] == ' ' || l[len - 1] == '\t' || l[len - 1] == '\r')) len--;
+    if (len == 0) return NG_OK;
+    if (len > NG_TEXT_MAX_LINE) return ng_fail(NG_ERR_FORMAT, "'%s' line %lld: line longer than %u bytes", S->src, (long long)line, (unsigned)NG_TEXT_MAX_LINE);
+    if (memchr(l, 0, len)) return ng_fail(NG_ERR_FORMAT, "'%s' line %lld: NUL byte", S->src, (long long)line);
+    /* count fields */
+    for (i = 0; i < len; i++) if (l[i] != ' ' && (i == 0 || l[i - 1] == ' ')) nf++;
+    if (line == 1 && nf == 2) {   /* word2vec header "count dim"? */
+        char tmp[64];
+        long long cnt, dim;
+        char *e1;
+        if (len < sizeof tmp) {
+            memcpy(tmp, l, len); tmp[len] = 0;
+            cnt = strtoll(tmp, &e1, 10);
+            if (e1 != tmp && *e1 == ' ') {
+                char *e2;
+                dim = strtoll(e1, &e2, 10);
+                if (e2 != e1 && *e2 == 0) {
+                    if (cnt < 0 || dim < 1 || dim > NG_WORDVEC_MAX_DIM)
+                        return ng_fail(NG_ERR_FORMAT, "'%s' line 1: header dim %lld is not 1..%d", S->src, dim, NG_WORDVEC_MAX_DIM);
+                    w->dim = (int)dim;
+                    return NG_OK;
+                }
+            }
+        }
+    }
+    if (nf < 2) return ng_fail(NG_ERR_FORMAT, "'%s' line %lld: expected a token and its vector", S->src, (long long)line);
+    if (w->dim == 0) {
+        if (nf - 1 > NG_WORDVEC_MAX_DIM) return ng_fail(NG_ERR_FORMAT, "'%s' line %lld: %zu values, more than %d", S->src, (long long)line, nf - 1, NG_WORDVEC_MAX_DIM);
+        w->dim = (int)(nf - 1);
+    }
+    if (!S->tmp) { S->tmp = (float *)malloc((size_t)w->dim * sizeof(float)); if (!S->tmp) return ng_fail(NG_ERR_NOMEM, "word vectors: out of memory"); }
+    if (nf < (size_t)w->dim + 1)
+        return ng_fail(NG_ERR_FORMAT, "'%s' line %lld: %zu columns, expected a token and %d values", S->src, (long long)line, nf, w->dim);
+    /* the token is everything before the last dim fields */
+    {
+        size_t f = 0, skip = nf - (size_t)w->dim, k;
+        tokend = 0;
+        for (i = 0; i < len; i++) {
+            if (l[i] != ' ' && (i == 0 || l[i - 1] == ' ')) {
+                if (f == skip) break;
+                f++;
+            }
+        }
+        tokend = i;
+        while (tokend > 0 && l[tokend - 1] == ' ') tokend--;
+        for (k = 0; k < (size_t)w->dim; k++) {
+            char num[64];
+            size_t s0 = i, L;
+            char *e;
+            float v;
+            while (i < len && l[i] != ' ') i++;
+            L = i - s0;
+            if (L == 0 || L >= sizeof num)
+                return ng_fail(NG_ERR_FORMAT, "'%s' line %lld: value %zu is not a number", S->src, (long long)line, k + 1);
+            memcpy(num, l + s0, L); num[L] = 0;
+            v = strtof(num, &e);
+            if (*e != 0 || !isfinite(v))
+                return ng_fail(NG_ERR_FORMAT, "'%s' line %lld: value %zu '%s' is not a finite number", S->src, (long long)line, k + 1, num);
+            S->tmp[k] = v;
+            while (i < len && l[i] == ' ') i++;
+        }
+    }
+    {
+        char *tok = (char *)malloc(tokend + 1);
+        int64_t id;
+        ng_status st;
+        if (!tok) return ng_fail(NG_ERR_NOMEM, "word vectors: out of memory");
+        memcpy(tok, l, tokend); tok[tokend] = 0;
+        if ((S->keep && (ng_vocab_lookup(S->keep, tok) < 2 || strcmp(S->keep->words[ng_vocab_lookup(S->keep, tok)], tok) != 0)) ||
+            ng_wordvec_find(w, tok) >= 0) { free(tok); return NG_OK; }
+        if (w->n == w->cap_) {
+            int64_t nc = w->cap_ ? 2 * w->cap_ : 256;
+            char **nw = (char **)realloc(w->words, (size_t)nc * sizeof(char *));
+            float *nv;
+            if (!nw) { free(tok); return ng_fail(NG_ERR_NOMEM, "word vectors: out of memory"); }
+            w->words = nw;
+            nv = (float *)realloc(w->vecs, (size_t)nc * (size_t)w->dim * sizeof(float));
+            if (!nv) { free(tok); return ng_fail(NG_ERR_NOMEM, "word vectors: out of memory"); }
+            w->vecs = nv;
+            w->cap_ = nc;
+        }
+        st = ng__vocab_add(&w->index_, tok, &id);
+        if (st != NG_OK) { free(tok); return st; }
+        memcpy(w->vecs + (size_t)w->n * (size_t)w->dim, S->tmp, (size_t)w->dim * sizeof(float));
+        w->words[w->n++] = tok;
+    }
+    return NG_OK;
+}
+
+static ng_status ng__wv_begin(ng__wv_state *S, ng_wordvec *out, const ng_vocab *keep, const char *src) {
+    memset(out, 0, sizeof *out);
+    memset(S, 0, sizeof *S);
+    S->w = out; S->keep = keep; S->src = ng__tsrc(src);
+    return ng__vocab_specials(&out->index_);   /* ids 0/1 reserved so row = id - 2 */
+}
+
+static ng_status ng__wv_end(ng__wv_state *S, ng_status st) {
+    free(S->tmp);
+    if (st == NG_OK && S->w->dim == 0) st = ng_fail(NG_ERR_FORMAT, "'%s': no vectors", S->src);
+    if (st != NG_OK) ng_wordvec_free(S->w);
+    return st;
+}
+
+ng_status ng_wordvec_parse(const char *buf, size_t n, const char *src_name, const ng_vocab *keep, ng_wordvec *out) {
+    ng__wv_state S;
+    size_t p = 0, s, len;
+    ng_status st = ng__wv_begin(&S, out, keep, src_name);
+    while (st == NG_OK && ng__next_line(buf, n, &p, &s, &len)) st = ng__wv_line(&S, buf + s, len);
+    return ng__wv_end(&S, st);
+}
+
+ng_status ng_wordvec_load(const char *path, const ng_vocab *keep, ng_wordvec *out) {
+    ng__wv_state S;
+    FILE *f;
+    char *line;
+    ng_status st = ng__wv_begin(&S, out, keep, path);
+    if (st != NG_OK) return ng__wv_end(&S, st);
+    f = fopen(path, "rb");
+    if (!f) return ng__wv_end(&S, ng_fail(NG_ERR_IO, "cannot open '%s': %s", path, strerror(errno)));
+    line = (char *)malloc(NG_TEXT_MAX_LINE + 2);
+    if (!line) { fclose(f); return ng__wv_end(&S, ng_fail(NG_ERR_NOMEM, "word vectors: out of memory")); }
+    while (st == NG_OK && fgets(line, NG_TEXT_MAX_LINE + 2, f)) {
+        size_t L = strlen(line);
+        if (L > 0 && line[L - 1] == '\n') L--;
+        else if (!feof(f)) { st = ng_fail(NG_ERR_FORMAT, "'%s' line %lld: line longer than %u bytes", path, (long long)S.line + 1, (unsigned)NG_TEXT_MAX_LINE); break; }
+        st = ng__wv_line(&S, line, L);
+    }
+    if (st == NG_OK && ferror(f)) st = ng_fail(NG_ERR_IO, "reading '%s' failed", path);
+    free(line);
+    fclose(f);
+    return ng__wv_end(&S, st);
+}
+
+void ng_wordvec_init_embedding(const ng_wordvec *w, const ng_vocab *v, ng_rng *r, float *table, int64_t *found) {
+    int64_t V = v->size, i, k, hits = 0;
+    int D = w->dim;
+    for (i = 0; i < V * D; i++) table[i] = ng_rng_uniformf(r, -0.25f, 0.25f);
+    if (V > 0) for (k = 0; k < D; k++) table[k] = 0.0f;
+    if (V > 1) for (k = 0; k < D; k++) table[D + k] = ng_rng_uniformf(r, -0.25f, 0.25f);
+    for (i = 2; i < V; i++) {
+        int64_t row = ng_wordvec_find(w, v->words[i]);
+        if (row >= 0) { memcpy(table + i * D, w->vecs + row * D, (size_t)D * sizeof(float)); hits++; }
+        else for (k = 0; k < D; k++) table[i * D + k] = ng_rng_uniformf(r, -0.25f, 0.25f);
+    }
+    if (found) *found = hits;
+}
+
 /* ---- src/gan_space.c ---- */
 /* ======================================================================================== */
 /* @@GAN                                                                                    */
@@ -8229,6 +10668,7 @@ static void ng__gan_alpha_view(ng_ctx *ctx, const ng_gan_gen_search *G, ng_tenso
         int64_t j;
         view[i] = src[i];
         if (!G->cfg.gumbel) continue;
+        if (ng__cuda_refuse(ctx, ctx->device, "gumbel noise")) continue; /* view stays alpha; ops now fail */
         g = ng_tensor_new(ctx, src[i]->shape);
         if (g)
             for (j = 0; j < g->numel; j++) {
@@ -8536,6 +10976,7 @@ void ng_gan_disc_free(ng_gan_disc *D) {
 
 ng_status ng_gan_disc_copy(ng_gan_disc *dst, const ng_gan_disc *src) {
     ng_status s = ng_params_copy(dst->weights, src->weights);
+    dst->pool_sum = src->pool_sum;
     return s == NG_OK ? ng_params_copy(dst->buffers, src->buffers) : s;
 }
 
@@ -8561,8 +11002,10 @@ ng_tensor *ng_gan_disc_forward(ng_ctx *ctx, const ng_gan_disc *D, ng_tensor *x) 
     h = ng__gan_snc(ctx, &D->b4_c1, ng_relu(ctx, x));
     h = ng__gan_snc(ctx, &D->b4_c2, ng_relu(ctx, h));
     x = ng_add(ctx, h, x);
-    /* ReLU, sum over H and W, linear without bias */
+    /* ReLU, global pool over H and W, linear without bias. The reference sums (its comment says
+       "average"): mean by default, the sum with D->pool_sum = 1. */
     h = ng_sum_hw(ctx, ng_relu(ctx, x));
+    if (!D->pool_sum && x) h = ng_scale(ctx, h, 1.0f / (float)(x->shape.d[2] * x->shape.d[3]));
     w5 = ng_spectral_norm(ctx, D->l5.w, D->l5.u, D->l5.v, 1e-12f);
     return ng_linear(ctx, h, w5, NULL);
 }
@@ -9723,7 +12166,8 @@ int ng_bilevel_preset(const char *name, ng_bilevel_config *c) {
     if (!strcmp(name, "paper-s")) { c->inner_steps = 20; c->worst_steps = 20; return 0; }
     if (!strcmp(name, "paper-l")) { c->inner_steps = 390; c->worst_steps = 390; return 0; }
     if (!strcmp(name, "quick")) {
-        c->batch = 32; c->inner_steps = 10; c->worst_steps = 10; c->arch_steps = 10; c->epochs = 6;
+        c->batch = 32; c->inner_steps = 10; c->worst_steps = 10; c->arch_steps = 10; c->epochs = 10;
+        c->lr_alpha = 5e-3f;   /* 100 alpha steps instead of 1,980: a larger step so alpha can move as far */
         return 0;
     }
     return -1;
@@ -9830,7 +12274,7 @@ static ng_status ng__bl_copy_net(ng_gan_net *dst, const ng_gan_net *src) {
     return s;
 }
 
-ng_status ng_bilevel_find_worst(ng_bilevel *b) {
+static ng_status ng__bl_find_worst(ng_bilevel *b, ng_bilevel_progress progress, void *user) {
     int64_t i, n = ng__bl_steps(b, b->cfg.worst_steps);
     float lr = b->epoch + 1 <= b->cfg.worst_lr_switch ? b->cfg.lr_worst_early : b->cfg.lr_worst_late;
     ng_status s = ng__bl_copy_net(&b->g_worst, &b->g);
@@ -9839,12 +12283,18 @@ ng_status ng_bilevel_find_worst(ng_bilevel *b) {
     ng_adam_reset(&b->opt_g_worst);
     ng_adam_reset(&b->opt_d_worst);
     b->opt_g_worst.lr = b->opt_d_worst.lr = lr;
-    for (i = 0; i < n && s == NG_OK; i++) /* D_worst against fakes of the current G */
+    for (i = 0; i < n && s == NG_OK; i++) { /* D_worst against fakes of the current G */
         s = ng__bl_d_step(b, &b->d_worst, &b->g, &b->opt_d_worst, 1, &b->last.d_worst_loss);
-    for (i = 0; i < n && s == NG_OK; i++) /* G_worst's weights (not its alpha) against the current D */
+        if (progress && s == NG_OK) progress(b, "D_worst", i + 1, n, user);
+    }
+    for (i = 0; i < n && s == NG_OK; i++) { /* G_worst's weights (not its alpha) against the current D */
         s = ng__bl_g_step(b, &b->g_worst, &b->d, &b->opt_g_worst, &b->last.g_worst_loss);
+        if (progress && s == NG_OK) progress(b, "G_worst", i + 1, n, user);
+    }
     return s;
 }
+
+ng_status ng_bilevel_find_worst(ng_bilevel *b) { return ng__bl_find_worst(b, NULL, NULL); }
 
 /* V(G, D) = -hinge_D loss; the gap is V(G, D_worst) - V(G_worst, D). Only G's alpha is
    differentiated: G_worst holds its own alpha copy, so the maxmin term adds nothing. */
@@ -9873,8 +12323,18 @@ ng_status ng_bilevel_arch_step(ng_bilevel *b) {
     return NG_OK;
 }
 
+void ng_bilevel_epoch_plan(const ng_bilevel *b, int64_t *d_steps, int64_t *g_steps, int64_t *worst_steps,
+                           int64_t *arch_steps) {
+    int64_t n_d = ng__bl_steps(b, b->cfg.inner_steps), i, n_g = 0;
+    for (i = 0; i < n_d; i++) n_g += (b->global_step + i) % b->cfg.n_critic == 0;
+    if (d_steps) *d_steps = n_d;
+    if (g_steps) *g_steps = n_g;
+    if (worst_steps) *worst_steps = ng__bl_steps(b, b->cfg.worst_steps);
+    if (arch_steps) *arch_steps = b->cfg.arch_steps;
+}
+
 ng_status ng_bilevel_epoch(ng_bilevel *b, ng_bilevel_progress progress, void *user) {
-    int64_t i, n_d = ng__bl_steps(b, b->cfg.inner_steps), n_w = ng__bl_steps(b, b->cfg.worst_steps);
+    int64_t i, n_d = ng__bl_steps(b, b->cfg.inner_steps);
     ng_status s = NG_OK;
     for (i = 0; i < n_d && s == NG_OK; i++) {
         int g_turn = b->global_step % b->cfg.n_critic == 0;
@@ -9885,8 +12345,7 @@ ng_status ng_bilevel_epoch(ng_bilevel *b, ng_bilevel_progress progress, void *us
             if (progress && s == NG_OK) progress(b, "G", i + 1, n_d, user);
         }
     }
-    if (s == NG_OK) s = ng_bilevel_find_worst(b);
-    if (progress && s == NG_OK) progress(b, "worst", n_w, n_w, user);
+    if (s == NG_OK) s = ng__bl_find_worst(b, progress, user);
     for (i = 0; i < b->cfg.arch_steps && s == NG_OK; i++) {
         s = ng_bilevel_arch_step(b);
         if (progress && s == NG_OK) progress(b, "alpha", i + 1, b->cfg.arch_steps, user);
@@ -9934,6 +12393,1041 @@ ng_status ng_bilevel_get(const ng_ckpt *ck, ng_bilevel *b) {
     return s;
 }
 
+/* ---- src/gan_train.c ---- */
+/* ======================================================================================== */
+/* @@GANTRAIN                                                                               */
+/* ======================================================================================== */
+static ng_tensor *ng__gt_search_fw(ng_ctx *c, void *net, ng_tensor *z) {
+    return ng_gan_gen_search_forward(c, (const ng_gan_gen_search *)net, z);
+}
+static ng_tensor *ng__gt_fixed_fw(ng_ctx *c, void *net, ng_tensor *z) {
+    return ng_gan_gen_fixed_forward(c, (const ng_gan_gen_fixed *)net, z);
+}
+static ng_tensor *ng__gt_disc_fw(ng_ctx *c, void *net, ng_tensor *x) {
+    return ng_gan_disc_forward(c, (const ng_gan_disc *)net, x);
+}
+
+ng_gan_net ng_gan_net_search(ng_gan_gen_search *G) {
+    ng_gan_net n;
+    n.net = G; n.weights = G->weights; n.buffers = G->buffers; n.alpha = G->alpha; n.forward = ng__gt_search_fw;
+    return n;
+}
+ng_gan_net ng_gan_net_fixed(ng_gan_gen_fixed *G) {
+    ng_gan_net n;
+    n.net = G; n.weights = G->weights; n.buffers = G->buffers; n.alpha = NULL; n.forward = ng__gt_fixed_fw;
+    return n;
+}
+ng_gan_net ng_gan_net_disc(ng_gan_disc *D) {
+    ng_gan_net n;
+    n.net = D; n.weights = D->weights; n.buffers = D->buffers; n.alpha = NULL; n.forward = ng__gt_disc_fw;
+    return n;
+}
+
+ng_status ng_gan_train_preset(const char *dataset, ng_gan_train_config *c) {
+    memset(c, 0, sizeof *c);
+    c->d_batch = 64; c->g_batch = 128; c->latent_dim = 128; c->n_critic = 5;
+    c->lr_g = c->lr_d = 2e-4f; c->beta1 = 0.0f; c->beta2 = 0.9f; c->ema_decay = 0.999f;
+    c->max_g_steps = 50000;
+    if (!dataset) return ng_fail(NG_ERR_ARG, "gan train preset: NULL dataset name");
+    if (!strcmp(dataset, "cifar10") || !strcmp(dataset, "fashion_mnist")) return NG_OK;
+    if (!strcmp(dataset, "stl10")) { c->beta1 = 0.5f; c->max_g_steps = 80000; return NG_OK; }
+    return ng_fail(NG_ERR_ARG, "gan train preset: unknown dataset '%s' (cifar10, stl10, fashion_mnist)", dataset);
+}
+
+ng_status ng_gan_trainer_init(ng_gan_trainer *t, const ng_gan_train_config *cfg, ng_gan_net g, ng_gan_net d,
+                              ng_ctx *ctx, uint64_t seed, ng_real_batch_fn real_batch, void *data) {
+    ng_status s;
+    memset(t, 0, sizeof *t);
+    if (!g.weights || !d.weights || !g.forward || !d.forward || !ctx || !real_batch)
+        return ng_fail(NG_ERR_ARG, "gan trainer: G and D need weights and a forward; a context and a data source are required");
+    if (cfg->d_batch < 1 || cfg->g_batch < 1 || cfg->latent_dim < 1 || cfg->n_critic < 1 ||
+        !(cfg->ema_decay >= 0.0f && cfg->ema_decay <= 1.0f))
+        return ng_fail(NG_ERR_ARG, "gan trainer: batches, latent size and n_critic must be positive, EMA decay in [0, 1]");
+    t->cfg = *cfg; t->g = g; t->d = d; t->ctx = ctx; t->real_batch = real_batch; t->data = data;
+    ng_rng_seed(&t->rng, seed);
+    s = ng_adam_init(&t->opt_g, g.weights, cfg->lr_g, cfg->beta1, cfg->beta2, 1e-8f, 0.0f);
+    if (s == NG_OK) s = ng_adam_init(&t->opt_d, d.weights, cfg->lr_d, cfg->beta1, cfg->beta2, 1e-8f, 0.0f);
+    if (s == NG_OK) s = ng_ema_init(&t->ema, g.weights, cfg->ema_decay);
+    if (s != NG_OK) ng_gan_trainer_free(t);
+    return s;
+}
+
+void ng_gan_trainer_free(ng_gan_trainer *t) {
+    ng_adam_free(&t->opt_g);
+    ng_adam_free(&t->opt_d);
+    ng_ema_free(&t->ema);
+}
+
+static ng_tensor *ng__gt_latent(ng_ctx *ctx, ng_rng *r, int n, int dim) {
+    ng_tensor *z = ng_tensor_new(ctx, ng_shape2(n, dim));
+    int64_t i;
+    if (z) for (i = 0; i < z->numel; i++) z->data[i] = (float)ng_rng_normal(r);
+    return z;
+}
+
+static ng_status ng__gt_fail(ng_gan_trainer *t, const char *what) {
+    ng_status s = ng_ctx_status(t->ctx) != NG_OK ? ng_ctx_status(t->ctx) : NG_ERR_ARG;
+    return ng_fail(s, "gan trainer %s step %lld: %s", what, (long long)t->d_steps, ng_last_error());
+}
+
+ng_status ng_gan_trainer_step(ng_gan_trainer *t) {
+    ng_ctx *c = t->ctx;
+    ng_tensor *real, *fake, *loss;
+    int g_turn = t->d_steps % t->cfg.n_critic == 0;
+    /* D: hinge loss on real images and fakes (G runs without being differentiated) */
+    ng_ctx_reset(c);
+    ng_ctx_set_training(c, 1);
+    ng_ctx_grad_for(c, &t->d.weights, 1);
+    real = t->real_batch(c, t->data, 0, t->cfg.d_batch);
+    fake = t->g.forward(c, t->g.net, ng__gt_latent(c, &t->rng, t->cfg.d_batch, t->cfg.latent_dim));
+    loss = ng_hinge_loss_d(c, t->d.forward(c, t->d.net, real), t->d.forward(c, t->d.net, fake));
+    if (!loss || ng_backward(c, loss) != NG_OK) return ng__gt_fail(t, "D");
+    ng_adam_step(&t->opt_d);
+    ng_params_zero_grad(t->d.weights);
+    t->d_loss = loss->data[0];
+    t->d_steps++;
+    if (!g_turn) return NG_OK;
+    /* G: -mean D(G(z)) on g_batch latents, then the EMA of G's parameters */
+    ng_ctx_reset(c);
+    ng_ctx_grad_for(c, &t->g.weights, 1);
+    loss = ng_hinge_loss_g(c, t->d.forward(c, t->d.net, t->g.forward(c, t->g.net,
+                                           ng__gt_latent(c, &t->rng, t->cfg.g_batch, t->cfg.latent_dim))));
+    if (!loss || ng_backward(c, loss) != NG_OK) return ng__gt_fail(t, "G");
+    ng_adam_step(&t->opt_g);
+    ng_params_zero_grad(t->g.weights);
+    ng_ema_update(&t->ema);
+    t->g_loss = loss->data[0];
+    t->g_steps++;
+    return NG_OK;
+}
+
+ng_status ng_gan_trainer_put(ng_ckpt *ck, const ng_gan_trainer *t) {
+    ng_status s = ng_ckpt_put_params(ck, t->g.weights);
+    if (s == NG_OK && t->g.buffers) s = ng_ckpt_put_params(ck, t->g.buffers);
+    if (s == NG_OK) s = ng_ckpt_put_params(ck, t->d.weights);
+    if (s == NG_OK && t->d.buffers) s = ng_ckpt_put_params(ck, t->d.buffers);
+    if (s == NG_OK) s = ng_ckpt_put_ema(ck, "train.ema.g", &t->ema);
+    if (s == NG_OK) s = ng_ckpt_put_adam(ck, "train.adam.g", &t->opt_g);
+    if (s == NG_OK) s = ng_ckpt_put_adam(ck, "train.adam.d", &t->opt_d);
+    if (s == NG_OK) s = ng_ckpt_put_rng(ck, "train.rng.latent", &t->rng);
+    if (s == NG_OK) s = ng_ckpt_put_rng(ck, "train.rng.ctx", &t->ctx->rng);
+    if (s == NG_OK) s = ng_ckpt_put_i64(ck, "train.d_steps", t->d_steps);
+    if (s == NG_OK) s = ng_ckpt_put_i64(ck, "train.g_steps", t->g_steps);
+    return s;
+}
+
+ng_status ng_gan_trainer_get(const ng_ckpt *ck, ng_gan_trainer *t) {
+    ng_status s = ng_ckpt_get_params(ck, t->g.weights);
+    if (s == NG_OK && t->g.buffers) s = ng_ckpt_get_params(ck, t->g.buffers);
+    if (s == NG_OK) s = ng_ckpt_get_params(ck, t->d.weights);
+    if (s == NG_OK && t->d.buffers) s = ng_ckpt_get_params(ck, t->d.buffers);
+    if (s == NG_OK) s = ng_ckpt_get_ema(ck, "train.ema.g", &t->ema);
+    if (s == NG_OK) s = ng_ckpt_get_adam(ck, "train.adam.g", &t->opt_g);
+    if (s == NG_OK) s = ng_ckpt_get_adam(ck, "train.adam.d", &t->opt_d);
+    if (s == NG_OK) s = ng_ckpt_get_rng(ck, "train.rng.latent", &t->rng);
+    if (s == NG_OK) s = ng_ckpt_get_rng(ck, "train.rng.ctx", &t->ctx->rng);
+    if (s == NG_OK) s = ng_ckpt_get_i64(ck, "train.d_steps", &t->d_steps);
+    if (s == NG_OK) s = ng_ckpt_get_i64(ck, "train.g_steps", &t->g_steps);
+    return s;
+}
+
+/* Generate n images in batches; emit(first, count, images, user) receives each batch. The
+   arena starts at 256 MiB and doubles (twice at most) when a batch does not fit. */
+typedef ng_status (*ng__gt_emit_fn)(int64_t first, int64_t count, const ng_tensor *x, void *user);
+static ng_status ng__gt_generate(ng_gan_net g, int latent_dim, int64_t n, int batch, uint64_t seed,
+                                 ng__gt_emit_fn emit, void *user) {
+    size_t arena = (size_t)256 << 20;
+    ng_ctx *ctx;
+    ng_rng r;
+    int64_t first;
+    int retries = 0;
+    ng_status st = NG_OK;
+    if (!g.forward || n < 0 || latent_dim < 1) return ng_fail(NG_ERR_ARG, "gan generate: bad generator or sizes");
+    if (batch <= 0) batch = 100;
+    ng_rng_seed(&r, seed);
+    if (!(ctx = ng_ctx_create(arena, seed))) return NG_ERR_NOMEM;
+    for (first = 0; first < n && st == NG_OK;) {
+        int64_t b = n - first < batch ? n - first : batch;
+        ng_rng saved = r;
+        ng_tensor *x;
+        ng_ctx_reset(ctx);
+        ctx->training = 0;
+        ctx->no_grad = 1;
+        x = g.forward(ctx, g.net, ng__gt_latent(ctx, &r, (int)b, latent_dim));
+        if (!x) {
+            ng_status cs = ng_ctx_status(ctx) != NG_OK ? ng_ctx_status(ctx) : NG_ERR_NOMEM;
+            if (cs == NG_ERR_NOMEM && retries++ < 2) {   /* arena too small: grow and redo the batch */
+                ng_ctx_free(ctx);
+                ng_clear_error();
+                arena *= 2;
+                r = saved;
+                if (!(ctx = ng_ctx_create(arena, seed))) return NG_ERR_NOMEM;
+                continue;
+            }
+            st = ng_fail(cs, "gan generate: forward failed at image %lld: %s", (long long)first, ng_last_error());
+            break;
+        }
+        st = emit(first, b, x, user);
+        first += b;
+    }
+    ng_ctx_free(ctx);
+    return st;
+}
+
+typedef struct { unsigned char *buf; int c, h, w; } ng__gt_u8_sink;
+static ng_status ng__gt_emit_u8(int64_t first, int64_t count, const ng_tensor *x, void *user) {
+    ng__gt_u8_sink *s = (ng__gt_u8_sink *)user;
+    int64_t per = x->numel / count, i;
+    if (!s->buf) return NG_OK;   /* geometry probe */
+    for (i = 0; i < x->numel; i++) {
+        float v = 127.5f * x->data[i] + 127.5f;   /* clamp(127.5 x + 127.5).type(uint8): truncation */
+        s->buf[first * per + i] = (unsigned char)(v != v ? 0.0f : v < 0.0f ? 0.0f : v > 255.0f ? 255.0f : v);
+    }
+    return NG_OK;
+}
+static ng_status ng__gt_probe(int64_t first, int64_t count, const ng_tensor *x, void *user) {
+    ng__gt_u8_sink *s = (ng__gt_u8_sink *)user;
+    (void)first; (void)count;
+    if (x->shape.ndim != 4) return ng_fail(NG_ERR_ARG, "gan generate: the generator's output is not (N, C, H, W)");
+    s->c = (int)x->shape.d[1]; s->h = (int)x->shape.d[2]; s->w = (int)x->shape.d[3];
+    return NG_OK;
+}
+
+ng_status ng_gan_generate_u8(ng_gan_net g, int latent_dim, int64_t n, int batch, uint64_t seed,
+                             unsigned char **out, int *c, int *h, int *w) {
+    ng__gt_u8_sink s;
+    size_t bytes;
+    ng_status st;
+    memset(&s, 0, sizeof s);
+    *out = NULL;
+    if (n < 1) return ng_fail(NG_ERR_ARG, "gan generate: n must be positive");
+    st = ng__gt_generate(g, latent_dim, 1, 1, seed, ng__gt_probe, &s);
+    if (st != NG_OK) return st;
+    bytes = (size_t)n * (size_t)s.c * (size_t)s.h * (size_t)s.w;
+    if (!(s.buf = (unsigned char *)malloc(bytes ? bytes : 1)))
+        return ng_fail(NG_ERR_NOMEM, "gan generate: cannot allocate %zu bytes", bytes);
+    st = ng__gt_generate(g, latent_dim, n, batch, seed, ng__gt_emit_u8, &s);
+    if (st != NG_OK) { free(s.buf); return st; }
+    *out = s.buf; *c = s.c; *h = s.h; *w = s.w;
+    return NG_OK;
+}
+
+typedef struct { float *buf; int64_t numel; } ng__gt_f32_sink;
+static ng_status ng__gt_emit_f32(int64_t first, int64_t count, const ng_tensor *x, void *user) {
+    ng__gt_f32_sink *s = (ng__gt_f32_sink *)user;
+    int64_t per = x->numel / count;
+    if ((first + count) * per > s->numel)
+        return ng_fail(NG_ERR_ARG, "gan generate: %lld images of %lld values do not fit a buffer of %lld floats",
+                       (long long)(first + count), (long long)per, (long long)s->numel);
+    memcpy(s->buf + first * per, x->data, (size_t)x->numel * sizeof(float));
+    return NG_OK;
+}
+
+ng_status ng_gan_generate(ng_gan_net g, int latent_dim, int64_t n, int batch, uint64_t seed, float *out,
+                          int64_t out_numel) {
+    ng__gt_f32_sink s;
+    s.buf = out; s.numel = out_numel;
+    return ng__gt_generate(g, latent_dim, n, batch, seed, ng__gt_emit_f32, &s);
+}
+static void ng__sampler_shuffle(ng_image_sampler *s, int k) {
+    int64_t n = s->end[k] - s->begin[k], i;
+    for (i = 0; i < n; i++) s->perm[k][i] = (int32_t)(s->begin[k] + i);
+    for (i = n - 1; i > 0; i--) {   /* Fisher-Yates */
+        int64_t j = (int64_t)ng_rng_below(&s->rng, (uint64_t)(i + 1));
+        int32_t t = s->perm[k][i];
+        s->perm[k][i] = s->perm[k][j];
+        s->perm[k][j] = t;
+    }
+    s->cursor[k] = 0;
+}
+
+ng_status ng_image_sampler_init(ng_image_sampler *s, const ng_image_set *set, int64_t split_at, ng_image_norm norm,
+                                uint64_t seed) {
+    int k;
+    memset(s, 0, sizeof *s);
+    if (!set || set->n < 1 || split_at < 1 || split_at > set->n || set->n > INT32_MAX)
+        return ng_fail(NG_ERR_ARG, "image sampler: split point %lld outside [1, %lld]", (long long)split_at,
+                       (long long)(set ? set->n : 0));
+    s->set = set; s->norm = norm;
+    s->begin[0] = 0; s->end[0] = split_at;
+    s->begin[1] = split_at; s->end[1] = set->n;
+    ng_rng_seed(&s->rng, seed);
+    for (k = 0; k < 2; k++) {
+        int64_t n = s->end[k] - s->begin[k];
+        s->perm[k] = (int32_t *)malloc((size_t)(n > 0 ? n : 1) * sizeof(int32_t));
+        if (!s->perm[k]) { ng_image_sampler_free(s); return ng_fail(NG_ERR_NOMEM, "image sampler: out of memory"); }
+        ng__sampler_shuffle(s, k);
+    }
+    return NG_OK;
+}
+
+void ng_image_sampler_free(ng_image_sampler *s) {
+    free(s->perm[0]); free(s->perm[1]); free(s->idx);
+    memset(s, 0, sizeof *s);
+}
+
+ng_tensor *ng_image_sampler_batch(ng_ctx *ctx, void *user, int split, int batch) {
+    ng_image_sampler *s = (ng_image_sampler *)user;
+    int k = split ? 1 : 0, i;
+    int64_t n = s->end[k] - s->begin[k];
+    if (n < 1 || batch < 1) {
+        ng_fail(NG_ERR_ARG, "image sampler: split %d is empty", k);
+        return NULL;
+    }
+    if (batch > s->idx_cap) {
+        int64_t *p = (int64_t *)realloc(s->idx, (size_t)batch * sizeof(int64_t));
+        if (!p) { ng_fail(NG_ERR_NOMEM, "image sampler: out of memory"); return NULL; }
+        s->idx = p; s->idx_cap = batch;
+    }
+    for (i = 0; i < batch; i++) {
+        if (s->cursor[k] >= n) ng__sampler_shuffle(s, k);
+        s->idx[i] = s->perm[k][s->cursor[k]++];
+    }
+    return ng_image_set_batch(ctx, s->set, s->idx, batch, s->norm);
+}
+
+/* Record "KEY": u32 version 1, 2 x (i64 begin, i64 end, i64 cursor, (end - begin) x u32), then
+   the RNG as its own record "KEY.rng". */
+ng_status ng_image_sampler_put(ng_ckpt *ck, const char *key, const ng_image_sampler *s) {
+    size_t bytes = 4, o = 0;
+    unsigned char *buf;
+    char rk[NG_CKPT_MAX_KEY];
+    int k, b;
+    int64_t i;
+    ng_status st;
+    for (k = 0; k < 2; k++) bytes += 24 + 4 * (size_t)(s->end[k] - s->begin[k]);
+    if (!(buf = (unsigned char *)malloc(bytes))) return ng_fail(NG_ERR_NOMEM, "image sampler: out of memory");
+    for (b = 0; b < 4; b++) buf[o++] = (unsigned char)(1u >> (8 * b));
+    for (k = 0; k < 2; k++) {
+        uint64_t v[3];
+        v[0] = (uint64_t)s->begin[k]; v[1] = (uint64_t)s->end[k]; v[2] = (uint64_t)s->cursor[k];
+        for (i = 0; i < 3; i++) for (b = 0; b < 8; b++) buf[o++] = (unsigned char)(v[i] >> (8 * b));
+        for (i = 0; i < s->end[k] - s->begin[k]; i++)
+            for (b = 0; b < 4; b++) buf[o++] = (unsigned char)((uint32_t)s->perm[k][i] >> (8 * b));
+    }
+    st = ng_ckpt_put(ck, key, buf, bytes);
+    free(buf);
+    snprintf(rk, sizeof rk, "%s.rng", key);
+    return st == NG_OK ? ng_ckpt_put_rng(ck, rk, &s->rng) : st;
+}
+
+ng_status ng_image_sampler_get(const ng_ckpt *ck, const char *key, ng_image_sampler *s) {
+    size_t n = 0, o = 4, need = 4;
+    const unsigned char *p = (const unsigned char *)ng_ckpt_get(ck, key, &n);
+    char rk[NG_CKPT_MAX_KEY];
+    int k, b;
+    int64_t i;
+    uint64_t v[2][3];
+    ng_rng r;
+    ng_status st;
+    for (k = 0; k < 2; k++) need += 24 + 4 * (size_t)(s->end[k] - s->begin[k]);
+    if (!p || n != need || p[0] != 1 || p[1] || p[2] || p[3])
+        return ng_fail(NG_ERR_MISMATCH, "image sampler state '%s': absent or not for this data (%zu bytes, %zu expected)",
+                       key, n, need);
+    for (k = 0; k < 2; k++) {   /* check everything before changing anything */
+        size_t at = o;
+        for (i = 0; i < 3; i++) { v[k][i] = 0; for (b = 0; b < 8; b++) v[k][i] |= (uint64_t)p[at++] << (8 * b); }
+        if ((int64_t)v[k][0] != s->begin[k] || (int64_t)v[k][1] != s->end[k] ||
+            v[k][2] > (uint64_t)(s->end[k] - s->begin[k]))
+            return ng_fail(NG_ERR_MISMATCH, "image sampler state '%s': split %d was [%lld, %lld), the data gives [%lld, %lld)",
+                           key, k, (long long)v[k][0], (long long)v[k][1], (long long)s->begin[k], (long long)s->end[k]);
+        for (i = 0; i < s->end[k] - s->begin[k]; i++, at += 4) {
+            int64_t e = (int64_t)((uint32_t)p[at] | (uint32_t)p[at + 1] << 8 | (uint32_t)p[at + 2] << 16 | (uint32_t)p[at + 3] << 24);
+            if (e < s->begin[k] || e >= s->end[k])
+                return ng_fail(NG_ERR_FORMAT, "image sampler state '%s': index %lld outside split %d", key, (long long)e, k);
+        }
+        o = at;
+    }
+    snprintf(rk, sizeof rk, "%s.rng", key);
+    if ((st = ng_ckpt_get_rng(ck, rk, &r)) != NG_OK) return st;
+    o = 4;
+    for (k = 0; k < 2; k++) {
+        o += 24;
+        s->cursor[k] = (int64_t)v[k][2];
+        for (i = 0; i < s->end[k] - s->begin[k]; i++, o += 4)
+            s->perm[k][i] = (int32_t)((uint32_t)p[o] | (uint32_t)p[o + 1] << 8 | (uint32_t)p[o + 2] << 16 | (uint32_t)p[o + 3] << 24);
+    }
+    s->rng = r;
+    return NG_OK;
+}
+ng_status ng_gan_dataset_load(const char *dataset, const char *dir, ng_image_set *out) {
+    char path[4096];
+    memset(out, 0, sizeof *out);
+    if (!dataset) return ng_fail(NG_ERR_ARG, "gan dataset: NULL name");
+    if (!strcmp(dataset, "fashion_mnist")) {
+        snprintf(path, sizeof path, "%s/train-images-idx3-ubyte.gz", dir ? dir : NG_FMNIST_DIR);
+        return ng_fmnist_gan_load(path, 32, out);
+    }
+    if (!strcmp(dataset, "cifar10") || !strcmp(dataset, "stl10")) {
+        if (!dir) return ng_fail(NG_ERR_ARG, "gan dataset %s: give the directory of its binary files", dataset);
+        return !strcmp(dataset, "cifar10") ? ng_cifar10_load_dir(dir, 1, out)
+                                           : ng_stl10_load_dir(dir, "train+unlabeled", 48, out);
+    }
+    return ng_fail(NG_ERR_ARG, "gan dataset: unknown name '%s' (fashion_mnist, cifar10, stl10)", dataset);
+}
+
+/* ---- src/textnas_ctrl.c ---- */
+/* ======================================================================================== */
+/* @@TEXTNAS_CTRL                                                                           */
+/* ======================================================================================== */
+
+void ng_textnas_ctrl_hp_default(ng_textnas_ctrl_hp *hp) {
+    memset(hp, 0, sizeof *hp);
+    hp->lstm_size = 64;
+    hp->n_layers = 24;
+    hp->choose_from = NG_TEXTNAS_CHOOSE_FROM;
+    hp->skip_target = 0.4f;
+    hp->skip_weight = 0.8f;
+    hp->entropy_weight = 1e-4;
+    hp->baseline_decay = 0.99;
+    hp->lr = 2e-3f;
+    hp->beta1 = 0.9f;
+    hp->beta2 = 0.999f;
+    hp->eps = 1e-8f;
+    hp->weight_decay = 0.0f;
+    hp->grad_clip = 5.0f;
+    hp->tanh_constant = 0.0f;
+    hp->temperature = 0.0f;
+}
+
+ng_status ng_textnas_ctrl_hp_check(const ng_textnas_ctrl_hp *hp) {
+    if (!hp) return ng_fail(NG_ERR_ARG, "textnas controller: hyper-parameters are NULL");
+    if (hp->lstm_size < 1 || hp->lstm_size > NG_TEXTNAS_CTRL_MAX_LSTM)
+        return ng_fail(NG_ERR_ARG, "textnas controller: lstm_size %d out of [1, %d]", hp->lstm_size, NG_TEXTNAS_CTRL_MAX_LSTM);
+    if (hp->n_layers < 1 || hp->n_layers > NG_TEXTNAS_MAX_LAYERS)
+        return ng_fail(NG_ERR_ARG, "textnas controller: n_layers %d out of [1, %d]", hp->n_layers, NG_TEXTNAS_MAX_LAYERS);
+    if (hp->choose_from < 1 || hp->choose_from > NG_TEXTNAS_MAX_LAYERS)
+        return ng_fail(NG_ERR_ARG, "textnas controller: choose_from %d out of [1, %d]", hp->choose_from, NG_TEXTNAS_MAX_LAYERS);
+    if (!(hp->skip_target > 0.0f && hp->skip_target < 1.0f))
+        return ng_fail(NG_ERR_ARG, "textnas controller: skip_target %g is not in (0, 1)", (double)hp->skip_target);
+    if (!(hp->skip_weight >= 0.0f && hp->skip_weight < 1e30f))
+        return ng_fail(NG_ERR_ARG, "textnas controller: skip_weight %g is not a finite value >= 0", (double)hp->skip_weight);
+    if (!(hp->entropy_weight >= 0.0 && hp->entropy_weight < 1e30))
+        return ng_fail(NG_ERR_ARG, "textnas controller: entropy_weight %g is not a finite value >= 0", hp->entropy_weight);
+    if (!(hp->baseline_decay >= 0.0 && hp->baseline_decay <= 1.0))
+        return ng_fail(NG_ERR_ARG, "textnas controller: baseline_decay %g is not in [0, 1]", hp->baseline_decay);
+    if (!(hp->grad_clip < 1e30f) || hp->grad_clip != hp->grad_clip)
+        return ng_fail(NG_ERR_ARG, "textnas controller: grad_clip %g is not finite", (double)hp->grad_clip);
+    if (!(hp->tanh_constant >= 0.0f && hp->tanh_constant < 1e30f))
+        return ng_fail(NG_ERR_ARG, "textnas controller: tanh_constant %g is not a finite value >= 0 (0 = none)", (double)hp->tanh_constant);
+    if (!(hp->temperature >= 0.0f && hp->temperature < 1e30f))
+        return ng_fail(NG_ERR_ARG, "textnas controller: temperature %g is not a finite value >= 0 (0 = none)", (double)hp->temperature);
+    return NG_OK;
+}
+
+size_t ng_textnas_ctrl_arena_bytes(const ng_textnas_ctrl_hp *hp) {
+    /* measured peaks (sample with gradient + backward): 1.24 MB at 24 layers, lstm 64; 0.56 MB
+       at 32 layers, lstm 1; 11.9 MB at 32 layers, lstm 512: this bound is 1.5-3x those */
+    size_t S = (size_t)hp->lstm_size, L = (size_t)hp->n_layers;
+    return (size_t)65536 + L * (24576 + 512 * L) + L * S * (128 + 8 * L) * sizeof(float);
+}
+
+void ng_textnas_ctrl_free(ng_textnas_ctrl *c) {
+    if (!c) return;
+    ng_adam_free(&c->adam);
+    ng_params_free(c->params);
+    ng_ctx_free(c->nograd);
+    memset(c, 0, sizeof *c);
+}
+
+ng_status ng_textnas_ctrl_init(ng_textnas_ctrl *c, const ng_textnas_ctrl_hp *hp, uint64_t seed) {
+    ng_status s;
+    ng_rng r;
+    int64_t S;
+    float bound;
+    memset(c, 0, sizeof *c);
+    if (hp) c->hp = *hp;
+    else ng_textnas_ctrl_hp_default(&c->hp);
+    if ((s = ng_textnas_ctrl_hp_check(&c->hp)) != NG_OK) return s;
+    S = c->hp.lstm_size;
+    c->params = ng_params_create("ctrl", 1);
+    if (!c->params) return NG_ERR_NOMEM;
+    c->w_ih = ng_params_add(c->params, "lstm.weight_ih", ng_shape2(4 * S, S));
+    c->w_hh = ng_params_add(c->params, "lstm.weight_hh", ng_shape2(4 * S, S));
+    c->w_soft = ng_params_add(c->params, "soft.weight", ng_shape2(NG_TEXTNAS_N_OPS, S));
+    c->w_anchor = ng_params_add(c->params, "attn_anchor.weight", ng_shape2(S, S));
+    c->w_query = ng_params_add(c->params, "attn_query.weight", ng_shape2(S, S));
+    c->v_attn = ng_params_add(c->params, "v_attn.weight", ng_shape2(1, S));
+    c->g_emb = ng_params_add(c->params, "g_emb", ng_shape2(1, S));
+    if (!c->g_emb || (s = ng_params_alloc(c->params)) != NG_OK) {
+        s = c->g_emb ? s : NG_ERR_NOMEM;
+        ng_textnas_ctrl_free(c);
+        return s;
+    }
+    /* PyTorch defaults: LSTMCell U(+-1/sqrt(hidden)); Linear kaiming_uniform(a = sqrt(5)) =
+       U(+-1/sqrt(fan_in)); g_emb = randn * 0.1. */
+    ng_rng_seed(&r, seed);
+    bound = (float)(1.0 / sqrt((double)S));
+    ng_init_uniform(c->w_ih, -bound, bound, &r);
+    ng_init_uniform(c->w_hh, -bound, bound, &r);
+    ng_init_kaiming_uniform_default(c->w_soft, &r);
+    ng_init_kaiming_uniform_default(c->w_anchor, &r);
+    ng_init_kaiming_uniform_default(c->w_query, &r);
+    ng_init_kaiming_uniform_default(c->v_attn, &r);
+    ng_init_normal(c->g_emb, 0.0f, 0.1f, &r);
+    if ((s = ng_adam_init(&c->adam, c->params, c->hp.lr, c->hp.beta1, c->hp.beta2, c->hp.eps, c->hp.weight_decay)) != NG_OK) {
+        ng_textnas_ctrl_free(c);
+        return s;
+    }
+    c->nograd = ng_ctx_create(ng_textnas_ctrl_arena_bytes(&c->hp) / 2, seed); /* forward only */
+    if (!c->nograd) { ng_textnas_ctrl_free(c); return NG_ERR_NOMEM; }
+    c->nograd->no_grad = 1;
+    c->baseline = 0.0;
+    c->steps = 0;
+    return NG_OK;
+}
+
+/* ---- the sampler ---- */
+
+static ng_shape ng__tc_scalar(void) {
+    ng_shape s = ng_shape1(1);
+    s.ndim = 0;
+    return s;
+}
+
+/* Draw from softmax(logits) (computed in double): the first index whose cumulative
+   probability exceeds u ~ U[0, 1). p[] receives the probabilities. */
+static int ng__tc_draw(ng_rng *rng, const float *logits, int n, int stride, double *p) {
+    double mx = -HUGE_VAL, z = 0.0, acc = 0.0, u;
+    int k, last = 0;
+    for (k = 0; k < n; k++)
+        if ((double)logits[k * stride] > mx) mx = (double)logits[k * stride];
+    for (k = 0; k < n; k++) z += (p[k] = exp((double)logits[k * stride] - mx));
+    for (k = 0; k < n; k++) {
+        p[k] /= z;
+        if (p[k] > 0.0) last = k;
+    }
+    u = ng_rng_uniform(rng);
+    for (k = 0; k < n; k++) {
+        acc += p[k];
+        if (u < acc && p[k] > 0.0) return k;
+    }
+    return last;
+}
+
+/* Probabilities only (teacher forcing). */
+static void ng__tc_probs(const float *logits, int n, int stride, double *p) {
+    double mx = -HUGE_VAL, z = 0.0;
+    int k;
+    for (k = 0; k < n; k++)
+        if ((double)logits[k * stride] > mx) mx = (double)logits[k * stride];
+    for (k = 0; k < n; k++) z += (p[k] = exp((double)logits[k * stride] - mx));
+    for (k = 0; k < n; k++) p[k] /= z;
+}
+
+/* temperature, then tanh constant (NNI's order) */
+static ng_tensor *ng__tc_shape_logits(ng_ctx *ctx, const ng_textnas_ctrl *c, ng_tensor *x) {
+    if (c->hp.temperature > 0.0f) x = ng_scale(ctx, x, (float)(1.0 / (double)c->hp.temperature));
+    if (c->hp.tanh_constant > 0.0f) x = ng_scale(ctx, ng_tanh(ctx, x), c->hp.tanh_constant);
+    return x;
+}
+
+/* torch.nn.LSTMCell without bias, gate order i, f, g, o. */
+static void ng__tc_lstm(ng_ctx *ctx, const ng_textnas_ctrl *c, ng_tensor *x, ng_tensor **h, ng_tensor **cell) {
+    int64_t S = c->hp.lstm_size;
+    ng_tensor *gates = ng_add(ctx, ng_linear(ctx, x, c->w_ih, NULL), ng_linear(ctx, *h, c->w_hh, NULL));
+    ng_tensor *ig = ng_sigmoid(ctx, ng_slice(ctx, gates, 1, 0, S));
+    ng_tensor *fg = ng_sigmoid(ctx, ng_slice(ctx, gates, 1, S, S));
+    ng_tensor *gg = ng_tanh(ctx, ng_slice(ctx, gates, 1, 2 * S, S));
+    ng_tensor *og = ng_sigmoid(ctx, ng_slice(ctx, gates, 1, 3 * S, S));
+    ng_tensor *cn = ng_add(ctx, ng_mul(ctx, fg, *cell), ng_mul(ctx, ig, gg));
+    *h = ng_mul(ctx, og, ng_tanh(ctx, cn));
+    *cell = cn;
+}
+
+/* v . tanh(A_j + W_query h) for the anchors j0 .. j1 - 1: (n, 1) */
+static ng_tensor *ng__tc_attn(ng_ctx *ctx, const ng_textnas_ctrl *c, ng_tensor **A, int j0, int j1, ng_tensor *hq) {
+    ng_tensor *stack = j1 - j0 == 1 ? A[j0] : ng_concat(ctx, A + j0, j1 - j0, 0);
+    ng_tensor *t = ng_tanh(ctx, ng_add(ctx, stack, hq));
+    return ng__tc_shape_logits(ctx, c, ng_linear(ctx, t, c->v_attn, NULL));
+}
+
+/* sum over the (i, 2) logits of sigmoid(l) (log sigmoid(l) - log t_b); log sigmoid(l) is the
+   second column of log_softmax([0, l]). */
+static ng_tensor *ng__tc_skip_kl(ng_ctx *ctx, const ng_textnas_ctrl *c, ng_tensor *logit, int n) {
+    ng_tensor *l2 = ng_reshape(ctx, logit, ng_shape2(2 * (int64_t)n, 1));
+    ng_tensor *z = ng_tensor_zeros(ctx, ng_shape2(2 * (int64_t)n, 1));
+    ng_tensor *lt = ng_tensor_new(ctx, ng_shape2(2 * (int64_t)n, 1));
+    ng_tensor *pair[2], *logsig, *sig;
+    /* the targets as PyTorch's float32 tensor [1 - skip_target, skip_target] */
+    float t0 = (float)(1.0 - (double)c->hp.skip_target), t1 = c->hp.skip_target;
+    int j;
+    if (!l2 || !z || !lt) return NULL;
+    for (j = 0; j < n; j++) {
+        lt->data[2 * j] = (float)log((double)t0);
+        lt->data[2 * j + 1] = (float)log((double)t1);
+    }
+    pair[0] = z;
+    pair[1] = l2;
+    logsig = ng_slice(ctx, ng_log_softmax(ctx, ng_concat(ctx, pair, 2, 1), 1), 1, 1, 1);
+    sig = ng_sigmoid(ctx, l2);
+    return ng_sum(ctx, ng_mul(ctx, sig, ng_sub(ctx, logsig, lt)), NG_ALL_AXES, 0);
+}
+
+static ng_status ng__tc_check_arch(const ng_textnas_ctrl *c, const ng_textnas_arch *a) {
+    int i, L = c->hp.n_layers;
+    if (a->n_layers != L)
+        return ng_fail(NG_ERR_ARG, "textnas controller: architecture has %d layers, the controller %d", a->n_layers, L);
+    for (i = 0; i < L; i++) {
+        int lo = i - c->hp.choose_from < 0 ? 0 : i - c->hp.choose_from;
+        uint32_t allowed = i >= 32 ? 0xFFFFFFFFu : (uint32_t)((1ull << i) - 1u);
+        if (i == 0 ? a->input[0] != -1 : (a->input[i] < lo || a->input[i] > i - 1))
+            return ng_fail(NG_ERR_ARG, "textnas controller: layer %d: input %d is not %s", i, a->input[i],
+                           i == 0 ? "-1" : "a candidate (one of the last choose_from layers)");
+        if (a->op[i] < 0 || a->op[i] >= NG_TEXTNAS_N_OPS)
+            return ng_fail(NG_ERR_ARG, "textnas controller: layer %d: op %d is not in [0, %d)", i, a->op[i], NG_TEXTNAS_N_OPS);
+        if (a->skip[i] & ~allowed)
+            return ng_fail(NG_ERR_ARG, "textnas controller: layer %d: skip mask 0x%x names a layer >= %d", i, (unsigned)a->skip[i], i);
+    }
+    return NG_OK;
+}
+
+/* The walk shared by sampling (forced == NULL) and teacher forcing. Gradient outputs are
+   built only when asked for. */
+static ng_status ng__tc_run(ng_ctx *ctx, ng_textnas_ctrl *c, ng_rng *rng, const ng_textnas_arch *forced,
+                            ng_textnas_arch *out, ng_tensor **log_prob, ng_tensor **entropy, ng_tensor **skip_penalty) {
+    int L = c->hp.n_layers, S = c->hp.lstm_size, i, j;
+    ng_tensor *A[NG_TEXTNAS_MAX_LAYERS], *anchor[NG_TEXTNAS_MAX_LAYERS];
+    ng_tensor *h, *cell, *inp, *hq = NULL, *lp = NULL, *sp = NULL;
+    double ent = 0.0, p[NG_TEXTNAS_MAX_LAYERS > NG_TEXTNAS_N_OPS ? NG_TEXTNAS_MAX_LAYERS : NG_TEXTNAS_N_OPS];
+    int32_t labels[NG_TEXTNAS_MAX_LAYERS];
+    ng_textnas_arch arch;
+    ng_status s;
+    if (log_prob) *log_prob = NULL;
+    if (entropy) *entropy = NULL;
+    if (skip_penalty) *skip_penalty = NULL;
+    if (ctx->status != NG_OK) return ng_fail(ctx->status, "textnas controller: the context has failed before sampling (reset it)");
+    if (forced && (s = ng__tc_check_arch(c, forced)) != NG_OK) return s;
+    memset(&arch, 0, sizeof arch);
+    arch.n_layers = L;
+    h = ng_tensor_zeros(ctx, ng_shape2(1, S));
+    cell = ng_tensor_zeros(ctx, ng_shape2(1, S));
+    inp = ng_tensor_from(ctx, ng_shape2(1, S), c->g_emb->data); /* g_emb.data: no gradient */
+    for (i = 0; i < L; i++) {
+        ng_tensor *logits, *ce;
+        /* ---- input choice (no LSTM step) ---- */
+        if (i == 0) {
+            arch.input[0] = -1;
+        } else {
+            int j0 = i - c->hp.choose_from < 0 ? 0 : i - c->hp.choose_from, n = i - j0, k;
+            if (!hq) hq = ng_linear(ctx, h, c->w_query, NULL);
+            logits = ng__tc_attn(ctx, c, A, j0, i, hq);
+            if (!logits) break;
+            if (forced) {
+                k = forced->input[i] - j0;
+                ng__tc_probs(logits->data, n, 1, p);
+            } else {
+                k = ng__tc_draw(rng, logits->data, n, 1, p);
+            }
+            arch.input[i] = j0 + k;
+            if (log_prob) {
+                labels[0] = k;
+                ce = ng_cross_entropy(ctx, ng_reshape(ctx, logits, ng_shape2(1, n)), labels);
+                lp = lp ? ng_add(ctx, lp, ce) : ce;
+            }
+            if (entropy && p[k] > 0.0) ent += -log(p[k]) * p[k];
+            inp = anchor[j0 + k];
+        }
+        /* ---- operation: the layer's one LSTM step ---- */
+        ng__tc_lstm(ctx, c, inp, &h, &cell);
+        hq = NULL;
+        logits = ng__tc_shape_logits(ctx, c, ng_linear(ctx, h, c->w_soft, NULL));
+        if (!logits) break;
+        if (forced) {
+            arch.op[i] = forced->op[i];
+            ng__tc_probs(logits->data, NG_TEXTNAS_N_OPS, 1, p);
+        } else {
+            arch.op[i] = ng__tc_draw(rng, logits->data, NG_TEXTNAS_N_OPS, 1, p);
+        }
+        if (log_prob) {
+            labels[0] = arch.op[i];
+            ce = ng_cross_entropy(ctx, logits, labels);
+            lp = lp ? ng_add(ctx, lp, ce) : ce;
+        }
+        if (entropy && p[arch.op[i]] > 0.0) ent += -log(p[arch.op[i]]) * p[arch.op[i]];
+        /* ---- skip connections from every earlier layer (same h as the op step) ---- */
+        arch.skip[i] = 0;
+        if (i > 0) {
+            ng_tensor *q, *pair[2], *logit;
+            double e = 0.0, pp[2];
+            hq = ng_linear(ctx, h, c->w_query, NULL);
+            q = ng__tc_attn(ctx, c, A, 0, i, hq);
+            pair[0] = ng_scale(ctx, q, -1.0f);
+            pair[1] = q;
+            logit = ng_concat(ctx, pair, 2, 1);            /* (i, 2): [-q, q] */
+            if (!logit) break;
+            for (j = 0; j < i; j++) {
+                int sj;
+                if (forced) {
+                    sj = (int)((forced->skip[i] >> j) & 1u);
+                    ng__tc_probs(logit->data + 2 * j, 2, 1, pp);
+                } else {
+                    sj = ng__tc_draw(rng, logit->data + 2 * j, 2, 1, pp);
+                }
+                labels[j] = sj;
+                if (sj) arch.skip[i] |= 1u << j;
+                if (pp[sj] > 0.0) e += -log(pp[sj]) * pp[sj];
+            }
+            if (entropy) ent += e / (double)i;
+            if (log_prob) {
+                ce = ng_cross_entropy(ctx, logit, labels);  /* mean over the i candidates */
+                lp = lp ? ng_add(ctx, lp, ce) : ce;
+            }
+            if (skip_penalty) {
+                ng_tensor *kl = ng__tc_skip_kl(ctx, c, logit, i);
+                sp = sp ? ng_add(ctx, sp, kl) : kl;
+            }
+        }
+        anchor[i] = h;
+        if (i + 1 < L) A[i] = ng_linear(ctx, h, c->w_anchor, NULL);
+    }
+    if (ctx->status != NG_OK)
+        return ng_fail(ctx->status, "textnas controller: sampling failed at layer %d of %d (step arena of %zu bytes: %s)",
+                       i, L, ctx->arena.cap, ng_status_str(ctx->status));
+    if (log_prob) *log_prob = lp;
+    if (skip_penalty) {
+        if (!sp) sp = ng_tensor_zeros(ctx, ng__tc_scalar());
+        *skip_penalty = sp;
+    }
+    if (entropy) {
+        float ev = (float)ent;
+        *entropy = ng_tensor_from(ctx, ng__tc_scalar(), &ev);
+    }
+    if (ctx->status != NG_OK)
+        return ng_fail(ctx->status, "textnas controller: step arena of %zu bytes is exhausted", ctx->arena.cap);
+    if (out) *out = arch;
+    return NG_OK;
+}
+
+ng_status ng_textnas_ctrl_sample(ng_ctx *ctx, ng_textnas_ctrl *c, ng_rng *rng, ng_textnas_arch *out,
+                                 ng_tensor **log_prob, ng_tensor **entropy, ng_tensor **skip_penalty) {
+    return ng__tc_run(ctx, c, rng, NULL, out, log_prob, entropy, skip_penalty);
+}
+
+ng_status ng_textnas_ctrl_score(ng_ctx *ctx, ng_textnas_ctrl *c, const ng_textnas_arch *arch,
+                                ng_tensor **log_prob, ng_tensor **entropy, ng_tensor **skip_penalty) {
+    if (!arch) return ng_fail(NG_ERR_ARG, "textnas controller: score: architecture is NULL");
+    return ng__tc_run(ctx, c, NULL, arch, NULL, log_prob, entropy, skip_penalty);
+}
+
+ng_status ng_textnas_ctrl_sample_arch(ng_textnas_ctrl *c, ng_rng *rng, ng_textnas_arch *out) {
+    ng_ctx_reset(c->nograd);
+    return ng__tc_run(c->nograd, c, rng, NULL, out, NULL, NULL, NULL);
+}
+
+ng_status ng_textnas_ctrl_export(ng_textnas_ctrl *c, ng_rng *rng, int n, ng_textnas_arch *archs) {
+    int k;
+    ng_status s;
+    if (n < 0 || (n > 0 && !archs)) return ng_fail(NG_ERR_ARG, "textnas controller: export of %d architectures into %p", n, (void *)archs);
+    for (k = 0; k < n; k++)
+        if ((s = ng_textnas_ctrl_sample_arch(c, rng, &archs[k])) != NG_OK) return s;
+    return NG_OK;
+}
+
+/* ---- REINFORCE update ---- */
+
+static ng_status ng__tc_update(ng_textnas_ctrl *c, ng_ctx *ctx, ng_tensor *lp, ng_tensor *ent, ng_tensor *sp, double reward) {
+    double R, bl, norm;
+    ng_tensor *loss;
+    ng_params *g = c->params;
+    ng_status s;
+    if (!(reward == reward) || reward > 1e300 || reward < -1e300)
+        return ng_fail(NG_ERR_ARG, "textnas controller: reward %g is not finite (step %lld skipped)", reward, (long long)c->steps);
+    R = reward + c->hp.entropy_weight * (double)ent->data[0];
+    bl = c->baseline * c->hp.baseline_decay + R * (1.0 - c->hp.baseline_decay);   /* before the loss */
+    loss = ng_add(ctx, ng_scale(ctx, lp, (float)(R - bl)), ng_scale(ctx, sp, c->hp.skip_weight));
+    if (!loss) return ng_fail(ctx->status ? ctx->status : NG_ERR_NOMEM, "textnas controller: loss: step arena of %zu bytes is exhausted", ctx->arena.cap);
+    ng_params_zero_grad(g);
+    if ((s = ng_backward(ctx, loss)) != NG_OK) { ng_params_zero_grad(g); return s; }
+    norm = (double)ng_clip_grad_norm(&g, 1, c->hp.grad_clip > 0.0f ? c->hp.grad_clip : HUGE_VALF);
+    if (!(norm == norm) || norm > 1e300) {
+        ng_params_zero_grad(g);
+        return ng_fail(NG_ERR_ARG, "textnas controller: gradient norm is %g at step %lld (step skipped)", norm, (long long)c->steps);
+    }
+    ng_adam_step(&c->adam);
+    ng_params_zero_grad(g);
+    c->baseline = bl;
+    c->steps++;
+    c->last.reward = reward;
+    c->last.R = R;
+    c->last.baseline = bl;
+    c->last.log_prob = (double)lp->data[0];
+    c->last.entropy = (double)ent->data[0];
+    c->last.skip_penalty = (double)sp->data[0];
+    c->last.loss = (double)loss->data[0];
+    c->last.grad_norm = norm;
+    return NG_OK;
+}
+
+static void ng__tc_prepare(ng_textnas_ctrl *c, ng_ctx *ctx) {
+    ng_ctx_reset(ctx);
+    ng_ctx_grad_for(ctx, &c->params, 1);
+}
+
+ng_status ng_textnas_ctrl_step(ng_textnas_ctrl *c, ng_ctx *ctx, ng_rng *rng, ng_textnas_reward_fn reward_fn,
+                               void *user, ng_textnas_arch *arch_out) {
+    ng_textnas_arch arch;
+    ng_tensor *lp, *ent, *sp;
+    ng_status s;
+    if (!reward_fn) return ng_fail(NG_ERR_ARG, "textnas controller: step without a reward function");
+    ng__tc_prepare(c, ctx);
+    if ((s = ng__tc_run(ctx, c, rng, NULL, &arch, &lp, &ent, &sp)) != NG_OK) return s;
+    if (arch_out) *arch_out = arch;
+    return ng__tc_update(c, ctx, lp, ent, sp, reward_fn(&arch, user));
+}
+
+ng_status ng_textnas_ctrl_step_arch(ng_textnas_ctrl *c, ng_ctx *ctx, const ng_textnas_arch *arch, double reward) {
+    ng_tensor *lp, *ent, *sp;
+    ng_status s;
+    if (!arch) return ng_fail(NG_ERR_ARG, "textnas controller: step_arch: architecture is NULL");
+    ng__tc_prepare(c, ctx);
+    if ((s = ng__tc_run(ctx, c, NULL, arch, NULL, &lp, &ent, &sp)) != NG_OK) return s;
+    return ng__tc_update(c, ctx, lp, ent, sp, reward);
+}
+
+/* ---- checkpoints ---- */
+
+static ng_status ng__tc_key(char *buf, size_t cap, const char *prefix, const char *field) {
+    int n;
+    if (!prefix) return ng_fail(NG_ERR_ARG, "textnas controller: checkpoint prefix is NULL");
+    n = snprintf(buf, cap, "%s.%s", prefix, field);
+    if (n < 0 || (size_t)n >= cap) return ng_fail(NG_ERR_ARG, "textnas controller: checkpoint prefix '%.40s...' is too long", prefix);
+    return NG_OK;
+}
+
+ng_status ng_textnas_ctrl_put(ng_ckpt *ck, const char *prefix, const ng_textnas_ctrl *c) {
+    char ka[320], kb[320], ks[320];
+    int64_t bits;
+    ng_status s;
+    if ((s = ng__tc_key(ka, sizeof ka, prefix, "adam")) != NG_OK) return s;
+    if ((s = ng__tc_key(kb, sizeof kb, prefix, "baseline")) != NG_OK) return s;
+    if ((s = ng__tc_key(ks, sizeof ks, prefix, "steps")) != NG_OK) return s;
+    memcpy(&bits, &c->baseline, sizeof bits);
+    s = ng_ckpt_put_params(ck, c->params);
+    if (s == NG_OK) s = ng_ckpt_put_adam(ck, ka, &c->adam);
+    if (s == NG_OK) s = ng_ckpt_put_i64(ck, kb, bits);
+    if (s == NG_OK) s = ng_ckpt_put_i64(ck, ks, c->steps);
+    return s;
+}
+
+ng_status ng_textnas_ctrl_get(const ng_ckpt *ck, const char *prefix, ng_textnas_ctrl *c) {
+    char ka[320], kb[320], ks[320];
+    int64_t bits, steps;
+    double bl;
+    ng_adam tmp;
+    ng_status s;
+    if ((s = ng__tc_key(ka, sizeof ka, prefix, "adam")) != NG_OK) return s;
+    if ((s = ng__tc_key(kb, sizeof kb, prefix, "baseline")) != NG_OK) return s;
+    if ((s = ng__tc_key(ks, sizeof ks, prefix, "steps")) != NG_OK) return s;
+    if ((s = ng_ckpt_get_i64(ck, kb, &bits)) != NG_OK) return s;
+    if ((s = ng_ckpt_get_i64(ck, ks, &steps)) != NG_OK) return s;
+    if (steps < 0) return ng_fail(NG_ERR_MISMATCH, "textnas controller: checkpoint record '%s' holds a negative step count %lld", ks, (long long)steps);
+    memcpy(&bl, &bits, sizeof bl);
+    /* the Adam state into a temporary first: nothing changes unless every record fits */
+    if ((s = ng_adam_init(&tmp, c->params, c->adam.lr, c->adam.beta1, c->adam.beta2, c->adam.eps, c->adam.weight_decay)) != NG_OK) return s;
+    if ((s = ng_ckpt_get_adam(ck, ka, &tmp)) != NG_OK) { ng_adam_free(&tmp); return s; }
+    if ((s = ng_ckpt_get_params(ck, c->params)) != NG_OK) { ng_adam_free(&tmp); return s; }
+    ng_adam_free(&c->adam);
+    c->adam = tmp;
+    c->baseline = bl;
+    c->steps = steps;
+    return NG_OK;
+}
+
+/* ---- src/cuda.c ---- */
+/* ======================================================================================== */
+/* @@CUDA  host-side glue: hook registry, device arenas, transfers, device parameter groups  */
+/* ======================================================================================== */
+static void ng__optable_set_cuda(int op, void (*fw)(ng_node *), void (*bw)(ng_node *)); /* @@OPTABLE */
+
+/* The registered kernel table (code, not state: the backend context lives behind it). */
+static const ng_cuda_hooks *ng__cuda_hooks_p = NULL;
+static int ng__cuda_ready = 0;
+
+void ng_cuda_register(const ng_cuda_hooks *h) {
+    int op;
+    ng__cuda_hooks_p = h;
+    ng__cuda_ready = 0; /* a (re)registered backend needs ng_cuda_init */
+    for (op = 0; op < NG_OP_COUNT; op++)
+        ng__optable_set_cuda(op, h ? h->fw[op] : NULL, h ? h->bw[op] : NULL);
+}
+const ng_cuda_hooks *ng_cuda_get_hooks(void) { return ng__cuda_hooks_p; }
+
+int ng_cuda_available(void) { return ng__cuda_hooks_p && ng__cuda_hooks_p->device_count() > 0; }
+
+ng_status ng_cuda_init(int device) {
+    ng_status s;
+    if (!ng__cuda_hooks_p) return ng_fail(NG_ERR_UNSUPPORTED, "cuda: built without the CUDA backend (build with `make cuda` and link build/nasgan_cuda.o)");
+    if (ng__cuda_hooks_p->device_count() <= 0) return ng_fail(NG_ERR_UNSUPPORTED, "cuda: no CUDA device is visible");
+    s = ng__cuda_hooks_p->init(device);
+    if (s == NG_OK) ng__cuda_ready = 1;
+    return s;
+}
+const char *ng_cuda_device_info(void) { return ng__cuda_ready ? ng__cuda_hooks_p->info() : ""; }
+void ng_cuda_set_tf32(int on) { if (ng__cuda_ready) ng__cuda_hooks_p->set_tf32(on); }
+ng_status ng_cuda_synchronize(void) {
+    if (!ng__cuda_ready) return ng_fail(NG_ERR_UNSUPPORTED, "cuda: not initialised (call ng_cuda_init)");
+    return ng__cuda_hooks_p->synchronize() ? ng_fail(NG_ERR_UNSUPPORTED, "cuda: a kernel failed (see stderr)") : NG_OK;
+}
+size_t ng_cuda_peak_bytes(void) { return ng__cuda_ready ? ng__cuda_hooks_p->peak_bytes() : 0; }
+int ng_cuda_op_supported(int op, int backward) { return ng__cuda_ready && ng__optable_has_cuda(op, backward); }
+
+/* ---- internal helpers for the tape and tensor parts ---- */
+void *ng__cuda_arena_alloc(ng_ctx *ctx, size_t bytes) { return ng_arena_alloc(&ctx->dev_arena, bytes); }
+void ng__cuda_arena_free(ng_arena *a) {
+    if (a->base && ng__cuda_hooks_p) ng__cuda_hooks_p->dev_free(a->base);
+    a->base = NULL;
+    a->cap = a->used = 0;
+}
+void ng__cuda_free(void *p) { if (p && ng__cuda_hooks_p) ng__cuda_hooks_p->dev_free(p); }
+void ng__memset0(int device, void *p, size_t bytes) {
+    if (device == NG_CUDA) { if (ng__cuda_hooks_p) ng__cuda_hooks_p->memset0(p, bytes); }
+    else memset(p, 0, bytes);
+}
+void ng__cuda_copy(void *dst, const void *src, size_t bytes, int kind) {
+    if (!ng__cuda_hooks_p || !bytes) return;
+    if (kind == 1) ng__cuda_hooks_p->memcpy_h2d(dst, src, bytes);
+    else if (kind == 2) ng__cuda_hooks_p->memcpy_d2h(dst, src, bytes);
+    else ng__cuda_hooks_p->memcpy_d2d(dst, src, bytes);
+}
+
+float *ng__cuda_in_grad(ng_node *n, int k) { return ng__in_grad(n, k); }
+float *ng__cuda_scratch(ng_node *n, int64_t nfloats) { return ng__falloc(n->ctx, nfloats > 0 ? nfloats : 1); }
+void *ng__cuda_host_scratch(ng_node *n, size_t bytes) { return ng__alloc(n->ctx, bytes ? bytes : 1); }
+void ng__cuda_op_fail(ng_node *n, const char *what) {
+    if (n->ctx->status == NG_OK) n->ctx->status = NG_ERR_UNSUPPORTED;
+    ng_fail(NG_ERR_UNSUPPORTED, "%s (CUDA): %s", ng_op_name(n->op), what);
+}
+
+int ng__cuda_refuse(ng_ctx *ctx, int device, const char *what) {
+    if (device != NG_CUDA) return 0;
+    if (ctx && ctx->status == NG_OK) ctx->status = NG_ERR_UNSUPPORTED;
+    ng_fail(NG_ERR_UNSUPPORTED, "%s: runs on the host only and its data is on the GPU (no CUDA path yet)", what);
+    return 1;
+}
+
+/* ---- contexts, tensors and parameter groups on the device ---- */
+ng_ctx *ng_ctx_create_on(size_t arena_bytes, uint64_t seed, ng_device device) {
+    ng_ctx *ctx;
+    if (device == NG_CPU) return ng_ctx_create(arena_bytes, seed);
+    if (!ng__cuda_ready) { ng_fail(NG_ERR_UNSUPPORTED, "context: CUDA is not initialised (call ng_cuda_init first)"); return NULL; }
+    /* host arena: tensor headers, tape inputs, small host scratch (dropout masks, labels):
+       an eighth of the device arena, between 1 MiB and 1 GiB */
+    {
+        size_t host = arena_bytes / 8;
+        if (host < ((size_t)1 << 20)) host = (size_t)1 << 20;
+        if (host > ((size_t)1 << 30)) host = (size_t)1 << 30;
+        ctx = ng_ctx_create(host, seed);
+    }
+    if (!ctx) return NULL;
+    ctx->dev_arena.base = (unsigned char *)ng__cuda_hooks_p->dev_malloc(arena_bytes);
+    if (!ctx->dev_arena.base) {
+        ng_ctx_free(ctx);
+        ng_fail(NG_ERR_NOMEM, "context: cannot allocate a %zu-byte device arena", arena_bytes);
+        return NULL;
+    }
+    ctx->dev_arena.cap = arena_bytes;
+    ctx->dev_arena.used = ctx->dev_arena.peak = 0;
+    ctx->device = NG_CUDA;
+    return ctx;
+}
+
+ng_status ng_params_to_device(ng_params *g, ng_device device) {
+    size_t bytes = (size_t)(g->numel ? g->numel : 1) * sizeof(float);
+    int i;
+    if (!g->allocated) return ng_fail(NG_ERR_ARG, "params %s: allocate the group before moving it", g->name);
+    if ((int)device == g->device) return NG_OK;
+    if (device == NG_CUDA) {
+        float *d, *gd = NULL;
+        if (!ng__cuda_ready) return ng_fail(NG_ERR_UNSUPPORTED, "params %s: CUDA is not initialised (call ng_cuda_init first)", g->name);
+        d = (float *)ng__cuda_hooks_p->dev_malloc(bytes);
+        if (g->grad) gd = (float *)ng__cuda_hooks_p->dev_malloc(bytes);
+        if (!d || (g->grad && !gd)) {
+            ng__cuda_free(d); ng__cuda_free(gd);
+            return ng_fail(NG_ERR_NOMEM, "params %s: cannot allocate %zu device bytes", g->name, bytes);
+        }
+        ng__cuda_hooks_p->memcpy_h2d(d, g->data, bytes);
+        if (gd) ng__cuda_hooks_p->memcpy_h2d(gd, g->grad, bytes);
+        g->host_data = g->data; g->host_grad = g->grad;
+        g->data = d; g->grad = gd;
+    } else {
+        ng_params_sync_host(g);
+        ng__cuda_free(g->data); ng__cuda_free(g->grad);
+        g->data = g->host_data; g->grad = g->host_grad;
+        g->host_data = g->host_grad = NULL;
+    }
+    g->device = device;
+    for (i = 0; i < g->n; i++) {
+        ng_tensor *t = g->tensors[i];
+        t->data = g->data + g->offsets[i];
+        t->grad = g->grad ? g->grad + g->offsets[i] : NULL;
+        t->device = device;
+    }
+    return NG_OK;
+}
+
+ng_status ng_params_sync_host(ng_params *g) {
+    size_t bytes = (size_t)(g->numel ? g->numel : 1) * sizeof(float);
+    if (g->device != NG_CUDA) return NG_OK;
+    if (ng__cuda_hooks_p->memcpy_d2h(g->host_data, g->data, bytes) ||
+        (g->grad && ng__cuda_hooks_p->memcpy_d2h(g->host_grad, g->grad, bytes)))
+        return ng_fail(NG_ERR_UNSUPPORTED, "params %s: device-to-host copy failed", g->name);
+    return NG_OK;
+}
+
+ng_status ng_tensor_to_host(const ng_tensor *t, float *dst) {
+    size_t bytes = (size_t)t->numel * sizeof(float);
+    if (t->device != NG_CUDA) { memcpy(dst, t->data, bytes); return NG_OK; }
+    if (!ng__cuda_hooks_p || ng__cuda_hooks_p->memcpy_d2h(dst, t->data, bytes))
+        return ng_fail(NG_ERR_UNSUPPORTED, "tensor %s: device-to-host copy failed", t->name ? t->name : "(activation)");
+    return NG_OK;
+}
+ng_status ng_tensor_to_device(ng_tensor *t, const float *src) {
+    size_t bytes = (size_t)t->numel * sizeof(float);
+    if (t->device != NG_CUDA) { memcpy(t->data, src, bytes); return NG_OK; }
+    if (!ng__cuda_hooks_p || ng__cuda_hooks_p->memcpy_h2d(t->data, src, bytes))
+        return ng_fail(NG_ERR_UNSUPPORTED, "tensor %s: host-to-device copy failed", t->name ? t->name : "(activation)");
+    return NG_OK;
+}
+ng_tensor *ng_tensor_copy_to(ng_ctx *ctx, const ng_tensor *t) {
+    ng_tensor *c = ng_tensor_new(ctx, t->shape);
+    size_t bytes = (size_t)t->numel * sizeof(float);
+    if (!c) return NULL;
+    if (c->device == NG_CPU && t->device == NG_CPU) memcpy(c->data, t->data, bytes);
+    else if (!ng__cuda_hooks_p) { ng_fail(NG_ERR_UNSUPPORTED, "tensor copy: CUDA backend not linked"); return NULL; }
+    else ng__cuda_copy(c->data, t->data, bytes, c->device == NG_CUDA ? (t->device == NG_CUDA ? 3 : 1) : 2);
+    return c;
+}
+
+/* ---- fused optimizer steps (same float arithmetic as optim.c) ---- */
+ng_status ng_cuda_adam_step(ng_adam *opt, float *m_dev, float *v_dev) {
+    ng_params *gr = opt->group;
+    double bc1, bc2;
+    if (!ng__cuda_ready || gr->device != NG_CUDA) return ng_fail(NG_ERR_UNSUPPORTED, "adam: group %s is not on the GPU", gr->name);
+    opt->t++;
+    bc1 = 1.0 - pow(ng__typed(opt->beta1), (double)opt->t);
+    bc2 = 1.0 - pow(ng__typed(opt->beta2), (double)opt->t);
+    ng__cuda_hooks_p->adam(gr->data, gr->grad, m_dev, v_dev, gr->numel, opt->beta1, opt->beta2,
+                           (float)(1.0 - ng__typed(opt->beta1)), (float)(1.0 - ng__typed(opt->beta2)),
+                           (float)(ng__typed(opt->lr) / bc1), (float)sqrt(bc2), opt->eps, opt->weight_decay);
+    return NG_OK;
+}
+ng_status ng_cuda_ema_update(ng_ema *e, float *shadow_dev) {
+    if (!ng__cuda_ready || e->group->device != NG_CUDA) return ng_fail(NG_ERR_UNSUPPORTED, "ema: group %s is not on the GPU", e->group->name);
+    ng__cuda_hooks_p->ema(shadow_dev, e->group->data, e->group->numel, e->decay, (float)(1.0 - ng__typed(e->decay)));
+    return NG_OK;
+}
+float *ng_cuda_alloc_zeros(int64_t n) {
+    size_t bytes = (size_t)(n > 0 ? n : 1) * sizeof(float);
+    float *p;
+    if (!ng__cuda_ready) { ng_fail(NG_ERR_UNSUPPORTED, "cuda: not initialised"); return NULL; }
+    p = (float *)ng__cuda_hooks_p->dev_malloc(bytes);
+    if (p) ng__cuda_hooks_p->memset0(p, bytes);
+    else ng_fail(NG_ERR_NOMEM, "cuda: cannot allocate %zu device bytes", bytes);
+    return p;
+}
+void ng_cuda_free(void *p) { ng__cuda_free(p); }
+
 /* ---- src/optable.c ---- */
 /* ======================================================================================== */
 /* @@OPTABLE  one row per op: name, CPU forward and backward (CUDA columns join with          */
@@ -9943,18 +13437,52 @@ typedef struct ng__op_info {
     const char *name;
     void (*forward_cpu)(ng_node *n);
     void (*backward_cpu)(ng_node *n);
+    void (*forward_cuda)(ng_node *n);   /* filled by ng_cuda_register (nasgan_cuda.cu); NULL: */
+    void (*backward_cuda)(ng_node *n);  /* the op has no kernel and is refused on the device */
 } ng__op_info;
 
-static const ng__op_info ng__op_table[] = {
-#define NG__ROW(E, f) {#f, ng__fw_##f, ng__bw_##f},
+static ng__op_info ng__op_table[] = {
+#define NG__ROW(E, f) {#f, ng__fw_##f, ng__bw_##f, NULL, NULL},
     NG_OP_LIST(NG__ROW)
 #undef NG__ROW
 };
 typedef char ng__op_table_size_check[(sizeof ng__op_table / sizeof ng__op_table[0] == NG_OP_COUNT) ? 1 : -1];
 
 const char *ng_op_name(int op) { return op >= 0 && op < NG_OP_COUNT ? ng__op_table[op].name : "?"; }
-static void ng__dispatch_forward(ng_node *n) { ng__op_table[n->op].forward_cpu(n); }
-static void ng__dispatch_backward(ng_node *n) { ng__op_table[n->op].backward_cpu(n); }
+static void ng__optable_set_cuda(int op, void (*fw)(ng_node *), void (*bw)(ng_node *)) {
+    ng__op_table[op].forward_cuda = fw;
+    ng__op_table[op].backward_cuda = bw;
+}
+int ng__optable_has_cuda(int op, int backward) {
+    return op >= 0 && op < NG_OP_COUNT && (backward ? ng__op_table[op].backward_cuda : ng__op_table[op].forward_cuda) != NULL;
+}
+/* Device tensors run the CUDA column; mixed devices and missing kernels are refused. */
+static int ng__dispatch_device_ok(ng_node *n, int backward) {
+    int k;
+    for (k = 0; k < n->n_in; k++)
+        if (n->in[k]->device != n->out->device) {
+            if (n->ctx->status == NG_OK) n->ctx->status = NG_ERR_UNSUPPORTED;
+            ng_fail(NG_ERR_UNSUPPORTED, "%s: input %d is on the %s but the output is on the %s (copy explicitly)",
+                    ng__op_table[n->op].name, k, n->in[k]->device == NG_CUDA ? "GPU" : "CPU", n->out->device == NG_CUDA ? "GPU" : "CPU");
+            return 0;
+        }
+    if (n->out->device == NG_CUDA && !(backward ? ng__op_table[n->op].backward_cuda : ng__op_table[n->op].forward_cuda)) {
+        if (n->ctx->status == NG_OK) n->ctx->status = NG_ERR_UNSUPPORTED;
+        ng_fail(NG_ERR_UNSUPPORTED, "%s: no CUDA %s kernel (run this op on the CPU)", ng__op_table[n->op].name, backward ? "backward" : "forward");
+        return 0;
+    }
+    return 1;
+}
+static void ng__dispatch_forward(ng_node *n) {
+    if (!ng__dispatch_device_ok(n, 0)) return;
+    if (n->out->device == NG_CUDA) ng__op_table[n->op].forward_cuda(n);
+    else ng__op_table[n->op].forward_cpu(n);
+}
+static void ng__dispatch_backward(ng_node *n) {
+    if (!ng__dispatch_device_ok(n, 1)) return;
+    if (n->out->device == NG_CUDA) ng__op_table[n->op].backward_cuda(n);
+    else ng__op_table[n->op].backward_cpu(n);
+}
 
 #endif /* NASGAN_IMPLEMENTATION */
 

@@ -4,11 +4,11 @@
 # As root: apt-get; otherwise via sudo when available; else print the packages and fail.
 set -eu
 case "${1:-test}" in
-  test)  pkgs="gcc make zlib1g-dev libopenblas-dev libstb-dev libutf8proc-dev pkg-config" ;;
-  demo)  pkgs="gcc make zlib1g-dev libopenblas-dev libstb-dev libutf8proc-dev pkg-config dataset-fashion-mnist" ;;
+  test)  pkgs="gcc make zlib1g-dev libopenblas-dev libstb-dev libutf8proc-dev wordnet-base pkg-config" ;;
+  demo)  pkgs="gcc make zlib1g-dev libopenblas-dev libstb-dev libutf8proc-dev wordnet-base pkg-config dataset-fashion-mnist" ;;
   bench) pkgs="gcc make zlib1g-dev libopenblas-dev libstb-dev libutf8proc-dev pkg-config dataset-fashion-mnist python3-torch python3-numpy" ;;
-  fuzz)  pkgs="clang libclang-rt-14-dev zlib1g-dev" ;;
-  ci)    pkgs="gcc g++ make clang libclang-rt-14-dev zlib1g-dev libopenblas-dev libstb-dev libutf8proc-dev pkg-config dataset-fashion-mnist" ;;
+  fuzz)  pkgs="clang libclang-rt-14-dev zlib1g-dev libutf8proc-dev" ;;
+  ci)    pkgs="gcc g++ make clang libclang-rt-14-dev zlib1g-dev libopenblas-dev libstb-dev libutf8proc-dev wordnet-base pkg-config dataset-fashion-mnist" ;;
   *) echo "install-deps: unknown target '$1' (test|demo|bench|fuzz|ci)" >&2; exit 2 ;;
 esac
 missing=""

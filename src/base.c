@@ -154,10 +154,20 @@ const char *ng_build_info(void) {
 #else
            " openblas=off"
 #endif
+#ifdef NG_USE_UTF8PROC
+           " utf8proc=on"
+#else
+           " utf8proc=off"
+#endif
 #ifndef NG_NO_ZLIB
            " zlib=on"
 #else
            " zlib=off"
+#endif
+#ifdef NG_USE_STB
+           " stb=on"
+#else
+           " stb=off"
 #endif
 #ifdef NG_USE_CUDA
            " cuda=on"

@@ -10,7 +10,8 @@ int ng_bilevel_preset(const char *name, ng_bilevel_config *c) {
     if (!strcmp(name, "paper-s")) { c->inner_steps = 20; c->worst_steps = 20; return 0; }
     if (!strcmp(name, "paper-l")) { c->inner_steps = 390; c->worst_steps = 390; return 0; }
     if (!strcmp(name, "quick")) {
-        c->batch = 32; c->inner_steps = 10; c->worst_steps = 10; c->arch_steps = 10; c->epochs = 6;
+        c->batch = 32; c->inner_steps = 10; c->worst_steps = 10; c->arch_steps = 10; c->epochs = 10;
+        c->lr_alpha = 5e-3f;   /* 100 alpha steps instead of 1,980: a larger step so alpha can move as far */
         return 0;
     }
     return -1;
@@ -117,7 +118,7 @@ static ng_status ng__bl_copy_net(ng_gan_net *dst, const ng_gan_net *src) {
     return s;
 }
 
-ng_status ng_bilevel_find_worst(ng_bilevel *b) {
+static ng_status ng__bl_find_worst(ng_bilevel *b, ng_bilevel_progress progress, void *user) {
     int64_t i, n = ng__bl_steps(b, b->cfg.worst_steps);
     float lr = b->epoch + 1 <= b->cfg.worst_lr_switch ? b->cfg.lr_worst_early : b->cfg.lr_worst_late;
     ng_status s = ng__bl_copy_net(&b->g_worst, &b->g);
@@ -126,12 +127,18 @@ ng_status ng_bilevel_find_worst(ng_bilevel *b) {
     ng_adam_reset(&b->opt_g_worst);
     ng_adam_reset(&b->opt_d_worst);
     b->opt_g_worst.lr = b->opt_d_worst.lr = lr;
-    for (i = 0; i < n && s == NG_OK; i++) /* D_worst against fakes of the current G */
+    for (i = 0; i < n && s == NG_OK; i++) { /* D_worst against fakes of the current G */
         s = ng__bl_d_step(b, &b->d_worst, &b->g, &b->opt_d_worst, 1, &b->last.d_worst_loss);
-    for (i = 0; i < n && s == NG_OK; i++) /* G_worst's weights (not its alpha) against the current D */
+        if (progress && s == NG_OK) progress(b, "D_worst", i + 1, n, user);
+    }
+    for (i = 0; i < n && s == NG_OK; i++) { /* G_worst's weights (not its alpha) against the current D */
         s = ng__bl_g_step(b, &b->g_worst, &b->d, &b->opt_g_worst, &b->last.g_worst_loss);
+        if (progress && s == NG_OK) progress(b, "G_worst", i + 1, n, user);
+    }
     return s;
 }
+
+ng_status ng_bilevel_find_worst(ng_bilevel *b) { return ng__bl_find_worst(b, NULL, NULL); }
 
 /* V(G, D) = -hinge_D loss; the gap is V(G, D_worst) - V(G_worst, D). Only G's alpha is
    differentiated: G_worst holds its own alpha copy, so the maxmin term adds nothing. */
@@ -160,8 +167,18 @@ ng_status ng_bilevel_arch_step(ng_bilevel *b) {
     return NG_OK;
 }
 
+void ng_bilevel_epoch_plan(const ng_bilevel *b, int64_t *d_steps, int64_t *g_steps, int64_t *worst_steps,
+                           int64_t *arch_steps) {
+    int64_t n_d = ng__bl_steps(b, b->cfg.inner_steps), i, n_g = 0;
+    for (i = 0; i < n_d; i++) n_g += (b->global_step + i) % b->cfg.n_critic == 0;
+    if (d_steps) *d_steps = n_d;
+    if (g_steps) *g_steps = n_g;
+    if (worst_steps) *worst_steps = ng__bl_steps(b, b->cfg.worst_steps);
+    if (arch_steps) *arch_steps = b->cfg.arch_steps;
+}
+
 ng_status ng_bilevel_epoch(ng_bilevel *b, ng_bilevel_progress progress, void *user) {
-    int64_t i, n_d = ng__bl_steps(b, b->cfg.inner_steps), n_w = ng__bl_steps(b, b->cfg.worst_steps);
+    int64_t i, n_d = ng__bl_steps(b, b->cfg.inner_steps);
     ng_status s = NG_OK;
     for (i = 0; i < n_d && s == NG_OK; i++) {
         int g_turn = b->global_step % b->cfg.n_critic == 0;
@@ -172,8 +189,7 @@ ng_status ng_bilevel_epoch(ng_bilevel *b, ng_bilevel_progress progress, void *us
             if (progress && s == NG_OK) progress(b, "G", i + 1, n_d, user);
         }
     }
-    if (s == NG_OK) s = ng_bilevel_find_worst(b);
-    if (progress && s == NG_OK) progress(b, "worst", n_w, n_w, user);
+    if (s == NG_OK) s = ng__bl_find_worst(b, progress, user);
     for (i = 0; i < b->cfg.arch_steps && s == NG_OK; i++) {
         s = ng_bilevel_arch_step(b);
         if (progress && s == NG_OK) progress(b, "alpha", i + 1, b->cfg.arch_steps, user);

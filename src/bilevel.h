@@ -31,7 +31,9 @@ typedef struct ng_bilevel_config {
 } ng_bilevel_config;
 
 /* "paper-s" (alphaGAN(s): inner/worst 20), "paper-l" (alphaGAN(l): 390, a full split),
-   "quick" (a CPU-sized run: batch 32, inner/worst 10, 10 arch steps, 6 epochs).
+   "quick" (a CPU-sized run: batch 32, inner/worst 10, 10 arch steps, 10 epochs, and alpha's lr
+   5e-3 instead of 3e-4 so that 100 alpha steps can move alpha about as far as alphaGAN(s)'s
+   1,980 do).
    Returns 0 on success, -1 for an unknown name. */
 int ng_bilevel_preset(const char *name, ng_bilevel_config *cfg);
 
@@ -72,6 +74,12 @@ ng_status ng_bilevel_find_worst(ng_bilevel *b);      /* copy G, D; fresh Adam; w
 /* Duality gap on a validation batch; leaves d gap / d alpha in g.alpha->grad (accumulated). */
 ng_status ng_bilevel_gap_grad(ng_bilevel *b);
 ng_status ng_bilevel_arch_step(ng_bilevel *b);       /* gap_grad, Adam on alpha, zero grads */
+
+/* The steps epoch b->epoch + 1 will take: D steps, the G steps among them (every D step whose
+   global index % n_critic == 0 is followed by one), D_worst steps (as many G_worst steps) and
+   architecture steps. For progress bars and ETAs. */
+void ng_bilevel_epoch_plan(const ng_bilevel *b, int64_t *d_steps, int64_t *g_steps, int64_t *worst_steps,
+                           int64_t *arch_steps);
 
 /* Called after every step: phase is "D", "G", "D_worst", "G_worst" or "alpha". */
 typedef void (*ng_bilevel_progress)(const ng_bilevel *b, const char *phase, int64_t step, int64_t total, void *user);

@@ -807,6 +807,7 @@ static void ng__gan_alpha_view(ng_ctx *ctx, const ng_gan_gen_search *G, ng_tenso
         int64_t j;
         view[i] = src[i];
         if (!G->cfg.gumbel) continue;
+        if (ng__cuda_refuse(ctx, ctx->device, "gumbel noise")) continue; /* view stays alpha; ops now fail */
         g = ng_tensor_new(ctx, src[i]->shape);
         if (g)
             for (j = 0; j < g->numel; j++) {
@@ -1114,6 +1115,7 @@ void ng_gan_disc_free(ng_gan_disc *D) {
 
 ng_status ng_gan_disc_copy(ng_gan_disc *dst, const ng_gan_disc *src) {
     ng_status s = ng_params_copy(dst->weights, src->weights);
+    dst->pool_sum = src->pool_sum;
     return s == NG_OK ? ng_params_copy(dst->buffers, src->buffers) : s;
 }
 
@@ -1139,8 +1141,10 @@ ng_tensor *ng_gan_disc_forward(ng_ctx *ctx, const ng_gan_disc *D, ng_tensor *x) 
     h = ng__gan_snc(ctx, &D->b4_c1, ng_relu(ctx, x));
     h = ng__gan_snc(ctx, &D->b4_c2, ng_relu(ctx, h));
     x = ng_add(ctx, h, x);
-    /* ReLU, sum over H and W, linear without bias */
+    /* ReLU, global pool over H and W, linear without bias. The reference sums (its comment says
+       "average"): mean by default, the sum with D->pool_sum = 1. */
     h = ng_sum_hw(ctx, ng_relu(ctx, x));
+    if (!D->pool_sum && x) h = ng_scale(ctx, h, 1.0f / (float)(x->shape.d[2] * x->shape.d[3]));
     w5 = ng_spectral_norm(ctx, D->l5.w, D->l5.u, D->l5.v, 1e-12f);
     return ng_linear(ctx, h, w5, NULL);
 }

@@ -222,10 +222,12 @@ typedef struct ng_gan_disc {
     ng_gan_snconv b2_c1, b2_c2, b2_sc; /* DisBlock, downsample */
     ng_gan_snconv b3_c1, b3_c2, b4_c1, b4_c2;   /* DisBlocks, identity shortcut */
     ng_gan_snconv l5;                  /* linear df -> 1, no bias */
+    int pool_sum;                      /* 0 (default): mean over H and W before l5, the reference
+                                          code's stated intent; 1: its actual sum (a quirk) */
 } ng_gan_disc;
 /* block1: (conv3x3 -> ReLU -> conv3x3 -> avgpool2) + conv1x1(avgpool2(x)); block2: (ReLU conv3x3
    ReLU conv3x3 avgpool2) + avgpool2(conv1x1(x)); blocks 3, 4: (ReLU conv ReLU conv) + x; then
-   ReLU, sum over H and W, linear(df -> 1). Spectral norm (1 power iteration per training
+   ReLU, mean over H and W (sum with pool_sum = 1), linear(df -> 1). Spectral norm (1 power iteration per training
    forward, u and v persistent, PyTorch's initial draws) on every conv and the linear. Any input
    size, cfg.channels channels. name NULL: "D". */
 ng_gan_disc *ng_gan_disc_create(const ng_gan_config *cfg, const char *name, ng_gan_init init, ng_rng *init_rng);

@@ -6,6 +6,7 @@ ng_tensor *ng_seq_mask_from_lengths(ng_ctx *ctx, const int32_t *lengths, int64_t
     ng_tensor *m;
     int64_t b, t;
     NG_ASSERT(N >= 0 && L >= 0 && (N == 0 || lengths));
+    if (ng__cuda_refuse(ctx, ctx->device, "seq_mask_from_lengths")) return NULL;
     m = ng_tensor_new(ctx, ng_shape2(N, L));
     if (!m) return NULL;
     for (b = 0; b < N; b++)
@@ -463,8 +464,10 @@ ng_tensor *ng_seq_attention(ng_ctx *ctx, ng_tensor *q, ng_tensor *k, ng_tensor *
     n->saved = ng__falloc(ctx, PL > 0 ? PL : 1);
     if (!n->saved) return NULL;
     if (n->f[0] > 0.0f) {
-        float *dm = ng__falloc(ctx, PL > 0 ? PL : 1), keep = 1.0f / (1.0f - p);
+        float *dm, keep = 1.0f / (1.0f - p);
         int64_t j;
+        if (ng__cuda_refuse(ctx, ctx->device, "seq_attention (dropout mask drawn on the host)")) return NULL;
+        dm = ng__falloc(ctx, PL > 0 ? PL : 1);
         if (!dm) return NULL;
         for (j = 0; j < PL; j++) dm[j] = ng_rng_uniform(&ctx->rng) < (double)p ? 0.0f : keep;
         n->aux = dm;
@@ -564,6 +567,7 @@ ng_tensor *ng_seq_gru(ng_ctx *ctx, ng_tensor *x, ng_tensor *mask, ng_tensor *w_i
     if (!n) return NULL;
     n->need &= ~2u;
     n->i[0] = reverse != 0;
+    if (ng__cuda_refuse(ctx, mask->device, "seq_gru (reads the mask on the host)")) return NULL;
     sv = (ng__gru_saved *)ng__alloc(ctx, sizeof *sv);
     if (!sv) return NULL;
     sv->len = (int64_t *)ng__alloc(ctx, (size_t)(N > 0 ? N : 1) * sizeof(int64_t));

@@ -20,6 +20,7 @@ static float *ng__state_alloc(int64_t n, const char *what) {
 static ng_status ng__check_group(const ng_params *g, const char *what, int need_grad) {
     if (!g) return ng_fail(NG_ERR_ARG, "%s: group is NULL", what);
     if (!g->allocated) return ng_fail(NG_ERR_ARG, "%s: group '%s' is not allocated", what, g->name);
+    if (ng__cuda_refuse(NULL, g->device, what)) return NG_ERR_UNSUPPORTED; /* set up before ng_params_to_device */
     if (need_grad && !g->grad) return ng_fail(NG_ERR_ARG, "%s: group '%s' has no gradients (not trainable)", what, g->name);
     return NG_OK;
 }
@@ -65,6 +66,7 @@ void ng_adam_step(ng_adam *opt) {
     const float *g = gr->grad;
     double bc1, bc2;
     float b1, b2, omb1, omb2, step_size, sqrt_bc2, eps = opt->eps, wd = opt->weight_decay;
+    if (ng__cuda_refuse(NULL, gr->device, "adam step (use ng_cuda_adam_step)")) return;
     opt->t++;
     bc1 = 1.0 - pow(ng__typed(opt->beta1), (double)opt->t);
     bc2 = 1.0 - pow(ng__typed(opt->beta2), (double)opt->t);
@@ -124,6 +126,7 @@ void ng_sgd_step(ng_sgd *opt) {
     const float *g = gr->grad;
     float lr = opt->lr, mom = opt->momentum, wd = opt->weight_decay;
     float omd = (float)(1.0 - ng__typed(opt->dampening));
+    if (ng__cuda_refuse(NULL, gr->device, "sgd step")) return;
     int first = opt->t == 0, nesterov = opt->nesterov;
     opt->t++;
 NG__OMP_FOR(n > NG__OPT_PAR)
@@ -162,6 +165,7 @@ void ng_ema_update(ng_ema *e) {
     int64_t i, n = e->group->numel;
     const float *p = e->group->data;
     float *s = e->shadow, d = e->decay, omd = (float)(1.0 - ng__typed(e->decay));
+    if (ng__cuda_refuse(NULL, e->group->device, "ema update (use ng_cuda_ema_update)")) return;
 NG__OMP_FOR(n > NG__OPT_PAR)
     for (i = 0; i < n; i++) s[i] = d * s[i] + omd * p[i];
 }
@@ -169,6 +173,7 @@ NG__OMP_FOR(n > NG__OPT_PAR)
 void ng_ema_swap(ng_ema *e) {
     int64_t i, n = e->group->numel;
     float *p = e->group->data, *s = e->shadow;
+    if (ng__cuda_refuse(NULL, e->group->device, "ema swap")) return;
 NG__OMP_FOR(n > NG__OPT_PAR)
     for (i = 0; i < n; i++) { float t = p[i]; p[i] = s[i]; s[i] = t; }
 }
@@ -210,6 +215,8 @@ NG__OMP_FOR(n > NG__OPT_PAR)
 float ng_clip_grad_norm(ng_params *const *groups, int n, float max_norm) {
     double ss = 0.0, norm, coef;
     int k;
+    for (k = 0; k < n; k++)
+        if (groups[k] && ng__cuda_refuse(NULL, groups[k]->device, "clip_grad_norm")) return NAN;
     for (k = 0; k < n; k++)
         if (groups[k] && groups[k]->grad) ss += ng__sumsq(groups[k]->grad, groups[k]->numel);
     norm = sqrt(ss);

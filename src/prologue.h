@@ -25,6 +25,11 @@
      NASGAN_IMPLEMENTATION   emit the implementation in this translation unit
      NG_USE_OPENBLAS         route ng_sgemm through cblas_sgemm when the context asks for it
      NG_NO_ZLIB              build without zlib (gzip readers then return NG_ERR_UNSUPPORTED)
+     NG_USE_UTF8PROC         the text tokenizer through utf8proc (Debian libutf8proc-dev, link
+                             -lutf8proc); without it ng_tokenize returns NG_ERR_UNSUPPORTED
+     NG_USE_STB              PNG sample grids through stb_image_write (Debian libstb-dev:
+                             -I/usr/include/stb, link -lstb); without it they return
+                             NG_ERR_UNSUPPORTED
      NG_GEMM_AVX512          use the AVX-512 SGEMM micro-kernel (default: AVX2+FMA; see @@GEMM)
      NG_ASSERT(x)            replace the programmer-error check (default prints and aborts)
 
@@ -44,7 +49,14 @@
      @@DATA     IDX (MNIST-family) reader
      @@MODELS   the Fashion-MNIST CNN (feature network for FID/KID/IS)
      @@LINALG   symmetric eigensolver (double), double matrix product
+     @@TEXT     text pipeline (utf8proc), vocabulary, text readers, word vectors
+     @@GAN_DATA CIFAR-10, STL-10 and Fashion-MNIST image sets, PIL-exact resize, PNG grids
+     @@GAN      alphaGAN generator search space, fixed generator, discriminator, genotypes
      @@METRICS  feature statistics, FID, KID, IS, offline evaluation
+     @@BILEVEL  alphaGAN's alternating duality-gap search
+     @@GANTRAIN retraining a derived generator, sampling, image batches for both
+     @@TEXTNAS  the TextNAS search space
+     @@CUDA     the GPU backend's C side (link nasgan_cuda.o from `make cuda` for the kernels)
 
    ERRORS
      Programmer misuse (shape mismatch) -> NG_ASSERT: prints file:line, calls the hook set by

@@ -22,12 +22,14 @@ ng_ctx *ng_ctx_create(size_t arena_bytes, uint64_t seed) {
 void ng_ctx_free(ng_ctx *ctx) {
     if (!ctx) return;
     ng_arena_free(&ctx->arena);
+    ng__cuda_arena_free(&ctx->dev_arena);
     free(ctx->nodes);
     free(ctx);
 }
 
 void ng_ctx_reset(ng_ctx *ctx) {
     ng_arena_reset(&ctx->arena);
+    ng_arena_reset(&ctx->dev_arena);
     ctx->n_nodes = 0;
     ctx->status = NG_OK;
 }
@@ -61,10 +63,18 @@ static void *ng__alloc(ng_ctx *ctx, size_t bytes) {
     if (!p) ng__ctx_fail(ctx, NG_ERR_NOMEM);
     return p;
 }
-static float *ng__falloc(ng_ctx *ctx, int64_t n) { return (float *)ng__alloc(ctx, (size_t)n * sizeof(float)); }
+/* Float buffers (outputs, gradients, saved values) live on the context's device. */
+static float *ng__falloc(ng_ctx *ctx, int64_t n) {
+    if (ctx->device == NG_CUDA) {
+        void *p = ng__cuda_arena_alloc(ctx, (size_t)n * sizeof(float));
+        if (!p) ng__ctx_fail(ctx, NG_ERR_NOMEM);
+        return (float *)p;
+    }
+    return (float *)ng__alloc(ctx, (size_t)n * sizeof(float));
+}
 static float *ng__fzalloc(ng_ctx *ctx, int64_t n) {
     float *p = ng__falloc(ctx, n);
-    if (p) memset(p, 0, (size_t)n * sizeof(float));
+    if (p) ng__memset0(ctx->device, p, (size_t)n * sizeof(float));
     return p;
 }
 
@@ -83,17 +93,22 @@ ng_tensor *ng_tensor_new(ng_ctx *ctx, ng_shape shape) {
     memset(t, 0, sizeof *t);
     t->shape = shape;
     t->numel = numel;
-    t->data = (float *)ng__alloc(ctx, bytes ? bytes : 1);
+    t->device = ctx->device;
+    t->data = ng__falloc(ctx, numel ? numel : 1);
     return t->data ? t : NULL;
 }
 ng_tensor *ng_tensor_zeros(ng_ctx *ctx, ng_shape shape) {
     ng_tensor *t = ng_tensor_new(ctx, shape);
-    if (t) memset(t->data, 0, (size_t)t->numel * sizeof(float));
+    if (t) ng__memset0(t->device, t->data, (size_t)t->numel * sizeof(float));
     return t;
 }
+/* `data` is host memory (copied to the device for a device context). */
 ng_tensor *ng_tensor_from(ng_ctx *ctx, ng_shape shape, const float *data) {
     ng_tensor *t = ng_tensor_new(ctx, shape);
-    if (t) memcpy(t->data, data, (size_t)t->numel * sizeof(float));
+    if (t) {
+        if (t->device == NG_CUDA) ng__cuda_copy(t->data, data, (size_t)t->numel * sizeof(float), 1);
+        else memcpy(t->data, data, (size_t)t->numel * sizeof(float));
+    }
     return t;
 }
 void ng_tensor_requires_grad(ng_tensor *t) { t->requires_grad = 1; }
@@ -175,7 +190,15 @@ ng_status ng_backward_from(ng_ctx *ctx, ng_tensor *out, const float *seed) {
     if (!out->requires_grad && !(out->owner && ng__needs_grad(ctx, out))) return NG_OK;
     g = ng__grad_of(ctx, out);
     if (!g) return ng_fail(NG_ERR_NOMEM, "backward: arena exhausted");
-    for (j = 0; j < out->numel; j++) g[j] += seed ? seed[j] : 1.0f;
+    if (out->device == NG_CUDA) { /* add the (host) seed through a host copy of the gradient */
+        float *h = (float *)ng__alloc(ctx, (size_t)out->numel * sizeof(float));
+        if (!h) return ng_fail(NG_ERR_NOMEM, "backward: arena exhausted");
+        ng__cuda_copy(h, g, (size_t)out->numel * sizeof(float), 2);
+        for (j = 0; j < out->numel; j++) h[j] += seed ? seed[j] : 1.0f;
+        ng__cuda_copy(g, h, (size_t)out->numel * sizeof(float), 1);
+    } else {
+        for (j = 0; j < out->numel; j++) g[j] += seed ? seed[j] : 1.0f;
+    }
     for (i = ctx->n_nodes - 1; i >= 0; i--) {
         ng_node *n = &ctx->nodes[i];
         if (!n->out->grad) continue; /* nothing flowed here: not an ancestor of `out` */

@@ -59,6 +59,8 @@ struct ng_ctx {
     int n_grad_groups;     /* gradients flow only into these parameter groups */
     ng_status status;      /* first failure since the last reset (ops then return NULL) */
     int gemm_backend;      /* ng_gemm_backend used by matmul and convolution */
+    int device;            /* ng_device of the tensors this context creates (ng_ctx_create_on) */
+    ng_arena dev_arena;    /* NG_CUDA: device step arena (one cudaMalloc), float data lives here */
 };
 
 ng_ctx *ng_ctx_create(size_t arena_bytes, uint64_t seed);

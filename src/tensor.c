@@ -51,6 +51,12 @@ void ng_params_free(ng_params *g) {
     }
     free(g->tensors);
     free(g->offsets);
+    if (g->device == NG_CUDA) {
+        ng__cuda_free(g->data);
+        ng__cuda_free(g->grad);
+        g->data = g->host_data;
+        g->grad = g->host_grad;
+    }
     ng_aligned_free(g->data);
     ng_aligned_free(g->grad);
     free(g);
@@ -118,7 +124,7 @@ ng_status ng_params_alloc(ng_params *g) {
 }
 
 void ng_params_zero_grad(ng_params *g) {
-    if (g->grad) memset(g->grad, 0, (size_t)g->numel * sizeof(float));
+    if (g->grad) ng__memset0(g->device, g->grad, (size_t)g->numel * sizeof(float));
 }
 
 int ng_params_same_layout(const ng_params *a, const ng_params *b) {
@@ -134,6 +140,8 @@ int ng_params_same_layout(const ng_params *a, const ng_params *b) {
 ng_status ng_params_copy(ng_params *dst, const ng_params *src) {
     if (!ng_params_same_layout(dst, src) || !dst->allocated || !src->allocated)
         return ng_fail(NG_ERR_MISMATCH, "params copy: '%s' and '%s' differ in layout", dst->name, src->name);
-    memcpy(dst->data, src->data, (size_t)src->numel * sizeof(float));
+    if (dst->device == NG_CPU && src->device == NG_CPU) memcpy(dst->data, src->data, (size_t)src->numel * sizeof(float));
+    else ng__cuda_copy(dst->data, src->data, (size_t)src->numel * sizeof(float),
+                       dst->device == NG_CUDA ? (src->device == NG_CUDA ? 3 : 1) : 2);
     return NG_OK;
 }

@@ -46,6 +46,9 @@ struct ng_params {
     ng_tensor **tensors;
     int64_t *offsets;    /* element offset of each tensor in the block */
     int allocated;
+    int device;          /* ng_device where data/grad live (ng_params_to_device) */
+    float *host_data;    /* NG_CUDA: the host blocks kept while data/grad point to device */
+    float *host_grad;
 };
 
 ng_params *ng_params_create(const char *name, int trainable);

@@ -176,5 +176,35 @@ TEST(bilevel_presets_match_the_paper) {
     CHECK(s.arch_steps == 20 && s.epochs == 99 && s.batch == 64 && s.n_critic == 5);
     CHECK(s.lr_alpha == 3e-4f && s.alpha_beta1 == 0.5f && s.alpha_beta2 == 0.999f && s.alpha_weight_decay == 1e-3f);
     CHECK(s.beta1 == 0.0f && s.beta2 == 0.9f && !s.g_lr_rising_cosine);
+    CHECK(q.batch == 32 && q.inner_steps == 10 && q.arch_steps == 10 && q.epochs == 10 && q.lr_alpha == 5e-3f);
     CHECK(ng_bilevel_preset("nope", &q) == -1);
+}
+
+/* The progress callback sees every step of every phase, and ng_bilevel_epoch_plan predicts them. */
+typedef struct phase_counts { int64_t d, g, dw, gw, alpha, other; } phase_counts;
+static void count_phase(const ng_bilevel *b, const char *phase, int64_t step, int64_t total, void *user) {
+    phase_counts *c = (phase_counts *)user;
+    (void)b; (void)step; (void)total;
+    if (!strcmp(phase, "D")) c->d++;
+    else if (!strcmp(phase, "G")) c->g++;
+    else if (!strcmp(phase, "D_worst")) c->dw++;
+    else if (!strcmp(phase, "G_worst")) c->gw++;
+    else if (!strcmp(phase, "alpha")) c->alpha++;
+    else c->other++;
+}
+TEST(bilevel_progress_matches_plan) {
+    world w;
+    int epoch;
+    world_make(&w, 21);
+    for (epoch = 0; epoch < 3; epoch++) {   /* 5 D steps per epoch (global 0-4, 5-9, 10-14): one G step each */
+        phase_counts c;
+        int64_t d, g, wst, a;
+        memset(&c, 0, sizeof c);
+        ng_bilevel_epoch_plan(&w.b, &d, &g, &wst, &a);
+        CHECK(d == 5 && wst == 4 && a == 3);
+        CHECK_OK(ng_bilevel_epoch(&w.b, count_phase, &c));
+        CHECK(c.d == d && c.g == g && c.dw == wst && c.gw == wst && c.alpha == a && c.other == 0);
+        CHECK(g == 1);
+    }
+    world_free(&w);
 }

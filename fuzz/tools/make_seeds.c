@@ -1,7 +1,11 @@
 /* Writes the small valid seed inputs for the fuzz targets (`make fuzz-seeds`):
    fuzz/seeds/idx/ (raw and gzip IDX files), fuzz/seeds/ckpt/ (checkpoints whose group,
    optimizer and RNG records match what fuzz/ckpt.c restores into) and
-   fuzz/seeds/genotype_json/ (alphaGAN genotypes as JSON). Each file is < 4 KB. */
+   fuzz/seeds/genotype_json/ (alphaGAN genotypes as JSON), fuzz/seeds/cifar10/ (CIFAR-10
+   batch files of 1 and 2 records) and fuzz/seeds/stl10/ (a one-image STL-10 X file, a y file,
+   a short input for the resize path), and small text files for
+   fuzz/seeds/{tokenizer,tsv,agnews_csv,sst,wordvec}/. Each file is < 4 KB except the 27 KB
+   STL-10 image. */
 #define NASGAN_IMPLEMENTATION
 #include "nasgan.h"
 #include <zlib.h>
@@ -14,6 +18,29 @@ static int save(const char *dir, const char *name, const void *data, size_t n) {
         return 1;
     }
     return 0;
+}
+
+static int save_text(const char *root, const char *sub, const char *name, const char *text) {
+    char dir[400];
+    snprintf(dir, sizeof dir, "%s/%s", root, sub);
+    return save(dir, name, text, strlen(text));
+}
+
+static int text_seeds(const char *root) {
+    int rc = 0;
+    rc |= save_text(root, "tokenizer", "latin.txt", "Hello, World! Stra\xC3\x9F" "e caf\xC3\xA9 mp3 3.14 \xEF\xAC\x81ne");
+    rc |= save_text(root, "tokenizer", "scripts.txt", "\xD0\x9F\xD1\x80\xD0\xB8 \xCE\xA3\xCE\x9F\xCE\xA6 \xE4\xB8\xAD\xE6\x96\x87\xE3\x81\x8B \xD9\x85\xD8\xB1\tx\n");
+    rc |= save_text(root, "tokenizer", "emoji.txt", "ok\xF0\x9F\x91\x8D\xF0\x9F\x8F\xBD \xF0\x9F\x91\xA8\xE2\x80\x8D\xF0\x9F\x91\xA9 \xE2\x9D\xA4\xEF\xB8\x8F \xF0\x9F\x87\xAB\xF0\x9F\x87\xB7");
+    rc |= save_text(root, "tokenizer", "invalid.txt", "ab\xC0\xAF \xED\xA0\x80 \xF4\x90\x80\x80 \xE2\x82");
+    rc |= save_text(root, "tsv", "strings.tsv", "pos\tgood film\r\n\nneg\tbad\tfilm\npos\t\n");
+    rc |= save_text(root, "tsv", "ints.tsv", "3\tx y\n0\ty\n1\t\xC3\xA9t\xC3\xA9\n");
+    rc |= save_text(root, "agnews_csv", "ag.csv", "\"3\",\"Wall St. Bears\",\"Reuters - Short-sellers, \"\"ultra-cynics\"\"\\nare back.\"\r\n"
+                                                  "\"1\",\"Multi\nline\",\"a,b\"\n2,plain,field\n");
+    rc |= save_text(root, "sst", "trees.txt", "(3 (2 It) (4 (4 works) (2 .)))\n(1 (2 8 1\\/2) (0 {bad}))\n"
+                                           "(4 (3 (2 A) (3 (3 good) (2 film))) (2 -RRB-))\n");
+    rc |= save_text(root, "wordvec", "w2v.txt", "3 3\nthe 0.1 0.2 0.3\n. . . 1 2 3\ncat -1e-2 2 3.5\n");
+    rc |= save_text(root, "wordvec", "glove.txt", "a 1 2\nb 3 4\n\xC3\xA9 -0.5 0.25\n");
+    return rc;
 }
 
 static size_t idx_bytes(unsigned char *out, int nd, const uint32_t *dims) {
@@ -130,6 +157,30 @@ int main(int argc, char **argv) {
         free(text);
         rc |= save(gdir, "compact.json", compact, strlen(compact));
     }
+    /* CIFAR-10 and STL-10 binary files */
+    {
+        char cdir10[400], sdir[400];
+        unsigned char *img = (unsigned char *)malloc(NG_STL10_IMAGE_BYTES);
+        unsigned char y[10];
+        size_t k;
+        snprintf(cdir10, sizeof cdir10, "%s/cifar10", root);
+        snprintf(sdir, sizeof sdir, "%s/stl10", root);
+        if (!img) return 1;
+        for (k = 0; k < 2 * 3073; k++) img[k] = (unsigned char)((k * 7u + k / 97u) & 255u);
+        img[0] = 3;
+        img[3073] = 9;
+        rc |= save(cdir10, "one_record.bin", img, 3073);
+        rc |= save(cdir10, "two_records.bin", img, 2 * 3073);
+        for (k = 0; k < NG_STL10_IMAGE_BYTES; k++) img[k] = (unsigned char)((k % 96u) * 2u + (k / 9216u) * 40u);
+        rc |= save(sdir, "one_image_X.bin", img, NG_STL10_IMAGE_BYTES);
+        for (k = 0; k < sizeof y; k++) y[k] = (unsigned char)(1 + k);
+        rc |= save(sdir, "labels_y.bin", y, sizeof y);
+        for (k = 0; k < 64; k++) img[k] = (unsigned char)(k * 4);
+        img[0] = 11; img[1] = 7; img[2] = 5; img[3] = 23;
+        rc |= save(sdir, "resize_small.bin", img, 64);
+        free(img);
+    }
+    rc |= text_seeds(root);
     if (rc) fprintf(stderr, "make_seeds: failed\n");
     else printf("make_seeds: wrote seeds under %s\n", root);
     return rc;

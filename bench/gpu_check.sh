@@ -1,0 +1,167 @@
+#!/bin/sh
+# One-shot GPU check for a lent CUDA machine; finishes within 8 minutes (every step runs under
+# `timeout`, sized from what is left of the budget).
+#
+#   bench/gpu_check.sh            (from anywhere; writes build/gpu_check.md and prints it)
+#
+# Steps:
+#   1. environment: nvidia-smi, nvcc, the Python used for PyTorch (GPU_PYTHON, else the first of
+#      python3, /usr/bin/python3 whose torch sees CUDA; printed with its torch version)
+#   2. build: make cuda (build/nasgan_cuda.o, build/test_cuda, build/bench_gpu_steps)
+#   3. make test-cuda: every CUDA kernel against the CPU, sentinels, refusals, determinism
+#   4. benchmarks: build/bench_gpu_steps vs bench/ref/gpu_steps.py on CUDA (alphaGAN supernet
+#      D, G and arch steps at G width 256, D width 128, batch 64, 32x32; TextNAS H 256, L 64,
+#      batch 128 is n/a until the library has its TextNAS step), a table of ms, ratio
+#      (nasgan / torch, below 1 = nasgan faster) and peak GPU memory, plus an estimate of a
+#      full alphaGAN(s) and (l) search (99 epochs, step counts of docs alphagan.md 3.5, the
+#      24 IS/FID evaluations excluded).
+# Without a GPU (or without nvcc, or torch without CUDA) the affected steps print why and are
+# skipped; the script still writes the report. Exit status: 0 when nothing that ran failed.
+# Environment: GPU_CHECK_BUDGET (seconds, default 470), GPU_PYTHON, BENCH_ITERS (default 5),
+# JOBS (make -j, default: nproc).
+set -u
+cd "$(dirname "$0")/.." || exit 1
+mkdir -p build
+OUT=build/gpu_check.md
+LOG=build/gpu_check.log
+BUDGET=${GPU_CHECK_BUDGET:-470}
+ITERS=${BENCH_ITERS:-5}
+JOBS=${JOBS:-$(nproc 2>/dev/null || echo 2)}
+START=$(date +%s)
+status=0
+: > "$LOG"
+
+left() { echo $((BUDGET - ($(date +%s) - START))); }
+# cap SECONDS: the smaller of SECONDS and what is left minus a reserve
+cap() { l=$(( $(left) - ${2:-10} )); [ "$l" -lt "$1" ] && echo "$l" || echo "$1"; }
+say() { printf '%s\n' "$*" | tee -a "$LOG"; }
+md() { printf '%s\n' "$*" >> "$OUT"; }
+
+printf '# nasgan GPU check (%s)\n\n' "$(date -u '+%Y-%m-%d %H:%M UTC')" > "$OUT"
+
+# ---- 1. environment ----
+say "== environment"
+have_gpu=0
+if command -v nvidia-smi >/dev/null 2>&1 && timeout 20 nvidia-smi -L >/dev/null 2>&1; then
+    have_gpu=1
+    gpu_name=$(timeout 20 nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader 2>/dev/null | head -1)
+    say "GPU: $gpu_name"
+else
+    gpu_name="none"
+    say "GPU: none visible (nvidia-smi missing or failing): GPU steps will be skipped"
+fi
+NVCC=$(command -v nvcc || { [ -x /usr/local/cuda/bin/nvcc ] && echo /usr/local/cuda/bin/nvcc; } || echo "")
+if [ -n "$NVCC" ]; then nvcc_ver=$("$NVCC" --version | tail -1); say "nvcc: $NVCC ($nvcc_ver)"; else nvcc_ver="none"; say "nvcc: not found: cannot build the CUDA backend"; fi
+PY=""
+py_desc="none"
+for cand in ${GPU_PYTHON:-} python3 /usr/bin/python3; do
+    command -v "$cand" >/dev/null 2>&1 || continue
+    d=$(timeout 60 "$cand" -c 'import torch; print(torch.__version__, "cuda" if torch.cuda.is_available() else "nocuda", torch.version.cuda)' 2>/dev/null) || continue
+    case "$d" in
+        *" cuda "*) PY=$cand; py_desc="$cand: torch $d"; break ;;
+        *) [ "$py_desc" = none ] && py_desc="$cand: torch $d (no CUDA)" ;;
+    esac
+done
+say "PyTorch: $py_desc"
+md "| item | value |"
+md "|---|---|"
+md "| GPU | $gpu_name |"
+md "| nvcc | $nvcc_ver |"
+md "| PyTorch | $py_desc |"
+md ""
+
+# ---- 2. build ----
+say "== make cuda (limit $(cap 240)s)"
+built=0
+if [ -z "$NVCC" ]; then
+    md "build: skipped (no nvcc)"
+else
+    if timeout "$(cap 240)" make -j"$JOBS" cuda NVCC="$NVCC" >>"$LOG" 2>&1; then
+        built=1
+        md "build: \`make cuda\` ok"
+        say "build ok"
+    else
+        status=1
+        md "build: \`make cuda\` FAILED (see build/gpu_check.log)"
+        say "build FAILED"; tail -20 "$LOG"
+    fi
+fi
+md ""
+
+# ---- 3. test-cuda ----
+say "== make test-cuda (limit $(cap 120 150)s)"
+if [ "$built" = 1 ]; then
+    if timeout "$(cap 120 150)" make test-cuda NVCC="$NVCC" > build/test_cuda.out 2>&1; then
+        tres="ok: $(tail -1 build/test_cuda.out)"
+    else
+        status=1
+        tres="FAILED: $(grep -c '^FAIL' build/test_cuda.out) failing cases, last line: $(tail -1 build/test_cuda.out)"
+    fi
+    cat build/test_cuda.out >> "$LOG"
+    grep -E '^(FAIL|  FAIL)' build/test_cuda.out | head -20
+    say "test-cuda: $tres"
+    md "test-cuda: $tres"
+    grep -q '^FAIL' build/test_cuda.out && { md ""; md '```'; grep -E 'FAIL' build/test_cuda.out | head -30 >> "$OUT"; md '```'; }
+else
+    md "test-cuda: skipped (not built)"
+fi
+md ""
+
+# ---- 4. benchmarks ----
+say "== benchmarks"
+NG_RES=build/gpu_bench_nasgan.txt
+PT_RES=build/gpu_bench_torch.txt
+: > "$NG_RES"; : > "$PT_RES"
+if [ "$built" = 1 ] && [ "$have_gpu" = 1 ]; then
+    t=$(cap 150 60)
+    say "nasgan steps (limit ${t}s)"
+    timeout "$t" build/bench_gpu_steps --iters "$ITERS" > "$NG_RES" 2>>"$LOG" || say "nasgan bench: exited $? (timeout or failure)"
+    cat "$NG_RES"
+else
+    say "nasgan steps: skipped (needs the build and a GPU)"
+fi
+if [ -n "$PY" ] && [ "$have_gpu" = 1 ]; then
+    t=$(cap 150 10)
+    say "torch steps (limit ${t}s)"
+    timeout "$t" "$PY" bench/ref/gpu_steps.py --device cuda --iters "$ITERS" > "$PT_RES" 2>>"$LOG" || say "torch bench: exited $? (timeout or failure)"
+    cat "$PT_RES"
+else
+    say "torch steps: skipped (needs PyTorch with CUDA and a GPU)"
+fi
+
+field() { # FILE KEY NAME
+    grep "key=$2 " "$1" 2>/dev/null | head -1 | tr ' ' '\n' | sed -n "s/^$3=//p" | head -1
+}
+md "| case | nasgan ms | torch ms | ratio | nasgan peak GPU MiB | torch peak GPU MiB | nasgan status |"
+md "|---|---|---|---|---|---|---|"
+for key in alphagan_D alphagan_G alphagan_arch textnas; do
+    nm=$(field "$NG_RES" $key ms); tm=$(field "$PT_RES" $key ms)
+    np=$(field "$NG_RES" $key peak_gpu_mb); tp=$(field "$PT_RES" $key peak_gpu_mb)
+    st=$(grep "key=$key " "$NG_RES" 2>/dev/null | head -1 | sed -n 's/.*status=\(.*\)$/\1/p')
+    ratio=""
+    [ -n "$nm" ] && [ -n "$tm" ] && ratio=$(awk -v a="$nm" -v b="$tm" 'BEGIN { if (b > 0) printf "%.2f", a / b }')
+    md "| $key | ${nm:--} | ${tm:--} | ${ratio:--} | ${np:--} | ${tp:--} | ${st:-not run} |"
+done
+md ""
+
+# Full search estimate: per epoch (s) 22 D + 4.4 G + 22 D_worst + 22 G_worst + 20 alpha steps,
+# (l) 391 D + 78 G + 391 D_worst + 391 G_worst + 20 alpha; an alpha step is two arch
+# forward/backward passes (G vs D_worst, G_worst vs D); 99 epochs; no IS/FID evaluations.
+est() { # D G A
+    awk -v d="$1" -v g="$2" -v a="$3" 'BEGIN {
+        if (d == "" || g == "" || a == "") { print "- | -"; exit }
+        s = 99 * (44 * d + 26.4 * g + 40 * a) / 1000 / 3600; l = 99 * (782 * d + 469 * g + 40 * a) / 1000 / 3600
+        printf "%.2f h | %.2f h", s, l }'
+}
+md "| estimate (99 epochs, steps only, no IS/FID) | alphaGAN(s) | alphaGAN(l) |"
+md "|---|---|---|"
+md "| nasgan | $(est "$(field "$NG_RES" alphagan_D ms)" "$(field "$NG_RES" alphagan_G ms)" "$(field "$NG_RES" alphagan_arch ms)") |"
+md "| PyTorch | $(est "$(field "$PT_RES" alphagan_D ms)" "$(field "$PT_RES" alphagan_G ms)" "$(field "$PT_RES" alphagan_arch ms)") |"
+md ""
+grep -h 'status=unsupported' "$NG_RES" 2>/dev/null | sed 's/^/    /' > build/gpu_unsupported.txt
+if [ -s build/gpu_unsupported.txt ]; then md "nasgan steps that could not run on the device:"; md ""; cat build/gpu_unsupported.txt >> "$OUT"; md ""; fi
+md "total time: $(( $(date +%s) - START )) s (budget $BUDGET s); log: build/gpu_check.log"
+
+echo
+cat "$OUT"
+exit $status

@@ -1,0 +1,102 @@
+/* Small helpers shared by the example programs (argument parsing, directories, durations, a
+   growable text buffer for logs that are rewritten atomically). Header-only, static. */
+#ifndef NG_EXAMPLES_CLI_H
+#define NG_EXAMPLES_CLI_H
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+/* Integer option value in [lo, hi]; prints "<prog>: <name> wants ..." and returns -1 otherwise. */
+static inline int cli_int(const char *prog, const char *name, const char *v, long lo, long hi, long *out) {
+    char *end;
+    long x;
+    errno = 0;
+    x = strtol(v, &end, 10);
+    if (errno || *end || end == v || x < lo || x > hi) {
+        fprintf(stderr, "%s: %s wants an integer in [%ld, %ld], got '%s'\n", prog, name, lo, hi, v);
+        return -1;
+    }
+    *out = x;
+    return 0;
+}
+
+/* Positive finite float option value. */
+static inline int cli_float(const char *prog, const char *name, const char *v, double lo, double hi, double *out) {
+    char *end;
+    double x;
+    errno = 0;
+    x = strtod(v, &end);
+    if (errno || *end || end == v || !(x >= lo && x <= hi)) {
+        fprintf(stderr, "%s: %s wants a number in [%g, %g], got '%s'\n", prog, name, lo, hi, v);
+        return -1;
+    }
+    *out = x;
+    return 0;
+}
+
+/* mkdir -p */
+static inline int cli_make_dirs(const char *prog, const char *path) {
+    char buf[4096];
+    size_t i, n = strlen(path);
+    if (n == 0 || n >= sizeof buf) return -1;
+    memcpy(buf, path, n + 1);
+    for (i = 1; i <= n; i++) {
+        if (buf[i] == '/' || buf[i] == 0) {
+            char c = buf[i];
+            buf[i] = 0;
+            if (mkdir(buf, 0777) != 0 && errno != EEXIST) {
+                fprintf(stderr, "%s: cannot create directory %s: %s\n", prog, buf, strerror(errno));
+                return -1;
+            }
+            buf[i] = c;
+        }
+    }
+    return 0;
+}
+
+static inline void cli_duration(double s, char *buf, size_t cap) {
+    long t = (long)(s + 0.5);
+    if (t >= 3600) snprintf(buf, cap, "%ldh%02ldm", t / 3600, t / 60 % 60);
+    else snprintf(buf, cap, "%ldm%02lds", t / 60, t % 60);
+}
+
+/* A growable text buffer (e.g. a CSV log rewritten atomically after every epoch). */
+typedef struct cli_text { char *s; size_t len, cap; } cli_text;
+static inline int cli_printf(cli_text *t, const char *fmt, ...) {
+    va_list ap;
+    int n;
+    for (;;) {
+        size_t room = t->cap - t->len;
+        va_start(ap, fmt);
+        n = vsnprintf(t->s ? t->s + t->len : NULL, t->s ? room : 0, fmt, ap);
+        va_end(ap);
+        if (n < 0) return -1;
+        if (t->s && (size_t)n < room) { t->len += (size_t)n; return 0; }
+        {
+            size_t cap = (t->cap + (size_t)n + 1) * 2;
+            char *p = (char *)realloc(t->s, cap);
+            if (!p) return -1;
+            t->s = p; t->cap = cap;
+        }
+    }
+}
+
+/* Reload a CSV log written by the same program: keep its header and the rows whose first
+   field (a step or epoch counter) is <= last (later rows belong to work that runs again after
+   a resume). Returns 0 if the file was read, -1 if not (t is left empty). */
+static inline int cli_csv_reload(cli_text *t, const char *path, long long last) {
+    FILE *f = fopen(path, "rb");
+    char line[65536];
+    int first = 1;
+    if (!f) return -1;
+    while (fgets(line, sizeof line, f)) {
+        if (first || atoll(line) <= last) cli_printf(t, "%s%s", line, strchr(line, '\n') ? "" : "\n");
+        first = 0;
+    }
+    fclose(f);
+    return 0;
+}
+#endif

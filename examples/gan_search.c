@@ -1,0 +1,399 @@
+/* alphaGAN: differentiable architecture search of a GAN generator (arXiv:2006.09134).
+
+     make build/gan_search && ./build/gan_search --out runs/search     (quick preset, Fashion-MNIST)
+     ./build/gan_search --preset paper-s --dataset cifar10 --data-dir cifar-10-batches-bin
+
+   Each epoch: weight steps on the training half, worst-case D and G from copies on the
+   validation half, then architecture steps that lower the duality gap (docs: alphagan.md 3).
+   Writes into --out: search.csv (one row per epoch: losses, gap, softmax(alpha) of every edge,
+   the current genotype), samples_epochNNN.png (8x8 grid of the supernet's samples),
+   search.ckpt (the whole state after every epoch; --resume continues bit for bit),
+   genotype.json / genotype.dot (+ genotype.png when graphviz's `dot` is installed). */
+#define NASGAN_IMPLEMENTATION
+#include "nasgan.h"
+
+#include "cli.h"
+#include <unistd.h>
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
+typedef struct options {
+    const char *dataset, *data_dir, *out, *preset;
+    int resume, threads, gumbel, plain_edges, cifar_meanstd, rising_cosine, d_sum_pool, samples;
+    int gf, df, latent, epochs, batch, inner, worst, arch;
+    long limit;
+    uint64_t seed;
+} options;
+
+static void usage(FILE *f) {
+    fprintf(f,
+        "usage: gan_search [options]\n"
+        "alphaGAN: search a GAN generator architecture by minimising the duality gap.\n\n"
+        "Data:\n"
+        "  --dataset NAME        fashion_mnist (default, Debian's dataset-fashion-mnist, padded to 32x32),\n"
+        "                        cifar10 (data_batch_1..5.bin), stl10 (train+unlabeled, resized to 48x48)\n"
+        "  --data-dir DIR        where the files are (default for fashion_mnist: %s)\n"
+        "  --limit N             use only the first N images (quick runs)\n"
+        "Search (a preset, then any override):\n"
+        "  --preset NAME         quick (default: a CPU run of minutes), paper-s or paper-l (alphaGAN(s)/(l):\n"
+        "                        inner/worst steps 20 or 390, 20 alpha steps, 99 epochs, batch 64)\n"
+        "  --epochs N  --batch N  --inner-steps N  --worst-steps N  --arch-steps N\n"
+        "  --gf N                generator width (default 256; quick: 32)\n"
+        "  --df N                discriminator width (default 128; quick: 32)\n"
+        "  --latent N            latent size (default 128)\n"
+        "  --gumbel              Gumbel-softmax edge weights (t = 0.5) instead of softmax\n"
+        "  --plain-edges         sum the six normal candidates one by one (default: the three plain\n"
+        "                        convolutions fused into one 5x5, the same function, faster)\n"
+        "  --seed N              initialisation, data order, latents (default 2, as the reference)\n"
+        "  --threads N           OpenMP threads (default: all cores)\n"
+        "Reference-code quirks (off by default; the paper's evident intent is the default):\n"
+        "  --cifar-meanstd       normalise CIFAR-10 with its mean/std as the reference search does\n"
+        "                        (default: [-1, 1], the range of the generator's tanh)\n"
+        "  --rising-cosine-g-lr  G's lr follows CosineAnnealingLR(eta_min 1e-3), which RISES from 2e-4 to\n"
+        "                        1e-3 (default: constant 2e-4)\n"
+        "  --d-sum-pool          D sums its last features over H x W as the code does (default: the mean\n"
+        "                        its comment describes)\n"
+        "Output:\n"
+        "  --out DIR             output directory (default runs/gan_search)\n"
+        "  --samples N           images per epoch grid, 8 per row (default 64; 0: none)\n"
+        "  --resume              continue from DIR/search.ckpt (refused if the settings differ)\n"
+        "  -h, --help            this text\n",
+        NG_FMNIST_DIR);
+}
+
+static int parse_args(int argc, char **argv, options *o) {
+    int i;
+    memset(o, 0, sizeof *o);
+    o->dataset = "fashion_mnist"; o->out = "runs/gan_search"; o->preset = "quick";
+    o->seed = 2; o->samples = 64;
+    o->gf = o->df = o->latent = o->epochs = o->batch = o->inner = o->worst = o->arch = -1;
+    for (i = 1; i < argc; i++) {
+        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+        long x = 0;
+        int *ip = NULL;
+        long lo = 1, hi = 1000000;
+        if (!strcmp(a, "-h") || !strcmp(a, "--help")) { usage(stdout); exit(0); }
+        if (!strcmp(a, "--resume")) { o->resume = 1; continue; }
+        if (!strcmp(a, "--gumbel")) { o->gumbel = 1; continue; }
+        if (!strcmp(a, "--plain-edges")) { o->plain_edges = 1; continue; }
+        if (!strcmp(a, "--cifar-meanstd")) { o->cifar_meanstd = 1; continue; }
+        if (!strcmp(a, "--rising-cosine-g-lr")) { o->rising_cosine = 1; continue; }
+        if (!strcmp(a, "--d-sum-pool")) { o->d_sum_pool = 1; continue; }
+        if (!v) { fprintf(stderr, "gan_search: %s needs a value (see --help)\n", a); return -1; }
+        i++;
+        if (!strcmp(a, "--dataset")) { o->dataset = v; continue; }
+        if (!strcmp(a, "--data-dir")) { o->data_dir = v; continue; }
+        if (!strcmp(a, "--out")) { o->out = v; continue; }
+        if (!strcmp(a, "--preset")) { o->preset = v; continue; }
+        if (!strcmp(a, "--seed")) { long s; if (cli_int("gan_search", a, v, 0, 2147483647L, &s)) return -1; o->seed = (uint64_t)s; continue; }
+        if (!strcmp(a, "--limit")) { if (cli_int("gan_search", a, v, 2, 100000000L, &o->limit)) return -1; continue; }
+        if (!strcmp(a, "--gf")) ip = &o->gf;
+        else if (!strcmp(a, "--df")) ip = &o->df;
+        else if (!strcmp(a, "--latent")) ip = &o->latent;
+        else if (!strcmp(a, "--epochs")) ip = &o->epochs;
+        else if (!strcmp(a, "--batch")) ip = &o->batch;
+        else if (!strcmp(a, "--inner-steps")) { ip = &o->inner; lo = 0; }
+        else if (!strcmp(a, "--worst-steps")) { ip = &o->worst; lo = 0; }
+        else if (!strcmp(a, "--arch-steps")) { ip = &o->arch; lo = 0; }
+        else if (!strcmp(a, "--threads")) { ip = &o->threads; hi = 1024; }
+        else if (!strcmp(a, "--samples")) { ip = &o->samples; lo = 0; hi = 4096; }
+        else { fprintf(stderr, "gan_search: unknown option %s (see --help)\n", a); return -1; }
+        if (cli_int("gan_search", a, v, lo, hi, &x)) return -1;
+        *ip = (int)x;
+    }
+    return 0;
+}
+
+typedef struct search {
+    options o;
+    ng_image_set data;
+    ng_image_sampler sampler;
+    ng_gan_config gcfg;
+    ng_bilevel_config bcfg;
+    ng_gan_gen_search *G, *G_worst;
+    ng_gan_disc *D, *D_worst;
+    ng_ctx *ctx;
+    ng_bilevel b;
+    char settings[1024];      /* what a checkpoint must match to be resumed */
+    cli_text csv;             /* the whole log, rewritten atomically every epoch */
+    double t_start;           /* this process */
+    int64_t units_done, units_left;   /* steps, for the ETA */
+    int tty;
+} search;
+
+static void csv_header(search *s) {
+    int e, k;
+    cli_printf(&s->csv, "epoch,seconds,d_loss,g_loss,d_worst_loss,g_worst_loss,minmax,maxmin,duality_gap");
+    for (e = 0; e < NG_GAN_EDGES; e++)
+        for (k = 0; k < ng_gan_edge_n_ops(e); k++) cli_printf(&s->csv, ",%s.%s", ng_gan_edge_name(e), ng_gan_op_name(e, k));
+    cli_printf(&s->csv, ",genotype\n");
+}
+
+/* softmax of edge e's alpha row into p */
+static void edge_softmax(const ng_gan_gen_search *G, int e, double *p) {
+    int row, k, n = ng_gan_edge_n_ops(e);
+    ng_tensor *a = ng_gan_gen_search_alpha_of(G, e, &row);
+    double m = -1e300, z = 0;
+    for (k = 0; k < n; k++) if (a->data[row * n + k] > m) m = a->data[row * n + k];
+    for (k = 0; k < n; k++) z += (p[k] = exp(a->data[row * n + k] - m));
+    for (k = 0; k < n; k++) p[k] /= z;
+}
+
+static void genotype_line(const ng_gan_genotype *g, char *buf, size_t cap) {
+    size_t o = 0;
+    int e;
+    buf[0] = 0;
+    for (e = 0; e < NG_GAN_EDGES && o < cap; e++)
+        o += (size_t)snprintf(buf + o, cap - o, "%s%s", e ? " " : "", ng_gan_op_name(e, g->op[e]));
+}
+
+static void csv_row(search *s, double seconds) {
+    const ng_bilevel_losses *l = &s->b.last;
+    ng_gan_genotype geno;
+    char line[1024];
+    double p[NG_GAN_N_NORMAL_OPS];
+    int e, k;
+    cli_printf(&s->csv, "%lld,%.2f,%.6g,%.6g,%.6g,%.6g,%.6g,%.6g,%.6g", (long long)s->b.epoch, seconds, l->d_loss, l->g_loss,
+               l->d_worst_loss, l->g_worst_loss, l->minmax, l->maxmin, l->gap);
+    for (e = 0; e < NG_GAN_EDGES; e++) {
+        edge_softmax(s->G, e, p);
+        for (k = 0; k < ng_gan_edge_n_ops(e); k++) cli_printf(&s->csv, ",%.6f", p[k]);
+    }
+    ng_gan_gen_search_derive(s->G, &geno);
+    genotype_line(&geno, line, sizeof line);
+    cli_printf(&s->csv, ",\"%s\"\n", line);
+}
+
+static void progress(const ng_bilevel *b, const char *phase, int64_t step, int64_t total, void *user) {
+    search *s = (search *)user;
+    double el = ng_time_sec() - s->t_start, eta;
+    char eta_s[32], el_s[32];
+    s->units_done++;
+    s->units_left--;
+    eta = s->units_done > 0 ? el / (double)s->units_done * (double)(s->units_left > 0 ? s->units_left : 0) : 0;
+    cli_duration(eta, eta_s, sizeof eta_s);
+    cli_duration(el, el_s, sizeof el_s);
+    fprintf(stderr, "%sepoch %lld/%d %-7s %3lld/%-3lld | D %.4f G %.4f | D_worst %.4f G_worst %.4f | gap %+.4f | %s, ETA %s%s",
+            s->tty ? "\r" : "", (long long)b->epoch + 1, b->cfg.epochs, phase, (long long)step, (long long)total,
+            b->last.d_loss, b->last.g_loss, b->last.d_worst_loss, b->last.g_worst_loss, b->last.gap, el_s, eta_s,
+            s->tty ? "\033[K" : "\n");
+    fflush(stderr);
+}
+
+static int64_t epoch_units(const ng_bilevel *b) {
+    int64_t d, g, w, a;
+    ng_bilevel_epoch_plan(b, &d, &g, &w, &a);
+    return d + g + 2 * w + a;
+}
+
+static int fail(const char *what) {
+    fprintf(stderr, "\ngan_search: %s: %s\n", what, ng_last_error());
+    return 1;
+}
+
+static int load_data(search *s) {
+    const options *o = &s->o;
+    if (ng_gan_dataset_load(o->dataset, o->data_dir, &s->data) != NG_OK) {
+        fprintf(stderr, "gan_search: %s\n", ng_last_error());
+        if (!strcmp(o->dataset, "fashion_mnist")) fprintf(stderr, "  (install Debian's dataset-fashion-mnist or pass --data-dir)\n");
+        return -1;
+    }
+    if (o->limit > 0 && o->limit < s->data.n) s->data.n = o->limit;
+    if (s->data.n < 2 * s->bcfg.batch) {
+        fprintf(stderr, "gan_search: %lld images are too few for two splits of batch %d\n", (long long)s->data.n, s->bcfg.batch);
+        return -1;
+    }
+    return 0;
+}
+
+static int setup(search *s) {
+    options *o = &s->o;
+    ng_rng init;
+    int quick = !strcmp(o->preset, "quick");
+    if (ng_bilevel_preset(o->preset, &s->bcfg) != 0) {
+        fprintf(stderr, "gan_search: unknown preset '%s' (quick, paper-s, paper-l)\n", o->preset);
+        return -1;
+    }
+    if (o->epochs > 0) s->bcfg.epochs = o->epochs;
+    if (o->batch > 0) s->bcfg.batch = o->batch;
+    if (o->inner >= 0) s->bcfg.inner_steps = o->inner;
+    if (o->worst >= 0) s->bcfg.worst_steps = o->worst;
+    if (o->arch >= 0) s->bcfg.arch_steps = o->arch;
+    s->bcfg.g_lr_rising_cosine = o->rising_cosine;
+    if (ng_gan_config_preset(&s->gcfg, o->dataset) != NG_OK) {
+        fprintf(stderr, "gan_search: %s\n", ng_last_error());
+        return -1;
+    }
+    s->gcfg.gf_dim = o->gf > 0 ? o->gf : quick ? 32 : 256;
+    s->gcfg.df_dim = o->df > 0 ? o->df : quick ? 32 : 128;
+    if (o->latent > 0) s->gcfg.latent_dim = o->latent;
+    s->bcfg.latent_dim = s->gcfg.latent_dim;
+    s->gcfg.gumbel = o->gumbel;
+    if (ng_gan_config_check(&s->gcfg) != NG_OK) { fprintf(stderr, "gan_search: %s\n", ng_last_error()); return -1; }
+    if (o->cifar_meanstd && strcmp(o->dataset, "cifar10")) {
+        fprintf(stderr, "gan_search: --cifar-meanstd applies to --dataset cifar10 only\n");
+        return -1;
+    }
+    if (load_data(s)) return -1;
+    snprintf(s->settings, sizeof s->settings,
+             "dataset=%s images=%lld gf=%d df=%d latent=%d bottom=%d channels=%d gumbel=%d fused=%d batch=%d inner=%d "
+             "worst=%d arch=%d meanstd=%d rising_cosine=%d d_sum_pool=%d seed=%llu",
+             o->dataset, (long long)s->data.n, s->gcfg.gf_dim, s->gcfg.df_dim, s->gcfg.latent_dim, s->gcfg.bottom_width,
+             s->gcfg.channels, s->gcfg.gumbel, !o->plain_edges, s->bcfg.batch, s->bcfg.inner_steps, s->bcfg.worst_steps,
+             s->bcfg.arch_steps, o->cifar_meanstd, o->rising_cosine, o->d_sum_pool, (unsigned long long)o->seed);
+    /* split by index: first half trains the weights, second half is the validation split */
+    if (ng_image_sampler_init(&s->sampler, &s->data, s->data.n / 2,
+                              o->cifar_meanstd ? NG_IMAGE_NORM_CIFAR_MEANSTD : NG_IMAGE_NORM_PM1, o->seed + 1) != NG_OK)
+        { fail("data"); return -1; }
+    ng_rng_seed(&init, o->seed);
+    s->G = ng_gan_gen_search_create(&s->gcfg, "G", &init);
+    s->G_worst = s->G ? ng_gan_gen_search_clone(s->G, "G_worst") : NULL;
+    s->D = ng_gan_disc_create(&s->gcfg, "D", NG_GAN_INIT_PYTORCH, &init);
+    s->D_worst = ng_gan_disc_create(&s->gcfg, "D_worst", NG_GAN_INIT_PYTORCH, &init);
+    if (!s->G || !s->G_worst || !s->D || !s->D_worst) { fail("building the networks"); return -1; }
+    s->G->fuse = s->G_worst->fuse = !o->plain_edges;
+    s->D->pool_sum = s->D_worst->pool_sum = o->d_sum_pool;
+    {   /* the arena holds one step's activations and tape; pages are only touched as used */
+        long pages = sysconf(_SC_PHYS_PAGES), psize = sysconf(_SC_PAGE_SIZE);
+        size_t cap = pages > 0 && psize > 0 ? (size_t)pages * (size_t)psize / 4 * 3 : (size_t)8 << 30;
+        if (!(s->ctx = ng_ctx_create(cap, o->seed + 2))) { fail("allocating the step arena"); return -1; }
+    }
+    if (ng_bilevel_init(&s->b, &s->bcfg, ng_gan_net_search(s->G), ng_gan_net_disc(s->D), ng_gan_net_search(s->G_worst),
+                        ng_gan_net_disc(s->D_worst), s->ctx, o->seed + 3, ng_image_sampler_batch, &s->sampler,
+                        (s->data.n / 2 + s->bcfg.batch - 1) / s->bcfg.batch) != NG_OK) {
+        fail("search setup");
+        return -1;
+    }
+    return 0;
+}
+
+static int save_state(search *s, const char *path) {
+    ng_ckpt *ck = ng_ckpt_new();
+    ng_status st = ck ? NG_OK : NG_ERR_NOMEM;
+    if (st == NG_OK) st = ng_ckpt_put(ck, "search.settings", s->settings, strlen(s->settings));
+    if (st == NG_OK) st = ng_bilevel_put(ck, &s->b);
+    if (st == NG_OK) st = ng_image_sampler_put(ck, "search.data", &s->sampler);
+    if (st == NG_OK) st = ng_ckpt_save(ck, path);
+    ng_ckpt_free(ck);
+    return st == NG_OK ? 0 : fail("saving the checkpoint");
+}
+
+static int load_state(search *s, const char *path) {
+    ng_ckpt *ck = NULL;
+    size_t n = 0;
+    const char *set;
+    ng_status st = ng_ckpt_load(path, &ck);
+    if (st != NG_OK) return fail("--resume");
+    set = (const char *)ng_ckpt_get(ck, "search.settings", &n);
+    if (!set || n != strlen(s->settings) || memcmp(set, s->settings, n)) {
+        fprintf(stderr, "gan_search: %s was written with other settings; refusing to resume.\n  checkpoint: %.*s\n  now:        %s\n",
+                path, set ? (int)n : 7, set ? set : "missing", s->settings);
+        ng_ckpt_free(ck);
+        return 1;
+    }
+    st = ng_bilevel_get(ck, &s->b);
+    if (st == NG_OK) st = ng_image_sampler_get(ck, "search.data", &s->sampler);
+    ng_ckpt_free(ck);
+    if (st != NG_OK) return fail("--resume");
+    return 0;
+}
+
+static void write_samples(search *s, const char *dir) {
+    int c = s->gcfg.channels, hw = 8 * s->gcfg.bottom_width, n = s->o.samples;
+    float *img;
+    char path[4200];
+    if (n <= 0) return;
+    img = (float *)malloc((size_t)n * (size_t)(c * hw * hw) * sizeof(float));
+    snprintf(path, sizeof path, "%s/samples_epoch%03lld.png", dir, (long long)s->b.epoch);
+    if (!img || ng_gan_generate(ng_gan_net_search(s->G), s->gcfg.latent_dim, n, 64, s->o.seed + 1000, img,
+                                (int64_t)n * c * hw * hw) != NG_OK ||
+        ng_save_image_grid(path, img, n, c, hw, hw, 8, 2) != NG_OK)
+        fprintf(stderr, "gan_search: note: no sample grid: %s\n", ng_last_error());
+    free(img);
+}
+
+static void final_report(search *s, const char *dir, double seconds) {
+    ng_gan_genotype geno;
+    char path[4200], dotp[4200], cmd[9000], t[32];
+    double p[NG_GAN_N_NORMAL_OPS];
+    int e, k;
+    ng_gan_gen_search_derive(s->G, &geno);
+    snprintf(path, sizeof path, "%s/genotype.json", dir);
+    if (ng_gan_genotype_save(&geno, path) != NG_OK) fprintf(stderr, "gan_search: %s\n", ng_last_error());
+    snprintf(dotp, sizeof dotp, "%s/genotype.dot", dir);
+    if (ng_gan_genotype_save_dot(&geno, "alphaGAN search", dotp) != NG_OK) fprintf(stderr, "gan_search: %s\n", ng_last_error());
+    cli_duration(seconds, t, sizeof t);
+    printf("\nsearch finished: %lld epochs, %lld D steps, %s in this run\n", (long long)s->b.epoch,
+           (long long)s->b.global_step, t);
+    printf("derived genotype (argmax of softmax(alpha) per edge):\n");
+    for (e = 0; e < NG_GAN_EDGES; e++) {
+        edge_softmax(s->G, e, p);
+        printf("  %-14s %-13s (p = %.3f;", ng_gan_edge_name(e), ng_gan_op_name(e, geno.op[e]), p[geno.op[e]]);
+        for (k = 0; k < ng_gan_edge_n_ops(e); k++) printf(" %.3f", p[k]);
+        printf(")\n");
+    }
+    printf("wrote %s, %s", path, dotp);
+    if (system("command -v dot >/dev/null 2>&1") == 0) {
+        snprintf(cmd, sizeof cmd, "dot -Tpng '%s' -o '%s/genotype.png'", dotp, dir);
+        if (system(cmd) == 0) printf(", %s/genotype.png", dir);
+    } else {
+        printf(" (install graphviz for genotype.png)");
+    }
+    printf(", %s/search.csv, %s/search.ckpt\n", dir, dir);
+    printf("retrain it: build/gan_train --genotype %s --dataset %s\n", path, s->o.dataset);
+}
+
+int main(int argc, char **argv) {
+    search s;
+    char ckpt[4200], csvp[4200];
+    double t_epoch;
+    int rc = 0;
+    memset(&s, 0, sizeof s);
+    if (parse_args(argc, argv, &s.o)) return 2;
+#ifdef _OPENMP
+    if (s.o.threads > 0) omp_set_num_threads(s.o.threads);
+#endif
+    if (cli_make_dirs("gan_search", s.o.out)) return 1;
+    snprintf(ckpt, sizeof ckpt, "%s/search.ckpt", s.o.out);
+    snprintf(csvp, sizeof csvp, "%s/search.csv", s.o.out);
+    if (setup(&s)) return 1;
+    if (s.o.resume) {
+        if (load_state(&s, ckpt)) return 1;
+        if (cli_csv_reload(&s.csv, csvp, (long long)s.b.epoch)) csv_header(&s);
+        printf("resumed %s at epoch %lld\n", ckpt, (long long)s.b.epoch);
+    } else {
+        csv_header(&s);
+    }
+    s.tty = isatty(2);
+    printf("%s\nalphaGAN search: %s | preset %s | %lld images (%lld train, %lld validation) | G %lld weights + %lld alphas, "
+           "D %lld | %d epochs\n", ng_build_info(), s.o.dataset, s.o.preset, (long long)s.data.n,
+           (long long)(s.data.n / 2), (long long)(s.data.n - s.data.n / 2), (long long)s.G->weights->numel,
+           (long long)s.G->alpha->numel, (long long)s.D->weights->numel, s.bcfg.epochs);
+    printf("settings: %s\n", s.settings);
+    fflush(stdout);
+    s.t_start = ng_time_sec();
+    s.units_left = epoch_units(&s.b) * (int64_t)(s.bcfg.epochs - s.b.epoch);   /* G steps vary by a few: an estimate */
+    while (s.b.epoch < s.bcfg.epochs) {
+        t_epoch = ng_time_sec();
+        if (ng_bilevel_epoch(&s.b, progress, &s) != NG_OK) { rc = fail("search"); break; }
+        if (s.tty) fputc('\n', stderr);
+        csv_row(&s, ng_time_sec() - t_epoch);
+        if (ng_file_write_atomic(csvp, s.csv.s, s.csv.len) != NG_OK) { rc = fail("writing the log"); break; }
+        write_samples(&s, s.o.out);
+        if (save_state(&s, ckpt)) { rc = 1; break; }
+        printf("epoch %lld: gap %+.4f (minmax %.4f, maxmin %.4f), D %.4f, G %.4f, %.1f s; checkpoint %s\n",
+               (long long)s.b.epoch, s.b.last.gap, s.b.last.minmax, s.b.last.maxmin, s.b.last.d_loss, s.b.last.g_loss,
+               ng_time_sec() - t_epoch, ckpt);
+        fflush(stdout);
+    }
+    if (rc == 0) final_report(&s, s.o.out, ng_time_sec() - s.t_start);
+    ng_bilevel_free(&s.b);
+    ng_gan_gen_search_free(s.G); ng_gan_gen_search_free(s.G_worst);
+    ng_gan_disc_free(s.D); ng_gan_disc_free(s.D_worst);
+    ng_image_sampler_free(&s.sampler);
+    ng_image_set_free(&s.data);
+    ng_ctx_free(s.ctx);
+    free(s.csv.s);
+    return rc;
+}

@@ -1,0 +1,1373 @@
+/* nasgan_cuda.cu: the CUDA backend of nasgan (kernels + cuBLAS), `make cuda`.
+
+   Compiled by nvcc as C++; includes nasgan.h WITHOUT the implementation and registers its
+   kernels with ng_cuda_register (src/cuda.h) from a static initialiser, so linking
+   build/nasgan_cuda.o into a program that also compiles the implementation is enough.
+
+   Ops with CUDA kernels (forward and backward):
+     matmul, linear (cuBLAS), add, sub, mul (broadcasting; gradient reduction by gather),
+     scale, add_scalar, reduce (sum/mean over any axes), reshape, concat, slice,
+     relu, leaky_relu, tanh, sigmoid, softmax, log_softmax, dropout (mask drawn on the host
+     from the context RNG: identical to the CPU), cross_entropy, hinge, bce_logits,
+     conv2d (im2col + cuBLAS strided-batched GEMM, any stride/padding/groups; col2im by gather;
+     depthwise convolutions by direct kernels),
+     conv_transpose2d (the same three products, roles swapped), batch_norm (batch and running
+     statistics, one block per channel), spectral_norm (one power iteration in one block; sigma
+     comes back to the host for the backward, as on the CPU), upsample (nearest, bilinear),
+     avg_pool2, sum_hw, mixed and mixed_cols (softmax-weighted sums; alpha gradient from
+     per-4096-element block partials added in block order).
+   Ops WITHOUT kernels yet (refused on the device with NG_ERR_UNSUPPORTED naming the op):
+     embedding, seq_mask, conv1d, seq_pool3,
+     seq_batch_norm, seq_mean_pool, seq_attention, seq_gru.
+   Fused: Adam, EMA (ng_cuda_adam_step, ng_cuda_ema_update).
+
+   Determinism: no atomics anywhere; every reduction is a fixed loop per output element or a
+   fixed-shape tree in one block; cuBLAS runs with atomics disallowed, a fixed workspace and
+   CUBLAS_DEFAULT_MATH (no TF32) unless ng_cuda_set_tf32(1).
+
+   State: one backend context (device, cuBLAS handle, stream, workspace, allocation counters)
+   created by ng_cuda_init and reached only through the registered hooks table. */
+#include <cuda_runtime.h>
+#include <cublas_v2.h>
+#include <stdio.h>
+#include <string.h>
+#include <math.h>
+#include "nasgan.h"
+
+namespace {
+
+struct CudaContext {
+    int device;
+    cublasHandle_t blas;
+    cudaStream_t stream;
+    void *workspace;
+    size_t workspace_bytes;
+    size_t peak_bytes;
+    void *col;             /* im2col workspace, grown on demand */
+    size_t col_bytes;
+    char info[320];
+};
+
+CudaContext *g_ctx_holder(); /* the context behind the hooks table (created by init) */
+CudaContext *cu() { return g_ctx_holder(); }
+
+#define NG_CU_CHECK(call) ng_cu_check((call), #call, __FILE__, __LINE__)
+int ng_cu_check(cudaError_t e, const char *what, const char *file, int line) {
+    if (e == cudaSuccess) return 0;
+    fprintf(stderr, "nasgan cuda: %s failed at %s:%d: %s\n", what, file, line, cudaGetErrorString(e));
+    return 1;
+}
+#define NG_BLAS_CHECK(call) ng_blas_check((call), #call, __FILE__, __LINE__)
+int ng_blas_check(cublasStatus_t s, const char *what, const char *file, int line) {
+    if (s == CUBLAS_STATUS_SUCCESS) return 0;
+    fprintf(stderr, "nasgan cuda: %s failed at %s:%d: cuBLAS status %d\n", what, file, line, (int)s);
+    return 1;
+}
+
+/* the CPU's scalar formulas (src/ops_act.c), for the kernels */
+__device__ inline float ng__sigmoidf(float x) {
+    if (x >= 0.0f) return 1.0f / (1.0f + expf(-x));
+    float e = expf(x);
+    return e / (1.0f + e);
+}
+__device__ inline float ng__leakyf(float x, float slope) { return x > 0.0f ? x : slope * x; }
+
+inline unsigned blocks_for(int64_t n, int threads = 256) {
+    int64_t b = (n + threads - 1) / threads;
+    if (b < 1) b = 1;
+    if (b > 65535LL * 32) b = 65535LL * 32;
+    return (unsigned)b;
+}
+#define GRID_LOOP(i, n) for (int64_t i = (int64_t)blockIdx.x * blockDim.x + threadIdx.x; i < (n); i += (int64_t)gridDim.x * blockDim.x)
+
+void launch_check(ng_node *n) {
+    cudaError_t e = cudaGetLastError();
+    if (e != cudaSuccess) ng__cuda_op_fail(n, cudaGetErrorString(e));
+}
+
+/* ---------------------------------------------------------------------------------------- */
+/* hooks: memory                                                                            */
+/* ---------------------------------------------------------------------------------------- */
+int h_device_count() {
+    int n = 0;
+    if (cudaGetDeviceCount(&n) != cudaSuccess) { cudaGetLastError(); return 0; }
+    return n;
+}
+/* peak device memory in use (whole device, as cudaMemGetInfo sees it after each allocation) */
+void note_peak() {
+    size_t fr = 0, tot = 0;
+    if (cu() && cudaMemGetInfo(&fr, &tot) == cudaSuccess && tot - fr > cu()->peak_bytes) cu()->peak_bytes = tot - fr;
+}
+void *h_malloc(size_t bytes) {
+    void *p = NULL;
+    if (cudaMalloc(&p, bytes ? bytes : 1) != cudaSuccess) { cudaGetLastError(); return NULL; }
+    note_peak();
+    return p;
+}
+void h_free(void *p) {
+    if (p) cudaFree(p);
+}
+int h_h2d(void *d, const void *s, size_t b) { return NG_CU_CHECK(cudaMemcpyAsync(d, s, b, cudaMemcpyHostToDevice, cu()->stream)) || NG_CU_CHECK(cudaStreamSynchronize(cu()->stream)); }
+int h_d2h(void *d, const void *s, size_t b) { return NG_CU_CHECK(cudaMemcpyAsync(d, s, b, cudaMemcpyDeviceToHost, cu()->stream)) || NG_CU_CHECK(cudaStreamSynchronize(cu()->stream)); }
+int h_d2d(void *d, const void *s, size_t b) { return NG_CU_CHECK(cudaMemcpyAsync(d, s, b, cudaMemcpyDeviceToDevice, cu()->stream)); }
+int h_memset0(void *p, size_t b) { return NG_CU_CHECK(cudaMemsetAsync(p, 0, b, cu()->stream)); }
+int h_sync() { return NG_CU_CHECK(cudaStreamSynchronize(cu()->stream)) || NG_CU_CHECK(cudaGetLastError()); }
+void h_set_tf32(int on) { NG_BLAS_CHECK(cublasSetMathMode(cu()->blas, on ? CUBLAS_TF32_TENSOR_OP_MATH : CUBLAS_DEFAULT_MATH)); }
+size_t h_peak() { return cu() ? cu()->peak_bytes : 0; }
+const char *h_info() { return cu() ? cu()->info : ""; }
+
+CudaContext *g_holder = NULL;
+CudaContext *g_ctx_holder() { return g_holder; }
+
+ng_status h_init(int device) {
+    if (g_holder) return g_holder->device == device ? NG_OK : ng_fail(NG_ERR_ARG, "cuda: already initialised on device %d", g_holder->device);
+    cudaDeviceProp prop;
+    if (NG_CU_CHECK(cudaSetDevice(device)) || NG_CU_CHECK(cudaGetDeviceProperties(&prop, device)))
+        return ng_fail(NG_ERR_UNSUPPORTED, "cuda: cannot use device %d", device);
+    CudaContext *c = (CudaContext *)calloc(1, sizeof(CudaContext));
+    if (!c) return ng_fail(NG_ERR_NOMEM, "cuda: out of host memory");
+    c->device = device;
+    if (NG_CU_CHECK(cudaStreamCreateWithFlags(&c->stream, cudaStreamNonBlocking)) || NG_BLAS_CHECK(cublasCreate(&c->blas))) {
+        free(c);
+        return ng_fail(NG_ERR_UNSUPPORTED, "cuda: cannot create the stream or the cuBLAS handle");
+    }
+    c->workspace_bytes = (size_t)32 << 20;
+    if (NG_CU_CHECK(cudaMalloc(&c->workspace, c->workspace_bytes))) c->workspace = NULL;
+    NG_BLAS_CHECK(cublasSetStream(c->blas, c->stream));
+    if (c->workspace) NG_BLAS_CHECK(cublasSetWorkspace(c->blas, c->workspace, c->workspace_bytes));
+    NG_BLAS_CHECK(cublasSetAtomicsMode(c->blas, CUBLAS_ATOMICS_NOT_ALLOWED));
+    NG_BLAS_CHECK(cublasSetMathMode(c->blas, CUBLAS_DEFAULT_MATH));
+    NG_BLAS_CHECK(cublasSetPointerMode(c->blas, CUBLAS_POINTER_MODE_HOST));
+    snprintf(c->info, sizeof c->info, "%.256s, %.1f GiB, sm_%d%d, %d SMs", prop.name,
+             (double)prop.totalGlobalMem / (1024.0 * 1024.0 * 1024.0), prop.major, prop.minor, prop.multiProcessorCount);
+    g_holder = c;
+    return NG_OK;
+}
+
+/* ---------------------------------------------------------------------------------------- */
+/* cuBLAS on row-major matrices: C = alpha op(A) op(B) + beta C (ng_sgemm's convention)      */
+/* ---------------------------------------------------------------------------------------- */
+void sgemm_rm(ng_node *n, int ta, int tb, int64_t M, int64_t N, int64_t K, float alpha, const float *A, int64_t lda,
+              const float *B, int64_t ldb, float beta, float *C, int64_t ldc) {
+    if (M == 0 || N == 0) return;
+    if (NG_BLAS_CHECK(cublasSgemm(cu()->blas, tb ? CUBLAS_OP_T : CUBLAS_OP_N, ta ? CUBLAS_OP_T : CUBLAS_OP_N, (int)N, (int)M, (int)K,
+                                  &alpha, B, (int)ldb, A, (int)lda, &beta, C, (int)ldc)))
+        ng__cuda_op_fail(n, "cublasSgemm failed");
+}
+void sgemm_rm_batched(ng_node *n, int ta, int tb, int64_t M, int64_t N, int64_t K, float alpha, const float *A, int64_t lda, int64_t sA,
+                      const float *B, int64_t ldb, int64_t sB, float beta, float *C, int64_t ldc, int64_t sC, int64_t batch) {
+    if (M == 0 || N == 0 || batch == 0) return;
+    if (NG_BLAS_CHECK(cublasSgemmStridedBatched(cu()->blas, tb ? CUBLAS_OP_T : CUBLAS_OP_N, ta ? CUBLAS_OP_T : CUBLAS_OP_N, (int)N, (int)M, (int)K,
+                                                &alpha, B, (int)ldb, sB, A, (int)lda, sA, &beta, C, (int)ldc, sC, (int)batch)))
+        ng__cuda_op_fail(n, "cublasSgemmStridedBatched failed");
+}
+
+/* ---------------------------------------------------------------------------------------- */
+/* small generic kernels                                                                    */
+/* ---------------------------------------------------------------------------------------- */
+__global__ void k_fill_rows(float *y, const float *b, int64_t rows, int64_t cols) {
+    GRID_LOOP(i, rows * cols) y[i] = b[i % cols];
+}
+/* g (rows x cols) column sums added to gb, each column by one thread in row order */
+__global__ void k_colsum_add(float *gb, const float *g, int64_t rows, int64_t cols) {
+    GRID_LOOP(c, cols) {
+        float s = 0.0f;
+        for (int64_t r = 0; r < rows; r++) s += g[r * cols + c];
+        gb[c] += s;
+    }
+}
+__global__ void k_add_inplace(float *y, const float *x, int64_t n) { GRID_LOOP(i, n) y[i] += x[i]; }
+
+/* Mean over n values of term(x[i]) in double, one block of 256 threads, fixed tree. */
+template <typename F>
+__global__ void k_mean_terms(const float *x, const float *t, int64_t n, F term, float *out) {
+    __shared__ double sh[256];
+    double s = 0.0;
+    for (int64_t i = threadIdx.x; i < n; i += 256) s += term(x[i], t ? t[i] : 0.0f);
+    sh[threadIdx.x] = s;
+    __syncthreads();
+    for (int w = 128; w > 0; w >>= 1) {
+        if ((int)threadIdx.x < w) sh[threadIdx.x] += sh[threadIdx.x + w];
+        __syncthreads();
+    }
+    if (threadIdx.x == 0) out[0] = (float)(sh[0] / (double)n);
+}
+
+/* ---------------------------------------------------------------------------------------- */
+/* matmul, linear                                                                           */
+/* ---------------------------------------------------------------------------------------- */
+void fw_matmul(ng_node *n) {
+    ng_tensor *a = n->in[0], *b = n->in[1];
+    int64_t M = a->shape.d[0], K = a->shape.d[1], N = b->shape.d[1];
+    sgemm_rm(n, 0, 0, M, N, K, 1.0f, a->data, K, b->data, N, 0.0f, n->out->data, N);
+}
+void bw_matmul(ng_node *n) {
+    ng_tensor *a = n->in[0], *b = n->in[1];
+    int64_t M = a->shape.d[0], K = a->shape.d[1], N = b->shape.d[1];
+    float *ga = ng__cuda_in_grad(n, 0), *gb = ng__cuda_in_grad(n, 1), *g = n->out->grad;
+    if (ga) sgemm_rm(n, 0, 1, M, K, N, 1.0f, g, N, b->data, N, 1.0f, ga, K);
+    if (gb) sgemm_rm(n, 1, 0, K, N, M, 1.0f, a->data, K, g, N, 1.0f, gb, N);
+}
+void fw_linear(ng_node *n) {
+    ng_tensor *x = n->in[0], *w = n->in[1];
+    int64_t N = x->shape.d[0], Din = x->shape.d[1], O = w->shape.d[0];
+    float *y = n->out->data;
+    if (n->n_in == 3) k_fill_rows<<<blocks_for(N * O), 256, 0, cu()->stream>>>(y, n->in[2]->data, N, O);
+    sgemm_rm(n, 0, 1, N, O, Din, 1.0f, x->data, Din, w->data, Din, n->n_in == 3 ? 1.0f : 0.0f, y, O);
+    launch_check(n);
+}
+void bw_linear(ng_node *n) {
+    ng_tensor *x = n->in[0], *w = n->in[1];
+    int64_t N = x->shape.d[0], Din = x->shape.d[1], O = w->shape.d[0];
+    const float *g = n->out->grad;
+    float *gx = ng__cuda_in_grad(n, 0), *gw = ng__cuda_in_grad(n, 1), *gb = n->n_in == 3 ? ng__cuda_in_grad(n, 2) : NULL;
+    if (gx) sgemm_rm(n, 0, 0, N, Din, O, 1.0f, g, O, w->data, Din, 1.0f, gx, Din);
+    if (gw) sgemm_rm(n, 1, 0, O, Din, N, 1.0f, g, O, x->data, Din, 1.0f, gw, Din);
+    if (gb) k_colsum_add<<<blocks_for(O), 256, 0, cu()->stream>>>(gb, g, N, O);
+    launch_check(n);
+}
+
+/* ---------------------------------------------------------------------------------------- */
+/* broadcasting add / sub / mul                                                             */
+/* ---------------------------------------------------------------------------------------- */
+struct Dims4 { int64_t d[4]; };
+void dims_strides(const ng_shape *s, int64_t dims[4], int64_t st[4]) {
+    int off = 4 - s->ndim;
+    int64_t acc = 1;
+    for (int i = 0; i < 4; i++) dims[i] = i < off ? 1 : s->d[i - off];
+    for (int i = 3; i >= 0; i--) { st[i] = dims[i] == 1 ? 0 : acc; acc *= dims[i]; }
+}
+struct BPlan { Dims4 d, sa, sb, da, db; };
+BPlan bplan(const ng_node *n) {
+    BPlan p;
+    int64_t tmp[4];
+    dims_strides(&n->out->shape, p.d.d, tmp);
+    dims_strides(&n->in[0]->shape, p.da.d, p.sa.d);
+    dims_strides(&n->in[1]->shape, p.db.d, p.sb.d);
+    return p;
+}
+__global__ void k_binary(const float *a, const float *b, float *y, BPlan p, int kind, int64_t N) {
+    GRID_LOOP(o, N) {
+        int64_t r = o, i3 = r % p.d.d[3]; r /= p.d.d[3];
+        int64_t i2 = r % p.d.d[2]; r /= p.d.d[2];
+        int64_t i1 = r % p.d.d[1], i0 = r / p.d.d[1];
+        float x = a[i0 * p.sa.d[0] + i1 * p.sa.d[1] + i2 * p.sa.d[2] + i3 * p.sa.d[3]];
+        float z = b[i0 * p.sb.d[0] + i1 * p.sb.d[1] + i2 * p.sb.d[2] + i3 * p.sb.d[3]];
+        y[o] = kind == 0 ? x + z : kind == 1 ? x - z : x * z;
+    }
+}
+/* Gradient of one operand (dims dx, the other operand's strides so_) by gather: each element
+   of the operand sums, in a fixed order, the output positions that read it. sign: +1/-1;
+   mul: multiply by the other operand. */
+__global__ void k_binary_grad(float *gx, const float *g, const float *other, BPlan p, int first, float sign, int mul, int64_t nx) {
+    const int64_t *dx = first ? p.da.d : p.db.d;
+    const int64_t *so = first ? p.sb.d : p.sa.d;
+    GRID_LOOP(ix, nx) {
+        int64_t r = ix, c[4];
+        for (int k = 3; k >= 0; k--) { c[k] = r % dx[k]; r /= dx[k]; }
+        int64_t e[4];
+        for (int k = 0; k < 4; k++) e[k] = dx[k] == p.d.d[k] ? 1 : p.d.d[k];
+        float s = 0.0f;
+        for (int64_t j0 = 0; j0 < e[0]; j0++)
+            for (int64_t j1 = 0; j1 < e[1]; j1++)
+                for (int64_t j2 = 0; j2 < e[2]; j2++)
+                    for (int64_t j3 = 0; j3 < e[3]; j3++) {
+                        int64_t o0 = e[0] == 1 ? c[0] : j0, o1 = e[1] == 1 ? c[1] : j1, o2 = e[2] == 1 ? c[2] : j2, o3 = e[3] == 1 ? c[3] : j3;
+                        int64_t o = ((o0 * p.d.d[1] + o1) * p.d.d[2] + o2) * p.d.d[3] + o3;
+                        float v = g[o];
+                        if (mul) v *= other[o0 * so[0] + o1 * so[1] + o2 * so[2] + o3 * so[3]];
+                        s += v;
+                    }
+        gx[ix] += sign * s;
+    }
+}
+void binary_fw(ng_node *n, int kind) {
+    BPlan p = bplan(n);
+    k_binary<<<blocks_for(n->out->numel), 256, 0, cu()->stream>>>(n->in[0]->data, n->in[1]->data, n->out->data, p, kind, n->out->numel);
+    launch_check(n);
+}
+void binary_bw(ng_node *n, int kind) {
+    BPlan p = bplan(n);
+    float *ga = ng__cuda_in_grad(n, 0), *gb = ng__cuda_in_grad(n, 1);
+    if (ga) k_binary_grad<<<blocks_for(n->in[0]->numel), 256, 0, cu()->stream>>>(ga, n->out->grad, n->in[1]->data, p, 1, 1.0f, kind == 2, n->in[0]->numel);
+    if (gb) k_binary_grad<<<blocks_for(n->in[1]->numel), 256, 0, cu()->stream>>>(gb, n->out->grad, n->in[0]->data, p, 0, kind == 1 ? -1.0f : 1.0f, kind == 2, n->in[1]->numel);
+    launch_check(n);
+}
+void fw_add(ng_node *n) { binary_fw(n, 0); }
+void bw_add(ng_node *n) { binary_bw(n, 0); }
+void fw_sub(ng_node *n) { binary_fw(n, 1); }
+void bw_sub(ng_node *n) { binary_bw(n, 1); }
+void fw_mul(ng_node *n) { binary_fw(n, 2); }
+void bw_mul(ng_node *n) { binary_bw(n, 2); }
+
+/* ---------------------------------------------------------------------------------------- */
+/* unary: scale, add_scalar, activations                                                    */
+/* ---------------------------------------------------------------------------------------- */
+enum { U_SCALE, U_ADDS, U_RELU, U_LEAKY, U_TANH, U_SIGMOID };
+__global__ void k_unary_fw(const float *x, float *y, int64_t N, int kind, float f) {
+    GRID_LOOP(i, N) {
+        float v = x[i];
+        switch (kind) {
+        case U_SCALE: y[i] = f * v; break;
+        case U_ADDS: y[i] = v + f; break;
+        case U_RELU: y[i] = v > 0.0f ? v : 0.0f; break;
+        case U_LEAKY: y[i] = ng__leakyf(v, f); break;
+        case U_TANH: y[i] = tanhf(v); break;
+        default: y[i] = ng__sigmoidf(v); break;
+        }
+    }
+}
+__global__ void k_unary_bw(const float *x, const float *y, const float *g, float *gx, int64_t N, int kind, float f) {
+    GRID_LOOP(i, N) {
+        float d;
+        switch (kind) {
+        case U_SCALE: d = f * g[i]; break;
+        case U_ADDS: d = g[i]; break;
+        case U_RELU: d = x[i] > 0.0f ? g[i] : 0.0f; break;
+        case U_LEAKY: d = x[i] > 0.0f ? g[i] : f * g[i]; break;
+        case U_TANH: d = g[i] * (1.0f - y[i] * y[i]); break;
+        default: d = g[i] * y[i] * (1.0f - y[i]); break;
+        }
+        gx[i] += d;
+    }
+}
+void unary_fw(ng_node *n, int kind) {
+    k_unary_fw<<<blocks_for(n->out->numel), 256, 0, cu()->stream>>>(n->in[0]->data, n->out->data, n->out->numel, kind, n->f[0]);
+    launch_check(n);
+}
+void unary_bw(ng_node *n, int kind) {
+    float *gx = ng__cuda_in_grad(n, 0);
+    if (!gx) return;
+    k_unary_bw<<<blocks_for(n->out->numel), 256, 0, cu()->stream>>>(n->in[0]->data, n->out->data, n->out->grad, gx, n->out->numel, kind, n->f[0]);
+    launch_check(n);
+}
+void fw_scale(ng_node *n) { unary_fw(n, U_SCALE); }
+void bw_scale(ng_node *n) { unary_bw(n, U_SCALE); }
+void fw_add_scalar(ng_node *n) { unary_fw(n, U_ADDS); }
+void bw_add_scalar(ng_node *n) { unary_bw(n, U_ADDS); }
+void fw_relu(ng_node *n) { unary_fw(n, U_RELU); }
+void bw_relu(ng_node *n) { unary_bw(n, U_RELU); }
+void fw_leaky_relu(ng_node *n) { unary_fw(n, U_LEAKY); }
+void bw_leaky_relu(ng_node *n) { unary_bw(n, U_LEAKY); }
+void fw_tanh(ng_node *n) { unary_fw(n, U_TANH); }
+void bw_tanh(ng_node *n) { unary_bw(n, U_TANH); }
+void fw_sigmoid(ng_node *n) { unary_fw(n, U_SIGMOID); }
+void bw_sigmoid(ng_node *n) { unary_bw(n, U_SIGMOID); }
+
+/* ---------------------------------------------------------------------------------------- */
+/* reduce, reshape, concat, slice                                                           */
+/* ---------------------------------------------------------------------------------------- */
+struct RPlan { int64_t d[4]; int red[4]; };
+RPlan rplan(const ng_node *n) {
+    RPlan p;
+    const ng_shape *s = &n->in[0]->shape;
+    unsigned axes = (unsigned)n->i[0];
+    int off = 4 - s->ndim;
+    for (int i = 0; i < 4; i++) {
+        p.d[i] = i < off ? 1 : s->d[i - off];
+        p.red[i] = i >= off && ((axes >> (i - off)) & 1u);
+    }
+    return p;
+}
+/* one thread per output element: its kept coordinates, loop over the reduced ones in input order */
+__global__ void k_reduce_fw(const float *a, float *y, RPlan p, float scale, int64_t nout) {
+    GRID_LOOP(o, nout) {
+        int64_t c[4], r = o;
+        for (int k = 3; k >= 0; k--) if (!p.red[k]) { c[k] = r % p.d[k]; r /= p.d[k]; }
+        int64_t e[4];
+        for (int k = 0; k < 4; k++) e[k] = p.red[k] ? p.d[k] : 1;
+        double acc = 0.0;
+        for (int64_t j0 = 0; j0 < e[0]; j0++)
+            for (int64_t j1 = 0; j1 < e[1]; j1++)
+                for (int64_t j2 = 0; j2 < e[2]; j2++)
+                    for (int64_t j3 = 0; j3 < e[3]; j3++) {
+                        int64_t i0 = p.red[0] ? j0 : c[0], i1 = p.red[1] ? j1 : c[1], i2 = p.red[2] ? j2 : c[2], i3 = p.red[3] ? j3 : c[3];
+                        acc += a[((i0 * p.d[1] + i1) * p.d[2] + i2) * p.d[3] + i3];
+                    }
+        y[o] = (float)(acc * scale);
+    }
+}
+__global__ void k_reduce_bw(float *ga, const float *g, RPlan p, float scale, int64_t nin) {
+    GRID_LOOP(i, nin) {
+        int64_t r = i, c[4];
+        for (int k = 3; k >= 0; k--) { c[k] = r % p.d[k]; r /= p.d[k]; }
+        int64_t o = 0;
+        for (int k = 0; k < 4; k++) if (!p.red[k]) o = o * p.d[k] + c[k];
+        ga[i] += scale * g[o];
+    }
+}
+void fw_reduce(ng_node *n) {
+    k_reduce_fw<<<blocks_for(n->out->numel), 256, 0, cu()->stream>>>(n->in[0]->data, n->out->data, rplan(n), n->f[0], n->out->numel);
+    launch_check(n);
+}
+void bw_reduce(ng_node *n) {
+    float *ga = ng__cuda_in_grad(n, 0);
+    if (!ga) return;
+    k_reduce_bw<<<blocks_for(n->in[0]->numel), 256, 0, cu()->stream>>>(ga, n->out->grad, rplan(n), n->f[0], n->in[0]->numel);
+    launch_check(n);
+}
+void fw_reshape(ng_node *n) {
+    if (NG_CU_CHECK(cudaMemcpyAsync(n->out->data, n->in[0]->data, (size_t)n->out->numel * sizeof(float), cudaMemcpyDeviceToDevice, cu()->stream)))
+        ng__cuda_op_fail(n, "copy failed");
+}
+void bw_reshape(ng_node *n) {
+    float *ga = ng__cuda_in_grad(n, 0);
+    if (!ga) return;
+    k_add_inplace<<<blocks_for(n->out->numel), 256, 0, cu()->stream>>>(ga, n->out->grad, n->out->numel);
+    launch_check(n);
+}
+void outer_inner(const ng_shape *s, int axis, int64_t *outer, int64_t *inner) {
+    *outer = 1; *inner = 1;
+    for (int i = 0; i < axis; i++) *outer *= s->d[i];
+    for (int i = axis + 1; i < s->ndim; i++) *inner *= s->d[i];
+}
+/* copy an (outer x len) block between a strided big tensor (row stride big_ld, offset off)
+   and a packed small one; to_big: 0 gathers (slice fw / concat bw), 1 scatters (concat fw /
+   slice bw); accumulate: += instead of = */
+__global__ void k_block_copy(float *small_, float *big, int64_t outer, int64_t len, int64_t big_ld, int64_t off, int to_big, int accumulate) {
+    GRID_LOOP(i, outer * len) {
+        int64_t o = i / len, j = i % len;
+        float *b = big + o * big_ld + off + j, *s = small_ + i;
+        if (to_big) { if (accumulate) *b += *s; else *b = *s; }
+        else { if (accumulate) *s += *b; else *s = *b; }
+    }
+}
+void concat_run(ng_node *n, int backward) {
+    int axis = (int)n->i[0];
+    int64_t outer, inner, off = 0, total = n->out->shape.d[axis];
+    outer_inner(&n->out->shape, axis, &outer, &inner);
+    for (int k = 0; k < n->n_in; k++) {
+        int64_t len = n->in[k]->shape.d[axis] * inner;
+        if (!backward)
+            k_block_copy<<<blocks_for(outer * len), 256, 0, cu()->stream>>>(n->in[k]->data, n->out->data, outer, len, total * inner, off, 1, 0);
+        else {
+            float *gk = ng__cuda_in_grad(n, k);
+            if (gk) k_block_copy<<<blocks_for(outer * len), 256, 0, cu()->stream>>>(gk, n->out->grad, outer, len, total * inner, off, 0, 1);
+        }
+        off += len;
+    }
+    launch_check(n);
+}
+void fw_concat(ng_node *n) { concat_run(n, 0); }
+void bw_concat(ng_node *n) { concat_run(n, 1); }
+void slice_run(ng_node *n, int backward) {
+    int axis = (int)n->i[0];
+    int64_t outer, inner, full = n->in[0]->shape.d[axis], start = n->i[1];
+    outer_inner(&n->out->shape, axis, &outer, &inner);
+    int64_t len = n->out->shape.d[axis] * inner;
+    if (!backward) {
+        k_block_copy<<<blocks_for(outer * len), 256, 0, cu()->stream>>>(n->out->data, n->in[0]->data, outer, len, full * inner, start * inner, 0, 0);
+    } else {
+        float *ga = ng__cuda_in_grad(n, 0);
+        if (!ga) return;
+        k_block_copy<<<blocks_for(outer * len), 256, 0, cu()->stream>>>(n->out->grad, ga, outer, len, full * inner, start * inner, 1, 1);
+    }
+    launch_check(n);
+}
+void fw_slice(ng_node *n) { slice_run(n, 0); }
+void bw_slice(ng_node *n) { slice_run(n, 1); }
+
+/* ---------------------------------------------------------------------------------------- */
+/* softmax, log_softmax, dropout                                                            */
+/* ---------------------------------------------------------------------------------------- */
+/* one thread per (outer, inner) row of K values strided by inner; CPU's arithmetic */
+__device__ void softmax_row(const float *x, float *y, int64_t K, int64_t st, int log_out) {
+    float mx = -INFINITY;
+    double sum = 0.0;
+    for (int64_t k = 0; k < K; k++) if (x[k * st] > mx) mx = x[k * st];
+    for (int64_t k = 0; k < K; k++) sum += exp((double)(x[k * st] - mx));
+    if (log_out) {
+        float lse = (float)log(sum);
+        for (int64_t k = 0; k < K; k++) y[k * st] = x[k * st] - mx - lse;
+    } else {
+        for (int64_t k = 0; k < K; k++) y[k * st] = (float)(exp((double)(x[k * st] - mx)) / sum);
+    }
+}
+__global__ void k_softmax_fw(const float *x, float *y, int64_t outer, int64_t K, int64_t inner, int log_out) {
+    GRID_LOOP(r, outer * inner) {
+        int64_t o = r / inner, j = r % inner, base = o * K * inner + j;
+        softmax_row(x + base, y + base, K, inner, log_out);
+    }
+}
+__global__ void k_softmax_bw(const float *y_, const float *g_, float *gx, int64_t outer, int64_t K, int64_t inner, int log_out) {
+    GRID_LOOP(r, outer * inner) {
+        int64_t o = r / inner, j = r % inner, base = o * K * inner + j;
+        const float *y = y_ + base, *g = g_ + base;
+        float *gr = gx + base;
+        double dot = 0.0;
+        if (log_out) {
+            for (int64_t k = 0; k < K; k++) dot += g[k * inner];
+            for (int64_t k = 0; k < K; k++) gr[k * inner] += g[k * inner] - expf(y[k * inner]) * (float)dot;
+        } else {
+            for (int64_t k = 0; k < K; k++) dot += (double)g[k * inner] * y[k * inner];
+            for (int64_t k = 0; k < K; k++) gr[k * inner] += y[k * inner] * (g[k * inner] - (float)dot);
+        }
+    }
+}
+void softmax_fw(ng_node *n, int log_out) {
+    int axis = (int)n->i[0];
+    int64_t outer, inner, K = n->out->shape.d[axis];
+    outer_inner(&n->out->shape, axis, &outer, &inner);
+    k_softmax_fw<<<blocks_for(outer * inner, 128), 128, 0, cu()->stream>>>(n->in[0]->data, n->out->data, outer, K, inner, log_out);
+    launch_check(n);
+}
+void softmax_bw(ng_node *n, int log_out) {
+    int axis = (int)n->i[0];
+    int64_t outer, inner, K = n->out->shape.d[axis];
+    float *gx = ng__cuda_in_grad(n, 0);
+    if (!gx) return;
+    outer_inner(&n->out->shape, axis, &outer, &inner);
+    k_softmax_bw<<<blocks_for(outer * inner, 128), 128, 0, cu()->stream>>>(n->out->data, n->out->grad, gx, outer, K, inner, log_out);
+    launch_check(n);
+}
+void fw_softmax(ng_node *n) { softmax_fw(n, 0); }
+void bw_softmax(ng_node *n) { softmax_bw(n, 0); }
+void fw_log_softmax(ng_node *n) { softmax_fw(n, 1); }
+void bw_log_softmax(ng_node *n) { softmax_bw(n, 1); }
+
+__global__ void k_mul(const float *a, const float *b, float *y, int64_t n) { GRID_LOOP(i, n) y[i] = a[i] * b[i]; }
+__global__ void k_mul_add(const float *a, const float *b, float *y, int64_t n) { GRID_LOOP(i, n) y[i] += a[i] * b[i]; }
+/* The mask comes from the context RNG on the host, in the CPU's order: same masks as the CPU. */
+void fw_dropout(ng_node *n) {
+    int64_t N = n->out->numel;
+    float *h = (float *)ng__cuda_host_scratch(n, (size_t)N * sizeof(float)), keep = 1.0f / (1.0f - n->f[0]);
+    if (!h) { ng__cuda_op_fail(n, "host arena exhausted"); return; }
+    for (int64_t i = 0; i < N; i++) h[i] = ng_rng_uniform(&n->ctx->rng) < (double)n->f[0] ? 0.0f : keep;
+    if (h_h2d(n->saved, h, (size_t)N * sizeof(float))) { ng__cuda_op_fail(n, "mask copy failed"); return; }
+    k_mul<<<blocks_for(N), 256, 0, cu()->stream>>>(n->in[0]->data, (const float *)n->saved, n->out->data, N);
+    launch_check(n);
+}
+void bw_dropout(ng_node *n) {
+    float *gx = ng__cuda_in_grad(n, 0);
+    if (!gx) return;
+    k_mul_add<<<blocks_for(n->out->numel), 256, 0, cu()->stream>>>(n->out->grad, (const float *)n->saved, gx, n->out->numel);
+    launch_check(n);
+}
+
+/* ---------------------------------------------------------------------------------------- */
+/* losses                                                                                   */
+/* ---------------------------------------------------------------------------------------- */
+/* per row: log-softmax into p, row loss -p[label]; then p = exp(p) */
+__global__ void k_ce_rows(const float *x, float *p, const int32_t *lab, float *rowloss, int64_t N, int64_t K) {
+    GRID_LOOP(r, N) {
+        softmax_row(x + r * K, p + r * K, K, 1, 1);
+        rowloss[r] = -p[r * K + lab[r]];
+        for (int64_t k = 0; k < K; k++) p[r * K + k] = expf(p[r * K + k]);
+    }
+}
+struct TermIdentity { __device__ double operator()(float x, float) const { return (double)x; } };
+void fw_cross_entropy(ng_node *n) {
+    const ng_tensor *x = n->in[0];
+    int64_t N = x->shape.d[0], K = x->shape.d[1];
+    if (N == 0) { float v = NAN; h_h2d(n->out->data, &v, sizeof v); return; }
+    /* labels: host copy made by the wrapper -> device scratch (kept in aux for backward) */
+    int32_t *dl = (int32_t *)ng__cuda_scratch(n, N);
+    float *rowloss = ng__cuda_scratch(n, N);
+    if (!dl || !rowloss) return;
+    if (h_h2d(dl, n->aux, (size_t)N * sizeof(int32_t))) { ng__cuda_op_fail(n, "label copy failed"); return; }
+    n->aux = dl;
+    k_ce_rows<<<blocks_for(N, 128), 128, 0, cu()->stream>>>(x->data, (float *)n->saved, dl, rowloss, N, K);
+    k_mean_terms<<<1, 256, 0, cu()->stream>>>(rowloss, (const float *)NULL, N, TermIdentity(), n->out->data);
+    launch_check(n);
+}
+__global__ void k_ce_bw(float *gx, const float *p, const int32_t *lab, const float *gout, int64_t N, int64_t K) {
+    float s = gout[0] / (float)N;
+    GRID_LOOP(i, N * K) {
+        int64_t r = i / K, k = i % K;
+        gx[i] += s * (p[i] - (k == lab[r] ? 1.0f : 0.0f));
+    }
+}
+void bw_cross_entropy(ng_node *n) {
+    const ng_tensor *x = n->in[0];
+    int64_t N = x->shape.d[0], K = x->shape.d[1];
+    float *gx = ng__cuda_in_grad(n, 0);
+    if (!gx || N == 0) return;
+    k_ce_bw<<<blocks_for(N * K), 256, 0, cu()->stream>>>(gx, (const float *)n->saved, (const int32_t *)n->aux, n->out->grad, N, K);
+    launch_check(n);
+}
+
+struct TermHinge {
+    int mode;
+    __device__ double operator()(float x, float) const {
+        float v = mode == 0 ? 1.0f - x : mode == 1 ? 1.0f + x : -x;
+        return mode == 2 ? (double)v : (double)(v > 0.0f ? v : 0.0f);
+    }
+};
+void fw_hinge(ng_node *n) {
+    TermHinge t; t.mode = (int)n->i[0];
+    k_mean_terms<<<1, 256, 0, cu()->stream>>>(n->in[0]->data, (const float *)NULL, n->in[0]->numel, t, n->out->data);
+    launch_check(n);
+}
+__global__ void k_hinge_bw(float *gx, const float *x, const float *gout, int64_t N, int mode) {
+    float s = gout[0] / (float)N;
+    GRID_LOOP(i, N) {
+        if (mode == 0) gx[i] += 1.0f - x[i] > 0.0f ? -s : 0.0f;
+        else if (mode == 1) gx[i] += 1.0f + x[i] > 0.0f ? s : 0.0f;
+        else gx[i] -= s;
+    }
+}
+void bw_hinge(ng_node *n) {
+    float *gx = ng__cuda_in_grad(n, 0);
+    if (!gx) return;
+    k_hinge_bw<<<blocks_for(n->in[0]->numel), 256, 0, cu()->stream>>>(gx, n->in[0]->data, n->out->grad, n->in[0]->numel, (int)n->i[0]);
+    launch_check(n);
+}
+struct TermBce {
+    __device__ double operator()(float x, float t) const { return (double)((x > 0.0f ? x : 0.0f) - x * t + log1pf(expf(-fabsf(x)))); }
+};
+/* the target (n->aux) must be a device tensor's data in a device context */
+void fw_bce_logits(ng_node *n) {
+    k_mean_terms<<<1, 256, 0, cu()->stream>>>(n->in[0]->data, (const float *)n->aux, n->in[0]->numel, TermBce(), n->out->data);
+    launch_check(n);
+}
+__global__ void k_bce_bw(float *gx, const float *x, const float *t, const float *gout, int64_t N) {
+    float s = gout[0] / (float)N;
+    GRID_LOOP(i, N) gx[i] += s * (ng__sigmoidf(x[i]) - t[i]);
+}
+void bw_bce_logits(ng_node *n) {
+    float *gx = ng__cuda_in_grad(n, 0);
+    if (!gx) return;
+    k_bce_bw<<<blocks_for(n->in[0]->numel), 256, 0, cu()->stream>>>(gx, n->in[0]->data, (const float *)n->aux, n->out->grad, n->in[0]->numel);
+    launch_check(n);
+}
+
+/* ---------------------------------------------------------------------------------------- */
+/* conv2d: im2col + strided-batched GEMM per group; col2im by gather (no atomics)           */
+/* ---------------------------------------------------------------------------------------- */
+struct Geo { int64_t N, C, H, W, O, Ho, Wo, kh, kw, sh, sw, ph, pw, G, Cg, Og, K, P; };
+Geo geo_conv(const ng_node *n) {
+    Geo q;
+    const ng_shape *xs = &n->in[0]->shape, *ws = &n->in[1]->shape, *ys = &n->out->shape;
+    q.N = xs->d[0]; q.C = xs->d[1]; q.H = xs->d[2]; q.W = xs->d[3];
+    q.O = ys->d[1]; q.Ho = ys->d[2]; q.Wo = ys->d[3];
+    q.kh = ws->d[2]; q.kw = ws->d[3];
+    q.sh = n->i[0]; q.sw = n->i[1]; q.ph = n->i[2]; q.pw = n->i[3]; q.G = n->i[4];
+    q.Cg = q.C / q.G; q.Og = q.O / q.G; q.K = q.Cg * q.kh * q.kw; q.P = q.Ho * q.Wo;
+    return q;
+}
+/* col[n][K][P] for group g of every image */
+__global__ void k_im2col(const float *x, float *col, Geo q, int64_t g) {
+    GRID_LOOP(i, q.N * q.K * q.P) {
+        int64_t p = i % q.P, k = (i / q.P) % q.K, n = i / (q.P * q.K);
+        int64_t c = k / (q.kh * q.kw), ki = (k / q.kw) % q.kh, kj = k % q.kw;
+        int64_t oh = p / q.Wo, ow = p % q.Wo;
+        int64_t ih = oh * q.sh - q.ph + ki, iw = ow * q.sw - q.pw + kj;
+        col[i] = ih >= 0 && ih < q.H && iw >= 0 && iw < q.W ? x[((n * q.C + g * q.Cg + c) * q.H + ih) * q.W + iw] : 0.0f;
+    }
+}
+/* gx (group g) += the col entries that read each input pixel, in fixed (ki, kj) order */
+__global__ void k_col2im(const float *col, float *gx, Geo q, int64_t g) {
+    GRID_LOOP(i, q.N * q.Cg * q.H * q.W) {
+        int64_t iw = i % q.W, ih = (i / q.W) % q.H, c = (i / (q.W * q.H)) % q.Cg, n = i / (q.W * q.H * q.Cg);
+        float s = 0.0f;
+        for (int64_t ki = 0; ki < q.kh; ki++) {
+            int64_t t = ih + q.ph - ki;
+            if (t < 0 || t % q.sh) continue;
+            int64_t oh = t / q.sh;
+            if (oh >= q.Ho) continue;
+            for (int64_t kj = 0; kj < q.kw; kj++) {
+                int64_t u = iw + q.pw - kj;
+                if (u < 0 || u % q.sw) continue;
+                int64_t ow = u / q.sw;
+                if (ow >= q.Wo) continue;
+                int64_t k = (c * q.kh + ki) * q.kw + kj;
+                s += col[(n * q.K + k) * q.P + oh * q.Wo + ow];
+            }
+        }
+        gx[((n * q.C + g * q.Cg + c) * q.H + ih) * q.W + iw] += s;
+    }
+}
+__global__ void k_bias_nchw(float *y, const float *b, int64_t N, int64_t O, int64_t P) {
+    GRID_LOOP(i, N * O * P) y[i] += b[(i / P) % O];
+}
+/* gb[o] += sum over n, p of g[n][o][p]: one block per channel, fixed tree */
+__device__ double block_sum(double v, double *sh);
+__global__ void k_bias_grad(float *gb, const float *g, int64_t N, int64_t O, int64_t P) {
+    __shared__ double sh[256];
+    int64_t o = blockIdx.x;
+    double s = 0.0;
+    for (int64_t j = threadIdx.x; j < N * P; j += 256) s += g[((j / P) * O + o) * P + j % P];
+    s = block_sum(s, sh);
+    if (threadIdx.x == 0) gb[o] += (float)s;
+}
+/* depthwise (one input and one output channel per group): direct kernels, no GEMM per group */
+__global__ void k_dw_fwd(const float *x, const float *w, float *y, Geo q, float beta) {
+    GRID_LOOP(i, q.N * q.O * q.P) {
+        int64_t ow = i % q.Wo, oh = (i / q.Wo) % q.Ho, c = (i / q.P) % q.O, n = i / (q.P * q.O);
+        const float *xp = x + (n * q.C + c) * q.H * q.W, *wp = w + c * q.kh * q.kw;
+        float s = 0.0f;
+        for (int64_t ki = 0; ki < q.kh; ki++) {
+            int64_t ih = oh * q.sh - q.ph + ki;
+            if (ih < 0 || ih >= q.H) continue;
+            for (int64_t kj = 0; kj < q.kw; kj++) {
+                int64_t iw = ow * q.sw - q.pw + kj;
+                if (iw >= 0 && iw < q.W) s += wp[ki * q.kw + kj] * xp[ih * q.W + iw];
+            }
+        }
+        y[i] = beta != 0.0f ? y[i] + s : s;
+    }
+}
+__global__ void k_dw_dgrad(const float *w, const float *gy, float *gx, Geo q) {
+    GRID_LOOP(i, q.N * q.C * q.H * q.W) {
+        int64_t iw = i % q.W, ih = (i / q.W) % q.H, c = (i / (q.W * q.H)) % q.C, n = i / (q.W * q.H * q.C);
+        const float *gp = gy + (n * q.O + c) * q.P, *wp = w + c * q.kh * q.kw;
+        float s = 0.0f;
+        for (int64_t ki = 0; ki < q.kh; ki++) {
+            int64_t t = ih + q.ph - ki;
+            if (t < 0 || t % q.sh) continue;
+            int64_t oh = t / q.sh;
+            if (oh >= q.Ho) continue;
+            for (int64_t kj = 0; kj < q.kw; kj++) {
+                int64_t u = iw + q.pw - kj;
+                if (u < 0 || u % q.sw) continue;
+                int64_t ow = u / q.sw;
+                if (ow < q.Wo) s += wp[ki * q.kw + kj] * gp[oh * q.Wo + ow];
+            }
+        }
+        gx[i] += s;
+    }
+}
+/* one block per weight (c, ki, kj): fixed-tree sum over images and output pixels */
+__global__ void k_dw_wgrad(const float *x, const float *gy, float *gw, Geo q) {
+    __shared__ double sh[256];
+    int64_t e = blockIdx.x, kj = e % q.kw, ki = (e / q.kw) % q.kh, c = e / (q.kw * q.kh);
+    double a = 0.0;
+    for (int64_t j = threadIdx.x; j < q.N * q.P; j += 256) {
+        int64_t n = j / q.P, p = j % q.P, oh = p / q.Wo, ow = p % q.Wo;
+        int64_t ih = oh * q.sh - q.ph + ki, iw = ow * q.sw - q.pw + kj;
+        if (ih >= 0 && ih < q.H && iw >= 0 && iw < q.W)
+            a += (double)(gy[(n * q.O + c) * q.P + p] * x[((n * q.C + c) * q.H + ih) * q.W + iw]);
+    }
+    a = block_sum(a, sh);
+    if (threadIdx.x == 0) gw[e] += (float)a;
+}
+bool is_dw(const Geo &q) { return q.Cg == 1 && q.Og == 1; }
+
+/* the three products of a convolution with geometry q (x: conv input, y: conv output) */
+/* y = conv(x) (beta 0) or y += conv(x) (beta 1), no bias */
+/* im2col buffer: the backend's reusable workspace (one stream, so kernels using it run one
+   after another), images processed in chunks of at most NG_CU_COL_FLOATS column floats */
+#define NG_CU_COL_FLOATS ((int64_t)64 << 20)
+float *col_workspace(ng_node *n, const Geo &q, int64_t *chunk) {
+    int64_t per = q.K * q.P > 0 ? q.K * q.P : 1, c = NG_CU_COL_FLOATS / per;
+    if (c < 1) c = 1;
+    if (c > q.N) c = q.N > 0 ? q.N : 1;
+    *chunk = c;
+    size_t need = (size_t)(c * per) * sizeof(float);
+    CudaContext *x = cu();
+    if (need > x->col_bytes) {
+        cudaFree(x->col);  /* synchronises: earlier users are done */
+        x->col = NULL;
+        x->col_bytes = 0;
+        if (NG_CU_CHECK(cudaMalloc(&x->col, need))) { ng__cuda_op_fail(n, "cannot allocate the im2col workspace"); return NULL; }
+        x->col_bytes = need;
+        note_peak();
+    }
+    return (float *)x->col;
+}
+void conv_fwd_core(ng_node *n, const Geo &q, const float *x, const float *w, float *y, float beta) {
+    if (is_dw(q)) { k_dw_fwd<<<blocks_for(q.N * q.O * q.P), 256, 0, cu()->stream>>>(x, w, y, q, beta); return; }
+    int64_t chunk;
+    float *col = col_workspace(n, q, &chunk);
+    if (!col) return;
+    for (int64_t n0 = 0; n0 < q.N; n0 += chunk) {
+        Geo c = q;
+        c.N = q.N - n0 < chunk ? q.N - n0 : chunk;
+        const float *xc = x + n0 * q.C * q.H * q.W;
+        float *yc = y + n0 * q.O * q.P;
+        for (int64_t g = 0; g < q.G; g++) {
+            k_im2col<<<blocks_for(c.N * q.K * q.P), 256, 0, cu()->stream>>>(xc, col, c, g);
+            /* y[n][g*Og..][P] = W_g (Og x K) * col_n (K x P) */
+            sgemm_rm_batched(n, 0, 0, q.Og, q.P, q.K, 1.0f, w + g * q.Og * q.K, q.K, 0, col, q.P, q.K * q.P, beta,
+                             yc + g * q.Og * q.P, q.P, q.O * q.P, c.N);
+        }
+    }
+}
+/* gx += d conv / d x applied to gy */
+void conv_dgrad(ng_node *n, const Geo &q, const float *w, const float *gy, float *gx) {
+    if (is_dw(q)) { k_dw_dgrad<<<blocks_for(q.N * q.C * q.H * q.W), 256, 0, cu()->stream>>>(w, gy, gx, q); return; }
+    int64_t chunk;
+    float *col = col_workspace(n, q, &chunk);
+    if (!col) return;
+    for (int64_t n0 = 0; n0 < q.N; n0 += chunk) {
+        Geo c = q;
+        c.N = q.N - n0 < chunk ? q.N - n0 : chunk;
+        const float *gyc = gy + n0 * q.O * q.P;
+        float *gxc = gx + n0 * q.C * q.H * q.W;
+        for (int64_t g = 0; g < q.G; g++) {
+            /* dcol_n (K x P) = W_g^T (K x Og) gy_n (Og x P) */
+            sgemm_rm_batched(n, 1, 0, q.K, q.P, q.Og, 1.0f, w + g * q.Og * q.K, q.K, 0, gyc + g * q.Og * q.P, q.P, q.O * q.P, 0.0f,
+                             col, q.P, q.K * q.P, c.N);
+            k_col2im<<<blocks_for(c.N * q.Cg * q.H * q.W), 256, 0, cu()->stream>>>(col, gxc, c, g);
+        }
+    }
+}
+/* gw += sum over images of gy_n col_n^T, images in order */
+void conv_wgrad(ng_node *n, const Geo &q, const float *x, const float *gy, float *gw) {
+    if (is_dw(q)) { if (q.C * q.kh * q.kw > 0) k_dw_wgrad<<<(unsigned)(q.C * q.kh * q.kw), 256, 0, cu()->stream>>>(x, gy, gw, q); return; }
+    int64_t chunk;
+    float *col = col_workspace(n, q, &chunk);
+    if (!col) return;
+    for (int64_t n0 = 0; n0 < q.N; n0 += chunk) {
+        Geo c = q;
+        c.N = q.N - n0 < chunk ? q.N - n0 : chunk;
+        const float *xc = x + n0 * q.C * q.H * q.W;
+        for (int64_t g = 0; g < q.G; g++) {
+            k_im2col<<<blocks_for(c.N * q.K * q.P), 256, 0, cu()->stream>>>(xc, col, c, g);
+            for (int64_t im = 0; im < c.N; im++)
+                sgemm_rm(n, 0, 1, q.Og, q.K, q.P, 1.0f, gy + ((n0 + im) * q.O + g * q.Og) * q.P, q.P, col + im * q.K * q.P, q.P, 1.0f,
+                         gw + g * q.Og * q.K, q.K);
+        }
+    }
+}
+void fw_conv2d(ng_node *n) {
+    Geo q = geo_conv(n);
+    conv_fwd_core(n, q, n->in[0]->data, n->in[1]->data, n->out->data, 0.0f);
+    if (n->n_in == 3) k_bias_nchw<<<blocks_for(q.N * q.O * q.P), 256, 0, cu()->stream>>>(n->out->data, n->in[2]->data, q.N, q.O, q.P);
+    launch_check(n);
+}
+void bw_conv2d(ng_node *n) {
+    Geo q = geo_conv(n);
+    const float *gy = n->out->grad;
+    float *gx = ng__cuda_in_grad(n, 0), *gw = ng__cuda_in_grad(n, 1), *gb = n->n_in == 3 ? ng__cuda_in_grad(n, 2) : NULL;
+    if (gb && q.O) k_bias_grad<<<(unsigned)q.O, 256, 0, cu()->stream>>>(gb, gy, q.N, q.O, q.P);
+    if (gw) conv_wgrad(n, q, n->in[0]->data, gy, gw);
+    if (gx) conv_dgrad(n, q, n->in[1]->data, gy, gx);
+    launch_check(n);
+}
+
+/* conv_transpose2d is the adjoint of the conv2d whose input is our output y and whose output
+   is our input x (w (Cx, O/G, kh, kw) is that conv's weight layout). */
+Geo geo_convt(const ng_node *n) {
+    Geo q;
+    const ng_shape *xs = &n->in[0]->shape, *ws = &n->in[1]->shape, *ys = &n->out->shape;
+    q.N = xs->d[0]; q.O = xs->d[1]; q.Ho = xs->d[2]; q.Wo = xs->d[3];
+    q.C = ys->d[1]; q.H = ys->d[2]; q.W = ys->d[3];
+    q.kh = ws->d[2]; q.kw = ws->d[3];
+    q.sh = n->i[0]; q.sw = n->i[1]; q.ph = n->i[2]; q.pw = n->i[3]; q.G = n->i[4];
+    q.Cg = q.C / q.G; q.Og = q.O / q.G; q.K = q.Cg * q.kh * q.kw; q.P = q.Ho * q.Wo;
+    return q;
+}
+void fw_conv_transpose2d(ng_node *n) {
+    Geo q = geo_convt(n);
+    float *y = n->out->data;
+    if (h_memset0(y, (size_t)n->out->numel * sizeof(float))) { ng__cuda_op_fail(n, "memset failed"); return; }
+    conv_dgrad(n, q, n->in[1]->data, n->in[0]->data, y);
+    if (n->n_in == 3) k_bias_nchw<<<blocks_for(n->out->numel), 256, 0, cu()->stream>>>(y, n->in[2]->data, q.N, q.C, q.H * q.W);
+    launch_check(n);
+}
+void bw_conv_transpose2d(ng_node *n) {
+    Geo q = geo_convt(n);
+    const float *gy = n->out->grad;
+    float *gx = ng__cuda_in_grad(n, 0), *gw = ng__cuda_in_grad(n, 1), *gb = n->n_in == 3 ? ng__cuda_in_grad(n, 2) : NULL;
+    if (gb && q.C) k_bias_grad<<<(unsigned)q.C, 256, 0, cu()->stream>>>(gb, gy, q.N, q.C, q.H * q.W);
+    if (gx) conv_fwd_core(n, q, gy, n->in[1]->data, gx, 1.0f);   /* gx += conv(gy) */
+    if (gw) conv_wgrad(n, q, gy, n->in[0]->data, gw);             /* conv input gy, conv output grad x */
+    launch_check(n);
+}
+
+/* ---------------------------------------------------------------------------------------- */
+/* batch norm: one block per channel, fixed-tree double reductions                          */
+/* ---------------------------------------------------------------------------------------- */
+__device__ double block_sum(double v, double *sh) {
+    sh[threadIdx.x] = v;
+    __syncthreads();
+    for (int w = 128; w > 0; w >>= 1) {
+        if ((int)threadIdx.x < w) sh[threadIdx.x] += sh[threadIdx.x + w];
+        __syncthreads();
+    }
+    double r = sh[0];
+    __syncthreads();
+    return r;
+}
+__global__ void k_bn_stats(const float *x, float *mean_s, float *invstd_s, float *rm, float *rv, int64_t N, int64_t C, int64_t S,
+                           int batch_stats, float mom, float eps) {
+    __shared__ double sh[256];
+    int64_t c = blockIdx.x, M = N * S;
+    double mean, invstd;
+    if (batch_stats) {
+        double s = 0.0;
+        for (int64_t i = threadIdx.x; i < M; i += 256) s += x[((i / S) * C + c) * S + i % S];
+        mean = block_sum(s, sh) / (double)M;
+        float mf = (float)mean;
+        double q = 0.0;
+        for (int64_t i = threadIdx.x; i < M; i += 256) { float d = x[((i / S) * C + c) * S + i % S] - mf; q += (double)(d * d); }
+        q = block_sum(q, sh);
+        invstd = 1.0 / sqrt(q / (double)M + (double)eps);
+        if (threadIdx.x == 0 && rm) {
+            rm[c] = (float)((1.0 - mom) * rm[c] + (double)mom * mean);
+            rv[c] = (float)((1.0 - mom) * rv[c] + (double)mom * (q / (double)(M - 1)));
+        }
+    } else {
+        mean = rm[c];
+        invstd = 1.0 / sqrt((double)rv[c] + (double)eps);
+    }
+    if (threadIdx.x == 0) { mean_s[c] = (float)mean; invstd_s[c] = (float)invstd; }
+}
+__global__ void k_bn_apply(const float *x, float *y, const float *mean_s, const float *invstd_s, const float *gamma, const float *beta,
+                           int64_t C, int64_t S, int64_t total) {
+    GRID_LOOP(i, total) {
+        int64_t c = (i / S) % C;
+        double mean = mean_s[c];
+        float scale = (float)((gamma ? gamma[c] : 1.0) * (double)invstd_s[c]);
+        float shift = (float)((beta ? beta[c] : 0.0) - mean * (double)scale);
+        y[i] = x[i] * scale + shift;
+    }
+}
+struct BnAux { ng_tensor *running_mean, *running_var; }; /* = ng__bn_aux in src/ops_norm.c */
+void fw_batch_norm(ng_node *n) {
+    const BnAux *aux = (const BnAux *)n->aux;
+    int64_t C = n->i[3], S = n->i[4], N = n->in[0]->shape.d[0];
+    const float *gamma = n->i[1] ? n->in[1]->data : NULL;
+    const float *beta = n->i[2] ? n->in[1 + n->i[1]]->data : NULL;
+    float *mean_s = (float *)n->saved, *invstd_s = mean_s + C;
+    float *rm = aux->running_mean ? aux->running_mean->data : NULL, *rv = aux->running_var ? aux->running_var->data : NULL;
+    if ((aux->running_mean && aux->running_mean->device != NG_CUDA) || (aux->running_var && aux->running_var->device != NG_CUDA)) {
+        ng__cuda_op_fail(n, "running statistics are on the host (move their group with ng_params_to_device)");
+        return;
+    }
+    if (C == 0) return;
+    k_bn_stats<<<(unsigned)C, 256, 0, cu()->stream>>>(n->in[0]->data, mean_s, invstd_s, rm, rv, N, C, S, (int)n->i[0], n->f[0], n->f[1]);
+    k_bn_apply<<<blocks_for(n->out->numel), 256, 0, cu()->stream>>>(n->in[0]->data, n->out->data, mean_s, invstd_s, gamma, beta, C, S, n->out->numel);
+    launch_check(n);
+}
+/* per channel: sg = sum(g), sgx = sum(g (x - mean)) * invstd; into sums[2C] */
+__global__ void k_bn_gsums(const float *g, const float *x, const float *mean_s, const float *invstd_s, float *ggamma, float *gbeta,
+                           double *sums, int64_t N, int64_t C, int64_t S) {
+    __shared__ double sh[256];
+    int64_t c = blockIdx.x, M = N * S;
+    float mean = mean_s[c];
+    double a = 0.0, b = 0.0;
+    for (int64_t i = threadIdx.x; i < M; i += 256) {
+        int64_t j = ((i / S) * C + c) * S + i % S;
+        a += g[j];
+        b += (double)(g[j] * (x[j] - mean));
+    }
+    a = block_sum(a, sh);
+    b = block_sum(b, sh) * invstd_s[c];
+    if (threadIdx.x == 0) {
+        sums[c] = a; sums[C + c] = b;
+        if (ggamma) ggamma[c] += (float)b;
+        if (gbeta) gbeta[c] += (float)a;
+    }
+}
+__global__ void k_bn_dx(const float *g, const float *x, const float *mean_s, const float *invstd_s, const float *gamma, const double *sums,
+                        float *gx, int64_t C, int64_t S, int64_t M, int batch_stats, int64_t total) {
+    GRID_LOOP(i, total) {
+        int64_t c = (i / S) % C;
+        float invstd = invstd_s[c], k = (gamma ? gamma[c] : 1.0f) * invstd;
+        if (batch_stats) {
+            float mg = (float)(sums[c] / (double)M), mgx = (float)(sums[C + c] / (double)M);
+            gx[i] += k * (g[i] - mg - (x[i] - mean_s[c]) * invstd * mgx);
+        } else {
+            gx[i] += k * g[i];
+        }
+    }
+}
+void bw_batch_norm(ng_node *n) {
+    int64_t C = n->i[3], S = n->i[4], N = n->in[0]->shape.d[0];
+    const float *gamma = n->i[1] ? n->in[1]->data : NULL;
+    const float *mean_s = (const float *)n->saved, *invstd_s = mean_s + C;
+    float *gx = ng__cuda_in_grad(n, 0);
+    float *ggamma = n->i[1] ? ng__cuda_in_grad(n, 1) : NULL;
+    float *gbeta = n->i[2] ? ng__cuda_in_grad(n, (int)(1 + n->i[1])) : NULL;
+    int batch_stats = (int)n->i[0];
+    if (C == 0 || n->ctx->status != NG_OK) return;
+    double *sums = (double *)ng__cuda_scratch(n, 4 * C);
+    if (!sums) return;
+    if (ggamma || gbeta || (gx && batch_stats))
+        k_bn_gsums<<<(unsigned)C, 256, 0, cu()->stream>>>(n->out->grad, n->in[0]->data, mean_s, invstd_s, ggamma, gbeta, sums, N, C, S);
+    if (gx)
+        k_bn_dx<<<blocks_for(n->out->numel), 256, 0, cu()->stream>>>(n->out->grad, n->in[0]->data, mean_s, invstd_s, gamma, sums, gx, C, S,
+                                                                     N * S, batch_stats, n->out->numel);
+    launch_check(n);
+}
+
+/* ---------------------------------------------------------------------------------------- */
+/* spectral norm: one block, fixed order (W is at most a few hundred thousand values)        */
+/* ---------------------------------------------------------------------------------------- */
+struct SnAux { ng_tensor *u, *v; }; /* = ng__sn_aux in src/ops_norm.c */
+__device__ void sn_normalize(float *out, const double *src, int64_t n, double eps, double *sh) {
+    double ss = 0.0;
+    for (int64_t i = threadIdx.x; i < n; i += 256) ss += src[i] * src[i];
+    double nrm = sqrt(block_sum(ss, sh));
+    if (nrm < eps) nrm = eps;
+    for (int64_t i = threadIdx.x; i < n; i += 256) out[i] = (float)(src[i] / nrm);
+    __syncthreads();
+}
+__global__ void k_sn_fw(const float *W, float *u, float *v, float *u_s, float *v_s, double *wtu, double *wv, float *sigma_out,
+                        int64_t NO, int64_t NI, int update, double eps) {
+    __shared__ double sh[256];
+    if (update) {
+        for (int64_t i = threadIdx.x; i < NI; i += 256) {
+            double a = 0.0;
+            for (int64_t o = 0; o < NO; o++) a += (double)u[o] * W[o * NI + i];
+            wtu[i] = a;
+        }
+        __syncthreads();
+        sn_normalize(v, wtu, NI, eps, sh);
+    }
+    for (int64_t o = threadIdx.x; o < NO; o += 256) {
+        double a = 0.0;
+        for (int64_t j = 0; j < NI; j++) a += (double)W[o * NI + j] * v[j];
+        wv[o] = a;
+    }
+    __syncthreads();
+    if (update) sn_normalize(u, wv, NO, eps, sh);
+    double s = 0.0;
+    for (int64_t o = threadIdx.x; o < NO; o += 256) s += (double)u[o] * wv[o];
+    s = block_sum(s, sh);
+    for (int64_t o = threadIdx.x; o < NO; o += 256) u_s[o] = u[o];
+    for (int64_t i = threadIdx.x; i < NI; i += 256) v_s[i] = v[i];
+    if (threadIdx.x == 0) sigma_out[0] = (float)s;
+}
+__global__ void k_div_dev(const float *W, float *y, const float *sigma, int64_t n) { GRID_LOOP(i, n) y[i] = W[i] / sigma[0]; }
+void fw_spectral_norm(ng_node *n) {
+    SnAux *aux = (SnAux *)n->aux;
+    int64_t NO = n->i[0], NI = n->i[1];
+    if (aux->u->device != NG_CUDA || aux->v->device != NG_CUDA) { ng__cuda_op_fail(n, "u and v are on the host (move their group with ng_params_to_device)"); return; }
+    float *u_s = (float *)n->saved, *v_s = u_s + NO;
+    double *tmp = (double *)ng__cuda_scratch(n, 2 * (NO + NI) + 2);
+    if (!tmp) return;
+    float *sig = (float *)(tmp + NO + NI);
+    k_sn_fw<<<1, 256, 0, cu()->stream>>>(n->in[0]->data, aux->u->data, aux->v->data, u_s, v_s, tmp + NO, tmp, sig, NO, NI, (int)n->i[2], (double)n->f[0]);
+    k_div_dev<<<blocks_for(NO * NI), 256, 0, cu()->stream>>>(n->in[0]->data, n->out->data, sig, NO * NI);
+    /* the backward reads sigma from f[1], as on the CPU (one float back per forward) */
+    if (h_d2h(&n->f[1], sig, sizeof(float))) ng__cuda_op_fail(n, "sigma copy failed");
+    launch_check(n);
+}
+__global__ void k_sn_dot(const float *g, const float *W, int64_t n, double *out) {
+    __shared__ double sh[256];
+    double s = 0.0;
+    for (int64_t i = threadIdx.x; i < n; i += 256) s += (double)g[i] * W[i];
+    s = block_sum(s, sh);
+    if (threadIdx.x == 0) out[0] = s;
+}
+__global__ void k_sn_bw(const float *g, const float *u_s, const float *v_s, const double *dot, float *gw, int64_t NO, int64_t NI, double sigma) {
+    float inv_sigma = (float)(1.0 / sigma), coef = (float)(dot[0] / (sigma * sigma));
+    GRID_LOOP(i, NO * NI) {
+        int64_t o = i / NI, j = i % NI;
+        gw[i] += g[i] * inv_sigma - coef * u_s[o] * v_s[j];
+    }
+}
+void bw_spectral_norm(ng_node *n) {
+    int64_t NO = n->i[0], NI = n->i[1];
+    float *gw = ng__cuda_in_grad(n, 0);
+    const float *u_s = (const float *)n->saved, *v_s = u_s + NO;
+    if (!gw) return;
+    double *dot = (double *)ng__cuda_scratch(n, 2);
+    if (!dot) return;
+    k_sn_dot<<<1, 256, 0, cu()->stream>>>(n->out->grad, n->in[0]->data, NO * NI, dot);
+    k_sn_bw<<<blocks_for(NO * NI), 256, 0, cu()->stream>>>(n->out->grad, u_s, v_s, dot, gw, NO, NI, (double)n->f[1]);
+    launch_check(n);
+}
+
+/* ---------------------------------------------------------------------------------------- */
+/* upsample x2 (nearest, bilinear align_corners=False), avg_pool2, sum_hw                    */
+/* ---------------------------------------------------------------------------------------- */
+__device__ void up_lin(int64_t d, int64_t in, int64_t *i0, int64_t *i1, float *l0, float *l1) {
+    float src = 0.5f * ((float)d + 0.5f) - 0.5f;
+    if (src < 0.0f) src = 0.0f;
+    *i0 = (int64_t)src;
+    *i1 = *i0 + (*i0 < in - 1 ? 1 : 0);
+    *l1 = src - (float)*i0;
+    *l0 = 1.0f - *l1;
+}
+__global__ void k_up_fw(const float *x, float *y, int64_t planes, int64_t H, int64_t W, int mode) {
+    GRID_LOOP(i, planes * 4 * H * W) {
+        int64_t j = i % (2 * W), r = (i / (2 * W)) % (2 * H), p = i / (4 * H * W);
+        const float *xp = x + p * H * W;
+        if (mode == 0) { y[i] = xp[(r / 2) * W + j / 2]; continue; }
+        int64_t a0, a1, b0, b1;
+        float h0, h1, w0, w1;
+        up_lin(r, H, &a0, &a1, &h0, &h1);
+        up_lin(j, W, &b0, &b1, &w0, &w1);
+        const float *r0 = xp + a0 * W, *r1 = xp + a1 * W;
+        y[i] = (r0[b0] * w0 + r0[b1] * w1) * h0 + (r1[b0] * w0 + r1[b1] * w1) * h1;
+    }
+}
+__global__ void k_up_bw(const float *g, float *gx, int64_t planes, int64_t H, int64_t W, int mode) {
+    GRID_LOOP(i, planes * H * W) {
+        int64_t iw = i % W, ih = (i / W) % H, p = i / (H * W);
+        const float *gp = g + p * 4 * H * W;
+        if (mode == 0) {
+            const float *r0 = gp + 2 * ih * 2 * W, *r1 = r0 + 2 * W;
+            gx[i] += (r0[2 * iw] + r0[2 * iw + 1]) + (r1[2 * iw] + r1[2 * iw + 1]);
+            continue;
+        }
+        float s = 0.0f;
+        int64_t rlo = 2 * ih - 2 < 0 ? 0 : 2 * ih - 2, rhi = 2 * ih + 3 > 2 * H - 1 ? 2 * H - 1 : 2 * ih + 3;
+        int64_t clo = 2 * iw - 2 < 0 ? 0 : 2 * iw - 2, chi = 2 * iw + 3 > 2 * W - 1 ? 2 * W - 1 : 2 * iw + 3;
+        for (int64_t r = rlo; r <= rhi; r++) {
+            int64_t a0, a1; float h0, h1;
+            up_lin(r, H, &a0, &a1, &h0, &h1);
+            float hw = (a0 == ih ? h0 : 0.0f) + (a1 == ih ? h1 : 0.0f);
+            if (hw == 0.0f) continue;
+            for (int64_t c = clo; c <= chi; c++) {
+                int64_t b0, b1; float w0, w1;
+                up_lin(c, W, &b0, &b1, &w0, &w1);
+                float ww = (b0 == iw ? w0 : 0.0f) + (b1 == iw ? w1 : 0.0f);
+                if (ww != 0.0f) s += hw * ww * gp[r * 2 * W + c];
+            }
+        }
+        gx[i] += s;
+    }
+}
+void fw_upsample(ng_node *n) {
+    const ng_shape *s = &n->in[0]->shape;
+    int64_t planes = s->d[0] * s->d[1], H = s->d[2], W = s->d[3];
+    k_up_fw<<<blocks_for(planes * 4 * H * W), 256, 0, cu()->stream>>>(n->in[0]->data, n->out->data, planes, H, W, (int)n->i[0]);
+    launch_check(n);
+}
+void bw_upsample(ng_node *n) {
+    const ng_shape *s = &n->in[0]->shape;
+    int64_t planes = s->d[0] * s->d[1], H = s->d[2], W = s->d[3];
+    float *gx = ng__cuda_in_grad(n, 0);
+    if (!gx) return;
+    k_up_bw<<<blocks_for(planes * H * W), 256, 0, cu()->stream>>>(n->out->grad, gx, planes, H, W, (int)n->i[0]);
+    launch_check(n);
+}
+__global__ void k_pool_fw(const float *x, float *y, int64_t planes, int64_t H, int64_t W) {
+    int64_t Ho = H / 2, Wo = W / 2;
+    GRID_LOOP(i, planes * Ho * Wo) {
+        int64_t j = i % Wo, r = (i / Wo) % Ho, p = i / (Ho * Wo);
+        const float *r0 = x + p * H * W + 2 * r * W, *r1 = r0 + W;
+        y[i] = (r0[2 * j] + r0[2 * j + 1] + r1[2 * j] + r1[2 * j + 1]) / 4.0f;
+    }
+}
+__global__ void k_pool_bw(const float *g, float *gx, int64_t planes, int64_t H, int64_t W) {
+    int64_t Ho = H / 2, Wo = W / 2;
+    GRID_LOOP(i, planes * H * W) {
+        int64_t iw = i % W, ih = (i / W) % H, p = i / (H * W);
+        if (ih / 2 < Ho && iw / 2 < Wo) gx[i] += g[(p * Ho + ih / 2) * Wo + iw / 2] * 0.25f;
+    }
+}
+void fw_avg_pool2(ng_node *n) {
+    const ng_shape *s = &n->in[0]->shape;
+    k_pool_fw<<<blocks_for(n->out->numel), 256, 0, cu()->stream>>>(n->in[0]->data, n->out->data, s->d[0] * s->d[1], s->d[2], s->d[3]);
+    launch_check(n);
+}
+void bw_avg_pool2(ng_node *n) {
+    const ng_shape *s = &n->in[0]->shape;
+    float *gx = ng__cuda_in_grad(n, 0);
+    if (!gx) return;
+    k_pool_bw<<<blocks_for(n->in[0]->numel), 256, 0, cu()->stream>>>(n->out->grad, gx, s->d[0] * s->d[1], s->d[2], s->d[3]);
+    launch_check(n);
+}
+__global__ void k_sum_hw(const float *x, float *y, int64_t planes, int64_t HW) {
+    GRID_LOOP(p, planes) {
+        double acc = 0.0;
+        for (int64_t j = 0; j < HW; j++) acc += x[p * HW + j];
+        y[p] = (float)acc;
+    }
+}
+__global__ void k_sum_hw_bw(const float *g, float *gx, int64_t planes, int64_t HW) {
+    GRID_LOOP(i, planes * HW) gx[i] += g[i / HW];
+}
+void fw_sum_hw(ng_node *n) {
+    const ng_shape *s = &n->in[0]->shape;
+    k_sum_hw<<<blocks_for(s->d[0] * s->d[1], 128), 128, 0, cu()->stream>>>(n->in[0]->data, n->out->data, s->d[0] * s->d[1], s->d[2] * s->d[3]);
+    launch_check(n);
+}
+void bw_sum_hw(ng_node *n) {
+    const ng_shape *s = &n->in[0]->shape;
+    float *gx = ng__cuda_in_grad(n, 0);
+    if (!gx) return;
+    k_sum_hw_bw<<<blocks_for(n->in[0]->numel), 256, 0, cu()->stream>>>(n->out->grad, gx, s->d[0] * s->d[1], s->d[2] * s->d[3]);
+    launch_check(n);
+}
+
+/* ---------------------------------------------------------------------------------------- */
+/* mixed, mixed_cols: softmax-weighted sums; alpha gradient by per-block partial sums (4096  */
+/* elements a block, fixed tree) added in block order                                       */
+/* ---------------------------------------------------------------------------------------- */
+#define NG_CU_MIX_BLOCK 4096
+struct Ptrs { const float *p[31]; float w1[31]; int col[31]; };
+__global__ void k_softmax_weights(const float *alpha_row, float *w, int K) {
+    if (threadIdx.x == 0 && blockIdx.x == 0) softmax_row(alpha_row, w, K, 1, 0);
+}
+/* y = sum_j wt_j x_j over same-shape inputs, wt_j = w[col_j] (col -1: 1) */
+__global__ void k_mix_fw(Ptrs xs, const float *w, int n, float *y, int64_t N, int accumulate) {
+    GRID_LOOP(i, N) {
+        float acc = accumulate ? y[i] : 0.0f;
+        for (int j = 0; j < n; j++) {
+            float wj = xs.col[j] < 0 ? 1.0f : w[xs.col[j]];
+            acc = (j == 0 && !accumulate) ? wj * xs.p[0][i] : acc + wj * xs.p[j][i];
+        }
+        y[i] = acc;
+    }
+}
+/* geometry of a (planes, kh, kw) input centred in a (planes, KH, KW) output; same: identity */
+struct PadGeo { int64_t kh, kw, KH, KW, oh, ow; int same; };
+__device__ inline int64_t pad_index(const PadGeo &q, int64_t xi) {
+    if (q.same) return xi;
+    int64_t c = xi % q.kw, r = (xi / q.kw) % q.kh, p = xi / (q.kw * q.kh);
+    return (p * q.KH + r + q.oh) * q.KW + c + q.ow;
+}
+__global__ void k_pad_add(const float *x, const float *w, int col, float *y, PadGeo q, int64_t nx) {
+    GRID_LOOP(i, nx) y[pad_index(q, i)] += (col < 0 ? 1.0f : w[col]) * x[i];
+}
+/* block b: part[b] = sum over its chunk of g[map(i)] x[i]; gx[i] += wt g[map(i)] */
+__global__ void k_mix_parts(const float *g, const float *x, float *gx, const float *w, int col, PadGeo q, int64_t nx, double *part) {
+    __shared__ double sh[256];
+    int64_t lo = (int64_t)blockIdx.x * NG_CU_MIX_BLOCK, hi = lo + NG_CU_MIX_BLOCK < nx ? lo + NG_CU_MIX_BLOCK : nx;
+    float wt = col < 0 ? 1.0f : w[col];
+    double a = 0.0;
+    for (int64_t i = lo + threadIdx.x; i < hi; i += 256) {
+        float gv = g[pad_index(q, i)];
+        if (part) a += (double)gv * x[i];
+        if (gx) gx[i] += wt * gv;
+    }
+    if (!part) return;
+    a = block_sum(a, sh);
+    if (threadIdx.x == 0) part[blockIdx.x] = a;
+}
+__global__ void k_sum_parts(const double *part, int64_t nb, double *out) {
+    if (threadIdx.x == 0 && blockIdx.x == 0) {
+        double s = 0.0;
+        for (int64_t b = 0; b < nb; b++) s += part[b];
+        *out = s;
+    }
+}
+/* ga[row K + k] += w_k (dw_k - sum_m w_m dw_m), dw over the K columns (0 where not held) */
+__global__ void k_alpha_grad(const float *w, const double *dw, float *ga, int K) {
+    if (threadIdx.x == 0 && blockIdx.x == 0) {
+        double wdot = 0.0;
+        for (int k = 0; k < K; k++) wdot += (double)w[k] * dw[k];
+        for (int k = 0; k < K; k++) ga[k] += (float)((double)w[k] * (dw[k] - wdot));
+    }
+}
+PadGeo pad_geo(const ng_tensor *x, const ng_tensor *y) {
+    PadGeo q;
+    q.same = ng_shape_eq(x->shape, y->shape);
+    q.kh = q.same ? 1 : x->shape.d[2]; q.kw = q.same ? 1 : x->shape.d[3];
+    q.KH = q.same ? 1 : y->shape.d[2]; q.KW = q.same ? 1 : y->shape.d[3];
+    q.oh = (q.KH - q.kh) / 2; q.ow = (q.KW - q.kw) / 2;
+    return q;
+}
+/* shared by mixed (cols = 0..K-1) and mixed_cols; first input is alpha */
+void mix_forward(ng_node *n, int K, int nx, const int *cols) {
+    float *w = (float *)n->saved, *y = n->out->data;
+    Ptrs xs;
+    int all_same = 1;
+    k_softmax_weights<<<1, 1, 0, cu()->stream>>>(n->in[0]->data + n->i[0] * K, w, K);
+    for (int j = 0; j < nx; j++) {
+        xs.p[j] = n->in[1 + j]->data;
+        xs.col[j] = cols[j];
+        all_same &= ng_shape_eq(n->in[1 + j]->shape, n->out->shape);
+    }
+    if (all_same) {
+        k_mix_fw<<<blocks_for(n->out->numel), 256, 0, cu()->stream>>>(xs, w, nx, y, n->out->numel, 0);
+    } else {
+        if (h_memset0(y, (size_t)n->out->numel * sizeof(float))) { ng__cuda_op_fail(n, "memset failed"); return; }
+        for (int j = 0; j < nx; j++)
+            k_pad_add<<<blocks_for(n->in[1 + j]->numel), 256, 0, cu()->stream>>>(xs.p[j], w, cols[j], y, pad_geo(n->in[1 + j], n->out), n->in[1 + j]->numel);
+    }
+    launch_check(n);
+}
+void mix_backward(ng_node *n, int K, int nx, const int *cols) {
+    const float *w = (const float *)n->saved, *g = n->out->grad;
+    float *ga = ng__cuda_in_grad(n, 0);
+    double *dw = NULL;
+    if (ga && K > 1) {
+        dw = (double *)ng__cuda_scratch(n, 2 * K);
+        if (!dw || h_memset0(dw, (size_t)K * sizeof(double))) return;
+    }
+    for (int j = 0; j < nx; j++) {
+        const ng_tensor *x = n->in[1 + j];
+        float *gx = ng__cuda_in_grad(n, 1 + j);
+        int need = dw != NULL && cols[j] >= 0;
+        if (!gx && !need) continue;
+        int64_t nb = (x->numel + NG_CU_MIX_BLOCK - 1) / NG_CU_MIX_BLOCK;
+        double *part = NULL;
+        if (need) { part = (double *)ng__cuda_scratch(n, 2 * (nb ? nb : 1)); if (!part) return; }
+        if (nb) k_mix_parts<<<(unsigned)nb, 256, 0, cu()->stream>>>(g, x->data, gx, w, cols[j], pad_geo(x, n->out), x->numel, part);
+        if (need) k_sum_parts<<<1, 1, 0, cu()->stream>>>(part, nb, dw + cols[j]);
+    }
+    if (dw) k_alpha_grad<<<1, 1, 0, cu()->stream>>>(w, dw, ga + n->i[0] * K, K);
+    launch_check(n);
+}
+void fw_mixed(ng_node *n) {
+    int K = (int)n->i[1], cols[31];
+    for (int k = 0; k < K; k++) cols[k] = k;
+    mix_forward(n, K, K, cols);
+}
+void bw_mixed(ng_node *n) {
+    int K = (int)n->i[1], cols[31];
+    for (int k = 0; k < K; k++) cols[k] = k;
+    mix_backward(n, K, K, cols);
+}
+void fw_mixed_cols(ng_node *n) {
+    int cols[7], nx = (int)n->i[2];
+    for (int j = 0; j < nx; j++) cols[j] = (int)n->i[3 + j];
+    mix_forward(n, (int)n->i[1], nx, cols);
+}
+void bw_mixed_cols(ng_node *n) {
+    int cols[7], nx = (int)n->i[2];
+    for (int j = 0; j < nx; j++) cols[j] = (int)n->i[3 + j];
+    mix_backward(n, (int)n->i[1], nx, cols);
+}
+
+/* ---------------------------------------------------------------------------------------- */
+/* fused optimizers                                                                         */
+/* ---------------------------------------------------------------------------------------- */
+__global__ void k_adam(float *p, const float *g, float *m, float *v, int64_t n, float b1, float b2, float omb1, float omb2,
+                       float step_size, float sqrt_bc2, float eps, float wd) {
+    GRID_LOOP(i, n) {
+        float gi = wd != 0.0f ? g[i] + wd * p[i] : g[i];
+        float mi = b1 * m[i] + omb1 * gi;
+        float vi = b2 * v[i] + omb2 * gi * gi;
+        float denom = sqrtf(vi) / sqrt_bc2 + eps;
+        m[i] = mi;
+        v[i] = vi;
+        p[i] -= step_size * (mi / denom);
+    }
+}
+void h_adam(float *p, const float *g, float *m, float *v, int64_t n, float b1, float b2, float omb1, float omb2, float step_size,
+            float sqrt_bc2, float eps, float wd) {
+    k_adam<<<blocks_for(n), 256, 0, cu()->stream>>>(p, g, m, v, n, b1, b2, omb1, omb2, step_size, sqrt_bc2, eps, wd);
+    NG_CU_CHECK(cudaGetLastError());
+}
+__global__ void k_ema(float *s, const float *p, int64_t n, float d, float omd) { GRID_LOOP(i, n) s[i] = d * s[i] + omd * p[i]; }
+void h_ema(float *s, const float *p, int64_t n, float d, float omd) {
+    k_ema<<<blocks_for(n), 256, 0, cu()->stream>>>(s, p, n, d, omd);
+    NG_CU_CHECK(cudaGetLastError());
+}
+
+/* ---------------------------------------------------------------------------------------- */
+/* registration                                                                             */
+/* ---------------------------------------------------------------------------------------- */
+ng_cuda_hooks g_hooks;
+
+struct Registrar {
+    Registrar() {
+        memset(&g_hooks, 0, sizeof g_hooks);
+        g_hooks.device_count = h_device_count;
+        g_hooks.init = h_init;
+        g_hooks.info = h_info;
+        g_hooks.dev_malloc = h_malloc;
+        g_hooks.dev_free = h_free;
+        g_hooks.memcpy_h2d = h_h2d;
+        g_hooks.memcpy_d2h = h_d2h;
+        g_hooks.memcpy_d2d = h_d2d;
+        g_hooks.memset0 = h_memset0;
+        g_hooks.synchronize = h_sync;
+        g_hooks.set_tf32 = h_set_tf32;
+        g_hooks.peak_bytes = h_peak;
+        g_hooks.adam = h_adam;
+        g_hooks.ema = h_ema;
+#define NG_CU_REG(E, f) g_hooks.fw[NG_OP_##E] = fw_##f; g_hooks.bw[NG_OP_##E] = bw_##f;
+        NG_CU_REG(MATMUL, matmul) NG_CU_REG(LINEAR, linear) NG_CU_REG(ADD, add) NG_CU_REG(SUB, sub) NG_CU_REG(MUL, mul)
+        NG_CU_REG(SCALE, scale) NG_CU_REG(ADD_SCALAR, add_scalar) NG_CU_REG(REDUCE, reduce) NG_CU_REG(RESHAPE, reshape)
+        NG_CU_REG(CONCAT, concat) NG_CU_REG(SLICE, slice)
+        NG_CU_REG(RELU, relu) NG_CU_REG(LEAKY_RELU, leaky_relu) NG_CU_REG(TANH, tanh) NG_CU_REG(SIGMOID, sigmoid)
+        NG_CU_REG(SOFTMAX, softmax) NG_CU_REG(LOG_SOFTMAX, log_softmax) NG_CU_REG(DROPOUT, dropout)
+        NG_CU_REG(CROSS_ENTROPY, cross_entropy) NG_CU_REG(HINGE, hinge) NG_CU_REG(BCE_LOGITS, bce_logits)
+        NG_CU_REG(CONV2D, conv2d) NG_CU_REG(CONV_T2D, conv_transpose2d) NG_CU_REG(BATCH_NORM, batch_norm) NG_CU_REG(SPECTRAL_NORM, spectral_norm) NG_CU_REG(MIXED, mixed) NG_CU_REG(MIXED_COLS, mixed_cols) NG_CU_REG(UPSAMPLE, upsample) NG_CU_REG(AVG_POOL2, avg_pool2) NG_CU_REG(SUM_HW, sum_hw)
+#undef NG_CU_REG
+        ng_cuda_register(&g_hooks);
+    }
+};
+Registrar g_registrar;
+
+} /* namespace */

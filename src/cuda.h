@@ -1,0 +1,90 @@
+/* ======================================================================================== */
+/* @@CUDA  the GPU backend's public API and host-side glue (kernels: nasgan_cuda.cu)        */
+/* ======================================================================================== */
+/* Plain C, no CUDA includes. The kernels live in nasgan_cuda.cu (compiled by nvcc as C++,
+   `make cuda`), which fills an ng_cuda_hooks table and registers it with ng_cuda_register
+   (automatically, from a static initialiser, when nasgan_cuda.o is linked in). Without it
+   every entry point below reports NG_ERR_UNSUPPORTED and the CPU build needs no CUDA.
+
+   Model: a tensor lives on one device (ng_tensor.device). A context made with
+   ng_ctx_create_on(bytes, seed, NG_CUDA) takes its float step arena once from cudaMalloc;
+   every tensor it creates (outputs, gradients, saved buffers) is a device tensor. Parameter
+   groups move with ng_params_to_device. Transfers are explicit (ng_tensor_to_host,
+   ng_tensor_to_device); an op whose inputs sit on different devices, or that has no CUDA
+   kernel, sets the context status to NG_ERR_UNSUPPORTED with a message naming the op.
+
+   Ops with CUDA kernels (forward and backward) are listed by ng_cuda_op_supported and at
+   the top of nasgan_cuda.cu. Deterministic by default: no atomics into gradients, fixed
+   reduction order, no TF32 unless ng_cuda_set_tf32(1). */
+
+typedef struct ng_cuda_hooks {
+    int (*device_count)(void);                          /* 0 when no usable device */
+    ng_status (*init)(int device);                      /* context: cuBLAS handle, stream, workspace */
+    const char *(*info)(void);                          /* "NVIDIA H200, 139 GiB, sm_90" */
+    void *(*dev_malloc)(size_t bytes);                  /* NULL on failure */
+    void (*dev_free)(void *p);
+    int (*memcpy_h2d)(void *dst, const void *src, size_t bytes);   /* 0 on success */
+    int (*memcpy_d2h)(void *dst, const void *src, size_t bytes);
+    int (*memcpy_d2d)(void *dst, const void *src, size_t bytes);
+    int (*memset0)(void *p, size_t bytes);
+    int (*synchronize)(void);
+    void (*set_tf32)(int on);
+    size_t (*peak_bytes)(void);                         /* peak of cudaMalloc'd bytes */
+    void (*fw[NG_OP_COUNT])(ng_node *n);                /* NULL: no kernel for this op */
+    void (*bw[NG_OP_COUNT])(ng_node *n);
+    /* fused optimizer kernels on device blocks of n floats */
+    void (*adam)(float *p, const float *g, float *m, float *v, int64_t n, float b1, float b2,
+                 float omb1, float omb2, float step_size, float sqrt_bc2, float eps, float wd);
+    void (*ema)(float *shadow, const float *p, int64_t n, float decay, float one_minus_decay);
+} ng_cuda_hooks;
+
+/* Called by nasgan_cuda.cu; the table must outlive the program. */
+void ng_cuda_register(const ng_cuda_hooks *h);
+const ng_cuda_hooks *ng_cuda_get_hooks(void);      /* NULL when the backend is not linked */
+
+/* 1 when the backend is linked in and at least one device is visible. */
+int ng_cuda_available(void);
+/* Select a device and create the backend context (idempotent). */
+ng_status ng_cuda_init(int device);
+const char *ng_cuda_device_info(void);             /* "" before ng_cuda_init */
+void ng_cuda_set_tf32(int on);                     /* default off: exact FP32 products */
+ng_status ng_cuda_synchronize(void);
+size_t ng_cuda_peak_bytes(void);
+/* 1 when op (ng_op) has a CUDA forward (backward = 0) or backward (backward = 1) kernel. */
+int ng_cuda_op_supported(int op, int backward);
+
+/* A context whose step arena sits on `device` (NG_CPU: same as ng_ctx_create). */
+ng_ctx *ng_ctx_create_on(size_t arena_bytes, uint64_t seed, ng_device device);
+/* Move a group's data and gradient blocks to `device`, one allocation each (values kept).
+   Tensor pointers stay valid; their data/grad point into the device blocks. */
+ng_status ng_params_to_device(ng_params *g, ng_device device);
+/* Copy a group's device blocks back into its host mirror (data and grad) without moving. */
+ng_status ng_params_sync_host(ng_params *g);
+/* Explicit transfers between host memory and a tensor of either device. */
+ng_status ng_tensor_to_host(const ng_tensor *t, float *dst);            /* numel floats */
+ng_status ng_tensor_to_device(ng_tensor *t, const float *src);          /* numel floats */
+/* A copy of t in ctx (on ctx's device); NULL on failure. */
+ng_tensor *ng_tensor_copy_to(ng_ctx *ctx, const ng_tensor *t);
+/* Fused optimizer steps on device groups (same arithmetic as ng_adam_step/ng_ema_update);
+   `m`, `v`, `shadow` are device buffers of g->numel floats (ng_cuda_alloc_zeros). */
+ng_status ng_cuda_adam_step(ng_adam *opt, float *m_dev, float *v_dev);
+ng_status ng_cuda_ema_update(ng_ema *e, float *shadow_dev);
+float *ng_cuda_alloc_zeros(int64_t n);
+void ng_cuda_free(void *p);
+
+/* internal: used by the tape and tensor parts */
+void *ng__cuda_arena_alloc(ng_ctx *ctx, size_t bytes);
+void ng__cuda_arena_free(ng_arena *a);
+void ng__cuda_free(void *p);
+void ng__memset0(int device, void *p, size_t bytes);
+void ng__cuda_copy(void *dst, const void *src, size_t bytes, int kind); /* 1 h2d, 2 d2h, 3 d2d */
+int ng__optable_has_cuda(int op, int backward);
+/* for the kernels in nasgan_cuda.cu: gradient of input k (device, zeroed on first use, NULL
+   when not needed), device scratch and host scratch in the node's context arenas */
+float *ng__cuda_in_grad(ng_node *n, int k);
+float *ng__cuda_scratch(ng_node *n, int64_t nfloats);
+void *ng__cuda_host_scratch(ng_node *n, size_t bytes);
+void ng__cuda_op_fail(ng_node *n, const char *what);
+/* 1 (and NG_ERR_UNSUPPORTED recorded, in ctx too when given) when `device` is NG_CUDA: guards
+   host-only code (optimizers, some op wrappers) against device pointers */
+int ng__cuda_refuse(ng_ctx *ctx, int device, const char *what);
