@@ -402,6 +402,38 @@ static void ng__gan_alpha_row(int e, int *which, int *row) {
 }
 static int ng__gan_cell_of(int e) { return e < 15 ? e / 5 : (e == NG_GAN_EDGE_SKIP2 ? 1 : 2); }
 
+/* ---- arena reuse where nothing is recorded ----
+   When no node was kept on the tape since the mark (ctx->arena.used and ctx->n_nodes taken
+   before a piece of the forward), no gradient flows through that piece (the D step's fakes, the
+   gap's worst-case G), so every arena allocation it made is dead except its result y: y moves
+   down to the mark and the rest is given back. A forward without tape then needs the arena of
+   one candidate op instead of the whole supernet's. Values are untouched (a copy). */
+typedef struct ng__gan_mark { size_t used; int nodes; } ng__gan_mark;
+static ng__gan_mark ng__gan_mark_now(const ng_ctx *ctx) {
+    ng__gan_mark m;
+    m.used = ctx->arena.used;
+    m.nodes = ctx->n_nodes;
+    return m;
+}
+static ng_tensor *ng__gan_compact(ng_ctx *ctx, ng__gan_mark m, ng_tensor *y) {
+    unsigned char *lo = ctx->arena.base + m.used, *hi = ctx->arena.base + ctx->arena.used;
+    ng_tensor keep, *t;
+    if (!y || ctx->status != NG_OK || ctx->n_nodes != m.nodes || y->requires_grad || y->owner || y->grad) return y;
+    /* y (header, then data) must lie wholly above the mark: the copy then never overlaps its
+       own new header, and memmove handles the overlap of the data */
+    if ((unsigned char *)y < lo || (unsigned char *)y->data < (unsigned char *)(y + 1) ||
+        (unsigned char *)(y->data + y->numel) > hi)
+        return y;
+    keep = *y;
+    ctx->arena.used = m.used;
+    t = ng_tensor_new(ctx, keep.shape);
+    if (!t) return NULL; /* cannot happen: the space was just given back */
+    memmove(t->data, keep.data, (size_t)keep.numel * sizeof(float));
+    t->device = keep.device;
+    t->name = keep.name;
+    return t;
+}
+
 /* ---- forward building blocks ---- */
 static ng_tensor *ng__gan_conv(ng_ctx *ctx, const ng_gan_conv *cv, ng_tensor *x) {
     return ng_conv2d(ctx, x, cv->w, cv->b, 1, (int)(cv->w->shape.d[2] / 2), 1);
@@ -449,7 +481,10 @@ ng_tensor *ng_gan_mixed_normal_forward(ng_ctx *ctx, const ng_gan_mixed_normal *e
     int k;
     if (!fuse) {
         for (k = 0; k < 3; k++) xs[k] = ng__gan_conv(ctx, &e->conv[k], r);
-        for (k = 0; k < 3; k++) xs[3 + k] = ng__gan_sep(ctx, &e->sep[k], r);
+        for (k = 0; k < 3; k++) {
+            ng__gan_mark m = ng__gan_mark_now(ctx);
+            xs[3 + k] = ng__gan_compact(ctx, m, ng__gan_sep(ctx, &e->sep[k], r));
+        }
         return ng_mixed(ctx, alpha, row, xs, NG_GAN_N_NORMAL_OPS);
     } else {
         /* sum_k w_k (K_k * r + b_k) = (sum_k w_k pad5(K_k)) * r + sum_k w_k b_k for k = 1x1, 3x3,
@@ -461,7 +496,10 @@ ng_tensor *ng_gan_mixed_normal_forward(ng_ctx *ctx, const ng_gan_mixed_normal *e
         wc = ng_mixed_cols(ctx, alpha, row, kw, conv_cols, 3, ng_shape4(C, Ci, 5, 5));
         bc = ng_mixed_cols(ctx, alpha, row, kb, conv_cols, 3, ng_shape1(C));
         xs[0] = ng_conv2d(ctx, r, wc, bc, 1, 2, 1);
-        for (k = 0; k < 3; k++) xs[1 + k] = ng__gan_sep(ctx, &e->sep[k], r);
+        for (k = 0; k < 3; k++) {
+            ng__gan_mark m = ng__gan_mark_now(ctx);
+            xs[1 + k] = ng__gan_compact(ctx, m, ng__gan_sep(ctx, &e->sep[k], r));
+        }
         return xs[0] ? ng_mixed_cols(ctx, alpha, row, xs, sep_cols, 4, xs[0]->shape) : NULL;
     }
 }
@@ -470,19 +508,27 @@ ng_tensor *ng_gan_mixed_normal_forward(ng_ctx *ctx, const ng_gan_mixed_normal *e
 /* Evaluate edge e on x (up/skip edges: `times` applications). */
 typedef ng_tensor *(*ng__gan_edge_fn)(ng_ctx *ctx, const void *net, ng_tensor *const *alpha, int e, ng_tensor *x, int times);
 
+/* edge e on x, its arena compacted when nothing was recorded (ng__gan_compact) */
+static ng_tensor *ng__gan_edge(ng_ctx *ctx, ng__gan_edge_fn f, const void *net, ng_tensor *const *alpha, int e,
+                               ng_tensor *x, int times) {
+    ng__gan_mark m = ng__gan_mark_now(ctx);
+    return ng__gan_compact(ctx, m, f(ctx, net, alpha, e, x, times));
+}
+
 static ng_tensor *ng__gan_cell(ng_ctx *ctx, ng__gan_edge_fn f, const void *net, ng_tensor *const *alpha, int c,
                                ng_tensor *x, ng_tensor *const *skip_in, ng_tensor **node1) {
     ng_tensor *skip = NULL, *n1, *n2, *n3, *right, *left, *n4;
     NG_ASSERT(c >= 0 && c < NG_GAN_CELLS && (c == 0 || skip_in));
-    if (c == 1) skip = f(ctx, net, alpha, NG_GAN_EDGE_SKIP2, skip_in[0], 1);
-    if (c == 2)
-        skip = ng_add(ctx, f(ctx, net, alpha, NG_GAN_EDGE_SKIP3(0), skip_in[0], 2),
-                      f(ctx, net, alpha, NG_GAN_EDGE_SKIP3(1), skip_in[1], 1));
-    n1 = f(ctx, net, alpha, NG_GAN_EDGE_UP(c, 0), x, 1);
-    n3 = f(ctx, net, alpha, NG_GAN_EDGE_UP(c, 1), x, 1);
-    n2 = f(ctx, net, alpha, NG_GAN_EDGE_NORMAL(c, 0), n1, 1);
-    right = f(ctx, net, alpha, NG_GAN_EDGE_NORMAL(c, 1), n2, 1);
-    left = f(ctx, net, alpha, NG_GAN_EDGE_NORMAL(c, 2), n3, 1);
+    if (c == 1) skip = ng__gan_edge(ctx, f, net, alpha, NG_GAN_EDGE_SKIP2, skip_in[0], 1);
+    if (c == 2) { /* skip_3[1] first: the order GCC gave the two calls as arguments of one ng_add */
+        ng_tensor *s1 = ng__gan_edge(ctx, f, net, alpha, NG_GAN_EDGE_SKIP3(1), skip_in[1], 1);
+        skip = ng_add(ctx, ng__gan_edge(ctx, f, net, alpha, NG_GAN_EDGE_SKIP3(0), skip_in[0], 2), s1);
+    }
+    n1 = ng__gan_edge(ctx, f, net, alpha, NG_GAN_EDGE_UP(c, 0), x, 1);
+    n3 = ng__gan_edge(ctx, f, net, alpha, NG_GAN_EDGE_UP(c, 1), x, 1);
+    n2 = ng__gan_edge(ctx, f, net, alpha, NG_GAN_EDGE_NORMAL(c, 0), n1, 1);
+    right = ng__gan_edge(ctx, f, net, alpha, NG_GAN_EDGE_NORMAL(c, 1), n2, 1);
+    left = ng__gan_edge(ctx, f, net, alpha, NG_GAN_EDGE_NORMAL(c, 2), n3, 1);
     n4 = ng_add(ctx, left, right);
     if (c > 0) n4 = ng_add(ctx, n4, skip);
     if (node1) *node1 = n1;
@@ -494,6 +540,7 @@ static ng_tensor *ng__gan_generate(ng_ctx *ctx, const ng_gan_config *cfg, ng__ga
                                    ng_tensor *const *alpha, const ng_gan_conv *l1, ng_tensor *const *rgb_bn,
                                    const ng_gan_conv *to_rgb, ng_tensor *z) {
     ng_tensor *h, *s[2];
+    ng__gan_mark m = ng__gan_mark_now(ctx);
     int64_t N;
     if (!z) return ng_linear(ctx, z, l1->w, l1->b);   /* propagates the failure */
     NG_ASSERT(z->shape.ndim == 2 && z->shape.d[1] == cfg->latent_dim);
@@ -506,7 +553,7 @@ static ng_tensor *ng__gan_generate(ng_ctx *ctx, const ng_gan_config *cfg, ng__ga
     h = ng_batch_norm(ctx, h, rgb_bn[0], rgb_bn[1], rgb_bn[2], rgb_bn[3], 0.1f, 1e-5f);
     h = ng_relu(ctx, h);
     h = ng_conv2d(ctx, h, to_rgb->w, to_rgb->b, 1, 1, 1);
-    return ng_tanh(ctx, h);
+    return ng__gan_compact(ctx, m, ng_tanh(ctx, h));
 }
 
 /* ---- the search supernet ---- */

@@ -58,12 +58,16 @@ static void ng__bw_mixed(ng_node *n) {
     float *gx[31], *ga = ng__in_grad(n, 0);
     int64_t N = n->out->numel, nb = (N + NG__MIX_BLOCK - 1) / NG__MIX_BLOCK, b;
     double *part = NULL, dw[31], wdot = 0.0;
-    int any_x = 0;
+    int any_x = 0, fresh = 0, fr[31];
     for (k = 0; k < K; k++) {
         xs[k] = n->in[1 + k]->data;
-        gx[k] = ng__in_grad(n, 1 + k);
+        /* the last candidate may take over g (ng__in_grad_take): it is handled last in every
+           block, after the others have read g there; the others' new buffers are stored, not
+           zeroed and added to (ng__in_grad_fresh) */
+        gx[k] = k == K - 1 ? ng__in_grad_take(n, 1 + k, &fresh) : ng__in_grad_fresh(n, 1 + k, &fr[k]);
         any_x |= gx[k] != NULL;
     }
+    fr[K - 1] = 0;
     if (ga && K > 1) part = (double *)ng__alloc(n->ctx, (size_t)(nb ? nb : 1) * (size_t)K * sizeof(double));
     if (n->ctx->status != NG_OK) return;
     if (!part && !any_x) return;
@@ -74,11 +78,19 @@ NG__OMP_FOR(nb > 4)
         for (kk = 0; kk < K; kk++) {
             const float *x = xs[kk];
             float *gk = gx[kk], wk = w[kk];
-            if (part) {
+            if (fresh && kk == K - 1) { /* gk is g */
                 double acc = 0.0;
-                if (gk) for (i = lo; i < hi; i++) { acc += (double)g[i] * x[i]; gk[i] += wk * g[i]; }
+                if (part) for (i = lo; i < hi; i++) { acc += (double)g[i] * x[i]; gk[i] = 0.0f + wk * g[i]; }
+                else for (i = lo; i < hi; i++) gk[i] = 0.0f + wk * g[i];
+                if (part) part[b * K + kk] = acc;
+            } else if (part) {
+                double acc = 0.0;
+                if (gk && fr[kk]) for (i = lo; i < hi; i++) { acc += (double)g[i] * x[i]; gk[i] = 0.0f + wk * g[i]; }
+                else if (gk) for (i = lo; i < hi; i++) { acc += (double)g[i] * x[i]; gk[i] += wk * g[i]; }
                 else for (i = lo; i < hi; i++) acc += (double)g[i] * x[i];
                 part[b * K + kk] = acc;
+            } else if (gk && fr[kk]) {
+                for (i = lo; i < hi; i++) gk[i] = 0.0f + wk * g[i];
             } else if (gk) {
                 for (i = lo; i < hi; i++) gk[i] += wk * g[i];
             }
@@ -187,9 +199,14 @@ static void ng__bw_mixed_cols(ng_node *nd) {
     const float *w = (const float *)nd->saved, *g = nd->out->grad;
     float *ga = ng__in_grad(nd, 0), *gx[7], wj[7];
     double dw[31], wdot = 0.0, acc[7];
-    int need_acc[7], any = 0;
+    int need_acc[7], any = 0, fresh = 0, fr[7];
     for (j = 0; j < n; j++) {
-        gx[j] = ng__in_grad(nd, 1 + j);
+        /* the last input may take over g when it has the output's shape (ng__in_grad_take):
+           the inputs are handled one after the other, so the others have read g by then; other
+           same-shape inputs' new buffers are stored, not zeroed and added to */
+        fr[j] = 0;
+        gx[j] = !ng__mc_same(nd->in[1 + j], nd->out) ? ng__in_grad(nd, 1 + j)
+                : j == n - 1 ? ng__in_grad_take(nd, 1 + j, &fresh) : ng__in_grad_fresh(nd, 1 + j, &fr[j]);
         wj[j] = nd->i[3 + j] < 0 ? 1.0f : w[nd->i[3 + j]];
         need_acc[j] = ga != NULL && nd->i[3 + j] >= 0 && K > 1;
         acc[j] = 0.0;
@@ -208,11 +225,19 @@ static void ng__bw_mixed_cols(ng_node *nd) {
 NG__OMP_FOR(nb > 4)
             for (b = 0; b < nb; b++) {
                 int64_t lo = b * NG__MIX_BLOCK, hi = lo + NG__MIX_BLOCK < N ? lo + NG__MIX_BLOCK : N, i;
-                if (part) {
+                if (fresh && j == n - 1) { /* gk is g */
                     double a = 0.0;
-                    if (gk) for (i = lo; i < hi; i++) { a += (double)g[i] * xv[i]; gk[i] += wk * g[i]; }
+                    if (part) for (i = lo; i < hi; i++) { a += (double)g[i] * xv[i]; gk[i] = 0.0f + wk * g[i]; }
+                    else for (i = lo; i < hi; i++) gk[i] = 0.0f + wk * g[i];
+                    if (part) part[b] = a;
+                } else if (part) {
+                    double a = 0.0;
+                    if (gk && fr[j]) for (i = lo; i < hi; i++) { a += (double)g[i] * xv[i]; gk[i] = 0.0f + wk * g[i]; }
+                    else if (gk) for (i = lo; i < hi; i++) { a += (double)g[i] * xv[i]; gk[i] += wk * g[i]; }
                     else for (i = lo; i < hi; i++) a += (double)g[i] * xv[i];
                     part[b] = a;
+                } else if (fr[j]) {
+                    for (i = lo; i < hi; i++) gk[i] = 0.0f + wk * g[i];
                 } else {
                     for (i = lo; i < hi; i++) gk[i] += wk * g[i];
                 }

@@ -30,8 +30,14 @@ NG__OMP_FOR(N > 65536)
 static void ng__bw_relu(ng_node *n) {
     int64_t i, N = n->out->numel;
     const float *x = n->in[0]->data, *g = n->out->grad;
-    float *gx = ng__in_grad(n, 0);
+    int fresh;
+    float *gx = ng__in_grad_take(n, 0, &fresh); /* may be g itself (0 + v written in place) */
     if (!gx) return;
+    if (fresh) {
+NG__OMP_FOR(N > 65536)
+        for (i = 0; i < N; i++) gx[i] = x[i] > 0.0f ? 0.0f + g[i] : 0.0f;
+        return;
+    }
 NG__OMP_FOR(N > 65536)
     for (i = 0; i < N; i++) gx[i] += x[i] > 0.0f ? g[i] : 0.0f;
 }
@@ -43,10 +49,11 @@ static void ng__fw_leaky_relu(ng_node *n) {
 static void ng__bw_leaky_relu(ng_node *n) {
     int64_t i, N = n->out->numel;
     const float *x = n->in[0]->data, *g = n->out->grad;
-    float *gx = ng__in_grad(n, 0);
+    int fresh;
+    float *gx = ng__in_grad_take(n, 0, &fresh);
     if (!gx) return;
     NG__OMP_FOR(N > 65536)
-    for (i = 0; i < N; i++) gx[i] += x[i] > 0.0f ? g[i] : n->f[0] * g[i];
+    for (i = 0; i < N; i++) gx[i] = (fresh ? 0.0f : gx[i]) + (x[i] > 0.0f ? g[i] : n->f[0] * g[i]);
 }
 static void ng__fw_tanh(ng_node *n) {
     int64_t i, N = n->out->numel;
@@ -56,10 +63,11 @@ static void ng__fw_tanh(ng_node *n) {
 static void ng__bw_tanh(ng_node *n) {
     int64_t i, N = n->out->numel;
     const float *y = n->out->data, *g = n->out->grad;
-    float *gx = ng__in_grad(n, 0);
+    int fresh;
+    float *gx = ng__in_grad_take(n, 0, &fresh);
     if (!gx) return;
     NG__OMP_FOR(N > 65536)
-    for (i = 0; i < N; i++) gx[i] += g[i] * (1.0f - y[i] * y[i]);
+    for (i = 0; i < N; i++) gx[i] = (fresh ? 0.0f : gx[i]) + g[i] * (1.0f - y[i] * y[i]);
 }
 static void ng__fw_sigmoid(ng_node *n) {
     int64_t i, N = n->out->numel;
@@ -69,10 +77,11 @@ static void ng__fw_sigmoid(ng_node *n) {
 static void ng__bw_sigmoid(ng_node *n) {
     int64_t i, N = n->out->numel;
     const float *y = n->out->data, *g = n->out->grad;
-    float *gx = ng__in_grad(n, 0);
+    int fresh;
+    float *gx = ng__in_grad_take(n, 0, &fresh);
     if (!gx) return;
     NG__OMP_FOR(N > 65536)
-    for (i = 0; i < N; i++) gx[i] += g[i] * y[i] * (1.0f - y[i]);
+    for (i = 0; i < N; i++) gx[i] = (fresh ? 0.0f : gx[i]) + g[i] * y[i] * (1.0f - y[i]);
 }
 
 /* ---- softmax / log-softmax along i[0]; rows are (outer, inner) pairs strided by inner ---- */

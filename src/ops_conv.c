@@ -657,7 +657,7 @@ static void ng__cv_forward(ng_ctx *ctx, const ng__cv_geo *q, int transposed, con
    conv_transpose2d (transposed 1) the geometry's output side is x and its input side y:
    dx = fwd(dy), dW += x @ im2col(dy)^T, bias on the input side. */
 static void ng__cv_backward(ng_ctx *ctx, const ng__cv_geo *q, int transposed, const float *x, const float *w,
-                            const float *gy, float *gx, float *gw, float *gb) {
+                            const float *gy, float *gx, int gx_fresh, float *gw, float *gb) {
     int nth = ng_num_threads(), be = ctx->gemm_backend;
     int wtr = q->Og < 128; /* measured: the long side first is faster when O/G is small */
     int64_t tasks = q->N * q->G, colsz = (gx || gw) ? ng__cv_col_floats(q) : 1;
@@ -678,7 +678,15 @@ static void ng__cv_backward(ng_ctx *ctx, const ng__cv_geo *q, int transposed, co
             int64_t img = tk / q->G, g = tk % q->G;
             int64_t in_off = img * q->C * q->H * q->W, out_off = img * q->O * q->Ho * q->Wo;
             if (!transposed) {
-                if (gx) ng__cv_adj(q, be, g, gy + out_off, w, gx + in_off, col);
+                if (gx && gx_fresh) { /* not zeroed yet: the GEMM overwrites (1x1) or col2im adds to zeros */
+                    if (q->pointwise) ng_sgemm(be, 1, 0, q->Cg, q->H * q->W, q->Og, 1.0f, w + g * q->Og * q->K, q->K,
+                                               gy + out_off + g * q->Og * q->Ho * q->Wo, q->Ho * q->Wo, 0.0f,
+                                               gx + in_off + g * q->Cg * q->H * q->W, q->H * q->W);
+                    else {
+                        memset(gx + in_off + g * q->Cg * q->H * q->W, 0, (size_t)(q->Cg * q->H * q->W) * sizeof(float));
+                        ng__cv_adj(q, be, g, gy + out_off, w, gx + in_off, col);
+                    }
+                } else if (gx) ng__cv_adj(q, be, g, gy + out_off, w, gx + in_off, col);
                 if (gw) {
                     if (wtr) ng__cv_wgrad_t(q, be, g, gy + out_off, x + in_off, pw_, col);
                     else ng__cv_wgrad(q, be, g, gy + out_off, x + in_off, pw_, col);
@@ -687,7 +695,7 @@ static void ng__cv_backward(ng_ctx *ctx, const ng__cv_geo *q, int transposed, co
                     for (ch = g * q->Og; ch < (g + 1) * q->Og; ch++)
                         pb[ch] += ng__cv_sum(q->Ho * q->Wo, gy + out_off + ch * q->Ho * q->Wo);
             } else {
-                if (gx) ng__cv_fwd(q, be, g, gy + in_off, w, 1.0f, gx + out_off, col);
+                if (gx) ng__cv_fwd(q, be, g, gy + in_off, w, gx_fresh ? 0.0f : 1.0f, gx + out_off, col);
                 if (gw) {
                     if (wtr) ng__cv_wgrad_t(q, be, g, x + out_off, gy + in_off, pw_, col);
                     else ng__cv_wgrad(q, be, g, x + out_off, gy + in_off, pw_, col);
@@ -757,10 +765,42 @@ static void ng__cv_dw_row(int64_t n, const float *P, int64_t ldp, const float *w
         y[x] = a;
     }
 }
+/* The same for 5 <= kw <= 8 (AVX2): a row of taps at once, one register of sums per tap over
+   8-pixel chunks, so each load of g feeds kw multiply-adds instead of one (measured 20% faster
+   at 7x7; at 3x3 the per-tap loop below is as fast). Lanes are added in a fixed order. */
+#ifdef NG__HAVE_AVX2
+static float ng__cv_hsum8(__m256 v) {
+    float t[8];
+    _mm256_storeu_ps(t, v);
+    return ((t[0] + t[4]) + (t[1] + t[5])) + ((t[2] + t[6]) + (t[3] + t[7]));
+}
+static void ng__cv_dw_taps_row(int64_t rows, int64_t n, const float *g, const float *P, int64_t ldp, int64_t kh,
+                               int64_t kw, float *s) {
+    int64_t ky, kx, r, x;
+    for (ky = 0; ky < kh; ky++) {
+        __m256 acc[8];
+        float tail[8] = {0};
+        for (kx = 0; kx < kw; kx++) acc[kx] = _mm256_setzero_ps();
+        for (r = 0; r < rows; r++) {
+            const float *gr = g + r * n, *pr = P + (r + ky) * ldp;
+            for (x = 0; x + 8 <= n; x += 8) {
+                __m256 g0 = _mm256_loadu_ps(gr + x);
+                for (kx = 0; kx < kw; kx++) acc[kx] = _mm256_fmadd_ps(g0, _mm256_loadu_ps(pr + x + kx), acc[kx]);
+            }
+            for (; x < n; x++)
+                for (kx = 0; kx < kw; kx++) tail[kx] += gr[x] * pr[x + kx];
+        }
+        for (kx = 0; kx < kw; kx++) s[ky * kw + kx] += ng__cv_hsum8(acc[kx]) + tail[kx];
+    }
+}
+#endif
 /* s[ky*kw + kx] += sum_{r < rows, x < n} g[r*n + x] * P[(r + ky)*ldp + x + kx] */
 static void ng__cv_dw_taps(int64_t rows, int64_t n, const float *g, const float *P, int64_t ldp, int64_t kh,
                            int64_t kw, float *s) {
     int64_t ky, kx, r, x;
+#ifdef NG__HAVE_AVX2
+    if (kw >= 5 && kw <= 8 && n >= 8) { ng__cv_dw_taps_row(rows, n, g, P, ldp, kh, kw, s); return; }
+#endif
     for (ky = 0; ky < kh; ky++)
         for (kx = 0; kx < kw; kx++) {
             float tail = 0.0f, tot;
@@ -845,28 +885,35 @@ static void ng__cv_dw_forward(ng_ctx *ctx, const ng__cv_geo *q, const float *x, 
         }
     }
 }
+/* One pass over each (channel, image) plane: d/dW and d/db sums (over the images in order),
+   then d/dx while the plane of dL/dy is still in cache. gx_fresh: gx is not zeroed yet, so each
+   of its planes is stored (0 + v) rather than added to. */
 static void ng__cv_dw_backward(ng_ctx *ctx, const ng__cv_geo *q, const float *x, const float *w, const float *gy,
-                               float *gx, float *gw, float *gb) {
+                               float *gx, int gx_fresh, float *gw, float *gb) {
     int nth = ng_num_threads();
     ng__cv_dw_plan d = ng__cv_dw_plan_of(q);
-    int64_t kk = q->kh * q->kw;
-    float *scr = ng__fzalloc(ctx, d.scratch * nth);
+    int64_t kk = q->kh * q->kw, per = d.scratch + kk;
+    float *scr = ng__fzalloc(ctx, per * nth);
     if (!scr) return;
     NG__OMP(parallel if (nth > 1 && q->C > 1 && q->N * q->C * q->Ho * q->Wo * q->kh * q->kw >= ((int64_t)1 << 18)) num_threads(nth))
     {
         int64_t c, img, oy, ky, kx, ox, iy, j;
-        float *P = scr + d.scratch * ng__cv_tid(), *Q = P + d.Hp * d.Wp, *wf = Q + d.Hq * d.Wq;
+        float *P = scr + per * ng__cv_tid(), *Q = P + d.Hp * d.Wp, *ws = Q + d.Hq * d.Wq, *wf = ws + kk;
         NG__OMP(for schedule(dynamic, 1))
         for (c = 0; c < q->C; c++) {
             const float *wc = w + c * kk;
             float bsum = 0.0f;
-            for (j = 0; j < kk; j++) wf[j] = 0.0f; /* d/dW sums of this channel */
+            for (j = 0; j < kk; j++) {
+                ws[j] = 0.0f;            /* d/dW sums of this channel */
+                wf[j] = wc[kk - 1 - j];  /* the flipped kernel, for d/dx */
+            }
             for (img = 0; img < q->N; img++) {
                 const float *gp = gy + (img * q->C + c) * q->Ho * q->Wo;
+                float *gxp = gx ? gx + (img * q->C + c) * q->H * q->W : NULL;
                 if (gb) bsum += ng__cv_sum(q->Ho * q->Wo, gp);
                 if (gw) {
                     ng__cv_pad(q->H, q->W, x + (img * q->C + c) * q->H * q->W, q->ph, q->pw, d.Wp, P);
-                    if (q->sh == 1 && q->sw == 1) ng__cv_dw_taps(q->Ho, q->Wo, gp, P, d.Wp, q->kh, q->kw, wf);
+                    if (q->sh == 1 && q->sw == 1) ng__cv_dw_taps(q->Ho, q->Wo, gp, P, d.Wp, q->kh, q->kw, ws);
                     else
                         for (oy = 0; oy < q->Ho; oy++)
                             for (ky = 0; ky < q->kh; ky++)
@@ -874,21 +921,14 @@ static void ng__cv_dw_backward(ng_ctx *ctx, const ng__cv_geo *q, const float *x,
                                     const float *pr = P + (oy * q->sh + ky) * d.Wp + kx, *gr = gp + oy * q->Wo;
                                     float a = 0.0f;
                                     for (ox = 0; ox < q->Wo; ox++) a += gr[ox] * pr[ox * q->sw];
-                                    wf[ky * q->kw + kx] += a;
+                                    ws[ky * q->kw + kx] += a;
                                 }
                 }
-            }
-            if (gw)
-                for (j = 0; j < kk; j++) gw[c * kk + j] += wf[j];
-            if (gb) gb[c] += bsum;
-            if (!gx) continue;
-            for (j = 0; j < kk; j++) wf[j] = wc[kk - 1 - j]; /* flipped kernel */
-            for (img = 0; img < q->N; img++) {
-                const float *gp = gy + (img * q->C + c) * q->Ho * q->Wo;
-                float *gxp = gx + (img * q->C + c) * q->H * q->W;
+                if (!gxp) continue;
                 if (d.qh >= 0) { /* gather: correlation of the padded dL/dy with the flipped kernel */
                     ng__cv_pad(q->Ho, q->Wo, gp, d.qh, d.qw, d.Wq, Q);
-                    for (iy = 0; iy < q->H; iy++) ng__cv_dw_row(q->W, Q + iy * d.Wq, d.Wq, wf, q->kh, q->kw, 0.0f, 1, gxp + iy * q->W);
+                    for (iy = 0; iy < q->H; iy++)
+                        ng__cv_dw_row(q->W, Q + iy * d.Wq, d.Wq, wf, q->kh, q->kw, 0.0f, !gx_fresh, gxp + iy * q->W);
                     continue;
                 }
                 /* scatter into a zeroed padded plane, then add its interior */
@@ -900,8 +940,18 @@ static void ng__cv_dw_backward(ng_ctx *ctx, const ng__cv_geo *q, const float *x,
                         for (kx = 0; kx < q->kw; kx++)
                             for (ox = 0; ox < q->Wo; ox++) pr[ox * q->sw + kx] += wc[ky * q->kw + kx] * gr[ox];
                     }
-                for (iy = 0; iy < q->H; iy++) ng__cv_vadd(q->W, Q + (iy + q->ph) * d.Wq + q->pw, gxp + iy * q->W);
+                for (iy = 0; iy < q->H; iy++) {
+                    if (gx_fresh) {
+                        const float *qr = Q + (iy + q->ph) * d.Wq + q->pw;
+                        for (j = 0; j < q->W; j++) gxp[iy * q->W + j] = 0.0f + qr[j];
+                    } else {
+                        ng__cv_vadd(q->W, Q + (iy + q->ph) * d.Wq + q->pw, gxp + iy * q->W);
+                    }
+                }
             }
+            if (gw)
+                for (j = 0; j < kk; j++) gw[c * kk + j] += ws[j];
+            if (gb) gb[c] += bsum;
         }
     }
 }
@@ -960,26 +1010,37 @@ static ng__cv_geo ng__cv_geo_conv(const ng_node *n) {
     return q;
 }
 static int ng__cv_depthwise(const ng__cv_geo *q) { return q->Cg == 1 && q->Og == 1; }
-static void ng__fw_conv2d(ng_node *n) {
+/* Forward and backward give their scratch (column buffers, padded planes, packed weights,
+   partial sums) back to the arena when they return: it is allocated after the output and the
+   input gradients, so the step's arena holds activations and gradients only. */
+static void ng__fw_conv2d_run(ng_node *n) {
     ng__cv_geo q = ng__cv_geo_conv(n);
     const float *b = n->n_in == 3 ? n->in[2]->data : NULL;
     if (ng__cv_depthwise(&q)) ng__cv_dw_forward(n->ctx, &q, n->in[0]->data, n->in[1]->data, b, n->out->data);
     else if (ng__cv_direct_ok(&q)) ng__cv_direct(n->ctx, &q, n->in[0]->data, n->in[1]->data, 0, b, 0, n->out->data);
     else ng__cv_forward(n->ctx, &q, 0, n->in[0]->data, n->in[1]->data, b, n->out->data);
 }
+static void ng__fw_conv2d(ng_node *n) {
+    size_t mark = n->ctx->arena.used;
+    ng__fw_conv2d_run(n);
+    n->ctx->arena.used = mark;
+}
 static void ng__bw_conv2d(ng_node *n) {
     ng__cv_geo q = ng__cv_geo_conv(n);
-    float *gx = ng__in_grad(n, 0), *gw = ng__in_grad(n, 1), *gb = n->n_in == 3 ? ng__in_grad(n, 2) : NULL;
+    int fresh; /* gx not zeroed: the first pass stores instead of adding */
+    float *gx = ng__in_grad_fresh(n, 0, &fresh), *gw = ng__in_grad(n, 1), *gb = n->n_in == 3 ? ng__in_grad(n, 2) : NULL;
+    size_t mark = n->ctx->arena.used;
     if (!gx && !gw && !gb) return;
     if (n->ctx->status != NG_OK) return;
     if (ng__cv_depthwise(&q)) {
-        ng__cv_dw_backward(n->ctx, &q, n->in[0]->data, n->in[1]->data, n->out->grad, gx, gw, gb);
+        ng__cv_dw_backward(n->ctx, &q, n->in[0]->data, n->in[1]->data, n->out->grad, gx, fresh, gw, gb);
+        n->ctx->arena.used = mark;
         return;
     }
     if (gx && q.sh == 1 && q.sw == 1 && q.ph <= q.kh - 1 && q.pw <= q.kw - 1) {
         ng__cv_geo f = ng__cv_flip_geo(&q);
         if (ng__cv_direct_ok(&f)) {
-            ng__cv_direct(n->ctx, &f, n->out->grad, n->in[1]->data, 1, NULL, 1, gx);
+            ng__cv_direct(n->ctx, &f, n->out->grad, n->in[1]->data, 1, NULL, !fresh, gx);
             gx = NULL;
         }
     }
@@ -987,7 +1048,8 @@ static void ng__bw_conv2d(ng_node *n) {
         ng__cv_wgrad_direct(n->ctx, &q, n->in[0]->data, n->out->grad, gw, gb);
         gw = gb = NULL;
     }
-    if (gx || gw || gb) ng__cv_backward(n->ctx, &q, 0, n->in[0]->data, n->in[1]->data, n->out->grad, gx, gw, gb);
+    if (gx || gw || gb) ng__cv_backward(n->ctx, &q, 0, n->in[0]->data, n->in[1]->data, n->out->grad, gx, fresh, gw, gb);
+    n->ctx->arena.used = mark;
 }
 
 /* ---- conv_transpose2d ---- */
@@ -1040,12 +1102,17 @@ static ng__cv_geo ng__cv_geo_convt(const ng_node *n) {
 }
 static void ng__fw_conv_transpose2d(ng_node *n) {
     ng__cv_geo q = ng__cv_geo_convt(n);
+    size_t mark = n->ctx->arena.used;
     ng__cv_forward(n->ctx, &q, 1, n->in[0]->data, n->in[1]->data, n->n_in == 3 ? n->in[2]->data : NULL, n->out->data);
+    n->ctx->arena.used = mark;
 }
 static void ng__bw_conv_transpose2d(ng_node *n) {
     ng__cv_geo q = ng__cv_geo_convt(n);
-    float *gx = ng__in_grad(n, 0), *gw = ng__in_grad(n, 1), *gb = n->n_in == 3 ? ng__in_grad(n, 2) : NULL;
+    int fresh;
+    float *gx = ng__in_grad_fresh(n, 0, &fresh), *gw = ng__in_grad(n, 1), *gb = n->n_in == 3 ? ng__in_grad(n, 2) : NULL;
+    size_t mark = n->ctx->arena.used;
     if (!gx && !gw && !gb) return;
     if (n->ctx->status != NG_OK) return;
-    ng__cv_backward(n->ctx, &q, 1, n->in[0]->data, n->in[1]->data, n->out->grad, gx, gw, gb);
+    ng__cv_backward(n->ctx, &q, 1, n->in[0]->data, n->in[1]->data, n->out->grad, gx, fresh, gw, gb);
+    n->ctx->arena.used = mark;
 }

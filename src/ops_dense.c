@@ -6,6 +6,46 @@ static void ng__bad(ng_ctx *ctx, const char *op, const char *why) {
     ng_fail(NG_ERR_ARG, "%s: %s", op, why);
 }
 
+/* ---- input gradients that take over the output's buffer ----
+   In a backward pass a node's output gradient is dead once the node's own backward has run
+   (every consumer of the output sits later on the tape and has run already). An elementwise op
+   can therefore hand that buffer to an input as the input's gradient instead of a fresh zeroed
+   one, when the input is an activation (not a parameter) whose gradient does not exist yet,
+   has the output's size and appears once among the node's inputs. The op then writes 0 + v in
+   place of adding v to zeros: the same bits, and chains of elementwise ops (conv -> batch norm
+   -> ReLU, the mixed edges) need one gradient buffer instead of one per op. *fresh tells the
+   op which of the two it got; the buffer is NULL when input k needs no gradient. */
+static float *ng__in_grad_take(ng_node *n, int k, int *fresh) {
+    ng_tensor *t = n->in[k];
+    int j;
+    *fresh = 0;
+    if (!ng__need(n, k)) return NULL;
+    if (t->grad || t->owner || t == n->out || !n->out->grad || t->numel != n->out->numel) return ng__in_grad(n, k);
+    for (j = 0; j < n->n_in; j++)
+        if (j != k && n->in[j] == t) return ng__in_grad(n, k);
+    t->grad = n->out->grad;
+    *fresh = 1;
+    return t->grad;
+}
+
+/* Gradient buffer of input k for an op that stores every element of it: when the input (an
+   activation) has no gradient yet, a new buffer that is NOT zeroed, *fresh = 1 (the op then
+   stores 0 + v where it would add v to zeros: the same bits, without the serial memset and the
+   extra pass over memory); otherwise ng__in_grad's buffer, *fresh = 0. NULL when input k needs
+   no gradient. */
+static float *ng__in_grad_fresh(ng_node *n, int k, int *fresh) {
+    ng_tensor *t = n->in[k];
+    int j;
+    *fresh = 0;
+    if (!ng__need(n, k)) return NULL;
+    if (t->grad || t->owner) return ng__in_grad(n, k);
+    for (j = 0; j < n->n_in; j++)
+        if (j != k && n->in[j] == t) return ng__in_grad(n, k);
+    t->grad = ng__falloc(n->ctx, t->numel);
+    *fresh = t->grad != NULL;
+    return t->grad;
+}
+
 /* ---- matmul: C = A B ---- */
 ng_tensor *ng_matmul(ng_ctx *ctx, ng_tensor *a, ng_tensor *b) {
     ng_tensor *ins[2];
@@ -137,18 +177,27 @@ static void ng__binary_fw(ng_node *n, int kind) {
 }
 static void ng__binary_bw(ng_node *n, int kind) {
     const float *a = n->in[0]->data, *b = n->in[1]->data, *g = n->out->grad;
-    float *ga = ng__in_grad(n, 0), *gb = ng__in_grad(n, 1);
+    float *ga, *gb;
     ng__bcast p = ng__bcast_plan(n);
     int64_t i0, i1, i2, i3, o = 0;
     if (p.same) {
+        /* one of the two may take over g (ng__in_grad_take): g[i] is read before either write */
         int64_t i, N = n->out->numel;
+        int fa = 0, fb = 0;
+        ga = ng__in_grad_take(n, 0, &fa);
+        gb = fa ? ng__in_grad(n, 1) : ng__in_grad_take(n, 1, &fb);
+        if (n->ctx->status != NG_OK) return;
         NG__OMP_FOR(N > 65536)
         for (i = 0; i < N; i++) {
-            if (ga) ga[i] += kind == 2 ? g[i] * b[i] : g[i];
-            if (gb) gb[i] += kind == 2 ? g[i] * a[i] : kind == 1 ? -g[i] : g[i];
+            float gi = g[i];
+            float va = kind == 2 ? gi * b[i] : gi, vb = kind == 2 ? gi * a[i] : kind == 1 ? -gi : gi;
+            if (ga) ga[i] = (fa ? 0.0f : ga[i]) + va;
+            if (gb) gb[i] = (fb ? 0.0f : gb[i]) + vb;
         }
         return;
     }
+    ga = ng__in_grad(n, 0);
+    gb = ng__in_grad(n, 1);
     for (i0 = 0; i0 < p.d[0]; i0++)
         for (i1 = 0; i1 < p.d[1]; i1++)
             for (i2 = 0; i2 < p.d[2]; i2++)
@@ -182,10 +231,11 @@ static void ng__fw_scale(ng_node *n) {
 }
 static void ng__bw_scale(ng_node *n) {
     int64_t i;
-    float *ga = ng__in_grad(n, 0);
+    int fresh;
+    float *ga = ng__in_grad_take(n, 0, &fresh);
     if (ga) {
         NG__OMP_FOR(n->out->numel > 65536)
-        for (i = 0; i < n->out->numel; i++) ga[i] += n->f[0] * n->out->grad[i];
+        for (i = 0; i < n->out->numel; i++) ga[i] = (fresh ? 0.0f : ga[i]) + n->f[0] * n->out->grad[i];
     }
 }
 static void ng__fw_add_scalar(ng_node *n) {
@@ -195,10 +245,11 @@ static void ng__fw_add_scalar(ng_node *n) {
 }
 static void ng__bw_add_scalar(ng_node *n) {
     int64_t i;
-    float *ga = ng__in_grad(n, 0);
+    int fresh;
+    float *ga = ng__in_grad_take(n, 0, &fresh);
     if (ga) {
         NG__OMP_FOR(n->out->numel > 65536)
-        for (i = 0; i < n->out->numel; i++) ga[i] += n->out->grad[i];
+        for (i = 0; i < n->out->numel; i++) ga[i] = (fresh ? 0.0f : ga[i]) + n->out->grad[i];
     }
 }
 
@@ -281,10 +332,11 @@ ng_tensor *ng_reshape(ng_ctx *ctx, ng_tensor *a, ng_shape shape) {
 static void ng__fw_reshape(ng_node *n) { memcpy(n->out->data, n->in[0]->data, (size_t)n->out->numel * sizeof(float)); }
 static void ng__bw_reshape(ng_node *n) {
     int64_t i;
-    float *ga = ng__in_grad(n, 0);
+    int fresh;
+    float *ga = ng__in_grad_take(n, 0, &fresh);
     if (ga) {
         NG__OMP_FOR(n->out->numel > 65536)
-        for (i = 0; i < n->out->numel; i++) ga[i] += n->out->grad[i];
+        for (i = 0; i < n->out->numel; i++) ga[i] = (fresh ? 0.0f : ga[i]) + n->out->grad[i];
     }
 }
 

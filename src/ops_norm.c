@@ -159,7 +159,8 @@ static void ng__bw_batch_norm(ng_node *n) {
     const float *x = n->in[0]->data, *g = n->out->grad;
     const float *gamma = n->i[1] ? n->in[1]->data : NULL;
     const float *mean_s = (const float *)n->saved, *invstd_s = mean_s + C;
-    float *gx = ng__in_grad(n, 0);
+    int fresh;
+    float *gx = ng__in_grad_take(n, 0, &fresh); /* may be g itself: each element is read before it is written */
     float *ggamma = n->i[1] ? ng__in_grad(n, 1) : NULL;
     float *gbeta = n->i[2] ? ng__in_grad(n, (int)(1 + n->i[1])) : NULL;
     int batch_stats = (int)n->i[0];
@@ -182,13 +183,15 @@ NG__OMP_FOR(n->out->numel > 32768 && C > 1)
                 for (b = 0; b < N; b++) {
                     const float *xr = x + (b * C + c) * S, *gr = g + (b * C + c) * S;
                     float *gxr = gx + (b * C + c) * S;
-                    for (s = 0; s < S; s++) gxr[s] += k * (gr[s] - mg - (xr[s] - mean) * invstd * mgx);
+                    if (fresh) for (s = 0; s < S; s++) gxr[s] = 0.0f + k * (gr[s] - mg - (xr[s] - mean) * invstd * mgx);
+                    else for (s = 0; s < S; s++) gxr[s] += k * (gr[s] - mg - (xr[s] - mean) * invstd * mgx);
                 }
             } else {
                 for (b = 0; b < N; b++) {
                     const float *gr = g + (b * C + c) * S;
                     float *gxr = gx + (b * C + c) * S;
-                    for (s = 0; s < S; s++) gxr[s] += k * gr[s];
+                    if (fresh) for (s = 0; s < S; s++) gxr[s] = 0.0f + k * gr[s];
+                    else for (s = 0; s < S; s++) gxr[s] += k * gr[s];
                 }
             }
         }

@@ -70,7 +70,8 @@ static void ng__bw_upsample(ng_node *n) {
     const ng_shape *s = &n->in[0]->shape;
     int64_t planes = s->d[0] * s->d[1], H = s->d[2], W = s->d[3], p;
     const float *g = n->out->grad;
-    float *gx = ng__in_grad(n, 0);
+    int fresh; /* gx not zeroed: nearest stores each element once, bilinear zeroes its planes */
+    float *gx = ng__in_grad_fresh(n, 0, &fresh);
     ng__up_tab *th = NULL, *tw = NULL;
     if (!gx) return;
     if (n->i[0] == 1) {
@@ -86,9 +87,11 @@ static void ng__bw_upsample(ng_node *n) {
         if (!th) {
             for (i = 0; i < H; i++) {
                 const float *r0 = gp + 2 * i * 2 * W, *r1 = r0 + 2 * W;
-                for (j = 0; j < W; j++) xp[i * W + j] += (r0[2 * j] + r0[2 * j + 1]) + (r1[2 * j] + r1[2 * j + 1]);
+                for (j = 0; j < W; j++)
+                    xp[i * W + j] = (fresh ? 0.0f : xp[i * W + j]) + ((r0[2 * j] + r0[2 * j + 1]) + (r1[2 * j] + r1[2 * j + 1]));
             }
         } else {
+            if (fresh) memset(xp, 0, (size_t)(H * W) * sizeof(float));
             for (i = 0; i < 2 * H; i++) {
                 float *r0 = xp + th[i].i0 * W, *r1 = xp + th[i].i1 * W, h0 = th[i].l0, h1 = th[i].l1;
                 const float *r = gp + i * 2 * W;
@@ -135,11 +138,13 @@ static void ng__bw_avg_pool2(ng_node *n) {
     const ng_shape *s = &n->in[0]->shape;
     int64_t planes = s->d[0] * s->d[1], H = s->d[2], W = s->d[3], Ho = H / 2, Wo = W / 2, p;
     const float *g = n->out->grad;
-    float *gx = ng__in_grad(n, 0);
+    int fresh; /* gx not zeroed: its planes are zeroed here, in parallel */
+    float *gx = ng__in_grad_fresh(n, 0, &fresh);
     if (!gx) return;
     NG__OMP(parallel for if (planes * H * W > 32768))
     for (p = 0; p < planes; p++) {
         int64_t i, j;
+        if (fresh) memset(gx + p * H * W, 0, (size_t)(H * W) * sizeof(float));
         for (i = 0; i < Ho; i++) {
             float *r0 = gx + p * H * W + 2 * i * W, *r1 = r0 + W;
             const float *r = g + p * Ho * Wo + i * Wo;
@@ -174,12 +179,14 @@ static void ng__fw_sum_hw(ng_node *n) {
 static void ng__bw_sum_hw(ng_node *n) {
     const ng_shape *s = &n->in[0]->shape;
     int64_t planes = s->d[0] * s->d[1], HW = s->d[2] * s->d[3], p;
-    float *gx = ng__in_grad(n, 0);
+    int fresh;
+    float *gx = ng__in_grad_fresh(n, 0, &fresh);
     if (!gx) return;
     NG__OMP(parallel for if (planes * HW > 32768))
     for (p = 0; p < planes; p++) {
         float v = n->out->grad[p], *xp = gx + p * HW;
         int64_t j;
-        for (j = 0; j < HW; j++) xp[j] += v;
+        if (fresh) for (j = 0; j < HW; j++) xp[j] = 0.0f + v;
+        else for (j = 0; j < HW; j++) xp[j] += v;
     }
 }
