@@ -141,8 +141,10 @@ $(B)/fuzz_%: fuzz/%.c nasgan.h | $(B)
 fuzz-seeds: nasgan.h | $(B)
 	$(CC) -O1 -Wall -Wextra -I. -o $(B)/make_seeds fuzz/tools/make_seeds.c -lz -lm
 	mkdir -p fuzz/seeds/idx fuzz/seeds/ckpt fuzz/seeds/genotype_json fuzz/seeds/cifar10 fuzz/seeds/stl10 \
-	  fuzz/seeds/tokenizer fuzz/seeds/tsv fuzz/seeds/agnews_csv fuzz/seeds/sst fuzz/seeds/wordvec
+	  fuzz/seeds/tokenizer fuzz/seeds/tsv fuzz/seeds/agnews_csv fuzz/seeds/sst fuzz/seeds/wordvec \
+	  fuzz/seeds/textnas_arch_json
 	$(B)/make_seeds fuzz/seeds
+	cp tests/fixtures/nni_final_arc.json fuzz/seeds/textnas_arch_json/published.json
 # Run every target for FUZZ_SECONDS each; any crash, leak or hang fails.
 FUZZ_SECONDS ?= 30
 fuzz-run: fuzz

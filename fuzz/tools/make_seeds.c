@@ -180,6 +180,23 @@ int main(int argc, char **argv) {
         rc |= save(sdir, "resize_small.bin", img, 64);
         free(img);
     }
+    /* TextNAS architecture JSON: the baseline and a random 6-layer one (the published 24-layer
+       file is tests/fixtures/nni_final_arc.json, copied as published.json) */
+    {
+        ng_textnas_arch a;
+        ng_rng r;
+        char *text = NULL, tdir[400];
+        size_t n = 0;
+        snprintf(tdir, sizeof tdir, "%s/textnas_arch_json", root);
+        ng_rng_seed(&r, 3);
+        ng_textnas_arch_random(&a, 6, 5, 0.4, &r);
+        rc |= ng_textnas_arch_to_json(&a, &text, &n) != NG_OK || save(tdir, "random6.json", text, n);
+        free(text);
+        ng_textnas_arch_baseline(&a);
+        text = NULL;
+        rc |= ng_textnas_arch_to_json(&a, &text, &n) != NG_OK || save(tdir, "baseline.json", text, n);
+        free(text);
+    }
     rc |= text_seeds(root);
     if (rc) fprintf(stderr, "make_seeds: failed\n");
     else printf("make_seeds: wrote seeds under %s\n", root);
