@@ -109,7 +109,7 @@ check-header: nasgan.h
 
 # ---- examples and demo ----
 examples: $(EXAMPLES)
-$(B)/%: examples/%.c examples/cli.h nasgan.h | $(B)
+$(B)/%: examples/%.c examples/cli.h examples/text_data.h nasgan.h | $(B)
 	$(CC) $(CFLAGS) -I. -o $@ $< $(LDLIBS)
 
 # End-to-end checks of the example programs (resume bit for bit, refused checkpoints); seconds.

@@ -1982,6 +1982,68 @@ ng_status ng_textnas_ctrl_step_arch(ng_textnas_ctrl *c, ng_ctx *ctx, const ng_te
 ng_status ng_textnas_ctrl_put(ng_ckpt *ck, const char *prefix, const ng_textnas_ctrl *c);
 ng_status ng_textnas_ctrl_get(const ng_ckpt *ck, const char *prefix, ng_textnas_ctrl *c);
 
+/* ---- src/textnas_train.h ---- */
+/* ======================================================================================== */
+/* @@TEXTNAS_TRAIN  TextNAS child training, evaluation, the two searches' steps, batching   */
+/* ======================================================================================== */
+/* Batches of an encoded text dataset in shuffled passes (a new permutation per pass; the
+   last short batch of a pass is topped up from the next one). Checkpointed as the RNG state
+   at the start of the current pass, the cursor and the current RNG, so a resumed run draws
+   the same batches. */
+typedef struct ng_text_sampler {
+    const ng_text_dataset *d;
+    int32_t *perm;          /* (d->n) the current pass */
+    int64_t cursor;
+    ng_rng rng, pass_rng;   /* now / at the start of the current pass */
+    int cap;                /* batch buffers below hold cap examples */
+    int32_t *ids, *lengths, *labels;
+} ng_text_sampler;
+ng_status ng_text_sampler_init(ng_text_sampler *s, const ng_text_dataset *d, uint64_t seed);
+void ng_text_sampler_free(ng_text_sampler *s);
+/* The next `batch` examples; out points into the sampler's buffers (valid until the next call). */
+ng_status ng_text_sampler_next(ng_text_sampler *s, int batch, ng_text_batch *out);
+ng_status ng_text_sampler_put(ng_ckpt *ck, const char *key, const ng_text_sampler *s);
+ng_status ng_text_sampler_get(const ng_ckpt *ck, const char *key, ng_text_sampler *s);
+/* Examples [first, first + n) of d in order (evaluation). */
+ng_text_batch ng_text_dataset_slice(const ng_text_dataset *d, int64_t first, int64_t n);
+
+/* The child (shared or fixed) network's optimiser: Adam with coupled L2 on the embedding and
+   on every other weight (two groups, the same settings: the same as one Adam over all), global
+   gradient-norm clipping over both (grad_clip <= 0: none). */
+typedef struct ng_textnas_child {
+    ng_textnas_net *net;
+    ng_adam adam_w, adam_e;
+    float grad_clip;
+    int64_t steps;
+    double loss, accuracy;  /* of the last step's batch */
+} ng_textnas_child;
+ng_status ng_textnas_child_init(ng_textnas_child *c, ng_textnas_net *net, float lr, float eps, float weight_decay,
+                                float grad_clip);
+void ng_textnas_child_free(ng_textnas_child *c);
+void ng_textnas_child_set_lr(ng_textnas_child *c, float lr);
+/* One training step (training mode) of architecture `arch` (alpha NULL) or of the relaxed
+   supernet (alpha given; its parameters get no update here). Resets ctx. A non-finite loss or
+   gradient norm is NG_ERR_ARG and leaves the weights and Adam unchanged. */
+ng_status ng_textnas_child_step(ng_textnas_child *c, ng_ctx *ctx, const ng_textnas_arch *arch,
+                                const ng_textnas_alpha *alpha, const ng_text_batch *b);
+ng_status ng_textnas_child_put(ng_ckpt *ck, const char *prefix, const ng_textnas_child *c);
+ng_status ng_textnas_child_get(const ng_ckpt *ck, const char *prefix, ng_textnas_child *c);
+
+/* Accuracy (and mean loss, and the confusion matrix conf[true * C + predicted] when not NULL)
+   of architecture `arch` / the relaxed supernet (alpha) on examples [0, limit) of d (limit <= 0:
+   all), in eval mode (running statistics, no dropout), batch by batch. Resets ctx. */
+ng_status ng_textnas_evaluate(ng_ctx *ctx, ng_textnas_net *net, const ng_textnas_arch *arch,
+                              const ng_textnas_alpha *alpha, const ng_text_dataset *d, int batch, int64_t limit,
+                              double *accuracy, double *loss, int64_t *conf);
+/* Accuracy of one batch in eval mode (the controller's reward). Resets ctx. */
+ng_status ng_textnas_batch_accuracy(ng_ctx *ctx, ng_textnas_net *net, const ng_textnas_arch *arch,
+                                    const ng_text_batch *b, double *accuracy);
+/* One architecture step of the differentiable search (first order, DARTS-style): the
+   cross-entropy of the relaxed supernet on a validation batch, in training mode, differentiated
+   in alpha only, then opt's Adam step on alpha. *loss (may be NULL) receives the loss. */
+ng_status ng_textnas_alpha_step(ng_ctx *ctx, ng_textnas_net *net, ng_textnas_alpha *alpha, ng_adam *opt,
+                                const ng_text_batch *b, double *loss);
+
 /* ---- src/cuda.h ---- */
 /* ======================================================================================== */
 /* @@CUDA  the GPU backend's public API and host-side glue (kernels: nasgan_cuda.cu)        */
@@ -14030,6 +14092,260 @@ ng_status ng_textnas_ctrl_get(const ng_ckpt *ck, const char *prefix, ng_textnas_
     c->adam = tmp;
     c->baseline = bl;
     c->steps = steps;
+    return NG_OK;
+}
+
+/* ---- src/textnas_train.c ---- */
+/* ---- batches ---- */
+static void ng__ts_new_pass(ng_text_sampler *s) {
+    int64_t i, n = s->d->n;
+    s->pass_rng = s->rng;
+    for (i = 0; i < n; i++) s->perm[i] = (int32_t)i;
+    for (i = n - 1; i > 0; i--) { /* Fisher-Yates */
+        int64_t j = (int64_t)ng_rng_below(&s->rng, (uint64_t)(i + 1));
+        int32_t t = s->perm[i];
+        s->perm[i] = s->perm[j];
+        s->perm[j] = t;
+    }
+    s->cursor = 0;
+}
+ng_status ng_text_sampler_init(ng_text_sampler *s, const ng_text_dataset *d, uint64_t seed) {
+    memset(s, 0, sizeof *s);
+    if (!d || d->n < 1 || d->n > INT32_MAX) return ng_fail(NG_ERR_ARG, "text sampler: empty or oversized dataset");
+    s->d = d;
+    if (!(s->perm = (int32_t *)malloc((size_t)d->n * sizeof(int32_t)))) return ng_fail(NG_ERR_NOMEM, "text sampler: out of memory");
+    ng_rng_seed(&s->rng, seed);
+    ng__ts_new_pass(s);
+    return NG_OK;
+}
+void ng_text_sampler_free(ng_text_sampler *s) {
+    free(s->perm);
+    free(s->ids);
+    free(s->lengths);
+    free(s->labels);
+    memset(s, 0, sizeof *s);
+}
+ng_status ng_text_sampler_next(ng_text_sampler *s, int batch, ng_text_batch *out) {
+    int L = s->d->max_len, k;
+    if (batch < 1) return ng_fail(NG_ERR_ARG, "text sampler: batch %d", batch);
+    if (batch > s->cap) {
+        free(s->ids); free(s->lengths); free(s->labels);
+        s->ids = (int32_t *)malloc((size_t)batch * (size_t)L * sizeof(int32_t));
+        s->lengths = (int32_t *)malloc((size_t)batch * sizeof(int32_t));
+        s->labels = (int32_t *)malloc((size_t)batch * sizeof(int32_t));
+        s->cap = s->ids && s->lengths && s->labels ? batch : 0;
+        if (!s->cap) return ng_fail(NG_ERR_NOMEM, "text sampler: out of memory");
+    }
+    for (k = 0; k < batch; k++) {
+        int64_t e;
+        if (s->cursor >= s->d->n) ng__ts_new_pass(s);
+        e = s->perm[s->cursor++];
+        memcpy(s->ids + (int64_t)k * L, s->d->ids + e * L, (size_t)L * sizeof(int32_t));
+        s->lengths[k] = s->d->lengths[e];
+        s->labels[k] = s->d->labels[e];
+    }
+    out->ids = s->ids;
+    out->lengths = s->lengths;
+    out->labels = s->labels;
+    out->n = batch;
+    out->len = L;
+    return NG_OK;
+}
+ng_status ng_text_sampler_put(ng_ckpt *ck, const char *key, const ng_text_sampler *s) {
+    char k[NG_CKPT_MAX_KEY];
+    ng_status st;
+    snprintf(k, sizeof k, "%s.n", key);
+    if ((st = ng_ckpt_put_i64(ck, k, s->d->n)) != NG_OK) return st;
+    snprintf(k, sizeof k, "%s.cursor", key);
+    if ((st = ng_ckpt_put_i64(ck, k, s->cursor)) != NG_OK) return st;
+    snprintf(k, sizeof k, "%s.pass_rng", key);
+    if ((st = ng_ckpt_put_rng(ck, k, &s->pass_rng)) != NG_OK) return st;
+    snprintf(k, sizeof k, "%s.rng", key);
+    return ng_ckpt_put_rng(ck, k, &s->rng);
+}
+ng_status ng_text_sampler_get(const ng_ckpt *ck, const char *key, ng_text_sampler *s) {
+    char k[NG_CKPT_MAX_KEY];
+    int64_t n = 0, cursor = 0;
+    ng_rng pass, now;
+    ng_status st;
+    snprintf(k, sizeof k, "%s.n", key);
+    if ((st = ng_ckpt_get_i64(ck, k, &n)) != NG_OK) return st;
+    if (n != s->d->n)
+        return ng_fail(NG_ERR_MISMATCH, "text sampler '%s': saved for %lld examples, the data has %lld", key, (long long)n,
+                       (long long)s->d->n);
+    snprintf(k, sizeof k, "%s.cursor", key);
+    if ((st = ng_ckpt_get_i64(ck, k, &cursor)) != NG_OK) return st;
+    if (cursor < 0 || cursor > n) return ng_fail(NG_ERR_FORMAT, "text sampler '%s': cursor %lld", key, (long long)cursor);
+    snprintf(k, sizeof k, "%s.pass_rng", key);
+    if ((st = ng_ckpt_get_rng(ck, k, &pass)) != NG_OK) return st;
+    snprintf(k, sizeof k, "%s.rng", key);
+    if ((st = ng_ckpt_get_rng(ck, k, &now)) != NG_OK) return st;
+    s->rng = pass;
+    ng__ts_new_pass(s); /* the same permutation as when it was drawn */
+    s->cursor = cursor;
+    s->rng = now;
+    return NG_OK;
+}
+ng_text_batch ng_text_dataset_slice(const ng_text_dataset *d, int64_t first, int64_t n) {
+    ng_text_batch b;
+    b.ids = d->ids + first * d->max_len;
+    b.lengths = d->lengths + first;
+    b.labels = d->labels + first;
+    b.n = n;
+    b.len = d->max_len;
+    return b;
+}
+
+/* ---- child training ---- */
+ng_status ng_textnas_child_init(ng_textnas_child *c, ng_textnas_net *net, float lr, float eps, float weight_decay,
+                                float grad_clip) {
+    ng_status s;
+    memset(c, 0, sizeof *c);
+    c->net = net;
+    c->grad_clip = grad_clip;
+    if ((s = ng_adam_init(&c->adam_w, net->weights, lr, 0.9f, 0.999f, eps, weight_decay)) != NG_OK) return s;
+    if ((s = ng_adam_init(&c->adam_e, net->embed, lr, 0.9f, 0.999f, eps, weight_decay)) != NG_OK) {
+        ng_adam_free(&c->adam_w);
+        return s;
+    }
+    return NG_OK;
+}
+void ng_textnas_child_free(ng_textnas_child *c) {
+    ng_adam_free(&c->adam_w);
+    ng_adam_free(&c->adam_e);
+    memset(c, 0, sizeof *c);
+}
+void ng_textnas_child_set_lr(ng_textnas_child *c, float lr) { c->adam_w.lr = c->adam_e.lr = lr; }
+
+static ng_tensor *ng__tt_logits(ng_ctx *ctx, ng_textnas_net *net, const ng_textnas_arch *arch, const ng_textnas_alpha *alpha,
+                                const ng_text_batch *b) {
+    return alpha ? ng_textnas_forward_mixed(ctx, net, alpha, b) : ng_textnas_forward(ctx, net, arch, b, NULL);
+}
+static int64_t ng__tt_correct(const ng_tensor *logits, const int32_t *labels, int64_t *conf, int C) {
+    int64_t i, hits = 0;
+    for (i = 0; i < logits->shape.d[0]; i++) {
+        int k, best = 0;
+        const float *row = logits->data + i * C;
+        for (k = 1; k < C; k++)
+            if (row[k] > row[best]) best = k;
+        hits += best == labels[i];
+        if (conf) conf[(int64_t)labels[i] * C + best]++;
+    }
+    return hits;
+}
+static ng_status ng__tt_fail(ng_ctx *ctx, const char *what) {
+    ng_status s = ctx->status != NG_OK ? ctx->status : NG_ERR_NOMEM;
+    if (!ng_last_error()[0]) ng_fail(s, "%s failed", what);
+    return s;
+}
+
+ng_status ng_textnas_child_step(ng_textnas_child *c, ng_ctx *ctx, const ng_textnas_arch *arch,
+                                const ng_textnas_alpha *alpha, const ng_text_batch *b) {
+    ng_params *groups[2];
+    ng_tensor *logits, *loss;
+    float norm;
+    ng_status s;
+    groups[0] = c->net->weights;
+    groups[1] = c->net->embed;
+    ng_ctx_reset(ctx);
+    ng_ctx_set_training(ctx, 1);
+    ng_ctx_grad_for(ctx, groups, 2);
+    ng_params_zero_grad(groups[0]);
+    ng_params_zero_grad(groups[1]);
+    logits = ng__tt_logits(ctx, c->net, arch, alpha, b);
+    loss = logits ? ng_cross_entropy(ctx, logits, b->labels) : NULL;
+    if (!loss) return ng__tt_fail(ctx, "textnas child forward");
+    if ((s = ng_backward(ctx, loss)) != NG_OK) return s;
+    if (!isfinite(loss->data[0])) return ng_fail(NG_ERR_ARG, "textnas child step %lld: loss is %g", (long long)c->steps, loss->data[0]);
+    norm = c->grad_clip > 0 ? ng_clip_grad_norm(groups, 2, c->grad_clip) : 0.0f;
+    if (!isfinite(norm)) return ng_fail(NG_ERR_ARG, "textnas child step %lld: gradient norm is %g", (long long)c->steps, norm);
+    c->loss = loss->data[0];
+    c->accuracy = (double)ng__tt_correct(logits, b->labels, NULL, c->net->hp.n_classes) / (double)b->n;
+    ng_adam_step(&c->adam_w);
+    ng_adam_step(&c->adam_e);
+    c->steps++;
+    return NG_OK;
+}
+ng_status ng_textnas_child_put(ng_ckpt *ck, const char *prefix, const ng_textnas_child *c) {
+    char k[NG_CKPT_MAX_KEY];
+    ng_status s;
+    if ((s = ng_ckpt_put_params(ck, c->net->weights)) != NG_OK || (s = ng_ckpt_put_params(ck, c->net->embed)) != NG_OK ||
+        (s = ng_ckpt_put_params(ck, c->net->buffers)) != NG_OK)
+        return s;
+    snprintf(k, sizeof k, "%s.adam_w", prefix);
+    if ((s = ng_ckpt_put_adam(ck, k, &c->adam_w)) != NG_OK) return s;
+    snprintf(k, sizeof k, "%s.adam_e", prefix);
+    if ((s = ng_ckpt_put_adam(ck, k, &c->adam_e)) != NG_OK) return s;
+    snprintf(k, sizeof k, "%s.steps", prefix);
+    return ng_ckpt_put_i64(ck, k, c->steps);
+}
+ng_status ng_textnas_child_get(const ng_ckpt *ck, const char *prefix, ng_textnas_child *c) {
+    char k[NG_CKPT_MAX_KEY];
+    ng_status s;
+    if ((s = ng_ckpt_get_params(ck, c->net->weights)) != NG_OK || (s = ng_ckpt_get_params(ck, c->net->embed)) != NG_OK ||
+        (s = ng_ckpt_get_params(ck, c->net->buffers)) != NG_OK)
+        return s;
+    snprintf(k, sizeof k, "%s.adam_w", prefix);
+    if ((s = ng_ckpt_get_adam(ck, k, &c->adam_w)) != NG_OK) return s;
+    snprintf(k, sizeof k, "%s.adam_e", prefix);
+    if ((s = ng_ckpt_get_adam(ck, k, &c->adam_e)) != NG_OK) return s;
+    snprintf(k, sizeof k, "%s.steps", prefix);
+    return ng_ckpt_get_i64(ck, k, &c->steps);
+}
+
+/* ---- evaluation ---- */
+ng_status ng_textnas_evaluate(ng_ctx *ctx, ng_textnas_net *net, const ng_textnas_arch *arch,
+                              const ng_textnas_alpha *alpha, const ng_text_dataset *d, int batch, int64_t limit,
+                              double *accuracy, double *loss, int64_t *conf) {
+    int64_t n = limit > 0 && limit < d->n ? limit : d->n, first, hits = 0;
+    double loss_sum = 0.0;
+    int C = net->hp.n_classes;
+    if (batch < 1 || n < 1) return ng_fail(NG_ERR_ARG, "textnas evaluate: batch %d, %lld examples", batch, (long long)n);
+    if (d->num_classes > C) return ng_fail(NG_ERR_ARG, "textnas evaluate: data with %d classes for a %d-class net", d->num_classes, C);
+    if (conf) memset(conf, 0, (size_t)C * (size_t)C * sizeof(int64_t));
+    for (first = 0; first < n; first += batch) {
+        int64_t m = n - first < batch ? n - first : batch;
+        ng_text_batch b = ng_text_dataset_slice(d, first, m);
+        ng_tensor *logits, *l;
+        ng_ctx_reset(ctx);
+        ng_ctx_set_training(ctx, 0);
+        ng_ctx_grad_for(ctx, NULL, 0);
+        logits = ng__tt_logits(ctx, net, arch, alpha, &b);
+        l = logits ? ng_cross_entropy(ctx, logits, b.labels) : NULL;
+        if (!l) return ng__tt_fail(ctx, "textnas evaluate");
+        loss_sum += (double)l->data[0] * (double)m;
+        hits += ng__tt_correct(logits, b.labels, conf, C);
+    }
+    if (accuracy) *accuracy = (double)hits / (double)n;
+    if (loss) *loss = loss_sum / (double)n;
+    return NG_OK;
+}
+ng_status ng_textnas_batch_accuracy(ng_ctx *ctx, ng_textnas_net *net, const ng_textnas_arch *arch,
+                                    const ng_text_batch *b, double *accuracy) {
+    ng_tensor *logits;
+    ng_ctx_reset(ctx);
+    ng_ctx_set_training(ctx, 0);
+    ng_ctx_grad_for(ctx, NULL, 0);
+    logits = ng_textnas_forward(ctx, net, arch, b, NULL);
+    if (!logits) return ng__tt_fail(ctx, "textnas reward");
+    *accuracy = (double)ng__tt_correct(logits, b->labels, NULL, net->hp.n_classes) / (double)b->n;
+    return NG_OK;
+}
+ng_status ng_textnas_alpha_step(ng_ctx *ctx, ng_textnas_net *net, ng_textnas_alpha *alpha, ng_adam *opt,
+                                const ng_text_batch *b, double *loss) {
+    ng_tensor *logits, *l;
+    ng_status s;
+    ng_ctx_reset(ctx);
+    ng_ctx_set_training(ctx, 1);
+    ng_ctx_grad_for(ctx, &alpha->params, 1);
+    ng_params_zero_grad(alpha->params);
+    logits = ng_textnas_forward_mixed(ctx, net, alpha, b);
+    l = logits ? ng_cross_entropy(ctx, logits, b->labels) : NULL;
+    if (!l) return ng__tt_fail(ctx, "textnas alpha step");
+    if ((s = ng_backward(ctx, l)) != NG_OK) return s;
+    if (!isfinite(l->data[0])) return ng_fail(NG_ERR_ARG, "textnas alpha step: loss is %g", l->data[0]);
+    ng_adam_step(opt);
+    if (loss) *loss = l->data[0];
     return NG_OK;
 }
 
