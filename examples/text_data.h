@@ -115,6 +115,22 @@ static ng_status text_data_read(const text_data_opts *o, ng_text_examples ex[3])
     return s;
 }
 
+/* Shuffle the examples of a split in place (a fixed permutation), so that the first N of the
+   validation split, used to rank architectures quickly, are a fair sample (WordNet's files are
+   grouped by part of speech). */
+static void text_data_shuffle(ng_text_dataset *d, uint64_t seed) {
+    ng_rng r;
+    int64_t i, t, L = d->max_len;
+    ng_rng_seed(&r, seed);
+    for (i = d->n - 1; i > 0; i--) {
+        int64_t j = (int64_t)ng_rng_below(&r, (uint64_t)(i + 1));
+        int32_t x;
+        for (t = 0; t < L; t++) { x = d->ids[i * L + t]; d->ids[i * L + t] = d->ids[j * L + t]; d->ids[j * L + t] = x; }
+        x = d->lengths[i]; d->lengths[i] = d->lengths[j]; d->lengths[j] = x;
+        x = d->labels[i]; d->labels[i] = d->labels[j]; d->labels[j] = x;
+    }
+}
+
 static int text_data_load(const char *prog, const text_data_opts *o, text_data *d) {
     ng_text_examples ex[3];
     ng_text_opts to = ng_text_opts_default();
@@ -144,6 +160,7 @@ static int text_data_load(const char *prog, const text_data_opts *o, text_data *
     if (s == NG_OK && (d->split[0].n < 1 || d->split[1].n < 1 || d->split[2].n < 1))
         s = ng_fail(NG_ERR_FORMAT, "dataset %s: a split is empty (%lld / %lld / %lld)", o->dataset, (long long)d->split[0].n,
                     (long long)d->split[1].n, (long long)d->split[2].n);
+    if (s == NG_OK) text_data_shuffle(&d->split[1], 0x5eed);
     d->embed_dim = 300;
     if (s == NG_OK && o->embeddings) {
         s = ng_wordvec_load(o->embeddings, &d->vocab, &d->vectors);
