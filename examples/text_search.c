@@ -28,7 +28,7 @@
 typedef struct options {
     text_data_opts data;
     const char *method, *preset, *out;
-    int resume, threads, hidden, layers, batch, epochs, child_steps, ctrl_steps, export_n;
+    int resume, stop_after, threads, hidden, layers, batch, epochs, child_steps, ctrl_steps, export_n;
     long eval_limit;
     double lr, lr_min, dropout, alpha_lr;
     uint64_t seed;
@@ -58,6 +58,7 @@ static void usage(FILE *f) {
         "  --seed N  --threads N\n"
         "Output:\n"
         "  --out DIR             default runs/text_search\n"
+        "  --stop-after N        stop after N epochs in this run (the checkpoint is complete; --resume goes on)\n"
         "  --resume              continue from DIR/search.ckpt (refused if the settings differ)\n"
         "  -h, --help\n");
 }
@@ -98,6 +99,7 @@ static int parse_args(int argc, char **argv, options *o) {
         else if (!strcmp(a, "--child-steps")) ip = &o->child_steps;
         else if (!strcmp(a, "--ctrl-steps")) { ip = &o->ctrl_steps; lo = 0; }
         else if (!strcmp(a, "--export")) ip = &o->export_n;
+        else if (!strcmp(a, "--stop-after")) ip = &o->stop_after;
         else if (!strcmp(a, "--threads")) { ip = &o->threads; hi = 1024; }
         else { fprintf(stderr, "text_search: unknown option %s (see --help)\n", a); return -1; }
         if (cli_int("text_search", a, v, lo, hi, &x)) return -1;
@@ -417,7 +419,8 @@ static void final_report(search *s, double seconds) {
 int main(int argc, char **argv) {
     search s;
     char ckpt[4200], csvp[4200], archs[4200];
-    int rc = 0;
+    int rc = 0, stopped = 0;
+    int64_t start_epoch;
     memset(&s, 0, sizeof s);
     if (parse_args(argc, argv, &s.o)) return 2;
 #ifdef _OPENMP
@@ -435,6 +438,7 @@ int main(int argc, char **argv) {
     } else {
         csv_header(&s);
     }
+    start_epoch = s.epoch;
     s.tty = isatty(2);
     printf("%s\nTextNAS search (%s): %s | train %lld, valid %lld, test %lld | %d classes | vocab %lld | supernet %lld weights "
            "(+ %lld embedding) | %d epochs\n",
@@ -447,6 +451,11 @@ int main(int argc, char **argv) {
     s.units_left = (int64_t)(s.p.child_steps + (s.darts ? 0 : s.p.ctrl_steps)) * (s.p.epochs - s.epoch);
     while (s.epoch < s.p.epochs) {
         double t0 = ng_time_sec(), vacc = 0;
+        if (s.o.stop_after > 0 && s.epoch - start_epoch >= s.o.stop_after) {
+            printf("stopping after %d epochs (--stop-after); continue with --resume\n", s.o.stop_after);
+            stopped = 1;
+            break;
+        }
         if (run_epoch(&s)) { rc = 1; break; }
         if (s.tty) fputc('\n', stderr);
         s.epoch++;
@@ -460,7 +469,7 @@ int main(int argc, char **argv) {
                (s.darts ? s.sum_alpha_loss : s.sum_reward) / (double)(s.n_ctrl ? s.n_ctrl : 1), vacc, ng_time_sec() - t0, ckpt);
         fflush(stdout);
     }
-    if (rc == 0) final_report(&s, ng_time_sec() - s.t_start);
+    if (rc == 0 && !stopped) final_report(&s, ng_time_sec() - s.t_start);
     ng_textnas_child_free(&s.child);
     if (s.darts) { ng_adam_free(&s.alpha_opt); ng_textnas_alpha_free(&s.alpha); }
     else ng_textnas_ctrl_free(&s.ctrl);

@@ -24,7 +24,7 @@
 typedef struct options {
     text_data_opts data;
     const char *arch, *out;
-    int resume, threads, hidden, batch, epochs, steps_per_epoch;
+    int resume, stop_after, threads, hidden, batch, epochs, steps_per_epoch;
     double lr, lr_min, dropout, weight_decay;
     uint64_t seed;
 } options;
@@ -48,6 +48,7 @@ static void usage(FILE *f) {
         "  --seed N  --threads N\n"
         "Output:\n"
         "  --out DIR             default runs/text_train\n"
+        "  --stop-after N        stop after N epochs in this run (the checkpoint is complete; --resume goes on)\n"
         "  --resume              continue from DIR/train.ckpt (refused if the settings differ)\n"
         "  -h, --help\n");
 }
@@ -81,6 +82,7 @@ static int parse_args(int argc, char **argv, options *o) {
         else if (!strcmp(a, "--batch")) ip = &o->batch;
         else if (!strcmp(a, "--epochs")) ip = &o->epochs;
         else if (!strcmp(a, "--steps-per-epoch")) ip = &o->steps_per_epoch;
+        else if (!strcmp(a, "--stop-after")) ip = &o->stop_after;
         else if (!strcmp(a, "--threads")) ip = &o->threads;
         else { fprintf(stderr, "text_train: unknown option %s (see --help)\n", a); return -1; }
         if (cli_int("text_train", a, v, 1, 100000000L, &x)) return -1;
@@ -291,7 +293,8 @@ static int run_epoch(trainer *t) {
 int main(int argc, char **argv) {
     trainer t;
     char ckpt[4200], csvp[4200], archp[4200];
-    int rc = 0;
+    int rc = 0, stopped = 0;
+    int64_t start_epoch;
     double t_start;
     memset(&t, 0, sizeof t);
     if (parse_args(argc, argv, &t.o)) return 2;
@@ -321,12 +324,18 @@ int main(int argc, char **argv) {
     printf("settings: %s\n", t.settings);
     fflush(stdout);
     t_start = ng_time_sec();
+    start_epoch = t.epoch;
     while (t.epoch < t.o.epochs) {
+        if (t.o.stop_after > 0 && t.epoch - start_epoch >= t.o.stop_after) {
+            printf("stopping after %d epochs (--stop-after); continue with --resume\n", t.o.stop_after);
+            stopped = 1;
+            break;
+        }
         if (run_epoch(&t)) { rc = 1; break; }
         if (ng_file_write_atomic(csvp, t.csv.s, t.csv.len) != NG_OK) { rc = fail("writing the log"); break; }
         if (save_state(&t, ckpt)) { rc = 1; break; }
     }
-    if (rc == 0) {
+    if (rc == 0 && !stopped) {
         char d[32];
         cli_duration(ng_time_sec() - t_start, d, sizeof d);
         printf("\nretraining finished in %s (this run); wrote %s, %s/best.ckpt, %s/confusion.csv, %s\n", d, csvp, t.o.out,

@@ -43,4 +43,49 @@ TT="--genotype $T/straight/genotype.json --gf 8 --df 8 --latent 16 --limit 512 -
 ./build/gan_train $TT --g-steps 6 --ckpt-every 2 --out "$T/train_resumed" --resume > "$T/train_resumed2.log" 2>&1 || fail "gan_train --resume"
 cmp "$T/train_straight/train.ckpt" "$T/train_resumed/train.ckpt" || fail "gan_train: resumed state differs from the uninterrupted run"
 cmp "$T/train_straight/generator.ckpt" "$T/train_resumed/generator.ckpt" || fail "gan_train: final generators differ"
-echo "check_examples: gan_search and gan_train resume bit for bit; mismatched and corrupt checkpoints refused"
+
+# ---- TextNAS: tiny TSV data (3 classes, a few scripts), both searches and the retraining ----
+awk 'BEGIN { split("red green blue fast slow big small ночь день λόγος 東京 café naïve", w, " ");
+             for (s = 0; s < 3; s++) { f = s == 0 ? "train" : s == 1 ? "valid" : "test"; n = s == 0 ? 240 : 60;
+               for (i = 0; i < n; i++) { c = (i * 7 + s) % 3; line = c "\t";
+                 for (k = 0; k <= (i % 9); k++) line = line w[1 + (c * 4 + k * (i % 5 + 1)) % 13] " ";
+                 print line > ("'"$T"'/" f ".tsv") } } }'
+TD="--dataset tsv --train $T/train.tsv --valid $T/valid.tsv --test $T/test.tsv --max-len 12 --min-count 1 --threads 2"
+for m in enas darts; do
+  TS="$TD --method $m --hidden 8 --layers 4 --batch 8 --child-steps 4 --ctrl-steps 2 --export 2 --eval-limit 40"
+  # shellcheck disable=SC2086
+  ./build/text_search $TS --epochs 3 --out "$T/ts_$m" > "$T/ts_$m.log" 2>&1 || fail "text_search $m (see $T/ts_$m.log)"
+  # shellcheck disable=SC2086
+  ./build/text_search $TS --epochs 3 --stop-after 1 --out "$T/ts_${m}_r" > "$T/ts_${m}_r1.log" 2>&1 || fail "text_search $m, first part"
+  # shellcheck disable=SC2086
+  ./build/text_search $TS --epochs 3 --resume --out "$T/ts_${m}_r" > "$T/ts_${m}_r2.log" 2>&1 || fail "text_search $m --resume"
+  cmp "$T/ts_$m/search.ckpt" "$T/ts_${m}_r/search.ckpt" || fail "text_search $m: resumed checkpoint differs from the uninterrupted run"
+  cmp "$T/ts_$m/arch.json" "$T/ts_${m}_r/arch.json" || fail "text_search $m: architectures differ"
+  [ "$(wc -l < "$T/ts_${m}_r/search.csv")" -eq 4 ] || fail "text_search $m: the resumed log should hold a header and 3 epochs"
+  [ -s "$T/ts_$m/arch.dot" ] || fail "text_search $m wrote no arch.dot"
+  # shellcheck disable=SC2086
+  if ./build/text_search $TS --epochs 3 --hidden 12 --resume --out "$T/ts_${m}_r" > "$T/ts_mismatch.log" 2>&1; then fail "text_search: resume with another width was accepted"; fi
+  grep -q "other settings" "$T/ts_mismatch.log" || fail "text_search: no clear message for mismatched settings"
+done
+TR="$TD --arch $T/ts_enas/arch.json --hidden 8 --batch 8 --steps-per-epoch 5"
+# shellcheck disable=SC2086
+./build/text_train $TR --epochs 3 --out "$T/tt" > "$T/tt.log" 2>&1 || fail "text_train (see $T/tt.log)"
+# shellcheck disable=SC2086
+./build/text_train $TR --epochs 3 --stop-after 2 --out "$T/tt_r" > "$T/tt_r1.log" 2>&1 || fail "text_train first part"
+# shellcheck disable=SC2086
+./build/text_train $TR --epochs 3 --resume --out "$T/tt_r" > "$T/tt_r2.log" 2>&1 || fail "text_train --resume"
+cmp "$T/tt/train.ckpt" "$T/tt_r/train.ckpt" || fail "text_train: resumed state differs from the uninterrupted run"
+cmp "$T/tt/best.ckpt" "$T/tt_r/best.ckpt" || fail "text_train: best weights differ"
+grep -q "^RESULT " "$T/tt_r/../tt_r2.log" || fail "text_train printed no RESULT line"
+[ -s "$T/tt/confusion.csv" ] || fail "text_train wrote no confusion.csv"
+cp "$T/tt/train.ckpt" "$T/tt_corrupt.ckpt"
+printf 'X' | dd of="$T/tt_corrupt.ckpt" bs=1 seek=500 conv=notrunc 2>/dev/null
+mkdir -p "$T/tt_c" && cp "$T/tt_corrupt.ckpt" "$T/tt_c/train.ckpt"
+# shellcheck disable=SC2086
+if ./build/text_train $TR --epochs 4 --resume --out "$T/tt_c" > "$T/tt_c.log" 2>&1; then fail "text_train: a corrupt checkpoint was accepted"; fi
+grep -q "tt_c/train.ckpt" "$T/tt_c.log" || fail "text_train: the corrupt checkpoint's error does not name the file"
+printf '{"LayerChoice1": [true, true]}' > "$T/bad_arch.json"
+# shellcheck disable=SC2086
+if ./build/text_train $TD --arch "$T/bad_arch.json" --out "$T/tt_bad" > "$T/tt_bad.log" 2>&1; then fail "text_train: a bad architecture file was accepted"; fi
+grep -q "bad_arch.json" "$T/tt_bad.log" || fail "text_train: the architecture error does not name the file"
+echo "check_examples: gan_search, gan_train, text_search (enas, darts) and text_train resume bit for bit; mismatched and corrupt checkpoints refused"
