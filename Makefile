@@ -51,7 +51,7 @@ TORCH_PYTHON ?= /usr/bin/python3
 EXAMPLES  := $(patsubst examples/%.c,$(B)/%,$(wildcard examples/*.c))
 BENCHES   := $(patsubst bench/%.c,$(B)/bench_%,$(wildcard bench/*.c))
 
-.PHONY: all test demo demo-classifier examples check-examples bench fuzz fuzz-run fuzz-seeds asan check-header deps-test deps-demo clean info
+.PHONY: all test demo demo-text demo-classifier examples check-examples bench fuzz fuzz-run fuzz-seeds asan check-header deps-test deps-demo clean info
 
 all: nasgan.h examples $(B)/test_runner
 
@@ -119,6 +119,11 @@ check-examples: deps-demo examples
 demo: deps-demo info
 	$(MAKE) --no-print-directory $(B)/fmnist_classifier $(B)/gan_search $(B)/gan_train
 	./scripts/demo.sh
+
+# TextNAS on WordNet glosses: search (ENAS, quick) -> derive -> retrain -> test accuracy.
+demo-text: deps-test info
+	$(MAKE) --no-print-directory $(B)/text_search $(B)/text_train
+	./scripts/demo_text.sh
 
 # The Fashion-MNIST CNN alone, trained to >= 90% test accuracy (4 epochs).
 demo-classifier: deps-demo info
