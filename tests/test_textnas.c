@@ -370,3 +370,164 @@ TEST(textnas_mixed_matches_path) {
     ng_textnas_net_free(&net);
     ng_ctx_free(ctx);
 }
+
+/* ---- training pieces (src/textnas_train.c) ---- */
+static void tiny_dataset(ng_text_dataset *d, int64_t n, int L, int C, int64_t V, uint64_t seed) {
+    ng_rng r;
+    int64_t i, t;
+    memset(d, 0, sizeof *d);
+    d->n = n;
+    d->max_len = L;
+    d->num_classes = C;
+    d->ids = (int32_t *)calloc((size_t)(n * L), sizeof(int32_t));
+    d->lengths = (int32_t *)calloc((size_t)n, sizeof(int32_t));
+    d->labels = (int32_t *)calloc((size_t)n, sizeof(int32_t));
+    ng_rng_seed(&r, seed);
+    for (i = 0; i < n; i++) {
+        d->labels[i] = (int32_t)(i % C);
+        d->lengths[i] = 1 + (int32_t)ng_rng_below(&r, (uint64_t)L);
+        /* the label is readable from the tokens: class c uses ids 2 + c (mod V) more often */
+        for (t = 0; t < d->lengths[i]; t++)
+            d->ids[i * L + t] = ng_rng_uniform(&r) < 0.5 ? 2 + d->labels[i] : 2 + (int32_t)ng_rng_below(&r, (uint64_t)(V - 2));
+    }
+}
+
+TEST(textnas_sampler_passes_and_resume) {
+    ng_text_dataset d;
+    ng_text_sampler a, b;
+    ng_text_batch x, y;
+    ng_ckpt *ck = ng_ckpt_new();
+    int64_t seen[23] = {0};
+    int k, i;
+    tiny_dataset(&d, 23, 5, 3, 20, 1);
+    for (i = 0; i < 23; i++) d.ids[i * 5] = 100 + i; /* tells the examples apart */
+    CHECK_OK(ng_text_sampler_init(&a, &d, 9));
+    /* two passes of 23 in batches of 5 (the short batch is topped up): every example twice */
+    for (k = 0; k < 46 / 5 + 1; k++) {
+        CHECK_OK(ng_text_sampler_next(&a, 5, &x));
+        for (i = 0; i < 5 && k * 5 + i < 46; i++) {
+            int64_t e = x.ids[i * 5] - 100;
+            CHECK(e >= 0 && e < 23 && !memcmp(x.ids + i * 5, d.ids + e * 5, 5 * sizeof(int32_t)) &&
+                  x.labels[i] == d.labels[e] && x.lengths[i] == d.lengths[e]);
+            if (e >= 0 && e < 23) seen[e]++;
+        }
+    }
+    for (i = 0; i < 23; i++) CHECK_MSG(seen[i] >= 2, "example %d seen %lld times", i, (long long)seen[i]);
+    /* a restored copy continues with the same batches */
+    CHECK_OK(ng_text_sampler_put(ck, "s", &a));
+    CHECK_OK(ng_text_sampler_init(&b, &d, 12345));
+    CHECK_OK(ng_text_sampler_get(ck, "s", &b));
+    for (k = 0; k < 12; k++) {
+        CHECK_OK(ng_text_sampler_next(&a, 4, &x));
+        CHECK_OK(ng_text_sampler_next(&b, 4, &y));
+        CHECK(!memcmp(x.ids, y.ids, 4 * 5 * sizeof(int32_t)) && !memcmp(x.labels, y.labels, 4 * sizeof(int32_t)));
+    }
+    ng_text_sampler_free(&a);
+    ng_text_sampler_free(&b);
+    ng_ckpt_free(ck);
+    ng_text_dataset_free(&d);
+}
+
+/* A fixed net learns the tiny task; a resumed copy of the child continues bit for bit; the
+   confusion matrix adds up. */
+TEST(textnas_child_learns_and_resumes) {
+    ng_text_dataset d;
+    ng_textnas_hp hp;
+    ng_textnas_net n1, n2;
+    ng_textnas_child c1, c2;
+    ng_textnas_arch a;
+    ng_text_sampler s1, s2;
+    ng_ctx *ctx = ng_ctx_create(64u << 20, 1);
+    ng_ckpt *ck = ng_ckpt_new();
+    double acc0 = 0, acc1 = 0;
+    int64_t conf[9], sum = 0;
+    int k, i;
+    tiny_dataset(&d, 96, 8, 3, 23, 2);
+    small_hp(&hp, 3);
+    a.n_layers = 3; a.input[0] = -1; a.input[1] = 0; a.input[2] = 1;
+    a.op[0] = NG_TEXTNAS_CONV3; a.op[1] = NG_TEXTNAS_RNN; a.op[2] = NG_TEXTNAS_ATTENTION;
+    a.skip[0] = 0; a.skip[1] = 0; a.skip[2] = 1u;
+    CHECK_OK(ng_textnas_net_init(&n1, &hp, &a, 3));
+    CHECK_OK(ng_textnas_child_init(&c1, &n1, 1e-2f, 1e-3f, 1e-6f, 5.0f));
+    CHECK_OK(ng_text_sampler_init(&s1, &d, 4));
+    CHECK_OK(ng_textnas_evaluate(ctx, &n1, NULL, NULL, &d, 16, 0, &acc0, NULL, NULL));
+    for (k = 0; k < 60; k++) {
+        ng_text_batch b;
+        CHECK_OK(ng_text_sampler_next(&s1, 16, &b));
+        CHECK_OK(ng_textnas_child_step(&c1, ctx, NULL, NULL, &b));
+        if (k == 29) { /* snapshot halfway */
+            CHECK_OK(ng_textnas_child_put(ck, "child", &c1));
+            CHECK_OK(ng_text_sampler_put(ck, "data", &s1));
+            CHECK_OK(ng_ckpt_put_rng(ck, "ctx", &ctx->rng));
+        }
+    }
+    CHECK_OK(ng_textnas_evaluate(ctx, &n1, NULL, NULL, &d, 16, 0, &acc1, NULL, conf));
+    CHECK_MSG(acc1 > 0.8 && acc1 > acc0 + 0.3, "accuracy %.3f -> %.3f", acc0, acc1);
+    for (i = 0; i < 9; i++) sum += conf[i];
+    CHECK(sum == 96 && (double)(conf[0] + conf[4] + conf[8]) == acc1 * 96);
+    /* resume from the snapshot in fresh objects: 30 more steps give the same weights, bit for bit */
+    CHECK_OK(ng_textnas_net_init(&n2, &hp, &a, 77));
+    CHECK_OK(ng_textnas_child_init(&c2, &n2, 1e-2f, 1e-3f, 1e-6f, 5.0f));
+    CHECK_OK(ng_text_sampler_init(&s2, &d, 99));
+    CHECK_OK(ng_textnas_child_get(ck, "child", &c2));
+    CHECK_OK(ng_text_sampler_get(ck, "data", &s2));
+    CHECK_OK(ng_ckpt_get_rng(ck, "ctx", &ctx->rng));
+    for (k = 30; k < 60; k++) {
+        ng_text_batch b;
+        CHECK_OK(ng_text_sampler_next(&s2, 16, &b));
+        CHECK_OK(ng_textnas_child_step(&c2, ctx, NULL, NULL, &b));
+    }
+    CHECK(c2.steps == 60);
+    CHECK(!memcmp(n1.weights->data, n2.weights->data, (size_t)n1.weights->numel * sizeof(float)));
+    CHECK(!memcmp(n1.embed->data, n2.embed->data, (size_t)n1.embed->numel * sizeof(float)));
+    CHECK(!memcmp(n1.buffers->data, n2.buffers->data, (size_t)n1.buffers->numel * sizeof(float)));
+    ng_text_sampler_free(&s1); ng_text_sampler_free(&s2);
+    ng_textnas_child_free(&c1); ng_textnas_child_free(&c2);
+    ng_textnas_net_free(&n1); ng_textnas_net_free(&n2);
+    ng_ckpt_free(ck);
+    ng_ctx_free(ctx);
+    ng_text_dataset_free(&d);
+}
+
+/* An architecture step moves alpha only; a weight step of the relaxed net moves weights only. */
+TEST(textnas_alpha_step_isolation) {
+    ng_text_dataset d;
+    ng_textnas_hp hp;
+    ng_textnas_net net;
+    ng_textnas_alpha al;
+    ng_textnas_child c;
+    ng_adam opt;
+    ng_text_sampler s;
+    ng_text_batch b;
+    ng_ctx *ctx = ng_ctx_create(64u << 20, 1);
+    float *w0, *a0;
+    double loss = 0;
+    tiny_dataset(&d, 32, 6, 3, 23, 3);
+    small_hp(&hp, 3);
+    CHECK_OK(ng_textnas_net_init(&net, &hp, NULL, 3));
+    CHECK_OK(ng_textnas_alpha_init(&al, 3, 5));
+    CHECK_OK(ng_adam_init(&opt, al.params, 3e-4f, 0.5f, 0.999f, 1e-8f, 1e-3f));
+    CHECK_OK(ng_textnas_child_init(&c, &net, 1e-2f, 1e-3f, 0.0f, 5.0f));
+    CHECK_OK(ng_text_sampler_init(&s, &d, 4));
+    w0 = (float *)malloc((size_t)net.weights->numel * sizeof(float));
+    a0 = (float *)malloc((size_t)al.params->numel * sizeof(float));
+    memcpy(w0, net.weights->data, (size_t)net.weights->numel * sizeof(float));
+    memcpy(a0, al.params->data, (size_t)al.params->numel * sizeof(float));
+    CHECK_OK(ng_text_sampler_next(&s, 16, &b));
+    CHECK_OK(ng_textnas_alpha_step(ctx, &net, &al, &opt, &b, &loss));
+    CHECK(isfinite(loss) && loss > 0);
+    CHECK(!memcmp(w0, net.weights->data, (size_t)net.weights->numel * sizeof(float)));
+    CHECK(memcmp(a0, al.params->data, (size_t)al.params->numel * sizeof(float)) != 0);
+    memcpy(a0, al.params->data, (size_t)al.params->numel * sizeof(float));
+    CHECK_OK(ng_textnas_child_step(&c, ctx, NULL, &al, &b));
+    CHECK(!memcmp(a0, al.params->data, (size_t)al.params->numel * sizeof(float)));
+    CHECK(memcmp(w0, net.weights->data, (size_t)net.weights->numel * sizeof(float)) != 0);
+    free(w0); free(a0);
+    ng_text_sampler_free(&s);
+    ng_textnas_child_free(&c);
+    ng_adam_free(&opt);
+    ng_textnas_alpha_free(&al);
+    ng_textnas_net_free(&net);
+    ng_ctx_free(ctx);
+    ng_text_dataset_free(&d);
+}
