@@ -262,8 +262,8 @@ static void progress(search *s, const char *phase, int64_t step, int64_t total) 
     cli_duration(el, el_s, sizeof el_s);
     fprintf(stderr, "%sepoch %lld/%d %-5s %4lld/%-4lld | loss %.4f acc %.3f | %s %.4f | %s, ETA %s%s", s->tty ? "\r" : "",
             (long long)s->epoch + 1, s->p.epochs, phase, (long long)step, (long long)total, s->child.loss, s->child.accuracy,
-            s->darts ? "alpha loss" : "reward", s->darts ? s->sum_alpha_loss / (double)(s->n_ctrl ? s->n_ctrl : 1)
-                                                       : s->sum_reward / (double)(s->n_ctrl ? s->n_ctrl : 1),
+            s->darts ? "alpha loss" : "reward baseline",
+            s->darts ? s->sum_alpha_loss / (double)(s->n_ctrl ? s->n_ctrl : 1) : s->ctrl.baseline,
             el_s, eta_s, s->tty ? "\033[K" : "\n");
     fflush(stderr);
 }
