@@ -6,28 +6,33 @@
 #
 #   scripts/text_results.sh [OUTDIR]        (default build/text_results; needs make examples)
 #
-# Environment (defaults in brackets): SEARCH_ARGS [--preset quick --max-len 32], TRAIN_ARGS
-# [--hidden 64 --max-len 32 --epochs 3 --steps-per-epoch 300], JOBS [2] runs at a time with
+# Environment (defaults in brackets): SEARCH_ARGS [--preset quick --max-len 32], DARTS_ARGS
+# [--child-steps 80] (added for the differentiable search, whose steps cost about 4 ENAS steps:
+# a relaxed forward runs all 8 ops and every step has an architecture step too), TRAIN_ARGS
+# [--hidden 64 --max-len 32 --epochs 2 --steps-per-epoch 250], JOBS [2] runs at a time with
 # THREADS [1] threads each. Every run writes its own directory and resumes if interrupted; the
 # table goes to OUTDIR/table.md with each row's command.
 set -eu
 cd "$(dirname "$0")/.."
 OUT=${1:-build/text_results}
 SEARCH_ARGS=${SEARCH_ARGS:---preset quick --max-len 32}
-TRAIN_ARGS=${TRAIN_ARGS:---hidden 64 --max-len 32 --epochs 3 --steps-per-epoch 300}
+DARTS_ARGS=${DARTS_ARGS:---child-steps 80}
+TRAIN_ARGS=${TRAIN_ARGS:---hidden 64 --max-len 32 --epochs 2 --steps-per-epoch 250}
 THREADS=${THREADS:-1}
 JOBS=${JOBS:-2}
 export OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-passive}
 mkdir -p "$OUT"
 
-search() {  # search METHOD
-  resume=""; [ -f "$OUT/search_$1/search.ckpt" ] && resume="--resume"
+search() {  # search METHOD [EXTRA ARGS]
+  m=$1; shift
+  resume=""; [ -f "$OUT/search_$m/search.ckpt" ] && resume="--resume"
   # shellcheck disable=SC2086
-  ./build/text_search --method "$1" $SEARCH_ARGS --threads "$THREADS" --out "$OUT/search_$1" $resume > "$OUT/search_$1.log" 2>&1 ||
-    echo "text_results: search $1 failed (see $OUT/search_$1.log)" >&2
+  ./build/text_search --method "$m" $SEARCH_ARGS "$@" --threads "$THREADS" --out "$OUT/search_$m" $resume > "$OUT/search_$m.log" 2>&1 ||
+    echo "text_results: search $m failed (see $OUT/search_$m.log)" >&2
 }
 search enas &
-search darts &
+# shellcheck disable=SC2086
+search darts $DARTS_ARGS &
 wait
 
 train() {   # train ARCH NAME
@@ -56,5 +61,5 @@ for pair in $names; do
   printf '| %s | %s | %s | %s | `build/text_train --arch %s %s` |\n' "$name" "$(field test_acc)" "$(field valid_acc)" \
     "$(field best_epoch)" "$a" "$TRAIN_ARGS" >> "$table"
 done
-echo "searches: \`build/text_search --method enas|darts $SEARCH_ARGS --out $OUT/search_METHOD\`" >> "$table"
+echo "searches: \`build/text_search --method enas $SEARCH_ARGS --out $OUT/search_enas\`, \`build/text_search --method darts $SEARCH_ARGS $DARTS_ARGS --out $OUT/search_darts\`" >> "$table"
 cat "$table"
