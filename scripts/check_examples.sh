@@ -88,4 +88,25 @@ printf '{"LayerChoice1": [true, true]}' > "$T/bad_arch.json"
 # shellcheck disable=SC2086
 if ./build/text_train $TD --arch "$T/bad_arch.json" --out "$T/tt_bad" > "$T/tt_bad.log" 2>&1; then fail "text_train: a bad architecture file was accepted"; fi
 grep -q "bad_arch.json" "$T/tt_bad.log" || fail "text_train: the architecture error does not name the file"
-echo "check_examples: gan_search, gan_train, text_search (enas, darts) and text_train resume bit for bit; mismatched and corrupt checkpoints refused"
+
+# the other readers end to end: SST trees (fine and binary) and AG News CSV, one tiny epoch each
+mkdir -p "$T/sst" "$T/ag"
+for f in train dev test; do
+  printf '%s\n' "(3 (2 (2 The) (2 film)) (3 (3 is) (4 (4 great) (2 .))))" "(1 (2 A) (1 (1 dull) (2 (2 slow) (1 mess))))" \
+    "(0 (1 (1 Truly) (0 awful)) (2 .))" "(4 (3 (3 A) (4 gem)) (3 (2 of) (3 (2 a) (3 movie))))" > "$T/sst/$f.txt"
+done
+for i in 1 2 3 4 5 6 7 8 9 10 11 12; do
+  printf '"%d","Title %d","Body \\ of story %d, with ""quotes"""\n' $(( i % 4 + 1 )) "$i" "$i"
+done > "$T/ag/train.csv"
+head -n 4 "$T/ag/train.csv" > "$T/ag/test.csv"
+TX="--arch baseline --hidden 8 --batch 4 --epochs 1 --steps-per-epoch 2 --max-len 8 --threads 2"
+# shellcheck disable=SC2086
+./build/text_train $TX --dataset sst --data-dir "$T/sst" --out "$T/tt_sst" > "$T/tt_sst.log" 2>&1 || fail "text_train on SST trees (see $T/tt_sst.log)"
+grep -q "5 classes" "$T/tt_sst.log" || fail "text_train: SST should have 5 classes"
+# shellcheck disable=SC2086
+./build/text_train $TX --dataset sst --sst-binary --data-dir "$T/sst" --out "$T/tt_sst2" > "$T/tt_sst2.log" 2>&1 || fail "text_train on SST-2"
+grep -q "2 classes" "$T/tt_sst2.log" || fail "text_train: SST-2 should have 2 classes"
+# shellcheck disable=SC2086
+./build/text_train $TX --dataset agnews --data-dir "$T/ag" --min-count 1 --out "$T/tt_ag" > "$T/tt_ag.log" 2>&1 || fail "text_train on AG News CSV (see $T/tt_ag.log)"
+grep -q "4 classes" "$T/tt_ag.log" || fail "text_train: AG News should have 4 classes"
+echo "check_examples: gan_search, gan_train, text_search (enas, darts) and text_train resume bit for bit; mismatched and corrupt checkpoints refused; SST and AG News read end to end"
