@@ -83,6 +83,7 @@ fixtures:
 	$(TORCH_PYTHON) tests/ref/make_fixtures.py
 	$(TORCH_PYTHON) tests/ref/make_metric_fixtures.py
 	$(TORCH_PYTHON) tests/ref/make_pil_fixtures.py
+	$(TORCH_PYTHON) tests/ref/make_inception_fixture.py
 
 # AddressSanitizer + UndefinedBehaviorSanitizer build of the whole suite.
 asan: deps-test nasgan.h $(B)/tests_list.h
@@ -140,7 +141,8 @@ $(B)/fuzz_%: fuzz/%.c nasgan.h | $(B)
 fuzz-seeds: nasgan.h | $(B)
 	$(CC) -O1 -Wall -Wextra -I. -o $(B)/make_seeds fuzz/tools/make_seeds.c -lz -lm
 	mkdir -p fuzz/seeds/idx fuzz/seeds/ckpt fuzz/seeds/genotype_json fuzz/seeds/cifar10 fuzz/seeds/stl10 \
-	  fuzz/seeds/tokenizer fuzz/seeds/tsv fuzz/seeds/agnews_csv fuzz/seeds/sst fuzz/seeds/wordvec
+	  fuzz/seeds/tokenizer fuzz/seeds/tsv fuzz/seeds/agnews_csv fuzz/seeds/sst fuzz/seeds/wordvec \
+	  fuzz/seeds/inception
 	$(B)/make_seeds fuzz/seeds
 # Run every target for FUZZ_SECONDS each; any crash, leak or hang fails.
 FUZZ_SECONDS ?= 30
