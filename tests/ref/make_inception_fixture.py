@@ -29,6 +29,10 @@ bytes. The network then runs in float64 (eval mode, BN eps 1e-3) on float32 inpu
   xr   (1, 3, 37, 20)  -> pool3_r (1, 2048)       (non-square, odd-sized input)
   xg   (1, 1, 28, 28)  -> pool3_g (1, 2048)       (grayscale, replicated to 3 channels)
 The file is deterministic (numpy PCG64 with a fixed seed for the inputs).
+
+    /usr/bin/python3 tests/ref/make_inception_fixture.py --write-weights PATH
+also writes the formula weight file (95 MB, random weights: for end-to-end checks of programs,
+e.g. gan_train --fid-inception PATH; its numbers mean nothing).
 """
 import os
 import sys
@@ -242,6 +246,11 @@ def main():
     data = conv.serialize(tensors)
     crc = zlib.crc32(data) & 0xFFFFFFFF
     print("weight file: %d bytes, CRC32 %08x" % (len(data), crc))
+    if len(sys.argv) == 3 and sys.argv[1] == "--write-weights":
+        with open(sys.argv[2], "wb") as f:
+            f.write(data)
+        print("wrote the formula weights to %s" % sys.argv[2])
+        return
 
     net = net.double()
     rng = np.random.Generator(np.random.PCG64(20261129))
