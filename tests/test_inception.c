@@ -13,6 +13,9 @@
    other SIMD paths, yet far below what a wrong padding, pool or resize rule changes. */
 #include "test.h"
 #include "fixture.h"
+#ifdef _OPENMP
+#include <omp.h>
+#endif
 
 /* ---- the shared weight formula (see the fixture script) ---- */
 static uint64_t splitmix64(uint64_t x) {
@@ -135,7 +138,16 @@ TEST(inception_matches_torch) {
     CHECK_OK(ng_inception_forward(net, x->f, 2, 3, 32, 32, 0, f, lg));
     check_close_arr("pool3 (2x3x32x32)", f, pool3->f, 2 * NG_INCEPTION_FEATURES);
     check_close_arr("logits", lg, logits->f, 2 * NG_INCEPTION_CLASSES);
-    /* batch 1 gives the same features bitwise (per-column GEMM results do not depend on N) */
+#ifdef _OPENMP
+    {   /* bitwise the same on one thread (no sum crosses threads) */
+        int nt = omp_get_max_threads();
+        omp_set_num_threads(1);
+        CHECK_OK(ng_inception_forward(net, x->f, 2, 3, 32, 32, 0, f2, NULL));
+        omp_set_num_threads(nt);
+        CHECK_MSG(memcmp(f, f2, 2 * NG_INCEPTION_FEATURES * sizeof(float)) == 0, "features differ between 1 and %d threads", nt);
+    }
+#endif
+    /* batches of 1 (SGEMM may take another path for a smaller N: compared to the reference) */
     CHECK_OK(ng_inception_forward(net, x->f, 2, 3, 32, 32, 1, f2, NULL));
     check_close_arr("pool3 in batches of 1", f2, pool3->f, 2 * NG_INCEPTION_FEATURES);
     /* through an image source */
