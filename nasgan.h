@@ -1516,7 +1516,8 @@ ng_status ng_fmnist_evaluate(ng_fmnist_cnn *net, const ng_image_source *gen, con
 
    Cost: about 5.7 GFLOP per image, nearly all of it in SGEMM (im2col + @@GEMM, activations
    kept channel-major across the batch so 1x1 convolutions need no im2col). Weights take
-   95 MB; the forward needs about 30 MB per image of the batch. */
+   95 MB; the forward about 20 MB per image of the batch plus an 8 MB im2col tile (peak RSS
+   416 MB at batch 16, weights included; loading peaks at twice the weights). */
 
 #define NG_INCEPTION_FEATURES 2048      /* pool3 */
 #define NG_INCEPTION_CLASSES 1008       /* logits */
