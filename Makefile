@@ -84,6 +84,7 @@ fixtures:
 	$(TORCH_PYTHON) tests/ref/make_metric_fixtures.py
 	$(TORCH_PYTHON) tests/ref/make_pil_fixtures.py
 	$(TORCH_PYTHON) tests/ref/make_textnas_ctrl_fixture.py
+	$(TORCH_PYTHON) tests/ref/make_inception_fixture.py
 
 # AddressSanitizer + UndefinedBehaviorSanitizer build of the whole suite.
 asan: deps-test nasgan.h $(B)/tests_list.h
@@ -147,7 +148,7 @@ fuzz-seeds: nasgan.h | $(B)
 	$(CC) -O1 -Wall -Wextra -I. -o $(B)/make_seeds fuzz/tools/make_seeds.c -lz -lm
 	mkdir -p fuzz/seeds/idx fuzz/seeds/ckpt fuzz/seeds/genotype_json fuzz/seeds/cifar10 fuzz/seeds/stl10 \
 	  fuzz/seeds/tokenizer fuzz/seeds/tsv fuzz/seeds/agnews_csv fuzz/seeds/sst fuzz/seeds/wordvec \
-	  fuzz/seeds/textnas_arch_json
+	  fuzz/seeds/textnas_arch_json fuzz/seeds/inception
 	$(B)/make_seeds fuzz/seeds
 	cp tests/fixtures/nni_final_arc.json fuzz/seeds/textnas_arch_json/published.json
 # Run every target for FUZZ_SECONDS each; any crash, leak or hang fails.

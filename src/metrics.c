@@ -523,19 +523,25 @@ ng_status ng_metric_is_logits(const float *logits, int64_t n, int64_t k, int spl
 /* ---- offline evaluation with the Fashion-MNIST CNN ---- */
 
 static ng_status ng__u8_fill(const ng_image_source *src, int64_t first, int64_t count, float *out) {
-    const unsigned char *px = (const unsigned char *)src->user + first * src->size * src->size;
-    int64_t i, n = count * src->size * src->size;
+    int64_t per = (int64_t)(src->channels > 1 ? src->channels : 1) * src->size * src->size;
+    const unsigned char *px = (const unsigned char *)src->user + first * per;
+    int64_t i, n = count * per;
     for (i = 0; i < n; i++) out[i] = (float)px[i] * (2.0f / 255.0f) - 1.0f;
     return NG_OK;
 }
 
-ng_image_source ng_image_source_u8(const unsigned char *pixels, int64_t n, int size) {
+ng_image_source ng_image_source_u8_planes(const unsigned char *pixels, int64_t n, int channels, int size) {
     ng_image_source s;
     s.fill = ng__u8_fill;
     s.user = (void *)(uintptr_t)pixels;          /* read only: ng__u8_fill never writes */
     s.n = n;
     s.size = size;
+    s.channels = channels;
     return s;
+}
+
+ng_image_source ng_image_source_u8(const unsigned char *pixels, int64_t n, int size) {
+    return ng_image_source_u8_planes(pixels, n, 1, size);
 }
 
 static uint32_t ng__crc_f32s(uint32_t crc, const float *x, int64_t n) {
@@ -576,6 +582,9 @@ ng_status ng_fmnist_cnn_embed(ng_fmnist_cnn *net, const ng_image_source *src, in
     int size, retries = 0;
     ng_status st = NG_OK;
     if (!net || !src || !src->fill || src->n < 0) return ng_fail(NG_ERR_ARG, "fmnist embed: NULL network or source");
+    if (src->channels > 1)
+        return ng_fail(NG_ERR_ARG, "fmnist embed: the source has %d channels; the Fashion-MNIST CNN takes grayscale images",
+                       src->channels);
     size = src->size;
     if (size < 28 || (size - 28) % 2 != 0 || size > 4096)
         return ng_fail(NG_ERR_ARG, "fmnist embed: images are %dx%d; 28x28 or a larger size with an even margin (32x32) expected",

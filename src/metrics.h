@@ -103,17 +103,23 @@ ng_status ng_metric_is_logits(const float *logits, int64_t n, int64_t k, int spl
 
 /* ---- offline evaluation with the Fashion-MNIST CNN (see the warning at the top) ---- */
 /* Images to evaluate, produced on demand: fill() writes images [first, first + count) as
-   (count, 1, size, size) floats in [-1, 1]. size is 28 or larger with size - 28 even (a
-   32x32 generator's output is centre-cropped to 28x28). */
+   (count, C, size, size) floats in [-1, 1], C = channels (0 means 1). For the Fashion-MNIST
+   CNN, C is 1 and size is 28 or larger with size - 28 even (a 32x32 generator's output is
+   centre-cropped to 28x28); the Inception network (@@INCEPTION) takes C = 1 or 3, any size.
+   `channels` was added last so that brace initialisers {fill, user, n, size} written before
+   it still mean grayscale; code that sets the fields one by one must set it too. */
 typedef struct ng_image_source ng_image_source;
 struct ng_image_source {
     ng_status (*fill)(const ng_image_source *src, int64_t first, int64_t count, float *out);
     void *user;
     int64_t n;              /* number of images */
     int size;               /* H = W */
+    int channels;           /* 0 or 1: grayscale; 3: RGB planes */
 };
 /* A source over uint8 images (N, size, size), mapped to [-1, 1] as ng_images_u8_to_tensor. */
 ng_image_source ng_image_source_u8(const unsigned char *pixels, int64_t n, int size);
+/* The same over (N, channels, size, size) channel planes (ng_image_set's layout). */
+ng_image_source ng_image_source_u8_planes(const unsigned char *pixels, int64_t n, int channels, int size);
 
 /* "fmnist_cnn/fc1_relu128/crc32=XXXXXXXX": the layer and a CRC-32 of every weight and
    running statistic, so statistics from another training run are refused. cap >= 64. */

@@ -565,7 +565,7 @@ TEST(metrics_fmnist_evaluate) {
     for (i = 0; i < NR * 28 * 28; i++) px[i] = (unsigned char)(ng_rng_u64(&r) >> 56);
     real = ng_image_source_u8(px, NR, 28);
     g32.size = 32; g28.size = 28;
-    gen.fill = gen_fill; gen.user = &g32; gen.n = NG; gen.size = 32;
+    gen.fill = gen_fill; gen.user = &g32; gen.n = NG; gen.size = 32; gen.channels = 1;
     gen28 = gen; gen28.user = &g28; gen28.size = 28;
     /* identity: stable, and changes with any weight */
     ng_fmnist_cnn_identity(net, id1, sizeof id1);

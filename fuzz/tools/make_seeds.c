@@ -197,6 +197,31 @@ int main(int argc, char **argv) {
         rc |= ng_textnas_arch_to_json(&a, &text, &n) != NG_OK || save(tdir, "baseline.json", text, n);
         free(text);
     }
+    /* Inception weight files: a real one is 95 MB, so the seeds are small files that reach
+       the loader's checks (format record, tensor table): the first tensors only, one of them
+       misshaped, and an unknown tensor */
+    {
+        char wdir[400], name[64];
+        int variant;
+        snprintf(wdir, sizeof wdir, "%s/inception", root);
+        for (variant = 0; variant < 3; variant++) {
+            ng_params *w = ng_params_create(NG_INCEPTION_GROUP, 0);
+            unsigned char *buf = NULL;
+            for (i = 0; i < 5; i++) {
+                ng_shape sh;
+                ng_inception_tensor_info(i, name, sizeof name, &sh);
+                if (variant == 1 && i == 0) sh = ng_shape4(2, 3, 3, 3);   /* should be (32, 3, 3, 3) */
+                ng_params_add(w, name, sh);
+            }
+            if (variant == 2) ng_params_add(w, "AuxLogits.fc.bias", ng_shape1(2));
+            rc |= ng_params_alloc(w) != NG_OK;
+            for (i = 0; i < (int)w->numel; i++) w->data[i] = 0.5f;
+            rc |= ng_inception_serialize_params(w, &buf, &n) != NG_OK;
+            rc |= save(wdir, variant == 0 ? "first_tensors.ngck" : variant == 1 ? "misshaped.ngck" : "unknown.ngck", buf, n);
+            free(buf);
+            ng_params_free(w);
+        }
+    }
     rc |= text_seeds(root);
     if (rc) fprintf(stderr, "make_seeds: failed\n");
     else printf("make_seeds: wrote seeds under %s\n", root);

@@ -1,0 +1,87 @@
+/* ======================================================================================== */
+/* @@INCEPTION  the FID Inception-v3 feature network (inference only, weights from a file)  */
+/* ======================================================================================== */
+/* The Inception-v3 variant that FID, KID and IS on CIFAR-10/STL-10 are conventionally computed
+   with (the TF-FID "2015-12-05" graph as ported by pytorch-fid): a forward-only network with
+   no tape, so that users who bring those weights get numbers comparable to papers.
+
+   Architecture (torchvision's Inception-v3 layout and tensor names, with the FID changes):
+     input     (N, 3, H, W) in [-1, 1] (grayscale inputs are replicated to 3 channels),
+               resized to 299x299 with bilinear interpolation, align_corners = False (no
+               antialiasing), as F.interpolate does
+     stem      Conv2d_1a_3x3 (s2), Conv2d_2a_3x3, Conv2d_2b_3x3 (p1), max-pool 3/2,
+               Conv2d_3b_1x1, Conv2d_4a_3x3, max-pool 3/2
+     blocks    Mixed_5b/5c/5d (A), Mixed_6a (B), Mixed_6b..6e (C), Mixed_7a (D),
+               Mixed_7b (E_1), Mixed_7c (E_2)
+     pool3     global average pool of Mixed_7c: 2048 features
+     logits    fc: 2048 -> 1008 (the TF graph's 1008 classes; IS uses all of them)
+   Every convolution is "BasicConv2d": conv (no bias) + batch norm (eps 1e-3, running
+   statistics) + ReLU; the batch norm is folded into the convolution at load time. The pool
+   branches of A, C and E_1 average 3x3 windows (stride 1, padding 1) over the valid pixels
+   only (count_include_pad = False); E_2's pool branch is a 3x3 max-pool (stride 1, pad 1).
+
+   WEIGHT FILE: a nasgan checkpoint (format in @@IO) with two records:
+     "inception/format"      NG_CKPT_RAW, 8 bytes: "NGIN", u32 version (1)
+     "params/inception_fid"  NG_CKPT_PARAMS: every tensor of the network by its PyTorch name
+                             (Conv2d_1a_3x3.conv.weight, Conv2d_1a_3x3.bn.weight, .bn.bias,
+                             .bn.running_mean, .bn.running_var, ..., fc.weight, fc.bias), in
+                             any order (scripts/convert_inception.py writes the order of
+                             ng_inception_tensor_info)
+   so the checkpoint layer checks magic, version, CRC-32 and framing. The loader then refuses,
+   naming the file and the tensor: a missing, duplicated, unknown or misshaped tensor, a
+   non-finite value and a negative running variance. scripts/convert_inception.py converts
+   pytorch-fid's pt_inception-2015-12-05-6726825d.pth (see docs/metrics.md).
+
+   Cost: about 5.7 GFLOP per image, nearly all of it in SGEMM (im2col + @@GEMM, activations
+   kept channel-major across the batch so 1x1 convolutions need no im2col). Weights take
+   95 MB; the forward about 20 MB per image of the batch plus an 8 MB im2col tile (peak RSS
+   416 MB at batch 16, weights included; loading peaks at twice the weights). */
+
+#define NG_INCEPTION_FEATURES 2048      /* pool3 */
+#define NG_INCEPTION_CLASSES 1008       /* logits */
+#define NG_INCEPTION_SIZE 299           /* network input size */
+#define NG_INCEPTION_FORMAT_VERSION 1u
+#define NG_INCEPTION_GROUP "inception_fid"   /* parameter record: "params/inception_fid" */
+
+typedef struct ng_inception ng_inception;
+
+/* Load a weight file / parse one held in memory (`name` is used in messages). The loaded
+   network holds only the folded weights. */
+ng_status ng_inception_load(const char *path, ng_inception **out);
+ng_status ng_inception_parse(const unsigned char *buf, size_t n, const char *name, ng_inception **out);
+void ng_inception_free(ng_inception *net);
+
+/* "inception_fid/pool3_2048/crc32=XXXXXXXX": a CRC-32 of every tensor of the file in the order
+   of ng_inception_tensor_info (independent of the file's order), so that statistics computed
+   with other weights are refused. cap >= 64. */
+void ng_inception_identity(const ng_inception *net, char *buf, size_t cap);
+
+/* The file's tensors: count, and the name (truncated to cap - 1 bytes; 64 always suffice)
+   and shape of tensor i (NG_ERR_ARG out of range). */
+int ng_inception_tensor_count(void);
+ng_status ng_inception_tensor_info(int i, char *name, size_t cap, ng_shape *shape);
+/* Writing weight files from C (tests, or weights trained elsewhere): add every tensor, in
+   ng_inception_tensor_info's order, to an empty group created with
+   ng_params_create(NG_INCEPTION_GROUP, 0); allocate and fill it; then serialise or save it
+   with the format record. */
+ng_status ng_inception_params_layout(ng_params *g);
+ng_status ng_inception_serialize_params(const ng_params *g, unsigned char **out, size_t *n);
+ng_status ng_inception_save_params(const ng_params *g, const char *path);
+
+/* pool3 features (n, 2048) and/or logits (n, 1008) (either may be NULL) of n images x
+   (n, channels, h, w) in [-1, 1], channels 1 or 3, 1 <= h, w <= 4096, in batches of `batch`
+   (<= 0: 16). Threads with OpenMP (inside SGEMM and the im2col/pool loops). NG_ERR_ARG for
+   non-finite pixels. */
+ng_status ng_inception_forward(const ng_inception *net, const float *x, int64_t n, int channels, int h, int w,
+                               int batch, float *pool3, float *logits);
+/* The same for an image source of 1 or 3 channels (ng_image_source.channels) of any size. */
+ng_status ng_inception_embed(const ng_inception *net, const ng_image_source *src, int batch, float *pool3,
+                             float *logits);
+/* Statistics of src's pool3 features tagged with ng_inception_identity (N >= 2). */
+ng_status ng_inception_stats(const ng_inception *net, const ng_image_source *src, int batch, ng_feat_stats *out);
+/* FID of gen against `real` (refused with NG_ERR_MISMATCH unless computed with this network),
+   KID against real_features (n_real_features, 2048) when not NULL, and IS from the 1008
+   logits; options and result as ng_fmnist_evaluate (opts->batch <= 0: 16). */
+ng_status ng_inception_evaluate(const ng_inception *net, const ng_image_source *gen, const ng_feat_stats *real,
+                                const float *real_features, int64_t n_real_features, const ng_eval_opts *opts,
+                                ng_eval_result *out);
