@@ -85,6 +85,7 @@ fixtures:
 	$(TORCH_PYTHON) tests/ref/make_pil_fixtures.py
 	$(TORCH_PYTHON) tests/ref/make_textnas_ctrl_fixture.py
 	$(TORCH_PYTHON) tests/ref/make_inception_fixture.py
+	$(TORCH_PYTHON) tests/ref/make_textnas_net_fixture.py
 
 # AddressSanitizer + UndefinedBehaviorSanitizer build of the whole suite.
 asan: deps-test nasgan.h $(B)/tests_list.h
