@@ -8,8 +8,11 @@
    |gpu - cpu| <= atol + rtol |cpu|. Tolerances (documented per case below):
      elementwise, copies, pooling, activations: atol 1e-6, rtol 1e-6 (same float formulas)
      reductions, softmax, losses:               atol 1e-5, rtol 1e-5 (different summation order)
-     cuBLAS products (matmul, linear, conv2d):  atol 1e-4, rtol 1e-4 (FP32, TF32 off; blocking
-                                                differs from the built-in SGEMM)
+     cuBLAS products (matmul, linear, conv2d,   atol 1e-4, rtol 1e-4 (FP32, TF32 off; blocking
+       conv1d, seq_attention, seq_gru)          differs from the built-in SGEMM)
+   Sequence ops take their masks from fixed lengths (pads, empty sequences) built inside the
+   case; embedding ids and lengths are fixed arrays; the long GRU case scales its weights so
+   the recurrence is not chaotic (rounding differences would otherwise grow over the steps).
    NaN or Inf anywhere is a failure. Sentinel tensors filled with a pattern sit in the device
    arena before the inputs, after the forward and after the backward; any change fails (note:
    the arena pads allocations to 64 bytes, so an overrun smaller than the padding is not seen).
@@ -20,7 +23,8 @@
    (losses and gradient blocks within 1e-3 of the block's largest value); and 20 alphaGAN
    search steps (D, G, arch in turn, Adam on the device) run twice, bit for bit, parameters and
    BN running statistics. `make test-cuda-emu` runs this file against an emulated device (see
-   NG_PARITY_EMULATE below). Without a device: prints "test_cuda: no CUDA device: skipped" and exits 0. */
+   NG_PARITY_EMULATE below); `make test-cuda-host-emu` runs it against nasgan_cuda.cu's own
+   kernels compiled for the host (tests/cuda_host_emu/). Without a device: prints "test_cuda: no CUDA device: skipped" and exits 0. */
 #define NASGAN_IMPLEMENTATION
 #include "nasgan.h"
 #include <stdio.h>
@@ -263,6 +267,21 @@ static ng_tensor *b_text_chain(ng_ctx *c, ng_tensor **x) { /* embedding -> conv1
     h = ng_seq_attention(c, h, h, h, m, 2, 0.0f);
     return ng_seq_mean_pool(c, h, m);
 }
+/* larger cases: several blocks per launch, many positions per vocabulary row */
+static int32_t big_ids[9 * 37], big_len[9];
+static void big_init(void) {
+    int j;
+    for (j = 0; j < 9; j++) big_len[j] = (int32_t)(37 - 4 * j);       /* 37, 33, ..., 5 */
+    for (j = 0; j < 9 * 37; j++) big_ids[j] = (j % 37) >= big_len[j / 37] ? 0 : (int32_t)(1 + (j * 131) % 299);
+}
+static ng_tensor *b_emb_big(ng_ctx *c, ng_tensor **x) { return ng_embedding(c, x[0], big_ids, 9, 37, 0); }
+static ng_tensor *b_attn_big(ng_ctx *c, ng_tensor **x) { return ng_seq_attention(c, x[0], x[1], x[2], seq_lengths_mask(c, big_len, 9, 37), 4, 0.1f); }
+/* weights scaled to 0.15 x [-2, 2]: with [-2, 2] itself a 33-unit GRU is chaotic over 37
+   steps and float rounding differences between any two summation orders grow past 1e-4 */
+static ng_tensor *b_gru_big(ng_ctx *c, ng_tensor **x) {
+    return ng_seq_gru(c, x[0], seq_lengths_mask(c, big_len, 9, 37), ng_scale(c, x[1], 0.15f), ng_scale(c, x[2], 0.15f), x[3], x[4], 1);
+}
+static ng_tensor *b_conv1d_big(ng_ctx *c, ng_tensor **x) { return ng_conv1d(c, ng_seq_mask(c, x[0], seq_lengths_mask(c, big_len, 9, 37)), x[1], x[2]); }
 
 #define E1 1e-6, 1e-6
 #define E2 1e-5, 1e-5
@@ -336,6 +355,10 @@ static const op_case cases[] = {
     {"seq_gru forward 3x6x4 H5 lengths 6,3,1", 5, {{3, {3, 6, 4, 1}}, {2, {15, 4, 1, 1}}, {2, {15, 5, 1, 1}}, {1, {15, 1, 1, 1}}, {1, {15, 1, 1, 1}}}, b_gru_fw, E3},
     {"seq_gru reverse 4x6x3 H4 lengths 5,6,0,2", 5, {{3, {4, 6, 3, 1}}, {2, {12, 3, 1, 1}}, {2, {12, 4, 1, 1}}, {1, {12, 1, 1, 1}}, {1, {12, 1, 1, 1}}}, b_gru_rev, E3},
     {"seq_gru both directions summed", 5, {{3, {4, 6, 3, 1}}, {2, {12, 3, 1, 1}}, {2, {12, 4, 1, 1}}, {1, {12, 1, 1, 1}}, {1, {12, 1, 1, 1}}}, b_bigru, E3},
+    {"embedding 300x40, 9x37 ids, padding_idx 0", 1, {{2, {300, 40, 1, 1}}}, b_emb_big, E1},
+    {"conv1d K7 9x37x30 -> 50 masked", 3, {{3, {9, 37, 30, 1}}, {3, {50, 30, 7, 1}}, {1, {50, 1, 1, 1}}}, b_conv1d_big, E3},
+    {"seq_attention big heads 4 dropout 0.1 9x37x64", 3, {{3, {9, 37, 64, 1}}, {3, {9, 37, 64, 1}}, {3, {9, 37, 64, 1}}}, b_attn_big, E3},
+    {"seq_gru big reverse 9x37x20 H33", 5, {{3, {9, 37, 20, 1}}, {2, {99, 20, 1, 1}}, {2, {99, 33, 1, 1}}, {1, {99, 1, 1, 1}}, {1, {99, 1, 1, 1}}}, b_gru_big, E3},
     {"text chain: embedding, conv1d, seq BN, mask, pool, attention, mean pool", 3, {{2, {5, 6, 1, 1}}, {3, {4, 6, 3, 1}}, {1, {4, 1, 1, 1}}}, b_text_chain, E3},
 };
 
@@ -672,6 +695,7 @@ int main(int argc, char **argv) {
     gpu = ng_ctx_create_on((size_t)256 << 20, 1, NG_CUDA);
     if (!cpu || !gpu) { printf("test_cuda: cannot create contexts: %s\n", ng_last_error()); return 1; }
     for (i = 0; i < 64; i++) ce_labels[i] = (int32_t)((i * 7) % 10);
+    big_init();
     {
         ng_rng r;
         ng_rng_seed(&r, 5);
