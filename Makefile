@@ -177,7 +177,7 @@ CUDA_HOME ?= /usr/local/cuda
 CUDA_ARCH ?= -gencode arch=compute_80,code=sm_80 -gencode arch=compute_90,code=sm_90 -gencode arch=compute_90,code=compute_90
 NVCCFLAGS ?= -O3 -std=c++17 $(CUDA_ARCH) -Xcompiler -Wall,-Wextra,-Werror -Werror all-warnings
 CUDA_LIBS ?= -L$(CUDA_HOME)/lib64 -Wl,-rpath,$(CUDA_HOME)/lib64 -lcublas -lcudart -lstdc++
-.PHONY: cuda test-cuda test-cuda-emu
+.PHONY: cuda test-cuda test-cuda-emu test-cuda-host-emu
 cuda: $(B)/test_cuda $(B)/bench_gpu_steps
 $(B)/nasgan_cuda.o: nasgan_cuda.cu nasgan.h | $(B)
 	$(NVCC) $(NVCCFLAGS) -I. -c nasgan_cuda.cu -o $@
@@ -193,3 +193,11 @@ test-cuda: $(B)/test_cuda
 test-cuda-emu: nasgan.h | $(B)
 	$(CC) -O0 -fopenmp -Wall -Wextra -Werror -std=c11 -DNG_PARITY_EMULATE -I. -o $(B)/test_cuda_emu tests/cuda_parity.c $(LDLIBS)
 	cd $(B) && ./test_cuda_emu
+# nasgan_cuda.cu's own kernels compiled for the host (fake CUDA runtime and cuBLAS in
+# tests/cuda_host_emu/, one std::thread per CUDA thread) against the CPU ops: checks index
+# arithmetic, launch bounds and GEMM arguments without a GPU (g++ with C++20; seconds).
+# HOST_EMU_CASES: case-name substrings (the supernet checks are too slow emulated).
+HOST_EMU_CASES ?= matmul linear add sub mul scale sum mean reshape concat slice relu tanh sigmoid softmax dropout \
+  cross hinge bce conv batch_norm spectral mixed upsample avg_pool2 sum_hw embedding seq_ "text chain"
+test-cuda-host-emu: nasgan.h
+	./tests/cuda_host_emu/run.sh $(HOST_EMU_CASES)

@@ -15,10 +15,17 @@
      statistics, one block per channel), spectral_norm (one power iteration in one block; sigma
      comes back to the host for the backward, as on the CPU), upsample (nearest, bilinear),
      avg_pool2, sum_hw, mixed and mixed_cols (softmax-weighted sums; alpha gradient from
-     per-4096-element block partials added in block order).
-   Ops WITHOUT kernels yet (refused on the device with NG_ERR_UNSUPPORTED naming the op):
-     embedding, seq_mask, conv1d, seq_pool3,
-     seq_batch_norm, seq_mean_pool, seq_attention, seq_gru.
+     per-4096-element block partials added in block order),
+     the sequence ops (channel-last (N, L, D), same node layout as src/ops_seq.c):
+     embedding (positions grouped by vocabulary row on the host in the forward; the backward
+     gathers each used row's positions in order, pad row skipped), seq_mask (select),
+     conv1d (im2col + cuBLAS GEMM; col2im by gather), seq_pool3 (avg and max; max gradient by
+     gather over the three windows that can pick a position), seq_batch_norm (batch norm's
+     per-channel kernels with N*L rows, pads included), seq_mean_pool, seq_attention (QK^T and
+     PV as strided-batched GEMMs per head; dropout multipliers drawn on the host by the
+     wrapper, as the CPU does), seq_gru (input projections of all positions in one GEMM,
+     recurrent projection per step, true lengths; lengths read on the host by the wrapper).
+   Every op of NG_OP_LIST has a kernel.
    Fused: Adam, EMA (ng_cuda_adam_step, ng_cuda_ema_update).
 
    Determinism: no atomics anywhere; every reduction is a fixed loop per output element or a
@@ -1309,6 +1316,476 @@ void bw_mixed_cols(ng_node *n) {
 }
 
 /* ---------------------------------------------------------------------------------------- */
+/* sequence ops (channel-last (N, L, D)): embedding, seq_mask, conv1d, seq_pool3,           */
+/* seq_batch_norm, seq_mean_pool, seq_attention, seq_gru. Same node layout as src/ops_seq.c. */
+/* ---------------------------------------------------------------------------------------- */
+/* embedding. The ids arrive in n->saved as a host copy (the wrapper's). The forward groups
+   the positions by vocabulary row on the host (a stable counting sort: positions of one row in
+   increasing order) and copies ids, order and segments to the device; n->saved becomes a host
+   EmbSaved pointing at them. Backward: one thread per (used row, column) adds its positions'
+   gradients in position order, as the CPU does (no atomics). */
+struct EmbSaved { const int32_t *ids, *order, *seg_start, *seg_row; int64_t n_rows; };
+__global__ void k_emb_fw(const float *tab, const int32_t *ids, float *y, int64_t P, int64_t D) {
+    GRID_LOOP(i, P * D) y[i] = tab[(int64_t)ids[i / D] * D + i % D];
+}
+__global__ void k_emb_bw(const float *g, float *gt, EmbSaved e, int64_t D, int64_t pad) {
+    GRID_LOOP(i, e.n_rows * D) {
+        int64_t u = i / D, c = i % D, row = e.seg_row[u];
+        if (row == pad) continue;
+        float acc = gt[row * D + c];
+        for (int32_t j = e.seg_start[u]; j < e.seg_start[u + 1]; j++) acc += g[(int64_t)e.order[j] * D + c];
+        gt[row * D + c] = acc;
+    }
+}
+void fw_embedding(ng_node *n) {
+    int64_t P = n->i[0] * n->i[1], V = n->in[0]->shape.d[0], D = n->in[0]->shape.d[1];
+    const int32_t *ids = (const int32_t *)n->saved;
+    if (P > 0x7fffffffLL) { ng__cuda_op_fail(n, "more than 2^31 positions"); return; }
+    /* host: count per row, prefix sums, stable placement */
+    int32_t *cnt = (int32_t *)ng__cuda_host_scratch(n, (size_t)(V + 1) * sizeof(int32_t));
+    int32_t *hbuf = (int32_t *)ng__cuda_host_scratch(n, (size_t)(3 * P + 1) * sizeof(int32_t));
+    EmbSaved *e = (EmbSaved *)ng__cuda_host_scratch(n, sizeof(EmbSaved));
+    if (!cnt || !hbuf || !e) { ng__cuda_op_fail(n, "host arena exhausted"); return; }
+    int32_t *order = hbuf, *seg_start = hbuf + P, *seg_row = hbuf + 2 * P + 1;
+    memset(cnt, 0, (size_t)(V + 1) * sizeof(int32_t));
+    for (int64_t p = 0; p < P; p++) cnt[ids[p] + 1]++;
+    int64_t U = 0;
+    for (int64_t v = 0; v < V; v++) {
+        if (cnt[v + 1] > 0) { seg_start[U] = cnt[v]; seg_row[U] = (int32_t)v; U++; }
+        cnt[v + 1] += cnt[v];                  /* cnt[v]: first slot of row v */
+    }
+    seg_start[U] = (int32_t)P;
+    for (int64_t p = 0; p < P; p++) order[cnt[ids[p]]++] = (int32_t)p;
+    /* device copies: ids (P), order (P), seg_start (U + 1), seg_row (U) */
+    int32_t *d = (int32_t *)ng__cuda_scratch(n, 2 * P + 2 * U + 1);
+    if (!d) return;
+    if (P > 0 && (h_h2d(d, ids, (size_t)P * sizeof(int32_t)) || h_h2d(d + P, order, (size_t)P * sizeof(int32_t)) ||
+                  h_h2d(d + 2 * P + U + 1, seg_row, (size_t)U * sizeof(int32_t)))) { ng__cuda_op_fail(n, "id copy failed"); return; }
+    if (h_h2d(d + 2 * P, seg_start, (size_t)(U + 1) * sizeof(int32_t))) { ng__cuda_op_fail(n, "id copy failed"); return; }
+    e->ids = d; e->order = d + P; e->seg_start = d + 2 * P; e->seg_row = d + 2 * P + U + 1; e->n_rows = U;
+    n->saved = e;
+    if (P * D > 0) k_emb_fw<<<blocks_for(P * D), 256, 0, cu()->stream>>>(n->in[0]->data, e->ids, n->out->data, P, D);
+    launch_check(n);
+}
+void bw_embedding(ng_node *n) {
+    int64_t D = n->in[0]->shape.d[1];
+    const EmbSaved *e = (const EmbSaved *)n->saved;
+    float *gt = ng__cuda_in_grad(n, 0);
+    if (!gt || e->n_rows * D == 0) return;
+    k_emb_bw<<<blocks_for(e->n_rows * D), 256, 0, cu()->stream>>>(n->out->grad, gt, *e, D, n->i[2]);
+    launch_check(n);
+}
+
+/* seq_mask: select, not multiply */
+__global__ void k_seq_mask_fw(const float *x, const float *m, float *y, int64_t P, int64_t D) {
+    GRID_LOOP(i, P * D) y[i] = m[i / D] != 0.0f ? x[i] : 0.0f;
+}
+__global__ void k_seq_mask_bw(const float *g, const float *m, float *gx, int64_t P, int64_t D) {
+    GRID_LOOP(i, P * D) if (m[i / D] != 0.0f) gx[i] += g[i];
+}
+void fw_seq_mask(ng_node *n) {
+    int64_t P = n->in[0]->shape.d[0] * n->in[0]->shape.d[1], D = n->in[0]->shape.d[2];
+    if (P * D == 0) return;
+    k_seq_mask_fw<<<blocks_for(P * D), 256, 0, cu()->stream>>>(n->in[0]->data, n->in[1]->data, n->out->data, P, D);
+    launch_check(n);
+}
+void bw_seq_mask(ng_node *n) {
+    int64_t P = n->in[0]->shape.d[0] * n->in[0]->shape.d[1], D = n->in[0]->shape.d[2];
+    float *gx = ng__cuda_in_grad(n, 0);
+    if (!gx || P * D == 0) return;
+    k_seq_mask_bw<<<blocks_for(P * D), 256, 0, cu()->stream>>>(n->out->grad, n->in[1]->data, gx, P, D);
+    launch_check(n);
+}
+
+/* conv1d: col (N*L, C*K), col[(b, t), c*K + k] = x[b, t + k - (K-1)/2, c] (0 outside);
+   y = col W^T (+ b). saved: col (device, when K > 1 and w needs a gradient). */
+__global__ void k_conv1d_im2col(const float *x, float *col, int64_t N, int64_t L, int64_t C, int64_t K) {
+    int64_t CK = C * K, P = (K - 1) / 2;
+    GRID_LOOP(i, N * L * CK) {
+        int64_t r = i / CK, j = i % CK, c = j / K, k = j % K, b = r / L, t = r % L, s = t + k - P;
+        col[i] = s >= 0 && s < L ? x[(b * L + s) * C + c] : 0.0f;
+    }
+}
+/* gx[b, s, c] += sum over k (in order) of gcol[(b, s - k + P), c*K + k] */
+__global__ void k_conv1d_col2im(const float *gcol, float *gx, int64_t N, int64_t L, int64_t C, int64_t K) {
+    int64_t CK = C * K, P = (K - 1) / 2;
+    GRID_LOOP(i, N * L * C) {
+        int64_t c = i % C, r = i / C, b = r / L, s = r % L;
+        float acc = gx[i];
+        for (int64_t k = 0; k < K; k++) {
+            int64_t t = s - k + P;
+            if (t >= 0 && t < L) acc += gcol[(b * L + t) * CK + c * K + k];
+        }
+        gx[i] = acc;
+    }
+}
+void fw_conv1d(ng_node *n) {
+    ng_tensor *x = n->in[0], *w = n->in[1];
+    int64_t N = x->shape.d[0], L = x->shape.d[1], C = x->shape.d[2], O = w->shape.d[0], K = n->i[0];
+    const float *col = x->data;
+    float *y = n->out->data;
+    if (K > 1) {
+        float *cb = ng__cuda_scratch(n, N * L * C * K);
+        if (!cb) return;
+        if (N * L * C > 0) k_conv1d_im2col<<<blocks_for(N * L * C * K), 256, 0, cu()->stream>>>(x->data, cb, N, L, C, K);
+        col = cb;
+        if ((n->need >> 1) & 1u) n->saved = cb;
+    }
+    if (n->n_in == 3 && N * L * O > 0) k_fill_rows<<<blocks_for(N * L * O), 256, 0, cu()->stream>>>(y, n->in[2]->data, N * L, O);
+    sgemm_rm(n, 0, 1, N * L, O, C * K, 1.0f, col, C * K, w->data, C * K, n->n_in == 3 ? 1.0f : 0.0f, y, O);
+    launch_check(n);
+}
+void bw_conv1d(ng_node *n) {
+    ng_tensor *x = n->in[0], *w = n->in[1];
+    int64_t N = x->shape.d[0], L = x->shape.d[1], C = x->shape.d[2], O = w->shape.d[0], K = n->i[0];
+    const float *g = n->out->grad;
+    float *gx = ng__cuda_in_grad(n, 0), *gw = ng__cuda_in_grad(n, 1), *gb = n->n_in == 3 ? ng__cuda_in_grad(n, 2) : NULL;
+    if (gb && O > 0) k_colsum_add<<<blocks_for(O), 256, 0, cu()->stream>>>(gb, g, N * L, O);
+    if (gw) {
+        const float *col = K == 1 ? x->data : (const float *)n->saved;
+        sgemm_rm(n, 1, 0, O, C * K, N * L, 1.0f, g, O, col, C * K, 1.0f, gw, C * K);
+    }
+    if (gx) {
+        if (K == 1) {
+            sgemm_rm(n, 0, 0, N * L, C, O, 1.0f, g, O, w->data, C, 1.0f, gx, C);
+        } else {
+            float *gcol = ng__cuda_scratch(n, N * L * C * K);
+            if (!gcol) return;
+            sgemm_rm(n, 0, 0, N * L, C * K, O, 1.0f, g, O, w->data, C * K, 0.0f, gcol, C * K);
+            if (N * L * C > 0) k_conv1d_col2im<<<blocks_for(N * L * C), 256, 0, cu()->stream>>>(gcol, gx, N, L, C, K);
+        }
+    }
+    launch_check(n);
+}
+
+/* seq_pool3 (kernel 3, stride 1, padding 1 along L); i[0] = 1: max, 0: avg */
+__device__ int64_t pool3_argmax(const float *xb, int64_t t, int64_t L, int64_t D, int64_t c) {
+    int64_t s = t > 0 ? t - 1 : t, e = t + 1 < L ? t + 1 : t, best = s;
+    float m = xb[s * D + c];
+    for (int64_t u = s + 1; u <= e; u++) {
+        float v = xb[u * D + c];
+        if (v > m || isnan(v)) { m = v; best = u; }
+        if (isnan(m)) break;
+    }
+    return best;
+}
+__global__ void k_pool3_fw(const float *x, float *y, int64_t N, int64_t L, int64_t D, int is_max) {
+    GRID_LOOP(i, N * L * D) {
+        int64_t c = i % D, t = (i / D) % L, b = i / (L * D);
+        const float *xb = x + b * L * D;
+        if (is_max) {
+            y[i] = xb[pool3_argmax(xb, t, L, D, c) * D + c];
+        } else {
+            float s = (t > 0 ? xb[(t - 1) * D + c] : 0.0f) + xb[t * D + c];
+            s += t + 1 < L ? xb[(t + 1) * D + c] : 0.0f;
+            y[i] = s / 3.0f;
+        }
+    }
+}
+/* gather per input position u: max adds g[t] for t = u-1, u, u+1 (in order) whose window
+   maximum sits at u; avg as the CPU's sum */
+__global__ void k_pool3_bw(const float *x, const float *g, float *gx, int64_t N, int64_t L, int64_t D, int is_max) {
+    GRID_LOOP(i, N * L * D) {
+        int64_t c = i % D, u = (i / D) % L, b = i / (L * D);
+        const float *xb = x + b * L * D, *gb = g + b * L * D;
+        if (is_max) {
+            float acc = gx[i];
+            for (int64_t t = u - 1; t <= u + 1; t++)
+                if (t >= 0 && t < L && pool3_argmax(xb, t, L, D, c) == u) acc += gb[t * D + c];
+            gx[i] = acc;
+        } else {
+            float s = gb[u * D + c];
+            if (u > 0) s += gb[(u - 1) * D + c];
+            if (u + 1 < L) s += gb[(u + 1) * D + c];
+            gx[i] += s / 3.0f;
+        }
+    }
+}
+void fw_seq_pool3(ng_node *n) {
+    const ng_shape *s = &n->in[0]->shape;
+    if (n->out->numel == 0) return;
+    k_pool3_fw<<<blocks_for(n->out->numel), 256, 0, cu()->stream>>>(n->in[0]->data, n->out->data, s->d[0], s->d[1], s->d[2], (int)n->i[0]);
+    launch_check(n);
+}
+void bw_seq_pool3(ng_node *n) {
+    const ng_shape *s = &n->in[0]->shape;
+    float *gx = ng__cuda_in_grad(n, 0);
+    if (!gx || n->out->numel == 0) return;
+    k_pool3_bw<<<blocks_for(n->out->numel), 256, 0, cu()->stream>>>(n->in[0]->data, n->out->grad, gx, s->d[0], s->d[1], s->d[2], (int)n->i[0]);
+    launch_check(n);
+}
+
+/* seq_batch_norm: batch norm's kernels with R = N*L rows as the batch, D channels, S = 1
+   (padded positions included, as on the CPU). Same saved layout (mean, invstd) and aux. */
+void fw_seq_batch_norm(ng_node *n) {
+    const BnAux *aux = (const BnAux *)n->aux;
+    int64_t R = n->in[0]->shape.d[0] * n->in[0]->shape.d[1], D = n->in[0]->shape.d[2];
+    const float *gamma = n->i[1] ? n->in[1]->data : NULL;
+    const float *beta = n->i[2] ? n->in[1 + n->i[1]]->data : NULL;
+    float *mean_s = (float *)n->saved, *invstd_s = mean_s + D;
+    float *rm = aux->running_mean ? aux->running_mean->data : NULL, *rv = aux->running_var ? aux->running_var->data : NULL;
+    if ((aux->running_mean && aux->running_mean->device != NG_CUDA) || (aux->running_var && aux->running_var->device != NG_CUDA)) {
+        ng__cuda_op_fail(n, "running statistics are on the host (move their group with ng_params_to_device)");
+        return;
+    }
+    if (D == 0) return;
+    k_bn_stats<<<(unsigned)D, 256, 0, cu()->stream>>>(n->in[0]->data, mean_s, invstd_s, rm, rv, R, D, 1, (int)n->i[0], n->f[0], n->f[1]);
+    if (n->out->numel > 0)
+        k_bn_apply<<<blocks_for(n->out->numel), 256, 0, cu()->stream>>>(n->in[0]->data, n->out->data, mean_s, invstd_s, gamma, beta, D, 1, n->out->numel);
+    launch_check(n);
+}
+void bw_seq_batch_norm(ng_node *n) {
+    int64_t R = n->in[0]->shape.d[0] * n->in[0]->shape.d[1], D = n->in[0]->shape.d[2];
+    const float *gamma = n->i[1] ? n->in[1]->data : NULL;
+    const float *mean_s = (const float *)n->saved, *invstd_s = mean_s + D;
+    float *gx = ng__cuda_in_grad(n, 0);
+    float *ggamma = n->i[1] ? ng__cuda_in_grad(n, 1) : NULL;
+    float *gbeta = n->i[2] ? ng__cuda_in_grad(n, (int)(1 + n->i[1])) : NULL;
+    int batch_stats = (int)n->i[0];
+    if (D == 0 || n->ctx->status != NG_OK) return;
+    double *sums = (double *)ng__cuda_scratch(n, 4 * D);
+    if (!sums) return;
+    if (ggamma || gbeta || (gx && batch_stats))
+        k_bn_gsums<<<(unsigned)D, 256, 0, cu()->stream>>>(n->out->grad, n->in[0]->data, mean_s, invstd_s, ggamma, gbeta, sums, R, D, 1);
+    if (gx && n->out->numel > 0)
+        k_bn_dx<<<blocks_for(n->out->numel), 256, 0, cu()->stream>>>(n->out->grad, n->in[0]->data, mean_s, invstd_s, gamma, sums, gx, D, 1,
+                                                                     R, batch_stats, n->out->numel);
+    launch_check(n);
+}
+
+/* seq_mean_pool: y[b, c] = (sum_t x[b, t, c]) * inv[b], inv[b] = 1 / max-guarded mask count;
+   saved: inv (N, device) */
+__global__ void k_mean_pool_fw(const float *x, const float *m, float *y, float *inv, int64_t N, int64_t L, int64_t D) {
+    GRID_LOOP(i, N * D) {
+        int64_t b = i / D, c = i % D;
+        double cnt = 0.0;
+        for (int64_t t = 0; t < L; t++) cnt += m[b * L + t];
+        float iv = (float)(1.0 / (cnt != 0.0 ? cnt : 1e-12));
+        if (c == 0) inv[b] = iv;
+        float s = 0.0f;
+        for (int64_t t = 0; t < L; t++) s += x[(b * L + t) * D + c];
+        y[i] = s * iv;
+    }
+}
+__global__ void k_mean_pool_bw(const float *g, const float *inv, float *gx, int64_t N, int64_t L, int64_t D) {
+    GRID_LOOP(i, N * L * D) {
+        int64_t c = i % D, b = i / (L * D);
+        gx[i] += g[b * D + c] * inv[b];
+    }
+}
+void fw_seq_mean_pool(ng_node *n) {
+    const ng_shape *s = &n->in[0]->shape;
+    if (s->d[0] * s->d[2] == 0) return;
+    k_mean_pool_fw<<<blocks_for(s->d[0] * s->d[2]), 256, 0, cu()->stream>>>(n->in[0]->data, n->in[1]->data, n->out->data, (float *)n->saved,
+                                                                            s->d[0], s->d[1], s->d[2]);
+    launch_check(n);
+}
+void bw_seq_mean_pool(ng_node *n) {
+    const ng_shape *s = &n->in[0]->shape;
+    float *gx = ng__cuda_in_grad(n, 0);
+    if (!gx || n->in[0]->numel == 0) return;
+    k_mean_pool_bw<<<blocks_for(n->in[0]->numel), 256, 0, cu()->stream>>>(n->out->grad, (const float *)n->saved, gx, s->d[0], s->d[1], s->d[2]);
+    launch_check(n);
+}
+
+/* seq_attention. Scores S (N, heads, L, L) into n->saved by strided-batched GEMMs (one call
+   per head, batched over sequences: head h of sequence b reads columns h*d.. of rows b*L..);
+   a row kernel replaces padded keys' scores, takes the softmax in place (saved) and writes the
+   applied weights W = qmask * P * dropout; out_h = W V_h by strided-batched GEMMs. */
+__global__ void k_attn_rows_fw(float *Ps, float *W, const float *m, const float *dm, int64_t NH, int64_t heads, int64_t L) {
+    GRID_LOOP(r, NH * L) {
+        int64_t nh = r / L, i = r % L, b = nh / heads;
+        const float *mb = m + b * L;
+        float *row = Ps + r * L, *w = W + r * L;
+        for (int64_t j = 0; j < L; j++) if (mb[j] == 0.0f) row[j] = -1e10f;
+        softmax_row(row, row, L, 1, 0);
+        for (int64_t j = 0; j < L; j++) {
+            float pv = mb[i] != 0.0f ? row[j] : 0.0f;
+            w[j] = dm ? pv * dm[r * L + j] : pv;
+        }
+    }
+}
+/* W from the saved softmax (backward) */
+__global__ void k_attn_weights(const float *Ps, float *W, const float *m, const float *dm, int64_t NH, int64_t heads, int64_t L) {
+    GRID_LOOP(e, NH * L * L) {
+        int64_t r = e / L, i = r % L, b = (r / L) / heads;
+        float pv = m[b * L + i] != 0.0f ? Ps[e] : 0.0f;
+        W[e] = dm ? pv * dm[e] : pv;
+    }
+}
+/* dS row: 0 for padded queries; dP *= dropout; dS = P (dP - sum(dP P)), 0 at padded keys */
+__global__ void k_attn_rows_bw(float *dS, const float *Ps, const float *m, const float *dm, int64_t NH, int64_t heads, int64_t L) {
+    GRID_LOOP(r, NH * L) {
+        int64_t i = r % L, b = (r / L) / heads;
+        const float *mb = m + b * L, *pr = Ps + r * L;
+        float *row = dS + r * L;
+        if (mb[i] == 0.0f) { for (int64_t j = 0; j < L; j++) row[j] = 0.0f; continue; }
+        if (dm) for (int64_t j = 0; j < L; j++) row[j] *= dm[r * L + j];
+        double dot = 0.0;
+        for (int64_t j = 0; j < L; j++) dot += (double)row[j] * pr[j];
+        for (int64_t j = 0; j < L; j++) row[j] = mb[j] != 0.0f ? pr[j] * (row[j] - (float)dot) : 0.0f;
+    }
+}
+void fw_seq_attention(ng_node *n) {
+    int64_t N = n->in[0]->shape.d[0], L = n->in[0]->shape.d[1], H = n->in[0]->shape.d[2], heads = n->i[0], d = H / heads;
+    int64_t LL = L * L, LH = L * H, hLL = heads * L * L, NH = N * heads;
+    const float *Q = n->in[0]->data, *K = n->in[1]->data, *V = n->in[2]->data, *m = n->in[3]->data, *dm = (const float *)n->aux;
+    float *Ps = (float *)n->saved, *Y = n->out->data, scale = 1.0f / sqrtf((float)d);
+    if (NH * L == 0) return;
+    float *W = ng__cuda_scratch(n, NH * LL);
+    if (!W) return;
+    for (int64_t h = 0; h < heads; h++)   /* S_bh = scale Q_bh K_bh^T */
+        sgemm_rm_batched(n, 0, 1, L, L, d, scale, Q + h * d, H, LH, K + h * d, H, LH, 0.0f, Ps + h * LL, L, hLL, N);
+    k_attn_rows_fw<<<blocks_for(NH * L, 128), 128, 0, cu()->stream>>>(Ps, W, m, dm, NH, heads, L);
+    for (int64_t h = 0; h < heads; h++)   /* Y_bh = W_bh V_bh */
+        sgemm_rm_batched(n, 0, 0, L, d, L, 1.0f, W + h * LL, L, hLL, V + h * d, H, LH, 0.0f, Y + h * d, H, LH, N);
+    launch_check(n);
+}
+void bw_seq_attention(ng_node *n) {
+    int64_t N = n->in[0]->shape.d[0], L = n->in[0]->shape.d[1], H = n->in[0]->shape.d[2], heads = n->i[0], d = H / heads;
+    int64_t LL = L * L, LH = L * H, hLL = heads * L * L, NH = N * heads;
+    const float *Q = n->in[0]->data, *K = n->in[1]->data, *V = n->in[2]->data, *m = n->in[3]->data, *G = n->out->grad;
+    const float *dm = (const float *)n->aux, *Ps = (const float *)n->saved;
+    float *gq = ng__cuda_in_grad(n, 0), *gk = ng__cuda_in_grad(n, 1), *gv = ng__cuda_in_grad(n, 2), scale = 1.0f / sqrtf((float)d);
+    if (NH * L == 0) return;
+    float *scratch = ng__cuda_scratch(n, 2 * NH * LL);
+    if (!scratch) return;
+    float *W = scratch, *dS = scratch + NH * LL;
+    if (gv) {
+        k_attn_weights<<<blocks_for(NH * LL), 256, 0, cu()->stream>>>(Ps, W, m, dm, NH, heads, L);
+        for (int64_t h = 0; h < heads; h++)   /* dV_bh += W_bh^T dO_bh */
+            sgemm_rm_batched(n, 1, 0, L, d, L, 1.0f, W + h * LL, L, hLL, G + h * d, H, LH, 1.0f, gv + h * d, H, LH, N);
+    }
+    if (gq || gk) {
+        for (int64_t h = 0; h < heads; h++)   /* dW_bh = dO_bh V_bh^T */
+            sgemm_rm_batched(n, 0, 1, L, L, d, 1.0f, G + h * d, H, LH, V + h * d, H, LH, 0.0f, dS + h * LL, L, hLL, N);
+        k_attn_rows_bw<<<blocks_for(NH * L, 128), 128, 0, cu()->stream>>>(dS, Ps, m, dm, NH, heads, L);
+        for (int64_t h = 0; h < heads; h++) {
+            if (gq) sgemm_rm_batched(n, 0, 0, L, d, L, scale, dS + h * LL, L, hLL, K + h * d, H, LH, 1.0f, gq + h * d, H, LH, N);
+            if (gk) sgemm_rm_batched(n, 1, 0, L, d, L, scale, dS + h * LL, L, hLL, Q + h * d, H, LH, 1.0f, gk + h * d, H, LH, N);
+        }
+    }
+    launch_check(n);
+}
+
+/* seq_gru, one direction over true lengths. Input projections for all positions in one GEMM;
+   per step s: previous states gathered (k_gru_prep), recurrent projection by one GEMM, then
+   the cell (k_gru_cell). Steps run up to the longest sequence (later steps touch nothing).
+   saved: GruSaved (= ng__gru_saved in src/ops_seq.c); len_dev set here. */
+struct GruSaved { int64_t *len; float *gates; int64_t *len_dev; };
+__device__ inline int64_t gru_pos(int64_t s, int64_t len, int rev) { return s >= len ? -1 : rev ? len - 1 - s : s; }
+/* hh[b, :] = b_hh; hp[b, :] = state before step s (0 at the first step or past the end) */
+__global__ void k_gru_prep(const float *Y, const float *bhh, const int64_t *len, float *hp, float *hh, int64_t N, int64_t L, int64_t H,
+                           int64_t s, int rev) {
+    int64_t G = 3 * H;
+    GRID_LOOP(i, N * G) {
+        int64_t b = i / G, j = i % G;
+        hh[i] = bhh[j];
+        if (j < H) {
+            int64_t t = gru_pos(s, len[b], rev), tp = rev ? t + 1 : t - 1;
+            hp[b * H + j] = t < 0 || s == 0 ? 0.0f : Y[(b * L + tp) * H + j];
+        }
+    }
+}
+__global__ void k_gru_cell(const float *xp, const float *hh, const float *hp, const int64_t *len, float *gates, float *Y, int64_t N,
+                           int64_t L, int64_t H, int64_t s, int rev) {
+    int64_t G = 3 * H;
+    GRID_LOOP(i, N * H) {
+        int64_t b = i / H, j = i % H, t = gru_pos(s, len[b], rev);
+        if (t < 0) continue;
+        const float *a = xp + (b * L + t) * G, *c = hh + b * G;
+        float *gt = gates + (b * L + t) * 4 * H;
+        float r = ng__sigmoidf(a[j] + c[j]), z = ng__sigmoidf(a[H + j] + c[H + j]);
+        float nn = tanhf(a[2 * H + j] + r * c[2 * H + j]);
+        gt[j] = r; gt[H + j] = z; gt[2 * H + j] = nn; gt[3 * H + j] = c[2 * H + j];
+        Y[(b * L + t) * H + j] = (1.0f - z) * nn + z * hp[b * H + j];
+    }
+}
+/* one step of backpropagation through time (the CPU's formulas); dh carries the state
+   gradient, dxp (0 at pads) and dhh (0 for finished sequences) collect the pre-activation
+   gradients, hp gets the previous state for the W_hh gradient */
+__global__ void k_gru_cell_bw(const float *gates, const float *Y, const float *g, const int64_t *len, float *dxp, float *dhh, float *dh,
+                              float *hp, int64_t N, int64_t L, int64_t H, int64_t s, int rev) {
+    int64_t G = 3 * H;
+    GRID_LOOP(i, N * H) {
+        int64_t b = i / H, k = i % H, t = gru_pos(s, len[b], rev), tp = rev ? t + 1 : t - 1;
+        float *d = dhh + b * G;
+        if (t < 0) { d[k] = 0.0f; d[H + k] = 0.0f; d[2 * H + k] = 0.0f; hp[i] = 0.0f; continue; }
+        float h0 = s == 0 ? 0.0f : Y[(b * L + tp) * H + k];
+        hp[i] = h0;
+        const float *gt = gates + (b * L + t) * 4 * H;
+        float *dr = dxp + (b * L + t) * G;
+        float r = gt[k], z = gt[H + k], nn = gt[2 * H + k], hn = gt[3 * H + k];
+        float dht = dh[i] + g[(b * L + t) * H + k];
+        float dan = dht * (1.0f - z) * (1.0f - nn * nn);
+        float daz = dht * (h0 - nn) * z * (1.0f - z);
+        float dar = dan * hn * r * (1.0f - r);
+        dr[k] = dar; dr[H + k] = daz; dr[2 * H + k] = dan;
+        d[k] = dar; d[H + k] = daz; d[2 * H + k] = dan * r;
+        dh[i] = dht * z;
+    }
+}
+int64_t gru_steps(const GruSaved *sv, int64_t N) {
+    int64_t mx = 0;
+    for (int64_t b = 0; b < N; b++) if (sv->len[b] > mx) mx = sv->len[b];
+    return mx;
+}
+void fw_seq_gru(ng_node *n) {
+    GruSaved *sv = (GruSaved *)n->saved;
+    ng_tensor *x = n->in[0];
+    int64_t N = x->shape.d[0], L = x->shape.d[1], In = x->shape.d[2], H = n->in[3]->shape.d[1], G = 3 * H;
+    int rev = (int)n->i[0];
+    float *Y = n->out->data;
+    if (N * L * H > 0 && h_memset0(Y, (size_t)(N * L * H) * sizeof(float))) { ng__cuda_op_fail(n, "memset failed"); return; }
+    sv->len_dev = (int64_t *)ng__cuda_scratch(n, 2 * (N > 0 ? N : 1));
+    if (!sv->len_dev) return;
+    if (N > 0 && h_h2d(sv->len_dev, sv->len, (size_t)N * sizeof(int64_t))) { ng__cuda_op_fail(n, "length copy failed"); return; }
+    int64_t S = gru_steps(sv, N);
+    if (S == 0 || H == 0 || In == 0) {
+        if (S > 0 && H > 0) ng__cuda_op_fail(n, "input size 0");
+        return;
+    }
+    float *xp = ng__cuda_scratch(n, N * L * G), *hp = ng__cuda_scratch(n, N * H), *hh = ng__cuda_scratch(n, N * G);
+    if (!xp || !hp || !hh) return;
+    k_fill_rows<<<blocks_for(N * L * G), 256, 0, cu()->stream>>>(xp, n->in[4]->data, N * L, G);
+    sgemm_rm(n, 0, 1, N * L, G, In, 1.0f, x->data, In, n->in[2]->data, In, 1.0f, xp, G);     /* x W_ih^T + b_ih */
+    for (int64_t s = 0; s < S; s++) {
+        k_gru_prep<<<blocks_for(N * G), 256, 0, cu()->stream>>>(Y, n->in[5]->data, sv->len_dev, hp, hh, N, L, H, s, rev);
+        sgemm_rm(n, 0, 1, N, G, H, 1.0f, hp, H, n->in[3]->data, H, 1.0f, hh, G);              /* h W_hh^T + b_hh */
+        k_gru_cell<<<blocks_for(N * H), 256, 0, cu()->stream>>>(xp, hh, hp, sv->len_dev, sv->gates, Y, N, L, H, s, rev);
+    }
+    launch_check(n);
+}
+void bw_seq_gru(ng_node *n) {
+    const GruSaved *sv = (const GruSaved *)n->saved;
+    ng_tensor *x = n->in[0];
+    int64_t N = x->shape.d[0], L = x->shape.d[1], In = x->shape.d[2], H = n->in[3]->shape.d[1], G = 3 * H;
+    const float *whh = n->in[3]->data, *Y = n->out->data, *g = n->out->grad;
+    float *gx = ng__cuda_in_grad(n, 0), *gwih = ng__cuda_in_grad(n, 2), *gwhh = ng__cuda_in_grad(n, 3);
+    float *gbih = ng__cuda_in_grad(n, 4), *gbhh = ng__cuda_in_grad(n, 5);
+    int rev = (int)n->i[0];
+    int64_t S = gru_steps(sv, N);
+    if (S == 0 || H == 0 || !sv->len_dev) return;
+    float *dxp = ng__cuda_scratch(n, N * L * G), *dh = ng__cuda_scratch(n, N * H), *hp = ng__cuda_scratch(n, N * H);
+    float *dhh = ng__cuda_scratch(n, N * G);
+    if (!dxp || !dh || !hp || !dhh) return;
+    if (h_memset0(dxp, (size_t)(N * L * G) * sizeof(float)) || h_memset0(dh, (size_t)(N * H) * sizeof(float))) {
+        ng__cuda_op_fail(n, "memset failed");
+        return;
+    }
+    for (int64_t s = S - 1; s >= 0; s--) {
+        k_gru_cell_bw<<<blocks_for(N * H), 256, 0, cu()->stream>>>(sv->gates, Y, g, sv->len_dev, dxp, dhh, dh, hp, N, L, H, s, rev);
+        sgemm_rm(n, 0, 0, N, H, G, 1.0f, dhh, G, whh, H, 1.0f, dh, H);                       /* dh += dHh W_hh */
+        if (gwhh) sgemm_rm(n, 1, 0, G, H, N, 1.0f, dhh, G, hp, H, 1.0f, gwhh, H);              /* += dHh^T h_prev */
+        if (gbhh) k_colsum_add<<<blocks_for(G), 256, 0, cu()->stream>>>(gbhh, dhh, N, G);
+    }
+    if (gx && In > 0) sgemm_rm(n, 0, 0, N * L, In, G, 1.0f, dxp, G, n->in[2]->data, In, 1.0f, gx, In);
+    if (gwih && In > 0) sgemm_rm(n, 1, 0, G, In, N * L, 1.0f, dxp, G, x->data, In, 1.0f, gwih, In);
+    if (gbih) k_colsum_add<<<blocks_for(G), 256, 0, cu()->stream>>>(gbih, dxp, N * L, G);
+    launch_check(n);
+}
+
+/* ---------------------------------------------------------------------------------------- */
 /* fused optimizers                                                                         */
 /* ---------------------------------------------------------------------------------------- */
 __global__ void k_adam(float *p, const float *g, float *m, float *v, int64_t n, float b1, float b2, float omb1, float omb2,
@@ -1364,6 +1841,9 @@ struct Registrar {
         NG_CU_REG(SOFTMAX, softmax) NG_CU_REG(LOG_SOFTMAX, log_softmax) NG_CU_REG(DROPOUT, dropout)
         NG_CU_REG(CROSS_ENTROPY, cross_entropy) NG_CU_REG(HINGE, hinge) NG_CU_REG(BCE_LOGITS, bce_logits)
         NG_CU_REG(CONV2D, conv2d) NG_CU_REG(CONV_T2D, conv_transpose2d) NG_CU_REG(BATCH_NORM, batch_norm) NG_CU_REG(SPECTRAL_NORM, spectral_norm) NG_CU_REG(MIXED, mixed) NG_CU_REG(MIXED_COLS, mixed_cols) NG_CU_REG(UPSAMPLE, upsample) NG_CU_REG(AVG_POOL2, avg_pool2) NG_CU_REG(SUM_HW, sum_hw)
+        NG_CU_REG(EMBEDDING, embedding) NG_CU_REG(SEQ_MASK, seq_mask) NG_CU_REG(CONV1D, conv1d) NG_CU_REG(SEQ_POOL3, seq_pool3)
+        NG_CU_REG(SEQ_BATCH_NORM, seq_batch_norm) NG_CU_REG(SEQ_MEAN_POOL, seq_mean_pool) NG_CU_REG(SEQ_ATTENTION, seq_attention)
+        NG_CU_REG(SEQ_GRU, seq_gru)
 #undef NG_CU_REG
         ng_cuda_register(&g_hooks);
     }

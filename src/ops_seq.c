@@ -5,12 +5,16 @@
 ng_tensor *ng_seq_mask_from_lengths(ng_ctx *ctx, const int32_t *lengths, int64_t N, int64_t L) {
     ng_tensor *m;
     int64_t b, t;
+    float *h;
     NG_ASSERT(N >= 0 && L >= 0 && (N == 0 || lengths));
-    if (ng__cuda_refuse(ctx, ctx->device, "seq_mask_from_lengths")) return NULL;
     m = ng_tensor_new(ctx, ng_shape2(N, L));
     if (!m) return NULL;
+    /* built on the host; a device context gets a copy */
+    h = ctx->device == NG_CUDA ? (float *)ng__alloc(ctx, (size_t)(N * L > 0 ? N * L : 1) * sizeof(float)) : m->data;
+    if (!h) return NULL;
     for (b = 0; b < N; b++)
-        for (t = 0; t < L; t++) m->data[b * L + t] = t < (int64_t)lengths[b] ? 1.0f : 0.0f;
+        for (t = 0; t < L; t++) h[b * L + t] = t < (int64_t)lengths[b] ? 1.0f : 0.0f;
+    if (h != m->data) ng__cuda_copy(m->data, h, (size_t)(N * L) * sizeof(float), 1);
     return m;
 }
 
@@ -464,12 +468,15 @@ ng_tensor *ng_seq_attention(ng_ctx *ctx, ng_tensor *q, ng_tensor *k, ng_tensor *
     n->saved = ng__falloc(ctx, PL > 0 ? PL : 1);
     if (!n->saved) return NULL;
     if (n->f[0] > 0.0f) {
-        float *dm, keep = 1.0f / (1.0f - p);
+        float *dm, *h, keep = 1.0f / (1.0f - p);
         int64_t j;
-        if (ng__cuda_refuse(ctx, ctx->device, "seq_attention (dropout mask drawn on the host)")) return NULL;
+        /* drawn on the host from ctx->rng (same multipliers on every device); a device
+           context gets a copy */
         dm = ng__falloc(ctx, PL > 0 ? PL : 1);
-        if (!dm) return NULL;
-        for (j = 0; j < PL; j++) dm[j] = ng_rng_uniform(&ctx->rng) < (double)p ? 0.0f : keep;
+        h = ctx->device == NG_CUDA ? (float *)ng__alloc(ctx, (size_t)(PL > 0 ? PL : 1) * sizeof(float)) : dm;
+        if (!dm || !h) return NULL;
+        for (j = 0; j < PL; j++) h[j] = ng_rng_uniform(&ctx->rng) < (double)p ? 0.0f : keep;
+        if (h != dm) ng__cuda_copy(dm, h, (size_t)PL * sizeof(float), 1);
         n->aux = dm;
     }
     return ng__finish(n);
@@ -546,8 +553,9 @@ NG__OMP_FOR(N * heads > 1 && N * L * L * H > 32768)
 /* ---- GRU, one direction: inputs x, mask, w_ih, w_hh, b_ih, b_hh. i[0] = reverse.
    saved: ng__gru_saved (lengths, per position r, z, n and W_hn h + b_hn). ---- */
 typedef struct ng__gru_saved {
-    int64_t *len;   /* (N) */
-    float *gates;   /* (N, L, 4H): r, z, n, hn */
+    int64_t *len;     /* (N), host */
+    float *gates;     /* (N, L, 4H): r, z, n, hn (on the context's device) */
+    int64_t *len_dev; /* device copy of len, made by the CUDA forward (NULL on the CPU) */
 } ng__gru_saved;
 ng_tensor *ng_seq_gru(ng_ctx *ctx, ng_tensor *x, ng_tensor *mask, ng_tensor *w_ih, ng_tensor *w_hh,
                       ng_tensor *b_ih, ng_tensor *b_hh, int reverse) {
@@ -567,18 +575,27 @@ ng_tensor *ng_seq_gru(ng_ctx *ctx, ng_tensor *x, ng_tensor *mask, ng_tensor *w_i
     if (!n) return NULL;
     n->need &= ~2u;
     n->i[0] = reverse != 0;
-    if (ng__cuda_refuse(ctx, mask->device, "seq_gru (reads the mask on the host)")) return NULL;
     sv = (ng__gru_saved *)ng__alloc(ctx, sizeof *sv);
     if (!sv) return NULL;
     sv->len = (int64_t *)ng__alloc(ctx, (size_t)(N > 0 ? N : 1) * sizeof(int64_t));
     sv->gates = ng__falloc(ctx, N * L * 4 * H > 0 ? N * L * 4 * H : 1);
+    sv->len_dev = NULL;
     if (!sv->len || !sv->gates) return NULL;
-    for (b = 0; b < N; b++) {
-        int64_t len = 0;
-        for (t = 0; t < L; t++) len += mask->data[b * L + t] != 0.0f;
-        for (t = 0; t < L; t++)
-            if ((mask->data[b * L + t] != 0.0f) != (t < len)) { ng__bad(ctx, "seq_gru", "mask rows must be 1s followed by 0s"); return NULL; }
-        sv->len[b] = len;
+    {   /* the lengths are read on the host: a device mask comes back first */
+        const float *md = mask->data;
+        if (mask->device == NG_CUDA) {
+            float *hm = (float *)ng__alloc(ctx, (size_t)(N * L > 0 ? N * L : 1) * sizeof(float));
+            if (!hm) return NULL;
+            if (ng_tensor_to_host(mask, hm) != NG_OK) { ng__ctx_fail(ctx, NG_ERR_UNSUPPORTED); return NULL; }
+            md = hm;
+        }
+        for (b = 0; b < N; b++) {
+            int64_t len = 0;
+            for (t = 0; t < L; t++) len += md[b * L + t] != 0.0f;
+            for (t = 0; t < L; t++)
+                if ((md[b * L + t] != 0.0f) != (t < len)) { ng__bad(ctx, "seq_gru", "mask rows must be 1s followed by 0s"); return NULL; }
+            sv->len[b] = len;
+        }
     }
     n->saved = sv;
     return ng__finish(n);

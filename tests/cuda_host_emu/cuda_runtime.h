@@ -1,0 +1,57 @@
+/* Host emulation of the CUDA runtime subset nasgan_cuda.cu uses (tests/cuda_host_emu/run.sh):
+   "device" memory is host memory, a kernel launch runs every block in turn with one
+   std::thread per CUDA thread (a std::barrier for __syncthreads, `static` for __shared__). */
+#pragma once
+#include <barrier>
+#include <cstdlib>
+#include <cstring>
+#include <functional>
+#include <thread>
+#include <vector>
+#include <cmath>
+typedef int cudaError_t;
+enum { cudaSuccess = 0, cudaStreamNonBlocking = 1 };
+enum cudaMemcpyKind { cudaMemcpyHostToDevice, cudaMemcpyDeviceToHost, cudaMemcpyDeviceToDevice };
+typedef void *cudaStream_t;
+struct cudaDeviceProp { char name[256]; size_t totalGlobalMem; int major, minor, multiProcessorCount; };
+struct emu_dim3 { unsigned x, y, z; };
+inline thread_local emu_dim3 threadIdx;
+inline emu_dim3 blockIdx, blockDim, gridDim;
+inline std::barrier<> *emu_bar;
+#define __global__
+#define __device__
+#define __shared__ static
+inline void __syncthreads() { emu_bar->arrive_and_wait(); }
+template <typename F> void emu_launch(unsigned grid, unsigned block, F f) {
+    gridDim = {grid, 1, 1};
+    blockDim = {block, 1, 1};
+    for (unsigned b = 0; b < grid; b++) {
+        blockIdx = {b, 0, 0};
+        std::barrier<> bar((std::ptrdiff_t)block);
+        emu_bar = &bar;
+        std::vector<std::thread> ts;
+        for (unsigned t = 0; t < block; t++)
+            ts.emplace_back([&, t] { threadIdx = {t, 0, 0}; f(); bar.arrive_and_drop(); });
+        for (auto &th : ts) th.join();
+    }
+}
+inline const char *cudaGetErrorString(cudaError_t) { return "emulated error"; }
+inline cudaError_t cudaGetDeviceCount(int *n) { *n = 1; return 0; }
+inline cudaError_t cudaMemGetInfo(size_t *fr, size_t *tot) { *fr = 0; *tot = 0; return 0; }
+/* fresh "device" memory holds NaN bytes, so a kernel that reads what it never wrote shows */
+inline cudaError_t cudaMalloc(void **p, size_t b) {
+    *p = malloc(b ? b : 1);
+    if (*p) memset(*p, 0xFF, b);
+    return *p ? 0 : 2;
+}
+template <typename T> cudaError_t cudaMalloc(T **p, size_t b) { return cudaMalloc((void **)p, b); }
+inline cudaError_t cudaFree(void *p) { free(p); return 0; }
+inline cudaError_t cudaMemcpyAsync(void *d, const void *s, size_t b, cudaMemcpyKind, cudaStream_t) { memmove(d, s, b); return 0; }
+inline cudaError_t cudaMemsetAsync(void *p, int v, size_t b, cudaStream_t) { memset(p, v, b); return 0; }
+inline cudaError_t cudaStreamSynchronize(cudaStream_t) { return 0; }
+inline cudaError_t cudaGetLastError() { return 0; }
+inline cudaError_t cudaSetDevice(int) { return 0; }
+inline cudaError_t cudaGetDeviceProperties(cudaDeviceProp *p, int) {
+    memset(p, 0, sizeof *p); strcpy(p->name, "host emulation"); p->major = 9; return 0;
+}
+inline cudaError_t cudaStreamCreateWithFlags(cudaStream_t *s, int) { *s = nullptr; return 0; }
