@@ -8,7 +8,7 @@ case "${1:-test}" in
   demo)  pkgs="gcc make zlib1g-dev libopenblas-dev libstb-dev libutf8proc-dev wordnet-base pkg-config dataset-fashion-mnist" ;;
   bench) pkgs="gcc make zlib1g-dev libopenblas-dev libstb-dev libutf8proc-dev pkg-config dataset-fashion-mnist python3-torch python3-numpy" ;;
   fuzz)  pkgs="clang libclang-rt-14-dev zlib1g-dev libutf8proc-dev" ;;
-  ci)    pkgs="gcc g++ make clang libclang-rt-14-dev zlib1g-dev libopenblas-dev libstb-dev libutf8proc-dev wordnet-base pkg-config dataset-fashion-mnist" ;;
+  ci)    pkgs="gcc g++ make clang libclang-rt-14-dev zlib1g-dev libopenblas-dev libstb-dev libutf8proc-dev wordnet-base pkg-config dataset-fashion-mnist python3" ;;
   *) echo "install-deps: unknown target '$1' (test|demo|bench|fuzz|ci)" >&2; exit 2 ;;
 esac
 missing=""
