@@ -28,7 +28,7 @@
 typedef struct options {
     text_data_opts data;
     const char *method, *preset, *out;
-    int resume, stop_after, threads, hidden, layers, batch, epochs, child_steps, ctrl_steps, export_n;
+    int resume, stop_after, threads, hidden, layers, batch, epochs, child_steps, ctrl_steps, export_n, warmup;
     long eval_limit;
     double lr, lr_min, dropout, alpha_lr;
     uint64_t seed;
@@ -51,6 +51,8 @@ static void usage(FILE *f) {
         "  --ctrl-steps N        enas: controller steps per epoch; darts: architecture steps per epoch\n"
         "                        (default: as many as weight steps)\n"
         "  --lr X  --lr-min X    child Adam, cosine per epoch\n"
+        "  --warmup-epochs N     train the shared weights alone for the first N epochs (no controller or\n"
+        "                        architecture steps; default 0, as NNI; against darts' collapse onto pools)\n"
         "  --alpha-lr X          darts: architecture Adam (default 3e-4, betas 0.5/0.999, wd 1e-3)\n"
         "  --dropout P           every dropout of the child (nni 0.5, quick 0.2)\n"
         "  --export N            enas: architectures sampled at the end and ranked (default 20)\n"
@@ -99,6 +101,7 @@ static int parse_args(int argc, char **argv, options *o) {
         else if (!strcmp(a, "--child-steps")) ip = &o->child_steps;
         else if (!strcmp(a, "--ctrl-steps")) { ip = &o->ctrl_steps; lo = 0; }
         else if (!strcmp(a, "--export")) ip = &o->export_n;
+        else if (!strcmp(a, "--warmup-epochs")) { ip = &o->warmup; lo = 0; }
         else if (!strcmp(a, "--stop-after")) ip = &o->stop_after;
         else if (!strcmp(a, "--threads")) { ip = &o->threads; hi = 1024; }
         else { fprintf(stderr, "text_search: unknown option %s (see --help)\n", a); return -1; }
@@ -200,9 +203,9 @@ static int setup(search *s) {
     ng_rng_seed(&s->rng, s->o.seed + 6);
     snprintf(s->settings, sizeof s->settings,
              "%s method=%s hidden=%d layers=%d batch=%d epochs=%d child_steps=%d ctrl_steps=%d lr=%g lr_min=%g dropout=%g "
-             "alpha_lr=%g seed=%llu",
+             "alpha_lr=%g warmup=%d seed=%llu",
              s->data.settings, s->o.method, s->p.hidden, s->p.layers, s->p.batch, s->p.epochs, s->p.child_steps,
-             s->p.ctrl_steps, s->p.lr, s->p.lr_min, s->p.dropout, s->p.alpha_lr, (unsigned long long)s->o.seed);
+             s->p.ctrl_steps, s->p.lr, s->p.lr_min, s->p.dropout, s->p.alpha_lr, s->o.warmup, (unsigned long long)s->o.seed);
     return 0;
 }
 
@@ -296,6 +299,7 @@ static int run_epoch(search *s) {
     ng_text_batch b;
     ng_textnas_arch arch;
     int64_t k;
+    int arch_steps = s->epoch >= s->o.warmup; /* --warmup-epochs: weights alone first */
     ng_textnas_child_set_lr(&s->child, ng_lr_at(NG_LR_COSINE, s->p.lr, s->p.lr_min, s->epoch, s->p.epochs));
     s->sum_loss = s->sum_acc = s->sum_reward = s->sum_alpha_loss = 0;
     s->n_child = s->n_ctrl = 0;
@@ -307,7 +311,7 @@ static int run_epoch(search *s) {
         s->sum_loss += s->child.loss;
         s->sum_acc += s->child.accuracy;
         s->n_child++;
-        if (s->darts && k < s->p.ctrl_steps) { /* alternate: one architecture step per weight step */
+        if (s->darts && arch_steps && k < s->p.ctrl_steps) { /* alternate: one architecture step per weight step */
             double l;
             if (ng_text_sampler_next(&s->valid, s->p.batch, &b) != NG_OK) return fail("data");
             if (ng_textnas_alpha_step(s->ctx, &s->net, &s->alpha, &s->alpha_opt, &b, &l) != NG_OK) return fail("alpha step");
@@ -316,7 +320,7 @@ static int run_epoch(search *s) {
         }
         progress(s, "child", k + 1, s->p.child_steps);
     }
-    for (k = 0; !s->darts && k < s->p.ctrl_steps; k++) {
+    for (k = 0; !s->darts && arch_steps && k < s->p.ctrl_steps; k++) {
         reward_ctx r;
         r.s = s;
         r.st = NG_OK;
