@@ -1,7 +1,7 @@
 #!/bin/sh
 # `make demo-text`: TextNAS end to end on the embedded default, WordNet gloss supersense
 # classification (Debian's wordnet-base: 45 classes, 94,349 / 11,703 / 11,607 glosses), in
-# about 15 minutes on 2 cores:
+# about 6.5 minutes on 2 cores (measured 6 min 22 s, build included; test accuracy 62.6%):
 #   1. architecture search, --method enas, quick preset (hidden 32, 24 layers, 3 epochs of 150
 #      child + 50 controller steps): arch.json (NNI layout), arch.dot/.png, search.csv
 #   2. retraining of the found architecture from scratch (hidden 64, 3 epochs x 300 steps of
