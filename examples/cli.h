@@ -99,4 +99,30 @@ static inline int cli_csv_reload(cli_text *t, const char *path, long long last) 
     fclose(f);
     return 0;
 }
+#ifdef NASGAN_H
+/* Open the checkpoint to resume from and check its settings record (`key`) against this run's
+   `settings`. 0 with *out set (free it with ng_ckpt_free); 1 after printing why not: the file's
+   own error (missing, corrupt, named), or both settings when they differ. */
+static inline int cli_resume_open(const char *prog, const char *path, const char *key, const char *settings,
+                                  ng_ckpt **out) {
+    ng_ckpt *ck = NULL;
+    size_t n = 0;
+    const char *set;
+    *out = NULL;
+    if (ng_ckpt_load(path, &ck) != NG_OK) {
+        fprintf(stderr, "\n%s: --resume: %s\n", prog, ng_last_error());
+        return 1;
+    }
+    set = (const char *)ng_ckpt_get(ck, key, &n);
+    if (!set || n != strlen(settings) || memcmp(set, settings, n)) {
+        fprintf(stderr, "%s: %s was written with other settings; refusing to resume.\n  checkpoint: %.*s\n  now:        %s\n",
+                prog, path, set ? (int)n : 7, set ? set : "missing", settings);
+        ng_ckpt_free(ck);
+        return 1;
+    }
+    *out = ck;
+    return 0;
+}
+#endif
+
 #endif

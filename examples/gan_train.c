@@ -356,17 +356,8 @@ static int save_state(trainer *r, const char *path) {
 
 static int load_state(trainer *r, const char *path) {
     ng_ckpt *ck = NULL;
-    size_t n = 0;
-    const char *set;
-    ng_status st = ng_ckpt_load(path, &ck);
-    if (st != NG_OK) return fail("--resume");
-    set = (const char *)ng_ckpt_get(ck, "train.settings", &n);
-    if (!set || n != strlen(r->settings) || memcmp(set, r->settings, n)) {
-        fprintf(stderr, "gan_train: %s was written with other settings; refusing to resume.\n  checkpoint: %.*s\n  now:        %s\n",
-                path, set ? (int)n : 7, set ? set : "missing", r->settings);
-        ng_ckpt_free(ck);
-        return 1;
-    }
+    ng_status st;
+    if (cli_resume_open("gan_train", path, "train.settings", r->settings, &ck)) return 1;
     st = ng_gan_trainer_get(ck, &r->t);
     if (st == NG_OK) st = ng_image_sampler_get(ck, "train.data", &r->sampler);
     ng_ckpt_free(ck);

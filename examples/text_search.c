@@ -229,17 +229,8 @@ static int save_state(search *s, const char *path) {
 }
 static int load_state(search *s, const char *path) {
     ng_ckpt *ck = NULL;
-    size_t n = 0;
-    const char *set;
-    ng_status st = ng_ckpt_load(path, &ck);
-    if (st != NG_OK) return fail("--resume");
-    set = (const char *)ng_ckpt_get(ck, "search.settings", &n);
-    if (!set || n != strlen(s->settings) || memcmp(set, s->settings, n)) {
-        fprintf(stderr, "text_search: %s was written with other settings; refusing to resume.\n  checkpoint: %.*s\n  now:        %s\n",
-                path, set ? (int)n : 7, set ? set : "missing", s->settings);
-        ng_ckpt_free(ck);
-        return 1;
-    }
+    ng_status st;
+    if (cli_resume_open("text_search", path, "search.settings", s->settings, &ck)) return 1;
     st = ng_ckpt_get_i64(ck, "search.epoch", &s->epoch);
     if (st == NG_OK) st = ng_textnas_child_get(ck, "child", &s->child);
     if (st == NG_OK && s->darts) st = ng_ckpt_get_params(ck, s->alpha.params);

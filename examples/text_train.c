@@ -187,18 +187,9 @@ static int save_state(trainer *t, const char *path) {
 }
 static int load_state(trainer *t, const char *path) {
     ng_ckpt *ck = NULL;
-    size_t n = 0;
-    const char *set;
     int64_t bits[2] = {0, 0};
-    ng_status st = ng_ckpt_load(path, &ck);
-    if (st != NG_OK) return fail("--resume");
-    set = (const char *)ng_ckpt_get(ck, "train.settings", &n);
-    if (!set || n != strlen(t->settings) || memcmp(set, t->settings, n)) {
-        fprintf(stderr, "text_train: %s was written with other settings; refusing to resume.\n  checkpoint: %.*s\n  now:        %s\n",
-                path, set ? (int)n : 7, set ? set : "missing", t->settings);
-        ng_ckpt_free(ck);
-        return 1;
-    }
+    ng_status st;
+    if (cli_resume_open("text_train", path, "train.settings", t->settings, &ck)) return 1;
     st = ng_ckpt_get_i64(ck, "train.epoch", &t->epoch);
     if (st == NG_OK) st = ng_ckpt_get_i64(ck, "train.best_epoch", &t->best_epoch);
     if (st == NG_OK) st = ng_ckpt_get_i64(ck, "train.best_valid_bits", &bits[0]);
