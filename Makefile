@@ -177,8 +177,21 @@ CUDA_HOME ?= /usr/local/cuda
 CUDA_ARCH ?= -gencode arch=compute_80,code=sm_80 -gencode arch=compute_90,code=sm_90 -gencode arch=compute_90,code=compute_90
 NVCCFLAGS ?= -O3 -std=c++17 $(CUDA_ARCH) -Xcompiler -Wall,-Wextra,-Werror -Werror all-warnings
 CUDA_LIBS ?= -L$(CUDA_HOME)/lib64 -Wl,-rpath,$(CUDA_HOME)/lib64 -lcublas -lcudart -lstdc++
-.PHONY: cuda test-cuda test-cuda-emu test-cuda-host-emu
-cuda: $(B)/test_cuda $(B)/bench_gpu_steps
+.PHONY: cuda test-cuda test-cuda-emu test-cuda-host-emu check-examples-cuda
+CUDA_EXAMPLES := $(patsubst examples/%.c,$(B)/cuda/%,$(wildcard examples/*.c))
+FAKE_EXAMPLES := $(patsubst examples/%.c,$(B)/fake_cuda/%,$(wildcard examples/*.c))
+cuda: $(B)/test_cuda $(B)/bench_gpu_steps $(CUDA_EXAMPLES)
+# the example programs linked with the backend: `build/cuda/gan_search --device cuda ...`
+$(B)/cuda/%: examples/%.c $(B)/nasgan_cuda.o examples/cli.h examples/text_data.h nasgan.h
+	@mkdir -p $(B)/cuda
+	$(CC) $(CFLAGS) -Werror -I. -o $@ $< $(B)/nasgan_cuda.o $(CUDA_LIBS) $(LDLIBS)
+# the example programs on the fake device of tests/cuda_fake.h (no GPU, no nvcc needed)
+$(B)/fake_cuda/%: examples/%.c tests/cuda_fake.h tests/cuda_fake_example.c examples/cli.h examples/text_data.h nasgan.h
+	@mkdir -p $(B)/fake_cuda
+	$(CC) $(CFLAGS) -Werror -D_GNU_SOURCE -DNG_FAKE_CUDA_AUTO -DNG_FAKE_EXAMPLE='"examples/$*.c"' -I. -o $@ tests/cuda_fake_example.c $(LDLIBS)
+# every example with --device cuda on the fake device: same results as --device cpu, bit for bit
+check-examples-cuda: deps-demo examples $(FAKE_EXAMPLES)
+	./scripts/check_examples_cuda.sh
 $(B)/nasgan_cuda.o: nasgan_cuda.cu nasgan.h | $(B)
 	$(NVCC) $(NVCCFLAGS) -I. -c nasgan_cuda.cu -o $@
 $(B)/test_cuda: tests/cuda_parity.c $(B)/nasgan_cuda.o nasgan.h | $(B)
@@ -191,7 +204,7 @@ test-cuda: $(B)/test_cuda
 # The same harness against an emulated device (host memory, CPU kernels, only the ops that
 # nasgan_cuda.cu covers): checks the harness and the host glue without a GPU or nvcc.
 test-cuda-emu: nasgan.h | $(B)
-	$(CC) -O0 -fopenmp -Wall -Wextra -Werror -std=c11 -DNG_PARITY_EMULATE -I. -o $(B)/test_cuda_emu tests/cuda_parity.c $(LDLIBS)
+	$(CC) -O2 -g -fopenmp -Wall -Wextra -Werror -std=c11 -D_GNU_SOURCE -DNG_PARITY_EMULATE -I. -o $(B)/test_cuda_emu tests/cuda_parity.c $(LDLIBS)
 	cd $(B) && ./test_cuda_emu
 # nasgan_cuda.cu's own kernels compiled for the host (fake CUDA runtime and cuBLAS in
 # tests/cuda_host_emu/, one std::thread per CUDA thread) against the CPU ops: checks index

@@ -301,6 +301,20 @@ ng_status ng_ctx_status(const ng_ctx *ctx);
 ng_tensor *ng_tensor_new(ng_ctx *ctx, ng_shape shape);                  /* uninitialised */
 ng_tensor *ng_tensor_zeros(ng_ctx *ctx, ng_shape shape);
 ng_tensor *ng_tensor_from(ng_ctx *ctx, ng_shape shape, const float *data); /* copies */
+/* Standard normal values from r (drawn on the host in index order, so the same seed gives the
+   same tensor on every device). */
+ng_tensor *ng_tensor_randn(ng_ctx *ctx, ng_shape shape, ng_rng *r);
+
+/* Host access that works on both devices (a GPU tensor's data pointer is not host memory):
+   ng_tensor_host_write gives a host buffer of t->numel floats to fill (t->data itself on the
+   CPU), ng_tensor_host_done puts it in place; ng_tensor_host_read gives t's values in host
+   memory (t->data on the CPU, a copy in ctx's host arena on the GPU, valid until
+   ng_ctx_reset); ng_tensor_item is element 0 (PyTorch's .item(); NaN if the copy fails).
+   NULL / an error status on failure (recorded in ctx). */
+float *ng_tensor_host_write(ng_ctx *ctx, ng_tensor *t);
+ng_status ng_tensor_host_done(ng_tensor *t, float *buf);
+const float *ng_tensor_host_read(ng_ctx *ctx, const ng_tensor *t);
+float ng_tensor_item(const ng_tensor *t);
 /* Mark an input tensor as needing a gradient (for sensitivity maps and gradient checks). */
 void ng_tensor_requires_grad(ng_tensor *t);
 
@@ -534,7 +548,11 @@ ng_tensor *ng_mixed_cols(ng_ctx *ctx, ng_tensor *alpha, int row, ng_tensor *cons
 /* @@OPTIM  optimizers, EMA, learning-rate schedules, clipping, initialisers                 */
 /* ======================================================================================== */
 /* Each optimizer steps ONE parameter group (a flat block), reading group->grad. State blocks
-   have the group's numel and are owned by the optimizer. */
+   have the group's numel and are owned by the optimizer. They live where the group lives and
+   follow it: when the group moves (ng_params_to_device) the next step, reset or update moves
+   the state too, so an optimizer made before or after the move works the same. On the GPU
+   the step is one fused kernel with the same float arithmetic; checkpoints read and write the
+   state on either device. */
 
 /* torch.optim.Adam (amsgrad off): g += wd p (coupled L2); m = b1 m + (1-b1) g;
    v = b2 v + (1-b2) g^2; p -= lr / (1 - b1^t) * m / (sqrt(v) / sqrt(1 - b2^t) + eps).
@@ -546,10 +564,11 @@ typedef struct ng_adam {
     ng_params *group;
     float lr, beta1, beta2, eps, weight_decay;
     int64_t t;          /* steps taken */
-    float *m, *v;       /* (numel) */
+    float *m, *v;       /* (numel), on `device` */
+    int device;         /* where m and v are (ng_device) */
 } ng_adam;
 ng_status ng_adam_init(ng_adam *opt, ng_params *g, float lr, float beta1, float beta2, float eps, float weight_decay);
-void ng_adam_step(ng_adam *opt);
+ng_status ng_adam_step(ng_adam *opt);  /* NG_ERR_NOMEM when the state cannot follow its group */
 void ng_adam_reset(ng_adam *opt);   /* t = 0, m = v = 0 (a fresh optimizer) */
 void ng_adam_free(ng_adam *opt);
 
@@ -560,21 +579,23 @@ typedef struct ng_sgd {
     float lr, momentum, dampening, weight_decay;
     int nesterov;
     int64_t t;
-    float *buf;         /* (numel), NULL when momentum == 0 */
+    float *buf;         /* (numel), NULL when momentum == 0; on `device` */
+    int device;
 } ng_sgd;
 ng_status ng_sgd_init(ng_sgd *opt, ng_params *g, float lr, float momentum, float dampening, float weight_decay, int nesterov);
-void ng_sgd_step(ng_sgd *opt);
+ng_status ng_sgd_step(ng_sgd *opt);
 void ng_sgd_free(ng_sgd *opt);
 
 /* Exponential moving average of a group's values: shadow = decay shadow + (1 - decay) p. */
 typedef struct ng_ema {
     ng_params *group;
     float decay;
-    float *shadow;      /* (numel), starts as a copy of the group */
+    float *shadow;      /* (numel), starts as a copy of the group; on `device` */
+    int device;
 } ng_ema;
 ng_status ng_ema_init(ng_ema *e, ng_params *g, float decay);
-void ng_ema_update(ng_ema *e);
-void ng_ema_swap(ng_ema *e);        /* exchange shadow and live values (evaluate with the EMA) */
+ng_status ng_ema_update(ng_ema *e);
+ng_status ng_ema_swap(ng_ema *e);        /* exchange shadow and live values (evaluate with the EMA) */
 void ng_ema_free(ng_ema *e);
 
 /* Learning rate at `step` of `total`: constant; cosine from base to final
@@ -1264,6 +1285,8 @@ ng_tensor *ng_gan_gen_search_cell(ng_ctx *ctx, const ng_gan_gen_search *G, int c
 void ng_gan_gen_search_derive(const ng_gan_gen_search *G, ng_gan_genotype *out);
 /* The alpha tensor and row that edge e reads. */
 ng_tensor *ng_gan_gen_search_alpha_of(const ng_gan_gen_search *G, int e, int *row);
+/* Edge e's ng_gan_edge_n_ops(e) architecture logits, copied to host memory (either device). */
+ng_status ng_gan_gen_search_alpha_row(const ng_gan_gen_search *G, int e, float *logits);
 
 /* ---- the fixed (retrain) generator of one genotype ---- */
 typedef struct ng_gan_fixed_edge {
@@ -2172,12 +2195,17 @@ typedef struct ng_cuda_hooks {
     int (*synchronize)(void);
     void (*set_tf32)(int on);
     size_t (*peak_bytes)(void);                         /* peak of cudaMalloc'd bytes */
+    size_t (*mem_free)(void);                           /* free device bytes now (0: unknown) */
     void (*fw[NG_OP_COUNT])(ng_node *n);                /* NULL: no kernel for this op */
     void (*bw[NG_OP_COUNT])(ng_node *n);
     /* fused optimizer kernels on device blocks of n floats */
     void (*adam)(float *p, const float *g, float *m, float *v, int64_t n, float b1, float b2,
                  float omb1, float omb2, float step_size, float sqrt_bc2, float eps, float wd);
     void (*ema)(float *shadow, const float *p, int64_t n, float decay, float one_minus_decay);
+    void (*sgd)(float *p, const float *g, float *buf, int64_t n, float lr, float momentum,
+                float one_minus_dampening, float wd, int first, int nesterov);   /* buf NULL: no momentum */
+    double (*sumsq)(const float *x, int64_t n);         /* sum of x^2 in double, fixed order */
+    void (*scale)(float *x, int64_t n, float c);        /* x *= c */
 } ng_cuda_hooks;
 
 /* Called by nasgan_cuda.cu; the table must outlive the program. */
@@ -2192,6 +2220,7 @@ const char *ng_cuda_device_info(void);             /* "" before ng_cuda_init */
 void ng_cuda_set_tf32(int on);                     /* default off: exact FP32 products */
 ng_status ng_cuda_synchronize(void);
 size_t ng_cuda_peak_bytes(void);
+size_t ng_cuda_mem_free(void);                     /* free device memory in bytes; 0 when unknown */
 /* 1 when op (ng_op) has a CUDA forward (backward = 0) or backward (backward = 1) kernel. */
 int ng_cuda_op_supported(int op, int backward);
 
@@ -2207,10 +2236,9 @@ ng_status ng_tensor_to_host(const ng_tensor *t, float *dst);            /* numel
 ng_status ng_tensor_to_device(ng_tensor *t, const float *src);          /* numel floats */
 /* A copy of t in ctx (on ctx's device); NULL on failure. */
 ng_tensor *ng_tensor_copy_to(ng_ctx *ctx, const ng_tensor *t);
-/* Fused optimizer steps on device groups (same arithmetic as ng_adam_step/ng_ema_update);
-   `m`, `v`, `shadow` are device buffers of g->numel floats (ng_cuda_alloc_zeros). */
-ng_status ng_cuda_adam_step(ng_adam *opt, float *m_dev, float *v_dev);
-ng_status ng_cuda_ema_update(ng_ema *e, float *shadow_dev);
+/* Optimizers need nothing special: ng_adam_step, ng_sgd_step, ng_ema_update/swap and
+   ng_clip_grad_norm run fused kernels when their group is on the GPU (optim.h). */
+/* n zeroed device floats (NULL and an error on failure) and their release. */
 float *ng_cuda_alloc_zeros(int64_t n);
 void ng_cuda_free(void *p);
 
@@ -2776,6 +2804,41 @@ ng_tensor *ng_tensor_from(ng_ctx *ctx, ng_shape shape, const float *data) {
     return t;
 }
 void ng_tensor_requires_grad(ng_tensor *t) { t->requires_grad = 1; }
+
+float *ng_tensor_host_write(ng_ctx *ctx, ng_tensor *t) {
+    if (!t) return NULL;
+    if (t->device != NG_CUDA) return t->data;
+    return (float *)ng__alloc(ctx, (size_t)(t->numel ? t->numel : 1) * sizeof(float));
+}
+ng_status ng_tensor_host_done(ng_tensor *t, float *buf) {
+    if (!t || !buf) return ng_fail(NG_ERR_ARG, "tensor host write: no tensor or buffer");
+    if (t->device == NG_CUDA) return ng_tensor_to_device(t, buf);
+    if (buf != t->data) memcpy(t->data, buf, (size_t)t->numel * sizeof(float));
+    return NG_OK;
+}
+const float *ng_tensor_host_read(ng_ctx *ctx, const ng_tensor *t) {
+    float *h;
+    if (!t) return NULL;
+    if (t->device != NG_CUDA) return t->data;
+    h = (float *)ng__alloc(ctx, (size_t)(t->numel ? t->numel : 1) * sizeof(float));
+    if (h && ng_tensor_to_host(t, h) != NG_OK) { ng__ctx_fail(ctx, NG_ERR_UNSUPPORTED); return NULL; }
+    return h;
+}
+float ng_tensor_item(const ng_tensor *t) {
+    float v = NAN;
+    if (!t || t->numel < 1) return NAN;
+    if (t->device != NG_CUDA) return t->data[0];
+    ng__cuda_copy(&v, t->data, sizeof v, 2);   /* v stays NaN when the copy fails */
+    return v;
+}
+ng_tensor *ng_tensor_randn(ng_ctx *ctx, ng_shape shape, ng_rng *r) {
+    ng_tensor *t = ng_tensor_new(ctx, shape);
+    float *h = ng_tensor_host_write(ctx, t);
+    int64_t i;
+    if (!h) return NULL;
+    for (i = 0; i < t->numel; i++) h[i] = (float)ng_rng_normal(r);
+    return ng_tensor_host_done(t, h) == NG_OK ? t : NULL;
+}
 
 static int ng__needs_grad(const ng_ctx *ctx, const ng_tensor *t) {
     int i;
@@ -6763,10 +6826,53 @@ static float *ng__state_alloc(int64_t n, const char *what) {
     return p;
 }
 
+/* State block on `device` (zeroed) and its release. */
+static float *ng__state_alloc_on(int64_t n, int device, const char *what) {
+    float *p;
+    if (device != NG_CUDA) return ng__state_alloc(n, what);
+    p = ng_cuda_alloc_zeros(n);
+    if (!p) ng_fail(NG_ERR_NOMEM, "%s: cannot allocate optimizer state on the GPU (%s)", what, ng_last_error());
+    return p;
+}
+static void ng__state_free(float *p, int device) {
+    if (device == NG_CUDA) ng_cuda_free(p);
+    else ng_aligned_free(p);
+}
+
+/* Move up to two state blocks (NULL entries skipped) to `want`, the device their group is on
+   now, keeping the values; *device records where they are. All or nothing. */
+static ng_status ng__state_follow(float **a, float **b, int64_t n, int *device, int want, const char *what) {
+    float **blocks[2], *moved[2] = {NULL, NULL};
+    size_t bytes = (size_t)(n > 0 ? n : 1) * sizeof(float);
+    int i;
+    if (*device == want) return NG_OK;
+    blocks[0] = a; blocks[1] = b;
+    for (i = 0; i < 2; i++)
+        if (blocks[i] && *blocks[i] && !(moved[i] = ng__state_alloc_on(n, want, what))) {
+            if (moved[0]) ng__state_free(moved[0], want);
+            return ng_fail(NG_ERR_NOMEM, "%s: cannot move the optimizer state to the %s", what, want == NG_CUDA ? "GPU" : "host");
+        }
+    for (i = 0; i < 2; i++)
+        if (moved[i]) {
+            ng__cuda_copy(moved[i], *blocks[i], bytes, want == NG_CUDA ? 1 : 2);
+            ng__state_free(*blocks[i], *device);
+            *blocks[i] = moved[i];
+        }
+    *device = want;
+    return NG_OK;
+}
+
+/* *k: the CUDA backend's fused kernels for a group on the GPU, NULL for a host group. */
+static ng_status ng__opt_kernels(const ng_params *g, const char *what, const ng_cuda_hooks **k) {
+    *k = g->device == NG_CUDA ? ng_cuda_get_hooks() : NULL;
+    if (g->device == NG_CUDA && !*k)
+        return ng_fail(NG_ERR_UNSUPPORTED, "%s: group '%s' is on the GPU but the CUDA backend is not linked", what, g->name);
+    return NG_OK;
+}
+
 static ng_status ng__check_group(const ng_params *g, const char *what, int need_grad) {
     if (!g) return ng_fail(NG_ERR_ARG, "%s: group is NULL", what);
     if (!g->allocated) return ng_fail(NG_ERR_ARG, "%s: group '%s' is not allocated", what, g->name);
-    if (ng__cuda_refuse(NULL, g->device, what)) return NG_ERR_UNSUPPORTED; /* set up before ng_params_to_device */
     if (need_grad && !g->grad) return ng_fail(NG_ERR_ARG, "%s: group '%s' has no gradients (not trainable)", what, g->name);
     return NG_OK;
 }
@@ -6797,22 +6903,27 @@ ng_status ng_adam_init(ng_adam *opt, ng_params *g, float lr, float beta1, float 
                        (double)lr, (double)beta1, (double)beta2, (double)eps, (double)weight_decay);
     opt->group = g;
     opt->lr = lr; opt->beta1 = beta1; opt->beta2 = beta2; opt->eps = eps; opt->weight_decay = weight_decay;
-    opt->m = ng__state_alloc(g->numel, "adam");
-    opt->v = opt->m ? ng__state_alloc(g->numel, "adam") : NULL;
+    opt->device = g->device;
+    opt->m = ng__state_alloc_on(g->numel, g->device, "adam");
+    opt->v = opt->m ? ng__state_alloc_on(g->numel, g->device, "adam") : NULL;
     if (!opt->v) { ng_adam_free(opt); return NG_ERR_NOMEM; }
     return NG_OK;
 }
 
 /* As torch.optim.Adam: the scalars are formed in double and each elementwise operation is done
    in float, in PyTorch's order. The gradient block is left unchanged. */
-void ng_adam_step(ng_adam *opt) {
+ng_status ng_adam_step(ng_adam *opt) {
     ng_params *gr = opt->group;
     int64_t i, n = gr->numel;
-    float *p = gr->data, *m = opt->m, *v = opt->v;
-    const float *g = gr->grad;
+    float *p, *m, *v;
+    const float *g;
     double bc1, bc2;
     float b1, b2, omb1, omb2, step_size, sqrt_bc2, eps = opt->eps, wd = opt->weight_decay;
-    if (ng__cuda_refuse(NULL, gr->device, "adam step (use ng_cuda_adam_step)")) return;
+    const ng_cuda_hooks *k;
+    ng_status s = ng__opt_kernels(gr, "adam", &k);
+    if (s == NG_OK) s = ng__state_follow(&opt->m, &opt->v, n, &opt->device, gr->device, "adam");
+    if (s != NG_OK) return s;
+    p = gr->data; m = opt->m; v = opt->v; g = gr->grad;
     opt->t++;
     bc1 = 1.0 - pow(ng__typed(opt->beta1), (double)opt->t);
     bc2 = 1.0 - pow(ng__typed(opt->beta2), (double)opt->t);
@@ -6821,6 +6932,7 @@ void ng_adam_step(ng_adam *opt) {
     omb2 = (float)(1.0 - ng__typed(opt->beta2));
     step_size = (float)(ng__typed(opt->lr) / bc1);
     sqrt_bc2 = (float)sqrt(bc2);
+    if (k) { k->adam(p, g, m, v, n, b1, b2, omb1, omb2, step_size, sqrt_bc2, eps, wd); return NG_OK; }
 NG__OMP_FOR(n > NG__OPT_PAR)
     for (i = 0; i < n; i++) {
         float gi = wd != 0.0f ? g[i] + wd * p[i] : g[i];
@@ -6831,18 +6943,20 @@ NG__OMP_FOR(n > NG__OPT_PAR)
         v[i] = vi;
         p[i] -= step_size * (mi / denom);
     }
+    return NG_OK;
 }
 
 void ng_adam_reset(ng_adam *opt) {
+    size_t bytes = (size_t)(opt->group->numel ? opt->group->numel : 1) * sizeof(float);
     opt->t = 0;
-    if (opt->m) memset(opt->m, 0, (size_t)(opt->group->numel ? opt->group->numel : 1) * sizeof(float));
-    if (opt->v) memset(opt->v, 0, (size_t)(opt->group->numel ? opt->group->numel : 1) * sizeof(float));
+    if (opt->m) ng__memset0(opt->device, opt->m, bytes);
+    if (opt->v) ng__memset0(opt->device, opt->v, bytes);
 }
 
 void ng_adam_free(ng_adam *opt) {
     if (!opt) return;
-    ng_aligned_free(opt->m);
-    ng_aligned_free(opt->v);
+    ng__state_free(opt->m, opt->device);
+    ng__state_free(opt->v, opt->device);
     opt->m = opt->v = NULL;
 }
 
@@ -6858,23 +6972,29 @@ ng_status ng_sgd_init(ng_sgd *opt, ng_params *g, float lr, float momentum, float
     opt->group = g;
     opt->lr = lr; opt->momentum = momentum; opt->dampening = dampening; opt->weight_decay = weight_decay;
     opt->nesterov = nesterov;
+    opt->device = g->device;
     if (momentum != 0.0f) {
-        opt->buf = ng__state_alloc(g->numel, "sgd");
+        opt->buf = ng__state_alloc_on(g->numel, g->device, "sgd");
         if (!opt->buf) return NG_ERR_NOMEM;
     }
     return NG_OK;
 }
 
-void ng_sgd_step(ng_sgd *opt) {
+ng_status ng_sgd_step(ng_sgd *opt) {
     ng_params *gr = opt->group;
     int64_t i, n = gr->numel;
-    float *p = gr->data, *buf = opt->buf;
-    const float *g = gr->grad;
+    float *p, *buf;
+    const float *g;
     float lr = opt->lr, mom = opt->momentum, wd = opt->weight_decay;
     float omd = (float)(1.0 - ng__typed(opt->dampening));
-    if (ng__cuda_refuse(NULL, gr->device, "sgd step")) return;
     int first = opt->t == 0, nesterov = opt->nesterov;
+    const ng_cuda_hooks *k;
+    ng_status s = ng__opt_kernels(gr, "sgd", &k);
+    if (s == NG_OK) s = ng__state_follow(&opt->buf, NULL, n, &opt->device, gr->device, "sgd");
+    if (s != NG_OK) return s;
+    p = gr->data; buf = opt->buf; g = gr->grad;
     opt->t++;
+    if (k) { k->sgd(p, g, buf, n, lr, mom, omd, wd, first, nesterov); return NG_OK; }
 NG__OMP_FOR(n > NG__OPT_PAR)
     for (i = 0; i < n; i++) {
         float d = wd != 0.0f ? g[i] + wd * p[i] : g[i];
@@ -6885,11 +7005,12 @@ NG__OMP_FOR(n > NG__OPT_PAR)
         }
         p[i] -= lr * d;
     }
+    return NG_OK;
 }
 
 void ng_sgd_free(ng_sgd *opt) {
     if (!opt) return;
-    ng_aligned_free(opt->buf);
+    ng__state_free(opt->buf, opt->device);
     opt->buf = NULL;
 }
 
@@ -6901,32 +7022,52 @@ ng_status ng_ema_init(ng_ema *e, ng_params *g, float decay) {
     if (!(decay >= 0.0f && decay <= 1.0f)) return ng_fail(NG_ERR_ARG, "ema: decay %g is outside [0, 1]", (double)decay);
     e->group = g;
     e->decay = decay;
-    e->shadow = ng__state_alloc(g->numel, "ema");
+    e->device = g->device;
+    e->shadow = ng__state_alloc_on(g->numel, g->device, "ema");
     if (!e->shadow) return NG_ERR_NOMEM;
-    memcpy(e->shadow, g->data, (size_t)g->numel * sizeof(float));
+    if (g->device == NG_CUDA) ng__cuda_copy(e->shadow, g->data, (size_t)g->numel * sizeof(float), 3);
+    else memcpy(e->shadow, g->data, (size_t)g->numel * sizeof(float));
     return NG_OK;
 }
 
-void ng_ema_update(ng_ema *e) {
+ng_status ng_ema_update(ng_ema *e) {
     int64_t i, n = e->group->numel;
-    const float *p = e->group->data;
-    float *s = e->shadow, d = e->decay, omd = (float)(1.0 - ng__typed(e->decay));
-    if (ng__cuda_refuse(NULL, e->group->device, "ema update (use ng_cuda_ema_update)")) return;
+    const float *p;
+    float *s, d = e->decay, omd = (float)(1.0 - ng__typed(e->decay));
+    const ng_cuda_hooks *k;
+    ng_status st = ng__opt_kernels(e->group, "ema", &k);
+    if (st == NG_OK) st = ng__state_follow(&e->shadow, NULL, n, &e->device, e->group->device, "ema");
+    if (st != NG_OK) return st;
+    p = e->group->data; s = e->shadow;
+    if (k) { k->ema(s, p, n, d, omd); return NG_OK; }
 NG__OMP_FOR(n > NG__OPT_PAR)
     for (i = 0; i < n; i++) s[i] = d * s[i] + omd * p[i];
+    return NG_OK;
 }
 
-void ng_ema_swap(ng_ema *e) {
-    int64_t i, n = e->group->numel;
-    float *p = e->group->data, *s = e->shadow;
-    if (ng__cuda_refuse(NULL, e->group->device, "ema swap")) return;
+/* On the GPU the two blocks exchange pointers: the group's tensors are re-pointed at the
+   shadow block, which costs nothing and moves no data. */
+ng_status ng_ema_swap(ng_ema *e) {
+    ng_params *g = e->group;
+    int64_t i, n = g->numel;
+    float *p, *s;
+    ng_status st = ng__state_follow(&e->shadow, NULL, n, &e->device, g->device, "ema");
+    if (st != NG_OK) return st;
+    p = g->data; s = e->shadow;
+    if (g->device == NG_CUDA) {
+        int k;
+        g->data = s; e->shadow = p;
+        for (k = 0; k < g->n; k++) g->tensors[k]->data = g->data + g->offsets[k];
+        return NG_OK;
+    }
 NG__OMP_FOR(n > NG__OPT_PAR)
     for (i = 0; i < n; i++) { float t = p[i]; p[i] = s[i]; s[i] = t; }
+    return NG_OK;
 }
 
 void ng_ema_free(ng_ema *e) {
     if (!e) return;
-    ng_aligned_free(e->shadow);
+    ng__state_free(e->shadow, e->device);
     e->shadow = NULL;
 }
 
@@ -6961,10 +7102,12 @@ NG__OMP_FOR(n > NG__OPT_PAR)
 float ng_clip_grad_norm(ng_params *const *groups, int n, float max_norm) {
     double ss = 0.0, norm, coef;
     int k;
-    for (k = 0; k < n; k++)
-        if (groups[k] && ng__cuda_refuse(NULL, groups[k]->device, "clip_grad_norm")) return NAN;
-    for (k = 0; k < n; k++)
-        if (groups[k] && groups[k]->grad) ss += ng__sumsq(groups[k]->grad, groups[k]->numel);
+    for (k = 0; k < n; k++) {
+        const ng_cuda_hooks *kern;
+        if (!groups[k] || !groups[k]->grad) continue;
+        if (ng__opt_kernels(groups[k], "clip_grad_norm", &kern) != NG_OK) return NAN;
+        ss += kern ? kern->sumsq(groups[k]->grad, groups[k]->numel) : ng__sumsq(groups[k]->grad, groups[k]->numel);
+    }
     norm = sqrt(ss);
     coef = (double)max_norm / (norm + 1e-6);
     if (isfinite(norm) && coef < 1.0) {
@@ -6975,6 +7118,7 @@ float ng_clip_grad_norm(ng_params *const *groups, int n, float max_norm) {
             if (!groups[k] || !groups[k]->grad) continue;
             g = groups[k]->grad;
             m = groups[k]->numel;
+            if (groups[k]->device == NG_CUDA) { ng_cuda_get_hooks()->scale(g, m, c); continue; }
 NG__OMP_FOR(m > NG__OPT_PAR)
             for (i = 0; i < m; i++) g[i] *= c;
         }
@@ -7361,6 +7505,20 @@ static void ng__wf32s(ng__wr *w, const float *x, size_t n) {
     for (i = 0; i < n; i++) ng__le32(p + 4 * i, ng__f32_bits(x[i]));
     w->pos += 4 * n;
 }
+/* ng__wf32s for a block on `device`: a GPU block is copied into the output, then put in
+   little-endian order in place. */
+static void ng__wf32s_on(ng__wr *w, const float *x, size_t n, int device) {
+    unsigned char *p = w->p + w->pos;
+    size_t i;
+    if (device != NG_CUDA) { ng__wf32s(w, x, n); return; }
+    ng__cuda_copy(p, x, 4 * n, 2);
+    for (i = 0; i < n; i++) {
+        float f;
+        memcpy(&f, p + 4 * i, 4);
+        ng__le32(p + 4 * i, ng__f32_bits(f));
+    }
+    w->pos += 4 * n;
+}
 
 /* reader cursor: every read is bounded by what remains; returns 0 on success, -1 if short */
 typedef struct ng__rd { const unsigned char *p; size_t n, pos; } ng__rd;
@@ -7380,6 +7538,17 @@ static int ng__rbytes(ng__rd *r, size_t n, const unsigned char **b) {
 static void ng__rf32s(const unsigned char *p, float *x, size_t n) {
     size_t i;
     for (i = 0; i < n; i++) x[i] = ng__bits_f32(ng__rd32(p + 4 * i));
+}
+/* ng__rf32s into a block on `device` (a GPU block is filled through a host copy). */
+static ng_status ng__rf32s_on(const unsigned char *p, float *x, size_t n, int device, const char *what) {
+    float *h;
+    if (device != NG_CUDA) { ng__rf32s(p, x, n); return NG_OK; }
+    h = (float *)malloc(n ? 4 * n : 4);
+    if (!h) return ng_fail(NG_ERR_NOMEM, "checkpoint: %s: cannot allocate %zu bytes of host staging", what, 4 * n);
+    ng__rf32s(p, h, n);
+    ng__cuda_copy(x, h, 4 * n, 1);
+    free(h);
+    return NG_OK;
 }
 
 static int ng__add_size(size_t a, size_t b, size_t *out) {
@@ -7549,7 +7718,7 @@ ng_status ng_ckpt_put_params(ng_ckpt *ck, const ng_params *g) {
         for (d = 0; d < t->shape.ndim; d++) ng__w64(&w, (uint64_t)t->shape.d[d]);
     }
     ng__w64(&w, (uint64_t)g->numel);
-    ng__wf32s(&w, g->data, (size_t)g->numel);
+    ng__wf32s_on(&w, g->data, (size_t)g->numel, g->device);
     NG_ASSERT(w.pos == size);
     return ng__ck_add(ck, key, NG_CKPT_PARAMS, p, size);
 }
@@ -7558,7 +7727,7 @@ ng_status ng_ckpt_put_params(ng_ckpt *ck, const ng_params *g) {
    optional nesterov word, an optional step count, numel, an optional has_buf word, blocks. */
 static ng_status ng__ck_put_state(ng_ckpt *ck, const char *key, uint32_t kind, const ng_params *g,
                                   const float *hp, int nhp, const int *nesterov, const int64_t *t,
-                                  const float *const *blocks, int nblocks, int with_has_buf) {
+                                  const float *const *blocks, int nblocks, int with_has_buf, int device) {
     size_t size, bytes, gl;
     unsigned char *p;
     ng__wr w;
@@ -7581,7 +7750,7 @@ static ng_status ng__ck_put_state(ng_ckpt *ck, const char *key, uint32_t kind, c
     if (t) ng__w64(&w, (uint64_t)*t);
     ng__w64(&w, (uint64_t)g->numel);
     if (with_has_buf) ng__w32(&w, (uint32_t)nblocks);
-    for (i = 0; i < nblocks; i++) ng__wf32s(&w, blocks[i], (size_t)g->numel);
+    for (i = 0; i < nblocks; i++) ng__wf32s_on(&w, blocks[i], (size_t)g->numel, device);
     NG_ASSERT(w.pos == size);
     return ng__ck_add(ck, key, kind, p, size);
 }
@@ -7591,7 +7760,7 @@ ng_status ng_ckpt_put_adam(ng_ckpt *ck, const char *key, const ng_adam *opt) {
     const float *blocks[2];
     hp[0] = opt->lr; hp[1] = opt->beta1; hp[2] = opt->beta2; hp[3] = opt->eps; hp[4] = opt->weight_decay;
     blocks[0] = opt->m; blocks[1] = opt->v;
-    return ng__ck_put_state(ck, key, NG_CKPT_ADAM, opt->group, hp, 5, NULL, &opt->t, blocks, 2, 0);
+    return ng__ck_put_state(ck, key, NG_CKPT_ADAM, opt->group, hp, 5, NULL, &opt->t, blocks, 2, 0, opt->device);
 }
 
 ng_status ng_ckpt_put_sgd(ng_ckpt *ck, const char *key, const ng_sgd *opt) {
@@ -7600,7 +7769,7 @@ ng_status ng_ckpt_put_sgd(ng_ckpt *ck, const char *key, const ng_sgd *opt) {
     hp[0] = opt->lr; hp[1] = opt->momentum; hp[2] = opt->dampening; hp[3] = opt->weight_decay;
     blocks[0] = opt->buf;
     return ng__ck_put_state(ck, key, NG_CKPT_SGD, opt->group, hp, 4, &opt->nesterov, &opt->t, blocks,
-                            opt->buf ? 1 : 0, 1);
+                            opt->buf ? 1 : 0, 1, opt->device);
 }
 
 ng_status ng_ckpt_put_ema(ng_ckpt *ck, const char *key, const ng_ema *e) {
@@ -7608,7 +7777,7 @@ ng_status ng_ckpt_put_ema(ng_ckpt *ck, const char *key, const ng_ema *e) {
     const float *blocks[1];
     hp[0] = e->decay;
     blocks[0] = e->shadow;
-    return ng__ck_put_state(ck, key, NG_CKPT_EMA, e->group, hp, 1, NULL, NULL, blocks, 1, 0);
+    return ng__ck_put_state(ck, key, NG_CKPT_EMA, e->group, hp, 1, NULL, NULL, blocks, 1, 0, e->device);
 }
 
 ng_status ng_ckpt_serialize(const ng_ckpt *ck, unsigned char **out, size_t *n) {
@@ -8061,8 +8230,7 @@ ng_status ng_ckpt_get_params(const ng_ckpt *ck, ng_params *g) {
     if (numel != g->numel)
         return ng_fail(NG_ERR_MISMATCH, "checkpoint '%s', group '%s': %lld values in the checkpoint, %lld in the group",
                        ng__ck_name(ck), g->name, (long long)numel, (long long)g->numel);
-    ng__rf32s(values, g->data, (size_t)numel);
-    return NG_OK;
+    return ng__rf32s_on(values, g->data, (size_t)numel, g->device, g->name);
 }
 
 /* Common checks of an optimizer-like record against its target group. */
@@ -8099,9 +8267,8 @@ ng_status ng_ckpt_get_adam(const ng_ckpt *ck, const char *key, ng_adam *opt) {
         return ng_fail(NG_ERR_ARG, "checkpoint '%s': adam '%s': target state blocks are not allocated (ng_adam_init first)", ng__ck_name(ck), key);
     opt->lr = s.hp[0]; opt->beta1 = s.hp[1]; opt->beta2 = s.hp[2]; opt->eps = s.hp[3]; opt->weight_decay = s.hp[4];
     opt->t = s.t;
-    ng__rf32s(s.blocks, opt->m, ne);
-    ng__rf32s(s.blocks + 4 * ne, opt->v, ne);
-    return NG_OK;
+    st = ng__rf32s_on(s.blocks, opt->m, ne, opt->device, key);
+    return st == NG_OK ? ng__rf32s_on(s.blocks + 4 * ne, opt->v, ne, opt->device, key) : st;
 }
 
 ng_status ng_ckpt_get_sgd(const ng_ckpt *ck, const char *key, ng_sgd *opt) {
@@ -8114,8 +8281,7 @@ ng_status ng_ckpt_get_sgd(const ng_ckpt *ck, const char *key, ng_sgd *opt) {
     opt->lr = s.hp[0]; opt->momentum = s.hp[1]; opt->dampening = s.hp[2]; opt->weight_decay = s.hp[3];
     opt->nesterov = (int)s.nesterov;
     opt->t = s.t;
-    if (s.has_buf) ng__rf32s(s.blocks, opt->buf, (size_t)s.numel);
-    return NG_OK;
+    return s.has_buf ? ng__rf32s_on(s.blocks, opt->buf, (size_t)s.numel, opt->device, key) : NG_OK;
 }
 
 ng_status ng_ckpt_get_ema(const ng_ckpt *ck, const char *key, ng_ema *e) {
@@ -8125,8 +8291,7 @@ ng_status ng_ckpt_get_ema(const ng_ckpt *ck, const char *key, ng_ema *e) {
     if (s.numel && !e->shadow)
         return ng_fail(NG_ERR_ARG, "checkpoint '%s': ema '%s': target shadow block is not allocated (ng_ema_init first)", ng__ck_name(ck), key);
     e->decay = s.hp[0];
-    ng__rf32s(s.blocks, e->shadow, (size_t)s.numel);
-    return NG_OK;
+    return ng__rf32s_on(s.blocks, e->shadow, (size_t)s.numel, e->device, key);
 }
 
 /* ---- src/json.c ---- */
@@ -8689,10 +8854,11 @@ ng_status ng_fmnist_cnn_load(ng_fmnist_cnn *net, const char *path) {
 
 ng_tensor *ng_images_u8_to_tensor(ng_ctx *ctx, const unsigned char *px, int64_t n, int64_t h, int64_t w) {
     ng_tensor *t = ng_tensor_new(ctx, ng_shape4(n, 1, h, w));
+    float *host = ng_tensor_host_write(ctx, t);
     int64_t i;
-    if (!t) return NULL;
-    for (i = 0; i < t->numel; i++) t->data[i] = (float)px[i] * (2.0f / 255.0f) - 1.0f;
-    return t;
+    if (!host) return NULL;
+    for (i = 0; i < t->numel; i++) host[i] = (float)px[i] * (2.0f / 255.0f) - 1.0f;
+    return ng_tensor_host_done(t, host) == NG_OK ? t : NULL;
 }
 
 /* ---- src/gan_data.c ---- */
@@ -9207,6 +9373,7 @@ static ng_tensor *ng__gd_bad(ng_ctx *ctx, ng_status code, const char *msg, long 
 ng_tensor *ng_image_set_batch(ng_ctx *ctx, const ng_image_set *s, const int64_t *idx, int n, ng_image_norm norm) {
     static const float mean[3] = {0.4914f, 0.4822f, 0.4465f}, stdv[3] = {0.2470f, 0.2435f, 0.2616f};
     ng_tensor *t;
+    float *host;
     size_t plane, per;
     int i, ch;
     if (ctx->status != NG_OK) return NULL;
@@ -9218,12 +9385,13 @@ ng_tensor *ng_image_set_batch(ng_ctx *ctx, const ng_image_set *s, const int64_t 
     for (i = 0; i < n; i++)
         if (idx[i] < 0 || idx[i] >= s->n) return ng__gd_bad(ctx, NG_ERR_ARG, "index outside the set (index, set size)", (long long)idx[i], (long long)s->n);
     t = ng_tensor_new(ctx, ng_shape4(n, s->c, s->h, s->w));
-    if (!t) return NULL;
+    host = ng_tensor_host_write(ctx, t);
+    if (!host) return NULL;
     plane = (size_t)s->h * (size_t)s->w;
     per = plane * (size_t)s->c;
     for (i = 0; i < n; i++) {
         const unsigned char *px = s->pixels + (size_t)idx[i] * per;
-        float *o = t->data + (size_t)i * per;
+        float *o = host + (size_t)i * per;
         size_t j;
         if (norm == NG_IMAGE_NORM_PM1) {
             for (j = 0; j < per; j++) o[j] = (float)px[j] / 127.5f - 1.0f;
@@ -9236,7 +9404,7 @@ ng_tensor *ng_image_set_batch(ng_ctx *ctx, const ng_image_set *s, const int64_t 
                 }
         }
     }
-    return t;
+    return ng_tensor_host_done(t, host) == NG_OK ? t : NULL;
 }
 
 void ng_image_set_split_half(int64_t n, int64_t *first_len) {
@@ -10985,16 +11153,19 @@ static void ng__gan_alpha_view(ng_ctx *ctx, const ng_gan_gen_search *G, ng_tenso
     src[0] = G->alpha_normal; src[1] = G->alpha_up; src[2] = G->alpha_skip;
     for (i = 0; i < 3; i++) {
         ng_tensor *g;
+        float *h;
         int64_t j;
         view[i] = src[i];
         if (!G->cfg.gumbel) continue;
-        if (ng__cuda_refuse(ctx, ctx->device, "gumbel noise")) continue; /* view stays alpha; ops now fail */
         g = ng_tensor_new(ctx, src[i]->shape);
-        if (g)
+        h = ng_tensor_host_write(ctx, g);   /* drawn on the host: the same noise on every device */
+        if (h) {
             for (j = 0; j < g->numel; j++) {
                 float u = (float)ng_rng_uniform(&ctx->rng);
-                g->data[j] = -logf(-logf(u + 1e-20f));
+                h[j] = -logf(-logf(u + 1e-20f));
             }
+            if (ng_tensor_host_done(g, h) != NG_OK) g = NULL;
+        }
         view[i] = ng_scale(ctx, ng_add(ctx, src[i], g), 1.0f / G->cfg.gumbel_temp);
     }
 }
@@ -11129,14 +11300,23 @@ ng_tensor *ng_gan_gen_search_alpha_of(const ng_gan_gen_search *G, int e, int *ro
     return which == 0 ? G->alpha_normal : which == 1 ? G->alpha_up : G->alpha_skip;
 }
 
+ng_status ng_gan_gen_search_alpha_row(const ng_gan_gen_search *G, int e, float *logits) {
+    int row, K = ng_gan_edge_n_ops(e);
+    const ng_tensor *a = ng_gan_gen_search_alpha_of(G, e, &row);
+    const float *src = a->data + (int64_t)row * K;
+    if (a->device != NG_CUDA) { memcpy(logits, src, (size_t)K * sizeof(float)); return NG_OK; }
+    ng__cuda_copy(logits, src, (size_t)K * sizeof(float), 2);
+    return NG_OK;
+}
+
 void ng_gan_gen_search_derive(const ng_gan_gen_search *G, ng_gan_genotype *out) {
     int e;
     for (e = 0; e < NG_GAN_EDGES; e++) {
-        int row, K = ng_gan_edge_n_ops(e), k, best = 0;
-        const ng_tensor *a = ng_gan_gen_search_alpha_of(G, e, &row);
-        float w[NG_GAN_N_NORMAL_OPS];
+        int K = ng_gan_edge_n_ops(e), k, best = 0;
+        float w[NG_GAN_N_NORMAL_OPS], logits[NG_GAN_N_NORMAL_OPS];
+        if (ng_gan_gen_search_alpha_row(G, e, logits) != NG_OK) memset(logits, 0, sizeof logits);
         /* softmax in float as F.softmax, then the first maximum (numpy argmax) */
-        ng__softmax_row(a->data + (int64_t)row * K, w, K, 1, 0);
+        ng__softmax_row(logits, w, K, 1, 0);
         for (k = 1; k < K; k++)
             if (w[k] > w[best]) best = k;
         out->op[e] = best;
@@ -12378,7 +12558,7 @@ ng_status ng_fmnist_cnn_embed(ng_fmnist_cnn *net, const ng_image_source *src, in
     if (batch > src->n) batch = (int)src->n;
     off = (size - 28) / 2;
     arena = (size_t)batch * NG__EMBED_BYTES_PER_IMAGE + ((size_t)4 << 20);
-    ctx = ng_ctx_create(arena, 0);
+    ctx = ng_ctx_create_on(arena, 0, (ng_device)net->weights->device);   /* where the CNN is */
     if (!ctx) return NG_ERR_NOMEM;
     ctx->training = 0;
     ctx->no_grad = 1;
@@ -12389,25 +12569,28 @@ ng_status ng_fmnist_cnn_embed(ng_fmnist_cnn *net, const ng_image_source *src, in
     for (first = 0; first < src->n && st == NG_OK;) {
         int64_t b = src->n - first < batch ? src->n - first : batch, i, y;
         ng_tensor *x, *feat = NULL, *lg = NULL;
+        float *hx;
+        const float *hf = NULL, *hl = NULL;
         ng_ctx_reset(ctx);
         x = ng_tensor_new(ctx, ng_shape4(b, 1, 28, 28));
-        if (x) {
-            st = src->fill(src, first, b, raw ? raw : x->data);
+        if ((hx = ng_tensor_host_write(ctx, x)) != NULL) {
+            st = src->fill(src, first, b, raw ? raw : hx);
             if (st != NG_OK) break;
             if (raw)                                 /* centre crop */
                 for (i = 0; i < b; i++)
                     for (y = 0; y < 28; y++)
-                        memcpy(x->data + (i * 28 + y) * 28, raw + (i * size + y + off) * size + off, 28 * sizeof(float));
-            if ((st = ng__check_finite_f32(x->data, b, 28 * 28, "fmnist embed: generated images")) != NG_OK) break;
-            lg = ng_fmnist_cnn_forward(ctx, net, x, &feat);
+                        memcpy(hx + (i * 28 + y) * 28, raw + (i * size + y + off) * size + off, 28 * sizeof(float));
+            if ((st = ng__check_finite_f32(hx, b, 28 * 28, "fmnist embed: generated images")) != NG_OK) break;
+            if (ng_tensor_host_done(x, hx) == NG_OK) lg = ng_fmnist_cnn_forward(ctx, net, x, &feat);
         }
+        if (lg && feat && (!(hf = ng_tensor_host_read(ctx, feat)) || !(hl = ng_tensor_host_read(ctx, lg)))) lg = NULL;
         if (!lg || !feat) {
             ng_status cs = ng_ctx_status(ctx) != NG_OK ? ng_ctx_status(ctx) : NG_ERR_NOMEM;
             if (cs == NG_ERR_NOMEM && retries++ < 2) {   /* arena too small: grow and redo */
                 ng_ctx_free(ctx);
                 ng_clear_error();
                 arena *= 2;
-                ctx = ng_ctx_create(arena, 0);
+                ctx = ng_ctx_create_on(arena, 0, (ng_device)net->weights->device);
                 if (!ctx) { free(raw); return NG_ERR_NOMEM; }
                 ctx->training = 0;
                 ctx->no_grad = 1;
@@ -12416,8 +12599,8 @@ ng_status ng_fmnist_cnn_embed(ng_fmnist_cnn *net, const ng_image_source *src, in
             st = ng_fail(cs, "fmnist embed: forward failed at image %lld: %s", (long long)first, ng_status_str(cs));
             break;
         }
-        if (features) memcpy(features + first * NG_FMNIST_FEATURES, feat->data, (size_t)(b * NG_FMNIST_FEATURES) * sizeof(float));
-        if (logits) memcpy(logits + first * NG_FMNIST_CLASSES, lg->data, (size_t)(b * NG_FMNIST_CLASSES) * sizeof(float));
+        if (features) memcpy(features + first * NG_FMNIST_FEATURES, hf, (size_t)(b * NG_FMNIST_FEATURES) * sizeof(float));
+        if (logits) memcpy(logits + first * NG_FMNIST_CLASSES, hl, (size_t)(b * NG_FMNIST_CLASSES) * sizeof(float));
         first += b;
     }
     free(raw);
@@ -13493,10 +13676,7 @@ void ng_bilevel_free(ng_bilevel *b) {
 }
 
 static ng_tensor *ng__bl_latent(ng_bilevel *b) {
-    ng_tensor *z = ng_tensor_new(b->ctx, ng_shape2(b->cfg.batch, b->cfg.latent_dim));
-    int64_t i;
-    if (z) for (i = 0; i < z->numel; i++) z->data[i] = (float)ng_rng_normal(&b->rng);
-    return z;
+    return ng_tensor_randn(b->ctx, ng_shape2(b->cfg.batch, b->cfg.latent_dim), &b->rng);
 }
 
 /* Reset the arena and make `groups` the only ones receiving gradients. */
@@ -13521,7 +13701,7 @@ static ng_status ng__bl_d_step(ng_bilevel *b, ng_gan_net *dn, ng_gan_net *gn, ng
     if (!loss || ng_backward(b->ctx, loss) != NG_OK) return ng__bl_fail(b, "D");
     ng_adam_step(opt);
     ng_params_zero_grad(dn->weights);
-    *loss_out = loss->data[0];
+    *loss_out = ng_tensor_item(loss);
     return NG_OK;
 }
 
@@ -13533,7 +13713,7 @@ static ng_status ng__bl_g_step(ng_bilevel *b, ng_gan_net *gn, ng_gan_net *dn, ng
     if (!loss || ng_backward(b->ctx, loss) != NG_OK) return ng__bl_fail(b, "G");
     ng_adam_step(opt);
     ng_params_zero_grad(gn->weights);
-    *loss_out = loss->data[0];
+    *loss_out = ng_tensor_item(loss);
     return NG_OK;
 }
 
@@ -13591,9 +13771,9 @@ ng_status ng_bilevel_gap_grad(ng_bilevel *b) {
                                          b->d.forward(c, b->d.net, b->g_worst.forward(c, b->g_worst.net, ng__bl_latent(b)))), -1.0f);
     gap = ng_sub(c, minmax, maxmin);
     if (!gap || ng_backward(c, gap) != NG_OK) return ng__bl_fail(b, "architecture");
-    b->last.minmax = minmax->data[0];
-    b->last.maxmin = maxmin->data[0];
-    b->last.gap = gap->data[0];
+    b->last.minmax = ng_tensor_item(minmax);
+    b->last.maxmin = ng_tensor_item(maxmin);
+    b->last.gap = ng_tensor_item(gap);
     return NG_OK;
 }
 
@@ -13741,10 +13921,7 @@ void ng_gan_trainer_free(ng_gan_trainer *t) {
 }
 
 static ng_tensor *ng__gt_latent(ng_ctx *ctx, ng_rng *r, int n, int dim) {
-    ng_tensor *z = ng_tensor_new(ctx, ng_shape2(n, dim));
-    int64_t i;
-    if (z) for (i = 0; i < z->numel; i++) z->data[i] = (float)ng_rng_normal(r);
-    return z;
+    return ng_tensor_randn(ctx, ng_shape2(n, dim), r);
 }
 
 static ng_status ng__gt_fail(ng_gan_trainer *t, const char *what) {
@@ -13766,7 +13943,7 @@ ng_status ng_gan_trainer_step(ng_gan_trainer *t) {
     if (!loss || ng_backward(c, loss) != NG_OK) return ng__gt_fail(t, "D");
     ng_adam_step(&t->opt_d);
     ng_params_zero_grad(t->d.weights);
-    t->d_loss = loss->data[0];
+    t->d_loss = ng_tensor_item(loss);
     t->d_steps++;
     if (!g_turn) return NG_OK;
     /* G: -mean D(G(z)) on g_batch latents, then the EMA of G's parameters */
@@ -13778,7 +13955,7 @@ ng_status ng_gan_trainer_step(ng_gan_trainer *t) {
     ng_adam_step(&t->opt_g);
     ng_params_zero_grad(t->g.weights);
     ng_ema_update(&t->ema);
-    t->g_loss = loss->data[0];
+    t->g_loss = ng_tensor_item(loss);
     t->g_steps++;
     return NG_OK;
 }
@@ -13813,9 +13990,10 @@ ng_status ng_gan_trainer_get(const ng_ckpt *ck, ng_gan_trainer *t) {
     return s;
 }
 
-/* Generate n images in batches; emit(first, count, images, user) receives each batch. The
-   arena starts at 256 MiB and doubles (twice at most) when a batch does not fit. */
-typedef ng_status (*ng__gt_emit_fn)(int64_t first, int64_t count, const ng_tensor *x, void *user);
+/* Generate n images in batches on the generator's device; emit(first, count, images, shape,
+   user) receives each batch in host memory. The arena starts at 256 MiB and doubles (twice at
+   most) when a batch does not fit. */
+typedef ng_status (*ng__gt_emit_fn)(int64_t first, int64_t count, const float *x, ng_shape shape, void *user);
 static ng_status ng__gt_generate(ng_gan_net g, int latent_dim, int64_t n, int batch, uint64_t seed,
                                  ng__gt_emit_fn emit, void *user) {
     size_t arena = (size_t)256 << 20;
@@ -13827,7 +14005,7 @@ static ng_status ng__gt_generate(ng_gan_net g, int latent_dim, int64_t n, int ba
     if (!g.forward || n < 0 || latent_dim < 1) return ng_fail(NG_ERR_ARG, "gan generate: bad generator or sizes");
     if (batch <= 0) batch = 100;
     ng_rng_seed(&r, seed);
-    if (!(ctx = ng_ctx_create(arena, seed))) return NG_ERR_NOMEM;
+    if (!(ctx = ng_ctx_create_on(arena, seed, (ng_device)g.weights->device))) return NG_ERR_NOMEM;
     for (first = 0; first < n && st == NG_OK;) {
         int64_t b = n - first < batch ? n - first : batch;
         ng_rng saved = r;
@@ -13843,13 +14021,16 @@ static ng_status ng__gt_generate(ng_gan_net g, int latent_dim, int64_t n, int ba
                 ng_clear_error();
                 arena *= 2;
                 r = saved;
-                if (!(ctx = ng_ctx_create(arena, seed))) return NG_ERR_NOMEM;
+                if (!(ctx = ng_ctx_create_on(arena, seed, (ng_device)g.weights->device))) return NG_ERR_NOMEM;
                 continue;
             }
             st = ng_fail(cs, "gan generate: forward failed at image %lld: %s", (long long)first, ng_last_error());
             break;
         }
-        st = emit(first, b, x, user);
+        {
+            const float *h = ng_tensor_host_read(ctx, x);
+            st = h ? emit(first, b, h, x->shape, user) : ng_fail(NG_ERR_NOMEM, "gan generate: cannot copy images to the host");
+        }
         first += b;
     }
     ng_ctx_free(ctx);
@@ -13857,21 +14038,21 @@ static ng_status ng__gt_generate(ng_gan_net g, int latent_dim, int64_t n, int ba
 }
 
 typedef struct { unsigned char *buf; int c, h, w; } ng__gt_u8_sink;
-static ng_status ng__gt_emit_u8(int64_t first, int64_t count, const ng_tensor *x, void *user) {
+static ng_status ng__gt_emit_u8(int64_t first, int64_t count, const float *x, ng_shape shape, void *user) {
     ng__gt_u8_sink *s = (ng__gt_u8_sink *)user;
-    int64_t per = x->numel / count, i;
+    int64_t numel = ng_shape_numel(shape), per = numel / count, i;
     if (!s->buf) return NG_OK;   /* geometry probe */
-    for (i = 0; i < x->numel; i++) {
-        float v = 127.5f * x->data[i] + 127.5f;   /* clamp(127.5 x + 127.5).type(uint8): truncation */
+    for (i = 0; i < numel; i++) {
+        float v = 127.5f * x[i] + 127.5f;   /* clamp(127.5 x + 127.5).type(uint8): truncation */
         s->buf[first * per + i] = (unsigned char)(v != v ? 0.0f : v < 0.0f ? 0.0f : v > 255.0f ? 255.0f : v);
     }
     return NG_OK;
 }
-static ng_status ng__gt_probe(int64_t first, int64_t count, const ng_tensor *x, void *user) {
+static ng_status ng__gt_probe(int64_t first, int64_t count, const float *x, ng_shape shape, void *user) {
     ng__gt_u8_sink *s = (ng__gt_u8_sink *)user;
-    (void)first; (void)count;
-    if (x->shape.ndim != 4) return ng_fail(NG_ERR_ARG, "gan generate: the generator's output is not (N, C, H, W)");
-    s->c = (int)x->shape.d[1]; s->h = (int)x->shape.d[2]; s->w = (int)x->shape.d[3];
+    (void)first; (void)count; (void)x;
+    if (shape.ndim != 4) return ng_fail(NG_ERR_ARG, "gan generate: the generator's output is not (N, C, H, W)");
+    s->c = (int)shape.d[1]; s->h = (int)shape.d[2]; s->w = (int)shape.d[3];
     return NG_OK;
 }
 
@@ -13895,13 +14076,13 @@ ng_status ng_gan_generate_u8(ng_gan_net g, int latent_dim, int64_t n, int batch,
 }
 
 typedef struct { float *buf; int64_t numel; } ng__gt_f32_sink;
-static ng_status ng__gt_emit_f32(int64_t first, int64_t count, const ng_tensor *x, void *user) {
+static ng_status ng__gt_emit_f32(int64_t first, int64_t count, const float *x, ng_shape shape, void *user) {
     ng__gt_f32_sink *s = (ng__gt_f32_sink *)user;
-    int64_t per = x->numel / count;
+    int64_t numel = ng_shape_numel(shape), per = numel / count;
     if ((first + count) * per > s->numel)
         return ng_fail(NG_ERR_ARG, "gan generate: %lld images of %lld values do not fit a buffer of %lld floats",
                        (long long)(first + count), (long long)per, (long long)s->numel);
-    memcpy(s->buf + first * per, x->data, (size_t)x->numel * sizeof(float));
+    memcpy(s->buf + first * per, x, (size_t)numel * sizeof(float));
     return NG_OK;
 }
 
@@ -14660,17 +14841,27 @@ static int ng__tn_argmax(const float *v, int n) {
     return best;
 }
 void ng_textnas_alpha_derive(const ng_textnas_alpha *a, ng_textnas_arch *out) {
+    const ng_params *g = a->params;
+    float *copy = NULL;
+    const float *base = g->data;   /* the group's values in host memory */
     int i, j;
+    if (g->device == NG_CUDA && (copy = (float *)malloc((size_t)(g->numel ? g->numel : 1) * sizeof(float)))) {
+        ng__cuda_copy(copy, g->data, (size_t)g->numel * sizeof(float), 2);
+        base = copy;
+    }
+#define NG__TN_HOST(t) (base + ((t)->data - g->data))
     ng__tn_arch_clear(out, a->n_layers);
-    for (i = 0; i < a->n_layers; i++) {
-        out->op[i] = ng__tn_argmax(a->op->data + i * NG_TEXTNAS_N_OPS, NG_TEXTNAS_N_OPS);
+    for (i = 0; i < a->n_layers && (g->device != NG_CUDA || copy); i++) {
+        out->op[i] = ng__tn_argmax(NG__TN_HOST(a->op) + i * NG_TEXTNAS_N_OPS, NG_TEXTNAS_N_OPS);
         if (i == 0) continue;
-        out->input[i] = ng_textnas_input_first(i, a->choose_from) + ng__tn_argmax(a->in[i]->data, (int)a->in[i]->numel);
+        out->input[i] = ng_textnas_input_first(i, a->choose_from) + ng__tn_argmax(NG__TN_HOST(a->in[i]), (int)a->in[i]->numel);
         for (j = 0; j < i; j++) {
-            const float *pair = a->skip->data + ((int64_t)i * (i - 1) / 2 + j) * 2;
+            const float *pair = NG__TN_HOST(a->skip) + ((int64_t)i * (i - 1) / 2 + j) * 2;
             if (pair[1] > pair[0]) out->skip[i] |= 1u << j;
         }
     }
+#undef NG__TN_HOST
+    free(copy);
 }
 
 ng_tensor *ng_textnas_forward_mixed(ng_ctx *ctx, ng_textnas_net *net, const ng_textnas_alpha *alpha, const ng_text_batch *b) {
@@ -15295,11 +15486,14 @@ static ng_tensor *ng__tt_logits(ng_ctx *ctx, ng_textnas_net *net, const ng_textn
                                 const ng_text_batch *b) {
     return alpha ? ng_textnas_forward_mixed(ctx, net, alpha, b) : ng_textnas_forward(ctx, net, arch, b, NULL);
 }
-static int64_t ng__tt_correct(const ng_tensor *logits, const int32_t *labels, int64_t *conf, int C) {
+/* Correct predictions of a batch (-1 when the logits cannot be read back). */
+static int64_t ng__tt_correct(ng_ctx *ctx, const ng_tensor *logits, const int32_t *labels, int64_t *conf, int C) {
     int64_t i, hits = 0;
+    const float *host = ng_tensor_host_read(ctx, logits);
+    if (!host) return -1;
     for (i = 0; i < logits->shape.d[0]; i++) {
         int k, best = 0;
-        const float *row = logits->data + i * C;
+        const float *row = host + i * C;
         for (k = 1; k < C; k++)
             if (row[k] > row[best]) best = k;
         hits += best == labels[i];
@@ -15317,7 +15511,8 @@ ng_status ng_textnas_child_step(ng_textnas_child *c, ng_ctx *ctx, const ng_textn
                                 const ng_textnas_alpha *alpha, const ng_text_batch *b) {
     ng_params *groups[2];
     ng_tensor *logits, *loss;
-    float norm;
+    float norm, loss_v;
+    int64_t hits;
     ng_status s;
     groups[0] = c->net->weights;
     groups[1] = c->net->embed;
@@ -15330,13 +15525,14 @@ ng_status ng_textnas_child_step(ng_textnas_child *c, ng_ctx *ctx, const ng_textn
     loss = logits ? ng_cross_entropy(ctx, logits, b->labels) : NULL;
     if (!loss) return ng__tt_fail(ctx, "textnas child forward");
     if ((s = ng_backward(ctx, loss)) != NG_OK) return s;
-    if (!isfinite(loss->data[0])) return ng_fail(NG_ERR_ARG, "textnas child step %lld: loss is %g", (long long)c->steps, loss->data[0]);
+    loss_v = ng_tensor_item(loss);
+    if (!isfinite(loss_v)) return ng_fail(NG_ERR_ARG, "textnas child step %lld: loss is %g", (long long)c->steps, loss_v);
     norm = c->grad_clip > 0 ? ng_clip_grad_norm(groups, 2, c->grad_clip) : 0.0f;
     if (!isfinite(norm)) return ng_fail(NG_ERR_ARG, "textnas child step %lld: gradient norm is %g", (long long)c->steps, norm);
-    c->loss = loss->data[0];
-    c->accuracy = (double)ng__tt_correct(logits, b->labels, NULL, c->net->hp.n_classes) / (double)b->n;
-    ng_adam_step(&c->adam_w);
-    ng_adam_step(&c->adam_e);
+    c->loss = loss_v;
+    if ((hits = ng__tt_correct(ctx, logits, b->labels, NULL, c->net->hp.n_classes)) < 0) return ng__tt_fail(ctx, "textnas child step");
+    c->accuracy = (double)hits / (double)b->n;
+    if ((s = ng_adam_step(&c->adam_w)) != NG_OK || (s = ng_adam_step(&c->adam_e)) != NG_OK) return s;
     c->steps++;
     return NG_OK;
 }
@@ -15381,14 +15577,15 @@ ng_status ng_textnas_evaluate(ng_ctx *ctx, ng_textnas_net *net, const ng_textnas
         int64_t m = n - first < batch ? n - first : batch;
         ng_text_batch b = ng_text_dataset_slice(d, first, m);
         ng_tensor *logits, *l;
+        int64_t h;
         ng_ctx_reset(ctx);
         ng_ctx_set_training(ctx, 0);
         ng_ctx_grad_for(ctx, NULL, 0);
         logits = ng__tt_logits(ctx, net, arch, alpha, &b);
         l = logits ? ng_cross_entropy(ctx, logits, b.labels) : NULL;
-        if (!l) return ng__tt_fail(ctx, "textnas evaluate");
-        loss_sum += (double)l->data[0] * (double)m;
-        hits += ng__tt_correct(logits, b.labels, conf, C);
+        if (!l || (h = ng__tt_correct(ctx, logits, b.labels, conf, C)) < 0) return ng__tt_fail(ctx, "textnas evaluate");
+        loss_sum += (double)ng_tensor_item(l) * (double)m;
+        hits += h;
     }
     if (accuracy) *accuracy = (double)hits / (double)n;
     if (loss) *loss = loss_sum / (double)n;
@@ -15397,17 +15594,19 @@ ng_status ng_textnas_evaluate(ng_ctx *ctx, ng_textnas_net *net, const ng_textnas
 ng_status ng_textnas_batch_accuracy(ng_ctx *ctx, ng_textnas_net *net, const ng_textnas_arch *arch,
                                     const ng_text_batch *b, double *accuracy) {
     ng_tensor *logits;
+    int64_t hits;
     ng_ctx_reset(ctx);
     ng_ctx_set_training(ctx, 0);
     ng_ctx_grad_for(ctx, NULL, 0);
     logits = ng_textnas_forward(ctx, net, arch, b, NULL);
-    if (!logits) return ng__tt_fail(ctx, "textnas reward");
-    *accuracy = (double)ng__tt_correct(logits, b->labels, NULL, net->hp.n_classes) / (double)b->n;
+    if (!logits || (hits = ng__tt_correct(ctx, logits, b->labels, NULL, net->hp.n_classes)) < 0) return ng__tt_fail(ctx, "textnas reward");
+    *accuracy = (double)hits / (double)b->n;
     return NG_OK;
 }
 ng_status ng_textnas_alpha_step(ng_ctx *ctx, ng_textnas_net *net, ng_textnas_alpha *alpha, ng_adam *opt,
                                 const ng_text_batch *b, double *loss) {
     ng_tensor *logits, *l;
+    float lv;
     ng_status s;
     ng_ctx_reset(ctx);
     ng_ctx_set_training(ctx, 1);
@@ -15417,9 +15616,10 @@ ng_status ng_textnas_alpha_step(ng_ctx *ctx, ng_textnas_net *net, ng_textnas_alp
     l = logits ? ng_cross_entropy(ctx, logits, b->labels) : NULL;
     if (!l) return ng__tt_fail(ctx, "textnas alpha step");
     if ((s = ng_backward(ctx, l)) != NG_OK) return s;
-    if (!isfinite(l->data[0])) return ng_fail(NG_ERR_ARG, "textnas alpha step: loss is %g", l->data[0]);
-    ng_adam_step(opt);
-    if (loss) *loss = l->data[0];
+    lv = ng_tensor_item(l);
+    if (!isfinite(lv)) return ng_fail(NG_ERR_ARG, "textnas alpha step: loss is %g", lv);
+    if ((s = ng_adam_step(opt)) != NG_OK) return s;
+    if (loss) *loss = lv;
     return NG_OK;
 }
 
@@ -15459,6 +15659,7 @@ ng_status ng_cuda_synchronize(void) {
     return ng__cuda_hooks_p->synchronize() ? ng_fail(NG_ERR_UNSUPPORTED, "cuda: a kernel failed (see stderr)") : NG_OK;
 }
 size_t ng_cuda_peak_bytes(void) { return ng__cuda_ready ? ng__cuda_hooks_p->peak_bytes() : 0; }
+size_t ng_cuda_mem_free(void) { return ng__cuda_ready && ng__cuda_hooks_p->mem_free ? ng__cuda_hooks_p->mem_free() : 0; }
 int ng_cuda_op_supported(int op, int backward) { return ng__cuda_ready && ng__optable_has_cuda(op, backward); }
 
 /* ---- internal helpers for the tape and tensor parts ---- */
@@ -15588,24 +15789,6 @@ ng_tensor *ng_tensor_copy_to(ng_ctx *ctx, const ng_tensor *t) {
     return c;
 }
 
-/* ---- fused optimizer steps (same float arithmetic as optim.c) ---- */
-ng_status ng_cuda_adam_step(ng_adam *opt, float *m_dev, float *v_dev) {
-    ng_params *gr = opt->group;
-    double bc1, bc2;
-    if (!ng__cuda_ready || gr->device != NG_CUDA) return ng_fail(NG_ERR_UNSUPPORTED, "adam: group %s is not on the GPU", gr->name);
-    opt->t++;
-    bc1 = 1.0 - pow(ng__typed(opt->beta1), (double)opt->t);
-    bc2 = 1.0 - pow(ng__typed(opt->beta2), (double)opt->t);
-    ng__cuda_hooks_p->adam(gr->data, gr->grad, m_dev, v_dev, gr->numel, opt->beta1, opt->beta2,
-                           (float)(1.0 - ng__typed(opt->beta1)), (float)(1.0 - ng__typed(opt->beta2)),
-                           (float)(ng__typed(opt->lr) / bc1), (float)sqrt(bc2), opt->eps, opt->weight_decay);
-    return NG_OK;
-}
-ng_status ng_cuda_ema_update(ng_ema *e, float *shadow_dev) {
-    if (!ng__cuda_ready || e->group->device != NG_CUDA) return ng_fail(NG_ERR_UNSUPPORTED, "ema: group %s is not on the GPU", e->group->name);
-    ng__cuda_hooks_p->ema(shadow_dev, e->group->data, e->group->numel, e->decay, (float)(1.0 - ng__typed(e->decay)));
-    return NG_OK;
-}
 float *ng_cuda_alloc_zeros(int64_t n) {
     size_t bytes = (size_t)(n > 0 ? n : 1) * sizeof(float);
     float *p;

@@ -26,7 +26,8 @@
      wrapper, as the CPU does), seq_gru (input projections of all positions in one GEMM,
      recurrent projection per step, true lengths; lengths read on the host by the wrapper).
    Every op of NG_OP_LIST has a kernel.
-   Fused: Adam, EMA (ng_cuda_adam_step, ng_cuda_ema_update).
+   Fused: Adam, SGD, EMA, and the sum of squares and scaling of gradient clipping (reached
+   through ng_adam_step, ng_sgd_step, ng_ema_update, ng_clip_grad_norm on device groups).
 
    Determinism: no atomics anywhere; every reduction is a fixed loop per output element or a
    fixed-shape tree in one block; cuBLAS runs with atomics disallowed, a fixed workspace and
@@ -52,6 +53,7 @@ struct CudaContext {
     size_t peak_bytes;
     void *col;             /* im2col workspace, grown on demand */
     size_t col_bytes;
+    double *sumsq_parts;   /* per-block partial sums of h_sumsq, made on first use */
     char info[320];
 };
 
@@ -121,6 +123,11 @@ int h_memset0(void *p, size_t b) { return NG_CU_CHECK(cudaMemsetAsync(p, 0, b, c
 int h_sync() { return NG_CU_CHECK(cudaStreamSynchronize(cu()->stream)) || NG_CU_CHECK(cudaGetLastError()); }
 void h_set_tf32(int on) { NG_BLAS_CHECK(cublasSetMathMode(cu()->blas, on ? CUBLAS_TF32_TENSOR_OP_MATH : CUBLAS_DEFAULT_MATH)); }
 size_t h_peak() { return cu() ? cu()->peak_bytes : 0; }
+size_t h_mem_free() {
+    size_t fr = 0, tot = 0;
+    if (cudaMemGetInfo(&fr, &tot) != cudaSuccess) { cudaGetLastError(); return 0; }
+    return fr;
+}
 const char *h_info() { return cu() ? cu()->info : ""; }
 
 CudaContext *g_holder = NULL;
@@ -1810,6 +1817,54 @@ void h_ema(float *s, const float *p, int64_t n, float d, float omd) {
     k_ema<<<blocks_for(n), 256, 0, cu()->stream>>>(s, p, n, d, omd);
     NG_CU_CHECK(cudaGetLastError());
 }
+/* torch.optim.SGD, ng_sgd_step's arithmetic; buf NULL: no momentum */
+__global__ void k_sgd(float *p, const float *g, float *buf, int64_t n, float lr, float mom, float omd, float wd,
+                      int first, int nesterov) {
+    GRID_LOOP(i, n) {
+        float d = wd != 0.0f ? g[i] + wd * p[i] : g[i];
+        if (buf) {
+            float b = first ? d : mom * buf[i] + omd * d;
+            buf[i] = b;
+            d = nesterov ? d + mom * b : b;
+        }
+        p[i] -= lr * d;
+    }
+}
+void h_sgd(float *p, const float *g, float *buf, int64_t n, float lr, float mom, float omd, float wd, int first, int nesterov) {
+    k_sgd<<<blocks_for(n), 256, 0, cu()->stream>>>(p, g, buf, n, lr, mom, omd, wd, first, nesterov);
+    NG_CU_CHECK(cudaGetLastError());
+}
+/* Sum of squares for gradient clipping: SUMSQ_PARTS blocks each reduce a fixed contiguous
+   chunk with a fixed tree (double), the host adds the parts in order: deterministic. */
+enum { SUMSQ_PARTS = 256 };
+__global__ void k_sumsq_parts(const float *x, int64_t n, int64_t chunk, double *parts) {
+    __shared__ double sh[256];
+    int64_t lo = (int64_t)blockIdx.x * chunk, hi = lo + chunk < n ? lo + chunk : n;
+    double s = 0.0;
+    for (int64_t i = lo + threadIdx.x; i < hi; i += 256) s += (double)x[i] * x[i];
+    sh[threadIdx.x] = s;
+    __syncthreads();
+    for (int w = 128; w > 0; w >>= 1) {
+        if ((int)threadIdx.x < w) sh[threadIdx.x] += sh[threadIdx.x + w];
+        __syncthreads();
+    }
+    if (threadIdx.x == 0) parts[blockIdx.x] = sh[0];
+}
+double h_sumsq(const float *x, int64_t n) {
+    double host[SUMSQ_PARTS], s = 0.0;
+    int64_t chunk = (n + SUMSQ_PARTS - 1) / SUMSQ_PARTS;
+    if (n <= 0) return 0.0;
+    if (!cu()->sumsq_parts && !(cu()->sumsq_parts = (double *)h_malloc(sizeof host))) return NAN;
+    k_sumsq_parts<<<SUMSQ_PARTS, 256, 0, cu()->stream>>>(x, n, chunk, cu()->sumsq_parts);
+    if (NG_CU_CHECK(cudaGetLastError()) || h_d2h(host, cu()->sumsq_parts, sizeof host)) return NAN;
+    for (int i = 0; i < SUMSQ_PARTS; i++) s += host[i];
+    return s;
+}
+__global__ void k_scale(float *x, int64_t n, float c) { GRID_LOOP(i, n) x[i] *= c; }
+void h_scale(float *x, int64_t n, float c) {
+    k_scale<<<blocks_for(n), 256, 0, cu()->stream>>>(x, n, c);
+    NG_CU_CHECK(cudaGetLastError());
+}
 
 /* ---------------------------------------------------------------------------------------- */
 /* registration                                                                             */
@@ -1831,8 +1886,12 @@ struct Registrar {
         g_hooks.synchronize = h_sync;
         g_hooks.set_tf32 = h_set_tf32;
         g_hooks.peak_bytes = h_peak;
+        g_hooks.mem_free = h_mem_free;
         g_hooks.adam = h_adam;
         g_hooks.ema = h_ema;
+        g_hooks.sgd = h_sgd;
+        g_hooks.sumsq = h_sumsq;
+        g_hooks.scale = h_scale;
 #define NG_CU_REG(E, f) g_hooks.fw[NG_OP_##E] = fw_##f; g_hooks.bw[NG_OP_##E] = bw_##f;
         NG_CU_REG(MATMUL, matmul) NG_CU_REG(LINEAR, linear) NG_CU_REG(ADD, add) NG_CU_REG(SUB, sub) NG_CU_REG(MUL, mul)
         NG_CU_REG(SCALE, scale) NG_CU_REG(ADD_SCALAR, add_scalar) NG_CU_REG(REDUCE, reduce) NG_CU_REG(RESHAPE, reshape)

@@ -123,6 +123,64 @@ static inline int cli_resume_open(const char *prog, const char *path, const char
     *out = ck;
     return 0;
 }
+
+/* --device cpu|cuda, --tf32 and --gpu-mem, shared by the programs. */
+typedef struct cli_device {
+    ng_device dev;
+    int tf32;
+    double gpu_mem_gb;   /* step arena on the GPU; 0: 60% of the free memory at start */
+} cli_device;
+#define CLI_DEVICE_HELP \
+    "Device:\n" \
+    "  --device cpu|cuda     where to run (default cpu); cuda needs the programs linked with the\n" \
+    "                        CUDA backend: `make cuda` builds them as build/cuda/<program>\n" \
+    "  --tf32                allow TF32 tensor-core matrix products on the GPU (default: exact FP32)\n" \
+    "  --gpu-mem GB          size of the GPU step arena (default: 60%% of the free GPU memory)\n"
+/* 1: consumed argv[*i] (and its value), 0: not a device option, -1: bad value (printed). */
+static inline int cli_device_arg(const char *prog, int argc, char **argv, int *i, cli_device *d) {
+    const char *a = argv[*i], *v = *i + 1 < argc ? argv[*i + 1] : NULL;
+    if (!strcmp(a, "--tf32")) { d->tf32 = 1; return 1; }
+    if (strcmp(a, "--device") && strcmp(a, "--gpu-mem")) return 0;
+    if (!v) { fprintf(stderr, "%s: %s needs a value (see --help)\n", prog, a); return -1; }
+    ++*i;
+    if (!strcmp(a, "--gpu-mem")) return cli_float(prog, a, v, 0.01, 100000.0, &d->gpu_mem_gb) ? -1 : 1;
+    if (!strcmp(v, "cpu")) d->dev = NG_CPU;
+    else if (!strcmp(v, "cuda")) d->dev = NG_CUDA;
+    else { fprintf(stderr, "%s: --device wants cpu or cuda, got '%s'\n", prog, v); return -1; }
+    return 1;
+}
+/* Initialise the chosen device (prints the GPU); 0 on success, 1 after printing why not. */
+static inline int cli_device_start(const char *prog, cli_device *d) {
+    if (d->dev != NG_CUDA) {
+        if (d->tf32) fprintf(stderr, "%s: note: --tf32 applies to --device cuda only\n", prog);
+        return 0;
+    }
+    if (ng_cuda_init(0) != NG_OK) {
+        fprintf(stderr, "%s: --device cuda: %s\n", prog, ng_last_error());
+        return 1;
+    }
+    ng_cuda_set_tf32(d->tf32);
+    printf("device: %s%s\n", ng_cuda_device_info(), d->tf32 ? " (TF32 allowed)" : "");
+    return 0;
+}
+/* Step-arena size: `host_bytes` on the CPU; on the GPU --gpu-mem, else 60% of what is free. */
+static inline size_t cli_arena_bytes(const cli_device *d, size_t host_bytes) {
+    size_t fr;
+    if (d->dev != NG_CUDA) return host_bytes;
+    if (d->gpu_mem_gb > 0) return (size_t)(d->gpu_mem_gb * 1073741824.0);
+    fr = ng_cuda_mem_free();
+    return fr ? fr / 10 * 6 : host_bytes;
+}
+/* Move parameter groups (NULL entries skipped) to the chosen device; 1 after printing why not. */
+static inline int cli_to_device(const char *prog, const cli_device *d, ng_params *const *groups, int n) {
+    int k;
+    for (k = 0; k < n; k++)
+        if (groups[k] && ng_params_to_device(groups[k], d->dev) != NG_OK) {
+            fprintf(stderr, "%s: moving %s to the device: %s\n", prog, groups[k]->name, ng_last_error());
+            return 1;
+        }
+    return 0;
+}
 #endif
 
 #endif

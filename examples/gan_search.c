@@ -24,6 +24,7 @@ typedef struct options {
     int gf, df, latent, epochs, batch, inner, worst, arch;
     long limit;
     uint64_t seed;
+    cli_device device;
 } options;
 
 static void usage(FILE *f) {
@@ -47,6 +48,7 @@ static void usage(FILE *f) {
         "                        convolutions fused into one 5x5, the same function, faster)\n"
         "  --seed N              initialisation, data order, latents (default 2, as the reference)\n"
         "  --threads N           OpenMP threads (default: all cores)\n"
+        CLI_DEVICE_HELP
         "Reference-code quirks (off by default; the paper's evident intent is the default):\n"
         "  --cifar-meanstd       normalise CIFAR-10 with its mean/std as the reference search does\n"
         "                        (default: [-1, 1], the range of the generator's tanh)\n"
@@ -80,6 +82,7 @@ static int parse_args(int argc, char **argv, options *o) {
         if (!strcmp(a, "--cifar-meanstd")) { o->cifar_meanstd = 1; continue; }
         if (!strcmp(a, "--rising-cosine-g-lr")) { o->rising_cosine = 1; continue; }
         if (!strcmp(a, "--d-sum-pool")) { o->d_sum_pool = 1; continue; }
+        if ((x = cli_device_arg("gan_search", argc, argv, &i, &o->device)) != 0) { if (x < 0) return -1; continue; }
         if (!v) { fprintf(stderr, "gan_search: %s needs a value (see --help)\n", a); return -1; }
         i++;
         if (!strcmp(a, "--dataset")) { o->dataset = v; continue; }
@@ -132,11 +135,12 @@ static void csv_header(search *s) {
 
 /* softmax of edge e's alpha row into p */
 static void edge_softmax(const ng_gan_gen_search *G, int e, double *p) {
-    int row, k, n = ng_gan_edge_n_ops(e);
-    ng_tensor *a = ng_gan_gen_search_alpha_of(G, e, &row);
+    int k, n = ng_gan_edge_n_ops(e);
+    float a[NG_GAN_N_NORMAL_OPS];
     double m = -1e300, z = 0;
-    for (k = 0; k < n; k++) if (a->data[row * n + k] > m) m = a->data[row * n + k];
-    for (k = 0; k < n; k++) z += (p[k] = exp(a->data[row * n + k] - m));
+    if (ng_gan_gen_search_alpha_row(G, e, a) != NG_OK) memset(a, 0, sizeof a);
+    for (k = 0; k < n; k++) if (a[k] > m) m = a[k];
+    for (k = 0; k < n; k++) z += (p[k] = exp(a[k] - m));
     for (k = 0; k < n; k++) p[k] /= z;
 }
 
@@ -254,10 +258,16 @@ static int setup(search *s) {
     if (!s->G || !s->G_worst || !s->D || !s->D_worst) { fail("building the networks"); return -1; }
     s->G->fuse = s->G_worst->fuse = !o->plain_edges;
     s->D->pool_sum = s->D_worst->pool_sum = o->d_sum_pool;
-    {   /* the arena holds one step's activations and tape; pages are only touched as used */
+    {
+        ng_params *groups[] = {s->G->weights, s->G->buffers, s->G->alpha, s->G_worst->weights, s->G_worst->buffers,
+                               s->G_worst->alpha, s->D->weights, s->D->buffers, s->D_worst->weights, s->D_worst->buffers};
+        if (cli_to_device("gan_search", &o->device, groups, (int)(sizeof groups / sizeof groups[0]))) return -1;
+    }
+    {   /* the arena holds one step's activations and tape; host pages are only touched as used */
         long pages = sysconf(_SC_PHYS_PAGES), psize = sysconf(_SC_PAGE_SIZE);
         size_t cap = pages > 0 && psize > 0 ? (size_t)pages * (size_t)psize / 4 * 3 : (size_t)8 << 30;
-        if (!(s->ctx = ng_ctx_create(cap, o->seed + 2))) { fail("allocating the step arena"); return -1; }
+        if (!(s->ctx = ng_ctx_create_on(cli_arena_bytes(&o->device, cap), o->seed + 2, o->device.dev)))
+            { fail("allocating the step arena"); return -1; }
     }
     if (ng_bilevel_init(&s->b, &s->bcfg, ng_gan_net_search(s->G), ng_gan_net_disc(s->D), ng_gan_net_search(s->G_worst),
                         ng_gan_net_disc(s->D_worst), s->ctx, o->seed + 3, ng_image_sampler_batch, &s->sampler,
@@ -345,7 +355,7 @@ int main(int argc, char **argv) {
 #ifdef _OPENMP
     if (s.o.threads > 0) omp_set_num_threads(s.o.threads);
 #endif
-    if (cli_make_dirs("gan_search", s.o.out)) return 1;
+    if (cli_make_dirs("gan_search", s.o.out) || cli_device_start("gan_search", &s.o.device)) return 1;
     snprintf(ckpt, sizeof ckpt, "%s/search.ckpt", s.o.out);
     snprintf(csvp, sizeof csvp, "%s/search.csv", s.o.out);
     if (setup(&s)) return 1;

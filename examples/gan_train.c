@@ -26,6 +26,7 @@ typedef struct options {
     long limit, g_steps, eval_every, ckpt_every, inception_real_n;
     double lr, beta1, beta2, ema_decay;
     uint64_t seed;
+    cli_device device;
 } options;
 
 static void usage(FILE *f) {
@@ -49,6 +50,9 @@ static void usage(FILE *f) {
         "  --d-sum-pool        the reference code's sum over H x W in D (default: the mean)\n"
         "  --seed N            (default 12345, as the reference)\n"
         "  --threads N         OpenMP threads (default: all cores)\n"
+        CLI_DEVICE_HELP
+        "                      (with cuda, G and D train on the GPU; the FID/KID/IS features are\n"
+        "                      computed on the CPU from the generated images)\n"
         "Evaluation (Fashion-MNIST only; the numbers are NOT comparable to Inception-based FID/IS):\n"
         "  --fid-net PATH      the Fashion-MNIST CNN's weights (default build/fmnist_cnn.ckpt, written by\n"
         "                      `make demo` or build/fmnist_classifier; none: no evaluation)\n"
@@ -85,6 +89,7 @@ static int parse_args(int argc, char **argv, options *o) {
         if (!strcmp(a, "-h") || !strcmp(a, "--help")) { usage(stdout); exit(0); }
         if (!strcmp(a, "--resume")) { o->resume = 1; continue; }
         if (!strcmp(a, "--d-sum-pool")) { o->d_sum_pool = 1; continue; }
+        if ((x = cli_device_arg("gan_train", argc, argv, &i, &o->device)) != 0) { if (x < 0) return -1; continue; }
         if (!v) { fprintf(stderr, "gan_train: %s needs a value (see --help)\n", a); return -1; }
         i++;
         if (!strcmp(a, "--genotype")) o->genotype = v;
@@ -208,9 +213,14 @@ static int setup(trainer *r) {
     if (!r->G || !r->D) return fail("building the networks");
     r->D->pool_sum = o->d_sum_pool;
     {
+        ng_params *groups[] = {r->G->weights, r->G->buffers, r->D->weights, r->D->buffers};
+        if (cli_to_device("gan_train", &o->device, groups, 4)) return 1;
+    }
+    {
         long pages = sysconf(_SC_PHYS_PAGES), psize = sysconf(_SC_PAGE_SIZE);
         size_t cap = pages > 0 && psize > 0 ? (size_t)pages * (size_t)psize / 4 * 3 : (size_t)8 << 30;
-        if (!(r->ctx = ng_ctx_create(cap, o->seed + 2))) return fail("allocating the step arena");
+        if (!(r->ctx = ng_ctx_create_on(cli_arena_bytes(&o->device, cap), o->seed + 2, o->device.dev)))
+            return fail("allocating the step arena");
     }
     if (ng_gan_trainer_init(&r->t, &r->tcfg, ng_gan_net_fixed(r->G), ng_gan_net_disc(r->D), r->ctx, o->seed + 3,
                             ng_image_sampler_batch, &r->sampler) != NG_OK)
@@ -416,7 +426,7 @@ int main(int argc, char **argv) {
 #ifdef _OPENMP
     if (r.o.threads > 0) omp_set_num_threads(r.o.threads);
 #endif
-    if (cli_make_dirs("gan_train", r.o.out)) return 1;
+    if (cli_make_dirs("gan_train", r.o.out) || cli_device_start("gan_train", &r.o.device)) return 1;
     snprintf(ckpt, sizeof ckpt, "%s/train.ckpt", r.o.out);
     snprintf(csvp, sizeof csvp, "%s/train.csv", r.o.out);
     if (setup(&r) || setup_eval(&r) || setup_eval_inception(&r)) return 1;

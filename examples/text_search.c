@@ -32,6 +32,7 @@ typedef struct options {
     long eval_limit;
     double lr, lr_min, dropout, alpha_lr;
     uint64_t seed;
+    cli_device device;
 } options;
 
 static void usage(FILE *f) {
@@ -58,6 +59,9 @@ static void usage(FILE *f) {
         "  --export N            enas: architectures sampled at the end and ranked (default 20)\n"
         "  --eval-limit N        validation examples used to rank/report (default 2000; 0: all)\n"
         "  --seed N  --threads N\n"
+        CLI_DEVICE_HELP
+        "                        (with cuda the supernet, its optimizers and alpha run on the GPU; the\n"
+        "                        ENAS controller, a small LSTM, stays on the CPU)\n"
         "Output:\n"
         "  --out DIR             default runs/text_search\n"
         "  --stop-after N        stop after N epochs in this run (the checkpoint is complete; --resume goes on)\n"
@@ -82,6 +86,7 @@ static int parse_args(int argc, char **argv, options *o) {
         if (!strcmp(a, "-h") || !strcmp(a, "--help")) { usage(stdout); exit(0); }
         if (!strcmp(a, "--resume")) { o->resume = 1; continue; }
         if ((r = text_data_arg("text_search", argc, argv, &i, &o->data)) != 0) { if (r < 0) return -1; continue; }
+        if ((r = cli_device_arg("text_search", argc, argv, &i, &o->device)) != 0) { if (r < 0) return -1; continue; }
         if (!v) { fprintf(stderr, "text_search: %s needs a value (see --help)\n", a); return -1; }
         i++;
         if (!strcmp(a, "--method")) { o->method = v; continue; }
@@ -181,9 +186,14 @@ static int setup(search *s) {
     hp.xavier = 0; /* NNI's search keeps PyTorch's default init */
     if (ng_textnas_net_init(&s->net, &hp, NULL, s->o.seed) != NG_OK) return fail("building the supernet");
     text_data_init_embedding(&s->data, &s->net, s->o.seed + 7);
+    {
+        ng_params *groups[] = {s->net.weights, s->net.embed, s->net.buffers};
+        if (cli_to_device("text_search", &s->o.device, groups, 3)) return -1;
+    }
     if (ng_textnas_child_init(&s->child, &s->net, s->p.lr, 1e-3f, 2e-6f, 5.0f) != NG_OK) return fail("optimizer");
     if (s->darts) {
         if (ng_textnas_alpha_init(&s->alpha, hp.n_layers, hp.choose_from) != NG_OK ||
+            cli_to_device("text_search", &s->o.device, &s->alpha.params, 1) ||
             ng_adam_init(&s->alpha_opt, s->alpha.params, s->p.alpha_lr, 0.5f, 0.999f, 1e-8f, 1e-3f) != NG_OK)
             return fail("architecture parameters");
     } else {
@@ -195,7 +205,8 @@ static int setup(search *s) {
     {   /* one step's activations and tape; pages are only touched as used */
         long pages = sysconf(_SC_PHYS_PAGES), psize = sysconf(_SC_PAGE_SIZE);
         size_t cap = pages > 0 && psize > 0 ? (size_t)pages * (size_t)psize / 2 : (size_t)8 << 30;
-        if (!(s->ctx = ng_ctx_create(cap, s->o.seed + 3))) return fail("allocating the step arena");
+        if (!(s->ctx = ng_ctx_create_on(cli_arena_bytes(&s->o.device, cap), s->o.seed + 3, s->o.device.dev)))
+            return fail("allocating the step arena");
     }
     if (ng_text_sampler_init(&s->train, &s->data.split[0], s->o.seed + 4) != NG_OK ||
         ng_text_sampler_init(&s->valid, &s->data.split[1], s->o.seed + 5) != NG_OK)
@@ -422,7 +433,9 @@ int main(int argc, char **argv) {
     if (s.o.threads > 0) omp_set_num_threads(s.o.threads);
 #endif
     snprintf(archs, sizeof archs, "%s/archs", s.o.out);
-    if (cli_make_dirs("text_search", s.o.out) || cli_make_dirs("text_search", archs)) return 1;
+    if (cli_make_dirs("text_search", s.o.out) || cli_make_dirs("text_search", archs) ||
+        cli_device_start("text_search", &s.o.device))
+        return 1;
     snprintf(ckpt, sizeof ckpt, "%s/search.ckpt", s.o.out);
     snprintf(csvp, sizeof csvp, "%s/search.csv", s.o.out);
     if (setup(&s)) return 1;

@@ -27,6 +27,7 @@ typedef struct options {
     int resume, stop_after, threads, hidden, batch, epochs, steps_per_epoch;
     double lr, lr_min, dropout, weight_decay;
     uint64_t seed;
+    cli_device device;
 } options;
 
 static void usage(FILE *f) {
@@ -46,6 +47,7 @@ static void usage(FILE *f) {
         "  --weight-decay X      L2 on every parameter (default 1e-6)\n"
         "  --dropout P           every dropout (default 0.2, i.e. keep 0.8)\n"
         "  --seed N  --threads N\n"
+        CLI_DEVICE_HELP
         "Output:\n"
         "  --out DIR             default runs/text_train\n"
         "  --stop-after N        stop after N epochs in this run (the checkpoint is complete; --resume goes on)\n"
@@ -68,6 +70,7 @@ static int parse_args(int argc, char **argv, options *o) {
         if (!strcmp(a, "-h") || !strcmp(a, "--help")) { usage(stdout); exit(0); }
         if (!strcmp(a, "--resume")) { o->resume = 1; continue; }
         if ((r = text_data_arg("text_train", argc, argv, &i, &o->data)) != 0) { if (r < 0) return -1; continue; }
+        if ((r = cli_device_arg("text_train", argc, argv, &i, &o->device)) != 0) { if (r < 0) return -1; continue; }
         if (!v) { fprintf(stderr, "text_train: %s needs a value (see --help)\n", a); return -1; }
         i++;
         if (!strcmp(a, "--arch")) { o->arch = v; continue; }
@@ -143,12 +146,17 @@ static int setup(trainer *t) {
     hp.p_embed = hp.p_cnn = hp.p_rnn = hp.p_att = (float)t->o.dropout;
     if (ng_textnas_net_init(&t->net, &hp, &t->arch, t->o.seed) != NG_OK) return fail("building the network");
     text_data_init_embedding(&t->data, &t->net, t->o.seed + 7);
+    {
+        ng_params *groups[] = {t->net.weights, t->net.embed, t->net.buffers};
+        if (cli_to_device("text_train", &t->o.device, groups, 3)) return -1;
+    }
     if (ng_textnas_child_init(&t->child, &t->net, (float)t->o.lr, 1e-3f, (float)t->o.weight_decay, 0.0f) != NG_OK)
         return fail("optimizer");
     {
         long pages = sysconf(_SC_PHYS_PAGES), psize = sysconf(_SC_PAGE_SIZE);
         size_t cap = pages > 0 && psize > 0 ? (size_t)pages * (size_t)psize / 2 : (size_t)8 << 30;
-        if (!(t->ctx = ng_ctx_create(cap, t->o.seed + 3))) return fail("allocating the step arena");
+        if (!(t->ctx = ng_ctx_create_on(cli_arena_bytes(&t->o.device, cap), t->o.seed + 3, t->o.device.dev)))
+            return fail("allocating the step arena");
     }
     if (ng_text_sampler_init(&t->train, &t->data.split[0], t->o.seed + 4) != NG_OK) return fail("data");
     t->steps_per_epoch = t->o.steps_per_epoch > 0 ? t->o.steps_per_epoch : (t->data.split[0].n + t->o.batch - 1) / t->o.batch;
@@ -292,7 +300,7 @@ int main(int argc, char **argv) {
 #ifdef _OPENMP
     if (t.o.threads > 0) omp_set_num_threads(t.o.threads);
 #endif
-    if (cli_make_dirs("text_train", t.o.out)) return 1;
+    if (cli_make_dirs("text_train", t.o.out) || cli_device_start("text_train", &t.o.device)) return 1;
     snprintf(ckpt, sizeof ckpt, "%s/train.ckpt", t.o.out);
     snprintf(csvp, sizeof csvp, "%s/train.csv", t.o.out);
     snprintf(archp, sizeof archp, "%s/arch.json", t.o.out);

@@ -55,10 +55,7 @@ void ng_bilevel_free(ng_bilevel *b) {
 }
 
 static ng_tensor *ng__bl_latent(ng_bilevel *b) {
-    ng_tensor *z = ng_tensor_new(b->ctx, ng_shape2(b->cfg.batch, b->cfg.latent_dim));
-    int64_t i;
-    if (z) for (i = 0; i < z->numel; i++) z->data[i] = (float)ng_rng_normal(&b->rng);
-    return z;
+    return ng_tensor_randn(b->ctx, ng_shape2(b->cfg.batch, b->cfg.latent_dim), &b->rng);
 }
 
 /* Reset the arena and make `groups` the only ones receiving gradients. */
@@ -83,7 +80,7 @@ static ng_status ng__bl_d_step(ng_bilevel *b, ng_gan_net *dn, ng_gan_net *gn, ng
     if (!loss || ng_backward(b->ctx, loss) != NG_OK) return ng__bl_fail(b, "D");
     ng_adam_step(opt);
     ng_params_zero_grad(dn->weights);
-    *loss_out = loss->data[0];
+    *loss_out = ng_tensor_item(loss);
     return NG_OK;
 }
 
@@ -95,7 +92,7 @@ static ng_status ng__bl_g_step(ng_bilevel *b, ng_gan_net *gn, ng_gan_net *dn, ng
     if (!loss || ng_backward(b->ctx, loss) != NG_OK) return ng__bl_fail(b, "G");
     ng_adam_step(opt);
     ng_params_zero_grad(gn->weights);
-    *loss_out = loss->data[0];
+    *loss_out = ng_tensor_item(loss);
     return NG_OK;
 }
 
@@ -153,9 +150,9 @@ ng_status ng_bilevel_gap_grad(ng_bilevel *b) {
                                          b->d.forward(c, b->d.net, b->g_worst.forward(c, b->g_worst.net, ng__bl_latent(b)))), -1.0f);
     gap = ng_sub(c, minmax, maxmin);
     if (!gap || ng_backward(c, gap) != NG_OK) return ng__bl_fail(b, "architecture");
-    b->last.minmax = minmax->data[0];
-    b->last.maxmin = maxmin->data[0];
-    b->last.gap = gap->data[0];
+    b->last.minmax = ng_tensor_item(minmax);
+    b->last.maxmin = ng_tensor_item(maxmin);
+    b->last.gap = ng_tensor_item(gap);
     return NG_OK;
 }
 

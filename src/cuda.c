@@ -33,6 +33,7 @@ ng_status ng_cuda_synchronize(void) {
     return ng__cuda_hooks_p->synchronize() ? ng_fail(NG_ERR_UNSUPPORTED, "cuda: a kernel failed (see stderr)") : NG_OK;
 }
 size_t ng_cuda_peak_bytes(void) { return ng__cuda_ready ? ng__cuda_hooks_p->peak_bytes() : 0; }
+size_t ng_cuda_mem_free(void) { return ng__cuda_ready && ng__cuda_hooks_p->mem_free ? ng__cuda_hooks_p->mem_free() : 0; }
 int ng_cuda_op_supported(int op, int backward) { return ng__cuda_ready && ng__optable_has_cuda(op, backward); }
 
 /* ---- internal helpers for the tape and tensor parts ---- */
@@ -162,24 +163,6 @@ ng_tensor *ng_tensor_copy_to(ng_ctx *ctx, const ng_tensor *t) {
     return c;
 }
 
-/* ---- fused optimizer steps (same float arithmetic as optim.c) ---- */
-ng_status ng_cuda_adam_step(ng_adam *opt, float *m_dev, float *v_dev) {
-    ng_params *gr = opt->group;
-    double bc1, bc2;
-    if (!ng__cuda_ready || gr->device != NG_CUDA) return ng_fail(NG_ERR_UNSUPPORTED, "adam: group %s is not on the GPU", gr->name);
-    opt->t++;
-    bc1 = 1.0 - pow(ng__typed(opt->beta1), (double)opt->t);
-    bc2 = 1.0 - pow(ng__typed(opt->beta2), (double)opt->t);
-    ng__cuda_hooks_p->adam(gr->data, gr->grad, m_dev, v_dev, gr->numel, opt->beta1, opt->beta2,
-                           (float)(1.0 - ng__typed(opt->beta1)), (float)(1.0 - ng__typed(opt->beta2)),
-                           (float)(ng__typed(opt->lr) / bc1), (float)sqrt(bc2), opt->eps, opt->weight_decay);
-    return NG_OK;
-}
-ng_status ng_cuda_ema_update(ng_ema *e, float *shadow_dev) {
-    if (!ng__cuda_ready || e->group->device != NG_CUDA) return ng_fail(NG_ERR_UNSUPPORTED, "ema: group %s is not on the GPU", e->group->name);
-    ng__cuda_hooks_p->ema(shadow_dev, e->group->data, e->group->numel, e->decay, (float)(1.0 - ng__typed(e->decay)));
-    return NG_OK;
-}
 float *ng_cuda_alloc_zeros(int64_t n) {
     size_t bytes = (size_t)(n > 0 ? n : 1) * sizeof(float);
     float *p;

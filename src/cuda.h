@@ -30,12 +30,17 @@ typedef struct ng_cuda_hooks {
     int (*synchronize)(void);
     void (*set_tf32)(int on);
     size_t (*peak_bytes)(void);                         /* peak of cudaMalloc'd bytes */
+    size_t (*mem_free)(void);                           /* free device bytes now (0: unknown) */
     void (*fw[NG_OP_COUNT])(ng_node *n);                /* NULL: no kernel for this op */
     void (*bw[NG_OP_COUNT])(ng_node *n);
     /* fused optimizer kernels on device blocks of n floats */
     void (*adam)(float *p, const float *g, float *m, float *v, int64_t n, float b1, float b2,
                  float omb1, float omb2, float step_size, float sqrt_bc2, float eps, float wd);
     void (*ema)(float *shadow, const float *p, int64_t n, float decay, float one_minus_decay);
+    void (*sgd)(float *p, const float *g, float *buf, int64_t n, float lr, float momentum,
+                float one_minus_dampening, float wd, int first, int nesterov);   /* buf NULL: no momentum */
+    double (*sumsq)(const float *x, int64_t n);         /* sum of x^2 in double, fixed order */
+    void (*scale)(float *x, int64_t n, float c);        /* x *= c */
 } ng_cuda_hooks;
 
 /* Called by nasgan_cuda.cu; the table must outlive the program. */
@@ -50,6 +55,7 @@ const char *ng_cuda_device_info(void);             /* "" before ng_cuda_init */
 void ng_cuda_set_tf32(int on);                     /* default off: exact FP32 products */
 ng_status ng_cuda_synchronize(void);
 size_t ng_cuda_peak_bytes(void);
+size_t ng_cuda_mem_free(void);                     /* free device memory in bytes; 0 when unknown */
 /* 1 when op (ng_op) has a CUDA forward (backward = 0) or backward (backward = 1) kernel. */
 int ng_cuda_op_supported(int op, int backward);
 
@@ -65,10 +71,9 @@ ng_status ng_tensor_to_host(const ng_tensor *t, float *dst);            /* numel
 ng_status ng_tensor_to_device(ng_tensor *t, const float *src);          /* numel floats */
 /* A copy of t in ctx (on ctx's device); NULL on failure. */
 ng_tensor *ng_tensor_copy_to(ng_ctx *ctx, const ng_tensor *t);
-/* Fused optimizer steps on device groups (same arithmetic as ng_adam_step/ng_ema_update);
-   `m`, `v`, `shadow` are device buffers of g->numel floats (ng_cuda_alloc_zeros). */
-ng_status ng_cuda_adam_step(ng_adam *opt, float *m_dev, float *v_dev);
-ng_status ng_cuda_ema_update(ng_ema *e, float *shadow_dev);
+/* Optimizers need nothing special: ng_adam_step, ng_sgd_step, ng_ema_update/swap and
+   ng_clip_grad_norm run fused kernels when their group is on the GPU (optim.h). */
+/* n zeroed device floats (NULL and an error on failure) and their release. */
 float *ng_cuda_alloc_zeros(int64_t n);
 void ng_cuda_free(void *p);
 

@@ -509,6 +509,7 @@ static ng_tensor *ng__gd_bad(ng_ctx *ctx, ng_status code, const char *msg, long 
 ng_tensor *ng_image_set_batch(ng_ctx *ctx, const ng_image_set *s, const int64_t *idx, int n, ng_image_norm norm) {
     static const float mean[3] = {0.4914f, 0.4822f, 0.4465f}, stdv[3] = {0.2470f, 0.2435f, 0.2616f};
     ng_tensor *t;
+    float *host;
     size_t plane, per;
     int i, ch;
     if (ctx->status != NG_OK) return NULL;
@@ -520,12 +521,13 @@ ng_tensor *ng_image_set_batch(ng_ctx *ctx, const ng_image_set *s, const int64_t 
     for (i = 0; i < n; i++)
         if (idx[i] < 0 || idx[i] >= s->n) return ng__gd_bad(ctx, NG_ERR_ARG, "index outside the set (index, set size)", (long long)idx[i], (long long)s->n);
     t = ng_tensor_new(ctx, ng_shape4(n, s->c, s->h, s->w));
-    if (!t) return NULL;
+    host = ng_tensor_host_write(ctx, t);
+    if (!host) return NULL;
     plane = (size_t)s->h * (size_t)s->w;
     per = plane * (size_t)s->c;
     for (i = 0; i < n; i++) {
         const unsigned char *px = s->pixels + (size_t)idx[i] * per;
-        float *o = t->data + (size_t)i * per;
+        float *o = host + (size_t)i * per;
         size_t j;
         if (norm == NG_IMAGE_NORM_PM1) {
             for (j = 0; j < per; j++) o[j] = (float)px[j] / 127.5f - 1.0f;
@@ -538,7 +540,7 @@ ng_tensor *ng_image_set_batch(ng_ctx *ctx, const ng_image_set *s, const int64_t 
                 }
         }
     }
-    return t;
+    return ng_tensor_host_done(t, host) == NG_OK ? t : NULL;
 }
 
 void ng_image_set_split_half(int64_t n, int64_t *first_len) {

@@ -574,16 +574,19 @@ static void ng__gan_alpha_view(ng_ctx *ctx, const ng_gan_gen_search *G, ng_tenso
     src[0] = G->alpha_normal; src[1] = G->alpha_up; src[2] = G->alpha_skip;
     for (i = 0; i < 3; i++) {
         ng_tensor *g;
+        float *h;
         int64_t j;
         view[i] = src[i];
         if (!G->cfg.gumbel) continue;
-        if (ng__cuda_refuse(ctx, ctx->device, "gumbel noise")) continue; /* view stays alpha; ops now fail */
         g = ng_tensor_new(ctx, src[i]->shape);
-        if (g)
+        h = ng_tensor_host_write(ctx, g);   /* drawn on the host: the same noise on every device */
+        if (h) {
             for (j = 0; j < g->numel; j++) {
                 float u = (float)ng_rng_uniform(&ctx->rng);
-                g->data[j] = -logf(-logf(u + 1e-20f));
+                h[j] = -logf(-logf(u + 1e-20f));
             }
+            if (ng_tensor_host_done(g, h) != NG_OK) g = NULL;
+        }
         view[i] = ng_scale(ctx, ng_add(ctx, src[i], g), 1.0f / G->cfg.gumbel_temp);
     }
 }
@@ -718,14 +721,23 @@ ng_tensor *ng_gan_gen_search_alpha_of(const ng_gan_gen_search *G, int e, int *ro
     return which == 0 ? G->alpha_normal : which == 1 ? G->alpha_up : G->alpha_skip;
 }
 
+ng_status ng_gan_gen_search_alpha_row(const ng_gan_gen_search *G, int e, float *logits) {
+    int row, K = ng_gan_edge_n_ops(e);
+    const ng_tensor *a = ng_gan_gen_search_alpha_of(G, e, &row);
+    const float *src = a->data + (int64_t)row * K;
+    if (a->device != NG_CUDA) { memcpy(logits, src, (size_t)K * sizeof(float)); return NG_OK; }
+    ng__cuda_copy(logits, src, (size_t)K * sizeof(float), 2);
+    return NG_OK;
+}
+
 void ng_gan_gen_search_derive(const ng_gan_gen_search *G, ng_gan_genotype *out) {
     int e;
     for (e = 0; e < NG_GAN_EDGES; e++) {
-        int row, K = ng_gan_edge_n_ops(e), k, best = 0;
-        const ng_tensor *a = ng_gan_gen_search_alpha_of(G, e, &row);
-        float w[NG_GAN_N_NORMAL_OPS];
+        int K = ng_gan_edge_n_ops(e), k, best = 0;
+        float w[NG_GAN_N_NORMAL_OPS], logits[NG_GAN_N_NORMAL_OPS];
+        if (ng_gan_gen_search_alpha_row(G, e, logits) != NG_OK) memset(logits, 0, sizeof logits);
         /* softmax in float as F.softmax, then the first maximum (numpy argmax) */
-        ng__softmax_row(a->data + (int64_t)row * K, w, K, 1, 0);
+        ng__softmax_row(logits, w, K, 1, 0);
         for (k = 1; k < K; k++)
             if (w[k] > w[best]) best = k;
         out->op[e] = best;

@@ -63,10 +63,7 @@ void ng_gan_trainer_free(ng_gan_trainer *t) {
 }
 
 static ng_tensor *ng__gt_latent(ng_ctx *ctx, ng_rng *r, int n, int dim) {
-    ng_tensor *z = ng_tensor_new(ctx, ng_shape2(n, dim));
-    int64_t i;
-    if (z) for (i = 0; i < z->numel; i++) z->data[i] = (float)ng_rng_normal(r);
-    return z;
+    return ng_tensor_randn(ctx, ng_shape2(n, dim), r);
 }
 
 static ng_status ng__gt_fail(ng_gan_trainer *t, const char *what) {
@@ -88,7 +85,7 @@ ng_status ng_gan_trainer_step(ng_gan_trainer *t) {
     if (!loss || ng_backward(c, loss) != NG_OK) return ng__gt_fail(t, "D");
     ng_adam_step(&t->opt_d);
     ng_params_zero_grad(t->d.weights);
-    t->d_loss = loss->data[0];
+    t->d_loss = ng_tensor_item(loss);
     t->d_steps++;
     if (!g_turn) return NG_OK;
     /* G: -mean D(G(z)) on g_batch latents, then the EMA of G's parameters */
@@ -100,7 +97,7 @@ ng_status ng_gan_trainer_step(ng_gan_trainer *t) {
     ng_adam_step(&t->opt_g);
     ng_params_zero_grad(t->g.weights);
     ng_ema_update(&t->ema);
-    t->g_loss = loss->data[0];
+    t->g_loss = ng_tensor_item(loss);
     t->g_steps++;
     return NG_OK;
 }
@@ -135,9 +132,10 @@ ng_status ng_gan_trainer_get(const ng_ckpt *ck, ng_gan_trainer *t) {
     return s;
 }
 
-/* Generate n images in batches; emit(first, count, images, user) receives each batch. The
-   arena starts at 256 MiB and doubles (twice at most) when a batch does not fit. */
-typedef ng_status (*ng__gt_emit_fn)(int64_t first, int64_t count, const ng_tensor *x, void *user);
+/* Generate n images in batches on the generator's device; emit(first, count, images, shape,
+   user) receives each batch in host memory. The arena starts at 256 MiB and doubles (twice at
+   most) when a batch does not fit. */
+typedef ng_status (*ng__gt_emit_fn)(int64_t first, int64_t count, const float *x, ng_shape shape, void *user);
 static ng_status ng__gt_generate(ng_gan_net g, int latent_dim, int64_t n, int batch, uint64_t seed,
                                  ng__gt_emit_fn emit, void *user) {
     size_t arena = (size_t)256 << 20;
@@ -149,7 +147,7 @@ static ng_status ng__gt_generate(ng_gan_net g, int latent_dim, int64_t n, int ba
     if (!g.forward || n < 0 || latent_dim < 1) return ng_fail(NG_ERR_ARG, "gan generate: bad generator or sizes");
     if (batch <= 0) batch = 100;
     ng_rng_seed(&r, seed);
-    if (!(ctx = ng_ctx_create(arena, seed))) return NG_ERR_NOMEM;
+    if (!(ctx = ng_ctx_create_on(arena, seed, (ng_device)g.weights->device))) return NG_ERR_NOMEM;
     for (first = 0; first < n && st == NG_OK;) {
         int64_t b = n - first < batch ? n - first : batch;
         ng_rng saved = r;
@@ -165,13 +163,16 @@ static ng_status ng__gt_generate(ng_gan_net g, int latent_dim, int64_t n, int ba
                 ng_clear_error();
                 arena *= 2;
                 r = saved;
-                if (!(ctx = ng_ctx_create(arena, seed))) return NG_ERR_NOMEM;
+                if (!(ctx = ng_ctx_create_on(arena, seed, (ng_device)g.weights->device))) return NG_ERR_NOMEM;
                 continue;
             }
             st = ng_fail(cs, "gan generate: forward failed at image %lld: %s", (long long)first, ng_last_error());
             break;
         }
-        st = emit(first, b, x, user);
+        {
+            const float *h = ng_tensor_host_read(ctx, x);
+            st = h ? emit(first, b, h, x->shape, user) : ng_fail(NG_ERR_NOMEM, "gan generate: cannot copy images to the host");
+        }
         first += b;
     }
     ng_ctx_free(ctx);
@@ -179,21 +180,21 @@ static ng_status ng__gt_generate(ng_gan_net g, int latent_dim, int64_t n, int ba
 }
 
 typedef struct { unsigned char *buf; int c, h, w; } ng__gt_u8_sink;
-static ng_status ng__gt_emit_u8(int64_t first, int64_t count, const ng_tensor *x, void *user) {
+static ng_status ng__gt_emit_u8(int64_t first, int64_t count, const float *x, ng_shape shape, void *user) {
     ng__gt_u8_sink *s = (ng__gt_u8_sink *)user;
-    int64_t per = x->numel / count, i;
+    int64_t numel = ng_shape_numel(shape), per = numel / count, i;
     if (!s->buf) return NG_OK;   /* geometry probe */
-    for (i = 0; i < x->numel; i++) {
-        float v = 127.5f * x->data[i] + 127.5f;   /* clamp(127.5 x + 127.5).type(uint8): truncation */
+    for (i = 0; i < numel; i++) {
+        float v = 127.5f * x[i] + 127.5f;   /* clamp(127.5 x + 127.5).type(uint8): truncation */
         s->buf[first * per + i] = (unsigned char)(v != v ? 0.0f : v < 0.0f ? 0.0f : v > 255.0f ? 255.0f : v);
     }
     return NG_OK;
 }
-static ng_status ng__gt_probe(int64_t first, int64_t count, const ng_tensor *x, void *user) {
+static ng_status ng__gt_probe(int64_t first, int64_t count, const float *x, ng_shape shape, void *user) {
     ng__gt_u8_sink *s = (ng__gt_u8_sink *)user;
-    (void)first; (void)count;
-    if (x->shape.ndim != 4) return ng_fail(NG_ERR_ARG, "gan generate: the generator's output is not (N, C, H, W)");
-    s->c = (int)x->shape.d[1]; s->h = (int)x->shape.d[2]; s->w = (int)x->shape.d[3];
+    (void)first; (void)count; (void)x;
+    if (shape.ndim != 4) return ng_fail(NG_ERR_ARG, "gan generate: the generator's output is not (N, C, H, W)");
+    s->c = (int)shape.d[1]; s->h = (int)shape.d[2]; s->w = (int)shape.d[3];
     return NG_OK;
 }
 
@@ -217,13 +218,13 @@ ng_status ng_gan_generate_u8(ng_gan_net g, int latent_dim, int64_t n, int batch,
 }
 
 typedef struct { float *buf; int64_t numel; } ng__gt_f32_sink;
-static ng_status ng__gt_emit_f32(int64_t first, int64_t count, const ng_tensor *x, void *user) {
+static ng_status ng__gt_emit_f32(int64_t first, int64_t count, const float *x, ng_shape shape, void *user) {
     ng__gt_f32_sink *s = (ng__gt_f32_sink *)user;
-    int64_t per = x->numel / count;
+    int64_t numel = ng_shape_numel(shape), per = numel / count;
     if ((first + count) * per > s->numel)
         return ng_fail(NG_ERR_ARG, "gan generate: %lld images of %lld values do not fit a buffer of %lld floats",
                        (long long)(first + count), (long long)per, (long long)s->numel);
-    memcpy(s->buf + first * per, x->data, (size_t)x->numel * sizeof(float));
+    memcpy(s->buf + first * per, x, (size_t)numel * sizeof(float));
     return NG_OK;
 }
 

@@ -331,6 +331,20 @@ static void ng__wf32s(ng__wr *w, const float *x, size_t n) {
     for (i = 0; i < n; i++) ng__le32(p + 4 * i, ng__f32_bits(x[i]));
     w->pos += 4 * n;
 }
+/* ng__wf32s for a block on `device`: a GPU block is copied into the output, then put in
+   little-endian order in place. */
+static void ng__wf32s_on(ng__wr *w, const float *x, size_t n, int device) {
+    unsigned char *p = w->p + w->pos;
+    size_t i;
+    if (device != NG_CUDA) { ng__wf32s(w, x, n); return; }
+    ng__cuda_copy(p, x, 4 * n, 2);
+    for (i = 0; i < n; i++) {
+        float f;
+        memcpy(&f, p + 4 * i, 4);
+        ng__le32(p + 4 * i, ng__f32_bits(f));
+    }
+    w->pos += 4 * n;
+}
 
 /* reader cursor: every read is bounded by what remains; returns 0 on success, -1 if short */
 typedef struct ng__rd { const unsigned char *p; size_t n, pos; } ng__rd;
@@ -350,6 +364,17 @@ static int ng__rbytes(ng__rd *r, size_t n, const unsigned char **b) {
 static void ng__rf32s(const unsigned char *p, float *x, size_t n) {
     size_t i;
     for (i = 0; i < n; i++) x[i] = ng__bits_f32(ng__rd32(p + 4 * i));
+}
+/* ng__rf32s into a block on `device` (a GPU block is filled through a host copy). */
+static ng_status ng__rf32s_on(const unsigned char *p, float *x, size_t n, int device, const char *what) {
+    float *h;
+    if (device != NG_CUDA) { ng__rf32s(p, x, n); return NG_OK; }
+    h = (float *)malloc(n ? 4 * n : 4);
+    if (!h) return ng_fail(NG_ERR_NOMEM, "checkpoint: %s: cannot allocate %zu bytes of host staging", what, 4 * n);
+    ng__rf32s(p, h, n);
+    ng__cuda_copy(x, h, 4 * n, 1);
+    free(h);
+    return NG_OK;
 }
 
 static int ng__add_size(size_t a, size_t b, size_t *out) {
@@ -519,7 +544,7 @@ ng_status ng_ckpt_put_params(ng_ckpt *ck, const ng_params *g) {
         for (d = 0; d < t->shape.ndim; d++) ng__w64(&w, (uint64_t)t->shape.d[d]);
     }
     ng__w64(&w, (uint64_t)g->numel);
-    ng__wf32s(&w, g->data, (size_t)g->numel);
+    ng__wf32s_on(&w, g->data, (size_t)g->numel, g->device);
     NG_ASSERT(w.pos == size);
     return ng__ck_add(ck, key, NG_CKPT_PARAMS, p, size);
 }
@@ -528,7 +553,7 @@ ng_status ng_ckpt_put_params(ng_ckpt *ck, const ng_params *g) {
    optional nesterov word, an optional step count, numel, an optional has_buf word, blocks. */
 static ng_status ng__ck_put_state(ng_ckpt *ck, const char *key, uint32_t kind, const ng_params *g,
                                   const float *hp, int nhp, const int *nesterov, const int64_t *t,
-                                  const float *const *blocks, int nblocks, int with_has_buf) {
+                                  const float *const *blocks, int nblocks, int with_has_buf, int device) {
     size_t size, bytes, gl;
     unsigned char *p;
     ng__wr w;
@@ -551,7 +576,7 @@ static ng_status ng__ck_put_state(ng_ckpt *ck, const char *key, uint32_t kind, c
     if (t) ng__w64(&w, (uint64_t)*t);
     ng__w64(&w, (uint64_t)g->numel);
     if (with_has_buf) ng__w32(&w, (uint32_t)nblocks);
-    for (i = 0; i < nblocks; i++) ng__wf32s(&w, blocks[i], (size_t)g->numel);
+    for (i = 0; i < nblocks; i++) ng__wf32s_on(&w, blocks[i], (size_t)g->numel, device);
     NG_ASSERT(w.pos == size);
     return ng__ck_add(ck, key, kind, p, size);
 }
@@ -561,7 +586,7 @@ ng_status ng_ckpt_put_adam(ng_ckpt *ck, const char *key, const ng_adam *opt) {
     const float *blocks[2];
     hp[0] = opt->lr; hp[1] = opt->beta1; hp[2] = opt->beta2; hp[3] = opt->eps; hp[4] = opt->weight_decay;
     blocks[0] = opt->m; blocks[1] = opt->v;
-    return ng__ck_put_state(ck, key, NG_CKPT_ADAM, opt->group, hp, 5, NULL, &opt->t, blocks, 2, 0);
+    return ng__ck_put_state(ck, key, NG_CKPT_ADAM, opt->group, hp, 5, NULL, &opt->t, blocks, 2, 0, opt->device);
 }
 
 ng_status ng_ckpt_put_sgd(ng_ckpt *ck, const char *key, const ng_sgd *opt) {
@@ -570,7 +595,7 @@ ng_status ng_ckpt_put_sgd(ng_ckpt *ck, const char *key, const ng_sgd *opt) {
     hp[0] = opt->lr; hp[1] = opt->momentum; hp[2] = opt->dampening; hp[3] = opt->weight_decay;
     blocks[0] = opt->buf;
     return ng__ck_put_state(ck, key, NG_CKPT_SGD, opt->group, hp, 4, &opt->nesterov, &opt->t, blocks,
-                            opt->buf ? 1 : 0, 1);
+                            opt->buf ? 1 : 0, 1, opt->device);
 }
 
 ng_status ng_ckpt_put_ema(ng_ckpt *ck, const char *key, const ng_ema *e) {
@@ -578,7 +603,7 @@ ng_status ng_ckpt_put_ema(ng_ckpt *ck, const char *key, const ng_ema *e) {
     const float *blocks[1];
     hp[0] = e->decay;
     blocks[0] = e->shadow;
-    return ng__ck_put_state(ck, key, NG_CKPT_EMA, e->group, hp, 1, NULL, NULL, blocks, 1, 0);
+    return ng__ck_put_state(ck, key, NG_CKPT_EMA, e->group, hp, 1, NULL, NULL, blocks, 1, 0, e->device);
 }
 
 ng_status ng_ckpt_serialize(const ng_ckpt *ck, unsigned char **out, size_t *n) {
@@ -1031,8 +1056,7 @@ ng_status ng_ckpt_get_params(const ng_ckpt *ck, ng_params *g) {
     if (numel != g->numel)
         return ng_fail(NG_ERR_MISMATCH, "checkpoint '%s', group '%s': %lld values in the checkpoint, %lld in the group",
                        ng__ck_name(ck), g->name, (long long)numel, (long long)g->numel);
-    ng__rf32s(values, g->data, (size_t)numel);
-    return NG_OK;
+    return ng__rf32s_on(values, g->data, (size_t)numel, g->device, g->name);
 }
 
 /* Common checks of an optimizer-like record against its target group. */
@@ -1069,9 +1093,8 @@ ng_status ng_ckpt_get_adam(const ng_ckpt *ck, const char *key, ng_adam *opt) {
         return ng_fail(NG_ERR_ARG, "checkpoint '%s': adam '%s': target state blocks are not allocated (ng_adam_init first)", ng__ck_name(ck), key);
     opt->lr = s.hp[0]; opt->beta1 = s.hp[1]; opt->beta2 = s.hp[2]; opt->eps = s.hp[3]; opt->weight_decay = s.hp[4];
     opt->t = s.t;
-    ng__rf32s(s.blocks, opt->m, ne);
-    ng__rf32s(s.blocks + 4 * ne, opt->v, ne);
-    return NG_OK;
+    st = ng__rf32s_on(s.blocks, opt->m, ne, opt->device, key);
+    return st == NG_OK ? ng__rf32s_on(s.blocks + 4 * ne, opt->v, ne, opt->device, key) : st;
 }
 
 ng_status ng_ckpt_get_sgd(const ng_ckpt *ck, const char *key, ng_sgd *opt) {
@@ -1084,8 +1107,7 @@ ng_status ng_ckpt_get_sgd(const ng_ckpt *ck, const char *key, ng_sgd *opt) {
     opt->lr = s.hp[0]; opt->momentum = s.hp[1]; opt->dampening = s.hp[2]; opt->weight_decay = s.hp[3];
     opt->nesterov = (int)s.nesterov;
     opt->t = s.t;
-    if (s.has_buf) ng__rf32s(s.blocks, opt->buf, (size_t)s.numel);
-    return NG_OK;
+    return s.has_buf ? ng__rf32s_on(s.blocks, opt->buf, (size_t)s.numel, opt->device, key) : NG_OK;
 }
 
 ng_status ng_ckpt_get_ema(const ng_ckpt *ck, const char *key, ng_ema *e) {
@@ -1095,6 +1117,5 @@ ng_status ng_ckpt_get_ema(const ng_ckpt *ck, const char *key, ng_ema *e) {
     if (s.numel && !e->shadow)
         return ng_fail(NG_ERR_ARG, "checkpoint '%s': ema '%s': target shadow block is not allocated (ng_ema_init first)", ng__ck_name(ck), key);
     e->decay = s.hp[0];
-    ng__rf32s(s.blocks, e->shadow, (size_t)s.numel);
-    return NG_OK;
+    return ng__rf32s_on(s.blocks, e->shadow, (size_t)s.numel, e->device, key);
 }

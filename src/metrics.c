@@ -594,7 +594,7 @@ ng_status ng_fmnist_cnn_embed(ng_fmnist_cnn *net, const ng_image_source *src, in
     if (batch > src->n) batch = (int)src->n;
     off = (size - 28) / 2;
     arena = (size_t)batch * NG__EMBED_BYTES_PER_IMAGE + ((size_t)4 << 20);
-    ctx = ng_ctx_create(arena, 0);
+    ctx = ng_ctx_create_on(arena, 0, (ng_device)net->weights->device);   /* where the CNN is */
     if (!ctx) return NG_ERR_NOMEM;
     ctx->training = 0;
     ctx->no_grad = 1;
@@ -605,25 +605,28 @@ ng_status ng_fmnist_cnn_embed(ng_fmnist_cnn *net, const ng_image_source *src, in
     for (first = 0; first < src->n && st == NG_OK;) {
         int64_t b = src->n - first < batch ? src->n - first : batch, i, y;
         ng_tensor *x, *feat = NULL, *lg = NULL;
+        float *hx;
+        const float *hf = NULL, *hl = NULL;
         ng_ctx_reset(ctx);
         x = ng_tensor_new(ctx, ng_shape4(b, 1, 28, 28));
-        if (x) {
-            st = src->fill(src, first, b, raw ? raw : x->data);
+        if ((hx = ng_tensor_host_write(ctx, x)) != NULL) {
+            st = src->fill(src, first, b, raw ? raw : hx);
             if (st != NG_OK) break;
             if (raw)                                 /* centre crop */
                 for (i = 0; i < b; i++)
                     for (y = 0; y < 28; y++)
-                        memcpy(x->data + (i * 28 + y) * 28, raw + (i * size + y + off) * size + off, 28 * sizeof(float));
-            if ((st = ng__check_finite_f32(x->data, b, 28 * 28, "fmnist embed: generated images")) != NG_OK) break;
-            lg = ng_fmnist_cnn_forward(ctx, net, x, &feat);
+                        memcpy(hx + (i * 28 + y) * 28, raw + (i * size + y + off) * size + off, 28 * sizeof(float));
+            if ((st = ng__check_finite_f32(hx, b, 28 * 28, "fmnist embed: generated images")) != NG_OK) break;
+            if (ng_tensor_host_done(x, hx) == NG_OK) lg = ng_fmnist_cnn_forward(ctx, net, x, &feat);
         }
+        if (lg && feat && (!(hf = ng_tensor_host_read(ctx, feat)) || !(hl = ng_tensor_host_read(ctx, lg)))) lg = NULL;
         if (!lg || !feat) {
             ng_status cs = ng_ctx_status(ctx) != NG_OK ? ng_ctx_status(ctx) : NG_ERR_NOMEM;
             if (cs == NG_ERR_NOMEM && retries++ < 2) {   /* arena too small: grow and redo */
                 ng_ctx_free(ctx);
                 ng_clear_error();
                 arena *= 2;
-                ctx = ng_ctx_create(arena, 0);
+                ctx = ng_ctx_create_on(arena, 0, (ng_device)net->weights->device);
                 if (!ctx) { free(raw); return NG_ERR_NOMEM; }
                 ctx->training = 0;
                 ctx->no_grad = 1;
@@ -632,8 +635,8 @@ ng_status ng_fmnist_cnn_embed(ng_fmnist_cnn *net, const ng_image_source *src, in
             st = ng_fail(cs, "fmnist embed: forward failed at image %lld: %s", (long long)first, ng_status_str(cs));
             break;
         }
-        if (features) memcpy(features + first * NG_FMNIST_FEATURES, feat->data, (size_t)(b * NG_FMNIST_FEATURES) * sizeof(float));
-        if (logits) memcpy(logits + first * NG_FMNIST_CLASSES, lg->data, (size_t)(b * NG_FMNIST_CLASSES) * sizeof(float));
+        if (features) memcpy(features + first * NG_FMNIST_FEATURES, hf, (size_t)(b * NG_FMNIST_FEATURES) * sizeof(float));
+        if (logits) memcpy(logits + first * NG_FMNIST_CLASSES, hl, (size_t)(b * NG_FMNIST_CLASSES) * sizeof(float));
         first += b;
     }
     free(raw);

@@ -87,8 +87,9 @@ ng_status ng_fmnist_cnn_load(ng_fmnist_cnn *net, const char *path) {
 
 ng_tensor *ng_images_u8_to_tensor(ng_ctx *ctx, const unsigned char *px, int64_t n, int64_t h, int64_t w) {
     ng_tensor *t = ng_tensor_new(ctx, ng_shape4(n, 1, h, w));
+    float *host = ng_tensor_host_write(ctx, t);
     int64_t i;
-    if (!t) return NULL;
-    for (i = 0; i < t->numel; i++) t->data[i] = (float)px[i] * (2.0f / 255.0f) - 1.0f;
-    return t;
+    if (!host) return NULL;
+    for (i = 0; i < t->numel; i++) host[i] = (float)px[i] * (2.0f / 255.0f) - 1.0f;
+    return ng_tensor_host_done(t, host) == NG_OK ? t : NULL;
 }

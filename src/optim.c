@@ -17,10 +17,53 @@ static float *ng__state_alloc(int64_t n, const char *what) {
     return p;
 }
 
+/* State block on `device` (zeroed) and its release. */
+static float *ng__state_alloc_on(int64_t n, int device, const char *what) {
+    float *p;
+    if (device != NG_CUDA) return ng__state_alloc(n, what);
+    p = ng_cuda_alloc_zeros(n);
+    if (!p) ng_fail(NG_ERR_NOMEM, "%s: cannot allocate optimizer state on the GPU (%s)", what, ng_last_error());
+    return p;
+}
+static void ng__state_free(float *p, int device) {
+    if (device == NG_CUDA) ng_cuda_free(p);
+    else ng_aligned_free(p);
+}
+
+/* Move up to two state blocks (NULL entries skipped) to `want`, the device their group is on
+   now, keeping the values; *device records where they are. All or nothing. */
+static ng_status ng__state_follow(float **a, float **b, int64_t n, int *device, int want, const char *what) {
+    float **blocks[2], *moved[2] = {NULL, NULL};
+    size_t bytes = (size_t)(n > 0 ? n : 1) * sizeof(float);
+    int i;
+    if (*device == want) return NG_OK;
+    blocks[0] = a; blocks[1] = b;
+    for (i = 0; i < 2; i++)
+        if (blocks[i] && *blocks[i] && !(moved[i] = ng__state_alloc_on(n, want, what))) {
+            if (moved[0]) ng__state_free(moved[0], want);
+            return ng_fail(NG_ERR_NOMEM, "%s: cannot move the optimizer state to the %s", what, want == NG_CUDA ? "GPU" : "host");
+        }
+    for (i = 0; i < 2; i++)
+        if (moved[i]) {
+            ng__cuda_copy(moved[i], *blocks[i], bytes, want == NG_CUDA ? 1 : 2);
+            ng__state_free(*blocks[i], *device);
+            *blocks[i] = moved[i];
+        }
+    *device = want;
+    return NG_OK;
+}
+
+/* *k: the CUDA backend's fused kernels for a group on the GPU, NULL for a host group. */
+static ng_status ng__opt_kernels(const ng_params *g, const char *what, const ng_cuda_hooks **k) {
+    *k = g->device == NG_CUDA ? ng_cuda_get_hooks() : NULL;
+    if (g->device == NG_CUDA && !*k)
+        return ng_fail(NG_ERR_UNSUPPORTED, "%s: group '%s' is on the GPU but the CUDA backend is not linked", what, g->name);
+    return NG_OK;
+}
+
 static ng_status ng__check_group(const ng_params *g, const char *what, int need_grad) {
     if (!g) return ng_fail(NG_ERR_ARG, "%s: group is NULL", what);
     if (!g->allocated) return ng_fail(NG_ERR_ARG, "%s: group '%s' is not allocated", what, g->name);
-    if (ng__cuda_refuse(NULL, g->device, what)) return NG_ERR_UNSUPPORTED; /* set up before ng_params_to_device */
     if (need_grad && !g->grad) return ng_fail(NG_ERR_ARG, "%s: group '%s' has no gradients (not trainable)", what, g->name);
     return NG_OK;
 }
@@ -51,22 +94,27 @@ ng_status ng_adam_init(ng_adam *opt, ng_params *g, float lr, float beta1, float 
                        (double)lr, (double)beta1, (double)beta2, (double)eps, (double)weight_decay);
     opt->group = g;
     opt->lr = lr; opt->beta1 = beta1; opt->beta2 = beta2; opt->eps = eps; opt->weight_decay = weight_decay;
-    opt->m = ng__state_alloc(g->numel, "adam");
-    opt->v = opt->m ? ng__state_alloc(g->numel, "adam") : NULL;
+    opt->device = g->device;
+    opt->m = ng__state_alloc_on(g->numel, g->device, "adam");
+    opt->v = opt->m ? ng__state_alloc_on(g->numel, g->device, "adam") : NULL;
     if (!opt->v) { ng_adam_free(opt); return NG_ERR_NOMEM; }
     return NG_OK;
 }
 
 /* As torch.optim.Adam: the scalars are formed in double and each elementwise operation is done
    in float, in PyTorch's order. The gradient block is left unchanged. */
-void ng_adam_step(ng_adam *opt) {
+ng_status ng_adam_step(ng_adam *opt) {
     ng_params *gr = opt->group;
     int64_t i, n = gr->numel;
-    float *p = gr->data, *m = opt->m, *v = opt->v;
-    const float *g = gr->grad;
+    float *p, *m, *v;
+    const float *g;
     double bc1, bc2;
     float b1, b2, omb1, omb2, step_size, sqrt_bc2, eps = opt->eps, wd = opt->weight_decay;
-    if (ng__cuda_refuse(NULL, gr->device, "adam step (use ng_cuda_adam_step)")) return;
+    const ng_cuda_hooks *k;
+    ng_status s = ng__opt_kernels(gr, "adam", &k);
+    if (s == NG_OK) s = ng__state_follow(&opt->m, &opt->v, n, &opt->device, gr->device, "adam");
+    if (s != NG_OK) return s;
+    p = gr->data; m = opt->m; v = opt->v; g = gr->grad;
     opt->t++;
     bc1 = 1.0 - pow(ng__typed(opt->beta1), (double)opt->t);
     bc2 = 1.0 - pow(ng__typed(opt->beta2), (double)opt->t);
@@ -75,6 +123,7 @@ void ng_adam_step(ng_adam *opt) {
     omb2 = (float)(1.0 - ng__typed(opt->beta2));
     step_size = (float)(ng__typed(opt->lr) / bc1);
     sqrt_bc2 = (float)sqrt(bc2);
+    if (k) { k->adam(p, g, m, v, n, b1, b2, omb1, omb2, step_size, sqrt_bc2, eps, wd); return NG_OK; }
 NG__OMP_FOR(n > NG__OPT_PAR)
     for (i = 0; i < n; i++) {
         float gi = wd != 0.0f ? g[i] + wd * p[i] : g[i];
@@ -85,18 +134,20 @@ NG__OMP_FOR(n > NG__OPT_PAR)
         v[i] = vi;
         p[i] -= step_size * (mi / denom);
     }
+    return NG_OK;
 }
 
 void ng_adam_reset(ng_adam *opt) {
+    size_t bytes = (size_t)(opt->group->numel ? opt->group->numel : 1) * sizeof(float);
     opt->t = 0;
-    if (opt->m) memset(opt->m, 0, (size_t)(opt->group->numel ? opt->group->numel : 1) * sizeof(float));
-    if (opt->v) memset(opt->v, 0, (size_t)(opt->group->numel ? opt->group->numel : 1) * sizeof(float));
+    if (opt->m) ng__memset0(opt->device, opt->m, bytes);
+    if (opt->v) ng__memset0(opt->device, opt->v, bytes);
 }
 
 void ng_adam_free(ng_adam *opt) {
     if (!opt) return;
-    ng_aligned_free(opt->m);
-    ng_aligned_free(opt->v);
+    ng__state_free(opt->m, opt->device);
+    ng__state_free(opt->v, opt->device);
     opt->m = opt->v = NULL;
 }
 
@@ -112,23 +163,29 @@ ng_status ng_sgd_init(ng_sgd *opt, ng_params *g, float lr, float momentum, float
     opt->group = g;
     opt->lr = lr; opt->momentum = momentum; opt->dampening = dampening; opt->weight_decay = weight_decay;
     opt->nesterov = nesterov;
+    opt->device = g->device;
     if (momentum != 0.0f) {
-        opt->buf = ng__state_alloc(g->numel, "sgd");
+        opt->buf = ng__state_alloc_on(g->numel, g->device, "sgd");
         if (!opt->buf) return NG_ERR_NOMEM;
     }
     return NG_OK;
 }
 
-void ng_sgd_step(ng_sgd *opt) {
+ng_status ng_sgd_step(ng_sgd *opt) {
     ng_params *gr = opt->group;
     int64_t i, n = gr->numel;
-    float *p = gr->data, *buf = opt->buf;
-    const float *g = gr->grad;
+    float *p, *buf;
+    const float *g;
     float lr = opt->lr, mom = opt->momentum, wd = opt->weight_decay;
     float omd = (float)(1.0 - ng__typed(opt->dampening));
-    if (ng__cuda_refuse(NULL, gr->device, "sgd step")) return;
     int first = opt->t == 0, nesterov = opt->nesterov;
+    const ng_cuda_hooks *k;
+    ng_status s = ng__opt_kernels(gr, "sgd", &k);
+    if (s == NG_OK) s = ng__state_follow(&opt->buf, NULL, n, &opt->device, gr->device, "sgd");
+    if (s != NG_OK) return s;
+    p = gr->data; buf = opt->buf; g = gr->grad;
     opt->t++;
+    if (k) { k->sgd(p, g, buf, n, lr, mom, omd, wd, first, nesterov); return NG_OK; }
 NG__OMP_FOR(n > NG__OPT_PAR)
     for (i = 0; i < n; i++) {
         float d = wd != 0.0f ? g[i] + wd * p[i] : g[i];
@@ -139,11 +196,12 @@ NG__OMP_FOR(n > NG__OPT_PAR)
         }
         p[i] -= lr * d;
     }
+    return NG_OK;
 }
 
 void ng_sgd_free(ng_sgd *opt) {
     if (!opt) return;
-    ng_aligned_free(opt->buf);
+    ng__state_free(opt->buf, opt->device);
     opt->buf = NULL;
 }
 
@@ -155,32 +213,52 @@ ng_status ng_ema_init(ng_ema *e, ng_params *g, float decay) {
     if (!(decay >= 0.0f && decay <= 1.0f)) return ng_fail(NG_ERR_ARG, "ema: decay %g is outside [0, 1]", (double)decay);
     e->group = g;
     e->decay = decay;
-    e->shadow = ng__state_alloc(g->numel, "ema");
+    e->device = g->device;
+    e->shadow = ng__state_alloc_on(g->numel, g->device, "ema");
     if (!e->shadow) return NG_ERR_NOMEM;
-    memcpy(e->shadow, g->data, (size_t)g->numel * sizeof(float));
+    if (g->device == NG_CUDA) ng__cuda_copy(e->shadow, g->data, (size_t)g->numel * sizeof(float), 3);
+    else memcpy(e->shadow, g->data, (size_t)g->numel * sizeof(float));
     return NG_OK;
 }
 
-void ng_ema_update(ng_ema *e) {
+ng_status ng_ema_update(ng_ema *e) {
     int64_t i, n = e->group->numel;
-    const float *p = e->group->data;
-    float *s = e->shadow, d = e->decay, omd = (float)(1.0 - ng__typed(e->decay));
-    if (ng__cuda_refuse(NULL, e->group->device, "ema update (use ng_cuda_ema_update)")) return;
+    const float *p;
+    float *s, d = e->decay, omd = (float)(1.0 - ng__typed(e->decay));
+    const ng_cuda_hooks *k;
+    ng_status st = ng__opt_kernels(e->group, "ema", &k);
+    if (st == NG_OK) st = ng__state_follow(&e->shadow, NULL, n, &e->device, e->group->device, "ema");
+    if (st != NG_OK) return st;
+    p = e->group->data; s = e->shadow;
+    if (k) { k->ema(s, p, n, d, omd); return NG_OK; }
 NG__OMP_FOR(n > NG__OPT_PAR)
     for (i = 0; i < n; i++) s[i] = d * s[i] + omd * p[i];
+    return NG_OK;
 }
 
-void ng_ema_swap(ng_ema *e) {
-    int64_t i, n = e->group->numel;
-    float *p = e->group->data, *s = e->shadow;
-    if (ng__cuda_refuse(NULL, e->group->device, "ema swap")) return;
+/* On the GPU the two blocks exchange pointers: the group's tensors are re-pointed at the
+   shadow block, which costs nothing and moves no data. */
+ng_status ng_ema_swap(ng_ema *e) {
+    ng_params *g = e->group;
+    int64_t i, n = g->numel;
+    float *p, *s;
+    ng_status st = ng__state_follow(&e->shadow, NULL, n, &e->device, g->device, "ema");
+    if (st != NG_OK) return st;
+    p = g->data; s = e->shadow;
+    if (g->device == NG_CUDA) {
+        int k;
+        g->data = s; e->shadow = p;
+        for (k = 0; k < g->n; k++) g->tensors[k]->data = g->data + g->offsets[k];
+        return NG_OK;
+    }
 NG__OMP_FOR(n > NG__OPT_PAR)
     for (i = 0; i < n; i++) { float t = p[i]; p[i] = s[i]; s[i] = t; }
+    return NG_OK;
 }
 
 void ng_ema_free(ng_ema *e) {
     if (!e) return;
-    ng_aligned_free(e->shadow);
+    ng__state_free(e->shadow, e->device);
     e->shadow = NULL;
 }
 
@@ -215,10 +293,12 @@ NG__OMP_FOR(n > NG__OPT_PAR)
 float ng_clip_grad_norm(ng_params *const *groups, int n, float max_norm) {
     double ss = 0.0, norm, coef;
     int k;
-    for (k = 0; k < n; k++)
-        if (groups[k] && ng__cuda_refuse(NULL, groups[k]->device, "clip_grad_norm")) return NAN;
-    for (k = 0; k < n; k++)
-        if (groups[k] && groups[k]->grad) ss += ng__sumsq(groups[k]->grad, groups[k]->numel);
+    for (k = 0; k < n; k++) {
+        const ng_cuda_hooks *kern;
+        if (!groups[k] || !groups[k]->grad) continue;
+        if (ng__opt_kernels(groups[k], "clip_grad_norm", &kern) != NG_OK) return NAN;
+        ss += kern ? kern->sumsq(groups[k]->grad, groups[k]->numel) : ng__sumsq(groups[k]->grad, groups[k]->numel);
+    }
     norm = sqrt(ss);
     coef = (double)max_norm / (norm + 1e-6);
     if (isfinite(norm) && coef < 1.0) {
@@ -229,6 +309,7 @@ float ng_clip_grad_norm(ng_params *const *groups, int n, float max_norm) {
             if (!groups[k] || !groups[k]->grad) continue;
             g = groups[k]->grad;
             m = groups[k]->numel;
+            if (groups[k]->device == NG_CUDA) { ng_cuda_get_hooks()->scale(g, m, c); continue; }
 NG__OMP_FOR(m > NG__OPT_PAR)
             for (i = 0; i < m; i++) g[i] *= c;
         }

@@ -2,7 +2,11 @@
 /* @@OPTIM  optimizers, EMA, learning-rate schedules, clipping, initialisers                 */
 /* ======================================================================================== */
 /* Each optimizer steps ONE parameter group (a flat block), reading group->grad. State blocks
-   have the group's numel and are owned by the optimizer. */
+   have the group's numel and are owned by the optimizer. They live where the group lives and
+   follow it: when the group moves (ng_params_to_device) the next step, reset or update moves
+   the state too, so an optimizer made before or after the move works the same. On the GPU
+   the step is one fused kernel with the same float arithmetic; checkpoints read and write the
+   state on either device. */
 
 /* torch.optim.Adam (amsgrad off): g += wd p (coupled L2); m = b1 m + (1-b1) g;
    v = b2 v + (1-b2) g^2; p -= lr / (1 - b1^t) * m / (sqrt(v) / sqrt(1 - b2^t) + eps).
@@ -14,10 +18,11 @@ typedef struct ng_adam {
     ng_params *group;
     float lr, beta1, beta2, eps, weight_decay;
     int64_t t;          /* steps taken */
-    float *m, *v;       /* (numel) */
+    float *m, *v;       /* (numel), on `device` */
+    int device;         /* where m and v are (ng_device) */
 } ng_adam;
 ng_status ng_adam_init(ng_adam *opt, ng_params *g, float lr, float beta1, float beta2, float eps, float weight_decay);
-void ng_adam_step(ng_adam *opt);
+ng_status ng_adam_step(ng_adam *opt);  /* NG_ERR_NOMEM when the state cannot follow its group */
 void ng_adam_reset(ng_adam *opt);   /* t = 0, m = v = 0 (a fresh optimizer) */
 void ng_adam_free(ng_adam *opt);
 
@@ -28,21 +33,23 @@ typedef struct ng_sgd {
     float lr, momentum, dampening, weight_decay;
     int nesterov;
     int64_t t;
-    float *buf;         /* (numel), NULL when momentum == 0 */
+    float *buf;         /* (numel), NULL when momentum == 0; on `device` */
+    int device;
 } ng_sgd;
 ng_status ng_sgd_init(ng_sgd *opt, ng_params *g, float lr, float momentum, float dampening, float weight_decay, int nesterov);
-void ng_sgd_step(ng_sgd *opt);
+ng_status ng_sgd_step(ng_sgd *opt);
 void ng_sgd_free(ng_sgd *opt);
 
 /* Exponential moving average of a group's values: shadow = decay shadow + (1 - decay) p. */
 typedef struct ng_ema {
     ng_params *group;
     float decay;
-    float *shadow;      /* (numel), starts as a copy of the group */
+    float *shadow;      /* (numel), starts as a copy of the group; on `device` */
+    int device;
 } ng_ema;
 ng_status ng_ema_init(ng_ema *e, ng_params *g, float decay);
-void ng_ema_update(ng_ema *e);
-void ng_ema_swap(ng_ema *e);        /* exchange shadow and live values (evaluate with the EMA) */
+ng_status ng_ema_update(ng_ema *e);
+ng_status ng_ema_swap(ng_ema *e);        /* exchange shadow and live values (evaluate with the EMA) */
 void ng_ema_free(ng_ema *e);
 
 /* Learning rate at `step` of `total`: constant; cosine from base to final

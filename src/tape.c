@@ -113,6 +113,41 @@ ng_tensor *ng_tensor_from(ng_ctx *ctx, ng_shape shape, const float *data) {
 }
 void ng_tensor_requires_grad(ng_tensor *t) { t->requires_grad = 1; }
 
+float *ng_tensor_host_write(ng_ctx *ctx, ng_tensor *t) {
+    if (!t) return NULL;
+    if (t->device != NG_CUDA) return t->data;
+    return (float *)ng__alloc(ctx, (size_t)(t->numel ? t->numel : 1) * sizeof(float));
+}
+ng_status ng_tensor_host_done(ng_tensor *t, float *buf) {
+    if (!t || !buf) return ng_fail(NG_ERR_ARG, "tensor host write: no tensor or buffer");
+    if (t->device == NG_CUDA) return ng_tensor_to_device(t, buf);
+    if (buf != t->data) memcpy(t->data, buf, (size_t)t->numel * sizeof(float));
+    return NG_OK;
+}
+const float *ng_tensor_host_read(ng_ctx *ctx, const ng_tensor *t) {
+    float *h;
+    if (!t) return NULL;
+    if (t->device != NG_CUDA) return t->data;
+    h = (float *)ng__alloc(ctx, (size_t)(t->numel ? t->numel : 1) * sizeof(float));
+    if (h && ng_tensor_to_host(t, h) != NG_OK) { ng__ctx_fail(ctx, NG_ERR_UNSUPPORTED); return NULL; }
+    return h;
+}
+float ng_tensor_item(const ng_tensor *t) {
+    float v = NAN;
+    if (!t || t->numel < 1) return NAN;
+    if (t->device != NG_CUDA) return t->data[0];
+    ng__cuda_copy(&v, t->data, sizeof v, 2);   /* v stays NaN when the copy fails */
+    return v;
+}
+ng_tensor *ng_tensor_randn(ng_ctx *ctx, ng_shape shape, ng_rng *r) {
+    ng_tensor *t = ng_tensor_new(ctx, shape);
+    float *h = ng_tensor_host_write(ctx, t);
+    int64_t i;
+    if (!h) return NULL;
+    for (i = 0; i < t->numel; i++) h[i] = (float)ng_rng_normal(r);
+    return ng_tensor_host_done(t, h) == NG_OK ? t : NULL;
+}
+
 static int ng__needs_grad(const ng_ctx *ctx, const ng_tensor *t) {
     int i;
     if (ctx->no_grad) return 0;

@@ -76,6 +76,20 @@ ng_status ng_ctx_status(const ng_ctx *ctx);
 ng_tensor *ng_tensor_new(ng_ctx *ctx, ng_shape shape);                  /* uninitialised */
 ng_tensor *ng_tensor_zeros(ng_ctx *ctx, ng_shape shape);
 ng_tensor *ng_tensor_from(ng_ctx *ctx, ng_shape shape, const float *data); /* copies */
+/* Standard normal values from r (drawn on the host in index order, so the same seed gives the
+   same tensor on every device). */
+ng_tensor *ng_tensor_randn(ng_ctx *ctx, ng_shape shape, ng_rng *r);
+
+/* Host access that works on both devices (a GPU tensor's data pointer is not host memory):
+   ng_tensor_host_write gives a host buffer of t->numel floats to fill (t->data itself on the
+   CPU), ng_tensor_host_done puts it in place; ng_tensor_host_read gives t's values in host
+   memory (t->data on the CPU, a copy in ctx's host arena on the GPU, valid until
+   ng_ctx_reset); ng_tensor_item is element 0 (PyTorch's .item(); NaN if the copy fails).
+   NULL / an error status on failure (recorded in ctx). */
+float *ng_tensor_host_write(ng_ctx *ctx, ng_tensor *t);
+ng_status ng_tensor_host_done(ng_tensor *t, float *buf);
+const float *ng_tensor_host_read(ng_ctx *ctx, const ng_tensor *t);
+float ng_tensor_item(const ng_tensor *t);
 /* Mark an input tensor as needing a gradient (for sensitivity maps and gradient checks). */
 void ng_tensor_requires_grad(ng_tensor *t);
 

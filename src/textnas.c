@@ -609,17 +609,27 @@ static int ng__tn_argmax(const float *v, int n) {
     return best;
 }
 void ng_textnas_alpha_derive(const ng_textnas_alpha *a, ng_textnas_arch *out) {
+    const ng_params *g = a->params;
+    float *copy = NULL;
+    const float *base = g->data;   /* the group's values in host memory */
     int i, j;
+    if (g->device == NG_CUDA && (copy = (float *)malloc((size_t)(g->numel ? g->numel : 1) * sizeof(float)))) {
+        ng__cuda_copy(copy, g->data, (size_t)g->numel * sizeof(float), 2);
+        base = copy;
+    }
+#define NG__TN_HOST(t) (base + ((t)->data - g->data))
     ng__tn_arch_clear(out, a->n_layers);
-    for (i = 0; i < a->n_layers; i++) {
-        out->op[i] = ng__tn_argmax(a->op->data + i * NG_TEXTNAS_N_OPS, NG_TEXTNAS_N_OPS);
+    for (i = 0; i < a->n_layers && (g->device != NG_CUDA || copy); i++) {
+        out->op[i] = ng__tn_argmax(NG__TN_HOST(a->op) + i * NG_TEXTNAS_N_OPS, NG_TEXTNAS_N_OPS);
         if (i == 0) continue;
-        out->input[i] = ng_textnas_input_first(i, a->choose_from) + ng__tn_argmax(a->in[i]->data, (int)a->in[i]->numel);
+        out->input[i] = ng_textnas_input_first(i, a->choose_from) + ng__tn_argmax(NG__TN_HOST(a->in[i]), (int)a->in[i]->numel);
         for (j = 0; j < i; j++) {
-            const float *pair = a->skip->data + ((int64_t)i * (i - 1) / 2 + j) * 2;
+            const float *pair = NG__TN_HOST(a->skip) + ((int64_t)i * (i - 1) / 2 + j) * 2;
             if (pair[1] > pair[0]) out->skip[i] |= 1u << j;
         }
     }
+#undef NG__TN_HOST
+    free(copy);
 }
 
 ng_tensor *ng_textnas_forward_mixed(ng_ctx *ctx, ng_textnas_net *net, const ng_textnas_alpha *alpha, const ng_text_batch *b) {

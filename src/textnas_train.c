@@ -123,11 +123,14 @@ static ng_tensor *ng__tt_logits(ng_ctx *ctx, ng_textnas_net *net, const ng_textn
                                 const ng_text_batch *b) {
     return alpha ? ng_textnas_forward_mixed(ctx, net, alpha, b) : ng_textnas_forward(ctx, net, arch, b, NULL);
 }
-static int64_t ng__tt_correct(const ng_tensor *logits, const int32_t *labels, int64_t *conf, int C) {
+/* Correct predictions of a batch (-1 when the logits cannot be read back). */
+static int64_t ng__tt_correct(ng_ctx *ctx, const ng_tensor *logits, const int32_t *labels, int64_t *conf, int C) {
     int64_t i, hits = 0;
+    const float *host = ng_tensor_host_read(ctx, logits);
+    if (!host) return -1;
     for (i = 0; i < logits->shape.d[0]; i++) {
         int k, best = 0;
-        const float *row = logits->data + i * C;
+        const float *row = host + i * C;
         for (k = 1; k < C; k++)
             if (row[k] > row[best]) best = k;
         hits += best == labels[i];
@@ -145,7 +148,8 @@ ng_status ng_textnas_child_step(ng_textnas_child *c, ng_ctx *ctx, const ng_textn
                                 const ng_textnas_alpha *alpha, const ng_text_batch *b) {
     ng_params *groups[2];
     ng_tensor *logits, *loss;
-    float norm;
+    float norm, loss_v;
+    int64_t hits;
     ng_status s;
     groups[0] = c->net->weights;
     groups[1] = c->net->embed;
@@ -158,13 +162,14 @@ ng_status ng_textnas_child_step(ng_textnas_child *c, ng_ctx *ctx, const ng_textn
     loss = logits ? ng_cross_entropy(ctx, logits, b->labels) : NULL;
     if (!loss) return ng__tt_fail(ctx, "textnas child forward");
     if ((s = ng_backward(ctx, loss)) != NG_OK) return s;
-    if (!isfinite(loss->data[0])) return ng_fail(NG_ERR_ARG, "textnas child step %lld: loss is %g", (long long)c->steps, loss->data[0]);
+    loss_v = ng_tensor_item(loss);
+    if (!isfinite(loss_v)) return ng_fail(NG_ERR_ARG, "textnas child step %lld: loss is %g", (long long)c->steps, loss_v);
     norm = c->grad_clip > 0 ? ng_clip_grad_norm(groups, 2, c->grad_clip) : 0.0f;
     if (!isfinite(norm)) return ng_fail(NG_ERR_ARG, "textnas child step %lld: gradient norm is %g", (long long)c->steps, norm);
-    c->loss = loss->data[0];
-    c->accuracy = (double)ng__tt_correct(logits, b->labels, NULL, c->net->hp.n_classes) / (double)b->n;
-    ng_adam_step(&c->adam_w);
-    ng_adam_step(&c->adam_e);
+    c->loss = loss_v;
+    if ((hits = ng__tt_correct(ctx, logits, b->labels, NULL, c->net->hp.n_classes)) < 0) return ng__tt_fail(ctx, "textnas child step");
+    c->accuracy = (double)hits / (double)b->n;
+    if ((s = ng_adam_step(&c->adam_w)) != NG_OK || (s = ng_adam_step(&c->adam_e)) != NG_OK) return s;
     c->steps++;
     return NG_OK;
 }
@@ -209,14 +214,15 @@ ng_status ng_textnas_evaluate(ng_ctx *ctx, ng_textnas_net *net, const ng_textnas
         int64_t m = n - first < batch ? n - first : batch;
         ng_text_batch b = ng_text_dataset_slice(d, first, m);
         ng_tensor *logits, *l;
+        int64_t h;
         ng_ctx_reset(ctx);
         ng_ctx_set_training(ctx, 0);
         ng_ctx_grad_for(ctx, NULL, 0);
         logits = ng__tt_logits(ctx, net, arch, alpha, &b);
         l = logits ? ng_cross_entropy(ctx, logits, b.labels) : NULL;
-        if (!l) return ng__tt_fail(ctx, "textnas evaluate");
-        loss_sum += (double)l->data[0] * (double)m;
-        hits += ng__tt_correct(logits, b.labels, conf, C);
+        if (!l || (h = ng__tt_correct(ctx, logits, b.labels, conf, C)) < 0) return ng__tt_fail(ctx, "textnas evaluate");
+        loss_sum += (double)ng_tensor_item(l) * (double)m;
+        hits += h;
     }
     if (accuracy) *accuracy = (double)hits / (double)n;
     if (loss) *loss = loss_sum / (double)n;
@@ -225,17 +231,19 @@ ng_status ng_textnas_evaluate(ng_ctx *ctx, ng_textnas_net *net, const ng_textnas
 ng_status ng_textnas_batch_accuracy(ng_ctx *ctx, ng_textnas_net *net, const ng_textnas_arch *arch,
                                     const ng_text_batch *b, double *accuracy) {
     ng_tensor *logits;
+    int64_t hits;
     ng_ctx_reset(ctx);
     ng_ctx_set_training(ctx, 0);
     ng_ctx_grad_for(ctx, NULL, 0);
     logits = ng_textnas_forward(ctx, net, arch, b, NULL);
-    if (!logits) return ng__tt_fail(ctx, "textnas reward");
-    *accuracy = (double)ng__tt_correct(logits, b->labels, NULL, net->hp.n_classes) / (double)b->n;
+    if (!logits || (hits = ng__tt_correct(ctx, logits, b->labels, NULL, net->hp.n_classes)) < 0) return ng__tt_fail(ctx, "textnas reward");
+    *accuracy = (double)hits / (double)b->n;
     return NG_OK;
 }
 ng_status ng_textnas_alpha_step(ng_ctx *ctx, ng_textnas_net *net, ng_textnas_alpha *alpha, ng_adam *opt,
                                 const ng_text_batch *b, double *loss) {
     ng_tensor *logits, *l;
+    float lv;
     ng_status s;
     ng_ctx_reset(ctx);
     ng_ctx_set_training(ctx, 1);
@@ -245,8 +253,9 @@ ng_status ng_textnas_alpha_step(ng_ctx *ctx, ng_textnas_net *net, ng_textnas_alp
     l = logits ? ng_cross_entropy(ctx, logits, b->labels) : NULL;
     if (!l) return ng__tt_fail(ctx, "textnas alpha step");
     if ((s = ng_backward(ctx, l)) != NG_OK) return s;
-    if (!isfinite(l->data[0])) return ng_fail(NG_ERR_ARG, "textnas alpha step: loss is %g", l->data[0]);
-    ng_adam_step(opt);
-    if (loss) *loss = l->data[0];
+    lv = ng_tensor_item(l);
+    if (!isfinite(lv)) return ng_fail(NG_ERR_ARG, "textnas alpha step: loss is %g", lv);
+    if ((s = ng_adam_step(opt)) != NG_OK) return s;
+    if (loss) *loss = lv;
     return NG_OK;
 }

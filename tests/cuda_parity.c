@@ -402,14 +402,15 @@ static void check_refusals(void) {
     }
 }
 
-/* ---- Adam and EMA: the same group stepped on the CPU and on the GPU ---- */
+/* ---- Adam, SGD, EMA and clipping: the same group stepped on the CPU and on the GPU. The
+   GPU optimizers are made before the group moves, so their state must follow it. ---- */
 static void check_optim(void) {
     ng_params *pc = ng_params_create("c", 1), *pg = ng_params_create("g", 1);
     ng_adam oc, og;
+    ng_sgd sc, sg;
     ng_ema ec, eg;
     ng_rng r;
-    float *grad, *hp, *hs;
-    float *m, *v, *sh;
+    float *grad, *hp, *hs, norm_c = 0, norm_g = 0;
     int64_t n = 1000 + 37;
     int step, bad = 0;
     ng_params_add(pc, "w", ng_shape1(n));
@@ -421,34 +422,34 @@ static void check_optim(void) {
     memcpy(pg->data, pc->data, (size_t)n * sizeof(float));
     ng_adam_init(&oc, pc, 1e-2f, 0.5f, 0.999f, 1e-8f, 1e-4f);
     ng_adam_init(&og, pg, 1e-2f, 0.5f, 0.999f, 1e-8f, 1e-4f);
+    ng_sgd_init(&sc, pc, 1e-2f, 0.9f, 0.1f, 1e-4f, 0);
+    ng_sgd_init(&sg, pg, 1e-2f, 0.9f, 0.1f, 1e-4f, 0);
     ng_ema_init(&ec, pc, 0.999f);
     ng_ema_init(&eg, pg, 0.999f);
     ng_params_to_device(pg, NG_CUDA);
-    m = ng_cuda_alloc_zeros(n);
-    v = ng_cuda_alloc_zeros(n);
-    sh = ng_cuda_alloc_zeros(n);
-    ng_cuda_get_hooks()->memcpy_h2d(sh, eg.shadow, (size_t)n * sizeof(float));
     grad = host_floats(n);
     for (step = 0; step < 5; step++) {
         fill_random(&r, grad, n, -1, 1);
         memcpy(pc->grad, grad, (size_t)n * sizeof(float));
         ng_cuda_get_hooks()->memcpy_h2d(pg->grad, grad, (size_t)n * sizeof(float));
-        ng_adam_step(&oc);
-        ng_cuda_adam_step(&og, m, v);
-        ng_ema_update(&ec);
-        ng_cuda_ema_update(&eg, sh);
+        norm_c = ng_clip_grad_norm(&pc, 1, 5.0f); /* the norm is ~18: clipping scales */
+        norm_g = ng_clip_grad_norm(&pg, 1, 5.0f);
+        if (ng_adam_step(&oc) != NG_OK || ng_adam_step(&og) != NG_OK || ng_sgd_step(&sc) != NG_OK ||
+            ng_sgd_step(&sg) != NG_OK || ng_ema_update(&ec) != NG_OK || ng_ema_update(&eg) != NG_OK) bad++;
     }
+    bad += og.device != NG_CUDA || sg.device != NG_CUDA || eg.device != NG_CUDA;
+    bad += compare("clip norm", "clip", &norm_g, &norm_c, 1, 1e-5, 1e-5);
     ng_params_sync_host(pg);
     hp = pg->host_data;
     hs = host_floats(n);
-    ng_cuda_get_hooks()->memcpy_d2h(hs, sh, (size_t)n * sizeof(float));
-    bad += compare("adam params", "adam", hp, pc->data, n, 1e-6, 1e-5);
+    bad += compare("adam + sgd params", "optim", hp, pc->data, n, 1e-6, 1e-5);
+    bad += compare("clipped gradient", "clip", pg->host_grad, pc->grad, n, 1e-6, 1e-5);
+    ng_cuda_get_hooks()->memcpy_d2h(hs, eg.shadow, (size_t)n * sizeof(float));
     bad += compare("ema shadow", "ema", hs, ec.shadow, n, 1e-6, 1e-5);
     if (bad) failures++;
-    printf("%s adam + ema parity (5 steps, %lld params)\n", bad ? "FAIL" : "PASS", (long long)n);
-    ng_cuda_free(m); ng_cuda_free(v); ng_cuda_free(sh);
+    printf("%s adam + sgd + ema + clip parity (5 steps, %lld params)\n", bad ? "FAIL" : "PASS", (long long)n);
     free(grad); free(hs);
-    ng_adam_free(&oc); ng_adam_free(&og); ng_ema_free(&ec); ng_ema_free(&eg);
+    ng_adam_free(&oc); ng_adam_free(&og); ng_sgd_free(&sc); ng_sgd_free(&sg); ng_ema_free(&ec); ng_ema_free(&eg);
     ng_params_free(pc);
     ng_params_free(pg);
 }
@@ -460,15 +461,13 @@ static void det_run(float *out, int64_t *count) {
     ng_tensor *w2 = ng_params_add(p, "w2", ng_shape4(8, 8, 3, 3)), *wl = ng_params_add(p, "wl", ng_shape2(1, 8));
     ng_adam opt;
     ng_rng r;
-    float *m, *v, x[16 * 3 * 16 * 16];
+    float x[16 * 3 * 16 * 16];
     int step;
     ng_params_alloc(p);
     ng_rng_seed(&r, 99);
     fill_random(&r, p->data, p->numel, -0.3f, 0.3f);
     ng_adam_init(&opt, p, 2e-3f, 0.0f, 0.9f, 1e-8f, 0.0f);
     ng_params_to_device(p, NG_CUDA);
-    m = ng_cuda_alloc_zeros(p->numel);
-    v = ng_cuda_alloc_zeros(p->numel);
     ng_ctx_grad_for(gpu, &p, 1);
     for (step = 0; step < 20; step++) {
         ng_tensor *xt, *h, *loss;
@@ -482,13 +481,12 @@ static void det_run(float *out, int64_t *count) {
         loss = ng_hinge_loss_g(gpu, h);
         ng_params_zero_grad(p);
         if (!loss || ng_backward(gpu, loss) != NG_OK) { fprintf(stderr, "  determinism run failed: %s\n", ng_last_error()); break; }
-        ng_cuda_adam_step(&opt, m, v);
+        ng_adam_step(&opt);
     }
     ng_ctx_grad_for(gpu, NULL, 0);
     ng_params_sync_host(p);
     memcpy(out, p->host_data, (size_t)p->numel * sizeof(float));
     *count = p->numel;
-    ng_cuda_free(m); ng_cuda_free(v);
     ng_adam_free(&opt);
     ng_params_free(p);
 }
@@ -591,14 +589,12 @@ static int64_t search_run(float *out, int64_t cap) {
     gan_pair p = gan_make();
     ng_params *gs[3];
     ng_adam opt[3];
-    float *m[3], *v[3];
     ng_rng r;
     int64_t total = 0;
     int k, step;
     gs[0] = p.D->weights; gs[1] = p.G->weights; gs[2] = p.G->alpha;
     for (k = 0; k < 3; k++) ng_adam_init(&opt[k], gs[k], 2e-4f, 0.0f, 0.9f, 1e-8f, 0.0f);
     if (gan_to_gpu(&p)) return -1;
-    for (k = 0; k < 3; k++) { m[k] = ng_cuda_alloc_zeros(gs[k]->numel); v[k] = ng_cuda_alloc_zeros(gs[k]->numel); }
     ng_rng_seed(&r, 21);
     for (step = 0; step < 20; step++) {
         int mode = step % 3;
@@ -606,7 +602,7 @@ static int64_t search_run(float *out, int64_t cap) {
         fill_random(&r, x, B * 3 * 32 * 32, -1, 1);
         ng_params_zero_grad(gs[mode]);
         if (!gan_step(gpu, &p, mode, z, x, B)) { fprintf(stderr, "  search step %d failed: %s\n", step, ng_last_error()); total = -1; break; }
-        ng_cuda_adam_step(&opt[mode], m[mode], v[mode]);
+        ng_adam_step(&opt[mode]);
     }
     ng_ctx_grad_for(gpu, NULL, 0);
     for (k = 0; k < 3 && total >= 0; k++) {
@@ -620,7 +616,7 @@ static int64_t search_run(float *out, int64_t cap) {
         memcpy(out + total, p.G->buffers->host_data, (size_t)p.G->buffers->numel * sizeof(float));
         total += p.G->buffers->numel;
     }
-    for (k = 0; k < 3; k++) { ng_cuda_free(m[k]); ng_cuda_free(v[k]); ng_adam_free(&opt[k]); }
+    for (k = 0; k < 3; k++) ng_adam_free(&opt[k]);
     gan_free(&p);
     return total;
 }
@@ -642,50 +638,18 @@ static void check_search_determinism(void) {
 
 #ifdef NG_PARITY_EMULATE
 /* Harness self-check without a GPU: cc -DNG_PARITY_EMULATE ... tests/cuda_parity.c (no
-   nasgan_cuda.o). "Device" memory is host memory and every op's "CUDA" column runs the CPU
-   kernel, so all comparisons must pass exactly; this exercises the harness, the device arena,
-   transfers, device parameter groups and the fused-optimizer glue, not the kernels. */
-static int emu_count(void) { return 1; }
-static ng_status emu_init(int device) { (void)device; return NG_OK; }
-static const char *emu_info(void) { return "emulated device (host memory, CPU kernels)"; }
-static void *emu_malloc(size_t b) { return malloc(b ? b : 1); }
-static void emu_free(void *p) { free(p); }
-static int emu_copy(void *d, const void *s, size_t b) { memmove(d, s, b); return 0; }
-static int emu_memset0(void *p, size_t b) { memset(p, 0, b); return 0; }
-static int emu_sync(void) { return 0; }
-static void emu_tf32(int on) { (void)on; }
-static size_t emu_peak(void) { return 0; }
-static void emu_fw(ng_node *n) { ng__op_table[n->op].forward_cpu(n); }
-static void emu_bw(ng_node *n) { ng__op_table[n->op].backward_cpu(n); }
-static void emu_adam(float *p, const float *g, float *m, float *v, int64_t n, float b1, float b2, float omb1, float omb2,
-                     float step_size, float sqrt_bc2, float eps, float wd) {
-    int64_t i;
-    for (i = 0; i < n; i++) {
-        float gi = wd != 0.0f ? g[i] + wd * p[i] : g[i];
-        float mi = b1 * m[i] + omb1 * gi, vi = b2 * v[i] + omb2 * gi * gi;
-        float denom = sqrtf(vi) / sqrt_bc2 + eps;
-        m[i] = mi; v[i] = vi;
-        p[i] -= step_size * (mi / denom);
-    }
-}
-static void emu_ema(float *s, const float *p, int64_t n, float d, float omd) { int64_t i; for (i = 0; i < n; i++) s[i] = d * s[i] + omd * p[i]; }
-static void emu_register(void) {
-    static ng_cuda_hooks h;
-    int op;
-    h.device_count = emu_count; h.init = emu_init; h.info = emu_info; h.dev_malloc = emu_malloc; h.dev_free = emu_free;
-    h.memcpy_h2d = emu_copy; h.memcpy_d2h = emu_copy; h.memcpy_d2d = emu_copy; h.memset0 = emu_memset0;
-    h.synchronize = emu_sync; h.set_tf32 = emu_tf32; h.peak_bytes = emu_peak; h.adam = emu_adam; h.ema = emu_ema;
-    /* the ops nasgan_cuda.cu has kernels for (keep in step): all of them */
-    for (op = 0; op < NG_OP_COUNT; op++) { h.fw[op] = emu_fw; h.bw[op] = emu_bw; }
-    ng_cuda_register(&h);
-}
+   nasgan_cuda.o). The fake device of tests/cuda_fake.h runs every op's "CUDA" column with the
+   CPU kernel on guarded host memory, so all comparisons must pass exactly; this exercises the
+   harness, the device arena, transfers, device parameter groups and the optimizers' device
+   path, not the kernels. */
+#include "tests/cuda_fake.h"
 #endif
 
 int main(int argc, char **argv) {
     size_t i;
     const char *filter = argc > 1 ? argv[1] : NULL;
 #ifdef NG_PARITY_EMULATE
-    emu_register();
+    ng_fake_cuda_register();
 #endif
     if (!ng_cuda_get_hooks()) { printf("test_cuda: built without the CUDA backend: skipped\n"); return 0; }
     if (!ng_cuda_available()) { printf("test_cuda: no CUDA device: skipped\n"); return 0; }
