@@ -207,10 +207,13 @@ test-cuda-emu: nasgan.h | $(B)
 	$(CC) -O2 -g -fopenmp -Wall -Wextra -Werror -std=c11 -D_GNU_SOURCE -DNG_PARITY_EMULATE -I. -o $(B)/test_cuda_emu tests/cuda_parity.c $(LDLIBS)
 	cd $(B) && ./test_cuda_emu
 # nasgan_cuda.cu's own kernels compiled for the host (fake CUDA runtime and cuBLAS in
-# tests/cuda_host_emu/, one std::thread per CUDA thread) against the CPU ops: checks index
-# arithmetic, launch bounds and GEMM arguments without a GPU (g++ with C++20; seconds).
+# tests/cuda_host_emu/, each CUDA thread a fiber) against the CPU ops: checks index
+# arithmetic, launch bounds and GEMM arguments without a GPU (g++ with C++20; seconds); then
+# bench/gpu/steps.c's TextNAS and alphaGAN steps at tiny sizes on that emulated device against
+# --device cpu (tests/cuda_host_emu/bench.sh).
 # HOST_EMU_CASES: case-name substrings (the supernet checks are too slow emulated).
 HOST_EMU_CASES ?= matmul linear add sub mul scale sum mean reshape concat slice relu tanh sigmoid softmax dropout \
   cross hinge bce conv batch_norm spectral mixed upsample avg_pool2 sum_hw embedding seq_ "text chain"
 test-cuda-host-emu: nasgan.h
 	./tests/cuda_host_emu/run.sh $(HOST_EMU_CASES)
+	./tests/cuda_host_emu/bench.sh

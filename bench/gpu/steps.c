@@ -1,20 +1,32 @@
 /* GPU step benchmarks for bench/gpu_check.sh (built by `make cuda` as build/bench_gpu_steps;
    kept out of the bench directory top level so the CPU `make bench` never needs CUDA).
 
-     build/bench_gpu_steps [--device cuda|cpu] [--width GF (256)] [--iters N] [--arena-gb G (64)] [CASE...]     (--list: the cases)
+     build/bench_gpu_steps [--device cuda|cpu] [--width GF (256)] [--disc-width DF (128)]
+                           [--gan-batch B (64)] [--iters N] [--arena-gb G | --arena-mb M]
+                           [--text-hidden H (256)] [--text-len L (64)] [--text-batch N (128)]
+                           [--text-vocab V (20000)] [--text-embed E (300)] [CASE...]     (--list: the cases)
 
-   Cases (alphaGAN supernet at width 256, batch 64, 32x32 CIFAR-10 shapes, hinge loss):
+   Cases (alphaGAN supernet at G width 256, D width 128, batch 64, 32x32 CIFAR-10 shapes,
+   hinge loss; --width, --disc-width and --gan-batch shrink it for tests):
      alphagan_D   discriminator step: D(real) and D(G(z)) forward, backward into D's weights
      alphagan_G   generator step: D(G(z)) forward, backward into G's weights
      alphagan_arch architecture step: backward into alpha only
-     textnas      TextNAS step (H 256, L 64, batch 128): the TextNAS supernet is not in the
-                  library yet (src/textnas.h holds the architecture type only): reported as n/a
+     textnas      TextNAS retraining step of the published 24-layer architecture, as
+                  bench/textnas_step.c (H 256, E 300, L 64, batch 128, 5 classes, vocabulary
+                  20,000, its synthetic batch; training mode, dropout 0.2): forward, cross
+                  entropy, backward, Adam (lr 2e-3, eps 1e-3, wd 1e-6) on both groups
+                  (ng_cuda_adam_step on the device). The --text-* options shrink it (tests).
+                  At the end, on stderr: a checksum of the trained parameters.
    Each prints one line
      BENCH key=CASE device=D ms=<best step> peak_gpu_mb=<peak device memory in use> status=ok
    or, when the step cannot run on the device (an op without a CUDA kernel, no device),
      BENCH key=CASE device=D status=unsupported reason="<the library's message>"
+   Every step's loss goes to stderr (to compare --device cpu with cuda, as
+   tests/cuda_host_emu/bench.sh does).
    Timing: best of --iters steps after one warm-up, with a device synchronisation at the end
-   of each step. */
+   of each step. peak_gpu_mb is the whole device's use and so includes the step arena, which
+   is reserved up front (--arena-gb: default 64 for alphaGAN, 8 for TextNAS as
+   bench/textnas_step.c); the arena's own peak goes to stderr. */
 #define NASGAN_IMPLEMENTATION
 #include "nasgan.h"
 #include <string.h>
@@ -30,6 +42,13 @@ static void report_fail(const char *key, const char *dev, const char *why) {
     fflush(stdout);
 }
 
+/* stderr: the step's time and loss (read back after the timed part), for cross-device checks */
+static void print_step(const char *key, int it, double dt, const ng_tensor *loss) {
+    float l = NAN;
+    ng_tensor_to_host(loss, &l);
+    fprintf(stderr, "%s step %d: %.2f ms, loss %.7f\n", key, it, dt * 1e3, l);
+}
+
 static int move_all(ng_params **gs, int n, ng_device dev) {
     int i;
     for (i = 0; i < n; i++)
@@ -38,11 +57,16 @@ static int move_all(ng_params **gs, int n, ng_device dev) {
 }
 
 static int g_width = 256; /* --width: the generator's width (gf_dim) */
-static size_t arena_gb = 64; /* the supernet at batch 64 keeps every activation and gradient of the step */
+static int d_width = 0;   /* --disc-width: D's (df_dim); 0: the preset's 128 */
+static int gan_batch = 64; /* --gan-batch */
+static size_t arena_mb = 0;  /* --arena-gb / --arena-mb; 0: the case's default */
+/* --text-*: the TextNAS shapes (bench/textnas_step.c's by default) */
+static int t_hidden = 256, t_len = 64, t_batch = 128, t_vocab = 20000, t_embed = 300;
+enum { TEXT_CLASSES = 5 };
 
 static void run_alphagan(const char *key, ng_device dev, int iters) {
     const char *dname = dev == NG_CUDA ? "cuda" : "cpu";
-    const int B = 64;
+    const int B = gan_batch;
     ng_gan_config cfg;
     ng_rng r;
     ng_gan_gen_search *G;
@@ -55,10 +79,12 @@ static void run_alphagan(const char *key, ng_device dev, int iters) {
     ng_gan_config_preset(&cfg, "cifar10");
     cfg.gf_dim = g_width;
     /* D keeps the preset's width (alphaGAN's search uses df_dim 128 with gf_dim 256) */
+    if (d_width) cfg.df_dim = d_width;
     ng_rng_seed(&r, 1);
     G = ng_gan_gen_search_create(&cfg, NULL, &r);
     D = ng_gan_disc_create(&cfg, "D", NG_GAN_INIT_XAVIER, &r);
-    ctx = ng_ctx_create_on(arena_gb << 30, 1, dev);
+    /* the supernet at batch 64 keeps every activation and gradient of the step */
+    ctx = ng_ctx_create_on(arena_mb ? arena_mb << 20 : (size_t)64 << 30, 1, dev);
     z = (float *)malloc((size_t)B * cfg.latent_dim * sizeof(float));
     x = (float *)malloc((size_t)B * 3 * 32 * 32 * sizeof(float));
     if (!G || !D || !ctx || !z || !x) { report_fail(key, dname, ng_last_error()); goto out; }
@@ -84,7 +110,9 @@ static void run_alphagan(const char *key, ng_device dev, int iters) {
         if (dev == NG_CUDA && ng_cuda_synchronize() != NG_OK) { report_fail(key, dname, ng_last_error()); goto out; }
         dt = ng_time_sec() - t0;
         if (it >= 1 && dt < best) best = dt;
+        print_step(key, it, dt, loss);
     }
+    fprintf(stderr, "%s: arena peak %.1f MiB\n", key, (double)(dev == NG_CUDA ? ctx->dev_arena.peak : ctx->arena.peak) / 1048576.0);
     printf("BENCH key=%s device=%s ms=%.2f peak_gpu_mb=%.0f status=ok\n", key, dname, best * 1e3,
            (double)ng_cuda_peak_bytes() / 1048576.0);
 out:
@@ -96,9 +124,166 @@ out:
     free(x);
 }
 
+/* ---- TextNAS: bench/textnas_step.c's training step on a device ---- */
+
+/* bench/textnas_step.c's batch, shared with bench/ref/textnas_step.py and gpu_steps.py: a pure
+   function of example and position; lengths spread over 5..len (len 64: 5 + (37 i + 11) mod 60). */
+static void text_make_batch(int32_t *ids, int32_t *lens, int32_t *labels, int n, int len, int vocab) {
+    int i, t;
+    for (i = 0; i < n; i++) {
+        lens[i] = 5 + (37 * i + 11) % (len - 4);
+        labels[i] = i % TEXT_CLASSES;
+        for (t = 0; t < len; t++) ids[i * len + t] = t < lens[i] ? 2 + (131 * i + 17 * t + 7) % (vocab - 2) : 0;
+    }
+}
+
+typedef struct text_run {
+    ng_textnas_net net;
+    ng_params *train[2];  /* weights, embedding */
+    ng_adam opt[2];
+    float *m[2], *v[2];   /* device Adam moments (NULL on the CPU: opt holds them) */
+    ng_text_batch b;
+} text_run;
+
+/* The published architecture at the configured shapes, Adam as bench/textnas_step.c (set up on
+   the host, where ng_adam_init accepts the groups), then every group moved to `dev`. */
+static ng_status text_setup(text_run *r, ng_device dev) {
+    ng_textnas_hp hp;
+    ng_textnas_arch arch;
+    ng_status s;
+    int k;
+    ng_textnas_arch_published(&arch);
+    ng_textnas_hp_default(&hp, t_vocab, TEXT_CLASSES); /* E 300, dropout 0.2, BN after every layer */
+    hp.hidden = t_hidden;
+    hp.embed_dim = t_embed;
+    if ((s = ng_textnas_net_init(&r->net, &hp, &arch, 1)) != NG_OK) return s;
+    r->train[0] = r->net.weights;
+    r->train[1] = r->net.embed;
+    for (k = 0; k < 2; k++)
+        if ((s = ng_adam_init(&r->opt[k], r->train[k], 2e-3f, 0.9f, 0.999f, 1e-3f, 1e-6f)) != NG_OK) return s;
+    if ((s = ng_params_to_device(r->net.weights, dev)) != NG_OK || (s = ng_params_to_device(r->net.embed, dev)) != NG_OK ||
+        (s = ng_params_to_device(r->net.buffers, dev)) != NG_OK)
+        return s;
+    if (dev == NG_CUDA)
+        for (k = 0; k < 2; k++)
+            if (!(r->m[k] = ng_cuda_alloc_zeros(r->train[k]->numel)) || !(r->v[k] = ng_cuda_alloc_zeros(r->train[k]->numel)))
+                return NG_ERR_NOMEM;
+    return NG_OK;
+}
+static void text_free(text_run *r) {
+    int k;
+    for (k = 0; k < 2; k++) {
+        if (r->opt[k].group) ng_adam_free(&r->opt[k]);
+        ng_cuda_free(r->m[k]);
+        ng_cuda_free(r->v[k]);
+    }
+    ng_textnas_net_free(&r->net);
+}
+
+/* ng_textnas_child_step's work, device-agnostic: forward, cross entropy, backward, Adam. */
+static ng_status text_step(text_run *r, ng_ctx *ctx, ng_device dev, ng_tensor **loss_out) {
+    ng_tensor *logits, *loss;
+    ng_status s;
+    int k;
+    ng_ctx_reset(ctx);
+    ng_ctx_set_training(ctx, 1);
+    ng_ctx_grad_for(ctx, r->train, 2);
+    ng_params_zero_grad(r->train[0]);
+    ng_params_zero_grad(r->train[1]);
+    logits = ng_textnas_forward(ctx, &r->net, NULL, &r->b, NULL);
+    loss = logits ? ng_cross_entropy(ctx, logits, r->b.labels) : NULL;
+    if (!loss) return ng_ctx_status(ctx) != NG_OK ? ng_ctx_status(ctx) : NG_ERR_NOMEM;
+    if ((s = ng_backward(ctx, loss)) != NG_OK) return s;
+    for (k = 0; k < 2; k++) {
+        if (dev == NG_CUDA) s = ng_cuda_adam_step(&r->opt[k], r->m[k], r->v[k]);
+        else ng_adam_step(&r->opt[k]);
+        if (s != NG_OK) return s;
+    }
+    *loss_out = loss;
+    return dev == NG_CUDA ? ng_cuda_synchronize() : NG_OK;
+}
+
+/* Sum and sum of squares of the trained parameters (host copies), for cross-device checks. */
+static void text_checksum(text_run *r, double *sum, double *sq) {
+    int k;
+    int64_t i;
+    *sum = *sq = 0.0;
+    for (k = 0; k < 2; k++) {
+        ng_params *g = r->train[k];
+        const float *p;
+        if (ng_params_sync_host(g) != NG_OK) { *sum = *sq = NAN; return; }
+        p = g->device == NG_CUDA ? g->host_data : g->data;
+        for (i = 0; i < g->numel; i++) { *sum += p[i]; *sq += (double)p[i] * p[i]; }
+    }
+}
+
+static void run_textnas(ng_device dev, int iters) {
+    const char *key = "textnas", *dname = dev == NG_CUDA ? "cuda" : "cpu";
+    text_run r;
+    ng_ctx *ctx = NULL;
+    int32_t *ids = (int32_t *)malloc((size_t)t_batch * t_len * sizeof(int32_t));
+    int32_t *lens = (int32_t *)malloc((size_t)t_batch * sizeof(int32_t)), *labels = (int32_t *)malloc((size_t)t_batch * sizeof(int32_t));
+    double best = 1e30, sum, sq;
+    int it;
+    memset(&r, 0, sizeof r);
+    if (!ids || !lens || !labels) { report_fail(key, dname, "out of host memory"); goto out; }
+    text_make_batch(ids, lens, labels, t_batch, t_len, t_vocab);
+    r.b.ids = ids; r.b.lengths = lens; r.b.labels = labels; r.b.n = t_batch; r.b.len = t_len;
+    ctx = ng_ctx_create_on(arena_mb ? arena_mb << 20 : (size_t)8 << 30, 3, dev); /* seed 3: bench/textnas_step.c's */
+    if (!ctx || text_setup(&r, dev) != NG_OK) { report_fail(key, dname, ng_last_error()); goto out; }
+    for (it = 0; it < iters + 1; it++) {
+        ng_tensor *loss = NULL;
+        double t0 = ng_time_sec(), dt;
+        if (text_step(&r, ctx, dev, &loss) != NG_OK) { report_fail(key, dname, ng_last_error()); goto out; }
+        dt = ng_time_sec() - t0;
+        if (it >= 1 && dt < best) best = dt;
+        print_step(key, it, dt, loss);
+    }
+    text_checksum(&r, &sum, &sq);
+    fprintf(stderr, "textnas: %lld weights + %lld embedding, arena peak %.1f MiB; after %d steps: sum %.9g, sum of squares %.9g\n",
+            (long long)r.train[0]->numel, (long long)r.train[1]->numel,
+            (double)(dev == NG_CUDA ? ctx->dev_arena.peak : ctx->arena.peak) / 1048576.0, iters + 1, sum, sq);
+    printf("BENCH key=%s device=%s ms=%.2f peak_gpu_mb=%.0f status=ok\n", key, dname, best * 1e3,
+           (double)ng_cuda_peak_bytes() / 1048576.0);
+out:
+    fflush(stdout);
+    text_free(&r);
+    ng_ctx_free(ctx);
+    free(ids);
+    free(lens);
+    free(labels);
+}
+
+/* --text-NAME VALUE sets a TextNAS shape: 0 done, 1 bad value (message printed), -1 not such an option */
+static int text_option(const char *arg, const char *val) {
+    static const struct { const char *name; int *v, lo, hi; } opts[] = {
+        {"--text-hidden", &t_hidden, 4, 4096}, {"--text-len", &t_len, 5, 4096}, {"--text-batch", &t_batch, 1, 65536},
+        {"--text-vocab", &t_vocab, 3, 10000000}, {"--text-embed", &t_embed, 1, 4096}};
+    size_t k;
+    for (k = 0; k < sizeof opts / sizeof opts[0]; k++) {
+        int v = atoi(val);
+        if (strcmp(arg, opts[k].name)) continue;
+        if (v < opts[k].lo || v > opts[k].hi) {
+            fprintf(stderr, "bench_gpu_steps: %s must be %d..%d\n", arg, opts[k].lo, opts[k].hi);
+            return 1;
+        }
+        *opts[k].v = v;
+        return 0;
+    }
+    return -1;
+}
+
+/* 1 when case `name` was asked for (no CASE arguments: every case) */
+static int selected(const char *name, const char *const *sel, int n_sel) {
+    int k;
+    for (k = 0; k < n_sel; k++)
+        if (strcmp(sel[k], name) == 0) return 1;
+    return n_sel == 0;
+}
+
 int main(int argc, char **argv) {
     ng_device dev = NG_CUDA;
-    int iters = 5, a, ran = 0, n_sel = 0;
+    int iters = 5, a, ran = 0, n_sel = 0, bad;
     const char *sel[16];
     size_t i;
     for (a = 1; a < argc; a++) {
@@ -110,13 +295,26 @@ int main(int argc, char **argv) {
         } else if (strcmp(argv[a], "--width") == 0 && a + 1 < argc) {
             g_width = atoi(argv[++a]);
             if (g_width < 1 || g_width > 4096) { fprintf(stderr, "bench_gpu_steps: --width 1..4096\n"); return 2; }
+        } else if (strcmp(argv[a], "--disc-width") == 0 && a + 1 < argc) {
+            d_width = atoi(argv[++a]);
+            if (d_width < 1 || d_width > 4096) { fprintf(stderr, "bench_gpu_steps: --disc-width 1..4096\n"); return 2; }
+        } else if (strcmp(argv[a], "--gan-batch") == 0 && a + 1 < argc) {
+            gan_batch = atoi(argv[++a]);
+            if (gan_batch < 1 || gan_batch > 4096) { fprintf(stderr, "bench_gpu_steps: --gan-batch 1..4096\n"); return 2; }
+        } else if (a + 1 < argc && (bad = text_option(argv[a], argv[a + 1])) >= 0) {
+            if (bad) return 2;
+            a++;
         } else if (strcmp(argv[a], "--iters") == 0 && a + 1 < argc) {
             iters = atoi(argv[++a]);
             if (iters < 1 || iters > 1000) { fprintf(stderr, "bench_gpu_steps: --iters must be 1..1000\n"); return 2; }
         } else if (strcmp(argv[a], "--arena-gb") == 0 && a + 1 < argc) {
             int g = atoi(argv[++a]);
             if (g < 1 || g > 120) { fprintf(stderr, "bench_gpu_steps: --arena-gb must be 1..120\n"); return 2; }
-            arena_gb = (size_t)g;
+            arena_mb = (size_t)g << 10;
+        } else if (strcmp(argv[a], "--arena-mb") == 0 && a + 1 < argc) { /* small arenas for emulated runs */
+            int m = atoi(argv[++a]);
+            if (m < 1 || m > 120 << 10) { fprintf(stderr, "bench_gpu_steps: --arena-mb must be 1..122880\n"); return 2; }
+            arena_mb = (size_t)m;
         } else if (argv[a][0] == '-') {
             fprintf(stderr, "bench_gpu_steps: unknown option %s\n", argv[a]);
             return 2;
@@ -125,17 +323,16 @@ int main(int argc, char **argv) {
         }
     }
     if (dev == NG_CUDA && ng_cuda_init(0) != NG_OK) {
-        for (i = 0; i < sizeof cases / sizeof cases[0]; i++) report_fail(cases[i], "cuda", ng_last_error());
+        for (i = 0; i < sizeof cases / sizeof cases[0]; i++)
+            if (selected(cases[i], sel, n_sel)) report_fail(cases[i], "cuda", ng_last_error());
         return 0;
     }
     if (dev == NG_CUDA) fprintf(stderr, "bench_gpu_steps: %s\n", ng_cuda_device_info());
     for (i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-        int want = n_sel == 0;
-        for (a = 0; a < n_sel; a++) if (strcmp(sel[a], cases[i]) == 0) want = 1;
-        if (!want) continue;
+        if (!selected(cases[i], sel, n_sel)) continue;
         ran++;
         if (strcmp(cases[i], "textnas") == 0)
-            report_fail(cases[i], dev == NG_CUDA ? "cuda" : "cpu", "the TextNAS supernet step is not in the library yet (src/textnas.h: architecture type only)");
+            run_textnas(dev, iters);
         else
             run_alphagan(cases[i], dev, iters);
     }

@@ -1,15 +1,22 @@
 #!/usr/bin/env python3
-"""PyTorch twin of bench/gpu/steps.c for bench/gpu_check.sh: the alphaGAN supernet steps
-(G width 256, D width 128, batch 64, 32x32; docs: /work/shared/docs/alphagan.md sections 1-2)
-on CUDA (or CPU with --device cpu), timed the same way: best of --iters steps after a warm-up,
-torch.cuda.synchronize() at the end of each step. Prints
+"""PyTorch twin of bench/gpu/steps.c for bench/gpu_check.sh, on CUDA (or CPU with --device cpu):
+  alphagan_D / _G / _arch  the alphaGAN supernet steps (G width 256, D width 128, batch 64, 32x32;
+                           docs: /work/shared/docs/alphagan.md sections 1-2)
+  textnas                  one retraining step (forward, cross entropy, backward, Adam) of the
+                           published TextNAS architecture with bench/ref/textnas_step.py's model
+                           and batch (H 256, E 300, L 64, batch 128, vocabulary 20,000)
+timed the same way: best of --iters steps after a warm-up, torch.cuda.synchronize() at the end of
+each step. Prints
     BENCH key=CASE device=D ms=<best> peak_gpu_mb=<torch.cuda.max_memory_allocated> status=ok
-TF32 is off (torch.backends.*.allow_tf32 = False) to match nasgan's default FP32 products.
-TextNAS: reported n/a until nasgan has its TextNAS supernet step."""
-import argparse, sys, time
+and each step's loss on stderr. TF32 is off (torch.backends.*.allow_tf32 = False) to match
+nasgan's default FP32 products. The size options are steps.c's (small runs for checks)."""
+import argparse, os, sys, time
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import textnas_step as tn  # noqa: E402
 
 C, B, LAT, BW = 256, 64, 128, 4
 
@@ -128,11 +135,67 @@ class D(nn.Module):
         return self.l5(F.relu(self.blocks(x)).sum(dim=(2, 3)))
 
 
+def sync(dev):
+    if dev.type == 'cuda':
+        torch.cuda.synchronize()
+
+
+def timed(key, dev, iters, step):
+    """best of iters calls of step() (returns the loss) after one warm-up; prints the BENCH line"""
+    if dev.type == 'cuda':
+        torch.cuda.reset_peak_memory_stats()
+    best = 1e30
+    for it in range(iters + 1):
+        t0 = time.perf_counter()
+        loss = step()
+        sync(dev)
+        dt = time.perf_counter() - t0
+        print(f'{key} step {it}: {dt * 1e3:.2f} ms, loss {loss.item():.7f}', file=sys.stderr)
+        if it >= 1:
+            best = min(best, dt)
+    peak = torch.cuda.max_memory_allocated() / 2**20 if dev.type == 'cuda' else 0
+    print(f'BENCH key={key} device={dev.type} ms={best * 1e3:.2f} peak_gpu_mb={peak:.0f} status=ok', flush=True)
+
+
+def run_alphagan(key, dev, iters, g, d, z, x):
+    def step():
+        params = list(d.parameters()) if key == 'alphagan_D' else list(g.parameters()) if key == 'alphagan_G' else g.alphas()
+        if key == 'alphagan_D':
+            loss = F.relu(1 - d(x)).mean() + F.relu(1 + d(g(z).detach())).mean()
+        else:
+            loss = -d(g(z)).mean()
+        torch.autograd.grad(loss, params)
+        return loss.detach()
+    timed(key, dev, iters, step)
+
+
+def run_textnas(a, dev):
+    torch.manual_seed(1)
+    ids, lens, labels = tn.make_batch(a.text_batch, a.text_len, a.text_vocab, dev)
+    net = tn.Net(a.text_vocab, a.text_embed, a.text_hidden).to(dev).train()
+    opt = torch.optim.Adam(net.parameters(), lr=2e-3, eps=1e-3, weight_decay=1e-6)
+
+    def step():
+        loss = F.cross_entropy(net(ids, lens), labels)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        return loss.detach()
+    timed('textnas', dev, a.iters, step)
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument('--device', default='cuda')
     ap.add_argument('--iters', type=int, default=5)
-    ap.add_argument('--width', type=int, default=256, help="the generator's width (D stays 128)")
+    ap.add_argument('--width', type=int, default=256, help="the generator's width")
+    ap.add_argument('--disc-width', type=int, default=128, help="the discriminator's width")
+    ap.add_argument('--gan-batch', type=int, default=64)
+    ap.add_argument('--text-hidden', type=int, default=tn.H)
+    ap.add_argument('--text-len', type=int, default=tn.LEN)
+    ap.add_argument('--text-batch', type=int, default=tn.N)
+    ap.add_argument('--text-vocab', type=int, default=tn.V)
+    ap.add_argument('--text-embed', type=int, default=tn.E)
     ap.add_argument('--list', action='store_true')
     ap.add_argument('cases', nargs='*')
     a = ap.parse_args()
@@ -140,41 +203,24 @@ def main():
     if a.list:
         print('\n'.join(keys))
         return
-    global C
-    C = a.width
+    global C, B
+    C, B = a.width, a.gan_batch
     dev = torch.device(a.device)
     torch.backends.cuda.matmul.allow_tf32 = False
     torch.backends.cudnn.allow_tf32 = False
     print(f'torch {torch.__version__}, device {dev}' + (f' ({torch.cuda.get_device_name(0)})' if dev.type == 'cuda' else ''), file=sys.stderr)
-    torch.manual_seed(1)
-    g, d = G().to(dev), D().to(dev)
-    for p in g.alphas():
-        p.data = p.data.to(dev)
-    z = torch.randn(B, LAT, device=dev)
-    x = torch.rand(B, 3, 32, 32, device=dev) * 2 - 1
+    gan = None
     for key in (a.cases or keys):
         if key == 'textnas':
-            print(f'BENCH key=textnas device={dev.type} status=unsupported reason="no nasgan counterpart yet"')
+            run_textnas(a, dev)
             continue
-        if dev.type == 'cuda':
-            torch.cuda.reset_peak_memory_stats()
-        best = 1e30
-        for it in range(a.iters + 1):
-            t0 = time.perf_counter()
-            params = list(d.parameters()) if key == 'alphagan_D' else list(g.parameters()) if key == 'alphagan_G' else g.alphas()
-            if key == 'alphagan_D':
-                loss = F.relu(1 - d(x)).mean() + F.relu(1 + d(g(z).detach())).mean()
-            else:
-                loss = -d(g(z)).mean()
-            grads = torch.autograd.grad(loss, params)
-            del grads
-            if dev.type == 'cuda':
-                torch.cuda.synchronize()
-            dt = time.perf_counter() - t0
-            if it >= 1:
-                best = min(best, dt)
-        peak = torch.cuda.max_memory_allocated() / 2**20 if dev.type == 'cuda' else 0
-        print(f'BENCH key={key} device={dev.type} ms={best * 1e3:.2f} peak_gpu_mb={peak:.0f} status=ok', flush=True)
+        if gan is None:   # built once, for the alphaGAN cases only
+            torch.manual_seed(1)
+            g, d = G().to(dev), D(a.disc_width).to(dev)
+            for p in g.alphas():
+                p.data = p.data.to(dev)
+            gan = (g, d, torch.randn(B, LAT, device=dev), torch.rand(B, 3, 32, 32, device=dev) * 2 - 1)
+        run_alphagan(key, dev, a.iters, *gan)
 
 
 if __name__ == '__main__':

@@ -1,6 +1,7 @@
 /* Host emulation of the cuBLAS subset nasgan_cuda.cu uses: column-major SGEMM, naive loops
    with a double accumulator (tests/cuda_host_emu/run.sh). */
 #pragma once
+#include "cuda_runtime.h" /* emu_device_scope */
 typedef int cublasStatus_t;
 typedef void *cublasHandle_t;
 enum { CUBLAS_STATUS_SUCCESS = 0, CUBLAS_STATUS_INVALID_VALUE = 7 };
@@ -9,7 +10,13 @@ enum { CUBLAS_DEFAULT_MATH, CUBLAS_TF32_TENSOR_OP_MATH, CUBLAS_ATOMICS_NOT_ALLOW
 inline cublasStatus_t cublasSetMathMode(cublasHandle_t, int) { return 0; }
 inline cublasStatus_t cublasCreate(cublasHandle_t *h) { *h = nullptr; return 0; }
 inline cublasStatus_t cublasSetStream(cublasHandle_t, void *) { return 0; }
-inline cublasStatus_t cublasSetWorkspace(cublasHandle_t, void *, size_t) { return 0; }
+/* the loops below need no workspace: give its (guarded, page-aligned) pages back, fewer
+   resident pages for the guard's mprotect calls to walk (cuda_runtime.h) */
+inline cublasStatus_t cublasSetWorkspace(cublasHandle_t, void *p, size_t n) {
+    emu_device_scope scope;
+    if (emu_guard_on()) madvise(p, n, MADV_DONTNEED);
+    return 0;
+}
 inline cublasStatus_t cublasSetAtomicsMode(cublasHandle_t, int) { return 0; }
 inline cublasStatus_t cublasSetPointerMode(cublasHandle_t, int) { return 0; }
 inline cublasStatus_t cublasSgemmStridedBatched(cublasHandle_t, cublasOperation_t ta, cublasOperation_t tb, int m, int n, int k,
@@ -20,6 +27,7 @@ inline cublasStatus_t cublasSgemmStridedBatched(cublasHandle_t, cublasOperation_
     if (lda < (ta == CUBLAS_OP_N ? (m > 1 ? m : 1) : (k > 1 ? k : 1))) return CUBLAS_STATUS_INVALID_VALUE;
     if (ldb < (tb == CUBLAS_OP_N ? (k > 1 ? k : 1) : (n > 1 ? n : 1))) return CUBLAS_STATUS_INVALID_VALUE;
     if (ldc < (m > 1 ? m : 1)) return CUBLAS_STATUS_INVALID_VALUE;
+    emu_device_scope scope;
     for (int q = 0; q < batch; q++) {
         const float *a = A + q * sA, *b = B + q * sB;
         float *c = C + q * sC;

@@ -1,28 +1,82 @@
 /* Host emulation of the CUDA runtime subset nasgan_cuda.cu uses (tests/cuda_host_emu/run.sh):
-   "device" memory is host memory, a kernel launch runs every block in turn with one
-   std::thread per CUDA thread (a std::barrier for __syncthreads, `static` for __shared__). */
+   "device" memory is host memory; a kernel launch runs every block in turn, each CUDA thread
+   of a block as a fiber (ucontext) on the calling thread: a fiber runs until __syncthreads or
+   its end, then the next one; rounds repeat until every fiber has ended (kernels without a
+   barrier: plain calls, see emu_launch). `static` stands for __shared__. Build with
+   -DEMU_OS_THREADS for one std::thread per CUDA thread instead (a std::barrier for
+   __syncthreads): the same results, many times slower (thread creation). Device memory is
+   guarded against host access (see emu_device_scope). */
 #pragma once
 #include <barrier>
+#include <cstdio>
+#include <cstdint>
 #include <cstdlib>
 #include <cstring>
 #include <functional>
+#include <memory>
 #include <thread>
 #include <vector>
 #include <cmath>
+#include <ucontext.h>
+#include <csignal>
+#include <execinfo.h>
+#include <sys/mman.h>
+#include <unistd.h>
 typedef int cudaError_t;
 enum { cudaSuccess = 0, cudaStreamNonBlocking = 1 };
 enum cudaMemcpyKind { cudaMemcpyHostToDevice, cudaMemcpyDeviceToHost, cudaMemcpyDeviceToDevice };
 typedef void *cudaStream_t;
 struct cudaDeviceProp { char name[256]; size_t totalGlobalMem; int major, minor, multiProcessorCount; };
 struct emu_dim3 { unsigned x, y, z; };
-inline thread_local emu_dim3 threadIdx;
 inline emu_dim3 blockIdx, blockDim, gridDim;
-inline std::barrier<> *emu_bar;
 #define __global__
 #define __device__
 #define __shared__ static
+
+/* Guard: "device" allocations are mapped inaccessible (PROT_NONE) except while the emulated
+   runtime works on them (a kernel launch, a copy, a memset, a GEMM: emu_device_scope), so host
+   code that reads or writes device memory directly -- a crash or garbage on a real GPU, and
+   invisible in an emulation where device memory is host memory -- stops here with SIGSEGV and a
+   message naming the allocation and a backtrace. EMU_NO_GUARD=1 in the environment: plain
+   malloc'd "device" memory instead. */
+struct emu_region { char *p; size_t n; };
+inline std::vector<emu_region> emu_regions;
+inline int emu_open_depth;
+inline bool emu_guard_on() { static const bool on = !getenv("EMU_NO_GUARD"); return on; }
+inline void emu_protect(int prot) { for (auto &r : emu_regions) mprotect(r.p, r.n, prot); }
+struct emu_device_scope {
+    emu_device_scope() { if (emu_open_depth++ == 0) emu_protect(PROT_READ | PROT_WRITE); }
+    ~emu_device_scope() { if (--emu_open_depth == 0) emu_protect(PROT_NONE); }
+};
+inline void emu_segv(int, siginfo_t *si, void *) {
+    char *a = (char *)si->si_addr, msg[256];
+    for (auto &r : emu_regions)
+        if (a >= r.p && a < r.p + r.n) {
+            int n = snprintf(msg, sizeof msg, "host emulation: host code touched device memory at %p (offset %zu of a %zu-byte "
+                             "allocation) outside any kernel, copy or GEMM; backtrace:\n", (void *)a, (size_t)(a - r.p), r.n);
+            void *bt[48];
+            if (write(2, msg, (size_t)n) < 0) abort();
+            backtrace_symbols_fd(bt, backtrace(bt, 48), 2);
+            abort();
+        }
+    signal(SIGSEGV, SIG_DFL); /* not a device address: the usual crash */
+}
+inline void emu_guard_install() {
+    static bool done = false;
+    struct sigaction sa;
+    if (done) return;
+    done = true;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_sigaction = emu_segv;
+    sa.sa_flags = SA_SIGINFO;
+    sigaction(SIGSEGV, &sa, nullptr);
+}
+#ifdef EMU_OS_THREADS
+inline thread_local emu_dim3 threadIdx;
+inline std::barrier<> *emu_bar;
 inline void __syncthreads() { emu_bar->arrive_and_wait(); }
 template <typename F> void emu_launch(unsigned grid, unsigned block, F f) {
+    emu_device_scope scope;
     gridDim = {grid, 1, 1};
     blockDim = {block, 1, 1};
     for (unsigned b = 0; b < grid; b++) {
@@ -35,19 +89,136 @@ template <typename F> void emu_launch(unsigned grid, unsigned block, F f) {
         for (auto &th : ts) th.join();
     }
 }
+#else
+inline emu_dim3 threadIdx;                      /* set before each switch to a fiber */
+struct emu_fiber { ucontext_t ctx; bool done; };
+inline constexpr size_t emu_stack_bytes = 256 << 10;
+inline ucontext_t emu_sched;                    /* the launching code, between fibers */
+inline std::vector<emu_fiber> emu_fibers;
+inline std::vector<std::unique_ptr<char[]>> emu_stacks; /* one per fiber, kept between launches */
+inline unsigned emu_cur;
+inline bool emu_direct;                         /* threads run as plain calls (see emu_launch) */
+inline void (*emu_body)(void *);
+inline void *emu_arg;
+inline void emu_fiber_main() { emu_body(emu_arg); emu_fibers[emu_cur].done = true; } /* returns to emu_sched */
+inline void __syncthreads() {
+    if (emu_direct) {
+        fprintf(stderr, "host emulation: thread %u of block %u reached __syncthreads, thread 0 of the launch had "
+                "ended without one: run with -DEMU_OS_THREADS\n", threadIdx.x, blockIdx.x);
+        abort();
+    }
+    swapcontext(&emu_fibers[emu_cur].ctx, &emu_sched);
+}
+inline void emu_fiber_start(unsigned t) {
+    emu_fiber &fb = emu_fibers[t];
+    getcontext(&fb.ctx);
+    fb.ctx.uc_stack.ss_sp = emu_stacks[t].get();
+    fb.ctx.uc_stack.ss_size = emu_stack_bytes;
+    fb.ctx.uc_link = &emu_sched;
+    fb.done = false;
+    makecontext(&fb.ctx, emu_fiber_main, 0);
+}
+/* Runs fiber t to its next barrier or its end; 1 if it has not ended. */
+inline unsigned emu_fiber_resume(unsigned t) {
+    emu_cur = t;
+    threadIdx = {t, 0, 0};
+    swapcontext(&emu_sched, &emu_fibers[t].ctx);
+    return !emu_fibers[t].done;
+}
+/* Thread 0 of block 0 runs first as a fiber. When it ends without reaching __syncthreads the
+   kernel is taken to have no barrier and every other thread runs as a plain call (most
+   kernels: element loops; far cheaper than a context switch); a barrier reached after that
+   aborts with a message. Otherwise each block runs as fibers in rounds. */
+template <typename F> void emu_launch(unsigned grid, unsigned block, F f) {
+    emu_device_scope scope;
+    gridDim = {grid, 1, 1};
+    blockDim = {block, 1, 1};
+    emu_body = [](void *p) { (*(F *)p)(); };
+    emu_arg = &f;
+    emu_fibers.resize(block);
+    while (emu_stacks.size() < block) emu_stacks.emplace_back(new char[emu_stack_bytes]);
+    emu_direct = false;
+    for (unsigned b = 0; b < grid; b++) {
+        unsigned first = 0, running = 0;
+        blockIdx = {b, 0, 0};
+        if (b == 0) {
+            emu_fiber_start(0);
+            running = emu_fiber_resume(0);
+            emu_direct = !running;
+            first = 1;
+        }
+        if (emu_direct) {
+            for (unsigned t = first; t < block; t++) { threadIdx = {t, 0, 0}; f(); }
+            continue;
+        }
+        for (unsigned t = first; t < block; t++) { emu_fiber_start(t); running += emu_fiber_resume(t); }
+        while (running) { /* one round: every fiber to its next barrier or end */
+            running = 0;
+            for (unsigned t = 0; t < block; t++)
+                if (!emu_fibers[t].done) running += emu_fiber_resume(t);
+        }
+    }
+    emu_direct = false;
+}
+#endif
 inline const char *cudaGetErrorString(cudaError_t) { return "emulated error"; }
 inline cudaError_t cudaGetDeviceCount(int *n) { *n = 1; return 0; }
 inline cudaError_t cudaMemGetInfo(size_t *fr, size_t *tot) { *fr = 0; *tot = 0; return 0; }
+/* n bytes (a multiple of the page size) of fresh mapping; from 2 MiB up aligned to 2 MiB and
+   advised onto transparent huge pages, so that the guard's mprotect calls change a few page
+   directory entries instead of walking every 4 KiB page (the parity test's 256 MiB arena) */
+inline void *emu_map(size_t &n) {
+    const size_t huge = (size_t)2 << 20;
+    char *m, *a;
+    if (n < huge) {
+        m = (char *)mmap(nullptr, n, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+        return m == MAP_FAILED ? nullptr : m;
+    }
+    n = (n + huge - 1) / huge * huge;
+    m = (char *)mmap(nullptr, n + huge, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (m == MAP_FAILED) return nullptr;
+    a = (char *)(((uintptr_t)m + huge - 1) / huge * huge);
+    if (a > m) munmap(m, (size_t)(a - m));
+    munmap(a + n, (size_t)(m + huge - a));
+    madvise(a, n, MADV_HUGEPAGE);
+    return a;
+}
 /* fresh "device" memory holds NaN bytes, so a kernel that reads what it never wrote shows */
 inline cudaError_t cudaMalloc(void **p, size_t b) {
-    *p = malloc(b ? b : 1);
-    if (*p) memset(*p, 0xFF, b);
-    return *p ? 0 : 2;
+    size_t page = (size_t)sysconf(_SC_PAGESIZE), n = ((b ? b : 1) + page - 1) / page * page;
+    if (!emu_guard_on()) {
+        *p = malloc(b ? b : 1);
+        if (*p) memset(*p, 0xFF, b);
+        return *p ? 0 : 2;
+    }
+    emu_guard_install();
+    if (!(*p = emu_map(n))) return 2;
+    memset(*p, 0xFF, b);
+    emu_regions.push_back({(char *)*p, n});
+    if (emu_open_depth == 0) mprotect(*p, n, PROT_NONE);
+    return 0;
 }
 template <typename T> cudaError_t cudaMalloc(T **p, size_t b) { return cudaMalloc((void **)p, b); }
-inline cudaError_t cudaFree(void *p) { free(p); return 0; }
-inline cudaError_t cudaMemcpyAsync(void *d, const void *s, size_t b, cudaMemcpyKind, cudaStream_t) { memmove(d, s, b); return 0; }
-inline cudaError_t cudaMemsetAsync(void *p, int v, size_t b, cudaStream_t) { memset(p, v, b); return 0; }
+inline cudaError_t cudaFree(void *p) {
+    if (!emu_guard_on()) { free(p); return 0; }
+    for (size_t i = 0; i < emu_regions.size(); i++)
+        if (emu_regions[i].p == p) {
+            munmap(p, emu_regions[i].n);
+            emu_regions.erase(emu_regions.begin() + (std::ptrdiff_t)i);
+            return 0;
+        }
+    return p ? 1 : 0;
+}
+inline cudaError_t cudaMemcpyAsync(void *d, const void *s, size_t b, cudaMemcpyKind, cudaStream_t) {
+    emu_device_scope scope;
+    memmove(d, s, b);
+    return 0;
+}
+inline cudaError_t cudaMemsetAsync(void *p, int v, size_t b, cudaStream_t) {
+    emu_device_scope scope;
+    memset(p, v, b);
+    return 0;
+}
 inline cudaError_t cudaStreamSynchronize(cudaStream_t) { return 0; }
 inline cudaError_t cudaGetLastError() { return 0; }
 inline cudaError_t cudaSetDevice(int) { return 0; }

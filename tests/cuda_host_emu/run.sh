@@ -1,16 +1,16 @@
 #!/bin/sh
 # Runs tests/cuda_parity.c against nasgan_cuda.cu compiled for the HOST (no GPU, no nvcc):
 # fake cuda_runtime.h / cublas_v2.h in this folder, kernel launches rewritten to run every
-# block with one std::thread per CUDA thread, cuBLAS as naive column-major loops. It checks
-# the kernels' index arithmetic, launch bounds and GEMM arguments against the CPU ops; it
-# says nothing about real-GPU behaviour (memory model, warp timing, cuBLAS itself).
+# block with each CUDA thread as a fiber (cuda_runtime.h), cuBLAS as naive column-major
+# loops (build.sh). It checks the kernels' index arithmetic, launch bounds and GEMM arguments
+# against the CPU ops; it says nothing about real-GPU behaviour (memory model, warp timing,
+# cuBLAS itself). tests/cuda_host_emu/bench.sh runs whole training steps the same way.
 # Usage: tests/cuda_host_emu/run.sh [case-name-substring ...]   (from the repository root)
 set -e
 B=build/cuda_host_emu
 mkdir -p $B
-python3 tests/cuda_host_emu/transform.py nasgan_cuda.cu $B/nasgan_cuda_emu.cpp
-g++ -std=c++20 -O1 -g -Wall -Wextra -Wno-unused-parameter -Itests/cuda_host_emu -I. -c $B/nasgan_cuda_emu.cpp -o $B/nasgan_cuda_emu.o
+tests/cuda_host_emu/build.sh
 gcc -std=c11 -O1 -g -fopenmp -Wall -Wextra -I. -c tests/cuda_parity.c -o $B/cuda_parity.o
-g++ -fopenmp -o $B/test_cuda_host_emu $B/cuda_parity.o $B/nasgan_cuda_emu.o -lz -lm -lpthread
+g++ -fopenmp -rdynamic -o $B/test_cuda_host_emu $B/cuda_parity.o $B/nasgan_cuda_emu.o -lz -lm -lpthread
 cd $B
 if [ $# -eq 0 ]; then ./test_cuda_host_emu; else for f in "$@"; do ./test_cuda_host_emu "$f"; done; fi
