@@ -15,7 +15,8 @@
                   bench/textnas_step.c (H 256, E 300, L 64, batch 128, 5 classes, vocabulary
                   20,000, its synthetic batch; training mode, dropout 0.2): forward, cross
                   entropy, backward, Adam (lr 2e-3, eps 1e-3, wd 1e-6) on both groups
-                  (ng_cuda_adam_step on the device). The --text-* options shrink it (tests).
+                  (ng_textnas_child_step, as the programs run it). The --text-* options
+                  shrink it (tests).
                   At the end, on stderr: a checksum of the trained parameters.
    Each prints one line
      BENCH key=CASE device=D ms=<best step> peak_gpu_mb=<peak device memory in use> status=ok
@@ -24,9 +25,11 @@
    Every step's loss goes to stderr (to compare --device cpu with cuda, as
    tests/cuda_host_emu/bench.sh does).
    Timing: best of --iters steps after one warm-up, with a device synchronisation at the end
-   of each step. peak_gpu_mb is the whole device's use and so includes the step arena, which
-   is reserved up front (--arena-gb: default 64 for alphaGAN, 8 for TextNAS as
-   bench/textnas_step.c); the arena's own peak goes to stderr. */
+   of each step. peak_gpu_mb counts what the step uses, as torch.cuda.max_memory_allocated
+   does: the arena's high-water mark, the parameter groups with their gradients and the
+   optimizer state (see used_mb). The arena itself is reserved up front (--arena-gb: default
+   64 for alphaGAN, 8 for TextNAS as bench/textnas_step.c); the whole device's use goes to
+   stderr. */
 #define NASGAN_IMPLEMENTATION
 #include "nasgan.h"
 #include <string.h>
@@ -43,10 +46,20 @@ static void report_fail(const char *key, const char *dev, const char *why) {
 }
 
 /* stderr: the step's time and loss (read back after the timed part), for cross-device checks */
-static void print_step(const char *key, int it, double dt, const ng_tensor *loss) {
-    float l = NAN;
-    ng_tensor_to_host(loss, &l);
-    fprintf(stderr, "%s step %d: %.2f ms, loss %.7f\n", key, it, dt * 1e3, l);
+static void print_step(const char *key, int it, double dt, double loss) {
+    fprintf(stderr, "%s step %d: %.2f ms, loss %.7f\n", key, it, dt * 1e3, loss);
+}
+
+/* Device memory the step uses, comparable with torch.cuda.max_memory_allocated: the arena's
+   high-water mark plus the parameter groups (values and gradients) and `state_floats` of
+   optimizer state. (ng_cuda_peak_bytes, the whole device's use, also counts the arena's
+   unused reserve; it goes to stderr.) */
+static double used_mb(const ng_ctx *ctx, ng_params *const *gs, int n, int64_t state_floats) {
+    double bytes = (double)(ctx->device == NG_CUDA ? ctx->dev_arena.peak : ctx->arena.peak) + 4.0 * (double)state_floats;
+    int i;
+    for (i = 0; i < n; i++)
+        if (gs[i]) bytes += 4.0 * (double)gs[i]->numel * (gs[i]->grad ? 2 : 1);
+    return bytes / 1048576.0;
 }
 
 static int move_all(ng_params **gs, int n, ng_device dev) {
@@ -110,11 +123,11 @@ static void run_alphagan(const char *key, ng_device dev, int iters) {
         if (dev == NG_CUDA && ng_cuda_synchronize() != NG_OK) { report_fail(key, dname, ng_last_error()); goto out; }
         dt = ng_time_sec() - t0;
         if (it >= 1 && dt < best) best = dt;
-        print_step(key, it, dt, loss);
+        print_step(key, it, dt, ng_tensor_item(loss));
     }
-    fprintf(stderr, "%s: arena peak %.1f MiB\n", key, (double)(dev == NG_CUDA ? ctx->dev_arena.peak : ctx->arena.peak) / 1048576.0);
-    printf("BENCH key=%s device=%s ms=%.2f peak_gpu_mb=%.0f status=ok\n", key, dname, best * 1e3,
-           (double)ng_cuda_peak_bytes() / 1048576.0);
+    fprintf(stderr, "%s: arena peak %.1f MiB, whole device %.0f MiB\n", key,
+            (double)(dev == NG_CUDA ? ctx->dev_arena.peak : ctx->arena.peak) / 1048576.0, (double)ng_cuda_peak_bytes() / 1048576.0);
+    printf("BENCH key=%s device=%s ms=%.2f peak_gpu_mb=%.0f status=ok\n", key, dname, best * 1e3, used_mb(ctx, groups, 5, 0));
 out:
     fflush(stdout);
     if (G) ng_gan_gen_search_free(G);
@@ -139,67 +152,36 @@ static void text_make_batch(int32_t *ids, int32_t *lens, int32_t *labels, int n,
 
 typedef struct text_run {
     ng_textnas_net net;
-    ng_params *train[2];  /* weights, embedding */
-    ng_adam opt[2];
-    float *m[2], *v[2];   /* device Adam moments (NULL on the CPU: opt holds them) */
+    ng_textnas_child child;   /* the library's training step (Adam on both groups) */
     ng_text_batch b;
 } text_run;
 
-/* The published architecture at the configured shapes, Adam as bench/textnas_step.c (set up on
-   the host, where ng_adam_init accepts the groups), then every group moved to `dev`. */
+/* The published architecture at the configured shapes on `dev`, trained as
+   bench/textnas_step.c does (Adam lr 2e-3, eps 1e-3, wd 1e-6, no clipping). */
 static ng_status text_setup(text_run *r, ng_device dev) {
     ng_textnas_hp hp;
     ng_textnas_arch arch;
     ng_status s;
-    int k;
     ng_textnas_arch_published(&arch);
     ng_textnas_hp_default(&hp, t_vocab, TEXT_CLASSES); /* E 300, dropout 0.2, BN after every layer */
     hp.hidden = t_hidden;
     hp.embed_dim = t_embed;
     if ((s = ng_textnas_net_init(&r->net, &hp, &arch, 1)) != NG_OK) return s;
-    r->train[0] = r->net.weights;
-    r->train[1] = r->net.embed;
-    for (k = 0; k < 2; k++)
-        if ((s = ng_adam_init(&r->opt[k], r->train[k], 2e-3f, 0.9f, 0.999f, 1e-3f, 1e-6f)) != NG_OK) return s;
     if ((s = ng_params_to_device(r->net.weights, dev)) != NG_OK || (s = ng_params_to_device(r->net.embed, dev)) != NG_OK ||
         (s = ng_params_to_device(r->net.buffers, dev)) != NG_OK)
         return s;
-    if (dev == NG_CUDA)
-        for (k = 0; k < 2; k++)
-            if (!(r->m[k] = ng_cuda_alloc_zeros(r->train[k]->numel)) || !(r->v[k] = ng_cuda_alloc_zeros(r->train[k]->numel)))
-                return NG_ERR_NOMEM;
-    return NG_OK;
+    return ng_textnas_child_init(&r->child, &r->net, 2e-3f, 1e-3f, 1e-6f, 0.0f);
 }
 static void text_free(text_run *r) {
-    int k;
-    for (k = 0; k < 2; k++) {
-        if (r->opt[k].group) ng_adam_free(&r->opt[k]);
-        ng_cuda_free(r->m[k]);
-        ng_cuda_free(r->v[k]);
-    }
+    if (r->child.net) ng_textnas_child_free(&r->child);
     ng_textnas_net_free(&r->net);
 }
 
-/* ng_textnas_child_step's work, device-agnostic: forward, cross entropy, backward, Adam. */
-static ng_status text_step(text_run *r, ng_ctx *ctx, ng_device dev, ng_tensor **loss_out) {
-    ng_tensor *logits, *loss;
-    ng_status s;
-    int k;
-    ng_ctx_reset(ctx);
-    ng_ctx_set_training(ctx, 1);
-    ng_ctx_grad_for(ctx, r->train, 2);
-    ng_params_zero_grad(r->train[0]);
-    ng_params_zero_grad(r->train[1]);
-    logits = ng_textnas_forward(ctx, &r->net, NULL, &r->b, NULL);
-    loss = logits ? ng_cross_entropy(ctx, logits, r->b.labels) : NULL;
-    if (!loss) return ng_ctx_status(ctx) != NG_OK ? ng_ctx_status(ctx) : NG_ERR_NOMEM;
-    if ((s = ng_backward(ctx, loss)) != NG_OK) return s;
-    for (k = 0; k < 2; k++) {
-        if (dev == NG_CUDA) s = ng_cuda_adam_step(&r->opt[k], r->m[k], r->v[k]);
-        else ng_adam_step(&r->opt[k]);
-        if (s != NG_OK) return s;
-    }
-    *loss_out = loss;
+/* One ng_textnas_child_step (forward, cross entropy, backward, Adam), synchronised. */
+static ng_status text_step(text_run *r, ng_ctx *ctx, ng_device dev, double *loss_out) {
+    ng_status s = ng_textnas_child_step(&r->child, ctx, NULL, NULL, &r->b);
+    if (s != NG_OK) return s;
+    *loss_out = r->child.loss;
     return dev == NG_CUDA ? ng_cuda_synchronize() : NG_OK;
 }
 
@@ -209,7 +191,7 @@ static void text_checksum(text_run *r, double *sum, double *sq) {
     int64_t i;
     *sum = *sq = 0.0;
     for (k = 0; k < 2; k++) {
-        ng_params *g = r->train[k];
+        ng_params *g = k == 0 ? r->net.weights : r->net.embed;
         const float *p;
         if (ng_params_sync_host(g) != NG_OK) { *sum = *sq = NAN; return; }
         p = g->device == NG_CUDA ? g->host_data : g->data;
@@ -232,8 +214,7 @@ static void run_textnas(ng_device dev, int iters) {
     ctx = ng_ctx_create_on(arena_mb ? arena_mb << 20 : (size_t)8 << 30, 3, dev); /* seed 3: bench/textnas_step.c's */
     if (!ctx || text_setup(&r, dev) != NG_OK) { report_fail(key, dname, ng_last_error()); goto out; }
     for (it = 0; it < iters + 1; it++) {
-        ng_tensor *loss = NULL;
-        double t0 = ng_time_sec(), dt;
+        double t0 = ng_time_sec(), dt, loss = 0.0;
         if (text_step(&r, ctx, dev, &loss) != NG_OK) { report_fail(key, dname, ng_last_error()); goto out; }
         dt = ng_time_sec() - t0;
         if (it >= 1 && dt < best) best = dt;
@@ -241,10 +222,14 @@ static void run_textnas(ng_device dev, int iters) {
     }
     text_checksum(&r, &sum, &sq);
     fprintf(stderr, "textnas: %lld weights + %lld embedding, arena peak %.1f MiB; after %d steps: sum %.9g, sum of squares %.9g\n",
-            (long long)r.train[0]->numel, (long long)r.train[1]->numel,
+            (long long)r.net.weights->numel, (long long)r.net.embed->numel,
             (double)(dev == NG_CUDA ? ctx->dev_arena.peak : ctx->arena.peak) / 1048576.0, iters + 1, sum, sq);
-    printf("BENCH key=%s device=%s ms=%.2f peak_gpu_mb=%.0f status=ok\n", key, dname, best * 1e3,
-           (double)ng_cuda_peak_bytes() / 1048576.0);
+    {
+        ng_params *gs[3];
+        gs[0] = r.net.weights; gs[1] = r.net.embed; gs[2] = r.net.buffers;
+        printf("BENCH key=%s device=%s ms=%.2f peak_gpu_mb=%.0f status=ok\n", key, dname, best * 1e3,
+               used_mb(ctx, gs, 3, 2 * (r.net.weights->numel + r.net.embed->numel)));
+    }
 out:
     fflush(stdout);
     text_free(&r);
