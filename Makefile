@@ -213,7 +213,7 @@ test-cuda-emu: nasgan.h | $(B)
 # --device cpu (tests/cuda_host_emu/bench.sh).
 # HOST_EMU_CASES: case-name substrings (the supernet checks are too slow emulated).
 HOST_EMU_CASES ?= matmul linear add sub mul scale sum mean reshape concat slice relu tanh sigmoid softmax dropout \
-  cross hinge bce conv batch_norm spectral mixed upsample avg_pool2 sum_hw embedding seq_ "text chain"
+  cross hinge bce conv batch_norm spectral mixed upsample avg_pool2 sum_hw embedding seq_ "text chain" optim
 test-cuda-host-emu: nasgan.h
 	./tests/cuda_host_emu/run.sh $(HOST_EMU_CASES)
 	./tests/cuda_host_emu/bench.sh
