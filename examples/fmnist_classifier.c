@@ -9,6 +9,7 @@
 #define NASGAN_IMPLEMENTATION
 #include "nasgan.h"
 
+#include "cli.h"
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,6 +20,7 @@ typedef struct options {
     long limit;
     float lr;
     uint64_t seed;
+    cli_device device;
 } options;
 
 static void usage(FILE *f) {
@@ -36,6 +38,7 @@ static void usage(FILE *f) {
             "  --log PATH       per-epoch CSV log (default <out>.csv)\n"
             "  --resume PATH    continue from a training state written after an epoch (<out>.state)\n"
             "  --eval PATH      only evaluate saved weights on the test set\n"
+            CLI_DEVICE_HELP
             "  -h, --help       this text\n");
 }
 
@@ -47,7 +50,9 @@ static int parse_args(int argc, char **argv, options *o) {
     o->epochs = 4; o->batch = 128; o->lr = 1e-3f; o->seed = 1;
     for (i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+        int r;
         if (!strcmp(a, "-h") || !strcmp(a, "--help")) { usage(stdout); exit(0); }
+        if ((r = cli_device_arg("fmnist_classifier", argc, argv, &i, &o->device)) != 0) { if (r < 0) return -1; continue; }
         if (!v) { fprintf(stderr, "fmnist_classifier: %s needs a value (see --help)\n", a); return -1; }
         if (!strcmp(a, "--data-dir")) o->data_dir = v;
         else if (!strcmp(a, "--epochs")) o->epochs = atoi(v);
@@ -85,22 +90,25 @@ static int load_split(const char *dir, const char *prefix, ng_mnist *m) {
 /* Gather a batch: images into (B,1,28,28) floats, labels into int32. */
 static ng_tensor *make_batch(ng_ctx *ctx, const ng_mnist *m, const int64_t *idx, int64_t b, int32_t *labels) {
     ng_tensor *x = ng_tensor_new(ctx, ng_shape4(b, 1, m->h, m->w));
+    float *h = ng_tensor_host_write(ctx, x);   /* x->data itself on the CPU */
     int64_t i, j, hw = m->h * m->w;
-    if (!x) return NULL;
+    if (!h) return NULL;
     for (i = 0; i < b; i++) {
         const unsigned char *px = m->images + idx[i] * hw;
-        for (j = 0; j < hw; j++) x->data[i * hw + j] = (float)px[j] * (2.0f / 255.0f) - 1.0f;
+        for (j = 0; j < hw; j++) h[i * hw + j] = (float)px[j] * (2.0f / 255.0f) - 1.0f;
         labels[i] = m->labels[idx[i]];
     }
-    return x;
+    return ng_tensor_host_done(x, h) == NG_OK ? x : NULL;
 }
 
-static int64_t count_correct(const ng_tensor *logits, const int32_t *labels) {
+static int64_t count_correct(ng_ctx *ctx, const ng_tensor *logits, const int32_t *labels) {
     int64_t r, k, K = logits->shape.d[1], ok = 0;
+    const float *lg = ng_tensor_host_read(ctx, logits);
+    if (!lg) return 0;
     for (r = 0; r < logits->shape.d[0]; r++) {
         int64_t best = 0;
         for (k = 1; k < K; k++)
-            if (logits->data[r * K + k] > logits->data[r * K + best]) best = k;
+            if (lg[r * K + k] > lg[r * K + best]) best = k;
         ok += best == labels[r];
     }
     return ok;
@@ -119,19 +127,13 @@ static double evaluate(ng_ctx *ctx, ng_fmnist_cnn *net, const ng_mnist *test) {
         ng_ctx_reset(ctx);
         logits = ng_fmnist_cnn_forward(ctx, net, make_batch(ctx, test, idx, b, labels), NULL);
         if (!logits) { fprintf(stderr, "fmnist_classifier: evaluation failed: %s\n", ng_last_error()); exit(1); }
-        correct += count_correct(logits, labels);
+        correct += count_correct(ctx, logits, labels);
     }
     ctx->no_grad = 0;
     ng_ctx_set_training(ctx, 1);
     free(idx);
     free(labels);
     return test->n ? 100.0 * (double)correct / (double)test->n : 0.0;
-}
-
-static void fmt_eta(double s, char *buf, size_t n) {
-    if (s < 0) s = 0;
-    if (s >= 3600) snprintf(buf, n, "%dh%02dm", (int)(s / 3600), (int)(s / 60) % 60);
-    else snprintf(buf, n, "%dm%02ds", (int)(s / 60), (int)s % 60);
 }
 
 static void die(const char *what) {
@@ -179,9 +181,13 @@ int main(int argc, char **argv) {
 
     ng_rng_seed(&init_rng, o.seed);
     ng_rng_seed(&data_rng, o.seed ^ 0x5eedull);
+    if (cli_device_start("fmnist_classifier", &o.device)) return 1;
     net = ng_fmnist_cnn_create(&init_rng);
-    ctx = ng_ctx_create((size_t)256 << 20, o.seed);
+    ctx = ng_ctx_create_on((size_t)256 << 20, o.seed, o.device.dev);
     if (!net || !ctx) die("setup");
+    if (cli_to_device("fmnist_classifier", &o.device, &net->weights, 1) ||
+        cli_to_device("fmnist_classifier", &o.device, &net->buffers, 1))
+        return 1;
 
     if (o.eval) {
         if (ng_fmnist_cnn_load(net, o.eval) != NG_OK) die("loading weights");
@@ -230,13 +236,13 @@ int main(int argc, char **argv) {
             opt.lr = ng_lr_at(NG_LR_COSINE, o.lr, 0.0f, global, total_steps);
             ng_adam_step(&opt);
             ng_params_zero_grad(net->weights);
-            loss_sum += loss->data[0] * (double)b;
-            correct += count_correct(logits, labels);
+            loss_sum += ng_tensor_item(loss) * (double)b;
+            correct += count_correct(ctx, logits, labels);
             seen += b;
             if (ng_time_sec() - t_print > 10.0 || step == steps_per_epoch - 1) {
                 double el = ng_time_sec() - t_start, done = (double)(global + 1 - first_epoch * steps_per_epoch);
                 char eta[32];
-                fmt_eta(el / done * (double)(total_steps - global - 1), eta, sizeof eta);
+                cli_duration(el / done * (double)(total_steps - global - 1), eta, sizeof eta);
                 printf("epoch %lld/%d step %lld/%lld loss %.4f acc %.2f%% lr %.2e %.0f img/s ETA %s\n",
                        (long long)epoch + 1, o.epochs, (long long)step + 1, (long long)steps_per_epoch,
                        loss_sum / (double)seen, 100.0 * (double)correct / (double)seen, opt.lr,
