@@ -7,7 +7,7 @@
 # Steps:
 #   1. environment: nvidia-smi, nvcc, the Python used for PyTorch (GPU_PYTHON, else the first of
 #      python3, /usr/bin/python3 whose torch sees CUDA; printed with its torch version)
-#   2. build: make cuda (build/nasgan_cuda.o, build/test_cuda, build/bench_gpu_steps)
+#   2. build: make cuda (build/nasgan_cuda.o, build/test_cuda, build/bench_gpu_steps, build/cuda/*)
 #   3. make test-cuda: every CUDA kernel against the CPU, sentinels, refusals, determinism
 #   4. benchmarks: build/bench_gpu_steps vs bench/ref/gpu_steps.py on CUDA (alphaGAN supernet
 #      D, G and arch steps at G width 256, D width 128, batch 64, 32x32; one TextNAS
@@ -17,6 +17,8 @@
 #      search (99 epochs, step counts of docs alphagan.md 3.5, the 24 IS/FID evaluations
 #      excluded). The alphaGAN cases and TextNAS run as separate processes with their own
 #      time limits, so a slow alphaGAN run cannot leave the TextNAS row empty.
+#   5. the example programs with --device cuda at tiny sizes (build/cuda/): ok or FAILED each
+#      (the GAN programs only where Fashion-MNIST is installed)
 # Without a GPU (or without nvcc, or torch without CUDA) the affected steps print why and are
 # skipped; the script still writes the report. Exit status: 0 when nothing that ran failed.
 # Environment: GPU_CHECK_BUDGET (seconds, default 470), GPU_PYTHON, BENCH_ITERS (default 5),
@@ -158,8 +160,9 @@ for key in alphagan_D alphagan_G alphagan_arch textnas; do
     md "| $key | ${nm:--} | ${tm:--} | ${ratio:--} | ${np:--} | ${tp:--} | ${st:-not run} |"
 done
 md ""
-md "Peak GPU memory: nasgan's is the device's use (cudaMemGetInfo) and includes its step arena,"
-md "reserved whole (64 GiB alphaGAN, 8 GiB TextNAS); torch's is torch.cuda.max_memory_allocated."
+md "Peak GPU memory: nasgan's is what the step used (its arena's high-water mark + parameters,"
+md "gradients and optimizer state; the arena itself is reserved whole up front), torch's is"
+md "torch.cuda.max_memory_allocated."
 if grep -q 'arena peak' "$LOG"; then
     md "What nasgan's steps used of their arenas:"; md ""
     grep -h 'arena peak' "$LOG" | sed 's/^/    /' >> "$OUT"
@@ -182,6 +185,45 @@ md "| PyTorch | $(est "$(field "$PT_RES" alphagan_D ms)" "$(field "$PT_RES" alph
 md ""
 grep -h 'status=unsupported' "$NG_RES" 2>/dev/null | sed 's/^/    /' > build/gpu_unsupported.txt
 if [ -s build/gpu_unsupported.txt ]; then md "nasgan steps that could not run on the device:"; md ""; cat build/gpu_unsupported.txt >> "$OUT"; md ""; fi
+# ---- 5. the example programs end to end on the GPU (tiny sizes; build/cuda/ from `make cuda`) ----
+say "== examples with --device cuda"
+if [ "$built" = 1 ] && [ "$have_gpu" = 1 ] && [ "$(left)" -gt 40 ]; then
+    E=build/gpu_examples
+    rm -rf "$E"; mkdir -p "$E/qs"
+    awk 'BEGIN { split("red green blue fast slow big small night day word city cafe tree", w, " ");
+                 for (s = 0; s < 3; s++) { f = s == 0 ? "train" : s == 1 ? "valid" : "test"; n = s == 0 ? 96 : 32;
+                   for (i = 0; i < n; i++) { c = (i * 7 + s) % 3; line = c "\t";
+                     for (k = 0; k <= (i % 7); k++) line = line w[1 + (c * 4 + k * (i % 5 + 1)) % 13] " ";
+                     print line > ("'"$E"'/" f ".tsv") } } }'
+    TD="--dataset tsv --train $E/train.tsv --valid $E/valid.tsv --test $E/test.tsv --max-len 8 --min-count 1"
+    ex() { # NAME COMMAND...: one program, its verdict in the report
+        name=$1; shift
+        if timeout "$(cap 60 5)" "$@" > "$E/$name.log" 2>&1; then r=ok; else r="FAILED (exit $?, see $E/$name.log)"; status=1; fi
+        say "$name: $r"; md "| $name | $r |"
+    }
+    md "| example (--device cuda, tiny) | result |"
+    md "|---|---|"
+    ex quickstart sh -c "cd $E/qs && ../../cuda/quickstart --device cuda"
+    # shellcheck disable=SC2086
+    ex text_search_enas build/cuda/text_search --device cuda $TD --method enas --hidden 8 --layers 4 --batch 8 --child-steps 4 --ctrl-steps 2 --export 1 --eval-limit 16 --epochs 1 --out "$E/ts"
+    # shellcheck disable=SC2086
+    ex text_search_darts build/cuda/text_search --device cuda $TD --method darts --hidden 8 --layers 4 --batch 8 --child-steps 4 --eval-limit 16 --epochs 1 --out "$E/td"
+    # shellcheck disable=SC2086
+    ex text_train build/cuda/text_train --device cuda $TD --arch "$E/ts/arch.json" --hidden 8 --batch 8 --steps-per-epoch 4 --epochs 1 --out "$E/tt"
+    if [ -d /usr/share/datasets/fashion-mnist ]; then
+        G="--gf 8 --df 8 --latent 16 --limit 256 --batch 8 --inner-steps 2 --worst-steps 2 --arch-steps 2 --samples 16 --epochs 1"
+        # shellcheck disable=SC2086
+        ex gan_search build/cuda/gan_search --device cuda $G --out "$E/gs"
+        ex gan_train build/cuda/gan_train --device cuda --genotype "$E/gs/genotype.json" --gf 8 --df 8 --latent 16 --limit 256 --d-batch 8 --g-batch 8 --samples 16 --fid-net none --g-steps 4 --out "$E/gt"
+        ex fmnist_classifier build/cuda/fmnist_classifier --device cuda --limit 512 --epochs 1 --out "$E/cnn.ckpt"
+    else
+        md "| gan_search, gan_train, fmnist_classifier | skipped: no Fashion-MNIST here (Debian's dataset-fashion-mnist) |"
+    fi
+    md ""
+else
+    say "examples: skipped (needs the build, a GPU and 40 s of budget)"
+fi
+
 md "total time: $(( $(date +%s) - START )) s (budget $BUDGET s); log: build/gpu_check.log"
 
 echo
