@@ -36,11 +36,23 @@ grep -q "^device: fake device" "$T/gs_cuda.log" || fail "gan_search --device cud
 ./build/gan_search $GS --epochs 2 --resume --out "$T/gs_mixed" > "$T/gs_mixed2.log" 2>&1 || fail "gan_search resumed on the CPU"
 same "$T/gs_cpu/search.ckpt" "$T/gs_mixed/search.ckpt" "gan_search resumed across devices"
 
+# fmnist_classifier and quickstart write fixed file names: run them in their own folders
+mkdir -p "$T/fc_cpu" "$T/fc_cuda" "$T/qs_cpu" "$T/qs_cuda"
+FC="--limit 64 --epochs 1 --batch 32 --threads 1"
+# shellcheck disable=SC2086
+./build/fmnist_classifier --device cpu $FC --out "$T/fc_cpu/cnn.ckpt" > "$T/fc_cpu.log" 2>&1 || fail "fmnist_classifier --device cpu (see $T/fc_cpu.log)"
+# shellcheck disable=SC2086
+./build/fake_cuda/fmnist_classifier --device cuda $FC --out "$T/fc_cuda/cnn.ckpt" > "$T/fc_cuda.log" 2>&1 || fail "fmnist_classifier --device cuda (see $T/fc_cuda.log)"
+same "$T/fc_cpu/cnn.ckpt" "$T/fc_cuda/cnn.ckpt" "fmnist_classifier"
 # shellcheck disable=SC2086
 run gt gan_train --genotype "$T/gs_cpu/genotype.json" --gf 8 --df 8 --latent 16 --limit 128 --d-batch 4 --g-batch 4 \
-  --samples 4 --threads 1 --fid-net none --g-steps 2 --ckpt-every 1
+  --samples 4 --threads 1 --fid-net "$T/fc_cpu/cnn.ckpt" --eval-n 16 --eval-every 1 --g-steps 2 --ckpt-every 1
 same "$T/gt_cpu/train.ckpt" "$T/gt_cuda/train.ckpt" "gan_train"
 same "$T/gt_cpu/generator.ckpt" "$T/gt_cuda/generator.ckpt" "gan_train (EMA generator)"
+# the log's losses and FID/KID/IS of the EMA generator (column 3, seconds, aside)
+cut -d, -f1,2,4- "$T/gt_cpu/train.csv" > "$T/gt_cpu.csv"; cut -d, -f1,2,4- "$T/gt_cuda/train.csv" > "$T/gt_cuda.csv"
+same "$T/gt_cpu.csv" "$T/gt_cuda.csv" "gan_train's log"
+grep -q "^2,.*,[1-9]" "$T/gt_cpu.csv" || fail "gan_train: no FID in the log at G step 2"
 
 awk 'BEGIN { split("red green blue fast slow big small night day word city cafe tree", w, " ");
              for (s = 0; s < 3; s++) { f = s == 0 ? "train" : s == 1 ? "valid" : "test"; n = s == 0 ? 48 : 16;
@@ -60,14 +72,6 @@ run tt text_train $TD --arch "$T/ts_enas_cpu/arch.json" --hidden 4 --batch 4 --s
 same "$T/tt_cpu/train.ckpt" "$T/tt_cuda/train.ckpt" "text_train"
 same "$T/tt_cpu/confusion.csv" "$T/tt_cuda/confusion.csv" "text_train"
 
-# fmnist_classifier and quickstart write fixed file names: run them in their own folders
-mkdir -p "$T/fc_cpu" "$T/fc_cuda" "$T/qs_cpu" "$T/qs_cuda"
-FC="--limit 64 --epochs 1 --batch 32 --threads 1"
-# shellcheck disable=SC2086
-./build/fmnist_classifier --device cpu $FC --out "$T/fc_cpu/cnn.ckpt" > "$T/fc_cpu.log" 2>&1 || fail "fmnist_classifier --device cpu (see $T/fc_cpu.log)"
-# shellcheck disable=SC2086
-./build/fake_cuda/fmnist_classifier --device cuda $FC --out "$T/fc_cuda/cnn.ckpt" > "$T/fc_cuda.log" 2>&1 || fail "fmnist_classifier --device cuda (see $T/fc_cuda.log)"
-same "$T/fc_cpu/cnn.ckpt" "$T/fc_cuda/cnn.ckpt" "fmnist_classifier"
 (cd "$T/qs_cpu" && ../../quickstart --device cpu > ../qs_cpu.log 2>&1) || fail "quickstart --device cpu"
 (cd "$T/qs_cuda" && ../../fake_cuda/quickstart --device cuda > ../qs_cuda.log 2>&1) || fail "quickstart --device cuda"
 same "$T/qs_cpu/quickstart.ckpt" "$T/qs_cuda/quickstart.ckpt" "quickstart"
