@@ -438,6 +438,25 @@ static void check_optim(void) {
             ng_sgd_step(&sg) != NG_OK || ng_ema_update(&ec) != NG_OK || ng_ema_update(&eg) != NG_OK) bad++;
     }
     bad += og.device != NG_CUDA || sg.device != NG_CUDA || eg.device != NG_CUDA;
+    {   /* the device state through a checkpoint: saved, wiped, restored, then one more step */
+        ng_ckpt *ck = ng_ckpt_new(), *back = NULL;
+        unsigned char *buf = NULL;
+        size_t nb = 0;
+        int ok = ck && ng_ckpt_put_params(ck, pg) == NG_OK && ng_ckpt_put_adam(ck, "adam", &og) == NG_OK &&
+                 ng_ckpt_put_sgd(ck, "sgd", &sg) == NG_OK && ng_ckpt_put_ema(ck, "ema", &eg) == NG_OK &&
+                 ng_ckpt_serialize(ck, &buf, &nb) == NG_OK && ng_ckpt_parse(buf, nb, "device state", &back) == NG_OK;
+        ng_adam_reset(&og);
+        ng_params_zero_grad(pg);
+        ok = ok && ng_ckpt_get_params(back, pg) == NG_OK && ng_ckpt_get_adam(back, "adam", &og) == NG_OK &&
+             ng_ckpt_get_sgd(back, "sgd", &sg) == NG_OK && ng_ckpt_get_ema(back, "ema", &eg) == NG_OK;
+        if (!ok) { fprintf(stderr, "  FAIL optimizer checkpoint on the device: %s\n", ng_last_error()); bad++; }
+        memcpy(pc->grad, grad, (size_t)n * sizeof(float));
+        ng_cuda_get_hooks()->memcpy_h2d(pg->grad, grad, (size_t)n * sizeof(float));
+        if (ng_adam_step(&oc) != NG_OK || ng_adam_step(&og) != NG_OK || ng_ema_update(&ec) != NG_OK || ng_ema_update(&eg) != NG_OK) bad++;
+        free(buf);
+        ng_ckpt_free(ck);
+        ng_ckpt_free(back);
+    }
     bad += compare("clip norm", "clip", &norm_g, &norm_c, 1, 1e-5, 1e-5);
     ng_params_sync_host(pg);
     hp = pg->host_data;
@@ -447,7 +466,7 @@ static void check_optim(void) {
     ng_cuda_get_hooks()->memcpy_d2h(hs, eg.shadow, (size_t)n * sizeof(float));
     bad += compare("ema shadow", "ema", hs, ec.shadow, n, 1e-6, 1e-5);
     if (bad) failures++;
-    printf("%s adam + sgd + ema + clip parity (5 steps, %lld params)\n", bad ? "FAIL" : "PASS", (long long)n);
+    printf("%s adam + sgd + ema + clip parity (5 steps, a checkpoint round trip of the device state, 1 more step, %lld params)\n", bad ? "FAIL" : "PASS", (long long)n);
     free(grad); free(hs);
     ng_adam_free(&oc); ng_adam_free(&og); ng_sgd_free(&sc); ng_sgd_free(&sg); ng_ema_free(&ec); ng_ema_free(&eg);
     ng_params_free(pc);
