@@ -50,8 +50,8 @@ struct CudaContext {
     void *workspace;
     size_t workspace_bytes;
     size_t peak_bytes;
-    void *col;             /* im2col workspace, grown on demand */
-    size_t col_bytes;
+    void *work;            /* transient device buffer (im2col columns, partial sums), grown on demand */
+    size_t work_bytes;
     char info[320];
 };
 
@@ -90,6 +90,40 @@ inline unsigned blocks_for(int64_t n, int threads = 256) {
 void launch_check(ng_node *n) {
     cudaError_t e = cudaGetLastError();
     if (e != cudaSuccess) ng__cuda_op_fail(n, cudaGetErrorString(e));
+}
+
+/* 2-D launches over a (rows x cols) index space: a block is T x (256 / T) threads,
+   threadIdx.y picks a row and threadIdx.x strides along it. T is the smallest power of two in
+   32..256 covering a row, so short rows (4x4 planes, few channels) leave few threads idle, and
+   the index arithmetic of a row (image, channel, plane) is done once per row, not per element
+   (64-bit divisions are tens of instructions on a GPU). */
+struct RowGrid { dim3 grid, block; };
+RowGrid row_grid(int64_t rows, int64_t cols) {
+    unsigned t = 32;
+    while (t < 256 && (int64_t)t < cols) t <<= 1;
+    RowGrid r;
+    r.block = dim3(t, 256 / t);
+    r.grid = dim3(blocks_for(rows, (int)(256 / t)));
+    return r;
+}
+#define ROW_LOOP(r, rows) for (int64_t r = (int64_t)blockIdx.x * blockDim.y + threadIdx.y; r < (rows); r += (int64_t)gridDim.x * blockDim.y)
+#define COL_LOOP(j, cols) for (int64_t j = threadIdx.x; j < (cols); j += blockDim.x)
+
+void note_peak();
+/* The backend's transient device buffer (im2col columns, reduction partials). One stream, so
+   an op's kernels using it are done before the next op's start; an op asks once for all it
+   needs, since growing frees the old buffer (cudaFree waits for the device first). */
+void *workspace(ng_node *n, size_t bytes) {
+    CudaContext *x = cu();
+    if (bytes > x->work_bytes) {
+        cudaFree(x->work);
+        x->work = NULL;
+        x->work_bytes = 0;
+        if (NG_CU_CHECK(cudaMalloc(&x->work, bytes))) { ng__cuda_op_fail(n, "cannot allocate the backend workspace"); return NULL; }
+        x->work_bytes = bytes;
+        note_peak();
+    }
+    return x->work;
 }
 
 /* ---------------------------------------------------------------------------------------- */
@@ -175,13 +209,113 @@ void sgemm_rm_batched(ng_node *n, int ta, int tb, int64_t M, int64_t N, int64_t 
 __global__ void k_fill_rows(float *y, const float *b, int64_t rows, int64_t cols) {
     GRID_LOOP(i, rows * cols) y[i] = b[i % cols];
 }
-/* g (rows x cols) column sums added to gb, each column by one thread in row order */
-__global__ void k_colsum_add(float *gb, const float *g, int64_t rows, int64_t cols) {
-    GRID_LOOP(c, cols) {
-        float s = 0.0f;
-        for (int64_t r = 0; r < rows; r++) s += g[r * cols + c];
-        gb[c] += s;
+/* sum of v over the 256 threads of a block, fixed tree (every thread gets it) */
+__device__ double block_sum(double v, double *sh) {
+    sh[threadIdx.x] = v;
+    __syncthreads();
+    for (int w = 128; w > 0; w >>= 1) {
+        if ((int)threadIdx.x < w) sh[threadIdx.x] += sh[threadIdx.x + w];
+        __syncthreads();
     }
+    double r = sh[0];
+    __syncthreads();
+    return r;
+}
+
+/* ---- per-channel sums without atomics ----
+   Two layouts: planes (N, C, S) with S > 1 (NCHW activations) and columns (R, C) (channel
+   last: sequences, 2-D batch norm, bias gradients). A first kernel writes partial sums in
+   double per (channel, split), each a fixed-order sum over a fixed share of the data (whole
+   images for planes, runs of rows for columns), so there are enough blocks to fill the GPU
+   and every load is coalesced; a second one adds the splits in order. A term functor
+   accumulates one element (flat index i, channel c) into two sums a, b.
+   part layout: part[(c * splits + split) * 2 + {0, 1}]. */
+struct Split { int64_t per, n; };          /* per: images (planes) or rows (columns) per split */
+Split plane_split(int64_t N, int64_t S) {   /* about 8192 values per block */
+    Split p;
+    p.per = (8192 + S - 1) / S;
+    if (p.per < 1) p.per = 1;
+    if ((N + p.per - 1) / p.per > 65535) p.per = (N + 65534) / 65535;
+    p.n = N > 0 ? (N + p.per - 1) / p.per : 1;
+    return p;
+}
+Split col_split(int64_t R) {                /* 256 rows per block (32 per thread) */
+    Split p;
+    p.per = 256;
+    if ((R + p.per - 1) / p.per > 65535) p.per = (R + 65534) / 65535;
+    p.n = R > 0 ? (R + p.per - 1) / p.per : 1;
+    return p;
+}
+/* planes: grid (C, splits), 256 threads; a thread walks its share in steps of 256 elements,
+   keeping (image, position) without a division per element */
+template <typename T>
+__global__ void k_plane_parts(T term, int64_t N, int64_t C, int64_t S, int64_t per, double *part) {
+    __shared__ double sh[256];
+    int64_t c = blockIdx.x, sp = blockIdx.y, n1 = (sp + 1) * per < N ? (sp + 1) * per : N;
+    int64_t n = sp * per + threadIdx.x / S, s = threadIdx.x % S, dn = 256 / S, ds = 256 % S;
+    double a = 0.0, b = 0.0;
+    while (n < n1) {
+        term((n * C + c) * S + s, c, a, b);
+        s += ds;
+        n += dn;
+        if (s >= S) { s -= S; n++; }
+    }
+    a = block_sum(a, sh);
+    b = block_sum(b, sh);
+    if (threadIdx.x == 0) { part[(c * gridDim.y + sp) * 2] = a; part[(c * gridDim.y + sp) * 2 + 1] = b; }
+}
+/* columns: grid (ceil(C / 32), splits), 32 x 8 threads: a warp reads 32 adjacent channels of
+   one row; the 8 row lanes are added by a fixed tree */
+template <typename T>
+__global__ void k_col_parts(T term, int64_t R, int64_t C, int64_t per, double *part) {
+    __shared__ double sa[8][32], sb[8][32];
+    int tx = threadIdx.x, ty = threadIdx.y;
+    int64_t c = (int64_t)blockIdx.x * 32 + tx, sp = blockIdx.y, r1 = (sp + 1) * per < R ? (sp + 1) * per : R;
+    double a = 0.0, b = 0.0;
+    if (c < C)
+        for (int64_t r = sp * per + ty; r < r1; r += 8) term(r * C + c, c, a, b);
+    sa[ty][tx] = a;
+    sb[ty][tx] = b;
+    __syncthreads();
+    for (int w = 4; w > 0; w >>= 1) {
+        if (ty < w) { sa[ty][tx] += sa[ty + w][tx]; sb[ty][tx] += sb[ty + w][tx]; }
+        __syncthreads();
+    }
+    if (ty == 0 && c < C) { part[(c * gridDim.y + sp) * 2] = sa[0][tx]; part[(c * gridDim.y + sp) * 2 + 1] = sb[0][tx]; }
+}
+/* launch the partial sums of term over x viewed as (N, C, S); returns the split count */
+template <typename T>
+int64_t chan_parts(T term, int64_t N, int64_t C, int64_t S, double *part) {
+    if (S == 1) {
+        Split sp = col_split(N);
+        k_col_parts<<<dim3((unsigned)((C + 31) / 32), (unsigned)sp.n), dim3(32, 8), 0, cu()->stream>>>(term, N, C, sp.per, part);
+        return sp.n;
+    }
+    Split sp = plane_split(N, S);
+    k_plane_parts<<<dim3((unsigned)C, (unsigned)sp.n), 256, 0, cu()->stream>>>(term, N, C, S, sp.per, part);
+    return sp.n;
+}
+/* total of slot k of channel c's partials, splits in order */
+__device__ inline double parts_total(const double *part, int64_t c, int64_t splits, int k) {
+    double s = 0.0;
+    for (int64_t i = 0; i < splits; i++) s += part[(c * splits + i) * 2 + k];
+    return s;
+}
+struct TermSum {
+    const float *x;
+    __device__ void operator()(int64_t i, int64_t, double &a, double &) const { a += x[i]; }
+};
+__global__ void k_colsum_finish(float *gb, const double *part, int64_t splits, int64_t cols) {
+    GRID_LOOP(c, cols) gb[c] += (float)parts_total(part, c, splits, 0);
+}
+/* gb += the column sums of g (rows x cols) */
+void colsum_add(ng_node *n, float *gb, const float *g, int64_t rows, int64_t cols) {
+    if (cols <= 0 || rows <= 0) return;
+    double *part = (double *)workspace(n, (size_t)(cols * col_split(rows).n * 2) * sizeof(double));
+    if (!part) return;
+    TermSum t; t.x = g;
+    int64_t splits = chan_parts(t, rows, cols, 1, part);
+    k_colsum_finish<<<blocks_for(cols), 256, 0, cu()->stream>>>(gb, part, splits, cols);
 }
 __global__ void k_add_inplace(float *y, const float *x, int64_t n) { GRID_LOOP(i, n) y[i] += x[i]; }
 
@@ -230,7 +364,7 @@ void bw_linear(ng_node *n) {
     float *gx = ng__cuda_in_grad(n, 0), *gw = ng__cuda_in_grad(n, 1), *gb = n->n_in == 3 ? ng__cuda_in_grad(n, 2) : NULL;
     if (gx) sgemm_rm(n, 0, 0, N, Din, O, 1.0f, g, O, w->data, Din, 1.0f, gx, Din);
     if (gw) sgemm_rm(n, 1, 0, O, Din, N, 1.0f, g, O, x->data, Din, 1.0f, gw, Din);
-    if (gb) k_colsum_add<<<blocks_for(O), 256, 0, cu()->stream>>>(gb, g, N, O);
+    if (gb) colsum_add(n, gb, g, N, O);
     launch_check(n);
 }
 
@@ -639,7 +773,9 @@ void bw_bce_logits(ng_node *n) {
 }
 
 /* ---------------------------------------------------------------------------------------- */
-/* conv2d: im2col + strided-batched GEMM per group; col2im by gather (no atomics)           */
+/* conv2d: im2col + cuBLAS, col2im by gather (no atomics). Pointwise convolutions (1x1,      */
+/* stride 1, no padding) use the input itself as the column matrix; depthwise ones have     */
+/* direct kernels.                                                                          */
 /* ---------------------------------------------------------------------------------------- */
 struct Geo { int64_t N, C, H, W, O, Ho, Wo, kh, kw, sh, sw, ph, pw, G, Cg, Og, K, P; };
 Geo geo_conv(const ng_node *n) {
@@ -652,192 +788,289 @@ Geo geo_conv(const ng_node *n) {
     q.Cg = q.C / q.G; q.Og = q.O / q.G; q.K = q.Cg * q.kh * q.kw; q.P = q.Ho * q.Wo;
     return q;
 }
-/* col[n][K][P] for group g of every image */
-__global__ void k_im2col(const float *x, float *col, Geo q, int64_t g) {
-    GRID_LOOP(i, q.N * q.K * q.P) {
-        int64_t p = i % q.P, k = (i / q.P) % q.K, n = i / (q.P * q.K);
-        int64_t c = k / (q.kh * q.kw), ki = (k / q.kw) % q.kh, kj = k % q.kw;
-        int64_t oh = p / q.Wo, ow = p % q.Wo;
-        int64_t ih = oh * q.sh - q.ph + ki, iw = ow * q.sw - q.pw + kj;
-        col[i] = ih >= 0 && ih < q.H && iw >= 0 && iw < q.W ? x[((n * q.C + g * q.Cg + c) * q.H + ih) * q.W + iw] : 0.0f;
-    }
-}
-/* gx (group g) += the col entries that read each input pixel, in fixed (ki, kj) order */
-__global__ void k_col2im(const float *col, float *gx, Geo q, int64_t g) {
-    GRID_LOOP(i, q.N * q.Cg * q.H * q.W) {
-        int64_t iw = i % q.W, ih = (i / q.W) % q.H, c = (i / (q.W * q.H)) % q.Cg, n = i / (q.W * q.H * q.Cg);
-        float s = 0.0f;
-        for (int64_t ki = 0; ki < q.kh; ki++) {
-            int64_t t = ih + q.ph - ki;
-            if (t < 0 || t % q.sh) continue;
-            int64_t oh = t / q.sh;
-            if (oh >= q.Ho) continue;
-            for (int64_t kj = 0; kj < q.kw; kj++) {
-                int64_t u = iw + q.pw - kj;
-                if (u < 0 || u % q.sw) continue;
-                int64_t ow = u / q.sw;
-                if (ow >= q.Wo) continue;
-                int64_t k = (c * q.kh + ki) * q.kw + kj;
-                s += col[(n * q.K + k) * q.P + oh * q.Wo + ow];
-            }
+bool is_dw(const Geo &q) { return q.Cg == 1 && q.Og == 1; }
+bool is_pw(const Geo &q) { return q.kh == 1 && q.kw == 1 && q.sh == 1 && q.sw == 1 && q.ph == 0 && q.pw == 0; }
+/* columns of group g for images [0, nimg) of x: element (image n, row k, position p) at
+   col[n sn + k sk + p]. Forward and data gradient use (sn, sk) = (K P, P): a K x P matrix
+   per image for batched GEMMs; the weight gradient uses (P, nimg P): one K x nimg P matrix,
+   so that one GEMM sums over the images. One row (n, k) per threadIdx.y. */
+__global__ void k_im2col(const float *x, float *col, Geo q, int64_t g, int64_t nimg, int64_t sn, int64_t sk) {
+    int64_t khw = q.kh * q.kw;
+    int Wo = (int)q.Wo;
+    ROW_LOOP(r, nimg * q.K) {
+        int64_t n = r / q.K, k = r % q.K, c = k / khw, ki = (k % khw) / q.kw, kj = k % q.kw;
+        const float *xp = x + (n * q.C + g * q.Cg + c) * q.H * q.W;
+        float *cp = col + n * sn + k * sk;
+        COL_LOOP(p, q.P) {
+            int oh = (int)p / Wo, ow = (int)p - oh * Wo;
+            int64_t ih = oh * q.sh - q.ph + ki, iw = ow * q.sw - q.pw + kj;
+            cp[p] = ih >= 0 && ih < q.H && iw >= 0 && iw < q.W ? xp[ih * q.W + iw] : 0.0f;
         }
-        gx[((n * q.C + g * q.Cg + c) * q.H + ih) * q.W + iw] += s;
     }
 }
+/* dst (B x A planes of P) = src (A x B planes, plane (a, b) at a sa + b P): channel-major copy
+   of a group's planes for the weight-gradient GEMM */
+__global__ void k_planes_t(const float *src, float *dst, int64_t A, int64_t B, int64_t P, int64_t sa) {
+    ROW_LOOP(r, A * B) {
+        const float *sp = src + (r % A) * sa + (r / A) * P;
+        float *dp = dst + r * P;
+        COL_LOOP(p, P) dp[p] = sp[p];
+    }
+}
+/* input pixel (ih, iw) -> output position reading it through kernel tap (ki, kj), or -1 */
+__device__ inline int tap_src(int i, int pad, int k, int stride, int out) {
+    int t = i + pad - k;
+    if (t < 0) return -1;
+    if (stride > 1) { if (t % stride) return -1; t /= stride; }
+    return t < out ? t : -1;
+}
+/* gx (group g, images [0, nimg)) += the col entries (layout K P per image) that read each
+   input pixel, in fixed (ki, kj) order; one plane (n, c) per row */
+__global__ void k_col2im(const float *col, float *gx, Geo q, int64_t g, int64_t nimg) {
+    int W = (int)q.W, kh = (int)q.kh, kw = (int)q.kw, Wo = (int)q.Wo;
+    ROW_LOOP(r, nimg * q.Cg) {
+        int64_t n = r / q.Cg, c = r % q.Cg;
+        const float *cp = col + (n * q.K + c * kh * kw) * q.P;
+        float *gp = gx + (n * q.C + g * q.Cg + c) * q.H * q.W;
+        COL_LOOP(j, q.H * q.W) {
+            int ih = (int)j / W, iw = (int)j - ih * W;
+            float s = 0.0f;
+            for (int ki = 0; ki < kh; ki++) {
+                int oh = tap_src(ih, (int)q.ph, ki, (int)q.sh, (int)q.Ho);
+                if (oh < 0) continue;
+                for (int kj = 0; kj < kw; kj++) {
+                    int ow = tap_src(iw, (int)q.pw, kj, (int)q.sw, Wo);
+                    if (ow >= 0) s += cp[(int64_t)(ki * kw + kj) * q.P + oh * Wo + ow];
+                }
+            }
+            gp[j] += s;
+        }
+    }
+}
+/* y (N, O, P) += b per channel; one plane per row */
 __global__ void k_bias_nchw(float *y, const float *b, int64_t N, int64_t O, int64_t P) {
-    GRID_LOOP(i, N * O * P) y[i] += b[(i / P) % O];
+    ROW_LOOP(r, N * O) {
+        float bv = b[r % O], *yp = y + r * P;
+        COL_LOOP(p, P) yp[p] += bv;
+    }
 }
-/* gb[o] += sum over n, p of g[n][o][p]: one block per channel, fixed tree */
-__device__ double block_sum(double v, double *sh);
-__global__ void k_bias_grad(float *gb, const float *g, int64_t N, int64_t O, int64_t P) {
-    __shared__ double sh[256];
-    int64_t o = blockIdx.x;
-    double s = 0.0;
-    for (int64_t j = threadIdx.x; j < N * P; j += 256) s += g[((j / P) * O + o) * P + j % P];
-    s = block_sum(s, sh);
-    if (threadIdx.x == 0) gb[o] += (float)s;
+/* gb[c] += sum over n, s of g (N, C, S): per-channel partial sums, then the splits in order */
+void chansum_add(ng_node *n, float *gb, const float *g, int64_t N, int64_t C, int64_t S) {
+    if (C <= 0) return;
+    if (N <= 0 || S <= 0) return;
+    int64_t nsplit = S == 1 ? col_split(N).n : plane_split(N, S).n;
+    double *part = (double *)workspace(n, (size_t)(C * nsplit * 2) * sizeof(double));
+    if (!part) return;
+    TermSum t; t.x = g;
+    int64_t splits = chan_parts(t, N, C, S, part);
+    k_colsum_finish<<<blocks_for(C), 256, 0, cu()->stream>>>(gb, part, splits, C);
 }
-/* depthwise (one input and one output channel per group): direct kernels, no GEMM per group */
+
+/* depthwise (one input and one output channel per group, so plane n C + c of x, y and their
+   gradients line up): direct kernels, one plane per row */
 __global__ void k_dw_fwd(const float *x, const float *w, float *y, Geo q, float beta) {
-    GRID_LOOP(i, q.N * q.O * q.P) {
-        int64_t ow = i % q.Wo, oh = (i / q.Wo) % q.Ho, c = (i / q.P) % q.O, n = i / (q.P * q.O);
-        const float *xp = x + (n * q.C + c) * q.H * q.W, *wp = w + c * q.kh * q.kw;
-        float s = 0.0f;
-        for (int64_t ki = 0; ki < q.kh; ki++) {
-            int64_t ih = oh * q.sh - q.ph + ki;
-            if (ih < 0 || ih >= q.H) continue;
-            for (int64_t kj = 0; kj < q.kw; kj++) {
-                int64_t iw = ow * q.sw - q.pw + kj;
-                if (iw >= 0 && iw < q.W) s += wp[ki * q.kw + kj] * xp[ih * q.W + iw];
+    int H = (int)q.H, W = (int)q.W, kh = (int)q.kh, kw = (int)q.kw, Wo = (int)q.Wo;
+    ROW_LOOP(r, q.N * q.O) {
+        const float *xp = x + r * q.H * q.W, *wp = w + (r % q.O) * kh * kw;
+        float *yp = y + r * q.P;
+        COL_LOOP(p, q.P) {
+            int oh = (int)p / Wo, ow = (int)p - oh * Wo;
+            float s = 0.0f;
+            for (int ki = 0; ki < kh; ki++) {
+                int ih = oh * (int)q.sh - (int)q.ph + ki;
+                if (ih < 0 || ih >= H) continue;
+                for (int kj = 0; kj < kw; kj++) {
+                    int iw = ow * (int)q.sw - (int)q.pw + kj;
+                    if (iw >= 0 && iw < W) s += wp[ki * kw + kj] * xp[ih * W + iw];
+                }
             }
+            yp[p] = beta != 0.0f ? yp[p] + s : s;
         }
-        y[i] = beta != 0.0f ? y[i] + s : s;
     }
 }
 __global__ void k_dw_dgrad(const float *w, const float *gy, float *gx, Geo q) {
-    GRID_LOOP(i, q.N * q.C * q.H * q.W) {
-        int64_t iw = i % q.W, ih = (i / q.W) % q.H, c = (i / (q.W * q.H)) % q.C, n = i / (q.W * q.H * q.C);
-        const float *gp = gy + (n * q.O + c) * q.P, *wp = w + c * q.kh * q.kw;
-        float s = 0.0f;
-        for (int64_t ki = 0; ki < q.kh; ki++) {
-            int64_t t = ih + q.ph - ki;
-            if (t < 0 || t % q.sh) continue;
-            int64_t oh = t / q.sh;
-            if (oh >= q.Ho) continue;
-            for (int64_t kj = 0; kj < q.kw; kj++) {
-                int64_t u = iw + q.pw - kj;
-                if (u < 0 || u % q.sw) continue;
-                int64_t ow = u / q.sw;
-                if (ow < q.Wo) s += wp[ki * q.kw + kj] * gp[oh * q.Wo + ow];
+    int W = (int)q.W, kh = (int)q.kh, kw = (int)q.kw, Wo = (int)q.Wo;
+    ROW_LOOP(r, q.N * q.C) {
+        const float *gp = gy + r * q.P, *wp = w + (r % q.C) * kh * kw;
+        float *xp = gx + r * q.H * q.W;
+        COL_LOOP(j, q.H * q.W) {
+            int ih = (int)j / W, iw = (int)j - ih * W;
+            float s = 0.0f;
+            for (int ki = 0; ki < kh; ki++) {
+                int oh = tap_src(ih, (int)q.ph, ki, (int)q.sh, (int)q.Ho);
+                if (oh < 0) continue;
+                for (int kj = 0; kj < kw; kj++) {
+                    int ow = tap_src(iw, (int)q.pw, kj, (int)q.sw, Wo);
+                    if (ow >= 0) s += wp[ki * kw + kj] * gp[oh * Wo + ow];
+                }
             }
+            xp[j] += s;
         }
-        gx[i] += s;
     }
 }
-/* one block per weight (c, ki, kj): fixed-tree sum over images and output pixels */
-__global__ void k_dw_wgrad(const float *x, const float *gy, float *gw, Geo q) {
+/* Depthwise weight gradient. Block (c, split) takes a few whole images of channel c (their
+   x and gy planes, about 64 KB, stay in L1) and, tap by tap, sums gy x over them with a
+   fixed-tree block reduction: part[(c kk + tap) splits + split]. k_dw_wgrad_finish adds the
+   splits in order. (Before: one block per tap reading every image of the channel, with four
+   64-bit divisions per element.) A thread steps through (image, oh, ow) 256 positions at a
+   time without dividing. */
+struct PlaneWalk {
+    int64_t n;
+    int oh, ow, dn, doh, dow, Ho, Wo;
+    __device__ PlaneWalk(int64_t n0, int start, int Ho_, int Wo_) : Ho(Ho_), Wo(Wo_) {
+        int P = Ho * Wo;
+        n = n0 + start / P;
+        oh = (start % P) / Wo; ow = start % Wo;
+        dn = 256 / P; doh = (256 % P) / Wo; dow = 256 % Wo;
+    }
+    __device__ void next() {
+        ow += dow; oh += doh; n += dn;
+        if (ow >= Wo) { ow -= Wo; oh++; }
+        if (oh >= Ho) { oh -= Ho; n++; }
+    }
+};
+__global__ void k_dw_wgrad_parts(const float *x, const float *gy, Geo q, int64_t per, double *part) {
     __shared__ double sh[256];
-    int64_t e = blockIdx.x, kj = e % q.kw, ki = (e / q.kw) % q.kh, c = e / (q.kw * q.kh);
-    double a = 0.0;
-    for (int64_t j = threadIdx.x; j < q.N * q.P; j += 256) {
-        int64_t n = j / q.P, p = j % q.P, oh = p / q.Wo, ow = p % q.Wo;
-        int64_t ih = oh * q.sh - q.ph + ki, iw = ow * q.sw - q.pw + kj;
-        if (ih >= 0 && ih < q.H && iw >= 0 && iw < q.W)
-            a += (double)(gy[(n * q.O + c) * q.P + p] * x[((n * q.C + c) * q.H + ih) * q.W + iw]);
+    int64_t c = blockIdx.x, sp = blockIdx.y, n1 = (sp + 1) * per < q.N ? (sp + 1) * per : q.N;
+    int H = (int)q.H, W = (int)q.W, kw = (int)q.kw, kk = (int)(q.kh * q.kw);
+    for (int e = 0; e < kk; e++) {
+        int ki = e / kw, kj = e % kw;
+        double a = 0.0;
+        for (PlaneWalk it(sp * per, (int)threadIdx.x, (int)q.Ho, (int)q.Wo); it.n < n1; it.next()) {
+            int ih = it.oh * (int)q.sh - (int)q.ph + ki, iw = it.ow * (int)q.sw - (int)q.pw + kj;
+            if (ih >= 0 && ih < H && iw >= 0 && iw < W)
+                a += (double)(gy[(it.n * q.O + c) * q.P + it.oh * q.Wo + it.ow] * x[((it.n * q.C + c) * H + ih) * W + iw]);
+        }
+        a = block_sum(a, sh);
+        if (threadIdx.x == 0) part[(c * kk + e) * gridDim.y + sp] = a;
     }
-    a = block_sum(a, sh);
-    if (threadIdx.x == 0) gw[e] += (float)a;
 }
-bool is_dw(const Geo &q) { return q.Cg == 1 && q.Og == 1; }
+__global__ void k_dw_wgrad_finish(float *gw, const double *part, int64_t splits, int64_t nw) {
+    GRID_LOOP(e, nw) {
+        double s = 0.0;
+        for (int64_t i = 0; i < splits; i++) s += part[e * splits + i];
+        gw[e] += (float)s;
+    }
+}
+void dw_wgrad(ng_node *n, const Geo &q, const float *x, const float *gy, float *gw) {
+    int64_t nw = q.C * q.kh * q.kw;
+    if (nw == 0 || q.N * q.P == 0) return;
+    int64_t per = 16384 / (q.P + q.H * q.W);
+    if (per < 1) per = 1;
+    if ((q.N + per - 1) / per > 65535) per = (q.N + 65534) / 65535;
+    int64_t splits = (q.N + per - 1) / per;
+    double *part = (double *)workspace(n, (size_t)(nw * splits) * sizeof(double));
+    if (!part) return;
+    k_dw_wgrad_parts<<<dim3((unsigned)q.C, (unsigned)splits), 256, 0, cu()->stream>>>(x, gy, q, per, part);
+    k_dw_wgrad_finish<<<blocks_for(nw), 256, 0, cu()->stream>>>(gw, part, splits, nw);
+}
 
 /* the three products of a convolution with geometry q (x: conv input, y: conv output) */
-/* y = conv(x) (beta 0) or y += conv(x) (beta 1), no bias */
-/* im2col buffer: the backend's reusable workspace (one stream, so kernels using it run one
-   after another), images processed in chunks of at most NG_CU_COL_FLOATS column floats */
+/* im2col buffer: the backend workspace, images processed in chunks of at most
+   NG_CU_COL_FLOATS floats, each image taking (K + extra) P of them */
 #define NG_CU_COL_FLOATS ((int64_t)64 << 20)
-float *col_workspace(ng_node *n, const Geo &q, int64_t *chunk) {
-    int64_t per = q.K * q.P > 0 ? q.K * q.P : 1, c = NG_CU_COL_FLOATS / per;
+float *col_workspace(ng_node *n, const Geo &q, int64_t extra, int64_t *chunk) {
+    int64_t per = (q.K + extra) * q.P > 0 ? (q.K + extra) * q.P : 1, c = NG_CU_COL_FLOATS / per;
     if (c < 1) c = 1;
     if (c > q.N) c = q.N > 0 ? q.N : 1;
     *chunk = c;
-    size_t need = (size_t)(c * per) * sizeof(float);
-    CudaContext *x = cu();
-    if (need > x->col_bytes) {
-        cudaFree(x->col);  /* synchronises: earlier users are done */
-        x->col = NULL;
-        x->col_bytes = 0;
-        if (NG_CU_CHECK(cudaMalloc(&x->col, need))) { ng__cuda_op_fail(n, "cannot allocate the im2col workspace"); return NULL; }
-        x->col_bytes = need;
-        note_peak();
-    }
-    return (float *)x->col;
+    if (c * per > 0x7fffffffLL) { ng__cuda_op_fail(n, "one image's im2col matrix exceeds 2^31 floats"); return NULL; }
+    return (float *)workspace(n, (size_t)(c * per) * sizeof(float));
 }
+/* y = conv(x) (beta 0) or y += conv(x) (beta 1), no bias */
 void conv_fwd_core(ng_node *n, const Geo &q, const float *x, const float *w, float *y, float beta) {
-    if (is_dw(q)) { k_dw_fwd<<<blocks_for(q.N * q.O * q.P), 256, 0, cu()->stream>>>(x, w, y, q, beta); return; }
+    if (is_dw(q)) {
+        RowGrid rg = row_grid(q.N * q.O, q.P);
+        k_dw_fwd<<<rg.grid, rg.block, 0, cu()->stream>>>(x, w, y, q, beta);
+        return;
+    }
+    if (is_pw(q)) {   /* y_n[g] (Og x P) = W_g (Og x Cg) x_n[g] (Cg x P) */
+        for (int64_t g = 0; g < q.G; g++)
+            sgemm_rm_batched(n, 0, 0, q.Og, q.P, q.K, 1.0f, w + g * q.Og * q.K, q.K, 0, x + g * q.Cg * q.P, q.P, q.C * q.P, beta,
+                             y + g * q.Og * q.P, q.P, q.O * q.P, q.N);
+        return;
+    }
     int64_t chunk;
-    float *col = col_workspace(n, q, &chunk);
+    float *col = col_workspace(n, q, 0, &chunk);
     if (!col) return;
     for (int64_t n0 = 0; n0 < q.N; n0 += chunk) {
-        Geo c = q;
-        c.N = q.N - n0 < chunk ? q.N - n0 : chunk;
+        int64_t cn = q.N - n0 < chunk ? q.N - n0 : chunk;
         const float *xc = x + n0 * q.C * q.H * q.W;
         float *yc = y + n0 * q.O * q.P;
+        RowGrid rg = row_grid(cn * q.K, q.P);
         for (int64_t g = 0; g < q.G; g++) {
-            k_im2col<<<blocks_for(c.N * q.K * q.P), 256, 0, cu()->stream>>>(xc, col, c, g);
+            k_im2col<<<rg.grid, rg.block, 0, cu()->stream>>>(xc, col, q, g, cn, q.K * q.P, q.P);
             /* y[n][g*Og..][P] = W_g (Og x K) * col_n (K x P) */
             sgemm_rm_batched(n, 0, 0, q.Og, q.P, q.K, 1.0f, w + g * q.Og * q.K, q.K, 0, col, q.P, q.K * q.P, beta,
-                             yc + g * q.Og * q.P, q.P, q.O * q.P, c.N);
+                             yc + g * q.Og * q.P, q.P, q.O * q.P, cn);
         }
     }
 }
 /* gx += d conv / d x applied to gy */
 void conv_dgrad(ng_node *n, const Geo &q, const float *w, const float *gy, float *gx) {
-    if (is_dw(q)) { k_dw_dgrad<<<blocks_for(q.N * q.C * q.H * q.W), 256, 0, cu()->stream>>>(w, gy, gx, q); return; }
+    if (is_dw(q)) {
+        RowGrid rg = row_grid(q.N * q.C, q.H * q.W);
+        k_dw_dgrad<<<rg.grid, rg.block, 0, cu()->stream>>>(w, gy, gx, q);
+        return;
+    }
+    if (is_pw(q)) {   /* gx_n[g] (Cg x P) += W_g^T gy_n[g], accumulated by the GEMM itself */
+        for (int64_t g = 0; g < q.G; g++)
+            sgemm_rm_batched(n, 1, 0, q.K, q.P, q.Og, 1.0f, w + g * q.Og * q.K, q.K, 0, gy + g * q.Og * q.P, q.P, q.O * q.P, 1.0f,
+                             gx + g * q.Cg * q.P, q.P, q.C * q.P, q.N);
+        return;
+    }
     int64_t chunk;
-    float *col = col_workspace(n, q, &chunk);
+    float *col = col_workspace(n, q, 0, &chunk);
     if (!col) return;
     for (int64_t n0 = 0; n0 < q.N; n0 += chunk) {
-        Geo c = q;
-        c.N = q.N - n0 < chunk ? q.N - n0 : chunk;
+        int64_t cn = q.N - n0 < chunk ? q.N - n0 : chunk;
         const float *gyc = gy + n0 * q.O * q.P;
         float *gxc = gx + n0 * q.C * q.H * q.W;
+        RowGrid rg = row_grid(cn * q.Cg, q.H * q.W);
         for (int64_t g = 0; g < q.G; g++) {
             /* dcol_n (K x P) = W_g^T (K x Og) gy_n (Og x P) */
             sgemm_rm_batched(n, 1, 0, q.K, q.P, q.Og, 1.0f, w + g * q.Og * q.K, q.K, 0, gyc + g * q.Og * q.P, q.P, q.O * q.P, 0.0f,
-                             col, q.P, q.K * q.P, c.N);
-            k_col2im<<<blocks_for(c.N * q.Cg * q.H * q.W), 256, 0, cu()->stream>>>(col, gxc, c, g);
+                             col, q.P, q.K * q.P, cn);
+            k_col2im<<<rg.grid, rg.block, 0, cu()->stream>>>(col, gxc, q, g, cn);
         }
     }
 }
-/* gw += sum over images of gy_n col_n^T, images in order */
+/* gw += sum over images of gy_n col_n^T: per chunk of images, gy's group planes and the
+   columns laid out channel-major (Og x cn P and K x cn P) so that ONE GEMM with inner size
+   cn P does the sum (before: one GEMM per image, N launches accumulating into gw). */
 void conv_wgrad(ng_node *n, const Geo &q, const float *x, const float *gy, float *gw) {
-    if (is_dw(q)) { if (q.C * q.kh * q.kw > 0) k_dw_wgrad<<<(unsigned)(q.C * q.kh * q.kw), 256, 0, cu()->stream>>>(x, gy, gw, q); return; }
+    if (is_dw(q)) { dw_wgrad(n, q, x, gy, gw); return; }
     int64_t chunk;
-    float *col = col_workspace(n, q, &chunk);
-    if (!col) return;
+    float *buf = col_workspace(n, q, q.Og, &chunk);
+    if (!buf) return;
     for (int64_t n0 = 0; n0 < q.N; n0 += chunk) {
-        Geo c = q;
-        c.N = q.N - n0 < chunk ? q.N - n0 : chunk;
-        const float *xc = x + n0 * q.C * q.H * q.W;
+        int64_t cn = q.N - n0 < chunk ? q.N - n0 : chunk, NP = cn * q.P;
+        float *colT = buf, *gyT = buf + q.K * NP;
+        const float *xc = x + n0 * q.C * q.H * q.W, *gyc = gy + n0 * q.O * q.P;
+        RowGrid rt = row_grid(cn * q.Og, q.P), rc = row_grid(cn * q.K, q.P);
         for (int64_t g = 0; g < q.G; g++) {
-            k_im2col<<<blocks_for(c.N * q.K * q.P), 256, 0, cu()->stream>>>(xc, col, c, g);
-            for (int64_t im = 0; im < c.N; im++)
-                sgemm_rm(n, 0, 1, q.Og, q.K, q.P, 1.0f, gy + ((n0 + im) * q.O + g * q.Og) * q.P, q.P, col + im * q.K * q.P, q.P, 1.0f,
-                         gw + g * q.Og * q.K, q.K);
+            k_planes_t<<<rt.grid, rt.block, 0, cu()->stream>>>(gyc + g * q.Og * q.P, gyT, cn, q.Og, q.P, q.O * q.P);
+            if (is_pw(q)) k_planes_t<<<rc.grid, rc.block, 0, cu()->stream>>>(xc + g * q.Cg * q.P, colT, cn, q.Cg, q.P, q.C * q.P);
+            else k_im2col<<<rc.grid, rc.block, 0, cu()->stream>>>(xc, colT, q, g, cn, q.P, NP);
+            /* gw_g (Og x K) += gyT (Og x cn P) colT^T (cn P x K) */
+            sgemm_rm(n, 0, 1, q.Og, q.K, NP, 1.0f, gyT, NP, colT, NP, 1.0f, gw + g * q.Og * q.K, q.K);
         }
     }
 }
 void fw_conv2d(ng_node *n) {
     Geo q = geo_conv(n);
     conv_fwd_core(n, q, n->in[0]->data, n->in[1]->data, n->out->data, 0.0f);
-    if (n->n_in == 3) k_bias_nchw<<<blocks_for(q.N * q.O * q.P), 256, 0, cu()->stream>>>(n->out->data, n->in[2]->data, q.N, q.O, q.P);
+    if (n->n_in == 3 && q.N * q.O > 0) {
+        RowGrid rg = row_grid(q.N * q.O, q.P);
+        k_bias_nchw<<<rg.grid, rg.block, 0, cu()->stream>>>(n->out->data, n->in[2]->data, q.N, q.O, q.P);
+    }
     launch_check(n);
 }
 void bw_conv2d(ng_node *n) {
     Geo q = geo_conv(n);
     const float *gy = n->out->grad;
     float *gx = ng__cuda_in_grad(n, 0), *gw = ng__cuda_in_grad(n, 1), *gb = n->n_in == 3 ? ng__cuda_in_grad(n, 2) : NULL;
-    if (gb && q.O) k_bias_grad<<<(unsigned)q.O, 256, 0, cu()->stream>>>(gb, gy, q.N, q.O, q.P);
+    if (gb) chansum_add(n, gb, gy, q.N, q.O, q.P);
     if (gw) conv_wgrad(n, q, n->in[0]->data, gy, gw);
     if (gx) conv_dgrad(n, q, n->in[1]->data, gy, gx);
     launch_check(n);
@@ -860,14 +1093,17 @@ void fw_conv_transpose2d(ng_node *n) {
     float *y = n->out->data;
     if (h_memset0(y, (size_t)n->out->numel * sizeof(float))) { ng__cuda_op_fail(n, "memset failed"); return; }
     conv_dgrad(n, q, n->in[1]->data, n->in[0]->data, y);
-    if (n->n_in == 3) k_bias_nchw<<<blocks_for(n->out->numel), 256, 0, cu()->stream>>>(y, n->in[2]->data, q.N, q.C, q.H * q.W);
+    if (n->n_in == 3 && q.N * q.C > 0) {
+        RowGrid rg = row_grid(q.N * q.C, q.H * q.W);
+        k_bias_nchw<<<rg.grid, rg.block, 0, cu()->stream>>>(y, n->in[2]->data, q.N, q.C, q.H * q.W);
+    }
     launch_check(n);
 }
 void bw_conv_transpose2d(ng_node *n) {
     Geo q = geo_convt(n);
     const float *gy = n->out->grad;
     float *gx = ng__cuda_in_grad(n, 0), *gw = ng__cuda_in_grad(n, 1), *gb = n->n_in == 3 ? ng__cuda_in_grad(n, 2) : NULL;
-    if (gb && q.C) k_bias_grad<<<(unsigned)q.C, 256, 0, cu()->stream>>>(gb, gy, q.N, q.C, q.H * q.W);
+    if (gb) chansum_add(n, gb, gy, q.N, q.C, q.H * q.W);
     if (gx) conv_fwd_core(n, q, gy, n->in[1]->data, gx, 1.0f);   /* gx += conv(gy) */
     if (gw) conv_wgrad(n, q, gy, n->in[0]->data, gw);             /* conv input gy, conv output grad x */
     launch_check(n);
@@ -876,17 +1112,6 @@ void bw_conv_transpose2d(ng_node *n) {
 /* ---------------------------------------------------------------------------------------- */
 /* batch norm: one block per channel, fixed-tree double reductions                          */
 /* ---------------------------------------------------------------------------------------- */
-__device__ double block_sum(double v, double *sh) {
-    sh[threadIdx.x] = v;
-    __syncthreads();
-    for (int w = 128; w > 0; w >>= 1) {
-        if ((int)threadIdx.x < w) sh[threadIdx.x] += sh[threadIdx.x + w];
-        __syncthreads();
-    }
-    double r = sh[0];
-    __syncthreads();
-    return r;
-}
 __global__ void k_bn_stats(const float *x, float *mean_s, float *invstd_s, float *rm, float *rv, int64_t N, int64_t C, int64_t S,
                            int batch_stats, float mom, float eps) {
     __shared__ double sh[256];
@@ -1440,7 +1665,7 @@ void bw_conv1d(ng_node *n) {
     int64_t N = x->shape.d[0], L = x->shape.d[1], C = x->shape.d[2], O = w->shape.d[0], K = n->i[0];
     const float *g = n->out->grad;
     float *gx = ng__cuda_in_grad(n, 0), *gw = ng__cuda_in_grad(n, 1), *gb = n->n_in == 3 ? ng__cuda_in_grad(n, 2) : NULL;
-    if (gb && O > 0) k_colsum_add<<<blocks_for(O), 256, 0, cu()->stream>>>(gb, g, N * L, O);
+    if (gb) colsum_add(n, gb, g, N * L, O);
     if (gw) {
         const float *col = K == 1 ? x->data : (const float *)n->saved;
         sgemm_rm(n, 1, 0, O, C * K, N * L, 1.0f, g, O, col, C * K, 1.0f, gw, C * K);
@@ -1777,11 +2002,11 @@ void bw_seq_gru(ng_node *n) {
         k_gru_cell_bw<<<blocks_for(N * H), 256, 0, cu()->stream>>>(sv->gates, Y, g, sv->len_dev, dxp, dhh, dh, hp, N, L, H, s, rev);
         sgemm_rm(n, 0, 0, N, H, G, 1.0f, dhh, G, whh, H, 1.0f, dh, H);                       /* dh += dHh W_hh */
         if (gwhh) sgemm_rm(n, 1, 0, G, H, N, 1.0f, dhh, G, hp, H, 1.0f, gwhh, H);              /* += dHh^T h_prev */
-        if (gbhh) k_colsum_add<<<blocks_for(G), 256, 0, cu()->stream>>>(gbhh, dhh, N, G);
+        if (gbhh) colsum_add(n, gbhh, dhh, N, G);
     }
     if (gx && In > 0) sgemm_rm(n, 0, 0, N * L, In, G, 1.0f, dxp, G, n->in[2]->data, In, 1.0f, gx, In);
     if (gwih && In > 0) sgemm_rm(n, 1, 0, G, In, N * L, 1.0f, dxp, G, x->data, In, 1.0f, gwih, In);
-    if (gbih) k_colsum_add<<<blocks_for(G), 256, 0, cu()->stream>>>(gbih, dxp, N * L, G);
+    if (gbih) colsum_add(n, gbih, dxp, N * L, G);
     launch_check(n);
 }
 

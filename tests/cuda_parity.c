@@ -177,6 +177,9 @@ static ng_tensor *b_conv3(ng_ctx *c, ng_tensor **x) { return ng_conv2d(c, x[0], 
 static ng_tensor *b_conv_s2(ng_ctx *c, ng_tensor **x) { return ng_conv2d_ex(c, x[0], x[1], NULL, 2, 1, 0, 2, 1); }
 static ng_tensor *b_conv_grp(ng_ctx *c, ng_tensor **x) { return ng_conv2d(c, x[0], x[1], x[2], 1, 2, 2); }
 static ng_tensor *b_conv_dw(ng_ctx *c, ng_tensor **x) { return ng_conv2d(c, x[0], x[1], NULL, 2, 1, 5); }
+static ng_tensor *b_conv_pw(ng_ctx *c, ng_tensor **x) { return ng_conv2d(c, x[0], x[1], x[2], 1, 0, 1); }
+static ng_tensor *b_conv_pw_grp(ng_ctx *c, ng_tensor **x) { return ng_conv2d(c, x[0], x[1], NULL, 1, 0, 2); }
+static ng_tensor *b_conv_dw5(ng_ctx *c, ng_tensor **x) { return ng_conv2d(c, x[0], x[1], NULL, 1, 2, 2); }
 static ng_tensor *b_convt_k2(ng_ctx *c, ng_tensor **x) { return ng_conv_transpose2d(c, x[0], x[1], x[2], 2, 0, 0, 1); }
 static ng_tensor *b_convt_grp(ng_ctx *c, ng_tensor **x) { return ng_conv_transpose2d(c, x[0], x[1], NULL, 2, 1, 1, 2); }
 static ng_tensor *b_bn_train(ng_ctx *c, ng_tensor **x) {
@@ -318,6 +321,10 @@ static const op_case cases[] = {
     {"conv2d stride (2,1) pad (0,2) 1x3 kernel", 2, {{4, {2, 3, 9, 8}}, {4, {6, 3, 1, 3}}}, b_conv_s2, E3},
     {"conv2d groups 2 pad 2 dilated-free 5x5", 3, {{4, {2, 4, 11, 6}}, {4, {6, 2, 5, 5}}, {1, {6, 1, 1, 1}}}, b_conv_grp, E3},
     {"conv2d depthwise stride 2", 2, {{4, {3, 5, 7, 9}}, {4, {5, 1, 3, 3}}}, b_conv_dw, E3},
+    {"conv2d pointwise 1x1 bias 3x6x5x7 -> 4 (no im2col)", 3, {{4, {3, 6, 5, 7}}, {4, {4, 6, 1, 1}}, {1, {4, 1, 1, 1}}}, b_conv_pw, E3},
+    {"conv2d pointwise 1x1 groups 2 2x4x3x5 -> 6", 2, {{4, {2, 4, 3, 5}}, {4, {6, 2, 1, 1}}}, b_conv_pw_grp, E3},
+    /* 9 images of 30x31: the depthwise weight gradient takes two image splits per channel */
+    {"conv2d depthwise 5x5 pad 2, 9x2x30x31 (two splits)", 2, {{4, {9, 2, 30, 31}}, {4, {2, 1, 5, 5}}}, b_conv_dw5, E3},
     {"conv_transpose2d k2 s2 bias (alphaGAN deconv)", 3, {{4, {2, 4, 3, 5}}, {4, {4, 3, 2, 2}}, {1, {3, 1, 1, 1}}}, b_convt_k2, E3},
     {"conv_transpose2d k3 s2 p1 outpad1 groups 2", 2, {{4, {2, 4, 5, 4}}, {4, {4, 3, 3, 3}}}, b_convt_grp, E3},
     {"batch_norm train affine 3x5x7x9", 3, {{4, {3, 5, 7, 9}}, {1, {5, 1, 1, 1}}, {1, {5, 1, 1, 1}}}, b_bn_train, E2},

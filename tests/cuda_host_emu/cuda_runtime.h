@@ -14,26 +14,38 @@ enum { cudaSuccess = 0, cudaStreamNonBlocking = 1 };
 enum cudaMemcpyKind { cudaMemcpyHostToDevice, cudaMemcpyDeviceToHost, cudaMemcpyDeviceToDevice };
 typedef void *cudaStream_t;
 struct cudaDeviceProp { char name[256]; size_t totalGlobalMem; int major, minor, multiProcessorCount; };
-struct emu_dim3 { unsigned x, y, z; };
-inline thread_local emu_dim3 threadIdx;
-inline emu_dim3 blockIdx, blockDim, gridDim;
+struct dim3 {
+    unsigned x, y, z;
+    constexpr dim3(unsigned x_ = 1, unsigned y_ = 1, unsigned z_ = 1) : x(x_), y(y_), z(z_) {}
+};
+inline thread_local dim3 threadIdx;
+inline dim3 blockIdx, blockDim, gridDim;
 inline std::barrier<> *emu_bar;
 #define __global__
 #define __device__
 #define __shared__ static
 inline void __syncthreads() { emu_bar->arrive_and_wait(); }
-template <typename F> void emu_launch(unsigned grid, unsigned block, F f) {
-    gridDim = {grid, 1, 1};
-    blockDim = {block, 1, 1};
-    for (unsigned b = 0; b < grid; b++) {
-        blockIdx = {b, 0, 0};
-        std::barrier<> bar((std::ptrdiff_t)block);
-        emu_bar = &bar;
-        std::vector<std::thread> ts;
-        for (unsigned t = 0; t < block; t++)
-            ts.emplace_back([&, t] { threadIdx = {t, 0, 0}; f(); bar.arrive_and_drop(); });
-        for (auto &th : ts) th.join();
-    }
+/* blocks run one after another (x fastest, then y, then z); threads of a block are numbered
+   x fastest as on the GPU */
+template <typename F> void emu_launch(dim3 grid, dim3 block, F f) {
+    gridDim = grid;
+    blockDim = block;
+    unsigned nt = block.x * block.y * block.z;
+    for (unsigned bz = 0; bz < grid.z; bz++)
+        for (unsigned by = 0; by < grid.y; by++)
+            for (unsigned bx = 0; bx < grid.x; bx++) {
+                blockIdx = dim3(bx, by, bz);
+                std::barrier<> bar((std::ptrdiff_t)nt);
+                emu_bar = &bar;
+                std::vector<std::thread> ts;
+                for (unsigned t = 0; t < nt; t++)
+                    ts.emplace_back([&, t] {
+                        threadIdx = dim3(t % block.x, (t / block.x) % block.y, t / (block.x * block.y));
+                        f();
+                        bar.arrive_and_drop();
+                    });
+                for (auto &th : ts) th.join();
+            }
 }
 inline const char *cudaGetErrorString(cudaError_t) { return "emulated error"; }
 inline cudaError_t cudaGetDeviceCount(int *n) { *n = 1; return 0; }

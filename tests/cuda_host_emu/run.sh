@@ -6,7 +6,7 @@
 # says nothing about real-GPU behaviour (memory model, warp timing, cuBLAS itself).
 # Usage: tests/cuda_host_emu/run.sh [case-name-substring ...]   (from the repository root)
 set -e
-B=build/cuda_host_emu
+B=${HOST_EMU_BUILD:-build/cuda_host_emu}   # HOST_EMU_BUILD: another build folder (two runs at once)
 mkdir -p $B
 python3 tests/cuda_host_emu/transform.py nasgan_cuda.cu $B/nasgan_cuda_emu.cpp
 g++ -std=c++20 -O1 -g -Wall -Wextra -Wno-unused-parameter -Itests/cuda_host_emu -I. -c $B/nasgan_cuda_emu.cpp -o $B/nasgan_cuda_emu.o
