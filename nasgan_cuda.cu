@@ -283,9 +283,15 @@ __global__ void k_col_parts(T term, int64_t R, int64_t C, int64_t per, double *p
     }
     if (ty == 0 && c < C) { part[(c * gridDim.y + sp) * 2] = sa[0][tx]; part[(c * gridDim.y + sp) * 2 + 1] = sb[0][tx]; }
 }
-/* launch the partial sums of term over x viewed as (N, C, S); returns the split count */
+int64_t chan_splits(int64_t N, int64_t S) { return S == 1 ? col_split(N).n : plane_split(N, S).n; }
+/* launch the partial sums of term over x viewed as (N, C, S), chan_splits(N, S) per channel;
+   returns the split count */
 template <typename T>
 int64_t chan_parts(T term, int64_t N, int64_t C, int64_t S, double *part) {
+    if (N * S == 0) {   /* no values: zero sums */
+        NG_CU_CHECK(cudaMemsetAsync(part, 0, (size_t)(C * 2) * sizeof(double), cu()->stream));
+        return 1;
+    }
     if (S == 1) {
         Split sp = col_split(N);
         k_col_parts<<<dim3((unsigned)((C + 31) / 32), (unsigned)sp.n), dim3(32, 8), 0, cu()->stream>>>(term, N, C, sp.per, part);
@@ -858,7 +864,7 @@ __global__ void k_bias_nchw(float *y, const float *b, int64_t N, int64_t O, int6
 void chansum_add(ng_node *n, float *gb, const float *g, int64_t N, int64_t C, int64_t S) {
     if (C <= 0) return;
     if (N <= 0 || S <= 0) return;
-    int64_t nsplit = S == 1 ? col_split(N).n : plane_split(N, S).n;
+    int64_t nsplit = chan_splits(N, S);
     double *part = (double *)workspace(n, (size_t)(C * nsplit * 2) * sizeof(double));
     if (!part) return;
     TermSum t; t.x = g;
@@ -1110,110 +1116,179 @@ void bw_conv_transpose2d(ng_node *n) {
 }
 
 /* ---------------------------------------------------------------------------------------- */
-/* batch norm: one block per channel, fixed-tree double reductions                          */
+/* batch norm over x viewed as (N, C, S): per-channel statistics from chan_parts partial     */
+/* sums (double, coalesced in both layouts, splits added in order), then elementwise maps   */
+/* with per-channel coefficients computed once. Shared by batch_norm and seq_batch_norm     */
+/* (channel last: N = N*L rows, S = 1).                                                     */
 /* ---------------------------------------------------------------------------------------- */
-__global__ void k_bn_stats(const float *x, float *mean_s, float *invstd_s, float *rm, float *rv, int64_t N, int64_t C, int64_t S,
-                           int batch_stats, float mom, float eps) {
-    __shared__ double sh[256];
-    int64_t c = blockIdx.x, M = N * S;
-    double mean, invstd;
-    if (batch_stats) {
-        double s = 0.0;
-        for (int64_t i = threadIdx.x; i < M; i += 256) s += x[((i / S) * C + c) * S + i % S];
-        mean = block_sum(s, sh) / (double)M;
-        float mf = (float)mean;
-        double q = 0.0;
-        for (int64_t i = threadIdx.x; i < M; i += 256) { float d = x[((i / S) * C + c) * S + i % S] - mf; q += (double)(d * d); }
-        q = block_sum(q, sh);
-        invstd = 1.0 / sqrt(q / (double)M + (double)eps);
-        if (threadIdx.x == 0 && rm) {
-            rm[c] = (float)((1.0 - mom) * rm[c] + (double)mom * mean);
-            rv[c] = (float)((1.0 - mom) * rv[c] + (double)mom * (q / (double)(M - 1)));
-        }
-    } else {
-        mean = rm[c];
-        invstd = 1.0 / sqrt((double)rv[c] + (double)eps);
-    }
-    if (threadIdx.x == 0) { mean_s[c] = (float)mean; invstd_s[c] = (float)invstd; }
+struct BnArgs {
+    const float *x, *gamma, *beta;
+    float *mean_s, *invstd_s, *rm, *rv;     /* saved (mean, invstd); running stats or NULL */
+    int64_t N, C, S;
+    int batch_stats;
+    float mom, eps;
+};
+struct TermSqDev {
+    const float *x, *mean;
+    __device__ void operator()(int64_t i, int64_t c, double &a, double &) const { float d = x[i] - mean[c]; a += (double)(d * d); }
+};
+struct TermBnGrad {
+    const float *g, *x, *mean;
+    __device__ void operator()(int64_t i, int64_t c, double &a, double &b) const { a += g[i]; b += (double)(g[i] * (x[i] - mean[c])); }
+};
+__global__ void k_bn_mean(const double *p0, int64_t splits, int64_t C, int64_t M, float *mean_s) {
+    GRID_LOOP(c, C) mean_s[c] = (float)(parts_total(p0, c, splits, 0) / (double)M);
 }
-__global__ void k_bn_apply(const float *x, float *y, const float *mean_s, const float *invstd_s, const float *gamma, const float *beta,
-                           int64_t C, int64_t S, int64_t total) {
-    GRID_LOOP(i, total) {
-        int64_t c = (i / S) % C;
-        double mean = mean_s[c];
-        float scale = (float)((gamma ? gamma[c] : 1.0) * (double)invstd_s[c]);
-        float shift = (float)((beta ? beta[c] : 0.0) - mean * (double)scale);
-        y[i] = x[i] * scale + shift;
+/* saved mean and invstd, running statistics, and y = x scale + shift per channel */
+__global__ void k_bn_finish(BnArgs a, const double *p0, const double *p1, int64_t splits, float *scale, float *shift) {
+    int64_t M = a.N * a.S;
+    GRID_LOOP(c, a.C) {
+        double mean, invstd;
+        if (a.batch_stats) {
+            mean = parts_total(p0, c, splits, 0) / (double)M;
+            double q = parts_total(p1, c, splits, 0);
+            invstd = 1.0 / sqrt(q / (double)M + (double)a.eps);
+            if (a.rm) {
+                a.rm[c] = (float)((1.0 - a.mom) * a.rm[c] + (double)a.mom * mean);
+                a.rv[c] = (float)((1.0 - a.mom) * a.rv[c] + (double)a.mom * (q / (double)(M - 1)));
+            }
+        } else {
+            mean = a.rm[c];
+            invstd = 1.0 / sqrt((double)a.rv[c] + (double)a.eps);
+        }
+        a.mean_s[c] = (float)mean;
+        a.invstd_s[c] = (float)invstd;
+        float sc = (float)((a.gamma ? a.gamma[c] : 1.0) * (double)a.invstd_s[c]);
+        scale[c] = sc;
+        shift[c] = (float)((a.beta ? a.beta[c] : 0.0) - (double)a.mean_s[c] * (double)sc);
+    }
+}
+/* rows x cols elementwise maps: planes (rows N C, cols S, channel row % C) or, for S == 1,
+   rows N and cols C (channel = column) */
+struct ChanRows { int64_t rows, cols, C; int chan_col; };
+ChanRows chan_rows(int64_t N, int64_t C, int64_t S) {
+    ChanRows r;
+    r.chan_col = S == 1;
+    r.rows = S == 1 ? N : N * C;
+    r.cols = S == 1 ? C : S;
+    r.C = C;
+    return r;
+}
+__global__ void k_chan_affine(const float *x, float *y, const float *scale, const float *shift, ChanRows q) {
+    ROW_LOOP(r, q.rows) {
+        int64_t c0 = q.chan_col ? 0 : r % q.C, base = r * q.cols;
+        COL_LOOP(j, q.cols) {
+            int64_t c = q.chan_col ? j : c0;
+            y[base + j] = x[base + j] * scale[c] + shift[c];
+        }
+    }
+}
+void bn_forward(ng_node *n, const BnArgs &a, float *y) {
+    int64_t C = a.C, M = a.N * a.S;
+    if (C == 0) return;
+    int64_t ns = chan_splits(a.N, a.S);
+    char *w = (char *)workspace(n, (size_t)(4 * C * ns) * sizeof(double) + (size_t)(2 * C) * sizeof(float));
+    if (!w) return;
+    double *p0 = (double *)w, *p1 = p0 + 2 * C * ns;
+    float *scale = (float *)(p1 + 2 * C * ns), *shift = scale + C;
+    if (a.batch_stats) {
+        TermSum t0; t0.x = a.x;
+        chan_parts(t0, a.N, C, a.S, p0);
+        k_bn_mean<<<blocks_for(C), 256, 0, cu()->stream>>>(p0, ns, C, M, a.mean_s);
+        TermSqDev t1; t1.x = a.x; t1.mean = a.mean_s;
+        chan_parts(t1, a.N, C, a.S, p1);
+    }
+    k_bn_finish<<<blocks_for(C), 256, 0, cu()->stream>>>(a, p0, p1, ns, scale, shift);
+    ChanRows q = chan_rows(a.N, C, a.S);
+    if (q.rows * q.cols > 0) {
+        RowGrid rg = row_grid(q.rows, q.cols);
+        k_chan_affine<<<rg.grid, rg.block, 0, cu()->stream>>>(a.x, y, scale, shift, q);
+    }
+}
+/* per channel: ggamma += sum(g (x - mean)) invstd, gbeta += sum(g); coef = (k, mean g,
+   mean g (x - mean) invstd) for the input gradient */
+__global__ void k_bn_bw_finish(const double *p, int64_t splits, int64_t C, int64_t M, const float *invstd_s, const float *gamma,
+                               float *ggamma, float *gbeta, float *coef, int have_parts) {
+    GRID_LOOP(c, C) {
+        coef[c] = (gamma ? gamma[c] : 1.0f) * invstd_s[c];
+        if (!have_parts) continue;
+        double sa = parts_total(p, c, splits, 0), sb = parts_total(p, c, splits, 1) * invstd_s[c];
+        if (ggamma) ggamma[c] += (float)sb;
+        if (gbeta) gbeta[c] += (float)sa;
+        coef[C + c] = (float)(sa / (double)M);
+        coef[2 * C + c] = (float)(sb / (double)M);
+    }
+}
+__global__ void k_bn_dx(const float *g, const float *x, const float *mean_s, const float *invstd_s, const float *coef, float *gx, ChanRows q,
+                        int batch_stats) {
+    ROW_LOOP(r, q.rows) {
+        int64_t c0 = q.chan_col ? 0 : r % q.C, base = r * q.cols;
+        COL_LOOP(j, q.cols) {
+            int64_t c = q.chan_col ? j : c0, i = base + j;
+            float k = coef[c];
+            if (batch_stats) gx[i] += k * (g[i] - coef[q.C + c] - (x[i] - mean_s[c]) * invstd_s[c] * coef[2 * q.C + c]);
+            else gx[i] += k * g[i];
+        }
+    }
+}
+void bn_backward(ng_node *n, const BnArgs &a, const float *g, float *gx, float *ggamma, float *gbeta) {
+    int64_t C = a.C;
+    if (C == 0 || n->ctx->status != NG_OK) return;
+    int have_parts = ggamma || gbeta || (gx && a.batch_stats);
+    int64_t ns = chan_splits(a.N, a.S);
+    char *w = (char *)workspace(n, (size_t)(2 * C * ns) * sizeof(double) + (size_t)(3 * C) * sizeof(float));
+    if (!w) return;
+    double *p = (double *)w;
+    float *coef = (float *)(p + 2 * C * ns);
+    if (have_parts) {
+        TermBnGrad t; t.g = g; t.x = a.x; t.mean = a.mean_s;
+        chan_parts(t, a.N, C, a.S, p);
+    }
+    k_bn_bw_finish<<<blocks_for(C), 256, 0, cu()->stream>>>(p, ns, C, a.N * a.S, a.invstd_s, a.gamma, ggamma, gbeta, coef, have_parts);
+    ChanRows q = chan_rows(a.N, C, a.S);
+    if (gx && q.rows * q.cols > 0) {
+        RowGrid rg = row_grid(q.rows, q.cols);
+        k_bn_dx<<<rg.grid, rg.block, 0, cu()->stream>>>(g, a.x, a.mean_s, a.invstd_s, coef, gx, q, a.batch_stats);
     }
 }
 struct BnAux { ng_tensor *running_mean, *running_var; }; /* = ng__bn_aux in src/ops_norm.c */
-void fw_batch_norm(ng_node *n) {
+/* the node's batch-norm arguments (x viewed as (N, C, S)); 0 when the running statistics
+   are not on the device */
+int bn_args(ng_node *n, int64_t N, int64_t C, int64_t S, BnArgs *a) {
     const BnAux *aux = (const BnAux *)n->aux;
-    int64_t C = n->i[3], S = n->i[4], N = n->in[0]->shape.d[0];
-    const float *gamma = n->i[1] ? n->in[1]->data : NULL;
-    const float *beta = n->i[2] ? n->in[1 + n->i[1]]->data : NULL;
-    float *mean_s = (float *)n->saved, *invstd_s = mean_s + C;
-    float *rm = aux->running_mean ? aux->running_mean->data : NULL, *rv = aux->running_var ? aux->running_var->data : NULL;
-    if ((aux->running_mean && aux->running_mean->device != NG_CUDA) || (aux->running_var && aux->running_var->device != NG_CUDA)) {
+    a->x = n->in[0]->data;
+    a->gamma = n->i[1] ? n->in[1]->data : NULL;
+    a->beta = n->i[2] ? n->in[1 + n->i[1]]->data : NULL;
+    a->mean_s = (float *)n->saved;
+    a->invstd_s = a->mean_s + C;
+    a->rm = aux && aux->running_mean ? aux->running_mean->data : NULL;
+    a->rv = aux && aux->running_var ? aux->running_var->data : NULL;
+    a->N = N; a->C = C; a->S = S;
+    a->batch_stats = (int)n->i[0];
+    a->mom = n->f[0];
+    a->eps = n->f[1];
+    if (aux && ((aux->running_mean && aux->running_mean->device != NG_CUDA) || (aux->running_var && aux->running_var->device != NG_CUDA))) {
         ng__cuda_op_fail(n, "running statistics are on the host (move their group with ng_params_to_device)");
-        return;
+        return 0;
     }
-    if (C == 0) return;
-    k_bn_stats<<<(unsigned)C, 256, 0, cu()->stream>>>(n->in[0]->data, mean_s, invstd_s, rm, rv, N, C, S, (int)n->i[0], n->f[0], n->f[1]);
-    k_bn_apply<<<blocks_for(n->out->numel), 256, 0, cu()->stream>>>(n->in[0]->data, n->out->data, mean_s, invstd_s, gamma, beta, C, S, n->out->numel);
-    launch_check(n);
+    return 1;
 }
-/* per channel: sg = sum(g), sgx = sum(g (x - mean)) * invstd; into sums[2C] */
-__global__ void k_bn_gsums(const float *g, const float *x, const float *mean_s, const float *invstd_s, float *ggamma, float *gbeta,
-                           double *sums, int64_t N, int64_t C, int64_t S) {
-    __shared__ double sh[256];
-    int64_t c = blockIdx.x, M = N * S;
-    float mean = mean_s[c];
-    double a = 0.0, b = 0.0;
-    for (int64_t i = threadIdx.x; i < M; i += 256) {
-        int64_t j = ((i / S) * C + c) * S + i % S;
-        a += g[j];
-        b += (double)(g[j] * (x[j] - mean));
-    }
-    a = block_sum(a, sh);
-    b = block_sum(b, sh) * invstd_s[c];
-    if (threadIdx.x == 0) {
-        sums[c] = a; sums[C + c] = b;
-        if (ggamma) ggamma[c] += (float)b;
-        if (gbeta) gbeta[c] += (float)a;
-    }
-}
-__global__ void k_bn_dx(const float *g, const float *x, const float *mean_s, const float *invstd_s, const float *gamma, const double *sums,
-                        float *gx, int64_t C, int64_t S, int64_t M, int batch_stats, int64_t total) {
-    GRID_LOOP(i, total) {
-        int64_t c = (i / S) % C;
-        float invstd = invstd_s[c], k = (gamma ? gamma[c] : 1.0f) * invstd;
-        if (batch_stats) {
-            float mg = (float)(sums[c] / (double)M), mgx = (float)(sums[C + c] / (double)M);
-            gx[i] += k * (g[i] - mg - (x[i] - mean_s[c]) * invstd * mgx);
-        } else {
-            gx[i] += k * g[i];
-        }
-    }
-}
-void bw_batch_norm(ng_node *n) {
-    int64_t C = n->i[3], S = n->i[4], N = n->in[0]->shape.d[0];
-    const float *gamma = n->i[1] ? n->in[1]->data : NULL;
-    const float *mean_s = (const float *)n->saved, *invstd_s = mean_s + C;
+void bn_backward_node(ng_node *n, int64_t N, int64_t C, int64_t S) {
+    BnArgs a;
+    if (!bn_args(n, N, C, S, &a)) return;
     float *gx = ng__cuda_in_grad(n, 0);
     float *ggamma = n->i[1] ? ng__cuda_in_grad(n, 1) : NULL;
     float *gbeta = n->i[2] ? ng__cuda_in_grad(n, (int)(1 + n->i[1])) : NULL;
-    int batch_stats = (int)n->i[0];
-    if (C == 0 || n->ctx->status != NG_OK) return;
-    double *sums = (double *)ng__cuda_scratch(n, 4 * C);
-    if (!sums) return;
-    if (ggamma || gbeta || (gx && batch_stats))
-        k_bn_gsums<<<(unsigned)C, 256, 0, cu()->stream>>>(n->out->grad, n->in[0]->data, mean_s, invstd_s, ggamma, gbeta, sums, N, C, S);
-    if (gx)
-        k_bn_dx<<<blocks_for(n->out->numel), 256, 0, cu()->stream>>>(n->out->grad, n->in[0]->data, mean_s, invstd_s, gamma, sums, gx, C, S,
-                                                                     N * S, batch_stats, n->out->numel);
+    bn_backward(n, a, n->out->grad, gx, ggamma, gbeta);
     launch_check(n);
 }
+void fw_batch_norm(ng_node *n) {
+    BnArgs a;
+    if (!bn_args(n, n->in[0]->shape.d[0], n->i[3], n->i[4], &a)) return;
+    bn_forward(n, a, n->out->data);
+    launch_check(n);
+}
+void bw_batch_norm(ng_node *n) { bn_backward_node(n, n->in[0]->shape.d[0], n->i[3], n->i[4]); }
 
 /* ---------------------------------------------------------------------------------------- */
 /* spectral norm: one block, fixed order (W is at most a few hundred thousand values)        */
@@ -1740,43 +1815,17 @@ void bw_seq_pool3(ng_node *n) {
     launch_check(n);
 }
 
-/* seq_batch_norm: batch norm's kernels with R = N*L rows as the batch, D channels, S = 1
-   (padded positions included, as on the CPU). Same saved layout (mean, invstd) and aux. */
+/* seq_batch_norm: batch norm with R = N*L rows as the batch, D channels, S = 1 (padded
+   positions included, as on the CPU): the column-layout kernels, a warp reading 32 adjacent
+   channels of a row (before: one block per channel reading a stride-D column). Same saved
+   layout (mean, invstd) and aux. */
 void fw_seq_batch_norm(ng_node *n) {
-    const BnAux *aux = (const BnAux *)n->aux;
-    int64_t R = n->in[0]->shape.d[0] * n->in[0]->shape.d[1], D = n->in[0]->shape.d[2];
-    const float *gamma = n->i[1] ? n->in[1]->data : NULL;
-    const float *beta = n->i[2] ? n->in[1 + n->i[1]]->data : NULL;
-    float *mean_s = (float *)n->saved, *invstd_s = mean_s + D;
-    float *rm = aux->running_mean ? aux->running_mean->data : NULL, *rv = aux->running_var ? aux->running_var->data : NULL;
-    if ((aux->running_mean && aux->running_mean->device != NG_CUDA) || (aux->running_var && aux->running_var->device != NG_CUDA)) {
-        ng__cuda_op_fail(n, "running statistics are on the host (move their group with ng_params_to_device)");
-        return;
-    }
-    if (D == 0) return;
-    k_bn_stats<<<(unsigned)D, 256, 0, cu()->stream>>>(n->in[0]->data, mean_s, invstd_s, rm, rv, R, D, 1, (int)n->i[0], n->f[0], n->f[1]);
-    if (n->out->numel > 0)
-        k_bn_apply<<<blocks_for(n->out->numel), 256, 0, cu()->stream>>>(n->in[0]->data, n->out->data, mean_s, invstd_s, gamma, beta, D, 1, n->out->numel);
+    BnArgs a;
+    if (!bn_args(n, n->in[0]->shape.d[0] * n->in[0]->shape.d[1], n->in[0]->shape.d[2], 1, &a)) return;
+    bn_forward(n, a, n->out->data);
     launch_check(n);
 }
-void bw_seq_batch_norm(ng_node *n) {
-    int64_t R = n->in[0]->shape.d[0] * n->in[0]->shape.d[1], D = n->in[0]->shape.d[2];
-    const float *gamma = n->i[1] ? n->in[1]->data : NULL;
-    const float *mean_s = (const float *)n->saved, *invstd_s = mean_s + D;
-    float *gx = ng__cuda_in_grad(n, 0);
-    float *ggamma = n->i[1] ? ng__cuda_in_grad(n, 1) : NULL;
-    float *gbeta = n->i[2] ? ng__cuda_in_grad(n, (int)(1 + n->i[1])) : NULL;
-    int batch_stats = (int)n->i[0];
-    if (D == 0 || n->ctx->status != NG_OK) return;
-    double *sums = (double *)ng__cuda_scratch(n, 4 * D);
-    if (!sums) return;
-    if (ggamma || gbeta || (gx && batch_stats))
-        k_bn_gsums<<<(unsigned)D, 256, 0, cu()->stream>>>(n->out->grad, n->in[0]->data, mean_s, invstd_s, ggamma, gbeta, sums, R, D, 1);
-    if (gx && n->out->numel > 0)
-        k_bn_dx<<<blocks_for(n->out->numel), 256, 0, cu()->stream>>>(n->out->grad, n->in[0]->data, mean_s, invstd_s, gamma, sums, gx, D, 1,
-                                                                     R, batch_stats, n->out->numel);
-    launch_check(n);
-}
+void bw_seq_batch_norm(ng_node *n) { bn_backward_node(n, n->in[0]->shape.d[0] * n->in[0]->shape.d[1], n->in[0]->shape.d[2], 1); }
 
 /* seq_mean_pool: y[b, c] = (sum_t x[b, t, c]) * inv[b], inv[b] = 1 / max-guarded mask count;
    saved: inv (N, device) */

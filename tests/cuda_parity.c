@@ -237,6 +237,7 @@ static ng_tensor *b_seq_bn_train(ng_ctx *c, ng_tensor **x) {
     float rm[4] = {0.1f, -0.2f, 0.3f, 0}, rv[4] = {1, 2, 0.5f, 1.5f};
     return ng_seq_batch_norm(c, x[0], x[1], x[2], ng_tensor_from(c, ng_shape1(4), rm), ng_tensor_from(c, ng_shape1(4), rv), 0.1f, 1e-5f);
 }
+static ng_tensor *b_seq_bn_affine(ng_ctx *c, ng_tensor **x) { return ng_seq_batch_norm(c, x[0], x[1], x[2], NULL, NULL, 0.1f, 1e-5f); }
 static ng_tensor *b_seq_bn_masked(ng_ctx *c, ng_tensor **x) { /* TextNAS: zeros at pads take part in the statistics */
     return ng_seq_batch_norm(c, ng_seq_mask(c, x[0], seq_lengths_mask(c, len_6_2_0, 3, 6)), NULL, NULL, NULL, NULL, 0.1f, 1e-5f);
 }
@@ -329,6 +330,10 @@ static const op_case cases[] = {
     {"conv_transpose2d k3 s2 p1 outpad1 groups 2", 2, {{4, {2, 4, 5, 4}}, {4, {4, 3, 3, 3}}}, b_convt_grp, E3},
     {"batch_norm train affine 3x5x7x9", 3, {{4, {3, 5, 7, 9}}, {1, {5, 1, 1, 1}}, {1, {5, 1, 1, 1}}}, b_bn_train, E2},
     {"batch_norm 2-D no affine 13x5", 1, {{2, {13, 5, 1, 1}}}, b_bn_plain, E2},
+    /* 40 images of 16x16: two image splits per channel; 600 rows of 37 channels: three row
+       splits and two 32-channel tiles (the last one partial) */
+    {"batch_norm no affine 40x3x16x16 (two splits)", 1, {{4, {40, 3, 16, 16}}}, b_bn_plain, E2},
+    {"batch_norm 2-D 600x37 (row splits, channel tiles)", 1, {{2, {600, 37, 1, 1}}}, b_bn_plain, E2},
     {"batch_norm eval running stats", 3, {{4, {3, 5, 2, 3}}, {1, {5, 1, 1, 1}}, {1, {5, 1, 1, 1}}}, b_bn_eval, E2},
     {"spectral_norm train 6x3x3x3", 1, {{4, {6, 3, 3, 3}}}, b_sn, E2},
     {"spectral_norm eval", 1, {{4, {6, 3, 3, 3}}}, b_sn_eval, E2},
@@ -353,6 +358,7 @@ static const op_case cases[] = {
     {"seq_max_pool3 after relu (ties at 0)", 1, {{3, {3, 7, 5, 1}}}, b_max3_ties, E1},
     {"seq_batch_norm train affine 3x5x4", 3, {{3, {3, 5, 4, 1}}, {1, {4, 1, 1, 1}}, {1, {4, 1, 1, 1}}}, b_seq_bn_train, E2},
     {"seq_batch_norm masked (pads in the statistics)", 1, {{3, {3, 6, 5, 1}}}, b_seq_bn_masked, E2},
+    {"seq_batch_norm affine 5x130x40 (row splits, channel tiles)", 3, {{3, {5, 130, 40, 1}}, {1, {40, 1, 1, 1}}, {1, {40, 1, 1, 1}}}, b_seq_bn_affine, E2},
     {"seq_batch_norm eval running stats", 3, {{3, {2, 3, 4, 1}}, {1, {4, 1, 1, 1}}, {1, {4, 1, 1, 1}}}, b_seq_bn_eval, E2},
     {"seq_mean_pool lengths 6,3,1", 1, {{3, {3, 6, 5, 1}}}, b_mean_pool, E2},
     {"seq_mean_pool empty sequence", 1, {{3, {3, 6, 5, 1}}}, b_mean_pool0, E2},
