@@ -12,8 +12,8 @@
      conv2d (im2col + cuBLAS strided-batched GEMM, any stride/padding/groups; col2im by gather;
      depthwise convolutions by direct kernels),
      conv_transpose2d (the same three products, roles swapped), batch_norm (batch and running
-     statistics, one block per channel), spectral_norm (one power iteration in one block; sigma
-     comes back to the host for the backward, as on the CPU), upsample (nearest, bilinear),
+     statistics from per-channel partial sums over splits), spectral_norm (one power iteration; the backward
+     recomputes sigma from the saved u and v, so nothing comes back to the host), upsample (nearest, bilinear),
      avg_pool2, sum_hw, mixed and mixed_cols (softmax-weighted sums; alpha gradient from
      per-4096-element block partials added in block order),
      the sequence ops (channel-last (N, L, D), same node layout as src/ops_seq.c):
@@ -1291,9 +1291,29 @@ void fw_batch_norm(ng_node *n) {
 void bw_batch_norm(ng_node *n) { bn_backward_node(n, n->in[0]->shape.d[0], n->i[3], n->i[4]); }
 
 /* ---------------------------------------------------------------------------------------- */
-/* spectral norm: one block, fixed order (W is at most a few hundred thousand values)        */
+/* spectral norm: the two products W^T u and W v by many blocks (column threads, and one     */
+/* block per row with a fixed tree), norms and sigma in one block; no host round trip       */
 /* ---------------------------------------------------------------------------------------- */
 struct SnAux { ng_tensor *u, *v; }; /* = ng__sn_aux in src/ops_norm.c */
+/* wtu[i] = sum over o (in order) of u[o] W[o, i]: one thread per column, coalesced rows */
+__global__ void k_sn_wtu(const float *W, const float *u, double *wtu, int64_t NO, int64_t NI) {
+    GRID_LOOP(i, NI) {
+        double a = 0.0;
+        for (int64_t o = 0; o < NO; o++) a += (double)u[o] * W[o * NI + i];
+        wtu[i] = a;
+    }
+}
+/* wv[o] = sum over j of W[o, j] v[j]: one block per row, fixed tree */
+__global__ void k_sn_wv(const float *W, const float *v, double *wv, int64_t NO, int64_t NI) {
+    __shared__ double sh[256];
+    for (int64_t o = blockIdx.x; o < NO; o += gridDim.x) {
+        double a = 0.0;
+        for (int64_t j = threadIdx.x; j < NI; j += 256) a += (double)W[o * NI + j] * v[j];
+        a = block_sum(a, sh);
+        if (threadIdx.x == 0) wv[o] = a;
+    }
+}
+/* out = src / max(||src||, eps) (one block) */
 __device__ void sn_normalize(float *out, const double *src, int64_t n, double eps, double *sh) {
     double ss = 0.0;
     for (int64_t i = threadIdx.x; i < n; i += 256) ss += src[i] * src[i];
@@ -1302,56 +1322,63 @@ __device__ void sn_normalize(float *out, const double *src, int64_t n, double ep
     for (int64_t i = threadIdx.x; i < n; i += 256) out[i] = (float)(src[i] / nrm);
     __syncthreads();
 }
-__global__ void k_sn_fw(const float *W, float *u, float *v, float *u_s, float *v_s, double *wtu, double *wv, float *sigma_out,
-                        int64_t NO, int64_t NI, int update, double eps) {
-    __shared__ double sh[256];
-    if (update) {
-        for (int64_t i = threadIdx.x; i < NI; i += 256) {
-            double a = 0.0;
-            for (int64_t o = 0; o < NO; o++) a += (double)u[o] * W[o * NI + i];
-            wtu[i] = a;
-        }
-        __syncthreads();
-        sn_normalize(v, wtu, NI, eps, sh);
-    }
-    for (int64_t o = threadIdx.x; o < NO; o += 256) {
-        double a = 0.0;
-        for (int64_t j = 0; j < NI; j++) a += (double)W[o * NI + j] * v[j];
-        wv[o] = a;
-    }
-    __syncthreads();
-    if (update) sn_normalize(u, wv, NO, eps, sh);
+/* sigma = u^T (W v), rounded to float as the CPU keeps it; forward and backward share it, so
+   the backward recomputes exactly the forward's value */
+__device__ float sn_sigma(const float *u, const double *wv, int64_t NO, double *sh) {
     double s = 0.0;
     for (int64_t o = threadIdx.x; o < NO; o += 256) s += (double)u[o] * wv[o];
-    s = block_sum(s, sh);
+    return (float)block_sum(s, sh);
+}
+__global__ void k_sn_normalize(float *out, const double *src, int64_t n, double eps) {
+    __shared__ double sh[256];
+    sn_normalize(out, src, n, eps, sh);
+}
+/* one block: u = normalize(W v) when updating, sigma, copies of the u and v used */
+__global__ void k_sn_finish(float *u, const float *v, const double *wv, float *u_s, float *v_s, float *sigma_out, int64_t NO, int64_t NI,
+                            int update, double eps) {
+    __shared__ double sh[256];
+    if (update) sn_normalize(u, wv, NO, eps, sh);
+    float s = sn_sigma(u, wv, NO, sh);
     for (int64_t o = threadIdx.x; o < NO; o += 256) u_s[o] = u[o];
     for (int64_t i = threadIdx.x; i < NI; i += 256) v_s[i] = v[i];
-    if (threadIdx.x == 0) sigma_out[0] = (float)s;
+    if (threadIdx.x == 0) sigma_out[0] = s;
 }
 __global__ void k_div_dev(const float *W, float *y, const float *sigma, int64_t n) { GRID_LOOP(i, n) y[i] = W[i] / sigma[0]; }
+unsigned sn_row_blocks(int64_t NO) { return (unsigned)(NO < 65535 ? (NO > 0 ? NO : 1) : 65535); }
+/* The backward needs sigma: it recomputes it from the saved u and v (same kernels, same
+   value) instead of copying it to the host after every forward (a stream synchronisation
+   per spectral-norm layer). n->f[1] is therefore not set on the device. */
 void fw_spectral_norm(ng_node *n) {
     SnAux *aux = (SnAux *)n->aux;
     int64_t NO = n->i[0], NI = n->i[1];
+    int update = (int)n->i[2];
     if (aux->u->device != NG_CUDA || aux->v->device != NG_CUDA) { ng__cuda_op_fail(n, "u and v are on the host (move their group with ng_params_to_device)"); return; }
     float *u_s = (float *)n->saved, *v_s = u_s + NO;
     double *tmp = (double *)ng__cuda_scratch(n, 2 * (NO + NI) + 2);
     if (!tmp) return;
+    double *wv = tmp, *wtu = tmp + NO;
     float *sig = (float *)(tmp + NO + NI);
-    k_sn_fw<<<1, 256, 0, cu()->stream>>>(n->in[0]->data, aux->u->data, aux->v->data, u_s, v_s, tmp + NO, tmp, sig, NO, NI, (int)n->i[2], (double)n->f[0]);
+    if (update) {   /* v = normalize(W^T u) */
+        k_sn_wtu<<<blocks_for(NI), 256, 0, cu()->stream>>>(n->in[0]->data, aux->u->data, wtu, NO, NI);
+        k_sn_normalize<<<1, 256, 0, cu()->stream>>>(aux->v->data, wtu, NI, (double)n->f[0]);
+    }
+    k_sn_wv<<<sn_row_blocks(NO), 256, 0, cu()->stream>>>(n->in[0]->data, aux->v->data, wv, NO, NI);
+    k_sn_finish<<<1, 256, 0, cu()->stream>>>(aux->u->data, aux->v->data, wv, u_s, v_s, sig, NO, NI, update, (double)n->f[0]);
     k_div_dev<<<blocks_for(NO * NI), 256, 0, cu()->stream>>>(n->in[0]->data, n->out->data, sig, NO * NI);
-    /* the backward reads sigma from f[1], as on the CPU (one float back per forward) */
-    if (h_d2h(&n->f[1], sig, sizeof(float))) ng__cuda_op_fail(n, "sigma copy failed");
     launch_check(n);
 }
-__global__ void k_sn_dot(const float *g, const float *W, int64_t n, double *out) {
+/* one block: out[0] = sum(g W), out[1] = sigma (from the saved u and W v_s) */
+__global__ void k_sn_bw_scalars(const float *g, const float *W, const float *u_s, const double *wv, int64_t NO, int64_t n, double *out) {
     __shared__ double sh[256];
     double s = 0.0;
     for (int64_t i = threadIdx.x; i < n; i += 256) s += (double)g[i] * W[i];
     s = block_sum(s, sh);
-    if (threadIdx.x == 0) out[0] = s;
+    float sigma = sn_sigma(u_s, wv, NO, sh);
+    if (threadIdx.x == 0) { out[0] = s; out[1] = sigma; }
 }
-__global__ void k_sn_bw(const float *g, const float *u_s, const float *v_s, const double *dot, float *gw, int64_t NO, int64_t NI, double sigma) {
-    float inv_sigma = (float)(1.0 / sigma), coef = (float)(dot[0] / (sigma * sigma));
+__global__ void k_sn_bw(const float *g, const float *u_s, const float *v_s, const double *sc, float *gw, int64_t NO, int64_t NI) {
+    double sigma = sc[1];
+    float inv_sigma = (float)(1.0 / sigma), coef = (float)(sc[0] / (sigma * sigma));
     GRID_LOOP(i, NO * NI) {
         int64_t o = i / NI, j = i % NI;
         gw[i] += g[i] * inv_sigma - coef * u_s[o] * v_s[j];
@@ -1360,12 +1387,14 @@ __global__ void k_sn_bw(const float *g, const float *u_s, const float *v_s, cons
 void bw_spectral_norm(ng_node *n) {
     int64_t NO = n->i[0], NI = n->i[1];
     float *gw = ng__cuda_in_grad(n, 0);
-    const float *u_s = (const float *)n->saved, *v_s = u_s + NO;
+    const float *u_s = (const float *)n->saved, *v_s = u_s + NO, *W = n->in[0]->data;
     if (!gw) return;
-    double *dot = (double *)ng__cuda_scratch(n, 2);
-    if (!dot) return;
-    k_sn_dot<<<1, 256, 0, cu()->stream>>>(n->out->grad, n->in[0]->data, NO * NI, dot);
-    k_sn_bw<<<blocks_for(NO * NI), 256, 0, cu()->stream>>>(n->out->grad, u_s, v_s, dot, gw, NO, NI, (double)n->f[1]);
+    double *tmp = (double *)ng__cuda_scratch(n, 2 * (NO + 2));
+    if (!tmp) return;
+    double *wv = tmp, *sc = tmp + NO;
+    k_sn_wv<<<sn_row_blocks(NO), 256, 0, cu()->stream>>>(W, v_s, wv, NO, NI);
+    k_sn_bw_scalars<<<1, 256, 0, cu()->stream>>>(n->out->grad, W, u_s, wv, NO, NO * NI, sc);
+    k_sn_bw<<<blocks_for(NO * NI), 256, 0, cu()->stream>>>(n->out->grad, u_s, v_s, sc, gw, NO, NI);
     launch_check(n);
 }
 

@@ -202,6 +202,13 @@ static ng_tensor *b_sn(ng_ctx *c, ng_tensor **x) {
     for (k = 0; k < 27; k++) v[k] = (k % 2 ? 1.0f : -1.0f) / 5.196152f;
     return ng_spectral_norm(c, x[0], ng_tensor_from(c, ng_shape1(6), u), ng_tensor_from(c, ng_shape1(27), v), 1e-12f);
 }
+static ng_tensor *b_sn_big(ng_ctx *c, ng_tensor **x) { /* NO 270, NI 300: both above one block's 256 threads */
+    static float u[270], v[300];
+    int k;
+    for (k = 0; k < 270; k++) u[k] = (float)(k % 7 - 3) / 38.0f;
+    for (k = 0; k < 300; k++) v[k] = (float)(k % 5 - 2) / 24.5f;
+    return ng_spectral_norm(c, x[0], ng_tensor_from(c, ng_shape1(270), u), ng_tensor_from(c, ng_shape1(300), v), 1e-12f);
+}
 static ng_tensor *b_sn_eval(ng_ctx *c, ng_tensor **x) {
     ng_tensor *y;
     ng_ctx_set_training(c, 0);
@@ -336,6 +343,7 @@ static const op_case cases[] = {
     {"batch_norm 2-D 600x37 (row splits, channel tiles)", 1, {{2, {600, 37, 1, 1}}}, b_bn_plain, E2},
     {"batch_norm eval running stats", 3, {{4, {3, 5, 2, 3}}, {1, {5, 1, 1, 1}}, {1, {5, 1, 1, 1}}}, b_bn_eval, E2},
     {"spectral_norm train 6x3x3x3", 1, {{4, {6, 3, 3, 3}}}, b_sn, E2},
+    {"spectral_norm train 270x3x10x10", 1, {{4, {270, 3, 10, 10}}}, b_sn_big, E2},
     {"spectral_norm eval", 1, {{4, {6, 3, 3, 3}}}, b_sn_eval, E2},
     {"mixed K=4 row 1 3x5x7x9", 5, {{2, {2, 4, 1, 1}}, {4, {3, 5, 7, 9}}, {4, {3, 5, 7, 9}}, {4, {3, 5, 7, 9}}, {4, {3, 5, 7, 9}}}, b_mixed, E2},
     {"mixed K=1", 2, {{1, {1, 1, 1, 1}}, {3, {2, 3, 5, 1}}}, b_mixed1, E2},
