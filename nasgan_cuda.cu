@@ -52,6 +52,11 @@ struct CudaContext {
     size_t peak_bytes;
     void *work;            /* transient device buffer (im2col columns, partial sums), grown on demand */
     size_t work_bytes;
+    char *stage;           /* pinned host-to-device staging buffer: NG_CU_STAGE_SEGS segments */
+    cudaEvent_t stage_ev[4];  /* per segment: recorded behind the last copy that read it */
+    int stage_seg;         /* segment being filled */
+    size_t stage_used;     /* bytes used in it */
+    int stage_failed;      /* no pinned memory: plain synchronous copies */
     char info[320];
 };
 
@@ -148,7 +153,65 @@ void *h_malloc(size_t bytes) {
 void h_free(void *p) {
     if (p) cudaFree(p);
 }
-int h_h2d(void *d, const void *s, size_t b) { return NG_CU_CHECK(cudaMemcpyAsync(d, s, b, cudaMemcpyHostToDevice, cu()->stream)) || NG_CU_CHECK(cudaStreamSynchronize(cu()->stream)); }
+/* Host-to-device copies go through a pinned staging buffer and do not wait for the stream.
+   (A copy from pageable memory followed by a stream synchronisation made the host wait for
+   every queued kernel in the middle of a step: embedding ids, lengths, labels, dropout
+   masks, inputs; the GPU then idled while the host prepared the next ops.) The bytes are
+   copied into the staging buffer before the call returns, so the caller may reuse its
+   buffer at once, as with the synchronous copy. The buffer is a ring of segments; a segment
+   is refilled only after the event recorded behind its last copy has completed, so the host
+   waits only when the GPU is a whole ring of copies behind. */
+#define NG_CU_STAGE_SEGS 4
+#define NG_CU_STAGE_SEG_BYTES ((size_t)16 << 20)
+int stage_ready(CudaContext *c) {
+    if (c->stage) return 1;
+    if (c->stage_failed) return 0;
+    int ok = cudaHostAlloc((void **)&c->stage, NG_CU_STAGE_SEGS * NG_CU_STAGE_SEG_BYTES, cudaHostAllocDefault) == cudaSuccess;
+    for (int i = 0; ok && i < NG_CU_STAGE_SEGS; i++) ok = cudaEventCreateWithFlags(&c->stage_ev[i], cudaEventDisableTiming) == cudaSuccess;
+    if (!ok) {   /* keep working without it */
+        cudaGetLastError();
+        if (c->stage) cudaFreeHost(c->stage);
+        c->stage = NULL;
+        c->stage_failed = 1;
+        return 0;
+    }
+    c->stage_seg = 0;
+    c->stage_used = 0;
+    return 1;
+}
+/* b (at most a segment) bytes of staging space, waiting for the next segment's last copy when
+   the current one is full; NULL when there is no staging buffer or on error */
+char *stage_reserve(size_t b) {
+    CudaContext *c = cu();
+    if (b > NG_CU_STAGE_SEG_BYTES || !stage_ready(c)) return NULL;
+    if (c->stage_used + b > NG_CU_STAGE_SEG_BYTES) {
+        c->stage_seg = (c->stage_seg + 1) % NG_CU_STAGE_SEGS;
+        c->stage_used = 0;
+        if (NG_CU_CHECK(cudaEventSynchronize(c->stage_ev[c->stage_seg]))) return NULL;
+    }
+    return c->stage + (size_t)c->stage_seg * NG_CU_STAGE_SEG_BYTES + c->stage_used;
+}
+/* copy b bytes, just written at p = stage_reserve(b), to d (stream order) */
+int stage_commit(void *d, const char *p, size_t b) {
+    CudaContext *c = cu();
+    c->stage_used += (b + 255) & ~(size_t)255;
+    return NG_CU_CHECK(cudaMemcpyAsync(d, p, b, cudaMemcpyHostToDevice, c->stream)) ||
+           NG_CU_CHECK(cudaEventRecord(c->stage_ev[c->stage_seg], c->stream));
+}
+int h_h2d(void *d, const void *s, size_t b) {
+    const char *src = (const char *)s;
+    char *dst = (char *)d;
+    while (b > 0) {
+        size_t piece = b < NG_CU_STAGE_SEG_BYTES ? b : NG_CU_STAGE_SEG_BYTES;
+        char *p = stage_reserve(piece);
+        if (!p)   /* no staging buffer: pageable copy, then wait for it */
+            return NG_CU_CHECK(cudaMemcpyAsync(dst, src, b, cudaMemcpyHostToDevice, cu()->stream)) || NG_CU_CHECK(cudaStreamSynchronize(cu()->stream));
+        memcpy(p, src, piece);
+        if (stage_commit(dst, p, piece)) return 1;
+        src += piece; dst += piece; b -= piece;
+    }
+    return 0;
+}
 int h_d2h(void *d, const void *s, size_t b) { return NG_CU_CHECK(cudaMemcpyAsync(d, s, b, cudaMemcpyDeviceToHost, cu()->stream)) || NG_CU_CHECK(cudaStreamSynchronize(cu()->stream)); }
 int h_d2d(void *d, const void *s, size_t b) { return NG_CU_CHECK(cudaMemcpyAsync(d, s, b, cudaMemcpyDeviceToDevice, cu()->stream)); }
 int h_memset0(void *p, size_t b) { return NG_CU_CHECK(cudaMemsetAsync(p, 0, b, cu()->stream)); }
@@ -677,10 +740,12 @@ __global__ void k_mul_add(const float *a, const float *b, float *y, int64_t n) {
 /* The mask comes from the context RNG on the host, in the CPU's order: same masks as the CPU. */
 void fw_dropout(ng_node *n) {
     int64_t N = n->out->numel;
-    float *h = (float *)ng__cuda_host_scratch(n, (size_t)N * sizeof(float)), keep = 1.0f / (1.0f - n->f[0]);
+    size_t bytes = (size_t)N * sizeof(float);
+    char *st = stage_reserve(bytes);   /* drawn straight into the staging buffer when it fits */
+    float *h = st ? (float *)st : (float *)ng__cuda_host_scratch(n, bytes), keep = 1.0f / (1.0f - n->f[0]);
     if (!h) { ng__cuda_op_fail(n, "host arena exhausted"); return; }
     for (int64_t i = 0; i < N; i++) h[i] = ng_rng_uniform(&n->ctx->rng) < (double)n->f[0] ? 0.0f : keep;
-    if (h_h2d(n->saved, h, (size_t)N * sizeof(float))) { ng__cuda_op_fail(n, "mask copy failed"); return; }
+    if (st ? stage_commit(n->saved, st, bytes) : h_h2d(n->saved, h, bytes)) { ng__cuda_op_fail(n, "mask copy failed"); return; }
     k_mul<<<blocks_for(N), 256, 0, cu()->stream>>>(n->in[0]->data, (const float *)n->saved, n->out->data, N);
     launch_check(n);
 }
@@ -1672,25 +1737,30 @@ void fw_embedding(ng_node *n) {
     if (P > 0x7fffffffLL) { ng__cuda_op_fail(n, "more than 2^31 positions"); return; }
     /* host: count per row, prefix sums, stable placement */
     int32_t *cnt = (int32_t *)ng__cuda_host_scratch(n, (size_t)(V + 1) * sizeof(int32_t));
-    int32_t *hbuf = (int32_t *)ng__cuda_host_scratch(n, (size_t)(3 * P + 1) * sizeof(int32_t));
     EmbSaved *e = (EmbSaved *)ng__cuda_host_scratch(n, sizeof(EmbSaved));
-    if (!cnt || !hbuf || !e) { ng__cuda_op_fail(n, "host arena exhausted"); return; }
-    int32_t *order = hbuf, *seg_start = hbuf + P, *seg_row = hbuf + 2 * P + 1;
+    if (!cnt || !e) { ng__cuda_op_fail(n, "host arena exhausted"); return; }
     memset(cnt, 0, (size_t)(V + 1) * sizeof(int32_t));
     for (int64_t p = 0; p < P; p++) cnt[ids[p] + 1]++;
     int64_t U = 0;
+    for (int64_t v = 0; v < V; v++) U += cnt[v + 1] > 0;
+    /* one buffer, laid out as on the device: ids (P), order (P), seg_start (U + 1), seg_row (U);
+       built in the staging buffer when it fits, and sent with one asynchronous copy */
+    size_t bytes = (size_t)(2 * P + 2 * U + 1) * sizeof(int32_t);
+    char *st = stage_reserve(bytes);
+    int32_t *hbuf = st ? (int32_t *)st : (int32_t *)ng__cuda_host_scratch(n, bytes);
+    if (!hbuf) { ng__cuda_op_fail(n, "host arena exhausted"); return; }
+    int32_t *hids = hbuf, *order = hbuf + P, *seg_start = hbuf + 2 * P, *seg_row = hbuf + 2 * P + U + 1;
+    memcpy(hids, ids, (size_t)P * sizeof(int32_t));
+    U = 0;
     for (int64_t v = 0; v < V; v++) {
         if (cnt[v + 1] > 0) { seg_start[U] = cnt[v]; seg_row[U] = (int32_t)v; U++; }
         cnt[v + 1] += cnt[v];                  /* cnt[v]: first slot of row v */
     }
     seg_start[U] = (int32_t)P;
     for (int64_t p = 0; p < P; p++) order[cnt[ids[p]]++] = (int32_t)p;
-    /* device copies: ids (P), order (P), seg_start (U + 1), seg_row (U) */
     int32_t *d = (int32_t *)ng__cuda_scratch(n, 2 * P + 2 * U + 1);
     if (!d) return;
-    if (P > 0 && (h_h2d(d, ids, (size_t)P * sizeof(int32_t)) || h_h2d(d + P, order, (size_t)P * sizeof(int32_t)) ||
-                  h_h2d(d + 2 * P + U + 1, seg_row, (size_t)U * sizeof(int32_t)))) { ng__cuda_op_fail(n, "id copy failed"); return; }
-    if (h_h2d(d + 2 * P, seg_start, (size_t)(U + 1) * sizeof(int32_t))) { ng__cuda_op_fail(n, "id copy failed"); return; }
+    if (st ? stage_commit(d, st, bytes) : h_h2d(d, hbuf, bytes)) { ng__cuda_op_fail(n, "id copy failed"); return; }
     e->ids = d; e->order = d + P; e->seg_start = d + 2 * P; e->seg_row = d + 2 * P + U + 1; e->n_rows = U;
     n->saved = e;
     if (P * D > 0) k_emb_fw<<<blocks_for(P * D), 256, 0, cu()->stream>>>(n->in[0]->data, e->ids, n->out->data, P, D);
