@@ -24,7 +24,8 @@
      per-channel kernels with N*L rows, pads included), seq_mean_pool, seq_attention (QK^T and
      PV as strided-batched GEMMs per head; dropout multipliers drawn on the host by the
      wrapper, as the CPU does), seq_gru (input projections of all positions in one GEMM,
-     recurrent projection per step, true lengths; lengths read on the host by the wrapper).
+     recurrent projection per step, two launches a step; true lengths, read on the host by the
+     wrapper).
    Every op of NG_OP_LIST has a kernel.
    Fused: Adam, EMA (ng_cuda_adam_step, ng_cuda_ema_update).
 
@@ -347,6 +348,10 @@ __global__ void k_col_parts(T term, int64_t R, int64_t C, int64_t per, double *p
     if (ty == 0 && c < C) { part[(c * gridDim.y + sp) * 2] = sa[0][tx]; part[(c * gridDim.y + sp) * 2 + 1] = sb[0][tx]; }
 }
 int64_t chan_splits(int64_t N, int64_t S) { return S == 1 ? col_split(N).n : plane_split(N, S).n; }
+struct TermSum {
+    const float *x;
+    __device__ void operator()(int64_t i, int64_t, double &a, double &) const { a += x[i]; }
+};
 /* launch the partial sums of term over x viewed as (N, C, S), chan_splits(N, S) per channel;
    returns the split count */
 template <typename T>
@@ -370,21 +375,20 @@ __device__ inline double parts_total(const double *part, int64_t c, int64_t spli
     for (int64_t i = 0; i < splits; i++) s += part[(c * splits + i) * 2 + k];
     return s;
 }
-struct TermSum {
-    const float *x;
-    __device__ void operator()(int64_t i, int64_t, double &a, double &) const { a += x[i]; }
-};
 __global__ void k_colsum_finish(float *gb, const double *part, int64_t splits, int64_t cols) {
     GRID_LOOP(c, cols) gb[c] += (float)parts_total(part, c, splits, 0);
 }
-/* gb += the column sums of g (rows x cols) */
-void colsum_add(ng_node *n, float *gb, const float *g, int64_t rows, int64_t cols) {
+/* gb += the column sums of g (rows x cols); part: cols * col_split(rows).n * 2 doubles */
+void colsum_add_part(float *gb, const float *g, int64_t rows, int64_t cols, double *part) {
     if (cols <= 0 || rows <= 0) return;
-    double *part = (double *)workspace(n, (size_t)(cols * col_split(rows).n * 2) * sizeof(double));
-    if (!part) return;
     TermSum t; t.x = g;
     int64_t splits = chan_parts(t, rows, cols, 1, part);
     k_colsum_finish<<<blocks_for(cols), 256, 0, cu()->stream>>>(gb, part, splits, cols);
+}
+void colsum_add(ng_node *n, float *gb, const float *g, int64_t rows, int64_t cols) {
+    if (cols <= 0 || rows <= 0) return;
+    double *part = (double *)workspace(n, (size_t)(cols * col_split(rows).n * 2) * sizeof(double));
+    if (part) colsum_add_part(gb, g, rows, cols, part);
 }
 __global__ void k_add_inplace(float *y, const float *x, int64_t n) { GRID_LOOP(i, n) y[i] += x[i]; }
 
@@ -2042,41 +2046,36 @@ void bw_seq_attention(ng_node *n) {
 }
 
 /* seq_gru, one direction over true lengths. Input projections for all positions in one GEMM;
-   per step s: previous states gathered (k_gru_prep), recurrent projection by one GEMM, then
-   the cell (k_gru_cell). Steps run up to the longest sequence (later steps touch nothing).
+   per step s two launches: the recurrent projection hh = h_prev W_hh^T (one GEMM; skipped at
+   the first step, where h_prev = 0) and the cell (k_gru_cell), which adds b_hh itself and
+   writes the new state both to Y and, in place, to hp, the next step's GEMM input. Steps run
+   up to the longest sequence (later steps touch nothing; hp rows of finished sequences keep
+   their last state and only feed hh rows nobody reads).
    saved: GruSaved (= ng__gru_saved in src/ops_seq.c); len_dev set here. */
 struct GruSaved { int64_t *len; float *gates; int64_t *len_dev; };
 __device__ inline int64_t gru_pos(int64_t s, int64_t len, int rev) { return s >= len ? -1 : rev ? len - 1 - s : s; }
-/* hh[b, :] = b_hh; hp[b, :] = state before step s (0 at the first step or past the end) */
-__global__ void k_gru_prep(const float *Y, const float *bhh, const int64_t *len, float *hp, float *hh, int64_t N, int64_t L, int64_t H,
-                           int64_t s, int rev) {
-    int64_t G = 3 * H;
-    GRID_LOOP(i, N * G) {
-        int64_t b = i / G, j = i % G;
-        hh[i] = bhh[j];
-        if (j < H) {
-            int64_t t = gru_pos(s, len[b], rev), tp = rev ? t + 1 : t - 1;
-            hp[b * H + j] = t < 0 || s == 0 ? 0.0f : Y[(b * L + tp) * H + j];
-        }
-    }
-}
-__global__ void k_gru_cell(const float *xp, const float *hh, const float *hp, const int64_t *len, float *gates, float *Y, int64_t N,
-                           int64_t L, int64_t H, int64_t s, int rev) {
+__global__ void k_gru_cell(const float *xp, const float *hh, const float *bhh, float *hp, const int64_t *len, float *gates, float *Y,
+                           int64_t N, int64_t L, int64_t H, int64_t s, int rev) {
     int64_t G = 3 * H;
     GRID_LOOP(i, N * H) {
         int64_t b = i / H, j = i % H, t = gru_pos(s, len[b], rev);
         if (t < 0) continue;
         const float *a = xp + (b * L + t) * G, *c = hh + b * G;
         float *gt = gates + (b * L + t) * 4 * H;
-        float r = ng__sigmoidf(a[j] + c[j]), z = ng__sigmoidf(a[H + j] + c[H + j]);
-        float nn = tanhf(a[2 * H + j] + r * c[2 * H + j]);
-        gt[j] = r; gt[H + j] = z; gt[2 * H + j] = nn; gt[3 * H + j] = c[2 * H + j];
-        Y[(b * L + t) * H + j] = (1.0f - z) * nn + z * hp[b * H + j];
+        float cr = (s == 0 ? 0.0f : c[j]) + bhh[j], cz = (s == 0 ? 0.0f : c[H + j]) + bhh[H + j];
+        float cn = (s == 0 ? 0.0f : c[2 * H + j]) + bhh[2 * H + j];
+        float r = ng__sigmoidf(a[j] + cr), z = ng__sigmoidf(a[H + j] + cz);
+        float nn = tanhf(a[2 * H + j] + r * cn);
+        gt[j] = r; gt[H + j] = z; gt[2 * H + j] = nn; gt[3 * H + j] = cn;
+        float h = (1.0f - z) * nn + z * hp[i];
+        Y[(b * L + t) * H + j] = h;
+        hp[i] = h;
     }
 }
 /* one step of backpropagation through time (the CPU's formulas); dh carries the state
-   gradient, dxp (0 at pads) and dhh (0 for finished sequences) collect the pre-activation
-   gradients, hp gets the previous state for the W_hh gradient */
+   gradient, dxp (0 at pads) and dhh (this step's slice, 0 for finished sequences) collect
+   the pre-activation gradients, hp (this step's slice) gets the previous state for the W_hh
+   gradient */
 __global__ void k_gru_cell_bw(const float *gates, const float *Y, const float *g, const int64_t *len, float *dxp, float *dhh, float *dh,
                               float *hp, int64_t N, int64_t L, int64_t H, int64_t s, int rev) {
     int64_t G = 3 * H;
@@ -2120,15 +2119,19 @@ void fw_seq_gru(ng_node *n) {
     }
     float *xp = ng__cuda_scratch(n, N * L * G), *hp = ng__cuda_scratch(n, N * H), *hh = ng__cuda_scratch(n, N * G);
     if (!xp || !hp || !hh) return;
+    if (h_memset0(hp, (size_t)(N * H) * sizeof(float))) { ng__cuda_op_fail(n, "memset failed"); return; }
     k_fill_rows<<<blocks_for(N * L * G), 256, 0, cu()->stream>>>(xp, n->in[4]->data, N * L, G);
     sgemm_rm(n, 0, 1, N * L, G, In, 1.0f, x->data, In, n->in[2]->data, In, 1.0f, xp, G);     /* x W_ih^T + b_ih */
     for (int64_t s = 0; s < S; s++) {
-        k_gru_prep<<<blocks_for(N * G), 256, 0, cu()->stream>>>(Y, n->in[5]->data, sv->len_dev, hp, hh, N, L, H, s, rev);
-        sgemm_rm(n, 0, 1, N, G, H, 1.0f, hp, H, n->in[3]->data, H, 1.0f, hh, G);              /* h W_hh^T + b_hh */
-        k_gru_cell<<<blocks_for(N * H), 256, 0, cu()->stream>>>(xp, hh, hp, sv->len_dev, sv->gates, Y, N, L, H, s, rev);
+        if (s > 0) sgemm_rm(n, 0, 1, N, G, H, 1.0f, hp, H, n->in[3]->data, H, 0.0f, hh, G);   /* h W_hh^T */
+        k_gru_cell<<<blocks_for(N * H), 256, 0, cu()->stream>>>(xp, hh, n->in[5]->data, hp, sv->len_dev, sv->gates, Y, N, L, H, s, rev);
     }
     launch_check(n);
 }
+/* Backward: per step the cell and dh += dHh W_hh (two launches). Each step's dHh and h_prev go
+   to their own slice of the backend workspace, so the W_hh and b_hh gradients are one GEMM
+   and one column sum over all steps after the loop (before: a GEMM and a column sum per
+   step). */
 void bw_seq_gru(ng_node *n) {
     const GruSaved *sv = (const GruSaved *)n->saved;
     ng_tensor *x = n->in[0];
@@ -2139,19 +2142,26 @@ void bw_seq_gru(ng_node *n) {
     int rev = (int)n->i[0];
     int64_t S = gru_steps(sv, N);
     if (S == 0 || H == 0 || !sv->len_dev) return;
-    float *dxp = ng__cuda_scratch(n, N * L * G), *dh = ng__cuda_scratch(n, N * H), *hp = ng__cuda_scratch(n, N * H);
-    float *dhh = ng__cuda_scratch(n, N * G);
-    if (!dxp || !dh || !hp || !dhh) return;
+    float *dxp = ng__cuda_scratch(n, N * L * G), *dh = ng__cuda_scratch(n, N * H);
+    if (!dxp || !dh) return;
     if (h_memset0(dxp, (size_t)(N * L * G) * sizeof(float)) || h_memset0(dh, (size_t)(N * H) * sizeof(float))) {
         ng__cuda_op_fail(n, "memset failed");
         return;
     }
+    /* workspace: dHh (S N x G), h_prev (S N x H), then the b_hh column-sum partials */
+    int64_t SN = S * N;
+    size_t fl = (size_t)(SN * (G + H)), parts = (size_t)(G * col_split(SN).n * 2);
+    float *dhh = (float *)workspace(n, ((fl + 1) / 2) * sizeof(double) + parts * sizeof(double));
+    if (!dhh) return;
+    float *hp = dhh + SN * G;
+    double *part = (double *)dhh + (fl + 1) / 2;
     for (int64_t s = S - 1; s >= 0; s--) {
-        k_gru_cell_bw<<<blocks_for(N * H), 256, 0, cu()->stream>>>(sv->gates, Y, g, sv->len_dev, dxp, dhh, dh, hp, N, L, H, s, rev);
-        sgemm_rm(n, 0, 0, N, H, G, 1.0f, dhh, G, whh, H, 1.0f, dh, H);                       /* dh += dHh W_hh */
-        if (gwhh) sgemm_rm(n, 1, 0, G, H, N, 1.0f, dhh, G, hp, H, 1.0f, gwhh, H);              /* += dHh^T h_prev */
-        if (gbhh) colsum_add(n, gbhh, dhh, N, G);
+        k_gru_cell_bw<<<blocks_for(N * H), 256, 0, cu()->stream>>>(sv->gates, Y, g, sv->len_dev, dxp, dhh + s * N * G, dh, hp + s * N * H, N, L,
+                                                                   H, s, rev);
+        if (s > 0) sgemm_rm(n, 0, 0, N, H, G, 1.0f, dhh + s * N * G, G, whh, H, 1.0f, dh, H);   /* dh += dHh W_hh */
     }
+    if (gwhh) sgemm_rm(n, 1, 0, G, H, SN, 1.0f, dhh, G, hp, H, 1.0f, gwhh, H);                 /* += dHh^T h_prev, all steps */
+    if (gbhh) colsum_add_part(gbhh, dhh, SN, G, part);
     if (gx && In > 0) sgemm_rm(n, 0, 0, N * L, In, G, 1.0f, dxp, G, n->in[2]->data, In, 1.0f, gx, In);
     if (gwih && In > 0) sgemm_rm(n, 1, 0, G, In, N * L, 1.0f, dxp, G, x->data, In, 1.0f, gwih, In);
     if (gbih) colsum_add(n, gbih, dxp, N * L, G);
