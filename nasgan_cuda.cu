@@ -1969,17 +1969,63 @@ void bw_seq_mean_pool(ng_node *n) {
    per head, batched over sequences: head h of sequence b reads columns h*d.. of rows b*L..);
    a row kernel replaces padded keys' scores, takes the softmax in place (saved) and writes the
    applied weights W = qmask * P * dropout; out_h = W V_h by strided-batched GEMMs. */
+/* Row kernels: the T = blockDim.x threads of a block row (threadIdx.y) share one score row
+   of L (coalesced; before: one thread per row, a stride-L walk), with fixed-tree max and
+   sums in shared memory. Every thread of the block takes part in every reduction, so rows
+   are visited in block-uniform groups and `on` marks the threads past the last row. */
+__device__ float rows_max(float v, float *sh) {
+    int T = blockDim.x, x = threadIdx.x, base = threadIdx.y * T;
+    sh[base + x] = v;
+    __syncthreads();
+    for (int w = T / 2; w > 0; w >>= 1) {
+        if (x < w) sh[base + x] = fmaxf(sh[base + x], sh[base + x + w]);
+        __syncthreads();
+    }
+    float r = sh[base];
+    __syncthreads();
+    return r;
+}
+__device__ double rows_sum(double v, double *sh) {
+    int T = blockDim.x, x = threadIdx.x, base = threadIdx.y * T;
+    sh[base + x] = v;
+    __syncthreads();
+    for (int w = T / 2; w > 0; w >>= 1) {
+        if (x < w) sh[base + x] += sh[base + x + w];
+        __syncthreads();
+    }
+    double r = sh[base];
+    __syncthreads();
+    return r;
+}
+/* scores of padded keys -> -1e10, softmax in place (saved; the CPU's arithmetic: float max,
+   double exp sum), W = qmask * P * dropout */
 __global__ void k_attn_rows_fw(float *Ps, float *W, const float *m, const float *dm, int64_t NH, int64_t heads, int64_t L) {
-    GRID_LOOP(r, NH * L) {
-        int64_t nh = r / L, i = r % L, b = nh / heads;
+    __shared__ float shf[256];
+    __shared__ double shd[256];
+    for (int64_t r0 = (int64_t)blockIdx.x * blockDim.y; r0 < NH * L; r0 += (int64_t)gridDim.x * blockDim.y) {
+        int64_t r = r0 + threadIdx.y;
+        bool on = r < NH * L;
+        int64_t i = on ? r % L : 0, b = on ? (r / L) / heads : 0;
         const float *mb = m + b * L;
-        float *row = Ps + r * L, *w = W + r * L;
-        for (int64_t j = 0; j < L; j++) if (mb[j] == 0.0f) row[j] = -1e10f;
-        softmax_row(row, row, L, 1, 0);
-        for (int64_t j = 0; j < L; j++) {
-            float pv = mb[i] != 0.0f ? row[j] : 0.0f;
-            w[j] = dm ? pv * dm[r * L + j] : pv;
-        }
+        float *row = Ps + (on ? r : 0) * L, *w = W + (on ? r : 0) * L;
+        float mx = -INFINITY;
+        if (on)
+            for (int64_t j = threadIdx.x; j < L; j += blockDim.x) {
+                float v = mb[j] == 0.0f ? -1e10f : row[j];
+                row[j] = v;
+                mx = fmaxf(mx, v);
+            }
+        mx = rows_max(mx, shf);
+        double sum = 0.0;
+        if (on) for (int64_t j = threadIdx.x; j < L; j += blockDim.x) sum += exp((double)(row[j] - mx));
+        sum = rows_sum(sum, shd);
+        if (on)
+            for (int64_t j = threadIdx.x; j < L; j += blockDim.x) {
+                float p = (float)(exp((double)(row[j] - mx)) / sum);
+                float pv = mb[i] != 0.0f ? p : 0.0f;
+                row[j] = p;
+                w[j] = dm ? pv * dm[r * L + j] : pv;
+            }
     }
 }
 /* W from the saved softmax (backward) */
@@ -1992,15 +2038,23 @@ __global__ void k_attn_weights(const float *Ps, float *W, const float *m, const 
 }
 /* dS row: 0 for padded queries; dP *= dropout; dS = P (dP - sum(dP P)), 0 at padded keys */
 __global__ void k_attn_rows_bw(float *dS, const float *Ps, const float *m, const float *dm, int64_t NH, int64_t heads, int64_t L) {
-    GRID_LOOP(r, NH * L) {
-        int64_t i = r % L, b = (r / L) / heads;
-        const float *mb = m + b * L, *pr = Ps + r * L;
-        float *row = dS + r * L;
-        if (mb[i] == 0.0f) { for (int64_t j = 0; j < L; j++) row[j] = 0.0f; continue; }
-        if (dm) for (int64_t j = 0; j < L; j++) row[j] *= dm[r * L + j];
+    __shared__ double shd[256];
+    for (int64_t r0 = (int64_t)blockIdx.x * blockDim.y; r0 < NH * L; r0 += (int64_t)gridDim.x * blockDim.y) {
+        int64_t r = r0 + threadIdx.y;
+        bool on = r < NH * L;
+        int64_t i = on ? r % L : 0, b = on ? (r / L) / heads : 0;
+        const float *mb = m + b * L, *pr = Ps + (on ? r : 0) * L;
+        float *row = dS + (on ? r : 0) * L;
+        bool live = on && mb[i] != 0.0f;
         double dot = 0.0;
-        for (int64_t j = 0; j < L; j++) dot += (double)row[j] * pr[j];
-        for (int64_t j = 0; j < L; j++) row[j] = mb[j] != 0.0f ? pr[j] * (row[j] - (float)dot) : 0.0f;
+        if (live)
+            for (int64_t j = threadIdx.x; j < L; j += blockDim.x) {
+                if (dm) row[j] *= dm[r * L + j];
+                dot += (double)row[j] * pr[j];
+            }
+        dot = rows_sum(dot, shd);
+        if (on)
+            for (int64_t j = threadIdx.x; j < L; j += blockDim.x) row[j] = live && mb[j] != 0.0f ? pr[j] * (row[j] - (float)dot) : 0.0f;
     }
 }
 void fw_seq_attention(ng_node *n) {
@@ -2013,7 +2067,8 @@ void fw_seq_attention(ng_node *n) {
     if (!W) return;
     for (int64_t h = 0; h < heads; h++)   /* S_bh = scale Q_bh K_bh^T */
         sgemm_rm_batched(n, 0, 1, L, L, d, scale, Q + h * d, H, LH, K + h * d, H, LH, 0.0f, Ps + h * LL, L, hLL, N);
-    k_attn_rows_fw<<<blocks_for(NH * L, 128), 128, 0, cu()->stream>>>(Ps, W, m, dm, NH, heads, L);
+    RowGrid rg = row_grid(NH * L, L);
+    k_attn_rows_fw<<<rg.grid, rg.block, 0, cu()->stream>>>(Ps, W, m, dm, NH, heads, L);
     for (int64_t h = 0; h < heads; h++)   /* Y_bh = W_bh V_bh */
         sgemm_rm_batched(n, 0, 0, L, d, L, 1.0f, W + h * LL, L, hLL, V + h * d, H, LH, 0.0f, Y + h * d, H, LH, N);
     launch_check(n);
@@ -2036,7 +2091,8 @@ void bw_seq_attention(ng_node *n) {
     if (gq || gk) {
         for (int64_t h = 0; h < heads; h++)   /* dW_bh = dO_bh V_bh^T */
             sgemm_rm_batched(n, 0, 1, L, L, d, 1.0f, G + h * d, H, LH, V + h * d, H, LH, 0.0f, dS + h * LL, L, hLL, N);
-        k_attn_rows_bw<<<blocks_for(NH * L, 128), 128, 0, cu()->stream>>>(dS, Ps, m, dm, NH, heads, L);
+        RowGrid rg = row_grid(NH * L, L);
+        k_attn_rows_bw<<<rg.grid, rg.block, 0, cu()->stream>>>(dS, Ps, m, dm, NH, heads, L);
         for (int64_t h = 0; h < heads; h++) {
             if (gq) sgemm_rm_batched(n, 0, 0, L, d, L, scale, dS + h * LL, L, hLL, K + h * d, H, LH, 1.0f, gq + h * d, H, LH, N);
             if (gk) sgemm_rm_batched(n, 1, 0, L, d, L, scale, dS + h * LL, L, hLL, Q + h * d, H, LH, 1.0f, gk + h * d, H, LH, N);

@@ -262,6 +262,8 @@ static ng_tensor *b_mean_pool0(ng_ctx *c, ng_tensor **x) { /* an empty sequence:
 }
 static ng_tensor *b_attn2(ng_ctx *c, ng_tensor **x) { return ng_seq_attention(c, x[0], x[1], x[2], seq_lengths_mask(c, len_6_4_1, 3, 6), 2, 0.0f); }
 static ng_tensor *b_attn3_drop(ng_ctx *c, ng_tensor **x) { return ng_seq_attention(c, x[0], x[1], x[2], seq_lengths_mask(c, len_6_4_1, 3, 6), 3, 0.25f); }
+static const int32_t len_200[1] = {200};
+static ng_tensor *b_attn_long(ng_ctx *c, ng_tensor **x) { return ng_seq_attention(c, x[0], x[1], x[2], seq_lengths_mask(c, len_200, 1, 260), 1, 0.0f); }
 static ng_tensor *b_attn1(ng_ctx *c, ng_tensor **x) { return ng_seq_attention(c, x[0], x[1], x[2], seq_lengths_mask(c, len_5_3, 2, 5), 1, 0.0f); }
 static ng_tensor *b_gru_fw(ng_ctx *c, ng_tensor **x) { return ng_seq_gru(c, x[0], seq_lengths_mask(c, len_6_3_1, 3, 6), x[1], x[2], x[3], x[4], 0); }
 static ng_tensor *b_gru_rev(ng_ctx *c, ng_tensor **x) { return ng_seq_gru(c, x[0], seq_lengths_mask(c, len_5_6_0_2, 4, 6), x[1], x[2], x[3], x[4], 1); }
@@ -372,6 +374,8 @@ static const op_case cases[] = {
     {"seq_mean_pool empty sequence", 1, {{3, {3, 6, 5, 1}}}, b_mean_pool0, E2},
     {"seq_attention heads 2 3x6x8 lengths 6,4,1", 3, {{3, {3, 6, 8, 1}}, {3, {3, 6, 8, 1}}, {3, {3, 6, 8, 1}}}, b_attn2, E3},
     {"seq_attention heads 3 dropout 0.25 3x6x9", 3, {{3, {3, 6, 9, 1}}, {3, {3, 6, 9, 1}}, {3, {3, 6, 9, 1}}}, b_attn3_drop, E3},
+    /* score rows longer than a block (256 threads): each thread takes two keys */
+    {"seq_attention long L=260 heads 1 1x260x3 length 200", 3, {{3, {1, 260, 3, 1}}, {3, {1, 260, 3, 1}}, {3, {1, 260, 3, 1}}}, b_attn_long, E3},
     {"seq_attention heads 1 2x5x3", 3, {{3, {2, 5, 3, 1}}, {3, {2, 5, 3, 1}}, {3, {2, 5, 3, 1}}}, b_attn1, E3},
     {"seq_gru forward 3x6x4 H5 lengths 6,3,1", 5, {{3, {3, 6, 4, 1}}, {2, {15, 4, 1, 1}}, {2, {15, 5, 1, 1}}, {1, {15, 1, 1, 1}}, {1, {15, 1, 1, 1}}}, b_gru_fw, E3},
     {"seq_gru reverse 4x6x3 H4 lengths 5,6,0,2", 5, {{3, {4, 6, 3, 1}}, {2, {12, 3, 1, 1}}, {2, {12, 4, 1, 1}}, {1, {12, 1, 1, 1}}, {1, {12, 1, 1, 1}}}, b_gru_rev, E3},
