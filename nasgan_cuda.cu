@@ -286,6 +286,32 @@ __device__ double block_sum(double v, double *sh) {
     return r;
 }
 
+/* max / sum of v over the T = blockDim.x threads of each block row (threadIdx.y) of a row
+   launch, fixed tree; every thread of the block must call them */
+__device__ float rows_max(float v, float *sh) {
+    int T = blockDim.x, x = threadIdx.x, base = threadIdx.y * T;
+    sh[base + x] = v;
+    __syncthreads();
+    for (int w = T / 2; w > 0; w >>= 1) {
+        if (x < w) sh[base + x] = fmaxf(sh[base + x], sh[base + x + w]);
+        __syncthreads();
+    }
+    float r = sh[base];
+    __syncthreads();
+    return r;
+}
+__device__ double rows_sum(double v, double *sh) {
+    int T = blockDim.x, x = threadIdx.x, base = threadIdx.y * T;
+    sh[base + x] = v;
+    __syncthreads();
+    for (int w = T / 2; w > 0; w >>= 1) {
+        if (x < w) sh[base + x] += sh[base + x + w];
+        __syncthreads();
+    }
+    double r = sh[base];
+    __syncthreads();
+    return r;
+}
 /* ---- per-channel sums without atomics ----
    Two layouts: planes (N, C, S) with S > 1 (NCHW activations) and columns (R, C) (channel
    last: sequences, 2-D batch norm, bias gradients). A first kernel writes partial sums in
@@ -1478,50 +1504,76 @@ __device__ void up_lin(int64_t d, int64_t in, int64_t *i0, int64_t *i1, float *l
     *l1 = src - (float)*i0;
     *l0 = 1.0f - *l1;
 }
+/* one output row per block row: the row's source rows and weights once per row */
 __global__ void k_up_fw(const float *x, float *y, int64_t planes, int64_t H, int64_t W, int mode) {
-    GRID_LOOP(i, planes * 4 * H * W) {
-        int64_t j = i % (2 * W), r = (i / (2 * W)) % (2 * H), p = i / (4 * H * W);
-        const float *xp = x + p * H * W;
-        if (mode == 0) { y[i] = xp[(r / 2) * W + j / 2]; continue; }
-        int64_t a0, a1, b0, b1;
-        float h0, h1, w0, w1;
-        up_lin(r, H, &a0, &a1, &h0, &h1);
-        up_lin(j, W, &b0, &b1, &w0, &w1);
-        const float *r0 = xp + a0 * W, *r1 = xp + a1 * W;
-        y[i] = (r0[b0] * w0 + r0[b1] * w1) * h0 + (r1[b0] * w0 + r1[b1] * w1) * h1;
-    }
-}
-__global__ void k_up_bw(const float *g, float *gx, int64_t planes, int64_t H, int64_t W, int mode) {
-    GRID_LOOP(i, planes * H * W) {
-        int64_t iw = i % W, ih = (i / W) % H, p = i / (H * W);
-        const float *gp = g + p * 4 * H * W;
+    ROW_LOOP(row, planes * 2 * H) {
+        int64_t r = row % (2 * H);
+        const float *xp = x + (row / (2 * H)) * H * W;
+        float *yr = y + row * 2 * W;
         if (mode == 0) {
-            const float *r0 = gp + 2 * ih * 2 * W, *r1 = r0 + 2 * W;
-            gx[i] += (r0[2 * iw] + r0[2 * iw + 1]) + (r1[2 * iw] + r1[2 * iw + 1]);
+            const float *xr = xp + (r / 2) * W;
+            COL_LOOP(j, 2 * W) yr[j] = xr[j / 2];
             continue;
         }
-        float s = 0.0f;
-        int64_t rlo = 2 * ih - 2 < 0 ? 0 : 2 * ih - 2, rhi = 2 * ih + 3 > 2 * H - 1 ? 2 * H - 1 : 2 * ih + 3;
-        int64_t clo = 2 * iw - 2 < 0 ? 0 : 2 * iw - 2, chi = 2 * iw + 3 > 2 * W - 1 ? 2 * W - 1 : 2 * iw + 3;
-        for (int64_t r = rlo; r <= rhi; r++) {
-            int64_t a0, a1; float h0, h1;
-            up_lin(r, H, &a0, &a1, &h0, &h1);
-            float hw = (a0 == ih ? h0 : 0.0f) + (a1 == ih ? h1 : 0.0f);
-            if (hw == 0.0f) continue;
-            for (int64_t c = clo; c <= chi; c++) {
-                int64_t b0, b1; float w0, w1;
-                up_lin(c, W, &b0, &b1, &w0, &w1);
-                float ww = (b0 == iw ? w0 : 0.0f) + (b1 == iw ? w1 : 0.0f);
-                if (ww != 0.0f) s += hw * ww * gp[r * 2 * W + c];
-            }
+        int64_t a0, a1;
+        float h0, h1;
+        up_lin(r, H, &a0, &a1, &h0, &h1);
+        const float *r0 = xp + a0 * W, *r1 = xp + a1 * W;
+        COL_LOOP(j, 2 * W) {
+            int64_t b0, b1;
+            float w0, w1;
+            up_lin(j, W, &b0, &b1, &w0, &w1);
+            yr[j] = (r0[b0] * w0 + r0[b1] * w1) * h0 + (r1[b0] * w0 + r1[b1] * w1) * h1;
         }
-        gx[i] += s;
+    }
+}
+/* weight with which output index d (0..2 in - 1) reads input index i (0 if it does not) */
+__device__ inline float up_weight(int64_t d, int64_t in, int64_t i) {
+    if (d < 0 || d > 2 * in - 1) return 0.0f;
+    int64_t i0, i1;
+    float l0, l1;
+    up_lin(d, in, &i0, &i1, &l0, &l1);
+    return (i0 == i ? l0 : 0.0f) + (i1 == i ? l1 : 0.0f);
+}
+/* gather per input pixel over the output rows 2 ih - 2 .. 2 ih + 3 and columns likewise (in
+   that order, zero weights skipped); the row weights once per row, the column weights once
+   per pixel (before: both recomputed for each of the 36 pairs) */
+__global__ void k_up_bw(const float *g, float *gx, int64_t planes, int64_t H, int64_t W, int mode) {
+    ROW_LOOP(row, planes * H) {
+        int64_t ih = row % H;
+        const float *gp = g + (row / H) * 4 * H * W;
+        float *xr = gx + row * W;
+        if (mode == 0) {
+            const float *r0 = gp + 2 * ih * 2 * W, *r1 = r0 + 2 * W;
+            COL_LOOP(iw, W) xr[iw] += (r0[2 * iw] + r0[2 * iw + 1]) + (r1[2 * iw] + r1[2 * iw + 1]);
+            continue;
+        }
+        float hw[6];
+#pragma unroll
+        for (int a = 0; a < 6; a++) hw[a] = up_weight(2 * ih - 2 + a, H, ih);
+        COL_LOOP(iw, W) {
+            float ww[6];
+#pragma unroll
+            for (int a = 0; a < 6; a++) ww[a] = up_weight(2 * iw - 2 + a, W, iw);
+            float s = 0.0f;
+#pragma unroll
+            for (int a = 0; a < 6; a++) {
+                if (hw[a] == 0.0f) continue;
+                int64_t base = (2 * ih - 2 + a) * 2 * W + 2 * iw - 2;
+#pragma unroll
+                for (int c = 0; c < 6; c++)
+                    if (ww[c] != 0.0f) s += hw[a] * ww[c] * gp[base + c];
+            }
+            xr[iw] += s;
+        }
     }
 }
 void fw_upsample(ng_node *n) {
     const ng_shape *s = &n->in[0]->shape;
     int64_t planes = s->d[0] * s->d[1], H = s->d[2], W = s->d[3];
-    k_up_fw<<<blocks_for(planes * 4 * H * W), 256, 0, cu()->stream>>>(n->in[0]->data, n->out->data, planes, H, W, (int)n->i[0]);
+    if (planes * H * W == 0) return;
+    RowGrid rg = row_grid(planes * 2 * H, 2 * W);
+    k_up_fw<<<rg.grid, rg.block, 0, cu()->stream>>>(n->in[0]->data, n->out->data, planes, H, W, (int)n->i[0]);
     launch_check(n);
 }
 void bw_upsample(ng_node *n) {
@@ -1529,56 +1581,77 @@ void bw_upsample(ng_node *n) {
     int64_t planes = s->d[0] * s->d[1], H = s->d[2], W = s->d[3];
     float *gx = ng__cuda_in_grad(n, 0);
     if (!gx) return;
-    k_up_bw<<<blocks_for(planes * H * W), 256, 0, cu()->stream>>>(n->out->grad, gx, planes, H, W, (int)n->i[0]);
+    if (planes * H * W == 0) return;
+    RowGrid rg = row_grid(planes * H, W);
+    k_up_bw<<<rg.grid, rg.block, 0, cu()->stream>>>(n->out->grad, gx, planes, H, W, (int)n->i[0]);
     launch_check(n);
 }
 __global__ void k_pool_fw(const float *x, float *y, int64_t planes, int64_t H, int64_t W) {
     int64_t Ho = H / 2, Wo = W / 2;
-    GRID_LOOP(i, planes * Ho * Wo) {
-        int64_t j = i % Wo, r = (i / Wo) % Ho, p = i / (Ho * Wo);
-        const float *r0 = x + p * H * W + 2 * r * W, *r1 = r0 + W;
-        y[i] = (r0[2 * j] + r0[2 * j + 1] + r1[2 * j] + r1[2 * j + 1]) / 4.0f;
+    ROW_LOOP(row, planes * Ho) {
+        const float *r0 = x + (row / Ho) * H * W + 2 * (row % Ho) * W, *r1 = r0 + W;
+        float *yr = y + row * Wo;
+        COL_LOOP(j, Wo) yr[j] = (r0[2 * j] + r0[2 * j + 1] + r1[2 * j] + r1[2 * j + 1]) / 4.0f;
     }
 }
 __global__ void k_pool_bw(const float *g, float *gx, int64_t planes, int64_t H, int64_t W) {
     int64_t Ho = H / 2, Wo = W / 2;
-    GRID_LOOP(i, planes * H * W) {
-        int64_t iw = i % W, ih = (i / W) % H, p = i / (H * W);
-        if (ih / 2 < Ho && iw / 2 < Wo) gx[i] += g[(p * Ho + ih / 2) * Wo + iw / 2] * 0.25f;
+    ROW_LOOP(row, planes * H) {
+        int64_t ih = row % H;
+        if (ih / 2 >= Ho) continue;
+        const float *gr = g + ((row / H) * Ho + ih / 2) * Wo;
+        float *xr = gx + row * W;
+        COL_LOOP(iw, W) if (iw / 2 < Wo) xr[iw] += gr[iw / 2] * 0.25f;
     }
 }
 void fw_avg_pool2(ng_node *n) {
     const ng_shape *s = &n->in[0]->shape;
-    k_pool_fw<<<blocks_for(n->out->numel), 256, 0, cu()->stream>>>(n->in[0]->data, n->out->data, s->d[0] * s->d[1], s->d[2], s->d[3]);
+    int64_t planes = s->d[0] * s->d[1];
+    if (n->out->numel == 0) return;
+    RowGrid rg = row_grid(planes * (s->d[2] / 2), s->d[3] / 2);
+    k_pool_fw<<<rg.grid, rg.block, 0, cu()->stream>>>(n->in[0]->data, n->out->data, planes, s->d[2], s->d[3]);
     launch_check(n);
 }
 void bw_avg_pool2(ng_node *n) {
     const ng_shape *s = &n->in[0]->shape;
     float *gx = ng__cuda_in_grad(n, 0);
-    if (!gx) return;
-    k_pool_bw<<<blocks_for(n->in[0]->numel), 256, 0, cu()->stream>>>(n->out->grad, gx, s->d[0] * s->d[1], s->d[2], s->d[3]);
+    if (!gx || n->in[0]->numel == 0) return;
+    RowGrid rg = row_grid(s->d[0] * s->d[1] * s->d[2], s->d[3]);
+    k_pool_bw<<<rg.grid, rg.block, 0, cu()->stream>>>(n->out->grad, gx, s->d[0] * s->d[1], s->d[2], s->d[3]);
     launch_check(n);
 }
+/* one plane per block row, fixed-tree double sum (before: one thread per plane, serial) */
 __global__ void k_sum_hw(const float *x, float *y, int64_t planes, int64_t HW) {
-    GRID_LOOP(p, planes) {
+    __shared__ double sh[256];
+    for (int64_t r0 = (int64_t)blockIdx.x * blockDim.y; r0 < planes; r0 += (int64_t)gridDim.x * blockDim.y) {
+        int64_t p = r0 + threadIdx.y;
         double acc = 0.0;
-        for (int64_t j = 0; j < HW; j++) acc += x[p * HW + j];
-        y[p] = (float)acc;
+        if (p < planes)
+            for (int64_t j = threadIdx.x; j < HW; j += blockDim.x) acc += x[p * HW + j];
+        acc = rows_sum(acc, sh);
+        if (p < planes && threadIdx.x == 0) y[p] = (float)acc;
     }
 }
 __global__ void k_sum_hw_bw(const float *g, float *gx, int64_t planes, int64_t HW) {
-    GRID_LOOP(i, planes * HW) gx[i] += g[i / HW];
+    ROW_LOOP(p, planes) {
+        float gv = g[p], *xr = gx + p * HW;
+        COL_LOOP(j, HW) xr[j] += gv;
+    }
 }
 void fw_sum_hw(ng_node *n) {
     const ng_shape *s = &n->in[0]->shape;
-    k_sum_hw<<<blocks_for(s->d[0] * s->d[1], 128), 128, 0, cu()->stream>>>(n->in[0]->data, n->out->data, s->d[0] * s->d[1], s->d[2] * s->d[3]);
+    int64_t planes = s->d[0] * s->d[1];
+    if (planes == 0) return;
+    RowGrid rg = row_grid(planes, s->d[2] * s->d[3]);
+    k_sum_hw<<<rg.grid, rg.block, 0, cu()->stream>>>(n->in[0]->data, n->out->data, planes, s->d[2] * s->d[3]);
     launch_check(n);
 }
 void bw_sum_hw(ng_node *n) {
     const ng_shape *s = &n->in[0]->shape;
     float *gx = ng__cuda_in_grad(n, 0);
-    if (!gx) return;
-    k_sum_hw_bw<<<blocks_for(n->in[0]->numel), 256, 0, cu()->stream>>>(n->out->grad, gx, s->d[0] * s->d[1], s->d[2] * s->d[3]);
+    if (!gx || n->in[0]->numel == 0) return;
+    RowGrid rg = row_grid(s->d[0] * s->d[1], s->d[2] * s->d[3]);
+    k_sum_hw_bw<<<rg.grid, rg.block, 0, cu()->stream>>>(n->out->grad, gx, s->d[0] * s->d[1], s->d[2] * s->d[3]);
     launch_check(n);
 }
 
@@ -1627,12 +1700,14 @@ __global__ void k_mix_parts(const float *g, const float *x, float *gx, const flo
     a = block_sum(a, sh);
     if (threadIdx.x == 0) part[blockIdx.x] = a;
 }
+/* *out = the sum of the nb block partials: one block, fixed tree (before: one thread adding
+   up to thousands of partials serially, once per input of every mixed op) */
 __global__ void k_sum_parts(const double *part, int64_t nb, double *out) {
-    if (threadIdx.x == 0 && blockIdx.x == 0) {
-        double s = 0.0;
-        for (int64_t b = 0; b < nb; b++) s += part[b];
-        *out = s;
-    }
+    __shared__ double sh[256];
+    double s = 0.0;
+    for (int64_t b = threadIdx.x; b < nb; b += 256) s += part[b];
+    s = block_sum(s, sh);
+    if (threadIdx.x == 0) *out = s;
 }
 /* ga[row K + k] += w_k (dw_k - sum_m w_m dw_m), dw over the K columns (0 where not held) */
 __global__ void k_alpha_grad(const float *w, const double *dw, float *ga, int K) {
@@ -1687,7 +1762,7 @@ void mix_backward(ng_node *n, int K, int nx, const int *cols) {
         double *part = NULL;
         if (need) { part = (double *)ng__cuda_scratch(n, 2 * (nb ? nb : 1)); if (!part) return; }
         if (nb) k_mix_parts<<<(unsigned)nb, 256, 0, cu()->stream>>>(g, x->data, gx, w, cols[j], pad_geo(x, n->out), x->numel, part);
-        if (need) k_sum_parts<<<1, 1, 0, cu()->stream>>>(part, nb, dw + cols[j]);
+        if (need) k_sum_parts<<<1, 256, 0, cu()->stream>>>(part, nb, dw + cols[j]);
     }
     if (dw) k_alpha_grad<<<1, 1, 0, cu()->stream>>>(w, dw, ga + n->i[0] * K, K);
     launch_check(n);
@@ -1971,32 +2046,8 @@ void bw_seq_mean_pool(ng_node *n) {
    applied weights W = qmask * P * dropout; out_h = W V_h by strided-batched GEMMs. */
 /* Row kernels: the T = blockDim.x threads of a block row (threadIdx.y) share one score row
    of L (coalesced; before: one thread per row, a stride-L walk), with fixed-tree max and
-   sums in shared memory. Every thread of the block takes part in every reduction, so rows
-   are visited in block-uniform groups and `on` marks the threads past the last row. */
-__device__ float rows_max(float v, float *sh) {
-    int T = blockDim.x, x = threadIdx.x, base = threadIdx.y * T;
-    sh[base + x] = v;
-    __syncthreads();
-    for (int w = T / 2; w > 0; w >>= 1) {
-        if (x < w) sh[base + x] = fmaxf(sh[base + x], sh[base + x + w]);
-        __syncthreads();
-    }
-    float r = sh[base];
-    __syncthreads();
-    return r;
-}
-__device__ double rows_sum(double v, double *sh) {
-    int T = blockDim.x, x = threadIdx.x, base = threadIdx.y * T;
-    sh[base + x] = v;
-    __syncthreads();
-    for (int w = T / 2; w > 0; w >>= 1) {
-        if (x < w) sh[base + x] += sh[base + x + w];
-        __syncthreads();
-    }
-    double r = sh[base];
-    __syncthreads();
-    return r;
-}
+   sums (rows_max, rows_sum). Every thread of the block takes part in every reduction, so
+   rows are visited in block-uniform groups and `on` marks the threads past the last row. */
 /* scores of padded keys -> -1e10, softmax in place (saved; the CPU's arithmetic: float max,
    double exp sum), W = qmask * P * dropout */
 __global__ void k_attn_rows_fw(float *Ps, float *W, const float *m, const float *dm, int64_t NH, int64_t heads, int64_t L) {

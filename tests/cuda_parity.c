@@ -217,6 +217,7 @@ static ng_tensor *b_sn_eval(ng_ctx *c, ng_tensor **x) {
     return y;
 }
 static ng_tensor *b_mixed(ng_ctx *c, ng_tensor **x) { return ng_mixed(c, x[0], 1, x + 1, 4); }
+static ng_tensor *b_mixed2(ng_ctx *c, ng_tensor **x) { return ng_mixed(c, x[0], 0, x + 1, 2); }
 static ng_tensor *b_mixed1(ng_ctx *c, ng_tensor **x) { return ng_mixed(c, x[0], 0, x + 1, 1); }
 static ng_tensor *b_mixed_cols(ng_ctx *c, ng_tensor **x) {
     int cols[3] = {2, 1, -1};
@@ -348,6 +349,7 @@ static const op_case cases[] = {
     {"spectral_norm train 270x3x10x10", 1, {{4, {270, 3, 10, 10}}}, b_sn_big, E2},
     {"spectral_norm eval", 1, {{4, {6, 3, 3, 3}}}, b_sn_eval, E2},
     {"mixed K=4 row 1 3x5x7x9", 5, {{2, {2, 4, 1, 1}}, {4, {3, 5, 7, 9}}, {4, {3, 5, 7, 9}}, {4, {3, 5, 7, 9}}, {4, {3, 5, 7, 9}}}, b_mixed, E2},
+    {"mixed K=2 2x3x40x40 (3 alpha-gradient partials)", 3, {{2, {1, 2, 1, 1}}, {4, {2, 3, 40, 40}}, {4, {2, 3, 40, 40}}}, b_mixed2, E2},
     {"mixed K=1", 2, {{1, {1, 1, 1, 1}}, {3, {2, 3, 5, 1}}}, b_mixed1, E2},
     {"mixed_cols padded 5x5/3x3/1x1", 4, {{2, {1, 6, 1, 1}}, {4, {2, 3, 5, 5}}, {4, {2, 3, 3, 3}}, {4, {2, 3, 1, 1}}}, b_mixed_cols, E2},
     {"upsample nearest", 1, {{4, {3, 5, 7, 9}}}, b_up_n, E1},

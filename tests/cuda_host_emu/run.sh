@@ -9,7 +9,7 @@ set -e
 B=${HOST_EMU_BUILD:-build/cuda_host_emu}   # HOST_EMU_BUILD: another build folder (two runs at once)
 mkdir -p $B
 python3 tests/cuda_host_emu/transform.py nasgan_cuda.cu $B/nasgan_cuda_emu.cpp
-g++ -std=c++20 -O1 -g -Wall -Wextra -Wno-unused-parameter -Itests/cuda_host_emu -I. -c $B/nasgan_cuda_emu.cpp -o $B/nasgan_cuda_emu.o
+g++ -std=c++20 -O1 -g -Wall -Wextra -Wno-unused-parameter -Wno-unknown-pragmas -Itests/cuda_host_emu -I. -c $B/nasgan_cuda_emu.cpp -o $B/nasgan_cuda_emu.o
 gcc -std=c11 -O1 -g -fopenmp -Wall -Wextra -I. -c tests/cuda_parity.c -o $B/cuda_parity.o
 g++ -fopenmp -o $B/test_cuda_host_emu $B/cuda_parity.o $B/nasgan_cuda_emu.o -lz -lm -lpthread
 cd $B
