@@ -116,6 +116,15 @@ RowGrid row_grid(int64_t rows, int64_t cols) {
 #define COL_LOOP(j, cols) for (int64_t j = threadIdx.x; j < (cols); j += blockDim.x)
 
 void note_peak();
+/* every row of y (rows x cols) = b */
+__global__ void k_fill_rows(float *y, const float *b, int64_t rows, int64_t cols) {
+    ROW_LOOP(r, rows) COL_LOOP(j, cols) y[r * cols + j] = b[j];
+}
+void fill_rows(float *y, const float *b, int64_t rows, int64_t cols) {
+    if (rows * cols == 0) return;
+    RowGrid rg = row_grid(rows, cols);
+    k_fill_rows<<<rg.grid, rg.block, 0, cu()->stream>>>(y, b, rows, cols);
+}
 /* The backend's transient device buffer (im2col columns, reduction partials). One stream, so
    an op's kernels using it are done before the next op's start; an op asks once for all it
    needs, since growing frees the old buffer (cudaFree waits for the device first). */
@@ -270,9 +279,7 @@ void sgemm_rm_batched(ng_node *n, int ta, int tb, int64_t M, int64_t N, int64_t 
 /* ---------------------------------------------------------------------------------------- */
 /* small generic kernels                                                                    */
 /* ---------------------------------------------------------------------------------------- */
-__global__ void k_fill_rows(float *y, const float *b, int64_t rows, int64_t cols) {
-    GRID_LOOP(i, rows * cols) y[i] = b[i % cols];
-}
+
 /* sum of v over the 256 threads of a block, fixed tree (every thread gets it) */
 __device__ double block_sum(double v, double *sh) {
     sh[threadIdx.x] = v;
@@ -452,7 +459,7 @@ void fw_linear(ng_node *n) {
     ng_tensor *x = n->in[0], *w = n->in[1];
     int64_t N = x->shape.d[0], Din = x->shape.d[1], O = w->shape.d[0];
     float *y = n->out->data;
-    if (n->n_in == 3) k_fill_rows<<<blocks_for(N * O), 256, 0, cu()->stream>>>(y, n->in[2]->data, N, O);
+    if (n->n_in == 3) fill_rows(y, n->in[2]->data, N, O);
     sgemm_rm(n, 0, 1, N, O, Din, 1.0f, x->data, Din, w->data, Din, n->n_in == 3 ? 1.0f : 0.0f, y, O);
     launch_check(n);
 }
@@ -521,7 +528,20 @@ __global__ void k_binary_grad(float *gx, const float *g, const float *other, BPl
         gx[ix] += sign * s;
     }
 }
+/* same shapes (the residual and skip adds): no index arithmetic */
+__global__ void k_binary_same(const float *a, const float *b, float *y, int kind, int64_t N) {
+    GRID_LOOP(i, N) y[i] = kind == 0 ? a[i] + b[i] : kind == 1 ? a[i] - b[i] : a[i] * b[i];
+}
+__global__ void k_binary_grad_same(float *gx, const float *g, const float *other, float sign, int mul, int64_t N) {
+    GRID_LOOP(i, N) gx[i] += sign * (mul ? g[i] * other[i] : g[i]);
+}
+bool binary_same(const ng_node *n) { return ng_shape_eq(n->in[0]->shape, n->out->shape) && ng_shape_eq(n->in[1]->shape, n->out->shape); }
 void binary_fw(ng_node *n, int kind) {
+    if (binary_same(n)) {
+        k_binary_same<<<blocks_for(n->out->numel), 256, 0, cu()->stream>>>(n->in[0]->data, n->in[1]->data, n->out->data, kind, n->out->numel);
+        launch_check(n);
+        return;
+    }
     BPlan p = bplan(n);
     k_binary<<<blocks_for(n->out->numel), 256, 0, cu()->stream>>>(n->in[0]->data, n->in[1]->data, n->out->data, p, kind, n->out->numel);
     launch_check(n);
@@ -529,6 +549,13 @@ void binary_fw(ng_node *n, int kind) {
 void binary_bw(ng_node *n, int kind) {
     BPlan p = bplan(n);
     float *ga = ng__cuda_in_grad(n, 0), *gb = ng__cuda_in_grad(n, 1);
+    if (binary_same(n)) {
+        int64_t N = n->out->numel;
+        if (ga) k_binary_grad_same<<<blocks_for(N), 256, 0, cu()->stream>>>(ga, n->out->grad, n->in[1]->data, 1.0f, kind == 2, N);
+        if (gb) k_binary_grad_same<<<blocks_for(N), 256, 0, cu()->stream>>>(gb, n->out->grad, n->in[0]->data, kind == 1 ? -1.0f : 1.0f, kind == 2, N);
+        launch_check(n);
+        return;
+    }
     if (ga) k_binary_grad<<<blocks_for(n->in[0]->numel), 256, 0, cu()->stream>>>(ga, n->out->grad, n->in[1]->data, p, 1, 1.0f, kind == 2, n->in[0]->numel);
     if (gb) k_binary_grad<<<blocks_for(n->in[1]->numel), 256, 0, cu()->stream>>>(gb, n->out->grad, n->in[0]->data, p, 0, kind == 1 ? -1.0f : 1.0f, kind == 2, n->in[1]->numel);
     launch_check(n);
@@ -665,12 +692,19 @@ void outer_inner(const ng_shape *s, int axis, int64_t *outer, int64_t *inner) {
    and a packed small one; to_big: 0 gathers (slice fw / concat bw), 1 scatters (concat fw /
    slice bw); accumulate: += instead of = */
 __global__ void k_block_copy(float *small_, float *big, int64_t outer, int64_t len, int64_t big_ld, int64_t off, int to_big, int accumulate) {
-    GRID_LOOP(i, outer * len) {
-        int64_t o = i / len, j = i % len;
-        float *b = big + o * big_ld + off + j, *s = small_ + i;
-        if (to_big) { if (accumulate) *b += *s; else *b = *s; }
-        else { if (accumulate) *s += *b; else *s = *b; }
+    ROW_LOOP(o, outer) {
+        float *br = big + o * big_ld + off, *sr = small_ + o * len;
+        COL_LOOP(j, len) {
+            float *b = br + j, *s = sr + j;
+            if (to_big) { if (accumulate) *b += *s; else *b = *s; }
+            else { if (accumulate) *s += *b; else *s = *b; }
+        }
     }
+}
+void block_copy(float *small_, float *big, int64_t outer, int64_t len, int64_t big_ld, int64_t off, int to_big, int accumulate) {
+    if (outer * len == 0) return;
+    RowGrid rg = row_grid(outer, len);
+    k_block_copy<<<rg.grid, rg.block, 0, cu()->stream>>>(small_, big, outer, len, big_ld, off, to_big, accumulate);
 }
 void concat_run(ng_node *n, int backward) {
     int axis = (int)n->i[0];
@@ -679,10 +713,10 @@ void concat_run(ng_node *n, int backward) {
     for (int k = 0; k < n->n_in; k++) {
         int64_t len = n->in[k]->shape.d[axis] * inner;
         if (!backward)
-            k_block_copy<<<blocks_for(outer * len), 256, 0, cu()->stream>>>(n->in[k]->data, n->out->data, outer, len, total * inner, off, 1, 0);
+            block_copy(n->in[k]->data, n->out->data, outer, len, total * inner, off, 1, 0);
         else {
             float *gk = ng__cuda_in_grad(n, k);
-            if (gk) k_block_copy<<<blocks_for(outer * len), 256, 0, cu()->stream>>>(gk, n->out->grad, outer, len, total * inner, off, 0, 1);
+            if (gk) block_copy(gk, n->out->grad, outer, len, total * inner, off, 0, 1);
         }
         off += len;
     }
@@ -696,11 +730,11 @@ void slice_run(ng_node *n, int backward) {
     outer_inner(&n->out->shape, axis, &outer, &inner);
     int64_t len = n->out->shape.d[axis] * inner;
     if (!backward) {
-        k_block_copy<<<blocks_for(outer * len), 256, 0, cu()->stream>>>(n->out->data, n->in[0]->data, outer, len, full * inner, start * inner, 0, 0);
+        block_copy(n->out->data, n->in[0]->data, outer, len, full * inner, start * inner, 0, 0);
     } else {
         float *ga = ng__cuda_in_grad(n, 0);
         if (!ga) return;
-        k_block_copy<<<blocks_for(outer * len), 256, 0, cu()->stream>>>(n->out->grad, ga, outer, len, full * inner, start * inner, 1, 1);
+        block_copy(n->out->grad, ga, outer, len, full * inner, start * inner, 1, 1);
     }
     launch_check(n);
 }
@@ -1799,7 +1833,10 @@ void bw_mixed_cols(ng_node *n) {
    gradients in position order, as the CPU does (no atomics). */
 struct EmbSaved { const int32_t *ids, *order, *seg_start, *seg_row; int64_t n_rows; };
 __global__ void k_emb_fw(const float *tab, const int32_t *ids, float *y, int64_t P, int64_t D) {
-    GRID_LOOP(i, P * D) y[i] = tab[(int64_t)ids[i / D] * D + i % D];
+    ROW_LOOP(p, P) {
+        const float *row = tab + (int64_t)ids[p] * D;
+        COL_LOOP(j, D) y[p * D + j] = row[j];
+    }
 }
 __global__ void k_emb_bw(const float *g, float *gt, EmbSaved e, int64_t D, int64_t pad) {
     GRID_LOOP(i, e.n_rows * D) {
@@ -1842,7 +1879,10 @@ void fw_embedding(ng_node *n) {
     if (st ? stage_commit(d, st, bytes) : h_h2d(d, hbuf, bytes)) { ng__cuda_op_fail(n, "id copy failed"); return; }
     e->ids = d; e->order = d + P; e->seg_start = d + 2 * P; e->seg_row = d + 2 * P + U + 1; e->n_rows = U;
     n->saved = e;
-    if (P * D > 0) k_emb_fw<<<blocks_for(P * D), 256, 0, cu()->stream>>>(n->in[0]->data, e->ids, n->out->data, P, D);
+    if (P * D > 0) {
+        RowGrid rg = row_grid(P, D);
+        k_emb_fw<<<rg.grid, rg.block, 0, cu()->stream>>>(n->in[0]->data, e->ids, n->out->data, P, D);
+    }
     launch_check(n);
 }
 void bw_embedding(ng_node *n) {
@@ -1854,41 +1894,55 @@ void bw_embedding(ng_node *n) {
     launch_check(n);
 }
 
-/* seq_mask: select, not multiply */
+/* seq_mask: select, not multiply; one position (row of D) per block row */
 __global__ void k_seq_mask_fw(const float *x, const float *m, float *y, int64_t P, int64_t D) {
-    GRID_LOOP(i, P * D) y[i] = m[i / D] != 0.0f ? x[i] : 0.0f;
+    ROW_LOOP(r, P) {
+        bool keep = m[r] != 0.0f;
+        COL_LOOP(j, D) y[r * D + j] = keep ? x[r * D + j] : 0.0f;
+    }
 }
 __global__ void k_seq_mask_bw(const float *g, const float *m, float *gx, int64_t P, int64_t D) {
-    GRID_LOOP(i, P * D) if (m[i / D] != 0.0f) gx[i] += g[i];
+    ROW_LOOP(r, P) {
+        if (m[r] == 0.0f) continue;
+        COL_LOOP(j, D) gx[r * D + j] += g[r * D + j];
+    }
 }
 void fw_seq_mask(ng_node *n) {
     int64_t P = n->in[0]->shape.d[0] * n->in[0]->shape.d[1], D = n->in[0]->shape.d[2];
     if (P * D == 0) return;
-    k_seq_mask_fw<<<blocks_for(P * D), 256, 0, cu()->stream>>>(n->in[0]->data, n->in[1]->data, n->out->data, P, D);
+    RowGrid rg = row_grid(P, D);
+    k_seq_mask_fw<<<rg.grid, rg.block, 0, cu()->stream>>>(n->in[0]->data, n->in[1]->data, n->out->data, P, D);
     launch_check(n);
 }
 void bw_seq_mask(ng_node *n) {
     int64_t P = n->in[0]->shape.d[0] * n->in[0]->shape.d[1], D = n->in[0]->shape.d[2];
     float *gx = ng__cuda_in_grad(n, 0);
     if (!gx || P * D == 0) return;
-    k_seq_mask_bw<<<blocks_for(P * D), 256, 0, cu()->stream>>>(n->out->grad, n->in[1]->data, gx, P, D);
+    RowGrid rg = row_grid(P, D);
+    k_seq_mask_bw<<<rg.grid, rg.block, 0, cu()->stream>>>(n->out->grad, n->in[1]->data, gx, P, D);
     launch_check(n);
 }
 
 /* conv1d: col (N*L, C*K), col[(b, t), c*K + k] = x[b, t + k - (K-1)/2, c] (0 outside);
    y = col W^T (+ b). saved: col (device, when K > 1 and w needs a gradient). */
+/* one (b, t) row of the columns per block row; each thread takes channel c's K taps */
 __global__ void k_conv1d_im2col(const float *x, float *col, int64_t N, int64_t L, int64_t C, int64_t K) {
     int64_t CK = C * K, P = (K - 1) / 2;
-    GRID_LOOP(i, N * L * CK) {
-        int64_t r = i / CK, j = i % CK, c = j / K, k = j % K, b = r / L, t = r % L, s = t + k - P;
-        col[i] = s >= 0 && s < L ? x[(b * L + s) * C + c] : 0.0f;
+    ROW_LOOP(r, N * L) {
+        int64_t b = r / L, t = r % L;
+        float *cr = col + r * CK;
+        COL_LOOP(c, C)
+            for (int64_t k = 0; k < K; k++) {
+                int64_t s = t + k - P;
+                cr[c * K + k] = s >= 0 && s < L ? x[(b * L + s) * C + c] : 0.0f;
+            }
     }
 }
 /* gx[b, s, c] += sum over k (in order) of gcol[(b, s - k + P), c*K + k] */
 __global__ void k_conv1d_col2im(const float *gcol, float *gx, int64_t N, int64_t L, int64_t C, int64_t K) {
     int64_t CK = C * K, P = (K - 1) / 2;
-    GRID_LOOP(i, N * L * C) {
-        int64_t c = i % C, r = i / C, b = r / L, s = r % L;
+    ROW_LOOP(r, N * L) COL_LOOP(c, C) {
+        int64_t b = r / L, s = r % L, i = r * C + c;
         float acc = gx[i];
         for (int64_t k = 0; k < K; k++) {
             int64_t t = s - k + P;
@@ -1905,11 +1959,14 @@ void fw_conv1d(ng_node *n) {
     if (K > 1) {
         float *cb = ng__cuda_scratch(n, N * L * C * K);
         if (!cb) return;
-        if (N * L * C > 0) k_conv1d_im2col<<<blocks_for(N * L * C * K), 256, 0, cu()->stream>>>(x->data, cb, N, L, C, K);
+        if (N * L * C > 0) {
+            RowGrid rg = row_grid(N * L, C);
+            k_conv1d_im2col<<<rg.grid, rg.block, 0, cu()->stream>>>(x->data, cb, N, L, C, K);
+        }
         col = cb;
         if ((n->need >> 1) & 1u) n->saved = cb;
     }
-    if (n->n_in == 3 && N * L * O > 0) k_fill_rows<<<blocks_for(N * L * O), 256, 0, cu()->stream>>>(y, n->in[2]->data, N * L, O);
+    if (n->n_in == 3) fill_rows(y, n->in[2]->data, N * L, O);
     sgemm_rm(n, 0, 1, N * L, O, C * K, 1.0f, col, C * K, w->data, C * K, n->n_in == 3 ? 1.0f : 0.0f, y, O);
     launch_check(n);
 }
@@ -1930,7 +1987,10 @@ void bw_conv1d(ng_node *n) {
             float *gcol = ng__cuda_scratch(n, N * L * C * K);
             if (!gcol) return;
             sgemm_rm(n, 0, 0, N * L, C * K, O, 1.0f, g, O, w->data, C * K, 0.0f, gcol, C * K);
-            if (N * L * C > 0) k_conv1d_col2im<<<blocks_for(N * L * C), 256, 0, cu()->stream>>>(gcol, gx, N, L, C, K);
+            if (N * L * C > 0) {
+                RowGrid rg = row_grid(N * L, C);
+                k_conv1d_col2im<<<rg.grid, rg.block, 0, cu()->stream>>>(gcol, gx, N, L, C, K);
+            }
         }
     }
     launch_check(n);
@@ -1947,9 +2007,10 @@ __device__ int64_t pool3_argmax(const float *xb, int64_t t, int64_t L, int64_t D
     }
     return best;
 }
+/* one position (b, t) per block row, channels along it */
 __global__ void k_pool3_fw(const float *x, float *y, int64_t N, int64_t L, int64_t D, int is_max) {
-    GRID_LOOP(i, N * L * D) {
-        int64_t c = i % D, t = (i / D) % L, b = i / (L * D);
+    ROW_LOOP(r, N * L) COL_LOOP(c, D) {
+        int64_t t = r % L, b = r / L, i = r * D + c;
         const float *xb = x + b * L * D;
         if (is_max) {
             y[i] = xb[pool3_argmax(xb, t, L, D, c) * D + c];
@@ -1963,8 +2024,8 @@ __global__ void k_pool3_fw(const float *x, float *y, int64_t N, int64_t L, int64
 /* gather per input position u: max adds g[t] for t = u-1, u, u+1 (in order) whose window
    maximum sits at u; avg as the CPU's sum */
 __global__ void k_pool3_bw(const float *x, const float *g, float *gx, int64_t N, int64_t L, int64_t D, int is_max) {
-    GRID_LOOP(i, N * L * D) {
-        int64_t c = i % D, u = (i / D) % L, b = i / (L * D);
+    ROW_LOOP(r, N * L) COL_LOOP(c, D) {
+        int64_t u = r % L, b = r / L, i = r * D + c;
         const float *xb = x + b * L * D, *gb = g + b * L * D;
         if (is_max) {
             float acc = gx[i];
@@ -1982,14 +2043,16 @@ __global__ void k_pool3_bw(const float *x, const float *g, float *gx, int64_t N,
 void fw_seq_pool3(ng_node *n) {
     const ng_shape *s = &n->in[0]->shape;
     if (n->out->numel == 0) return;
-    k_pool3_fw<<<blocks_for(n->out->numel), 256, 0, cu()->stream>>>(n->in[0]->data, n->out->data, s->d[0], s->d[1], s->d[2], (int)n->i[0]);
+    RowGrid rg = row_grid(s->d[0] * s->d[1], s->d[2]);
+    k_pool3_fw<<<rg.grid, rg.block, 0, cu()->stream>>>(n->in[0]->data, n->out->data, s->d[0], s->d[1], s->d[2], (int)n->i[0]);
     launch_check(n);
 }
 void bw_seq_pool3(ng_node *n) {
     const ng_shape *s = &n->in[0]->shape;
     float *gx = ng__cuda_in_grad(n, 0);
     if (!gx || n->out->numel == 0) return;
-    k_pool3_bw<<<blocks_for(n->out->numel), 256, 0, cu()->stream>>>(n->in[0]->data, n->out->grad, gx, s->d[0], s->d[1], s->d[2], (int)n->i[0]);
+    RowGrid rg = row_grid(s->d[0] * s->d[1], s->d[2]);
+    k_pool3_bw<<<rg.grid, rg.block, 0, cu()->stream>>>(n->in[0]->data, n->out->grad, gx, s->d[0], s->d[1], s->d[2], (int)n->i[0]);
     launch_check(n);
 }
 
@@ -2020,9 +2083,10 @@ __global__ void k_mean_pool_fw(const float *x, const float *m, float *y, float *
     }
 }
 __global__ void k_mean_pool_bw(const float *g, const float *inv, float *gx, int64_t N, int64_t L, int64_t D) {
-    GRID_LOOP(i, N * L * D) {
-        int64_t c = i % D, b = i / (L * D);
-        gx[i] += g[b * D + c] * inv[b];
+    ROW_LOOP(r, N * L) {
+        int64_t b = r / L;
+        float iv = inv[b];
+        COL_LOOP(c, D) gx[r * D + c] += g[b * D + c] * iv;
     }
 }
 void fw_seq_mean_pool(ng_node *n) {
@@ -2036,7 +2100,8 @@ void bw_seq_mean_pool(ng_node *n) {
     const ng_shape *s = &n->in[0]->shape;
     float *gx = ng__cuda_in_grad(n, 0);
     if (!gx || n->in[0]->numel == 0) return;
-    k_mean_pool_bw<<<blocks_for(n->in[0]->numel), 256, 0, cu()->stream>>>(n->out->grad, (const float *)n->saved, gx, s->d[0], s->d[1], s->d[2]);
+    RowGrid rg = row_grid(s->d[0] * s->d[1], s->d[2]);
+    k_mean_pool_bw<<<rg.grid, rg.block, 0, cu()->stream>>>(n->out->grad, (const float *)n->saved, gx, s->d[0], s->d[1], s->d[2]);
     launch_check(n);
 }
 
@@ -2081,10 +2146,13 @@ __global__ void k_attn_rows_fw(float *Ps, float *W, const float *m, const float 
 }
 /* W from the saved softmax (backward) */
 __global__ void k_attn_weights(const float *Ps, float *W, const float *m, const float *dm, int64_t NH, int64_t heads, int64_t L) {
-    GRID_LOOP(e, NH * L * L) {
-        int64_t r = e / L, i = r % L, b = (r / L) / heads;
-        float pv = m[b * L + i] != 0.0f ? Ps[e] : 0.0f;
-        W[e] = dm ? pv * dm[e] : pv;
+    ROW_LOOP(r, NH * L) {
+        bool q = m[((r / L) / heads) * L + r % L] != 0.0f;
+        COL_LOOP(j, L) {
+            int64_t e = r * L + j;
+            float pv = q ? Ps[e] : 0.0f;
+            W[e] = dm ? pv * dm[e] : pv;
+        }
     }
 }
 /* dS row: 0 for padded queries; dP *= dropout; dS = P (dP - sum(dP P)), 0 at padded keys */
@@ -2135,7 +2203,8 @@ void bw_seq_attention(ng_node *n) {
     if (!scratch) return;
     float *W = scratch, *dS = scratch + NH * LL;
     if (gv) {
-        k_attn_weights<<<blocks_for(NH * LL), 256, 0, cu()->stream>>>(Ps, W, m, dm, NH, heads, L);
+        RowGrid rg = row_grid(NH * L, L);
+        k_attn_weights<<<rg.grid, rg.block, 0, cu()->stream>>>(Ps, W, m, dm, NH, heads, L);
         for (int64_t h = 0; h < heads; h++)   /* dV_bh += W_bh^T dO_bh */
             sgemm_rm_batched(n, 1, 0, L, d, L, 1.0f, W + h * LL, L, hLL, G + h * d, H, LH, 1.0f, gv + h * d, H, LH, N);
     }
@@ -2227,7 +2296,7 @@ void fw_seq_gru(ng_node *n) {
     float *xp = ng__cuda_scratch(n, N * L * G), *hp = ng__cuda_scratch(n, N * H), *hh = ng__cuda_scratch(n, N * G);
     if (!xp || !hp || !hh) return;
     if (h_memset0(hp, (size_t)(N * H) * sizeof(float))) { ng__cuda_op_fail(n, "memset failed"); return; }
-    k_fill_rows<<<blocks_for(N * L * G), 256, 0, cu()->stream>>>(xp, n->in[4]->data, N * L, G);
+    fill_rows(xp, n->in[4]->data, N * L, G);
     sgemm_rm(n, 0, 1, N * L, G, In, 1.0f, x->data, In, n->in[2]->data, In, 1.0f, xp, G);     /* x W_ih^T + b_ih */
     for (int64_t s = 0; s < S; s++) {
         if (s > 0) sgemm_rm(n, 0, 1, N, G, H, 1.0f, hp, H, n->in[3]->data, H, 0.0f, hh, G);   /* h W_hh^T */
