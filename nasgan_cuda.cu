@@ -126,11 +126,13 @@ void fill_rows(float *y, const float *b, int64_t rows, int64_t cols) {
     k_fill_rows<<<rg.grid, rg.block, 0, cu()->stream>>>(y, b, rows, cols);
 }
 /* The backend's transient device buffer (im2col columns, reduction partials). One stream, so
-   an op's kernels using it are done before the next op's start; an op asks once for all it
-   needs, since growing frees the old buffer (cudaFree waits for the device first). */
+   an op's kernels using it are done before the next op's start. Growing (rare: the first
+   steps) waits for the stream, then frees the old buffer: kernels already queued may still
+   read it, but a pointer obtained before the call must not be used after it. */
 void *workspace(ng_node *n, size_t bytes) {
     CudaContext *x = cu();
     if (bytes > x->work_bytes) {
+        NG_CU_CHECK(cudaStreamSynchronize(x->stream));
         cudaFree(x->work);
         x->work = NULL;
         x->work_bytes = 0;
