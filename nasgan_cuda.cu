@@ -10,28 +10,38 @@
      relu, leaky_relu, tanh, sigmoid, softmax, log_softmax, dropout (mask drawn on the host
      from the context RNG: identical to the CPU), cross_entropy, hinge, bce_logits,
      conv2d (im2col + cuBLAS strided-batched GEMM, any stride/padding/groups; col2im by gather;
-     depthwise convolutions by direct kernels),
-     conv_transpose2d (the same three products, roles swapped), batch_norm (batch and running
-     statistics from per-channel partial sums over splits), spectral_norm (one power iteration; the backward
-     recomputes sigma from the saved u and v, so nothing comes back to the host), upsample (nearest, bilinear),
-     avg_pool2, sum_hw, mixed and mixed_cols (softmax-weighted sums; alpha gradient from
-     per-4096-element block partials added in block order),
+     1x1 stride-1 unpadded convolutions on the input itself; weight gradient as one GEMM per
+     chunk of images; depthwise convolutions by direct kernels), conv_transpose2d (the same
+     three products, roles swapped), batch_norm (batch and running statistics from
+     per-channel partial sums over image or row splits), spectral_norm (one power iteration;
+     the backward recomputes sigma from the saved u and v, so nothing comes back to the
+     host), upsample (nearest, bilinear), avg_pool2, sum_hw, mixed and mixed_cols
+     (softmax-weighted sums; alpha gradient from per-4096-element block partials added by a
+     fixed tree),
      the sequence ops (channel-last (N, L, D), same node layout as src/ops_seq.c):
      embedding (positions grouped by vocabulary row on the host in the forward; the backward
      gathers each used row's positions in order, pad row skipped), seq_mask (select),
      conv1d (im2col + cuBLAS GEMM; col2im by gather), seq_pool3 (avg and max; max gradient by
      gather over the three windows that can pick a position), seq_batch_norm (batch norm's
-     per-channel kernels with N*L rows, pads included), seq_mean_pool, seq_attention (QK^T and
-     PV as strided-batched GEMMs per head; dropout multipliers drawn on the host by the
-     wrapper, as the CPU does), seq_gru (input projections of all positions in one GEMM,
+     kernels in the channel-last layout, N*L rows, pads included), seq_mean_pool,
+     seq_attention (QK^T and PV as strided-batched GEMMs per head, softmax rows by thread
+     groups; dropout multipliers drawn on the host by the wrapper, as the CPU does), seq_gru (input projections of all positions in one GEMM,
      recurrent projection per step, two launches a step; true lengths, read on the host by the
      wrapper).
    Every op of NG_OP_LIST has a kernel.
    Fused: Adam, EMA (ng_cuda_adam_step, ng_cuda_ema_update).
 
-   Determinism: no atomics anywhere; every reduction is a fixed loop per output element or a
-   fixed-shape tree in one block; cuBLAS runs with atomics disallowed, a fixed workspace and
-   CUBLAS_DEFAULT_MATH (no TF32) unless ng_cuda_set_tf32(1).
+   Determinism: no atomics anywhere; every reduction is a fixed loop per output element, a
+   fixed-shape tree in one block, or per-split partials (split sizes from the shapes only)
+   added in split order; cuBLAS runs with atomics disallowed, a fixed workspace and
+   CUBLAS_DEFAULT_MATH (no TF32) unless ng_cuda_set_tf32(1). No warp shuffles (the host
+   emulation in tests/cuda_host_emu runs every thread as a std::thread).
+
+   Performance rules kept throughout: elementwise kernels over planes or positions use row
+   launches (row_grid: index arithmetic once per row, not 64-bit divisions per element);
+   reductions are coalesced and spread over enough blocks (chan_parts); no host round trip
+   inside an op (uploads go through a pinned staging ring, nothing is read back); transient
+   buffers come from one backend workspace, not from cudaMalloc per step.
 
    State: one backend context (device, cuBLAS handle, stream, workspace, allocation counters)
    created by ng_cuda_init and reached only through the registered hooks table. */
