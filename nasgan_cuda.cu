@@ -675,8 +675,30 @@ __global__ void k_reduce_bw(float *ga, const float *g, RPlan p, float scale, int
         ga[i] += scale * g[o];
     }
 }
+/* few outputs, long reductions (a loss summed over a whole tensor): one block per output,
+   threads striding over the reduced elements (in input order), fixed tree */
+__global__ void k_reduce_block(const float *a, float *y, RPlan p, float scale, int64_t nout, int64_t nred) {
+    __shared__ double sh[256];
+    for (int64_t o = blockIdx.x; o < nout; o += gridDim.x) {
+        int64_t c[4], r = o;
+        for (int k = 3; k >= 0; k--) if (!p.red[k]) { c[k] = r % p.d[k]; r /= p.d[k]; }
+        double acc = 0.0;
+        for (int64_t j = threadIdx.x; j < nred; j += 256) {
+            int64_t t = j, i[4];
+            for (int k = 3; k >= 0; k--) if (p.red[k]) { i[k] = t % p.d[k]; t /= p.d[k]; } else i[k] = c[k];
+            acc += a[((i[0] * p.d[1] + i[1]) * p.d[2] + i[2]) * p.d[3] + i[3]];
+        }
+        acc = block_sum(acc, sh);
+        if (threadIdx.x == 0) y[o] = (float)(acc * scale);
+    }
+}
 void fw_reduce(ng_node *n) {
-    k_reduce_fw<<<blocks_for(n->out->numel), 256, 0, cu()->stream>>>(n->in[0]->data, n->out->data, rplan(n), n->f[0], n->out->numel);
+    int64_t nout = n->out->numel, nred = nout > 0 ? n->in[0]->numel / nout : 0;
+    if (nout == 0) return;
+    if (nred >= 1024 && nout < 4096)
+        k_reduce_block<<<(unsigned)nout, 256, 0, cu()->stream>>>(n->in[0]->data, n->out->data, rplan(n), n->f[0], nout, nred);
+    else
+        k_reduce_fw<<<blocks_for(nout), 256, 0, cu()->stream>>>(n->in[0]->data, n->out->data, rplan(n), n->f[0], nout);
     launch_check(n);
 }
 void bw_reduce(ng_node *n) {

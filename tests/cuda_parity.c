@@ -155,6 +155,7 @@ static ng_tensor *b_scale(ng_ctx *c, ng_tensor **x) { return ng_scale(c, x[0], -
 static ng_tensor *b_add_scalar(ng_ctx *c, ng_tensor **x) { return ng_add_scalar(c, x[0], 0.3f); }
 static ng_tensor *b_sum13(ng_ctx *c, ng_tensor **x) { return ng_sum(c, x[0], 0x5u, 0); }
 static ng_tensor *b_mean2k(ng_ctx *c, ng_tensor **x) { return ng_mean(c, x[0], 0x4u, 1); }
+static ng_tensor *b_mean_chw(ng_ctx *c, ng_tensor **x) { return ng_mean(c, x[0], 0xEu, 0); }
 static ng_tensor *b_sum_all(ng_ctx *c, ng_tensor **x) { return ng_sum(c, x[0], 0xFu, 0); }
 static ng_tensor *b_reshape(ng_ctx *c, ng_tensor **x) { return ng_reshape(c, x[0], ng_shape2(15, 63)); }
 static ng_tensor *b_concat1(ng_ctx *c, ng_tensor **x) { return ng_concat(c, x, 3, 1); }
@@ -314,6 +315,8 @@ static const op_case cases[] = {
     {"sum axes 0,2 of 3x5x7x9", 1, {{4, {3, 5, 7, 9}}}, b_sum13, E2},
     {"mean axis 2 keepdim", 1, {{4, {3, 5, 7, 9}}}, b_mean2k, E2},
     {"sum all", 1, {{4, {3, 5, 7, 9}}}, b_sum_all, E2},
+    /* 2 outputs of 4800 values each: one block per output */
+    {"mean axes 1,2,3 of 2x3x40x40 (block per output)", 1, {{4, {2, 3, 40, 40}}}, b_mean_chw, E2},
     {"reshape", 1, {{4, {3, 5, 7, 9}}}, b_reshape, E1},
     {"concat axis 1", 3, {{4, {3, 2, 7, 9}}, {4, {3, 1, 7, 9}}, {4, {3, 5, 7, 9}}}, b_concat1, E1},
     {"slice axis 2", 1, {{4, {3, 5, 7, 9}}}, b_slice, E1},
