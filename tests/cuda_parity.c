@@ -731,18 +731,24 @@ int main(int argc, char **argv) {
         ng_rng_seed(&r, 5);
         for (i = 0; i < sizeof bce_target / sizeof bce_target[0]; i++) bce_target[i] = ng_rng_uniformf(&r, 0, 1);
     }
+    /* argument: run only the op cases whose name contains it; "+NAME" runs only the
+       whole-program checks whose name contains NAME (refusals, optim, determinism, supernet,
+       search), e.g. "+search" */
     for (i = 0; i < sizeof cases / sizeof cases[0]; i++)
-        if (!filter || strstr(cases[i].name, filter)) {
+        if (!filter || (filter[0] != '+' && strstr(cases[i].name, filter))) {
             ng_rng_seed(&cpu->rng, 1000 + i); /* dropout: both contexts draw the same mask */
             ng_rng_seed(&gpu->rng, 1000 + i);
             run_case(&cases[i], 1000 + i);
         }
-    if (!filter) {
-        check_refusals();
-        check_optim();
-        check_determinism();
-        check_supernet();
-        check_search_determinism();
+    {
+        const char *only = filter && filter[0] == '+' ? filter + 1 : NULL;
+#define NG_PARITY_CHECK(name, fn) if (!filter || (only && strstr(name, only))) fn()
+        NG_PARITY_CHECK("refusals", check_refusals);
+        NG_PARITY_CHECK("optim", check_optim);
+        NG_PARITY_CHECK("determinism", check_determinism);
+        NG_PARITY_CHECK("supernet", check_supernet);
+        NG_PARITY_CHECK("search", check_search_determinism);
+#undef NG_PARITY_CHECK
     }
     printf("test_cuda: %d checks, %d failed\n", checks, failures);
     ng_ctx_free(cpu);

@@ -6,6 +6,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <functional>
+#include <memory>
 #include <thread>
 #include <vector>
 #include <cmath>
@@ -25,27 +26,37 @@ inline std::barrier<> *emu_bar;
 #define __device__
 #define __shared__ static
 inline void __syncthreads() { emu_bar->arrive_and_wait(); }
-/* blocks run one after another (x fastest, then y, then z); threads of a block are numbered
-   x fastest as on the GPU */
+/* Blocks run one after another (x fastest, then y, then z); threads of a block are numbered
+   x fastest as on the GPU. One std::thread per thread of a block, created once per launch
+   and reused for every block (creating grid x block threads dominated the run time). Per
+   block: a fresh __syncthreads barrier that a thread leaves when its kernel body returns
+   (exited threads no longer count, as on the GPU); `done` keeps a block's threads from
+   starting the next block early; thread 0 sets up the next block between `done` and `start`. */
 template <typename F> void emu_launch(dim3 grid, dim3 block, F f) {
     gridDim = grid;
     blockDim = block;
     unsigned nt = block.x * block.y * block.z;
-    for (unsigned bz = 0; bz < grid.z; bz++)
-        for (unsigned by = 0; by < grid.y; by++)
-            for (unsigned bx = 0; bx < grid.x; bx++) {
-                blockIdx = dim3(bx, by, bz);
-                std::barrier<> bar((std::ptrdiff_t)nt);
-                emu_bar = &bar;
-                std::vector<std::thread> ts;
-                for (unsigned t = 0; t < nt; t++)
-                    ts.emplace_back([&, t] {
-                        threadIdx = dim3(t % block.x, (t / block.x) % block.y, t / (block.x * block.y));
-                        f();
-                        bar.arrive_and_drop();
-                    });
-                for (auto &th : ts) th.join();
+    unsigned long nb = (unsigned long)grid.x * grid.y * grid.z;
+    std::barrier<> start((std::ptrdiff_t)nt), done((std::ptrdiff_t)nt);
+    std::unique_ptr<std::barrier<>> sync;
+    auto setup = [&](unsigned long b) {
+        blockIdx = dim3((unsigned)(b % grid.x), (unsigned)((b / grid.x) % grid.y), (unsigned)(b / ((unsigned long)grid.x * grid.y)));
+        sync.reset(new std::barrier<>((std::ptrdiff_t)nt));
+        emu_bar = sync.get();
+    };
+    std::vector<std::thread> ts;
+    for (unsigned t = 0; t < nt; t++)
+        ts.emplace_back([&, t] {
+            threadIdx = dim3(t % block.x, (t / block.x) % block.y, t / (block.x * block.y));
+            for (unsigned long b = 0; b < nb; b++) {
+                if (t == 0) setup(b);
+                start.arrive_and_wait();
+                f();
+                emu_bar->arrive_and_drop();
+                done.arrive_and_wait();
             }
+        });
+    for (auto &th : ts) th.join();
 }
 inline const char *cudaGetErrorString(cudaError_t) { return "emulated error"; }
 inline cudaError_t cudaGetDeviceCount(int *n) { *n = 1; return 0; }
