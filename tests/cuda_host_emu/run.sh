@@ -5,8 +5,10 @@
 # the kernels' index arithmetic, launch bounds and GEMM arguments against the CPU ops; it
 # says nothing about real-GPU behaviour (memory model, warp timing, cuBLAS itself).
 # Usage: tests/cuda_host_emu/run.sh [case-name-substring ...]   (from the repository root)
+#   "+NAME" runs only the whole-program checks whose name contains NAME: +refusals, +optim,
+#   +determinism, +supernet, +search. HOST_EMU_BUILD=dir: another build folder.
 set -e
-B=${HOST_EMU_BUILD:-build/cuda_host_emu}   # HOST_EMU_BUILD: another build folder (two runs at once)
+B=${HOST_EMU_BUILD:-build/cuda_host_emu}
 mkdir -p $B
 python3 tests/cuda_host_emu/transform.py nasgan_cuda.cu $B/nasgan_cuda_emu.cpp
 g++ -std=c++20 -O1 -g -Wall -Wextra -Wno-unused-parameter -Wno-unknown-pragmas -Itests/cuda_host_emu -I. -c $B/nasgan_cuda_emu.cpp -o $B/nasgan_cuda_emu.o
