@@ -211,9 +211,12 @@ test-cuda-emu: nasgan.h | $(B)
 # arithmetic, launch bounds and GEMM arguments without a GPU (g++ with C++20; seconds); then
 # bench/gpu/steps.c's TextNAS and alphaGAN steps at tiny sizes on that emulated device against
 # --device cpu (tests/cuda_host_emu/bench.sh).
-# HOST_EMU_CASES: case-name substrings (the supernet checks are too slow emulated).
+# HOST_EMU_CASES: op-case name substrings, and "+NAME" for the whole-program checks: optim,
+# refusals, determinism (two 20-step runs of a small conv net) and supernet (one D, G and arch step, about a
+# minute emulated); +search (20 supernet steps, twice) is left to the GPU: ~15 min emulated.
 HOST_EMU_CASES ?= matmul linear add sub mul scale sum mean reshape concat slice relu tanh sigmoid softmax dropout \
-  cross hinge bce conv batch_norm spectral mixed upsample avg_pool2 sum_hw embedding seq_ "text chain" optim
+  cross hinge bce conv batch_norm spectral mixed upsample avg_pool2 sum_hw embedding seq_ "text chain" \
+  +optim +refusals +determinism +supernet
 test-cuda-host-emu: nasgan.h
 	./tests/cuda_host_emu/run.sh $(HOST_EMU_CASES)
 	./tests/cuda_host_emu/bench.sh

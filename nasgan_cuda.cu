@@ -10,28 +10,40 @@
      relu, leaky_relu, tanh, sigmoid, softmax, log_softmax, dropout (mask drawn on the host
      from the context RNG: identical to the CPU), cross_entropy, hinge, bce_logits,
      conv2d (im2col + cuBLAS strided-batched GEMM, any stride/padding/groups; col2im by gather;
-     depthwise convolutions by direct kernels),
-     conv_transpose2d (the same three products, roles swapped), batch_norm (batch and running
-     statistics, one block per channel), spectral_norm (one power iteration in one block; sigma
-     comes back to the host for the backward, as on the CPU), upsample (nearest, bilinear),
-     avg_pool2, sum_hw, mixed and mixed_cols (softmax-weighted sums; alpha gradient from
-     per-4096-element block partials added in block order),
+     1x1 stride-1 unpadded convolutions on the input itself; weight gradient as one GEMM per
+     chunk of images; depthwise convolutions by direct kernels), conv_transpose2d (the same
+     three products, roles swapped), batch_norm (batch and running statistics from
+     per-channel partial sums over image or row splits), spectral_norm (one power iteration;
+     the backward recomputes sigma from the saved u and v, so nothing comes back to the
+     host), upsample (nearest, bilinear), avg_pool2, sum_hw, mixed and mixed_cols
+     (softmax-weighted sums; alpha gradient from per-4096-element block partials added by a
+     fixed tree),
      the sequence ops (channel-last (N, L, D), same node layout as src/ops_seq.c):
      embedding (positions grouped by vocabulary row on the host in the forward; the backward
      gathers each used row's positions in order, pad row skipped), seq_mask (select),
      conv1d (im2col + cuBLAS GEMM; col2im by gather), seq_pool3 (avg and max; max gradient by
      gather over the three windows that can pick a position), seq_batch_norm (batch norm's
-     per-channel kernels with N*L rows, pads included), seq_mean_pool, seq_attention (QK^T and
-     PV as strided-batched GEMMs per head; dropout multipliers drawn on the host by the
-     wrapper, as the CPU does), seq_gru (input projections of all positions in one GEMM,
-     recurrent projection per step, true lengths; lengths read on the host by the wrapper).
+     kernels in the channel-last layout, N*L rows, pads included), seq_mean_pool,
+     seq_attention (QK^T and PV as strided-batched GEMMs per head, softmax rows by thread
+     groups; dropout multipliers drawn on the host by the wrapper, as the CPU does), seq_gru
+     (input projections of all positions in one GEMM, recurrent projection per step, two
+     launches a step; true lengths, read on the host by the wrapper).
    Every op of NG_OP_LIST has a kernel.
    Fused: Adam, SGD, EMA, and the sum of squares and scaling of gradient clipping (reached
    through ng_adam_step, ng_sgd_step, ng_ema_update, ng_clip_grad_norm on device groups).
 
-   Determinism: no atomics anywhere; every reduction is a fixed loop per output element or a
-   fixed-shape tree in one block; cuBLAS runs with atomics disallowed, a fixed workspace and
-   CUBLAS_DEFAULT_MATH (no TF32) unless ng_cuda_set_tf32(1).
+   Determinism: no atomics anywhere; every reduction is a fixed loop per output element, a
+   fixed-shape tree in one block, or per-split partials (split sizes from the shapes only)
+   added in split order; cuBLAS runs with atomics disallowed, a fixed workspace and
+   CUBLAS_DEFAULT_MATH (no TF32) unless ng_cuda_set_tf32(1). No warp shuffles (the host
+   emulation in tests/cuda_host_emu runs each thread as a fiber, switching only at
+   __syncthreads).
+
+   Performance rules kept throughout: elementwise kernels over planes or positions use row
+   launches (row_grid: index arithmetic once per row, not 64-bit divisions per element);
+   reductions are coalesced and spread over enough blocks (chan_parts); no host round trip
+   inside an op (uploads go through a pinned staging ring, nothing is read back); transient
+   buffers come from one backend workspace, not from cudaMalloc per step.
 
    State: one backend context (device, cuBLAS handle, stream, workspace, allocation counters)
    created by ng_cuda_init and reached only through the registered hooks table. */
@@ -51,8 +63,13 @@ struct CudaContext {
     void *workspace;
     size_t workspace_bytes;
     size_t peak_bytes;
-    void *col;             /* im2col workspace, grown on demand */
-    size_t col_bytes;
+    void *work;            /* transient device buffer (im2col columns, partial sums), grown on demand */
+    size_t work_bytes;
+    char *stage;           /* pinned host-to-device staging buffer: NG_CU_STAGE_SEGS segments */
+    cudaEvent_t stage_ev[4];  /* per segment: recorded behind the last copy that read it */
+    int stage_seg;         /* segment being filled */
+    size_t stage_used;     /* bytes used in it */
+    int stage_failed;      /* no pinned memory: plain synchronous copies */
     double *sumsq_parts;   /* per-block partial sums of h_sumsq, made on first use */
     char info[320];
 };
@@ -94,6 +111,51 @@ void launch_check(ng_node *n) {
     if (e != cudaSuccess) ng__cuda_op_fail(n, cudaGetErrorString(e));
 }
 
+/* 2-D launches over a (rows x cols) index space: a block is T x (256 / T) threads,
+   threadIdx.y picks a row and threadIdx.x strides along it. T is the smallest power of two in
+   32..256 covering a row, so short rows (4x4 planes, few channels) leave few threads idle, and
+   the index arithmetic of a row (image, channel, plane) is done once per row, not per element
+   (64-bit divisions are tens of instructions on a GPU). */
+struct RowGrid { dim3 grid, block; };
+RowGrid row_grid(int64_t rows, int64_t cols) {
+    unsigned t = 32;
+    while (t < 256 && (int64_t)t < cols) t <<= 1;
+    RowGrid r;
+    r.block = dim3(t, 256 / t);
+    r.grid = dim3(blocks_for(rows, (int)(256 / t)));
+    return r;
+}
+#define ROW_LOOP(r, rows) for (int64_t r = (int64_t)blockIdx.x * blockDim.y + threadIdx.y; r < (rows); r += (int64_t)gridDim.x * blockDim.y)
+#define COL_LOOP(j, cols) for (int64_t j = threadIdx.x; j < (cols); j += blockDim.x)
+
+void note_peak();
+/* every row of y (rows x cols) = b */
+__global__ void k_fill_rows(float *y, const float *b, int64_t rows, int64_t cols) {
+    ROW_LOOP(r, rows) COL_LOOP(j, cols) y[r * cols + j] = b[j];
+}
+void fill_rows(float *y, const float *b, int64_t rows, int64_t cols) {
+    if (rows * cols == 0) return;
+    RowGrid rg = row_grid(rows, cols);
+    k_fill_rows<<<rg.grid, rg.block, 0, cu()->stream>>>(y, b, rows, cols);
+}
+/* The backend's transient device buffer (im2col columns, reduction partials). One stream, so
+   an op's kernels using it are done before the next op's start. Growing (rare: the first
+   steps) waits for the stream, then frees the old buffer: kernels already queued may still
+   read it, but a pointer obtained before the call must not be used after it. */
+void *workspace(ng_node *n, size_t bytes) {
+    CudaContext *x = cu();
+    if (bytes > x->work_bytes) {
+        NG_CU_CHECK(cudaStreamSynchronize(x->stream));
+        cudaFree(x->work);
+        x->work = NULL;
+        x->work_bytes = 0;
+        if (NG_CU_CHECK(cudaMalloc(&x->work, bytes))) { ng__cuda_op_fail(n, "cannot allocate the backend workspace"); return NULL; }
+        x->work_bytes = bytes;
+        note_peak();
+    }
+    return x->work;
+}
+
 /* ---------------------------------------------------------------------------------------- */
 /* hooks: memory                                                                            */
 /* ---------------------------------------------------------------------------------------- */
@@ -116,7 +178,65 @@ void *h_malloc(size_t bytes) {
 void h_free(void *p) {
     if (p) cudaFree(p);
 }
-int h_h2d(void *d, const void *s, size_t b) { return NG_CU_CHECK(cudaMemcpyAsync(d, s, b, cudaMemcpyHostToDevice, cu()->stream)) || NG_CU_CHECK(cudaStreamSynchronize(cu()->stream)); }
+/* Host-to-device copies go through a pinned staging buffer and do not wait for the stream.
+   (A copy from pageable memory followed by a stream synchronisation made the host wait for
+   every queued kernel in the middle of a step: embedding ids, lengths, labels, dropout
+   masks, inputs; the GPU then idled while the host prepared the next ops.) The bytes are
+   copied into the staging buffer before the call returns, so the caller may reuse its
+   buffer at once, as with the synchronous copy. The buffer is a ring of segments; a segment
+   is refilled only after the event recorded behind its last copy has completed, so the host
+   waits only when the GPU is a whole ring of copies behind. */
+#define NG_CU_STAGE_SEGS 4
+#define NG_CU_STAGE_SEG_BYTES ((size_t)16 << 20)
+int stage_ready(CudaContext *c) {
+    if (c->stage) return 1;
+    if (c->stage_failed) return 0;
+    int ok = cudaHostAlloc((void **)&c->stage, NG_CU_STAGE_SEGS * NG_CU_STAGE_SEG_BYTES, cudaHostAllocDefault) == cudaSuccess;
+    for (int i = 0; ok && i < NG_CU_STAGE_SEGS; i++) ok = cudaEventCreateWithFlags(&c->stage_ev[i], cudaEventDisableTiming) == cudaSuccess;
+    if (!ok) {   /* keep working without it */
+        cudaGetLastError();
+        if (c->stage) cudaFreeHost(c->stage);
+        c->stage = NULL;
+        c->stage_failed = 1;
+        return 0;
+    }
+    c->stage_seg = 0;
+    c->stage_used = 0;
+    return 1;
+}
+/* b (at most a segment) bytes of staging space, waiting for the next segment's last copy when
+   the current one is full; NULL when there is no staging buffer or on error */
+char *stage_reserve(size_t b) {
+    CudaContext *c = cu();
+    if (b > NG_CU_STAGE_SEG_BYTES || !stage_ready(c)) return NULL;
+    if (c->stage_used + b > NG_CU_STAGE_SEG_BYTES) {
+        c->stage_seg = (c->stage_seg + 1) % NG_CU_STAGE_SEGS;
+        c->stage_used = 0;
+        if (NG_CU_CHECK(cudaEventSynchronize(c->stage_ev[c->stage_seg]))) return NULL;
+    }
+    return c->stage + (size_t)c->stage_seg * NG_CU_STAGE_SEG_BYTES + c->stage_used;
+}
+/* copy b bytes, just written at p = stage_reserve(b), to d (stream order) */
+int stage_commit(void *d, const char *p, size_t b) {
+    CudaContext *c = cu();
+    c->stage_used += (b + 255) & ~(size_t)255;
+    return NG_CU_CHECK(cudaMemcpyAsync(d, p, b, cudaMemcpyHostToDevice, c->stream)) ||
+           NG_CU_CHECK(cudaEventRecord(c->stage_ev[c->stage_seg], c->stream));
+}
+int h_h2d(void *d, const void *s, size_t b) {
+    const char *src = (const char *)s;
+    char *dst = (char *)d;
+    while (b > 0) {
+        size_t piece = b < NG_CU_STAGE_SEG_BYTES ? b : NG_CU_STAGE_SEG_BYTES;
+        char *p = stage_reserve(piece);
+        if (!p)   /* no staging buffer: pageable copy, then wait for it */
+            return NG_CU_CHECK(cudaMemcpyAsync(dst, src, b, cudaMemcpyHostToDevice, cu()->stream)) || NG_CU_CHECK(cudaStreamSynchronize(cu()->stream));
+        memcpy(p, src, piece);
+        if (stage_commit(dst, p, piece)) return 1;
+        src += piece; dst += piece; b -= piece;
+    }
+    return 0;
+}
 int h_d2h(void *d, const void *s, size_t b) { return NG_CU_CHECK(cudaMemcpyAsync(d, s, b, cudaMemcpyDeviceToHost, cu()->stream)) || NG_CU_CHECK(cudaStreamSynchronize(cu()->stream)); }
 int h_d2d(void *d, const void *s, size_t b) { return NG_CU_CHECK(cudaMemcpyAsync(d, s, b, cudaMemcpyDeviceToDevice, cu()->stream)); }
 int h_memset0(void *p, size_t b) { return NG_CU_CHECK(cudaMemsetAsync(p, 0, b, cu()->stream)); }
@@ -179,16 +299,149 @@ void sgemm_rm_batched(ng_node *n, int ta, int tb, int64_t M, int64_t N, int64_t 
 /* ---------------------------------------------------------------------------------------- */
 /* small generic kernels                                                                    */
 /* ---------------------------------------------------------------------------------------- */
-__global__ void k_fill_rows(float *y, const float *b, int64_t rows, int64_t cols) {
-    GRID_LOOP(i, rows * cols) y[i] = b[i % cols];
-}
-/* g (rows x cols) column sums added to gb, each column by one thread in row order */
-__global__ void k_colsum_add(float *gb, const float *g, int64_t rows, int64_t cols) {
-    GRID_LOOP(c, cols) {
-        float s = 0.0f;
-        for (int64_t r = 0; r < rows; r++) s += g[r * cols + c];
-        gb[c] += s;
+
+/* sum of v over the 256 threads of a block, fixed tree (every thread gets it) */
+__device__ double block_sum(double v, double *sh) {
+    sh[threadIdx.x] = v;
+    __syncthreads();
+    for (int w = 128; w > 0; w >>= 1) {
+        if ((int)threadIdx.x < w) sh[threadIdx.x] += sh[threadIdx.x + w];
+        __syncthreads();
     }
+    double r = sh[0];
+    __syncthreads();
+    return r;
+}
+
+/* max / sum of v over the T = blockDim.x threads of each block row (threadIdx.y) of a row
+   launch, fixed tree; every thread of the block must call them */
+__device__ float rows_max(float v, float *sh) {
+    int T = blockDim.x, x = threadIdx.x, base = threadIdx.y * T;
+    sh[base + x] = v;
+    __syncthreads();
+    for (int w = T / 2; w > 0; w >>= 1) {
+        if (x < w) sh[base + x] = fmaxf(sh[base + x], sh[base + x + w]);
+        __syncthreads();
+    }
+    float r = sh[base];
+    __syncthreads();
+    return r;
+}
+__device__ double rows_sum(double v, double *sh) {
+    int T = blockDim.x, x = threadIdx.x, base = threadIdx.y * T;
+    sh[base + x] = v;
+    __syncthreads();
+    for (int w = T / 2; w > 0; w >>= 1) {
+        if (x < w) sh[base + x] += sh[base + x + w];
+        __syncthreads();
+    }
+    double r = sh[base];
+    __syncthreads();
+    return r;
+}
+/* ---- per-channel sums without atomics ----
+   Two layouts: planes (N, C, S) with S > 1 (NCHW activations) and columns (R, C) (channel
+   last: sequences, 2-D batch norm, bias gradients). A first kernel writes partial sums in
+   double per (channel, split), each a fixed-order sum over a fixed share of the data (whole
+   images for planes, runs of rows for columns), so there are enough blocks to fill the GPU
+   and every load is coalesced; a second one adds the splits in order. A term functor
+   accumulates one element (flat index i, channel c) into two sums a, b.
+   part layout: part[(c * splits + split) * 2 + {0, 1}]. */
+struct Split { int64_t per, n; };          /* per: images (planes) or rows (columns) per split */
+Split plane_split(int64_t N, int64_t S) {   /* about 8192 values per block */
+    Split p;
+    p.per = (8192 + S - 1) / S;
+    if (p.per < 1) p.per = 1;
+    if ((N + p.per - 1) / p.per > 65535) p.per = (N + 65534) / 65535;
+    p.n = N > 0 ? (N + p.per - 1) / p.per : 1;
+    return p;
+}
+Split col_split(int64_t R) {                /* 256 rows per block (32 per thread) */
+    Split p;
+    p.per = 256;
+    if ((R + p.per - 1) / p.per > 65535) p.per = (R + 65534) / 65535;
+    p.n = R > 0 ? (R + p.per - 1) / p.per : 1;
+    return p;
+}
+/* planes: grid (C, splits), 256 threads; a thread walks its share in steps of 256 elements,
+   keeping (image, position) without a division per element */
+template <typename T>
+__global__ void k_plane_parts(T term, int64_t N, int64_t C, int64_t S, int64_t per, double *part) {
+    __shared__ double sh[256];
+    int64_t c = blockIdx.x, sp = blockIdx.y, n1 = (sp + 1) * per < N ? (sp + 1) * per : N;
+    int64_t n = sp * per + threadIdx.x / S, s = threadIdx.x % S, dn = 256 / S, ds = 256 % S;
+    double a = 0.0, b = 0.0;
+    while (n < n1) {
+        term((n * C + c) * S + s, c, a, b);
+        s += ds;
+        n += dn;
+        if (s >= S) { s -= S; n++; }
+    }
+    a = block_sum(a, sh);
+    b = block_sum(b, sh);
+    if (threadIdx.x == 0) { part[(c * gridDim.y + sp) * 2] = a; part[(c * gridDim.y + sp) * 2 + 1] = b; }
+}
+/* columns: grid (ceil(C / 32), splits), 32 x 8 threads: a warp reads 32 adjacent channels of
+   one row; the 8 row lanes are added by a fixed tree */
+template <typename T>
+__global__ void k_col_parts(T term, int64_t R, int64_t C, int64_t per, double *part) {
+    __shared__ double sa[8][32], sb[8][32];
+    int tx = threadIdx.x, ty = threadIdx.y;
+    int64_t c = (int64_t)blockIdx.x * 32 + tx, sp = blockIdx.y, r1 = (sp + 1) * per < R ? (sp + 1) * per : R;
+    double a = 0.0, b = 0.0;
+    if (c < C)
+        for (int64_t r = sp * per + ty; r < r1; r += 8) term(r * C + c, c, a, b);
+    sa[ty][tx] = a;
+    sb[ty][tx] = b;
+    __syncthreads();
+    for (int w = 4; w > 0; w >>= 1) {
+        if (ty < w) { sa[ty][tx] += sa[ty + w][tx]; sb[ty][tx] += sb[ty + w][tx]; }
+        __syncthreads();
+    }
+    if (ty == 0 && c < C) { part[(c * gridDim.y + sp) * 2] = sa[0][tx]; part[(c * gridDim.y + sp) * 2 + 1] = sb[0][tx]; }
+}
+int64_t chan_splits(int64_t N, int64_t S) { return S == 1 ? col_split(N).n : plane_split(N, S).n; }
+struct TermSum {
+    const float *x;
+    __device__ void operator()(int64_t i, int64_t, double &a, double &) const { a += x[i]; }
+};
+/* launch the partial sums of term over x viewed as (N, C, S), chan_splits(N, S) per channel;
+   returns the split count */
+template <typename T>
+int64_t chan_parts(T term, int64_t N, int64_t C, int64_t S, double *part) {
+    if (N * S == 0) {   /* no values: zero sums */
+        NG_CU_CHECK(cudaMemsetAsync(part, 0, (size_t)(C * 2) * sizeof(double), cu()->stream));
+        return 1;
+    }
+    if (S == 1) {
+        Split sp = col_split(N);
+        k_col_parts<<<dim3((unsigned)((C + 31) / 32), (unsigned)sp.n), dim3(32, 8), 0, cu()->stream>>>(term, N, C, sp.per, part);
+        return sp.n;
+    }
+    Split sp = plane_split(N, S);
+    k_plane_parts<<<dim3((unsigned)C, (unsigned)sp.n), 256, 0, cu()->stream>>>(term, N, C, S, sp.per, part);
+    return sp.n;
+}
+/* total of slot k of channel c's partials, splits in order */
+__device__ inline double parts_total(const double *part, int64_t c, int64_t splits, int k) {
+    double s = 0.0;
+    for (int64_t i = 0; i < splits; i++) s += part[(c * splits + i) * 2 + k];
+    return s;
+}
+__global__ void k_colsum_finish(float *gb, const double *part, int64_t splits, int64_t cols) {
+    GRID_LOOP(c, cols) gb[c] += (float)parts_total(part, c, splits, 0);
+}
+/* gb += the column sums of g (rows x cols); part: cols * col_split(rows).n * 2 doubles */
+void colsum_add_part(float *gb, const float *g, int64_t rows, int64_t cols, double *part) {
+    if (cols <= 0 || rows <= 0) return;
+    TermSum t; t.x = g;
+    int64_t splits = chan_parts(t, rows, cols, 1, part);
+    k_colsum_finish<<<blocks_for(cols), 256, 0, cu()->stream>>>(gb, part, splits, cols);
+}
+void colsum_add(ng_node *n, float *gb, const float *g, int64_t rows, int64_t cols) {
+    if (cols <= 0 || rows <= 0) return;
+    double *part = (double *)workspace(n, (size_t)(cols * col_split(rows).n * 2) * sizeof(double));
+    if (part) colsum_add_part(gb, g, rows, cols, part);
 }
 __global__ void k_add_inplace(float *y, const float *x, int64_t n) { GRID_LOOP(i, n) y[i] += x[i]; }
 
@@ -226,7 +479,7 @@ void fw_linear(ng_node *n) {
     ng_tensor *x = n->in[0], *w = n->in[1];
     int64_t N = x->shape.d[0], Din = x->shape.d[1], O = w->shape.d[0];
     float *y = n->out->data;
-    if (n->n_in == 3) k_fill_rows<<<blocks_for(N * O), 256, 0, cu()->stream>>>(y, n->in[2]->data, N, O);
+    if (n->n_in == 3) fill_rows(y, n->in[2]->data, N, O);
     sgemm_rm(n, 0, 1, N, O, Din, 1.0f, x->data, Din, w->data, Din, n->n_in == 3 ? 1.0f : 0.0f, y, O);
     launch_check(n);
 }
@@ -237,7 +490,7 @@ void bw_linear(ng_node *n) {
     float *gx = ng__cuda_in_grad(n, 0), *gw = ng__cuda_in_grad(n, 1), *gb = n->n_in == 3 ? ng__cuda_in_grad(n, 2) : NULL;
     if (gx) sgemm_rm(n, 0, 0, N, Din, O, 1.0f, g, O, w->data, Din, 1.0f, gx, Din);
     if (gw) sgemm_rm(n, 1, 0, O, Din, N, 1.0f, g, O, x->data, Din, 1.0f, gw, Din);
-    if (gb) k_colsum_add<<<blocks_for(O), 256, 0, cu()->stream>>>(gb, g, N, O);
+    if (gb) colsum_add(n, gb, g, N, O);
     launch_check(n);
 }
 
@@ -295,7 +548,20 @@ __global__ void k_binary_grad(float *gx, const float *g, const float *other, BPl
         gx[ix] += sign * s;
     }
 }
+/* same shapes (the residual and skip adds): no index arithmetic */
+__global__ void k_binary_same(const float *a, const float *b, float *y, int kind, int64_t N) {
+    GRID_LOOP(i, N) y[i] = kind == 0 ? a[i] + b[i] : kind == 1 ? a[i] - b[i] : a[i] * b[i];
+}
+__global__ void k_binary_grad_same(float *gx, const float *g, const float *other, float sign, int mul, int64_t N) {
+    GRID_LOOP(i, N) gx[i] += sign * (mul ? g[i] * other[i] : g[i]);
+}
+bool binary_same(const ng_node *n) { return ng_shape_eq(n->in[0]->shape, n->out->shape) && ng_shape_eq(n->in[1]->shape, n->out->shape); }
 void binary_fw(ng_node *n, int kind) {
+    if (binary_same(n)) {
+        k_binary_same<<<blocks_for(n->out->numel), 256, 0, cu()->stream>>>(n->in[0]->data, n->in[1]->data, n->out->data, kind, n->out->numel);
+        launch_check(n);
+        return;
+    }
     BPlan p = bplan(n);
     k_binary<<<blocks_for(n->out->numel), 256, 0, cu()->stream>>>(n->in[0]->data, n->in[1]->data, n->out->data, p, kind, n->out->numel);
     launch_check(n);
@@ -303,6 +569,13 @@ void binary_fw(ng_node *n, int kind) {
 void binary_bw(ng_node *n, int kind) {
     BPlan p = bplan(n);
     float *ga = ng__cuda_in_grad(n, 0), *gb = ng__cuda_in_grad(n, 1);
+    if (binary_same(n)) {
+        int64_t N = n->out->numel;
+        if (ga) k_binary_grad_same<<<blocks_for(N), 256, 0, cu()->stream>>>(ga, n->out->grad, n->in[1]->data, 1.0f, kind == 2, N);
+        if (gb) k_binary_grad_same<<<blocks_for(N), 256, 0, cu()->stream>>>(gb, n->out->grad, n->in[0]->data, kind == 1 ? -1.0f : 1.0f, kind == 2, N);
+        launch_check(n);
+        return;
+    }
     if (ga) k_binary_grad<<<blocks_for(n->in[0]->numel), 256, 0, cu()->stream>>>(ga, n->out->grad, n->in[1]->data, p, 1, 1.0f, kind == 2, n->in[0]->numel);
     if (gb) k_binary_grad<<<blocks_for(n->in[1]->numel), 256, 0, cu()->stream>>>(gb, n->out->grad, n->in[0]->data, p, 0, kind == 1 ? -1.0f : 1.0f, kind == 2, n->in[1]->numel);
     launch_check(n);
@@ -410,8 +683,30 @@ __global__ void k_reduce_bw(float *ga, const float *g, RPlan p, float scale, int
         ga[i] += scale * g[o];
     }
 }
+/* few outputs, long reductions (a loss summed over a whole tensor): one block per output,
+   threads striding over the reduced elements (in input order), fixed tree */
+__global__ void k_reduce_block(const float *a, float *y, RPlan p, float scale, int64_t nout, int64_t nred) {
+    __shared__ double sh[256];
+    for (int64_t o = blockIdx.x; o < nout; o += gridDim.x) {
+        int64_t c[4], r = o;
+        for (int k = 3; k >= 0; k--) if (!p.red[k]) { c[k] = r % p.d[k]; r /= p.d[k]; }
+        double acc = 0.0;
+        for (int64_t j = threadIdx.x; j < nred; j += 256) {
+            int64_t t = j, i[4];
+            for (int k = 3; k >= 0; k--) if (p.red[k]) { i[k] = t % p.d[k]; t /= p.d[k]; } else i[k] = c[k];
+            acc += a[((i[0] * p.d[1] + i[1]) * p.d[2] + i[2]) * p.d[3] + i[3]];
+        }
+        acc = block_sum(acc, sh);
+        if (threadIdx.x == 0) y[o] = (float)(acc * scale);
+    }
+}
 void fw_reduce(ng_node *n) {
-    k_reduce_fw<<<blocks_for(n->out->numel), 256, 0, cu()->stream>>>(n->in[0]->data, n->out->data, rplan(n), n->f[0], n->out->numel);
+    int64_t nout = n->out->numel, nred = nout > 0 ? n->in[0]->numel / nout : 0;
+    if (nout == 0) return;
+    if (nred >= 1024 && nout < 4096)
+        k_reduce_block<<<(unsigned)nout, 256, 0, cu()->stream>>>(n->in[0]->data, n->out->data, rplan(n), n->f[0], nout, nred);
+    else
+        k_reduce_fw<<<blocks_for(nout), 256, 0, cu()->stream>>>(n->in[0]->data, n->out->data, rplan(n), n->f[0], nout);
     launch_check(n);
 }
 void bw_reduce(ng_node *n) {
@@ -439,12 +734,19 @@ void outer_inner(const ng_shape *s, int axis, int64_t *outer, int64_t *inner) {
    and a packed small one; to_big: 0 gathers (slice fw / concat bw), 1 scatters (concat fw /
    slice bw); accumulate: += instead of = */
 __global__ void k_block_copy(float *small_, float *big, int64_t outer, int64_t len, int64_t big_ld, int64_t off, int to_big, int accumulate) {
-    GRID_LOOP(i, outer * len) {
-        int64_t o = i / len, j = i % len;
-        float *b = big + o * big_ld + off + j, *s = small_ + i;
-        if (to_big) { if (accumulate) *b += *s; else *b = *s; }
-        else { if (accumulate) *s += *b; else *s = *b; }
+    ROW_LOOP(o, outer) {
+        float *br = big + o * big_ld + off, *sr = small_ + o * len;
+        COL_LOOP(j, len) {
+            float *b = br + j, *s = sr + j;
+            if (to_big) { if (accumulate) *b += *s; else *b = *s; }
+            else { if (accumulate) *s += *b; else *s = *b; }
+        }
     }
+}
+void block_copy(float *small_, float *big, int64_t outer, int64_t len, int64_t big_ld, int64_t off, int to_big, int accumulate) {
+    if (outer * len == 0) return;
+    RowGrid rg = row_grid(outer, len);
+    k_block_copy<<<rg.grid, rg.block, 0, cu()->stream>>>(small_, big, outer, len, big_ld, off, to_big, accumulate);
 }
 void concat_run(ng_node *n, int backward) {
     int axis = (int)n->i[0];
@@ -453,10 +755,10 @@ void concat_run(ng_node *n, int backward) {
     for (int k = 0; k < n->n_in; k++) {
         int64_t len = n->in[k]->shape.d[axis] * inner;
         if (!backward)
-            k_block_copy<<<blocks_for(outer * len), 256, 0, cu()->stream>>>(n->in[k]->data, n->out->data, outer, len, total * inner, off, 1, 0);
+            block_copy(n->in[k]->data, n->out->data, outer, len, total * inner, off, 1, 0);
         else {
             float *gk = ng__cuda_in_grad(n, k);
-            if (gk) k_block_copy<<<blocks_for(outer * len), 256, 0, cu()->stream>>>(gk, n->out->grad, outer, len, total * inner, off, 0, 1);
+            if (gk) block_copy(gk, n->out->grad, outer, len, total * inner, off, 0, 1);
         }
         off += len;
     }
@@ -470,11 +772,11 @@ void slice_run(ng_node *n, int backward) {
     outer_inner(&n->out->shape, axis, &outer, &inner);
     int64_t len = n->out->shape.d[axis] * inner;
     if (!backward) {
-        k_block_copy<<<blocks_for(outer * len), 256, 0, cu()->stream>>>(n->out->data, n->in[0]->data, outer, len, full * inner, start * inner, 0, 0);
+        block_copy(n->out->data, n->in[0]->data, outer, len, full * inner, start * inner, 0, 0);
     } else {
         float *ga = ng__cuda_in_grad(n, 0);
         if (!ga) return;
-        k_block_copy<<<blocks_for(outer * len), 256, 0, cu()->stream>>>(n->out->grad, ga, outer, len, full * inner, start * inner, 1, 1);
+        block_copy(n->out->grad, ga, outer, len, full * inner, start * inner, 1, 1);
     }
     launch_check(n);
 }
@@ -544,10 +846,12 @@ __global__ void k_mul_add(const float *a, const float *b, float *y, int64_t n) {
 /* The mask comes from the context RNG on the host, in the CPU's order: same masks as the CPU. */
 void fw_dropout(ng_node *n) {
     int64_t N = n->out->numel;
-    float *h = (float *)ng__cuda_host_scratch(n, (size_t)N * sizeof(float)), keep = 1.0f / (1.0f - n->f[0]);
+    size_t bytes = (size_t)N * sizeof(float);
+    char *st = stage_reserve(bytes);   /* drawn straight into the staging buffer when it fits */
+    float *h = st ? (float *)st : (float *)ng__cuda_host_scratch(n, bytes), keep = 1.0f / (1.0f - n->f[0]);
     if (!h) { ng__cuda_op_fail(n, "host arena exhausted"); return; }
     for (int64_t i = 0; i < N; i++) h[i] = ng_rng_uniform(&n->ctx->rng) < (double)n->f[0] ? 0.0f : keep;
-    if (h_h2d(n->saved, h, (size_t)N * sizeof(float))) { ng__cuda_op_fail(n, "mask copy failed"); return; }
+    if (st ? stage_commit(n->saved, st, bytes) : h_h2d(n->saved, h, bytes)) { ng__cuda_op_fail(n, "mask copy failed"); return; }
     k_mul<<<blocks_for(N), 256, 0, cu()->stream>>>(n->in[0]->data, (const float *)n->saved, n->out->data, N);
     launch_check(n);
 }
@@ -646,7 +950,9 @@ void bw_bce_logits(ng_node *n) {
 }
 
 /* ---------------------------------------------------------------------------------------- */
-/* conv2d: im2col + strided-batched GEMM per group; col2im by gather (no atomics)           */
+/* conv2d: im2col + cuBLAS, col2im by gather (no atomics). Pointwise convolutions (1x1,      */
+/* stride 1, no padding) use the input itself as the column matrix; depthwise ones have     */
+/* direct kernels.                                                                          */
 /* ---------------------------------------------------------------------------------------- */
 struct Geo { int64_t N, C, H, W, O, Ho, Wo, kh, kw, sh, sw, ph, pw, G, Cg, Og, K, P; };
 Geo geo_conv(const ng_node *n) {
@@ -659,192 +965,289 @@ Geo geo_conv(const ng_node *n) {
     q.Cg = q.C / q.G; q.Og = q.O / q.G; q.K = q.Cg * q.kh * q.kw; q.P = q.Ho * q.Wo;
     return q;
 }
-/* col[n][K][P] for group g of every image */
-__global__ void k_im2col(const float *x, float *col, Geo q, int64_t g) {
-    GRID_LOOP(i, q.N * q.K * q.P) {
-        int64_t p = i % q.P, k = (i / q.P) % q.K, n = i / (q.P * q.K);
-        int64_t c = k / (q.kh * q.kw), ki = (k / q.kw) % q.kh, kj = k % q.kw;
-        int64_t oh = p / q.Wo, ow = p % q.Wo;
-        int64_t ih = oh * q.sh - q.ph + ki, iw = ow * q.sw - q.pw + kj;
-        col[i] = ih >= 0 && ih < q.H && iw >= 0 && iw < q.W ? x[((n * q.C + g * q.Cg + c) * q.H + ih) * q.W + iw] : 0.0f;
-    }
-}
-/* gx (group g) += the col entries that read each input pixel, in fixed (ki, kj) order */
-__global__ void k_col2im(const float *col, float *gx, Geo q, int64_t g) {
-    GRID_LOOP(i, q.N * q.Cg * q.H * q.W) {
-        int64_t iw = i % q.W, ih = (i / q.W) % q.H, c = (i / (q.W * q.H)) % q.Cg, n = i / (q.W * q.H * q.Cg);
-        float s = 0.0f;
-        for (int64_t ki = 0; ki < q.kh; ki++) {
-            int64_t t = ih + q.ph - ki;
-            if (t < 0 || t % q.sh) continue;
-            int64_t oh = t / q.sh;
-            if (oh >= q.Ho) continue;
-            for (int64_t kj = 0; kj < q.kw; kj++) {
-                int64_t u = iw + q.pw - kj;
-                if (u < 0 || u % q.sw) continue;
-                int64_t ow = u / q.sw;
-                if (ow >= q.Wo) continue;
-                int64_t k = (c * q.kh + ki) * q.kw + kj;
-                s += col[(n * q.K + k) * q.P + oh * q.Wo + ow];
-            }
+bool is_dw(const Geo &q) { return q.Cg == 1 && q.Og == 1; }
+bool is_pw(const Geo &q) { return q.kh == 1 && q.kw == 1 && q.sh == 1 && q.sw == 1 && q.ph == 0 && q.pw == 0; }
+/* columns of group g for images [0, nimg) of x: element (image n, row k, position p) at
+   col[n sn + k sk + p]. Forward and data gradient use (sn, sk) = (K P, P): a K x P matrix
+   per image for batched GEMMs; the weight gradient uses (P, nimg P): one K x nimg P matrix,
+   so that one GEMM sums over the images. One row (n, k) per threadIdx.y. */
+__global__ void k_im2col(const float *x, float *col, Geo q, int64_t g, int64_t nimg, int64_t sn, int64_t sk) {
+    int64_t khw = q.kh * q.kw;
+    int Wo = (int)q.Wo;
+    ROW_LOOP(r, nimg * q.K) {
+        int64_t n = r / q.K, k = r % q.K, c = k / khw, ki = (k % khw) / q.kw, kj = k % q.kw;
+        const float *xp = x + (n * q.C + g * q.Cg + c) * q.H * q.W;
+        float *cp = col + n * sn + k * sk;
+        COL_LOOP(p, q.P) {
+            int oh = (int)p / Wo, ow = (int)p - oh * Wo;
+            int64_t ih = oh * q.sh - q.ph + ki, iw = ow * q.sw - q.pw + kj;
+            cp[p] = ih >= 0 && ih < q.H && iw >= 0 && iw < q.W ? xp[ih * q.W + iw] : 0.0f;
         }
-        gx[((n * q.C + g * q.Cg + c) * q.H + ih) * q.W + iw] += s;
     }
 }
+/* dst (B x A planes of P) = src (A x B planes, plane (a, b) at a sa + b P): channel-major copy
+   of a group's planes for the weight-gradient GEMM */
+__global__ void k_planes_t(const float *src, float *dst, int64_t A, int64_t B, int64_t P, int64_t sa) {
+    ROW_LOOP(r, A * B) {
+        const float *sp = src + (r % A) * sa + (r / A) * P;
+        float *dp = dst + r * P;
+        COL_LOOP(p, P) dp[p] = sp[p];
+    }
+}
+/* input pixel (ih, iw) -> output position reading it through kernel tap (ki, kj), or -1 */
+__device__ inline int tap_src(int i, int pad, int k, int stride, int out) {
+    int t = i + pad - k;
+    if (t < 0) return -1;
+    if (stride > 1) { if (t % stride) return -1; t /= stride; }
+    return t < out ? t : -1;
+}
+/* gx (group g, images [0, nimg)) += the col entries (layout K P per image) that read each
+   input pixel, in fixed (ki, kj) order; one plane (n, c) per row */
+__global__ void k_col2im(const float *col, float *gx, Geo q, int64_t g, int64_t nimg) {
+    int W = (int)q.W, kh = (int)q.kh, kw = (int)q.kw, Wo = (int)q.Wo;
+    ROW_LOOP(r, nimg * q.Cg) {
+        int64_t n = r / q.Cg, c = r % q.Cg;
+        const float *cp = col + (n * q.K + c * kh * kw) * q.P;
+        float *gp = gx + (n * q.C + g * q.Cg + c) * q.H * q.W;
+        COL_LOOP(j, q.H * q.W) {
+            int ih = (int)j / W, iw = (int)j - ih * W;
+            float s = 0.0f;
+            for (int ki = 0; ki < kh; ki++) {
+                int oh = tap_src(ih, (int)q.ph, ki, (int)q.sh, (int)q.Ho);
+                if (oh < 0) continue;
+                for (int kj = 0; kj < kw; kj++) {
+                    int ow = tap_src(iw, (int)q.pw, kj, (int)q.sw, Wo);
+                    if (ow >= 0) s += cp[(int64_t)(ki * kw + kj) * q.P + oh * Wo + ow];
+                }
+            }
+            gp[j] += s;
+        }
+    }
+}
+/* y (N, O, P) += b per channel; one plane per row */
 __global__ void k_bias_nchw(float *y, const float *b, int64_t N, int64_t O, int64_t P) {
-    GRID_LOOP(i, N * O * P) y[i] += b[(i / P) % O];
+    ROW_LOOP(r, N * O) {
+        float bv = b[r % O], *yp = y + r * P;
+        COL_LOOP(p, P) yp[p] += bv;
+    }
 }
-/* gb[o] += sum over n, p of g[n][o][p]: one block per channel, fixed tree */
-__device__ double block_sum(double v, double *sh);
-__global__ void k_bias_grad(float *gb, const float *g, int64_t N, int64_t O, int64_t P) {
-    __shared__ double sh[256];
-    int64_t o = blockIdx.x;
-    double s = 0.0;
-    for (int64_t j = threadIdx.x; j < N * P; j += 256) s += g[((j / P) * O + o) * P + j % P];
-    s = block_sum(s, sh);
-    if (threadIdx.x == 0) gb[o] += (float)s;
+/* gb[c] += sum over n, s of g (N, C, S): per-channel partial sums, then the splits in order */
+void chansum_add(ng_node *n, float *gb, const float *g, int64_t N, int64_t C, int64_t S) {
+    if (C <= 0) return;
+    if (N <= 0 || S <= 0) return;
+    int64_t nsplit = chan_splits(N, S);
+    double *part = (double *)workspace(n, (size_t)(C * nsplit * 2) * sizeof(double));
+    if (!part) return;
+    TermSum t; t.x = g;
+    int64_t splits = chan_parts(t, N, C, S, part);
+    k_colsum_finish<<<blocks_for(C), 256, 0, cu()->stream>>>(gb, part, splits, C);
 }
-/* depthwise (one input and one output channel per group): direct kernels, no GEMM per group */
+
+/* depthwise (one input and one output channel per group, so plane n C + c of x, y and their
+   gradients line up): direct kernels, one plane per row */
 __global__ void k_dw_fwd(const float *x, const float *w, float *y, Geo q, float beta) {
-    GRID_LOOP(i, q.N * q.O * q.P) {
-        int64_t ow = i % q.Wo, oh = (i / q.Wo) % q.Ho, c = (i / q.P) % q.O, n = i / (q.P * q.O);
-        const float *xp = x + (n * q.C + c) * q.H * q.W, *wp = w + c * q.kh * q.kw;
-        float s = 0.0f;
-        for (int64_t ki = 0; ki < q.kh; ki++) {
-            int64_t ih = oh * q.sh - q.ph + ki;
-            if (ih < 0 || ih >= q.H) continue;
-            for (int64_t kj = 0; kj < q.kw; kj++) {
-                int64_t iw = ow * q.sw - q.pw + kj;
-                if (iw >= 0 && iw < q.W) s += wp[ki * q.kw + kj] * xp[ih * q.W + iw];
+    int H = (int)q.H, W = (int)q.W, kh = (int)q.kh, kw = (int)q.kw, Wo = (int)q.Wo;
+    ROW_LOOP(r, q.N * q.O) {
+        const float *xp = x + r * q.H * q.W, *wp = w + (r % q.O) * kh * kw;
+        float *yp = y + r * q.P;
+        COL_LOOP(p, q.P) {
+            int oh = (int)p / Wo, ow = (int)p - oh * Wo;
+            float s = 0.0f;
+            for (int ki = 0; ki < kh; ki++) {
+                int ih = oh * (int)q.sh - (int)q.ph + ki;
+                if (ih < 0 || ih >= H) continue;
+                for (int kj = 0; kj < kw; kj++) {
+                    int iw = ow * (int)q.sw - (int)q.pw + kj;
+                    if (iw >= 0 && iw < W) s += wp[ki * kw + kj] * xp[ih * W + iw];
+                }
             }
+            yp[p] = beta != 0.0f ? yp[p] + s : s;
         }
-        y[i] = beta != 0.0f ? y[i] + s : s;
     }
 }
 __global__ void k_dw_dgrad(const float *w, const float *gy, float *gx, Geo q) {
-    GRID_LOOP(i, q.N * q.C * q.H * q.W) {
-        int64_t iw = i % q.W, ih = (i / q.W) % q.H, c = (i / (q.W * q.H)) % q.C, n = i / (q.W * q.H * q.C);
-        const float *gp = gy + (n * q.O + c) * q.P, *wp = w + c * q.kh * q.kw;
-        float s = 0.0f;
-        for (int64_t ki = 0; ki < q.kh; ki++) {
-            int64_t t = ih + q.ph - ki;
-            if (t < 0 || t % q.sh) continue;
-            int64_t oh = t / q.sh;
-            if (oh >= q.Ho) continue;
-            for (int64_t kj = 0; kj < q.kw; kj++) {
-                int64_t u = iw + q.pw - kj;
-                if (u < 0 || u % q.sw) continue;
-                int64_t ow = u / q.sw;
-                if (ow < q.Wo) s += wp[ki * q.kw + kj] * gp[oh * q.Wo + ow];
+    int W = (int)q.W, kh = (int)q.kh, kw = (int)q.kw, Wo = (int)q.Wo;
+    ROW_LOOP(r, q.N * q.C) {
+        const float *gp = gy + r * q.P, *wp = w + (r % q.C) * kh * kw;
+        float *xp = gx + r * q.H * q.W;
+        COL_LOOP(j, q.H * q.W) {
+            int ih = (int)j / W, iw = (int)j - ih * W;
+            float s = 0.0f;
+            for (int ki = 0; ki < kh; ki++) {
+                int oh = tap_src(ih, (int)q.ph, ki, (int)q.sh, (int)q.Ho);
+                if (oh < 0) continue;
+                for (int kj = 0; kj < kw; kj++) {
+                    int ow = tap_src(iw, (int)q.pw, kj, (int)q.sw, Wo);
+                    if (ow >= 0) s += wp[ki * kw + kj] * gp[oh * Wo + ow];
+                }
             }
+            xp[j] += s;
         }
-        gx[i] += s;
     }
 }
-/* one block per weight (c, ki, kj): fixed-tree sum over images and output pixels */
-__global__ void k_dw_wgrad(const float *x, const float *gy, float *gw, Geo q) {
+/* Depthwise weight gradient. Block (c, split) takes a few whole images of channel c (their
+   x and gy planes, about 64 KB, stay in L1) and, tap by tap, sums gy x over them with a
+   fixed-tree block reduction: part[(c kk + tap) splits + split]. k_dw_wgrad_finish adds the
+   splits in order. (Before: one block per tap reading every image of the channel, with four
+   64-bit divisions per element.) A thread steps through (image, oh, ow) 256 positions at a
+   time without dividing. */
+struct PlaneWalk {
+    int64_t n;
+    int oh, ow, dn, doh, dow, Ho, Wo;
+    __device__ PlaneWalk(int64_t n0, int start, int Ho_, int Wo_) : Ho(Ho_), Wo(Wo_) {
+        int P = Ho * Wo;
+        n = n0 + start / P;
+        oh = (start % P) / Wo; ow = start % Wo;
+        dn = 256 / P; doh = (256 % P) / Wo; dow = 256 % Wo;
+    }
+    __device__ void next() {
+        ow += dow; oh += doh; n += dn;
+        if (ow >= Wo) { ow -= Wo; oh++; }
+        if (oh >= Ho) { oh -= Ho; n++; }
+    }
+};
+__global__ void k_dw_wgrad_parts(const float *x, const float *gy, Geo q, int64_t per, double *part) {
     __shared__ double sh[256];
-    int64_t e = blockIdx.x, kj = e % q.kw, ki = (e / q.kw) % q.kh, c = e / (q.kw * q.kh);
-    double a = 0.0;
-    for (int64_t j = threadIdx.x; j < q.N * q.P; j += 256) {
-        int64_t n = j / q.P, p = j % q.P, oh = p / q.Wo, ow = p % q.Wo;
-        int64_t ih = oh * q.sh - q.ph + ki, iw = ow * q.sw - q.pw + kj;
-        if (ih >= 0 && ih < q.H && iw >= 0 && iw < q.W)
-            a += (double)(gy[(n * q.O + c) * q.P + p] * x[((n * q.C + c) * q.H + ih) * q.W + iw]);
+    int64_t c = blockIdx.x, sp = blockIdx.y, n1 = (sp + 1) * per < q.N ? (sp + 1) * per : q.N;
+    int H = (int)q.H, W = (int)q.W, kw = (int)q.kw, kk = (int)(q.kh * q.kw);
+    for (int e = 0; e < kk; e++) {
+        int ki = e / kw, kj = e % kw;
+        double a = 0.0;
+        for (PlaneWalk it(sp * per, (int)threadIdx.x, (int)q.Ho, (int)q.Wo); it.n < n1; it.next()) {
+            int ih = it.oh * (int)q.sh - (int)q.ph + ki, iw = it.ow * (int)q.sw - (int)q.pw + kj;
+            if (ih >= 0 && ih < H && iw >= 0 && iw < W)
+                a += (double)(gy[(it.n * q.O + c) * q.P + it.oh * q.Wo + it.ow] * x[((it.n * q.C + c) * H + ih) * W + iw]);
+        }
+        a = block_sum(a, sh);
+        if (threadIdx.x == 0) part[(c * kk + e) * gridDim.y + sp] = a;
     }
-    a = block_sum(a, sh);
-    if (threadIdx.x == 0) gw[e] += (float)a;
 }
-bool is_dw(const Geo &q) { return q.Cg == 1 && q.Og == 1; }
+__global__ void k_dw_wgrad_finish(float *gw, const double *part, int64_t splits, int64_t nw) {
+    GRID_LOOP(e, nw) {
+        double s = 0.0;
+        for (int64_t i = 0; i < splits; i++) s += part[e * splits + i];
+        gw[e] += (float)s;
+    }
+}
+void dw_wgrad(ng_node *n, const Geo &q, const float *x, const float *gy, float *gw) {
+    int64_t nw = q.C * q.kh * q.kw;
+    if (nw == 0 || q.N * q.P == 0) return;
+    int64_t per = 16384 / (q.P + q.H * q.W);
+    if (per < 1) per = 1;
+    if ((q.N + per - 1) / per > 65535) per = (q.N + 65534) / 65535;
+    int64_t splits = (q.N + per - 1) / per;
+    double *part = (double *)workspace(n, (size_t)(nw * splits) * sizeof(double));
+    if (!part) return;
+    k_dw_wgrad_parts<<<dim3((unsigned)q.C, (unsigned)splits), 256, 0, cu()->stream>>>(x, gy, q, per, part);
+    k_dw_wgrad_finish<<<blocks_for(nw), 256, 0, cu()->stream>>>(gw, part, splits, nw);
+}
 
 /* the three products of a convolution with geometry q (x: conv input, y: conv output) */
-/* y = conv(x) (beta 0) or y += conv(x) (beta 1), no bias */
-/* im2col buffer: the backend's reusable workspace (one stream, so kernels using it run one
-   after another), images processed in chunks of at most NG_CU_COL_FLOATS column floats */
+/* im2col buffer: the backend workspace, images processed in chunks of at most
+   NG_CU_COL_FLOATS floats, each image taking (K + extra) P of them */
 #define NG_CU_COL_FLOATS ((int64_t)64 << 20)
-float *col_workspace(ng_node *n, const Geo &q, int64_t *chunk) {
-    int64_t per = q.K * q.P > 0 ? q.K * q.P : 1, c = NG_CU_COL_FLOATS / per;
+float *col_workspace(ng_node *n, const Geo &q, int64_t extra, int64_t *chunk) {
+    int64_t per = (q.K + extra) * q.P > 0 ? (q.K + extra) * q.P : 1, c = NG_CU_COL_FLOATS / per;
     if (c < 1) c = 1;
     if (c > q.N) c = q.N > 0 ? q.N : 1;
     *chunk = c;
-    size_t need = (size_t)(c * per) * sizeof(float);
-    CudaContext *x = cu();
-    if (need > x->col_bytes) {
-        cudaFree(x->col);  /* synchronises: earlier users are done */
-        x->col = NULL;
-        x->col_bytes = 0;
-        if (NG_CU_CHECK(cudaMalloc(&x->col, need))) { ng__cuda_op_fail(n, "cannot allocate the im2col workspace"); return NULL; }
-        x->col_bytes = need;
-        note_peak();
-    }
-    return (float *)x->col;
+    if (c * per > 0x7fffffffLL) { ng__cuda_op_fail(n, "one image's im2col matrix exceeds 2^31 floats"); return NULL; }
+    return (float *)workspace(n, (size_t)(c * per) * sizeof(float));
 }
+/* y = conv(x) (beta 0) or y += conv(x) (beta 1), no bias */
 void conv_fwd_core(ng_node *n, const Geo &q, const float *x, const float *w, float *y, float beta) {
-    if (is_dw(q)) { k_dw_fwd<<<blocks_for(q.N * q.O * q.P), 256, 0, cu()->stream>>>(x, w, y, q, beta); return; }
+    if (is_dw(q)) {
+        RowGrid rg = row_grid(q.N * q.O, q.P);
+        k_dw_fwd<<<rg.grid, rg.block, 0, cu()->stream>>>(x, w, y, q, beta);
+        return;
+    }
+    if (is_pw(q)) {   /* y_n[g] (Og x P) = W_g (Og x Cg) x_n[g] (Cg x P) */
+        for (int64_t g = 0; g < q.G; g++)
+            sgemm_rm_batched(n, 0, 0, q.Og, q.P, q.K, 1.0f, w + g * q.Og * q.K, q.K, 0, x + g * q.Cg * q.P, q.P, q.C * q.P, beta,
+                             y + g * q.Og * q.P, q.P, q.O * q.P, q.N);
+        return;
+    }
     int64_t chunk;
-    float *col = col_workspace(n, q, &chunk);
+    float *col = col_workspace(n, q, 0, &chunk);
     if (!col) return;
     for (int64_t n0 = 0; n0 < q.N; n0 += chunk) {
-        Geo c = q;
-        c.N = q.N - n0 < chunk ? q.N - n0 : chunk;
+        int64_t cn = q.N - n0 < chunk ? q.N - n0 : chunk;
         const float *xc = x + n0 * q.C * q.H * q.W;
         float *yc = y + n0 * q.O * q.P;
+        RowGrid rg = row_grid(cn * q.K, q.P);
         for (int64_t g = 0; g < q.G; g++) {
-            k_im2col<<<blocks_for(c.N * q.K * q.P), 256, 0, cu()->stream>>>(xc, col, c, g);
+            k_im2col<<<rg.grid, rg.block, 0, cu()->stream>>>(xc, col, q, g, cn, q.K * q.P, q.P);
             /* y[n][g*Og..][P] = W_g (Og x K) * col_n (K x P) */
             sgemm_rm_batched(n, 0, 0, q.Og, q.P, q.K, 1.0f, w + g * q.Og * q.K, q.K, 0, col, q.P, q.K * q.P, beta,
-                             yc + g * q.Og * q.P, q.P, q.O * q.P, c.N);
+                             yc + g * q.Og * q.P, q.P, q.O * q.P, cn);
         }
     }
 }
 /* gx += d conv / d x applied to gy */
 void conv_dgrad(ng_node *n, const Geo &q, const float *w, const float *gy, float *gx) {
-    if (is_dw(q)) { k_dw_dgrad<<<blocks_for(q.N * q.C * q.H * q.W), 256, 0, cu()->stream>>>(w, gy, gx, q); return; }
+    if (is_dw(q)) {
+        RowGrid rg = row_grid(q.N * q.C, q.H * q.W);
+        k_dw_dgrad<<<rg.grid, rg.block, 0, cu()->stream>>>(w, gy, gx, q);
+        return;
+    }
+    if (is_pw(q)) {   /* gx_n[g] (Cg x P) += W_g^T gy_n[g], accumulated by the GEMM itself */
+        for (int64_t g = 0; g < q.G; g++)
+            sgemm_rm_batched(n, 1, 0, q.K, q.P, q.Og, 1.0f, w + g * q.Og * q.K, q.K, 0, gy + g * q.Og * q.P, q.P, q.O * q.P, 1.0f,
+                             gx + g * q.Cg * q.P, q.P, q.C * q.P, q.N);
+        return;
+    }
     int64_t chunk;
-    float *col = col_workspace(n, q, &chunk);
+    float *col = col_workspace(n, q, 0, &chunk);
     if (!col) return;
     for (int64_t n0 = 0; n0 < q.N; n0 += chunk) {
-        Geo c = q;
-        c.N = q.N - n0 < chunk ? q.N - n0 : chunk;
+        int64_t cn = q.N - n0 < chunk ? q.N - n0 : chunk;
         const float *gyc = gy + n0 * q.O * q.P;
         float *gxc = gx + n0 * q.C * q.H * q.W;
+        RowGrid rg = row_grid(cn * q.Cg, q.H * q.W);
         for (int64_t g = 0; g < q.G; g++) {
             /* dcol_n (K x P) = W_g^T (K x Og) gy_n (Og x P) */
             sgemm_rm_batched(n, 1, 0, q.K, q.P, q.Og, 1.0f, w + g * q.Og * q.K, q.K, 0, gyc + g * q.Og * q.P, q.P, q.O * q.P, 0.0f,
-                             col, q.P, q.K * q.P, c.N);
-            k_col2im<<<blocks_for(c.N * q.Cg * q.H * q.W), 256, 0, cu()->stream>>>(col, gxc, c, g);
+                             col, q.P, q.K * q.P, cn);
+            k_col2im<<<rg.grid, rg.block, 0, cu()->stream>>>(col, gxc, q, g, cn);
         }
     }
 }
-/* gw += sum over images of gy_n col_n^T, images in order */
+/* gw += sum over images of gy_n col_n^T: per chunk of images, gy's group planes and the
+   columns laid out channel-major (Og x cn P and K x cn P) so that ONE GEMM with inner size
+   cn P does the sum (before: one GEMM per image, N launches accumulating into gw). */
 void conv_wgrad(ng_node *n, const Geo &q, const float *x, const float *gy, float *gw) {
-    if (is_dw(q)) { if (q.C * q.kh * q.kw > 0) k_dw_wgrad<<<(unsigned)(q.C * q.kh * q.kw), 256, 0, cu()->stream>>>(x, gy, gw, q); return; }
+    if (is_dw(q)) { dw_wgrad(n, q, x, gy, gw); return; }
     int64_t chunk;
-    float *col = col_workspace(n, q, &chunk);
-    if (!col) return;
+    float *buf = col_workspace(n, q, q.Og, &chunk);
+    if (!buf) return;
     for (int64_t n0 = 0; n0 < q.N; n0 += chunk) {
-        Geo c = q;
-        c.N = q.N - n0 < chunk ? q.N - n0 : chunk;
-        const float *xc = x + n0 * q.C * q.H * q.W;
+        int64_t cn = q.N - n0 < chunk ? q.N - n0 : chunk, NP = cn * q.P;
+        float *colT = buf, *gyT = buf + q.K * NP;
+        const float *xc = x + n0 * q.C * q.H * q.W, *gyc = gy + n0 * q.O * q.P;
+        RowGrid rt = row_grid(cn * q.Og, q.P), rc = row_grid(cn * q.K, q.P);
         for (int64_t g = 0; g < q.G; g++) {
-            k_im2col<<<blocks_for(c.N * q.K * q.P), 256, 0, cu()->stream>>>(xc, col, c, g);
-            for (int64_t im = 0; im < c.N; im++)
-                sgemm_rm(n, 0, 1, q.Og, q.K, q.P, 1.0f, gy + ((n0 + im) * q.O + g * q.Og) * q.P, q.P, col + im * q.K * q.P, q.P, 1.0f,
-                         gw + g * q.Og * q.K, q.K);
+            k_planes_t<<<rt.grid, rt.block, 0, cu()->stream>>>(gyc + g * q.Og * q.P, gyT, cn, q.Og, q.P, q.O * q.P);
+            if (is_pw(q)) k_planes_t<<<rc.grid, rc.block, 0, cu()->stream>>>(xc + g * q.Cg * q.P, colT, cn, q.Cg, q.P, q.C * q.P);
+            else k_im2col<<<rc.grid, rc.block, 0, cu()->stream>>>(xc, colT, q, g, cn, q.P, NP);
+            /* gw_g (Og x K) += gyT (Og x cn P) colT^T (cn P x K) */
+            sgemm_rm(n, 0, 1, q.Og, q.K, NP, 1.0f, gyT, NP, colT, NP, 1.0f, gw + g * q.Og * q.K, q.K);
         }
     }
 }
 void fw_conv2d(ng_node *n) {
     Geo q = geo_conv(n);
     conv_fwd_core(n, q, n->in[0]->data, n->in[1]->data, n->out->data, 0.0f);
-    if (n->n_in == 3) k_bias_nchw<<<blocks_for(q.N * q.O * q.P), 256, 0, cu()->stream>>>(n->out->data, n->in[2]->data, q.N, q.O, q.P);
+    if (n->n_in == 3 && q.N * q.O > 0) {
+        RowGrid rg = row_grid(q.N * q.O, q.P);
+        k_bias_nchw<<<rg.grid, rg.block, 0, cu()->stream>>>(n->out->data, n->in[2]->data, q.N, q.O, q.P);
+    }
     launch_check(n);
 }
 void bw_conv2d(ng_node *n) {
     Geo q = geo_conv(n);
     const float *gy = n->out->grad;
     float *gx = ng__cuda_in_grad(n, 0), *gw = ng__cuda_in_grad(n, 1), *gb = n->n_in == 3 ? ng__cuda_in_grad(n, 2) : NULL;
-    if (gb && q.O) k_bias_grad<<<(unsigned)q.O, 256, 0, cu()->stream>>>(gb, gy, q.N, q.O, q.P);
+    if (gb) chansum_add(n, gb, gy, q.N, q.O, q.P);
     if (gw) conv_wgrad(n, q, n->in[0]->data, gy, gw);
     if (gx) conv_dgrad(n, q, n->in[1]->data, gy, gx);
     launch_check(n);
@@ -867,140 +1270,221 @@ void fw_conv_transpose2d(ng_node *n) {
     float *y = n->out->data;
     if (h_memset0(y, (size_t)n->out->numel * sizeof(float))) { ng__cuda_op_fail(n, "memset failed"); return; }
     conv_dgrad(n, q, n->in[1]->data, n->in[0]->data, y);
-    if (n->n_in == 3) k_bias_nchw<<<blocks_for(n->out->numel), 256, 0, cu()->stream>>>(y, n->in[2]->data, q.N, q.C, q.H * q.W);
+    if (n->n_in == 3 && q.N * q.C > 0) {
+        RowGrid rg = row_grid(q.N * q.C, q.H * q.W);
+        k_bias_nchw<<<rg.grid, rg.block, 0, cu()->stream>>>(y, n->in[2]->data, q.N, q.C, q.H * q.W);
+    }
     launch_check(n);
 }
 void bw_conv_transpose2d(ng_node *n) {
     Geo q = geo_convt(n);
     const float *gy = n->out->grad;
     float *gx = ng__cuda_in_grad(n, 0), *gw = ng__cuda_in_grad(n, 1), *gb = n->n_in == 3 ? ng__cuda_in_grad(n, 2) : NULL;
-    if (gb && q.C) k_bias_grad<<<(unsigned)q.C, 256, 0, cu()->stream>>>(gb, gy, q.N, q.C, q.H * q.W);
+    if (gb) chansum_add(n, gb, gy, q.N, q.C, q.H * q.W);
     if (gx) conv_fwd_core(n, q, gy, n->in[1]->data, gx, 1.0f);   /* gx += conv(gy) */
     if (gw) conv_wgrad(n, q, gy, n->in[0]->data, gw);             /* conv input gy, conv output grad x */
     launch_check(n);
 }
 
 /* ---------------------------------------------------------------------------------------- */
-/* batch norm: one block per channel, fixed-tree double reductions                          */
+/* batch norm over x viewed as (N, C, S): per-channel statistics from chan_parts partial     */
+/* sums (double, coalesced in both layouts, splits added in order), then elementwise maps   */
+/* with per-channel coefficients computed once. Shared by batch_norm and seq_batch_norm     */
+/* (channel last: N = N*L rows, S = 1).                                                     */
 /* ---------------------------------------------------------------------------------------- */
-__device__ double block_sum(double v, double *sh) {
-    sh[threadIdx.x] = v;
-    __syncthreads();
-    for (int w = 128; w > 0; w >>= 1) {
-        if ((int)threadIdx.x < w) sh[threadIdx.x] += sh[threadIdx.x + w];
-        __syncthreads();
+struct BnArgs {
+    const float *x, *gamma, *beta;
+    float *mean_s, *invstd_s, *rm, *rv;     /* saved (mean, invstd); running stats or NULL */
+    int64_t N, C, S;
+    int batch_stats;
+    float mom, eps;
+};
+struct TermSqDev {
+    const float *x, *mean;
+    __device__ void operator()(int64_t i, int64_t c, double &a, double &) const { float d = x[i] - mean[c]; a += (double)(d * d); }
+};
+struct TermBnGrad {
+    const float *g, *x, *mean;
+    __device__ void operator()(int64_t i, int64_t c, double &a, double &b) const { a += g[i]; b += (double)(g[i] * (x[i] - mean[c])); }
+};
+__global__ void k_bn_mean(const double *p0, int64_t splits, int64_t C, int64_t M, float *mean_s) {
+    GRID_LOOP(c, C) mean_s[c] = (float)(parts_total(p0, c, splits, 0) / (double)M);
+}
+/* saved mean and invstd, running statistics, and y = x scale + shift per channel */
+__global__ void k_bn_finish(BnArgs a, const double *p0, const double *p1, int64_t splits, float *scale, float *shift) {
+    int64_t M = a.N * a.S;
+    GRID_LOOP(c, a.C) {
+        double mean, invstd;
+        if (a.batch_stats) {
+            mean = parts_total(p0, c, splits, 0) / (double)M;
+            double q = parts_total(p1, c, splits, 0);
+            invstd = 1.0 / sqrt(q / (double)M + (double)a.eps);
+            if (a.rm) {
+                a.rm[c] = (float)((1.0 - a.mom) * a.rm[c] + (double)a.mom * mean);
+                a.rv[c] = (float)((1.0 - a.mom) * a.rv[c] + (double)a.mom * (q / (double)(M - 1)));
+            }
+        } else {
+            mean = a.rm[c];
+            invstd = 1.0 / sqrt((double)a.rv[c] + (double)a.eps);
+        }
+        a.mean_s[c] = (float)mean;
+        a.invstd_s[c] = (float)invstd;
+        float sc = (float)((a.gamma ? a.gamma[c] : 1.0) * (double)a.invstd_s[c]);
+        scale[c] = sc;
+        shift[c] = (float)((a.beta ? a.beta[c] : 0.0) - (double)a.mean_s[c] * (double)sc);
     }
-    double r = sh[0];
-    __syncthreads();
+}
+/* rows x cols elementwise maps: planes (rows N C, cols S, channel row % C) or, for S == 1,
+   rows N and cols C (channel = column) */
+struct ChanRows { int64_t rows, cols, C; int chan_col; };
+ChanRows chan_rows(int64_t N, int64_t C, int64_t S) {
+    ChanRows r;
+    r.chan_col = S == 1;
+    r.rows = S == 1 ? N : N * C;
+    r.cols = S == 1 ? C : S;
+    r.C = C;
     return r;
 }
-__global__ void k_bn_stats(const float *x, float *mean_s, float *invstd_s, float *rm, float *rv, int64_t N, int64_t C, int64_t S,
-                           int batch_stats, float mom, float eps) {
-    __shared__ double sh[256];
-    int64_t c = blockIdx.x, M = N * S;
-    double mean, invstd;
-    if (batch_stats) {
-        double s = 0.0;
-        for (int64_t i = threadIdx.x; i < M; i += 256) s += x[((i / S) * C + c) * S + i % S];
-        mean = block_sum(s, sh) / (double)M;
-        float mf = (float)mean;
-        double q = 0.0;
-        for (int64_t i = threadIdx.x; i < M; i += 256) { float d = x[((i / S) * C + c) * S + i % S] - mf; q += (double)(d * d); }
-        q = block_sum(q, sh);
-        invstd = 1.0 / sqrt(q / (double)M + (double)eps);
-        if (threadIdx.x == 0 && rm) {
-            rm[c] = (float)((1.0 - mom) * rm[c] + (double)mom * mean);
-            rv[c] = (float)((1.0 - mom) * rv[c] + (double)mom * (q / (double)(M - 1)));
+__global__ void k_chan_affine(const float *x, float *y, const float *scale, const float *shift, ChanRows q) {
+    ROW_LOOP(r, q.rows) {
+        int64_t c0 = q.chan_col ? 0 : r % q.C, base = r * q.cols;
+        COL_LOOP(j, q.cols) {
+            int64_t c = q.chan_col ? j : c0;
+            y[base + j] = x[base + j] * scale[c] + shift[c];
         }
-    } else {
-        mean = rm[c];
-        invstd = 1.0 / sqrt((double)rv[c] + (double)eps);
     }
-    if (threadIdx.x == 0) { mean_s[c] = (float)mean; invstd_s[c] = (float)invstd; }
 }
-__global__ void k_bn_apply(const float *x, float *y, const float *mean_s, const float *invstd_s, const float *gamma, const float *beta,
-                           int64_t C, int64_t S, int64_t total) {
-    GRID_LOOP(i, total) {
-        int64_t c = (i / S) % C;
-        double mean = mean_s[c];
-        float scale = (float)((gamma ? gamma[c] : 1.0) * (double)invstd_s[c]);
-        float shift = (float)((beta ? beta[c] : 0.0) - mean * (double)scale);
-        y[i] = x[i] * scale + shift;
+void bn_forward(ng_node *n, const BnArgs &a, float *y) {
+    int64_t C = a.C, M = a.N * a.S;
+    if (C == 0) return;
+    int64_t ns = chan_splits(a.N, a.S);
+    char *w = (char *)workspace(n, (size_t)(4 * C * ns) * sizeof(double) + (size_t)(2 * C) * sizeof(float));
+    if (!w) return;
+    double *p0 = (double *)w, *p1 = p0 + 2 * C * ns;
+    float *scale = (float *)(p1 + 2 * C * ns), *shift = scale + C;
+    if (a.batch_stats) {
+        TermSum t0; t0.x = a.x;
+        chan_parts(t0, a.N, C, a.S, p0);
+        k_bn_mean<<<blocks_for(C), 256, 0, cu()->stream>>>(p0, ns, C, M, a.mean_s);
+        TermSqDev t1; t1.x = a.x; t1.mean = a.mean_s;
+        chan_parts(t1, a.N, C, a.S, p1);
+    }
+    k_bn_finish<<<blocks_for(C), 256, 0, cu()->stream>>>(a, p0, p1, ns, scale, shift);
+    ChanRows q = chan_rows(a.N, C, a.S);
+    if (q.rows * q.cols > 0) {
+        RowGrid rg = row_grid(q.rows, q.cols);
+        k_chan_affine<<<rg.grid, rg.block, 0, cu()->stream>>>(a.x, y, scale, shift, q);
+    }
+}
+/* per channel: ggamma += sum(g (x - mean)) invstd, gbeta += sum(g); coef = (k, mean g,
+   mean g (x - mean) invstd) for the input gradient */
+__global__ void k_bn_bw_finish(const double *p, int64_t splits, int64_t C, int64_t M, const float *invstd_s, const float *gamma,
+                               float *ggamma, float *gbeta, float *coef, int have_parts) {
+    GRID_LOOP(c, C) {
+        coef[c] = (gamma ? gamma[c] : 1.0f) * invstd_s[c];
+        if (!have_parts) continue;
+        double sa = parts_total(p, c, splits, 0), sb = parts_total(p, c, splits, 1) * invstd_s[c];
+        if (ggamma) ggamma[c] += (float)sb;
+        if (gbeta) gbeta[c] += (float)sa;
+        coef[C + c] = (float)(sa / (double)M);
+        coef[2 * C + c] = (float)(sb / (double)M);
+    }
+}
+__global__ void k_bn_dx(const float *g, const float *x, const float *mean_s, const float *invstd_s, const float *coef, float *gx, ChanRows q,
+                        int batch_stats) {
+    ROW_LOOP(r, q.rows) {
+        int64_t c0 = q.chan_col ? 0 : r % q.C, base = r * q.cols;
+        COL_LOOP(j, q.cols) {
+            int64_t c = q.chan_col ? j : c0, i = base + j;
+            float k = coef[c];
+            if (batch_stats) gx[i] += k * (g[i] - coef[q.C + c] - (x[i] - mean_s[c]) * invstd_s[c] * coef[2 * q.C + c]);
+            else gx[i] += k * g[i];
+        }
+    }
+}
+void bn_backward(ng_node *n, const BnArgs &a, const float *g, float *gx, float *ggamma, float *gbeta) {
+    int64_t C = a.C;
+    if (C == 0 || n->ctx->status != NG_OK) return;
+    int have_parts = ggamma || gbeta || (gx && a.batch_stats);
+    int64_t ns = chan_splits(a.N, a.S);
+    char *w = (char *)workspace(n, (size_t)(2 * C * ns) * sizeof(double) + (size_t)(3 * C) * sizeof(float));
+    if (!w) return;
+    double *p = (double *)w;
+    float *coef = (float *)(p + 2 * C * ns);
+    if (have_parts) {
+        TermBnGrad t; t.g = g; t.x = a.x; t.mean = a.mean_s;
+        chan_parts(t, a.N, C, a.S, p);
+    }
+    k_bn_bw_finish<<<blocks_for(C), 256, 0, cu()->stream>>>(p, ns, C, a.N * a.S, a.invstd_s, a.gamma, ggamma, gbeta, coef, have_parts);
+    ChanRows q = chan_rows(a.N, C, a.S);
+    if (gx && q.rows * q.cols > 0) {
+        RowGrid rg = row_grid(q.rows, q.cols);
+        k_bn_dx<<<rg.grid, rg.block, 0, cu()->stream>>>(g, a.x, a.mean_s, a.invstd_s, coef, gx, q, a.batch_stats);
     }
 }
 struct BnAux { ng_tensor *running_mean, *running_var; }; /* = ng__bn_aux in src/ops_norm.c */
-void fw_batch_norm(ng_node *n) {
+/* the node's batch-norm arguments (x viewed as (N, C, S)); 0 when the running statistics
+   are not on the device */
+int bn_args(ng_node *n, int64_t N, int64_t C, int64_t S, BnArgs *a) {
     const BnAux *aux = (const BnAux *)n->aux;
-    int64_t C = n->i[3], S = n->i[4], N = n->in[0]->shape.d[0];
-    const float *gamma = n->i[1] ? n->in[1]->data : NULL;
-    const float *beta = n->i[2] ? n->in[1 + n->i[1]]->data : NULL;
-    float *mean_s = (float *)n->saved, *invstd_s = mean_s + C;
-    float *rm = aux->running_mean ? aux->running_mean->data : NULL, *rv = aux->running_var ? aux->running_var->data : NULL;
-    if ((aux->running_mean && aux->running_mean->device != NG_CUDA) || (aux->running_var && aux->running_var->device != NG_CUDA)) {
+    a->x = n->in[0]->data;
+    a->gamma = n->i[1] ? n->in[1]->data : NULL;
+    a->beta = n->i[2] ? n->in[1 + n->i[1]]->data : NULL;
+    a->mean_s = (float *)n->saved;
+    a->invstd_s = a->mean_s + C;
+    a->rm = aux && aux->running_mean ? aux->running_mean->data : NULL;
+    a->rv = aux && aux->running_var ? aux->running_var->data : NULL;
+    a->N = N; a->C = C; a->S = S;
+    a->batch_stats = (int)n->i[0];
+    a->mom = n->f[0];
+    a->eps = n->f[1];
+    if (aux && ((aux->running_mean && aux->running_mean->device != NG_CUDA) || (aux->running_var && aux->running_var->device != NG_CUDA))) {
         ng__cuda_op_fail(n, "running statistics are on the host (move their group with ng_params_to_device)");
-        return;
+        return 0;
     }
-    if (C == 0) return;
-    k_bn_stats<<<(unsigned)C, 256, 0, cu()->stream>>>(n->in[0]->data, mean_s, invstd_s, rm, rv, N, C, S, (int)n->i[0], n->f[0], n->f[1]);
-    k_bn_apply<<<blocks_for(n->out->numel), 256, 0, cu()->stream>>>(n->in[0]->data, n->out->data, mean_s, invstd_s, gamma, beta, C, S, n->out->numel);
-    launch_check(n);
+    return 1;
 }
-/* per channel: sg = sum(g), sgx = sum(g (x - mean)) * invstd; into sums[2C] */
-__global__ void k_bn_gsums(const float *g, const float *x, const float *mean_s, const float *invstd_s, float *ggamma, float *gbeta,
-                           double *sums, int64_t N, int64_t C, int64_t S) {
-    __shared__ double sh[256];
-    int64_t c = blockIdx.x, M = N * S;
-    float mean = mean_s[c];
-    double a = 0.0, b = 0.0;
-    for (int64_t i = threadIdx.x; i < M; i += 256) {
-        int64_t j = ((i / S) * C + c) * S + i % S;
-        a += g[j];
-        b += (double)(g[j] * (x[j] - mean));
-    }
-    a = block_sum(a, sh);
-    b = block_sum(b, sh) * invstd_s[c];
-    if (threadIdx.x == 0) {
-        sums[c] = a; sums[C + c] = b;
-        if (ggamma) ggamma[c] += (float)b;
-        if (gbeta) gbeta[c] += (float)a;
-    }
-}
-__global__ void k_bn_dx(const float *g, const float *x, const float *mean_s, const float *invstd_s, const float *gamma, const double *sums,
-                        float *gx, int64_t C, int64_t S, int64_t M, int batch_stats, int64_t total) {
-    GRID_LOOP(i, total) {
-        int64_t c = (i / S) % C;
-        float invstd = invstd_s[c], k = (gamma ? gamma[c] : 1.0f) * invstd;
-        if (batch_stats) {
-            float mg = (float)(sums[c] / (double)M), mgx = (float)(sums[C + c] / (double)M);
-            gx[i] += k * (g[i] - mg - (x[i] - mean_s[c]) * invstd * mgx);
-        } else {
-            gx[i] += k * g[i];
-        }
-    }
-}
-void bw_batch_norm(ng_node *n) {
-    int64_t C = n->i[3], S = n->i[4], N = n->in[0]->shape.d[0];
-    const float *gamma = n->i[1] ? n->in[1]->data : NULL;
-    const float *mean_s = (const float *)n->saved, *invstd_s = mean_s + C;
+void bn_backward_node(ng_node *n, int64_t N, int64_t C, int64_t S) {
+    BnArgs a;
+    if (!bn_args(n, N, C, S, &a)) return;
     float *gx = ng__cuda_in_grad(n, 0);
     float *ggamma = n->i[1] ? ng__cuda_in_grad(n, 1) : NULL;
     float *gbeta = n->i[2] ? ng__cuda_in_grad(n, (int)(1 + n->i[1])) : NULL;
-    int batch_stats = (int)n->i[0];
-    if (C == 0 || n->ctx->status != NG_OK) return;
-    double *sums = (double *)ng__cuda_scratch(n, 4 * C);
-    if (!sums) return;
-    if (ggamma || gbeta || (gx && batch_stats))
-        k_bn_gsums<<<(unsigned)C, 256, 0, cu()->stream>>>(n->out->grad, n->in[0]->data, mean_s, invstd_s, ggamma, gbeta, sums, N, C, S);
-    if (gx)
-        k_bn_dx<<<blocks_for(n->out->numel), 256, 0, cu()->stream>>>(n->out->grad, n->in[0]->data, mean_s, invstd_s, gamma, sums, gx, C, S,
-                                                                     N * S, batch_stats, n->out->numel);
+    bn_backward(n, a, n->out->grad, gx, ggamma, gbeta);
     launch_check(n);
 }
+void fw_batch_norm(ng_node *n) {
+    BnArgs a;
+    if (!bn_args(n, n->in[0]->shape.d[0], n->i[3], n->i[4], &a)) return;
+    bn_forward(n, a, n->out->data);
+    launch_check(n);
+}
+void bw_batch_norm(ng_node *n) { bn_backward_node(n, n->in[0]->shape.d[0], n->i[3], n->i[4]); }
 
 /* ---------------------------------------------------------------------------------------- */
-/* spectral norm: one block, fixed order (W is at most a few hundred thousand values)        */
+/* spectral norm: the two products W^T u and W v by many blocks (column threads, and one     */
+/* block per row with a fixed tree), norms and sigma in one block; no host round trip       */
 /* ---------------------------------------------------------------------------------------- */
 struct SnAux { ng_tensor *u, *v; }; /* = ng__sn_aux in src/ops_norm.c */
+/* wtu[i] = sum over o (in order) of u[o] W[o, i]: one thread per column, coalesced rows */
+__global__ void k_sn_wtu(const float *W, const float *u, double *wtu, int64_t NO, int64_t NI) {
+    GRID_LOOP(i, NI) {
+        double a = 0.0;
+        for (int64_t o = 0; o < NO; o++) a += (double)u[o] * W[o * NI + i];
+        wtu[i] = a;
+    }
+}
+/* wv[o] = sum over j of W[o, j] v[j]: one block per row, fixed tree */
+__global__ void k_sn_wv(const float *W, const float *v, double *wv, int64_t NO, int64_t NI) {
+    __shared__ double sh[256];
+    for (int64_t o = blockIdx.x; o < NO; o += gridDim.x) {
+        double a = 0.0;
+        for (int64_t j = threadIdx.x; j < NI; j += 256) a += (double)W[o * NI + j] * v[j];
+        a = block_sum(a, sh);
+        if (threadIdx.x == 0) wv[o] = a;
+    }
+}
+/* out = src / max(||src||, eps) (one block) */
 __device__ void sn_normalize(float *out, const double *src, int64_t n, double eps, double *sh) {
     double ss = 0.0;
     for (int64_t i = threadIdx.x; i < n; i += 256) ss += src[i] * src[i];
@@ -1009,56 +1493,63 @@ __device__ void sn_normalize(float *out, const double *src, int64_t n, double ep
     for (int64_t i = threadIdx.x; i < n; i += 256) out[i] = (float)(src[i] / nrm);
     __syncthreads();
 }
-__global__ void k_sn_fw(const float *W, float *u, float *v, float *u_s, float *v_s, double *wtu, double *wv, float *sigma_out,
-                        int64_t NO, int64_t NI, int update, double eps) {
-    __shared__ double sh[256];
-    if (update) {
-        for (int64_t i = threadIdx.x; i < NI; i += 256) {
-            double a = 0.0;
-            for (int64_t o = 0; o < NO; o++) a += (double)u[o] * W[o * NI + i];
-            wtu[i] = a;
-        }
-        __syncthreads();
-        sn_normalize(v, wtu, NI, eps, sh);
-    }
-    for (int64_t o = threadIdx.x; o < NO; o += 256) {
-        double a = 0.0;
-        for (int64_t j = 0; j < NI; j++) a += (double)W[o * NI + j] * v[j];
-        wv[o] = a;
-    }
-    __syncthreads();
-    if (update) sn_normalize(u, wv, NO, eps, sh);
+/* sigma = u^T (W v), rounded to float as the CPU keeps it; forward and backward share it, so
+   the backward recomputes exactly the forward's value */
+__device__ float sn_sigma(const float *u, const double *wv, int64_t NO, double *sh) {
     double s = 0.0;
     for (int64_t o = threadIdx.x; o < NO; o += 256) s += (double)u[o] * wv[o];
-    s = block_sum(s, sh);
+    return (float)block_sum(s, sh);
+}
+__global__ void k_sn_normalize(float *out, const double *src, int64_t n, double eps) {
+    __shared__ double sh[256];
+    sn_normalize(out, src, n, eps, sh);
+}
+/* one block: u = normalize(W v) when updating, sigma, copies of the u and v used */
+__global__ void k_sn_finish(float *u, const float *v, const double *wv, float *u_s, float *v_s, float *sigma_out, int64_t NO, int64_t NI,
+                            int update, double eps) {
+    __shared__ double sh[256];
+    if (update) sn_normalize(u, wv, NO, eps, sh);
+    float s = sn_sigma(u, wv, NO, sh);
     for (int64_t o = threadIdx.x; o < NO; o += 256) u_s[o] = u[o];
     for (int64_t i = threadIdx.x; i < NI; i += 256) v_s[i] = v[i];
-    if (threadIdx.x == 0) sigma_out[0] = (float)s;
+    if (threadIdx.x == 0) sigma_out[0] = s;
 }
 __global__ void k_div_dev(const float *W, float *y, const float *sigma, int64_t n) { GRID_LOOP(i, n) y[i] = W[i] / sigma[0]; }
+unsigned sn_row_blocks(int64_t NO) { return (unsigned)(NO < 65535 ? (NO > 0 ? NO : 1) : 65535); }
+/* The backward needs sigma: it recomputes it from the saved u and v (same kernels, same
+   value) instead of copying it to the host after every forward (a stream synchronisation
+   per spectral-norm layer). n->f[1] is therefore not set on the device. */
 void fw_spectral_norm(ng_node *n) {
     SnAux *aux = (SnAux *)n->aux;
     int64_t NO = n->i[0], NI = n->i[1];
+    int update = (int)n->i[2];
     if (aux->u->device != NG_CUDA || aux->v->device != NG_CUDA) { ng__cuda_op_fail(n, "u and v are on the host (move their group with ng_params_to_device)"); return; }
     float *u_s = (float *)n->saved, *v_s = u_s + NO;
     double *tmp = (double *)ng__cuda_scratch(n, 2 * (NO + NI) + 2);
     if (!tmp) return;
+    double *wv = tmp, *wtu = tmp + NO;
     float *sig = (float *)(tmp + NO + NI);
-    k_sn_fw<<<1, 256, 0, cu()->stream>>>(n->in[0]->data, aux->u->data, aux->v->data, u_s, v_s, tmp + NO, tmp, sig, NO, NI, (int)n->i[2], (double)n->f[0]);
+    if (update) {   /* v = normalize(W^T u) */
+        k_sn_wtu<<<blocks_for(NI), 256, 0, cu()->stream>>>(n->in[0]->data, aux->u->data, wtu, NO, NI);
+        k_sn_normalize<<<1, 256, 0, cu()->stream>>>(aux->v->data, wtu, NI, (double)n->f[0]);
+    }
+    k_sn_wv<<<sn_row_blocks(NO), 256, 0, cu()->stream>>>(n->in[0]->data, aux->v->data, wv, NO, NI);
+    k_sn_finish<<<1, 256, 0, cu()->stream>>>(aux->u->data, aux->v->data, wv, u_s, v_s, sig, NO, NI, update, (double)n->f[0]);
     k_div_dev<<<blocks_for(NO * NI), 256, 0, cu()->stream>>>(n->in[0]->data, n->out->data, sig, NO * NI);
-    /* the backward reads sigma from f[1], as on the CPU (one float back per forward) */
-    if (h_d2h(&n->f[1], sig, sizeof(float))) ng__cuda_op_fail(n, "sigma copy failed");
     launch_check(n);
 }
-__global__ void k_sn_dot(const float *g, const float *W, int64_t n, double *out) {
+/* one block: out[0] = sum(g W), out[1] = sigma (from the saved u and W v_s) */
+__global__ void k_sn_bw_scalars(const float *g, const float *W, const float *u_s, const double *wv, int64_t NO, int64_t n, double *out) {
     __shared__ double sh[256];
     double s = 0.0;
     for (int64_t i = threadIdx.x; i < n; i += 256) s += (double)g[i] * W[i];
     s = block_sum(s, sh);
-    if (threadIdx.x == 0) out[0] = s;
+    float sigma = sn_sigma(u_s, wv, NO, sh);
+    if (threadIdx.x == 0) { out[0] = s; out[1] = sigma; }
 }
-__global__ void k_sn_bw(const float *g, const float *u_s, const float *v_s, const double *dot, float *gw, int64_t NO, int64_t NI, double sigma) {
-    float inv_sigma = (float)(1.0 / sigma), coef = (float)(dot[0] / (sigma * sigma));
+__global__ void k_sn_bw(const float *g, const float *u_s, const float *v_s, const double *sc, float *gw, int64_t NO, int64_t NI) {
+    double sigma = sc[1];
+    float inv_sigma = (float)(1.0 / sigma), coef = (float)(sc[0] / (sigma * sigma));
     GRID_LOOP(i, NO * NI) {
         int64_t o = i / NI, j = i % NI;
         gw[i] += g[i] * inv_sigma - coef * u_s[o] * v_s[j];
@@ -1067,12 +1558,14 @@ __global__ void k_sn_bw(const float *g, const float *u_s, const float *v_s, cons
 void bw_spectral_norm(ng_node *n) {
     int64_t NO = n->i[0], NI = n->i[1];
     float *gw = ng__cuda_in_grad(n, 0);
-    const float *u_s = (const float *)n->saved, *v_s = u_s + NO;
+    const float *u_s = (const float *)n->saved, *v_s = u_s + NO, *W = n->in[0]->data;
     if (!gw) return;
-    double *dot = (double *)ng__cuda_scratch(n, 2);
-    if (!dot) return;
-    k_sn_dot<<<1, 256, 0, cu()->stream>>>(n->out->grad, n->in[0]->data, NO * NI, dot);
-    k_sn_bw<<<blocks_for(NO * NI), 256, 0, cu()->stream>>>(n->out->grad, u_s, v_s, dot, gw, NO, NI, (double)n->f[1]);
+    double *tmp = (double *)ng__cuda_scratch(n, 2 * (NO + 2));
+    if (!tmp) return;
+    double *wv = tmp, *sc = tmp + NO;
+    k_sn_wv<<<sn_row_blocks(NO), 256, 0, cu()->stream>>>(W, v_s, wv, NO, NI);
+    k_sn_bw_scalars<<<1, 256, 0, cu()->stream>>>(n->out->grad, W, u_s, wv, NO, NO * NI, sc);
+    k_sn_bw<<<blocks_for(NO * NI), 256, 0, cu()->stream>>>(n->out->grad, u_s, v_s, sc, gw, NO, NI);
     launch_check(n);
 }
 
@@ -1087,50 +1580,76 @@ __device__ void up_lin(int64_t d, int64_t in, int64_t *i0, int64_t *i1, float *l
     *l1 = src - (float)*i0;
     *l0 = 1.0f - *l1;
 }
+/* one output row per block row: the row's source rows and weights once per row */
 __global__ void k_up_fw(const float *x, float *y, int64_t planes, int64_t H, int64_t W, int mode) {
-    GRID_LOOP(i, planes * 4 * H * W) {
-        int64_t j = i % (2 * W), r = (i / (2 * W)) % (2 * H), p = i / (4 * H * W);
-        const float *xp = x + p * H * W;
-        if (mode == 0) { y[i] = xp[(r / 2) * W + j / 2]; continue; }
-        int64_t a0, a1, b0, b1;
-        float h0, h1, w0, w1;
-        up_lin(r, H, &a0, &a1, &h0, &h1);
-        up_lin(j, W, &b0, &b1, &w0, &w1);
-        const float *r0 = xp + a0 * W, *r1 = xp + a1 * W;
-        y[i] = (r0[b0] * w0 + r0[b1] * w1) * h0 + (r1[b0] * w0 + r1[b1] * w1) * h1;
-    }
-}
-__global__ void k_up_bw(const float *g, float *gx, int64_t planes, int64_t H, int64_t W, int mode) {
-    GRID_LOOP(i, planes * H * W) {
-        int64_t iw = i % W, ih = (i / W) % H, p = i / (H * W);
-        const float *gp = g + p * 4 * H * W;
+    ROW_LOOP(row, planes * 2 * H) {
+        int64_t r = row % (2 * H);
+        const float *xp = x + (row / (2 * H)) * H * W;
+        float *yr = y + row * 2 * W;
         if (mode == 0) {
-            const float *r0 = gp + 2 * ih * 2 * W, *r1 = r0 + 2 * W;
-            gx[i] += (r0[2 * iw] + r0[2 * iw + 1]) + (r1[2 * iw] + r1[2 * iw + 1]);
+            const float *xr = xp + (r / 2) * W;
+            COL_LOOP(j, 2 * W) yr[j] = xr[j / 2];
             continue;
         }
-        float s = 0.0f;
-        int64_t rlo = 2 * ih - 2 < 0 ? 0 : 2 * ih - 2, rhi = 2 * ih + 3 > 2 * H - 1 ? 2 * H - 1 : 2 * ih + 3;
-        int64_t clo = 2 * iw - 2 < 0 ? 0 : 2 * iw - 2, chi = 2 * iw + 3 > 2 * W - 1 ? 2 * W - 1 : 2 * iw + 3;
-        for (int64_t r = rlo; r <= rhi; r++) {
-            int64_t a0, a1; float h0, h1;
-            up_lin(r, H, &a0, &a1, &h0, &h1);
-            float hw = (a0 == ih ? h0 : 0.0f) + (a1 == ih ? h1 : 0.0f);
-            if (hw == 0.0f) continue;
-            for (int64_t c = clo; c <= chi; c++) {
-                int64_t b0, b1; float w0, w1;
-                up_lin(c, W, &b0, &b1, &w0, &w1);
-                float ww = (b0 == iw ? w0 : 0.0f) + (b1 == iw ? w1 : 0.0f);
-                if (ww != 0.0f) s += hw * ww * gp[r * 2 * W + c];
-            }
+        int64_t a0, a1;
+        float h0, h1;
+        up_lin(r, H, &a0, &a1, &h0, &h1);
+        const float *r0 = xp + a0 * W, *r1 = xp + a1 * W;
+        COL_LOOP(j, 2 * W) {
+            int64_t b0, b1;
+            float w0, w1;
+            up_lin(j, W, &b0, &b1, &w0, &w1);
+            yr[j] = (r0[b0] * w0 + r0[b1] * w1) * h0 + (r1[b0] * w0 + r1[b1] * w1) * h1;
         }
-        gx[i] += s;
+    }
+}
+/* weight with which output index d (0..2 in - 1) reads input index i (0 if it does not) */
+__device__ inline float up_weight(int64_t d, int64_t in, int64_t i) {
+    if (d < 0 || d > 2 * in - 1) return 0.0f;
+    int64_t i0, i1;
+    float l0, l1;
+    up_lin(d, in, &i0, &i1, &l0, &l1);
+    return (i0 == i ? l0 : 0.0f) + (i1 == i ? l1 : 0.0f);
+}
+/* gather per input pixel over the output rows 2 ih - 2 .. 2 ih + 3 and columns likewise (in
+   that order, zero weights skipped); the row weights once per row, the column weights once
+   per pixel (before: both recomputed for each of the 36 pairs) */
+__global__ void k_up_bw(const float *g, float *gx, int64_t planes, int64_t H, int64_t W, int mode) {
+    ROW_LOOP(row, planes * H) {
+        int64_t ih = row % H;
+        const float *gp = g + (row / H) * 4 * H * W;
+        float *xr = gx + row * W;
+        if (mode == 0) {
+            const float *r0 = gp + 2 * ih * 2 * W, *r1 = r0 + 2 * W;
+            COL_LOOP(iw, W) xr[iw] += (r0[2 * iw] + r0[2 * iw + 1]) + (r1[2 * iw] + r1[2 * iw + 1]);
+            continue;
+        }
+        float hw[6];
+#pragma unroll
+        for (int a = 0; a < 6; a++) hw[a] = up_weight(2 * ih - 2 + a, H, ih);
+        COL_LOOP(iw, W) {
+            float ww[6];
+#pragma unroll
+            for (int a = 0; a < 6; a++) ww[a] = up_weight(2 * iw - 2 + a, W, iw);
+            float s = 0.0f;
+#pragma unroll
+            for (int a = 0; a < 6; a++) {
+                if (hw[a] == 0.0f) continue;
+                int64_t base = (2 * ih - 2 + a) * 2 * W + 2 * iw - 2;
+#pragma unroll
+                for (int c = 0; c < 6; c++)
+                    if (ww[c] != 0.0f) s += hw[a] * ww[c] * gp[base + c];
+            }
+            xr[iw] += s;
+        }
     }
 }
 void fw_upsample(ng_node *n) {
     const ng_shape *s = &n->in[0]->shape;
     int64_t planes = s->d[0] * s->d[1], H = s->d[2], W = s->d[3];
-    k_up_fw<<<blocks_for(planes * 4 * H * W), 256, 0, cu()->stream>>>(n->in[0]->data, n->out->data, planes, H, W, (int)n->i[0]);
+    if (planes * H * W == 0) return;
+    RowGrid rg = row_grid(planes * 2 * H, 2 * W);
+    k_up_fw<<<rg.grid, rg.block, 0, cu()->stream>>>(n->in[0]->data, n->out->data, planes, H, W, (int)n->i[0]);
     launch_check(n);
 }
 void bw_upsample(ng_node *n) {
@@ -1138,56 +1657,77 @@ void bw_upsample(ng_node *n) {
     int64_t planes = s->d[0] * s->d[1], H = s->d[2], W = s->d[3];
     float *gx = ng__cuda_in_grad(n, 0);
     if (!gx) return;
-    k_up_bw<<<blocks_for(planes * H * W), 256, 0, cu()->stream>>>(n->out->grad, gx, planes, H, W, (int)n->i[0]);
+    if (planes * H * W == 0) return;
+    RowGrid rg = row_grid(planes * H, W);
+    k_up_bw<<<rg.grid, rg.block, 0, cu()->stream>>>(n->out->grad, gx, planes, H, W, (int)n->i[0]);
     launch_check(n);
 }
 __global__ void k_pool_fw(const float *x, float *y, int64_t planes, int64_t H, int64_t W) {
     int64_t Ho = H / 2, Wo = W / 2;
-    GRID_LOOP(i, planes * Ho * Wo) {
-        int64_t j = i % Wo, r = (i / Wo) % Ho, p = i / (Ho * Wo);
-        const float *r0 = x + p * H * W + 2 * r * W, *r1 = r0 + W;
-        y[i] = (r0[2 * j] + r0[2 * j + 1] + r1[2 * j] + r1[2 * j + 1]) / 4.0f;
+    ROW_LOOP(row, planes * Ho) {
+        const float *r0 = x + (row / Ho) * H * W + 2 * (row % Ho) * W, *r1 = r0 + W;
+        float *yr = y + row * Wo;
+        COL_LOOP(j, Wo) yr[j] = (r0[2 * j] + r0[2 * j + 1] + r1[2 * j] + r1[2 * j + 1]) / 4.0f;
     }
 }
 __global__ void k_pool_bw(const float *g, float *gx, int64_t planes, int64_t H, int64_t W) {
     int64_t Ho = H / 2, Wo = W / 2;
-    GRID_LOOP(i, planes * H * W) {
-        int64_t iw = i % W, ih = (i / W) % H, p = i / (H * W);
-        if (ih / 2 < Ho && iw / 2 < Wo) gx[i] += g[(p * Ho + ih / 2) * Wo + iw / 2] * 0.25f;
+    ROW_LOOP(row, planes * H) {
+        int64_t ih = row % H;
+        if (ih / 2 >= Ho) continue;
+        const float *gr = g + ((row / H) * Ho + ih / 2) * Wo;
+        float *xr = gx + row * W;
+        COL_LOOP(iw, W) if (iw / 2 < Wo) xr[iw] += gr[iw / 2] * 0.25f;
     }
 }
 void fw_avg_pool2(ng_node *n) {
     const ng_shape *s = &n->in[0]->shape;
-    k_pool_fw<<<blocks_for(n->out->numel), 256, 0, cu()->stream>>>(n->in[0]->data, n->out->data, s->d[0] * s->d[1], s->d[2], s->d[3]);
+    int64_t planes = s->d[0] * s->d[1];
+    if (n->out->numel == 0) return;
+    RowGrid rg = row_grid(planes * (s->d[2] / 2), s->d[3] / 2);
+    k_pool_fw<<<rg.grid, rg.block, 0, cu()->stream>>>(n->in[0]->data, n->out->data, planes, s->d[2], s->d[3]);
     launch_check(n);
 }
 void bw_avg_pool2(ng_node *n) {
     const ng_shape *s = &n->in[0]->shape;
     float *gx = ng__cuda_in_grad(n, 0);
-    if (!gx) return;
-    k_pool_bw<<<blocks_for(n->in[0]->numel), 256, 0, cu()->stream>>>(n->out->grad, gx, s->d[0] * s->d[1], s->d[2], s->d[3]);
+    if (!gx || n->in[0]->numel == 0) return;
+    RowGrid rg = row_grid(s->d[0] * s->d[1] * s->d[2], s->d[3]);
+    k_pool_bw<<<rg.grid, rg.block, 0, cu()->stream>>>(n->out->grad, gx, s->d[0] * s->d[1], s->d[2], s->d[3]);
     launch_check(n);
 }
+/* one plane per block row, fixed-tree double sum (before: one thread per plane, serial) */
 __global__ void k_sum_hw(const float *x, float *y, int64_t planes, int64_t HW) {
-    GRID_LOOP(p, planes) {
+    __shared__ double sh[256];
+    for (int64_t r0 = (int64_t)blockIdx.x * blockDim.y; r0 < planes; r0 += (int64_t)gridDim.x * blockDim.y) {
+        int64_t p = r0 + threadIdx.y;
         double acc = 0.0;
-        for (int64_t j = 0; j < HW; j++) acc += x[p * HW + j];
-        y[p] = (float)acc;
+        if (p < planes)
+            for (int64_t j = threadIdx.x; j < HW; j += blockDim.x) acc += x[p * HW + j];
+        acc = rows_sum(acc, sh);
+        if (p < planes && threadIdx.x == 0) y[p] = (float)acc;
     }
 }
 __global__ void k_sum_hw_bw(const float *g, float *gx, int64_t planes, int64_t HW) {
-    GRID_LOOP(i, planes * HW) gx[i] += g[i / HW];
+    ROW_LOOP(p, planes) {
+        float gv = g[p], *xr = gx + p * HW;
+        COL_LOOP(j, HW) xr[j] += gv;
+    }
 }
 void fw_sum_hw(ng_node *n) {
     const ng_shape *s = &n->in[0]->shape;
-    k_sum_hw<<<blocks_for(s->d[0] * s->d[1], 128), 128, 0, cu()->stream>>>(n->in[0]->data, n->out->data, s->d[0] * s->d[1], s->d[2] * s->d[3]);
+    int64_t planes = s->d[0] * s->d[1];
+    if (planes == 0) return;
+    RowGrid rg = row_grid(planes, s->d[2] * s->d[3]);
+    k_sum_hw<<<rg.grid, rg.block, 0, cu()->stream>>>(n->in[0]->data, n->out->data, planes, s->d[2] * s->d[3]);
     launch_check(n);
 }
 void bw_sum_hw(ng_node *n) {
     const ng_shape *s = &n->in[0]->shape;
     float *gx = ng__cuda_in_grad(n, 0);
-    if (!gx) return;
-    k_sum_hw_bw<<<blocks_for(n->in[0]->numel), 256, 0, cu()->stream>>>(n->out->grad, gx, s->d[0] * s->d[1], s->d[2] * s->d[3]);
+    if (!gx || n->in[0]->numel == 0) return;
+    RowGrid rg = row_grid(s->d[0] * s->d[1], s->d[2] * s->d[3]);
+    k_sum_hw_bw<<<rg.grid, rg.block, 0, cu()->stream>>>(n->out->grad, gx, s->d[0] * s->d[1], s->d[2] * s->d[3]);
     launch_check(n);
 }
 
@@ -1236,12 +1776,14 @@ __global__ void k_mix_parts(const float *g, const float *x, float *gx, const flo
     a = block_sum(a, sh);
     if (threadIdx.x == 0) part[blockIdx.x] = a;
 }
+/* *out = the sum of the nb block partials: one block, fixed tree (before: one thread adding
+   up to thousands of partials serially, once per input of every mixed op) */
 __global__ void k_sum_parts(const double *part, int64_t nb, double *out) {
-    if (threadIdx.x == 0 && blockIdx.x == 0) {
-        double s = 0.0;
-        for (int64_t b = 0; b < nb; b++) s += part[b];
-        *out = s;
-    }
+    __shared__ double sh[256];
+    double s = 0.0;
+    for (int64_t b = threadIdx.x; b < nb; b += 256) s += part[b];
+    s = block_sum(s, sh);
+    if (threadIdx.x == 0) *out = s;
 }
 /* ga[row K + k] += w_k (dw_k - sum_m w_m dw_m), dw over the K columns (0 where not held) */
 __global__ void k_alpha_grad(const float *w, const double *dw, float *ga, int K) {
@@ -1296,7 +1838,7 @@ void mix_backward(ng_node *n, int K, int nx, const int *cols) {
         double *part = NULL;
         if (need) { part = (double *)ng__cuda_scratch(n, 2 * (nb ? nb : 1)); if (!part) return; }
         if (nb) k_mix_parts<<<(unsigned)nb, 256, 0, cu()->stream>>>(g, x->data, gx, w, cols[j], pad_geo(x, n->out), x->numel, part);
-        if (need) k_sum_parts<<<1, 1, 0, cu()->stream>>>(part, nb, dw + cols[j]);
+        if (need) k_sum_parts<<<1, 256, 0, cu()->stream>>>(part, nb, dw + cols[j]);
     }
     if (dw) k_alpha_grad<<<1, 1, 0, cu()->stream>>>(w, dw, ga + n->i[0] * K, K);
     launch_check(n);
@@ -1333,7 +1875,10 @@ void bw_mixed_cols(ng_node *n) {
    gradients in position order, as the CPU does (no atomics). */
 struct EmbSaved { const int32_t *ids, *order, *seg_start, *seg_row; int64_t n_rows; };
 __global__ void k_emb_fw(const float *tab, const int32_t *ids, float *y, int64_t P, int64_t D) {
-    GRID_LOOP(i, P * D) y[i] = tab[(int64_t)ids[i / D] * D + i % D];
+    ROW_LOOP(p, P) {
+        const float *row = tab + (int64_t)ids[p] * D;
+        COL_LOOP(j, D) y[p * D + j] = row[j];
+    }
 }
 __global__ void k_emb_bw(const float *g, float *gt, EmbSaved e, int64_t D, int64_t pad) {
     GRID_LOOP(i, e.n_rows * D) {
@@ -1350,28 +1895,36 @@ void fw_embedding(ng_node *n) {
     if (P > 0x7fffffffLL) { ng__cuda_op_fail(n, "more than 2^31 positions"); return; }
     /* host: count per row, prefix sums, stable placement */
     int32_t *cnt = (int32_t *)ng__cuda_host_scratch(n, (size_t)(V + 1) * sizeof(int32_t));
-    int32_t *hbuf = (int32_t *)ng__cuda_host_scratch(n, (size_t)(3 * P + 1) * sizeof(int32_t));
     EmbSaved *e = (EmbSaved *)ng__cuda_host_scratch(n, sizeof(EmbSaved));
-    if (!cnt || !hbuf || !e) { ng__cuda_op_fail(n, "host arena exhausted"); return; }
-    int32_t *order = hbuf, *seg_start = hbuf + P, *seg_row = hbuf + 2 * P + 1;
+    if (!cnt || !e) { ng__cuda_op_fail(n, "host arena exhausted"); return; }
     memset(cnt, 0, (size_t)(V + 1) * sizeof(int32_t));
     for (int64_t p = 0; p < P; p++) cnt[ids[p] + 1]++;
     int64_t U = 0;
+    for (int64_t v = 0; v < V; v++) U += cnt[v + 1] > 0;
+    /* one buffer, laid out as on the device: ids (P), order (P), seg_start (U + 1), seg_row (U);
+       built in the staging buffer when it fits, and sent with one asynchronous copy */
+    size_t bytes = (size_t)(2 * P + 2 * U + 1) * sizeof(int32_t);
+    char *st = stage_reserve(bytes);
+    int32_t *hbuf = st ? (int32_t *)st : (int32_t *)ng__cuda_host_scratch(n, bytes);
+    if (!hbuf) { ng__cuda_op_fail(n, "host arena exhausted"); return; }
+    int32_t *hids = hbuf, *order = hbuf + P, *seg_start = hbuf + 2 * P, *seg_row = hbuf + 2 * P + U + 1;
+    memcpy(hids, ids, (size_t)P * sizeof(int32_t));
+    U = 0;
     for (int64_t v = 0; v < V; v++) {
         if (cnt[v + 1] > 0) { seg_start[U] = cnt[v]; seg_row[U] = (int32_t)v; U++; }
         cnt[v + 1] += cnt[v];                  /* cnt[v]: first slot of row v */
     }
     seg_start[U] = (int32_t)P;
     for (int64_t p = 0; p < P; p++) order[cnt[ids[p]]++] = (int32_t)p;
-    /* device copies: ids (P), order (P), seg_start (U + 1), seg_row (U) */
     int32_t *d = (int32_t *)ng__cuda_scratch(n, 2 * P + 2 * U + 1);
     if (!d) return;
-    if (P > 0 && (h_h2d(d, ids, (size_t)P * sizeof(int32_t)) || h_h2d(d + P, order, (size_t)P * sizeof(int32_t)) ||
-                  h_h2d(d + 2 * P + U + 1, seg_row, (size_t)U * sizeof(int32_t)))) { ng__cuda_op_fail(n, "id copy failed"); return; }
-    if (h_h2d(d + 2 * P, seg_start, (size_t)(U + 1) * sizeof(int32_t))) { ng__cuda_op_fail(n, "id copy failed"); return; }
+    if (st ? stage_commit(d, st, bytes) : h_h2d(d, hbuf, bytes)) { ng__cuda_op_fail(n, "id copy failed"); return; }
     e->ids = d; e->order = d + P; e->seg_start = d + 2 * P; e->seg_row = d + 2 * P + U + 1; e->n_rows = U;
     n->saved = e;
-    if (P * D > 0) k_emb_fw<<<blocks_for(P * D), 256, 0, cu()->stream>>>(n->in[0]->data, e->ids, n->out->data, P, D);
+    if (P * D > 0) {
+        RowGrid rg = row_grid(P, D);
+        k_emb_fw<<<rg.grid, rg.block, 0, cu()->stream>>>(n->in[0]->data, e->ids, n->out->data, P, D);
+    }
     launch_check(n);
 }
 void bw_embedding(ng_node *n) {
@@ -1383,41 +1936,55 @@ void bw_embedding(ng_node *n) {
     launch_check(n);
 }
 
-/* seq_mask: select, not multiply */
+/* seq_mask: select, not multiply; one position (row of D) per block row */
 __global__ void k_seq_mask_fw(const float *x, const float *m, float *y, int64_t P, int64_t D) {
-    GRID_LOOP(i, P * D) y[i] = m[i / D] != 0.0f ? x[i] : 0.0f;
+    ROW_LOOP(r, P) {
+        bool keep = m[r] != 0.0f;
+        COL_LOOP(j, D) y[r * D + j] = keep ? x[r * D + j] : 0.0f;
+    }
 }
 __global__ void k_seq_mask_bw(const float *g, const float *m, float *gx, int64_t P, int64_t D) {
-    GRID_LOOP(i, P * D) if (m[i / D] != 0.0f) gx[i] += g[i];
+    ROW_LOOP(r, P) {
+        if (m[r] == 0.0f) continue;
+        COL_LOOP(j, D) gx[r * D + j] += g[r * D + j];
+    }
 }
 void fw_seq_mask(ng_node *n) {
     int64_t P = n->in[0]->shape.d[0] * n->in[0]->shape.d[1], D = n->in[0]->shape.d[2];
     if (P * D == 0) return;
-    k_seq_mask_fw<<<blocks_for(P * D), 256, 0, cu()->stream>>>(n->in[0]->data, n->in[1]->data, n->out->data, P, D);
+    RowGrid rg = row_grid(P, D);
+    k_seq_mask_fw<<<rg.grid, rg.block, 0, cu()->stream>>>(n->in[0]->data, n->in[1]->data, n->out->data, P, D);
     launch_check(n);
 }
 void bw_seq_mask(ng_node *n) {
     int64_t P = n->in[0]->shape.d[0] * n->in[0]->shape.d[1], D = n->in[0]->shape.d[2];
     float *gx = ng__cuda_in_grad(n, 0);
     if (!gx || P * D == 0) return;
-    k_seq_mask_bw<<<blocks_for(P * D), 256, 0, cu()->stream>>>(n->out->grad, n->in[1]->data, gx, P, D);
+    RowGrid rg = row_grid(P, D);
+    k_seq_mask_bw<<<rg.grid, rg.block, 0, cu()->stream>>>(n->out->grad, n->in[1]->data, gx, P, D);
     launch_check(n);
 }
 
 /* conv1d: col (N*L, C*K), col[(b, t), c*K + k] = x[b, t + k - (K-1)/2, c] (0 outside);
    y = col W^T (+ b). saved: col (device, when K > 1 and w needs a gradient). */
+/* one (b, t) row of the columns per block row; each thread takes channel c's K taps */
 __global__ void k_conv1d_im2col(const float *x, float *col, int64_t N, int64_t L, int64_t C, int64_t K) {
     int64_t CK = C * K, P = (K - 1) / 2;
-    GRID_LOOP(i, N * L * CK) {
-        int64_t r = i / CK, j = i % CK, c = j / K, k = j % K, b = r / L, t = r % L, s = t + k - P;
-        col[i] = s >= 0 && s < L ? x[(b * L + s) * C + c] : 0.0f;
+    ROW_LOOP(r, N * L) {
+        int64_t b = r / L, t = r % L;
+        float *cr = col + r * CK;
+        COL_LOOP(c, C)
+            for (int64_t k = 0; k < K; k++) {
+                int64_t s = t + k - P;
+                cr[c * K + k] = s >= 0 && s < L ? x[(b * L + s) * C + c] : 0.0f;
+            }
     }
 }
 /* gx[b, s, c] += sum over k (in order) of gcol[(b, s - k + P), c*K + k] */
 __global__ void k_conv1d_col2im(const float *gcol, float *gx, int64_t N, int64_t L, int64_t C, int64_t K) {
     int64_t CK = C * K, P = (K - 1) / 2;
-    GRID_LOOP(i, N * L * C) {
-        int64_t c = i % C, r = i / C, b = r / L, s = r % L;
+    ROW_LOOP(r, N * L) COL_LOOP(c, C) {
+        int64_t b = r / L, s = r % L, i = r * C + c;
         float acc = gx[i];
         for (int64_t k = 0; k < K; k++) {
             int64_t t = s - k + P;
@@ -1434,11 +2001,14 @@ void fw_conv1d(ng_node *n) {
     if (K > 1) {
         float *cb = ng__cuda_scratch(n, N * L * C * K);
         if (!cb) return;
-        if (N * L * C > 0) k_conv1d_im2col<<<blocks_for(N * L * C * K), 256, 0, cu()->stream>>>(x->data, cb, N, L, C, K);
+        if (N * L * C > 0) {
+            RowGrid rg = row_grid(N * L, C);
+            k_conv1d_im2col<<<rg.grid, rg.block, 0, cu()->stream>>>(x->data, cb, N, L, C, K);
+        }
         col = cb;
         if ((n->need >> 1) & 1u) n->saved = cb;
     }
-    if (n->n_in == 3 && N * L * O > 0) k_fill_rows<<<blocks_for(N * L * O), 256, 0, cu()->stream>>>(y, n->in[2]->data, N * L, O);
+    if (n->n_in == 3) fill_rows(y, n->in[2]->data, N * L, O);
     sgemm_rm(n, 0, 1, N * L, O, C * K, 1.0f, col, C * K, w->data, C * K, n->n_in == 3 ? 1.0f : 0.0f, y, O);
     launch_check(n);
 }
@@ -1447,7 +2017,7 @@ void bw_conv1d(ng_node *n) {
     int64_t N = x->shape.d[0], L = x->shape.d[1], C = x->shape.d[2], O = w->shape.d[0], K = n->i[0];
     const float *g = n->out->grad;
     float *gx = ng__cuda_in_grad(n, 0), *gw = ng__cuda_in_grad(n, 1), *gb = n->n_in == 3 ? ng__cuda_in_grad(n, 2) : NULL;
-    if (gb && O > 0) k_colsum_add<<<blocks_for(O), 256, 0, cu()->stream>>>(gb, g, N * L, O);
+    if (gb) colsum_add(n, gb, g, N * L, O);
     if (gw) {
         const float *col = K == 1 ? x->data : (const float *)n->saved;
         sgemm_rm(n, 1, 0, O, C * K, N * L, 1.0f, g, O, col, C * K, 1.0f, gw, C * K);
@@ -1459,7 +2029,10 @@ void bw_conv1d(ng_node *n) {
             float *gcol = ng__cuda_scratch(n, N * L * C * K);
             if (!gcol) return;
             sgemm_rm(n, 0, 0, N * L, C * K, O, 1.0f, g, O, w->data, C * K, 0.0f, gcol, C * K);
-            if (N * L * C > 0) k_conv1d_col2im<<<blocks_for(N * L * C), 256, 0, cu()->stream>>>(gcol, gx, N, L, C, K);
+            if (N * L * C > 0) {
+                RowGrid rg = row_grid(N * L, C);
+                k_conv1d_col2im<<<rg.grid, rg.block, 0, cu()->stream>>>(gcol, gx, N, L, C, K);
+            }
         }
     }
     launch_check(n);
@@ -1476,9 +2049,10 @@ __device__ int64_t pool3_argmax(const float *xb, int64_t t, int64_t L, int64_t D
     }
     return best;
 }
+/* one position (b, t) per block row, channels along it */
 __global__ void k_pool3_fw(const float *x, float *y, int64_t N, int64_t L, int64_t D, int is_max) {
-    GRID_LOOP(i, N * L * D) {
-        int64_t c = i % D, t = (i / D) % L, b = i / (L * D);
+    ROW_LOOP(r, N * L) COL_LOOP(c, D) {
+        int64_t t = r % L, b = r / L, i = r * D + c;
         const float *xb = x + b * L * D;
         if (is_max) {
             y[i] = xb[pool3_argmax(xb, t, L, D, c) * D + c];
@@ -1492,8 +2066,8 @@ __global__ void k_pool3_fw(const float *x, float *y, int64_t N, int64_t L, int64
 /* gather per input position u: max adds g[t] for t = u-1, u, u+1 (in order) whose window
    maximum sits at u; avg as the CPU's sum */
 __global__ void k_pool3_bw(const float *x, const float *g, float *gx, int64_t N, int64_t L, int64_t D, int is_max) {
-    GRID_LOOP(i, N * L * D) {
-        int64_t c = i % D, u = (i / D) % L, b = i / (L * D);
+    ROW_LOOP(r, N * L) COL_LOOP(c, D) {
+        int64_t u = r % L, b = r / L, i = r * D + c;
         const float *xb = x + b * L * D, *gb = g + b * L * D;
         if (is_max) {
             float acc = gx[i];
@@ -1511,54 +2085,30 @@ __global__ void k_pool3_bw(const float *x, const float *g, float *gx, int64_t N,
 void fw_seq_pool3(ng_node *n) {
     const ng_shape *s = &n->in[0]->shape;
     if (n->out->numel == 0) return;
-    k_pool3_fw<<<blocks_for(n->out->numel), 256, 0, cu()->stream>>>(n->in[0]->data, n->out->data, s->d[0], s->d[1], s->d[2], (int)n->i[0]);
+    RowGrid rg = row_grid(s->d[0] * s->d[1], s->d[2]);
+    k_pool3_fw<<<rg.grid, rg.block, 0, cu()->stream>>>(n->in[0]->data, n->out->data, s->d[0], s->d[1], s->d[2], (int)n->i[0]);
     launch_check(n);
 }
 void bw_seq_pool3(ng_node *n) {
     const ng_shape *s = &n->in[0]->shape;
     float *gx = ng__cuda_in_grad(n, 0);
     if (!gx || n->out->numel == 0) return;
-    k_pool3_bw<<<blocks_for(n->out->numel), 256, 0, cu()->stream>>>(n->in[0]->data, n->out->grad, gx, s->d[0], s->d[1], s->d[2], (int)n->i[0]);
+    RowGrid rg = row_grid(s->d[0] * s->d[1], s->d[2]);
+    k_pool3_bw<<<rg.grid, rg.block, 0, cu()->stream>>>(n->in[0]->data, n->out->grad, gx, s->d[0], s->d[1], s->d[2], (int)n->i[0]);
     launch_check(n);
 }
 
-/* seq_batch_norm: batch norm's kernels with R = N*L rows as the batch, D channels, S = 1
-   (padded positions included, as on the CPU). Same saved layout (mean, invstd) and aux. */
+/* seq_batch_norm: batch norm with R = N*L rows as the batch, D channels, S = 1 (padded
+   positions included, as on the CPU): the column-layout kernels, a warp reading 32 adjacent
+   channels of a row (before: one block per channel reading a stride-D column). Same saved
+   layout (mean, invstd) and aux. */
 void fw_seq_batch_norm(ng_node *n) {
-    const BnAux *aux = (const BnAux *)n->aux;
-    int64_t R = n->in[0]->shape.d[0] * n->in[0]->shape.d[1], D = n->in[0]->shape.d[2];
-    const float *gamma = n->i[1] ? n->in[1]->data : NULL;
-    const float *beta = n->i[2] ? n->in[1 + n->i[1]]->data : NULL;
-    float *mean_s = (float *)n->saved, *invstd_s = mean_s + D;
-    float *rm = aux->running_mean ? aux->running_mean->data : NULL, *rv = aux->running_var ? aux->running_var->data : NULL;
-    if ((aux->running_mean && aux->running_mean->device != NG_CUDA) || (aux->running_var && aux->running_var->device != NG_CUDA)) {
-        ng__cuda_op_fail(n, "running statistics are on the host (move their group with ng_params_to_device)");
-        return;
-    }
-    if (D == 0) return;
-    k_bn_stats<<<(unsigned)D, 256, 0, cu()->stream>>>(n->in[0]->data, mean_s, invstd_s, rm, rv, R, D, 1, (int)n->i[0], n->f[0], n->f[1]);
-    if (n->out->numel > 0)
-        k_bn_apply<<<blocks_for(n->out->numel), 256, 0, cu()->stream>>>(n->in[0]->data, n->out->data, mean_s, invstd_s, gamma, beta, D, 1, n->out->numel);
+    BnArgs a;
+    if (!bn_args(n, n->in[0]->shape.d[0] * n->in[0]->shape.d[1], n->in[0]->shape.d[2], 1, &a)) return;
+    bn_forward(n, a, n->out->data);
     launch_check(n);
 }
-void bw_seq_batch_norm(ng_node *n) {
-    int64_t R = n->in[0]->shape.d[0] * n->in[0]->shape.d[1], D = n->in[0]->shape.d[2];
-    const float *gamma = n->i[1] ? n->in[1]->data : NULL;
-    const float *mean_s = (const float *)n->saved, *invstd_s = mean_s + D;
-    float *gx = ng__cuda_in_grad(n, 0);
-    float *ggamma = n->i[1] ? ng__cuda_in_grad(n, 1) : NULL;
-    float *gbeta = n->i[2] ? ng__cuda_in_grad(n, (int)(1 + n->i[1])) : NULL;
-    int batch_stats = (int)n->i[0];
-    if (D == 0 || n->ctx->status != NG_OK) return;
-    double *sums = (double *)ng__cuda_scratch(n, 4 * D);
-    if (!sums) return;
-    if (ggamma || gbeta || (gx && batch_stats))
-        k_bn_gsums<<<(unsigned)D, 256, 0, cu()->stream>>>(n->out->grad, n->in[0]->data, mean_s, invstd_s, ggamma, gbeta, sums, R, D, 1);
-    if (gx && n->out->numel > 0)
-        k_bn_dx<<<blocks_for(n->out->numel), 256, 0, cu()->stream>>>(n->out->grad, n->in[0]->data, mean_s, invstd_s, gamma, sums, gx, D, 1,
-                                                                     R, batch_stats, n->out->numel);
-    launch_check(n);
-}
+void bw_seq_batch_norm(ng_node *n) { bn_backward_node(n, n->in[0]->shape.d[0] * n->in[0]->shape.d[1], n->in[0]->shape.d[2], 1); }
 
 /* seq_mean_pool: y[b, c] = (sum_t x[b, t, c]) * inv[b], inv[b] = 1 / max-guarded mask count;
    saved: inv (N, device) */
@@ -1575,9 +2125,10 @@ __global__ void k_mean_pool_fw(const float *x, const float *m, float *y, float *
     }
 }
 __global__ void k_mean_pool_bw(const float *g, const float *inv, float *gx, int64_t N, int64_t L, int64_t D) {
-    GRID_LOOP(i, N * L * D) {
-        int64_t c = i % D, b = i / (L * D);
-        gx[i] += g[b * D + c] * inv[b];
+    ROW_LOOP(r, N * L) {
+        int64_t b = r / L;
+        float iv = inv[b];
+        COL_LOOP(c, D) gx[r * D + c] += g[b * D + c] * iv;
     }
 }
 void fw_seq_mean_pool(ng_node *n) {
@@ -1591,7 +2142,8 @@ void bw_seq_mean_pool(ng_node *n) {
     const ng_shape *s = &n->in[0]->shape;
     float *gx = ng__cuda_in_grad(n, 0);
     if (!gx || n->in[0]->numel == 0) return;
-    k_mean_pool_bw<<<blocks_for(n->in[0]->numel), 256, 0, cu()->stream>>>(n->out->grad, (const float *)n->saved, gx, s->d[0], s->d[1], s->d[2]);
+    RowGrid rg = row_grid(s->d[0] * s->d[1], s->d[2]);
+    k_mean_pool_bw<<<rg.grid, rg.block, 0, cu()->stream>>>(n->out->grad, (const float *)n->saved, gx, s->d[0], s->d[1], s->d[2]);
     launch_check(n);
 }
 
@@ -1599,38 +2151,71 @@ void bw_seq_mean_pool(ng_node *n) {
    per head, batched over sequences: head h of sequence b reads columns h*d.. of rows b*L..);
    a row kernel replaces padded keys' scores, takes the softmax in place (saved) and writes the
    applied weights W = qmask * P * dropout; out_h = W V_h by strided-batched GEMMs. */
+/* Row kernels: the T = blockDim.x threads of a block row (threadIdx.y) share one score row
+   of L (coalesced; before: one thread per row, a stride-L walk), with fixed-tree max and
+   sums (rows_max, rows_sum). Every thread of the block takes part in every reduction, so
+   rows are visited in block-uniform groups and `on` marks the threads past the last row. */
+/* scores of padded keys -> -1e10, softmax in place (saved; the CPU's arithmetic: float max,
+   double exp sum), W = qmask * P * dropout */
 __global__ void k_attn_rows_fw(float *Ps, float *W, const float *m, const float *dm, int64_t NH, int64_t heads, int64_t L) {
-    GRID_LOOP(r, NH * L) {
-        int64_t nh = r / L, i = r % L, b = nh / heads;
+    __shared__ float shf[256];
+    __shared__ double shd[256];
+    for (int64_t r0 = (int64_t)blockIdx.x * blockDim.y; r0 < NH * L; r0 += (int64_t)gridDim.x * blockDim.y) {
+        int64_t r = r0 + threadIdx.y;
+        bool on = r < NH * L;
+        int64_t i = on ? r % L : 0, b = on ? (r / L) / heads : 0;
         const float *mb = m + b * L;
-        float *row = Ps + r * L, *w = W + r * L;
-        for (int64_t j = 0; j < L; j++) if (mb[j] == 0.0f) row[j] = -1e10f;
-        softmax_row(row, row, L, 1, 0);
-        for (int64_t j = 0; j < L; j++) {
-            float pv = mb[i] != 0.0f ? row[j] : 0.0f;
-            w[j] = dm ? pv * dm[r * L + j] : pv;
-        }
+        float *row = Ps + (on ? r : 0) * L, *w = W + (on ? r : 0) * L;
+        float mx = -INFINITY;
+        if (on)
+            for (int64_t j = threadIdx.x; j < L; j += blockDim.x) {
+                float v = mb[j] == 0.0f ? -1e10f : row[j];
+                row[j] = v;
+                mx = fmaxf(mx, v);
+            }
+        mx = rows_max(mx, shf);
+        double sum = 0.0;
+        if (on) for (int64_t j = threadIdx.x; j < L; j += blockDim.x) sum += exp((double)(row[j] - mx));
+        sum = rows_sum(sum, shd);
+        if (on)
+            for (int64_t j = threadIdx.x; j < L; j += blockDim.x) {
+                float p = (float)(exp((double)(row[j] - mx)) / sum);
+                float pv = mb[i] != 0.0f ? p : 0.0f;
+                row[j] = p;
+                w[j] = dm ? pv * dm[r * L + j] : pv;
+            }
     }
 }
 /* W from the saved softmax (backward) */
 __global__ void k_attn_weights(const float *Ps, float *W, const float *m, const float *dm, int64_t NH, int64_t heads, int64_t L) {
-    GRID_LOOP(e, NH * L * L) {
-        int64_t r = e / L, i = r % L, b = (r / L) / heads;
-        float pv = m[b * L + i] != 0.0f ? Ps[e] : 0.0f;
-        W[e] = dm ? pv * dm[e] : pv;
+    ROW_LOOP(r, NH * L) {
+        bool q = m[((r / L) / heads) * L + r % L] != 0.0f;
+        COL_LOOP(j, L) {
+            int64_t e = r * L + j;
+            float pv = q ? Ps[e] : 0.0f;
+            W[e] = dm ? pv * dm[e] : pv;
+        }
     }
 }
 /* dS row: 0 for padded queries; dP *= dropout; dS = P (dP - sum(dP P)), 0 at padded keys */
 __global__ void k_attn_rows_bw(float *dS, const float *Ps, const float *m, const float *dm, int64_t NH, int64_t heads, int64_t L) {
-    GRID_LOOP(r, NH * L) {
-        int64_t i = r % L, b = (r / L) / heads;
-        const float *mb = m + b * L, *pr = Ps + r * L;
-        float *row = dS + r * L;
-        if (mb[i] == 0.0f) { for (int64_t j = 0; j < L; j++) row[j] = 0.0f; continue; }
-        if (dm) for (int64_t j = 0; j < L; j++) row[j] *= dm[r * L + j];
+    __shared__ double shd[256];
+    for (int64_t r0 = (int64_t)blockIdx.x * blockDim.y; r0 < NH * L; r0 += (int64_t)gridDim.x * blockDim.y) {
+        int64_t r = r0 + threadIdx.y;
+        bool on = r < NH * L;
+        int64_t i = on ? r % L : 0, b = on ? (r / L) / heads : 0;
+        const float *mb = m + b * L, *pr = Ps + (on ? r : 0) * L;
+        float *row = dS + (on ? r : 0) * L;
+        bool live = on && mb[i] != 0.0f;
         double dot = 0.0;
-        for (int64_t j = 0; j < L; j++) dot += (double)row[j] * pr[j];
-        for (int64_t j = 0; j < L; j++) row[j] = mb[j] != 0.0f ? pr[j] * (row[j] - (float)dot) : 0.0f;
+        if (live)
+            for (int64_t j = threadIdx.x; j < L; j += blockDim.x) {
+                if (dm) row[j] *= dm[r * L + j];
+                dot += (double)row[j] * pr[j];
+            }
+        dot = rows_sum(dot, shd);
+        if (on)
+            for (int64_t j = threadIdx.x; j < L; j += blockDim.x) row[j] = live && mb[j] != 0.0f ? pr[j] * (row[j] - (float)dot) : 0.0f;
     }
 }
 void fw_seq_attention(ng_node *n) {
@@ -1643,7 +2228,8 @@ void fw_seq_attention(ng_node *n) {
     if (!W) return;
     for (int64_t h = 0; h < heads; h++)   /* S_bh = scale Q_bh K_bh^T */
         sgemm_rm_batched(n, 0, 1, L, L, d, scale, Q + h * d, H, LH, K + h * d, H, LH, 0.0f, Ps + h * LL, L, hLL, N);
-    k_attn_rows_fw<<<blocks_for(NH * L, 128), 128, 0, cu()->stream>>>(Ps, W, m, dm, NH, heads, L);
+    RowGrid rg = row_grid(NH * L, L);
+    k_attn_rows_fw<<<rg.grid, rg.block, 0, cu()->stream>>>(Ps, W, m, dm, NH, heads, L);
     for (int64_t h = 0; h < heads; h++)   /* Y_bh = W_bh V_bh */
         sgemm_rm_batched(n, 0, 0, L, d, L, 1.0f, W + h * LL, L, hLL, V + h * d, H, LH, 0.0f, Y + h * d, H, LH, N);
     launch_check(n);
@@ -1659,14 +2245,16 @@ void bw_seq_attention(ng_node *n) {
     if (!scratch) return;
     float *W = scratch, *dS = scratch + NH * LL;
     if (gv) {
-        k_attn_weights<<<blocks_for(NH * LL), 256, 0, cu()->stream>>>(Ps, W, m, dm, NH, heads, L);
+        RowGrid rg = row_grid(NH * L, L);
+        k_attn_weights<<<rg.grid, rg.block, 0, cu()->stream>>>(Ps, W, m, dm, NH, heads, L);
         for (int64_t h = 0; h < heads; h++)   /* dV_bh += W_bh^T dO_bh */
             sgemm_rm_batched(n, 1, 0, L, d, L, 1.0f, W + h * LL, L, hLL, G + h * d, H, LH, 1.0f, gv + h * d, H, LH, N);
     }
     if (gq || gk) {
         for (int64_t h = 0; h < heads; h++)   /* dW_bh = dO_bh V_bh^T */
             sgemm_rm_batched(n, 0, 1, L, L, d, 1.0f, G + h * d, H, LH, V + h * d, H, LH, 0.0f, dS + h * LL, L, hLL, N);
-        k_attn_rows_bw<<<blocks_for(NH * L, 128), 128, 0, cu()->stream>>>(dS, Ps, m, dm, NH, heads, L);
+        RowGrid rg = row_grid(NH * L, L);
+        k_attn_rows_bw<<<rg.grid, rg.block, 0, cu()->stream>>>(dS, Ps, m, dm, NH, heads, L);
         for (int64_t h = 0; h < heads; h++) {
             if (gq) sgemm_rm_batched(n, 0, 0, L, d, L, scale, dS + h * LL, L, hLL, K + h * d, H, LH, 1.0f, gq + h * d, H, LH, N);
             if (gk) sgemm_rm_batched(n, 1, 0, L, d, L, scale, dS + h * LL, L, hLL, Q + h * d, H, LH, 1.0f, gk + h * d, H, LH, N);
@@ -1676,41 +2264,36 @@ void bw_seq_attention(ng_node *n) {
 }
 
 /* seq_gru, one direction over true lengths. Input projections for all positions in one GEMM;
-   per step s: previous states gathered (k_gru_prep), recurrent projection by one GEMM, then
-   the cell (k_gru_cell). Steps run up to the longest sequence (later steps touch nothing).
+   per step s two launches: the recurrent projection hh = h_prev W_hh^T (one GEMM; skipped at
+   the first step, where h_prev = 0) and the cell (k_gru_cell), which adds b_hh itself and
+   writes the new state both to Y and, in place, to hp, the next step's GEMM input. Steps run
+   up to the longest sequence (later steps touch nothing; hp rows of finished sequences keep
+   their last state and only feed hh rows nobody reads).
    saved: GruSaved (= ng__gru_saved in src/ops_seq.c); len_dev set here. */
 struct GruSaved { int64_t *len; float *gates; int64_t *len_dev; };
 __device__ inline int64_t gru_pos(int64_t s, int64_t len, int rev) { return s >= len ? -1 : rev ? len - 1 - s : s; }
-/* hh[b, :] = b_hh; hp[b, :] = state before step s (0 at the first step or past the end) */
-__global__ void k_gru_prep(const float *Y, const float *bhh, const int64_t *len, float *hp, float *hh, int64_t N, int64_t L, int64_t H,
-                           int64_t s, int rev) {
-    int64_t G = 3 * H;
-    GRID_LOOP(i, N * G) {
-        int64_t b = i / G, j = i % G;
-        hh[i] = bhh[j];
-        if (j < H) {
-            int64_t t = gru_pos(s, len[b], rev), tp = rev ? t + 1 : t - 1;
-            hp[b * H + j] = t < 0 || s == 0 ? 0.0f : Y[(b * L + tp) * H + j];
-        }
-    }
-}
-__global__ void k_gru_cell(const float *xp, const float *hh, const float *hp, const int64_t *len, float *gates, float *Y, int64_t N,
-                           int64_t L, int64_t H, int64_t s, int rev) {
+__global__ void k_gru_cell(const float *xp, const float *hh, const float *bhh, float *hp, const int64_t *len, float *gates, float *Y,
+                           int64_t N, int64_t L, int64_t H, int64_t s, int rev) {
     int64_t G = 3 * H;
     GRID_LOOP(i, N * H) {
         int64_t b = i / H, j = i % H, t = gru_pos(s, len[b], rev);
         if (t < 0) continue;
         const float *a = xp + (b * L + t) * G, *c = hh + b * G;
         float *gt = gates + (b * L + t) * 4 * H;
-        float r = ng__sigmoidf(a[j] + c[j]), z = ng__sigmoidf(a[H + j] + c[H + j]);
-        float nn = tanhf(a[2 * H + j] + r * c[2 * H + j]);
-        gt[j] = r; gt[H + j] = z; gt[2 * H + j] = nn; gt[3 * H + j] = c[2 * H + j];
-        Y[(b * L + t) * H + j] = (1.0f - z) * nn + z * hp[b * H + j];
+        float cr = (s == 0 ? 0.0f : c[j]) + bhh[j], cz = (s == 0 ? 0.0f : c[H + j]) + bhh[H + j];
+        float cn = (s == 0 ? 0.0f : c[2 * H + j]) + bhh[2 * H + j];
+        float r = ng__sigmoidf(a[j] + cr), z = ng__sigmoidf(a[H + j] + cz);
+        float nn = tanhf(a[2 * H + j] + r * cn);
+        gt[j] = r; gt[H + j] = z; gt[2 * H + j] = nn; gt[3 * H + j] = cn;
+        float h = (1.0f - z) * nn + z * hp[i];
+        Y[(b * L + t) * H + j] = h;
+        hp[i] = h;
     }
 }
 /* one step of backpropagation through time (the CPU's formulas); dh carries the state
-   gradient, dxp (0 at pads) and dhh (0 for finished sequences) collect the pre-activation
-   gradients, hp gets the previous state for the W_hh gradient */
+   gradient, dxp (0 at pads) and dhh (this step's slice, 0 for finished sequences) collect
+   the pre-activation gradients, hp (this step's slice) gets the previous state for the W_hh
+   gradient */
 __global__ void k_gru_cell_bw(const float *gates, const float *Y, const float *g, const int64_t *len, float *dxp, float *dhh, float *dh,
                               float *hp, int64_t N, int64_t L, int64_t H, int64_t s, int rev) {
     int64_t G = 3 * H;
@@ -1754,15 +2337,19 @@ void fw_seq_gru(ng_node *n) {
     }
     float *xp = ng__cuda_scratch(n, N * L * G), *hp = ng__cuda_scratch(n, N * H), *hh = ng__cuda_scratch(n, N * G);
     if (!xp || !hp || !hh) return;
-    k_fill_rows<<<blocks_for(N * L * G), 256, 0, cu()->stream>>>(xp, n->in[4]->data, N * L, G);
+    if (h_memset0(hp, (size_t)(N * H) * sizeof(float))) { ng__cuda_op_fail(n, "memset failed"); return; }
+    fill_rows(xp, n->in[4]->data, N * L, G);
     sgemm_rm(n, 0, 1, N * L, G, In, 1.0f, x->data, In, n->in[2]->data, In, 1.0f, xp, G);     /* x W_ih^T + b_ih */
     for (int64_t s = 0; s < S; s++) {
-        k_gru_prep<<<blocks_for(N * G), 256, 0, cu()->stream>>>(Y, n->in[5]->data, sv->len_dev, hp, hh, N, L, H, s, rev);
-        sgemm_rm(n, 0, 1, N, G, H, 1.0f, hp, H, n->in[3]->data, H, 1.0f, hh, G);              /* h W_hh^T + b_hh */
-        k_gru_cell<<<blocks_for(N * H), 256, 0, cu()->stream>>>(xp, hh, hp, sv->len_dev, sv->gates, Y, N, L, H, s, rev);
+        if (s > 0) sgemm_rm(n, 0, 1, N, G, H, 1.0f, hp, H, n->in[3]->data, H, 0.0f, hh, G);   /* h W_hh^T */
+        k_gru_cell<<<blocks_for(N * H), 256, 0, cu()->stream>>>(xp, hh, n->in[5]->data, hp, sv->len_dev, sv->gates, Y, N, L, H, s, rev);
     }
     launch_check(n);
 }
+/* Backward: per step the cell and dh += dHh W_hh (two launches). Each step's dHh and h_prev go
+   to their own slice of the backend workspace, so the W_hh and b_hh gradients are one GEMM
+   and one column sum over all steps after the loop (before: a GEMM and a column sum per
+   step). */
 void bw_seq_gru(ng_node *n) {
     const GruSaved *sv = (const GruSaved *)n->saved;
     ng_tensor *x = n->in[0];
@@ -1773,22 +2360,29 @@ void bw_seq_gru(ng_node *n) {
     int rev = (int)n->i[0];
     int64_t S = gru_steps(sv, N);
     if (S == 0 || H == 0 || !sv->len_dev) return;
-    float *dxp = ng__cuda_scratch(n, N * L * G), *dh = ng__cuda_scratch(n, N * H), *hp = ng__cuda_scratch(n, N * H);
-    float *dhh = ng__cuda_scratch(n, N * G);
-    if (!dxp || !dh || !hp || !dhh) return;
+    float *dxp = ng__cuda_scratch(n, N * L * G), *dh = ng__cuda_scratch(n, N * H);
+    if (!dxp || !dh) return;
     if (h_memset0(dxp, (size_t)(N * L * G) * sizeof(float)) || h_memset0(dh, (size_t)(N * H) * sizeof(float))) {
         ng__cuda_op_fail(n, "memset failed");
         return;
     }
+    /* workspace: dHh (S N x G), h_prev (S N x H), then the b_hh column-sum partials */
+    int64_t SN = S * N;
+    size_t fl = (size_t)(SN * (G + H)), parts = (size_t)(G * col_split(SN).n * 2);
+    float *dhh = (float *)workspace(n, ((fl + 1) / 2) * sizeof(double) + parts * sizeof(double));
+    if (!dhh) return;
+    float *hp = dhh + SN * G;
+    double *part = (double *)dhh + (fl + 1) / 2;
     for (int64_t s = S - 1; s >= 0; s--) {
-        k_gru_cell_bw<<<blocks_for(N * H), 256, 0, cu()->stream>>>(sv->gates, Y, g, sv->len_dev, dxp, dhh, dh, hp, N, L, H, s, rev);
-        sgemm_rm(n, 0, 0, N, H, G, 1.0f, dhh, G, whh, H, 1.0f, dh, H);                       /* dh += dHh W_hh */
-        if (gwhh) sgemm_rm(n, 1, 0, G, H, N, 1.0f, dhh, G, hp, H, 1.0f, gwhh, H);              /* += dHh^T h_prev */
-        if (gbhh) k_colsum_add<<<blocks_for(G), 256, 0, cu()->stream>>>(gbhh, dhh, N, G);
+        k_gru_cell_bw<<<blocks_for(N * H), 256, 0, cu()->stream>>>(sv->gates, Y, g, sv->len_dev, dxp, dhh + s * N * G, dh, hp + s * N * H, N, L,
+                                                                   H, s, rev);
+        if (s > 0) sgemm_rm(n, 0, 0, N, H, G, 1.0f, dhh + s * N * G, G, whh, H, 1.0f, dh, H);   /* dh += dHh W_hh */
     }
+    if (gwhh) sgemm_rm(n, 1, 0, G, H, SN, 1.0f, dhh, G, hp, H, 1.0f, gwhh, H);                 /* += dHh^T h_prev, all steps */
+    if (gbhh) colsum_add_part(gbhh, dhh, SN, G, part);
     if (gx && In > 0) sgemm_rm(n, 0, 0, N * L, In, G, 1.0f, dxp, G, n->in[2]->data, In, 1.0f, gx, In);
     if (gwih && In > 0) sgemm_rm(n, 1, 0, G, In, N * L, 1.0f, dxp, G, x->data, In, 1.0f, gwih, In);
-    if (gbih) k_colsum_add<<<blocks_for(G), 256, 0, cu()->stream>>>(gbih, dxp, N * L, G);
+    if (gbih) colsum_add(n, gbih, dxp, N * L, G);
     launch_check(n);
 }
 

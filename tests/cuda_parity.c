@@ -155,6 +155,7 @@ static ng_tensor *b_scale(ng_ctx *c, ng_tensor **x) { return ng_scale(c, x[0], -
 static ng_tensor *b_add_scalar(ng_ctx *c, ng_tensor **x) { return ng_add_scalar(c, x[0], 0.3f); }
 static ng_tensor *b_sum13(ng_ctx *c, ng_tensor **x) { return ng_sum(c, x[0], 0x5u, 0); }
 static ng_tensor *b_mean2k(ng_ctx *c, ng_tensor **x) { return ng_mean(c, x[0], 0x4u, 1); }
+static ng_tensor *b_mean_chw(ng_ctx *c, ng_tensor **x) { return ng_mean(c, x[0], 0xEu, 0); }
 static ng_tensor *b_sum_all(ng_ctx *c, ng_tensor **x) { return ng_sum(c, x[0], 0xFu, 0); }
 static ng_tensor *b_reshape(ng_ctx *c, ng_tensor **x) { return ng_reshape(c, x[0], ng_shape2(15, 63)); }
 static ng_tensor *b_concat1(ng_ctx *c, ng_tensor **x) { return ng_concat(c, x, 3, 1); }
@@ -177,6 +178,9 @@ static ng_tensor *b_conv3(ng_ctx *c, ng_tensor **x) { return ng_conv2d(c, x[0], 
 static ng_tensor *b_conv_s2(ng_ctx *c, ng_tensor **x) { return ng_conv2d_ex(c, x[0], x[1], NULL, 2, 1, 0, 2, 1); }
 static ng_tensor *b_conv_grp(ng_ctx *c, ng_tensor **x) { return ng_conv2d(c, x[0], x[1], x[2], 1, 2, 2); }
 static ng_tensor *b_conv_dw(ng_ctx *c, ng_tensor **x) { return ng_conv2d(c, x[0], x[1], NULL, 2, 1, 5); }
+static ng_tensor *b_conv_pw(ng_ctx *c, ng_tensor **x) { return ng_conv2d(c, x[0], x[1], x[2], 1, 0, 1); }
+static ng_tensor *b_conv_pw_grp(ng_ctx *c, ng_tensor **x) { return ng_conv2d(c, x[0], x[1], NULL, 1, 0, 2); }
+static ng_tensor *b_conv_dw5(ng_ctx *c, ng_tensor **x) { return ng_conv2d(c, x[0], x[1], NULL, 1, 2, 2); }
 static ng_tensor *b_convt_k2(ng_ctx *c, ng_tensor **x) { return ng_conv_transpose2d(c, x[0], x[1], x[2], 2, 0, 0, 1); }
 static ng_tensor *b_convt_grp(ng_ctx *c, ng_tensor **x) { return ng_conv_transpose2d(c, x[0], x[1], NULL, 2, 1, 1, 2); }
 static ng_tensor *b_bn_train(ng_ctx *c, ng_tensor **x) {
@@ -199,6 +203,13 @@ static ng_tensor *b_sn(ng_ctx *c, ng_tensor **x) {
     for (k = 0; k < 27; k++) v[k] = (k % 2 ? 1.0f : -1.0f) / 5.196152f;
     return ng_spectral_norm(c, x[0], ng_tensor_from(c, ng_shape1(6), u), ng_tensor_from(c, ng_shape1(27), v), 1e-12f);
 }
+static ng_tensor *b_sn_big(ng_ctx *c, ng_tensor **x) { /* NO 270, NI 300: both above one block's 256 threads */
+    static float u[270], v[300];
+    int k;
+    for (k = 0; k < 270; k++) u[k] = (float)(k % 7 - 3) / 38.0f;
+    for (k = 0; k < 300; k++) v[k] = (float)(k % 5 - 2) / 24.5f;
+    return ng_spectral_norm(c, x[0], ng_tensor_from(c, ng_shape1(270), u), ng_tensor_from(c, ng_shape1(300), v), 1e-12f);
+}
 static ng_tensor *b_sn_eval(ng_ctx *c, ng_tensor **x) {
     ng_tensor *y;
     ng_ctx_set_training(c, 0);
@@ -207,6 +218,7 @@ static ng_tensor *b_sn_eval(ng_ctx *c, ng_tensor **x) {
     return y;
 }
 static ng_tensor *b_mixed(ng_ctx *c, ng_tensor **x) { return ng_mixed(c, x[0], 1, x + 1, 4); }
+static ng_tensor *b_mixed2(ng_ctx *c, ng_tensor **x) { return ng_mixed(c, x[0], 0, x + 1, 2); }
 static ng_tensor *b_mixed1(ng_ctx *c, ng_tensor **x) { return ng_mixed(c, x[0], 0, x + 1, 1); }
 static ng_tensor *b_mixed_cols(ng_ctx *c, ng_tensor **x) {
     int cols[3] = {2, 1, -1};
@@ -234,6 +246,7 @@ static ng_tensor *b_seq_bn_train(ng_ctx *c, ng_tensor **x) {
     float rm[4] = {0.1f, -0.2f, 0.3f, 0}, rv[4] = {1, 2, 0.5f, 1.5f};
     return ng_seq_batch_norm(c, x[0], x[1], x[2], ng_tensor_from(c, ng_shape1(4), rm), ng_tensor_from(c, ng_shape1(4), rv), 0.1f, 1e-5f);
 }
+static ng_tensor *b_seq_bn_affine(ng_ctx *c, ng_tensor **x) { return ng_seq_batch_norm(c, x[0], x[1], x[2], NULL, NULL, 0.1f, 1e-5f); }
 static ng_tensor *b_seq_bn_masked(ng_ctx *c, ng_tensor **x) { /* TextNAS: zeros at pads take part in the statistics */
     return ng_seq_batch_norm(c, ng_seq_mask(c, x[0], seq_lengths_mask(c, len_6_2_0, 3, 6)), NULL, NULL, NULL, NULL, 0.1f, 1e-5f);
 }
@@ -251,6 +264,8 @@ static ng_tensor *b_mean_pool0(ng_ctx *c, ng_tensor **x) { /* an empty sequence:
 }
 static ng_tensor *b_attn2(ng_ctx *c, ng_tensor **x) { return ng_seq_attention(c, x[0], x[1], x[2], seq_lengths_mask(c, len_6_4_1, 3, 6), 2, 0.0f); }
 static ng_tensor *b_attn3_drop(ng_ctx *c, ng_tensor **x) { return ng_seq_attention(c, x[0], x[1], x[2], seq_lengths_mask(c, len_6_4_1, 3, 6), 3, 0.25f); }
+static const int32_t len_200[1] = {200};
+static ng_tensor *b_attn_long(ng_ctx *c, ng_tensor **x) { return ng_seq_attention(c, x[0], x[1], x[2], seq_lengths_mask(c, len_200, 1, 260), 1, 0.0f); }
 static ng_tensor *b_attn1(ng_ctx *c, ng_tensor **x) { return ng_seq_attention(c, x[0], x[1], x[2], seq_lengths_mask(c, len_5_3, 2, 5), 1, 0.0f); }
 static ng_tensor *b_gru_fw(ng_ctx *c, ng_tensor **x) { return ng_seq_gru(c, x[0], seq_lengths_mask(c, len_6_3_1, 3, 6), x[1], x[2], x[3], x[4], 0); }
 static ng_tensor *b_gru_rev(ng_ctx *c, ng_tensor **x) { return ng_seq_gru(c, x[0], seq_lengths_mask(c, len_5_6_0_2, 4, 6), x[1], x[2], x[3], x[4], 1); }
@@ -300,6 +315,8 @@ static const op_case cases[] = {
     {"sum axes 0,2 of 3x5x7x9", 1, {{4, {3, 5, 7, 9}}}, b_sum13, E2},
     {"mean axis 2 keepdim", 1, {{4, {3, 5, 7, 9}}}, b_mean2k, E2},
     {"sum all", 1, {{4, {3, 5, 7, 9}}}, b_sum_all, E2},
+    /* 2 outputs of 4800 values each: one block per output */
+    {"mean axes 1,2,3 of 2x3x40x40 (block per output)", 1, {{4, {2, 3, 40, 40}}}, b_mean_chw, E2},
     {"reshape", 1, {{4, {3, 5, 7, 9}}}, b_reshape, E1},
     {"concat axis 1", 3, {{4, {3, 2, 7, 9}}, {4, {3, 1, 7, 9}}, {4, {3, 5, 7, 9}}}, b_concat1, E1},
     {"slice axis 2", 1, {{4, {3, 5, 7, 9}}}, b_slice, E1},
@@ -318,14 +335,24 @@ static const op_case cases[] = {
     {"conv2d stride (2,1) pad (0,2) 1x3 kernel", 2, {{4, {2, 3, 9, 8}}, {4, {6, 3, 1, 3}}}, b_conv_s2, E3},
     {"conv2d groups 2 pad 2 dilated-free 5x5", 3, {{4, {2, 4, 11, 6}}, {4, {6, 2, 5, 5}}, {1, {6, 1, 1, 1}}}, b_conv_grp, E3},
     {"conv2d depthwise stride 2", 2, {{4, {3, 5, 7, 9}}, {4, {5, 1, 3, 3}}}, b_conv_dw, E3},
+    {"conv2d pointwise 1x1 bias 3x6x5x7 -> 4 (no im2col)", 3, {{4, {3, 6, 5, 7}}, {4, {4, 6, 1, 1}}, {1, {4, 1, 1, 1}}}, b_conv_pw, E3},
+    {"conv2d pointwise 1x1 groups 2 2x4x3x5 -> 6", 2, {{4, {2, 4, 3, 5}}, {4, {6, 2, 1, 1}}}, b_conv_pw_grp, E3},
+    /* 9 images of 30x31: the depthwise weight gradient takes two image splits per channel */
+    {"conv2d depthwise 5x5 pad 2, 9x2x30x31 (two splits)", 2, {{4, {9, 2, 30, 31}}, {4, {2, 1, 5, 5}}}, b_conv_dw5, E3},
     {"conv_transpose2d k2 s2 bias (alphaGAN deconv)", 3, {{4, {2, 4, 3, 5}}, {4, {4, 3, 2, 2}}, {1, {3, 1, 1, 1}}}, b_convt_k2, E3},
     {"conv_transpose2d k3 s2 p1 outpad1 groups 2", 2, {{4, {2, 4, 5, 4}}, {4, {4, 3, 3, 3}}}, b_convt_grp, E3},
     {"batch_norm train affine 3x5x7x9", 3, {{4, {3, 5, 7, 9}}, {1, {5, 1, 1, 1}}, {1, {5, 1, 1, 1}}}, b_bn_train, E2},
     {"batch_norm 2-D no affine 13x5", 1, {{2, {13, 5, 1, 1}}}, b_bn_plain, E2},
+    /* 40 images of 16x16: two image splits per channel; 600 rows of 37 channels: three row
+       splits and two 32-channel tiles (the last one partial) */
+    {"batch_norm no affine 40x3x16x16 (two splits)", 1, {{4, {40, 3, 16, 16}}}, b_bn_plain, E2},
+    {"batch_norm 2-D 600x37 (row splits, channel tiles)", 1, {{2, {600, 37, 1, 1}}}, b_bn_plain, E2},
     {"batch_norm eval running stats", 3, {{4, {3, 5, 2, 3}}, {1, {5, 1, 1, 1}}, {1, {5, 1, 1, 1}}}, b_bn_eval, E2},
     {"spectral_norm train 6x3x3x3", 1, {{4, {6, 3, 3, 3}}}, b_sn, E2},
+    {"spectral_norm train 270x3x10x10", 1, {{4, {270, 3, 10, 10}}}, b_sn_big, E2},
     {"spectral_norm eval", 1, {{4, {6, 3, 3, 3}}}, b_sn_eval, E2},
     {"mixed K=4 row 1 3x5x7x9", 5, {{2, {2, 4, 1, 1}}, {4, {3, 5, 7, 9}}, {4, {3, 5, 7, 9}}, {4, {3, 5, 7, 9}}, {4, {3, 5, 7, 9}}}, b_mixed, E2},
+    {"mixed K=2 2x3x40x40 (3 alpha-gradient partials)", 3, {{2, {1, 2, 1, 1}}, {4, {2, 3, 40, 40}}, {4, {2, 3, 40, 40}}}, b_mixed2, E2},
     {"mixed K=1", 2, {{1, {1, 1, 1, 1}}, {3, {2, 3, 5, 1}}}, b_mixed1, E2},
     {"mixed_cols padded 5x5/3x3/1x1", 4, {{2, {1, 6, 1, 1}}, {4, {2, 3, 5, 5}}, {4, {2, 3, 3, 3}}, {4, {2, 3, 1, 1}}}, b_mixed_cols, E2},
     {"upsample nearest", 1, {{4, {3, 5, 7, 9}}}, b_up_n, E1},
@@ -346,11 +373,14 @@ static const op_case cases[] = {
     {"seq_max_pool3 after relu (ties at 0)", 1, {{3, {3, 7, 5, 1}}}, b_max3_ties, E1},
     {"seq_batch_norm train affine 3x5x4", 3, {{3, {3, 5, 4, 1}}, {1, {4, 1, 1, 1}}, {1, {4, 1, 1, 1}}}, b_seq_bn_train, E2},
     {"seq_batch_norm masked (pads in the statistics)", 1, {{3, {3, 6, 5, 1}}}, b_seq_bn_masked, E2},
+    {"seq_batch_norm affine 5x130x40 (row splits, channel tiles)", 3, {{3, {5, 130, 40, 1}}, {1, {40, 1, 1, 1}}, {1, {40, 1, 1, 1}}}, b_seq_bn_affine, E2},
     {"seq_batch_norm eval running stats", 3, {{3, {2, 3, 4, 1}}, {1, {4, 1, 1, 1}}, {1, {4, 1, 1, 1}}}, b_seq_bn_eval, E2},
     {"seq_mean_pool lengths 6,3,1", 1, {{3, {3, 6, 5, 1}}}, b_mean_pool, E2},
     {"seq_mean_pool empty sequence", 1, {{3, {3, 6, 5, 1}}}, b_mean_pool0, E2},
     {"seq_attention heads 2 3x6x8 lengths 6,4,1", 3, {{3, {3, 6, 8, 1}}, {3, {3, 6, 8, 1}}, {3, {3, 6, 8, 1}}}, b_attn2, E3},
     {"seq_attention heads 3 dropout 0.25 3x6x9", 3, {{3, {3, 6, 9, 1}}, {3, {3, 6, 9, 1}}, {3, {3, 6, 9, 1}}}, b_attn3_drop, E3},
+    /* score rows longer than a block (256 threads): each thread takes two keys */
+    {"seq_attention long L=260 heads 1 1x260x3 length 200", 3, {{3, {1, 260, 3, 1}}, {3, {1, 260, 3, 1}}, {3, {1, 260, 3, 1}}}, b_attn_long, E3},
     {"seq_attention heads 1 2x5x3", 3, {{3, {2, 5, 3, 1}}, {3, {2, 5, 3, 1}}, {3, {2, 5, 3, 1}}}, b_attn1, E3},
     {"seq_gru forward 3x6x4 H5 lengths 6,3,1", 5, {{3, {3, 6, 4, 1}}, {2, {15, 4, 1, 1}}, {2, {15, 5, 1, 1}}, {1, {15, 1, 1, 1}}, {1, {15, 1, 1, 1}}}, b_gru_fw, E3},
     {"seq_gru reverse 4x6x3 H4 lengths 5,6,0,2", 5, {{3, {4, 6, 3, 1}}, {2, {12, 3, 1, 1}}, {2, {12, 4, 1, 1}}, {1, {12, 1, 1, 1}}, {1, {12, 1, 1, 1}}}, b_gru_rev, E3},
@@ -558,15 +588,23 @@ static ng_tensor *gan_step(ng_ctx *c, gan_pair *p, int mode, const float *z, con
     return loss;
 }
 static int close_blocks(const char *what, const float *gpu_v, const float *cpu_v, int64_t n) {
-    double mx = 0.0, err = 0.0;
+    double norm2 = 0.0, err2 = 0.0;
     int64_t i;
     for (i = 0; i < n; i++) {
         if (!isfinite(gpu_v[i]) || !isfinite(cpu_v[i])) { fprintf(stderr, "  FAIL %s: non-finite at %lld\n", what, (long long)i); return 1; }
-        if (fabs(cpu_v[i]) > mx) mx = fabs(cpu_v[i]);
-        if (fabs(gpu_v[i] - cpu_v[i]) > err) err = fabs(gpu_v[i] - cpu_v[i]);
+        norm2 += (double)cpu_v[i] * cpu_v[i];
+        err2 += ((double)gpu_v[i] - cpu_v[i]) * ((double)gpu_v[i] - cpu_v[i]);
     }
-    /* the supernet chains ~100 ops: relative to the block's largest value */
-    if (err > 1e-3 * mx + 1e-6 || mx == 0.0) { fprintf(stderr, "  FAIL %s: max error %.3g, max value %.3g\n", what, err, mx); return 1; }
+    /* The supernet chains ~300 ops with ReLUs: a pre-activation within rounding of 0 can be
+       positive on one device and not on the other, and the flipped mask element then moves
+       every gradient behind it by a full term (seen in the host emulation: one flip put the
+       alpha gradients 1.2e-3 apart in norm, with forward values within 1e-6 everywhere).
+       So the whole block is compared in norm, 1e-2 of the CPU's: a wrong kernel is off by
+       O(1). */
+    if (err2 > 1e-4 * norm2 || norm2 == 0.0) {
+        fprintf(stderr, "  FAIL %s: error norm %.3g, CPU norm %.3g\n", what, sqrt(err2), sqrt(norm2));
+        return 1;
+    }
     return 0;
 }
 static void check_supernet(void) {
@@ -684,19 +722,24 @@ int main(int argc, char **argv) {
         ng_rng_seed(&r, 5);
         for (i = 0; i < sizeof bce_target / sizeof bce_target[0]; i++) bce_target[i] = ng_rng_uniformf(&r, 0, 1);
     }
+    /* argument: run only the op cases whose name contains it; "+NAME" runs only the
+       whole-program checks whose name contains NAME (refusals, optim, determinism, supernet,
+       search), e.g. "+search" */
     for (i = 0; i < sizeof cases / sizeof cases[0]; i++)
-        if (!filter || strstr(cases[i].name, filter)) {
+        if (!filter || (filter[0] != '+' && strstr(cases[i].name, filter))) {
             ng_rng_seed(&cpu->rng, 1000 + i); /* dropout: both contexts draw the same mask */
             ng_rng_seed(&gpu->rng, 1000 + i);
             run_case(&cases[i], 1000 + i);
         }
-    if (filter && !strcmp(filter, "optim")) check_optim();   /* on its own: the host emulation runs it */
-    if (!filter) {
-        check_refusals();
-        check_optim();
-        check_determinism();
-        check_supernet();
-        check_search_determinism();
+    {
+        const char *only = filter && filter[0] == '+' ? filter + 1 : NULL;
+#define NG_PARITY_CHECK(name, fn) if (!filter || (only && strstr(name, only))) fn()
+        NG_PARITY_CHECK("refusals", check_refusals);
+        NG_PARITY_CHECK("optim", check_optim);
+        NG_PARITY_CHECK("determinism", check_determinism);
+        NG_PARITY_CHECK("supernet", check_supernet);
+        NG_PARITY_CHECK("search", check_search_determinism);
+#undef NG_PARITY_CHECK
     }
     printf("test_cuda: %d checks, %d failed\n", checks, failures);
     ng_ctx_free(cpu);

@@ -27,8 +27,18 @@ enum { cudaSuccess = 0, cudaStreamNonBlocking = 1 };
 enum cudaMemcpyKind { cudaMemcpyHostToDevice, cudaMemcpyDeviceToHost, cudaMemcpyDeviceToDevice };
 typedef void *cudaStream_t;
 struct cudaDeviceProp { char name[256]; size_t totalGlobalMem; int major, minor, multiProcessorCount; };
-struct emu_dim3 { unsigned x, y, z; };
-inline emu_dim3 blockIdx, blockDim, gridDim;
+struct dim3 {
+    unsigned x, y, z;
+    constexpr dim3(unsigned x_ = 1, unsigned y_ = 1, unsigned z_ = 1) : x(x_), y(y_), z(z_) {}
+};
+inline dim3 blockIdx, blockDim, gridDim;
+/* block b of a launch and thread t of a block, x fastest, as on the GPU */
+inline dim3 emu_block_index(unsigned long b) {
+    return dim3((unsigned)(b % gridDim.x), (unsigned)((b / gridDim.x) % gridDim.y), (unsigned)(b / ((unsigned long)gridDim.x * gridDim.y)));
+}
+inline dim3 emu_thread_index(unsigned t) {
+    return dim3(t % blockDim.x, (t / blockDim.x) % blockDim.y, t / (blockDim.x * blockDim.y));
+}
 #define __global__
 #define __device__
 #define __shared__ static
@@ -72,25 +82,27 @@ inline void emu_guard_install() {
     sigaction(SIGSEGV, &sa, nullptr);
 }
 #ifdef EMU_OS_THREADS
-inline thread_local emu_dim3 threadIdx;
+inline thread_local dim3 threadIdx;
 inline std::barrier<> *emu_bar;
 inline void __syncthreads() { emu_bar->arrive_and_wait(); }
-template <typename F> void emu_launch(unsigned grid, unsigned block, F f) {
+template <typename F> void emu_launch(dim3 grid, dim3 block, F f) {
     emu_device_scope scope;
-    gridDim = {grid, 1, 1};
-    blockDim = {block, 1, 1};
-    for (unsigned b = 0; b < grid; b++) {
-        blockIdx = {b, 0, 0};
-        std::barrier<> bar((std::ptrdiff_t)block);
+    unsigned nt = block.x * block.y * block.z;
+    unsigned long nb = (unsigned long)grid.x * grid.y * grid.z;
+    gridDim = grid;
+    blockDim = block;
+    for (unsigned long b = 0; b < nb; b++) {
+        blockIdx = emu_block_index(b);
+        std::barrier<> bar((std::ptrdiff_t)nt);
         emu_bar = &bar;
         std::vector<std::thread> ts;
-        for (unsigned t = 0; t < block; t++)
-            ts.emplace_back([&, t] { threadIdx = {t, 0, 0}; f(); bar.arrive_and_drop(); });
+        for (unsigned t = 0; t < nt; t++)
+            ts.emplace_back([&, t] { threadIdx = emu_thread_index(t); f(); bar.arrive_and_drop(); });
         for (auto &th : ts) th.join();
     }
 }
 #else
-inline emu_dim3 threadIdx;                      /* set before each switch to a fiber */
+inline dim3 threadIdx;                          /* set before each switch to a fiber */
 struct emu_fiber { ucontext_t ctx; bool done; };
 inline constexpr size_t emu_stack_bytes = 256 << 10;
 inline ucontext_t emu_sched;                    /* the launching code, between fibers */
@@ -103,8 +115,9 @@ inline void *emu_arg;
 inline void emu_fiber_main() { emu_body(emu_arg); emu_fibers[emu_cur].done = true; } /* returns to emu_sched */
 inline void __syncthreads() {
     if (emu_direct) {
-        fprintf(stderr, "host emulation: thread %u of block %u reached __syncthreads, thread 0 of the launch had "
-                "ended without one: run with -DEMU_OS_THREADS\n", threadIdx.x, blockIdx.x);
+        fprintf(stderr, "host emulation: thread (%u,%u,%u) of block (%u,%u,%u) reached __syncthreads, thread 0 of the "
+                "launch had ended without one: run with -DEMU_OS_THREADS\n", threadIdx.x, threadIdx.y, threadIdx.z,
+                blockIdx.x, blockIdx.y, blockIdx.z);
         abort();
     }
     swapcontext(&emu_fibers[emu_cur].ctx, &emu_sched);
@@ -121,7 +134,7 @@ inline void emu_fiber_start(unsigned t) {
 /* Runs fiber t to its next barrier or its end; 1 if it has not ended. */
 inline unsigned emu_fiber_resume(unsigned t) {
     emu_cur = t;
-    threadIdx = {t, 0, 0};
+    threadIdx = emu_thread_index(t);
     swapcontext(&emu_sched, &emu_fibers[t].ctx);
     return !emu_fibers[t].done;
 }
@@ -129,18 +142,20 @@ inline unsigned emu_fiber_resume(unsigned t) {
    kernel is taken to have no barrier and every other thread runs as a plain call (most
    kernels: element loops; far cheaper than a context switch); a barrier reached after that
    aborts with a message. Otherwise each block runs as fibers in rounds. */
-template <typename F> void emu_launch(unsigned grid, unsigned block, F f) {
+template <typename F> void emu_launch(dim3 grid, dim3 block, F f) {
     emu_device_scope scope;
-    gridDim = {grid, 1, 1};
-    blockDim = {block, 1, 1};
+    unsigned nt = block.x * block.y * block.z;
+    unsigned long nb = (unsigned long)grid.x * grid.y * grid.z;
+    gridDim = grid;
+    blockDim = block;
     emu_body = [](void *p) { (*(F *)p)(); };
     emu_arg = &f;
-    emu_fibers.resize(block);
-    while (emu_stacks.size() < block) emu_stacks.emplace_back(new char[emu_stack_bytes]);
+    emu_fibers.resize(nt);
+    while (emu_stacks.size() < nt) emu_stacks.emplace_back(new char[emu_stack_bytes]);
     emu_direct = false;
-    for (unsigned b = 0; b < grid; b++) {
+    for (unsigned long b = 0; b < nb; b++) {
         unsigned first = 0, running = 0;
-        blockIdx = {b, 0, 0};
+        blockIdx = emu_block_index(b);
         if (b == 0) {
             emu_fiber_start(0);
             running = emu_fiber_resume(0);
@@ -148,13 +163,13 @@ template <typename F> void emu_launch(unsigned grid, unsigned block, F f) {
             first = 1;
         }
         if (emu_direct) {
-            for (unsigned t = first; t < block; t++) { threadIdx = {t, 0, 0}; f(); }
+            for (unsigned t = first; t < nt; t++) { threadIdx = emu_thread_index(t); f(); }
             continue;
         }
-        for (unsigned t = first; t < block; t++) { emu_fiber_start(t); running += emu_fiber_resume(t); }
+        for (unsigned t = first; t < nt; t++) { emu_fiber_start(t); running += emu_fiber_resume(t); }
         while (running) { /* one round: every fiber to its next barrier or end */
             running = 0;
-            for (unsigned t = 0; t < block; t++)
+            for (unsigned t = 0; t < nt; t++)
                 if (!emu_fibers[t].done) running += emu_fiber_resume(t);
         }
     }
@@ -225,4 +240,14 @@ inline cudaError_t cudaSetDevice(int) { return 0; }
 inline cudaError_t cudaGetDeviceProperties(cudaDeviceProp *p, int) {
     memset(p, 0, sizeof *p); strcpy(p->name, "host emulation"); p->major = 9; return 0;
 }
+/* pinned host memory and events: plain host memory (not guarded), and events that are always
+   complete (every emulated copy and launch finishes before its call returns) */
+typedef int cudaEvent_t;
+enum { cudaHostAllocDefault = 0, cudaEventDisableTiming = 2 };
+inline cudaError_t cudaHostAlloc(void **p, size_t b, unsigned) { *p = malloc(b ? b : 1); return *p ? 0 : 2; }
+inline cudaError_t cudaFreeHost(void *p) { free(p); return 0; }
+inline cudaError_t cudaEventCreateWithFlags(cudaEvent_t *e, unsigned) { *e = 1; return 0; }
+inline cudaError_t cudaEventRecord(cudaEvent_t, cudaStream_t) { return 0; }
+inline cudaError_t cudaEventSynchronize(cudaEvent_t) { return 0; }
+inline cudaError_t cudaEventDestroy(cudaEvent_t) { return 0; }
 inline cudaError_t cudaStreamCreateWithFlags(cudaStream_t *s, int) { *s = nullptr; return 0; }

@@ -6,8 +6,10 @@
 # against the CPU ops; it says nothing about real-GPU behaviour (memory model, warp timing,
 # cuBLAS itself). tests/cuda_host_emu/bench.sh runs whole training steps the same way.
 # Usage: tests/cuda_host_emu/run.sh [case-name-substring ...]   (from the repository root)
+#   "+NAME" runs only the whole-program checks whose name contains NAME: +refusals, +optim,
+#   +determinism, +supernet, +search. HOST_EMU_BUILD=dir: another build folder.
 set -e
-B=build/cuda_host_emu
+B=${HOST_EMU_BUILD:-build/cuda_host_emu}
 mkdir -p $B
 tests/cuda_host_emu/build.sh
 gcc -std=c11 -O1 -g -fopenmp -Wall -Wextra -I. -c tests/cuda_parity.c -o $B/cuda_parity.o
