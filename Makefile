@@ -210,7 +210,8 @@ test-cuda-emu: nasgan.h | $(B)
 # tests/cuda_host_emu/, each CUDA thread a fiber) against the CPU ops: checks index
 # arithmetic, launch bounds and GEMM arguments without a GPU (g++ with C++20; seconds); then
 # bench/gpu/steps.c's TextNAS and alphaGAN steps at tiny sizes on that emulated device against
-# --device cpu (tests/cuda_host_emu/bench.sh).
+# --device cpu (tests/cuda_host_emu/bench.sh). Every op case runs a second time with blocks and
+# threads in reverse order (EMU_REVERSE=1): a result that depends on the order is a race.
 # HOST_EMU_CASES: op-case name substrings, and "+NAME" for the whole-program checks: optim,
 # refusals, determinism (two 20-step runs of a small conv net) and supernet (one D, G and arch step, about a
 # minute emulated); +search (20 supernet steps, twice) is left to the GPU: ~15 min emulated.
@@ -219,4 +220,5 @@ HOST_EMU_CASES ?= matmul linear add sub mul scale sum mean reshape concat slice 
   +optim +refusals +determinism +supernet
 test-cuda-host-emu: nasgan.h
 	./tests/cuda_host_emu/run.sh $(HOST_EMU_CASES)
+	EMU_REVERSE=1 ./tests/cuda_host_emu/run.sh ""
 	./tests/cuda_host_emu/bench.sh

@@ -138,10 +138,17 @@ inline unsigned emu_fiber_resume(unsigned t) {
     swapcontext(&emu_sched, &emu_fibers[t].ctx);
     return !emu_fibers[t].done;
 }
-/* Thread 0 of block 0 runs first as a fiber. When it ends without reaching __syncthreads the
-   kernel is taken to have no barrier and every other thread runs as a plain call (most
-   kernels: element loops; far cheaper than a context switch); a barrier reached after that
-   aborts with a message. Otherwise each block runs as fibers in rounds. */
+/* EMU_REVERSE=1 in the environment: blocks, and the threads of a block between two barriers,
+   run in reverse order. A kernel whose result depends on that order has a race on the GPU
+   (a shared-memory read not separated by __syncthreads from another thread's write, or a
+   block reading what another block writes); run.sh runs the op cases both ways. */
+inline bool emu_reverse() { static const bool on = getenv("EMU_REVERSE") && atoi(getenv("EMU_REVERSE")); return on; }
+inline unsigned long emu_order(unsigned long i, unsigned long n) { return emu_reverse() ? n - 1 - i : i; }
+/* The first thread of the first block (in the order above) runs first as a fiber. When it
+   ends without reaching __syncthreads the kernel is taken to have no barrier and every other
+   thread runs as a plain call (most kernels: element loops; far cheaper than a context
+   switch); a barrier reached after that aborts with a message. Otherwise each block runs as
+   fibers in rounds. */
 template <typename F> void emu_launch(dim3 grid, dim3 block, F f) {
     emu_device_scope scope;
     unsigned nt = block.x * block.y * block.z;
@@ -153,24 +160,31 @@ template <typename F> void emu_launch(dim3 grid, dim3 block, F f) {
     emu_fibers.resize(nt);
     while (emu_stacks.size() < nt) emu_stacks.emplace_back(new char[emu_stack_bytes]);
     emu_direct = false;
-    for (unsigned long b = 0; b < nb; b++) {
+    for (unsigned long i = 0; i < nb; i++) {
         unsigned first = 0, running = 0;
-        blockIdx = emu_block_index(b);
-        if (b == 0) {
-            emu_fiber_start(0);
-            running = emu_fiber_resume(0);
+        blockIdx = emu_block_index(emu_order(i, nb));
+        if (i == 0) {
+            unsigned t0 = (unsigned)emu_order(0, nt);
+            emu_fiber_start(t0);
+            running = emu_fiber_resume(t0);
             emu_direct = !running;
             first = 1;
         }
         if (emu_direct) {
-            for (unsigned t = first; t < nt; t++) { threadIdx = emu_thread_index(t); f(); }
+            for (unsigned k = first; k < nt; k++) { threadIdx = emu_thread_index((unsigned)emu_order(k, nt)); f(); }
             continue;
         }
-        for (unsigned t = first; t < nt; t++) { emu_fiber_start(t); running += emu_fiber_resume(t); }
+        for (unsigned k = first; k < nt; k++) {
+            unsigned t = (unsigned)emu_order(k, nt);
+            emu_fiber_start(t);
+            running += emu_fiber_resume(t);
+        }
         while (running) { /* one round: every fiber to its next barrier or end */
             running = 0;
-            for (unsigned t = 0; t < nt; t++)
+            for (unsigned k = 0; k < nt; k++) {
+                unsigned t = (unsigned)emu_order(k, nt);
                 if (!emu_fibers[t].done) running += emu_fiber_resume(t);
+            }
         }
     }
     emu_direct = false;

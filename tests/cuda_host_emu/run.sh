@@ -7,7 +7,9 @@
 # cuBLAS itself). tests/cuda_host_emu/bench.sh runs whole training steps the same way.
 # Usage: tests/cuda_host_emu/run.sh [case-name-substring ...]   (from the repository root)
 #   "+NAME" runs only the whole-program checks whose name contains NAME: +refusals, +optim,
-#   +determinism, +supernet, +search. HOST_EMU_BUILD=dir: another build folder.
+#   +determinism, +supernet, +search; "" runs every op case. HOST_EMU_BUILD=dir: another
+#   build folder. EMU_REVERSE=1: blocks, and threads between barriers, run in reverse order
+#   (with the forward run, catches shared-memory races and order-dependent blocks).
 set -e
 B=${HOST_EMU_BUILD:-build/cuda_host_emu}
 mkdir -p $B
