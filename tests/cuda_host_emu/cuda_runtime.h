@@ -2,7 +2,8 @@
    "device" memory is host memory; a kernel launch runs every block in turn, each CUDA thread
    of a block as a fiber (ucontext) on the calling thread: a fiber runs until __syncthreads or
    its end, then the next one; rounds repeat until every fiber has ended (kernels without a
-   barrier: plain calls, see emu_launch). `static` stands for __shared__. Build with
+   barrier: plain calls, see emu_launch). `static` stands for __shared__ (transform.py; with
+   fibers, EMU_SHARED fills it with NaN bytes when a block first reaches it). Build with
    -DEMU_OS_THREADS for one std::thread per CUDA thread instead (a std::barrier for
    __syncthreads): the same results, many times slower (thread creation). Device memory is
    guarded against host access (see emu_device_scope). */
@@ -82,6 +83,7 @@ inline void emu_guard_install() {
     sigaction(SIGSEGV, &sa, nullptr);
 }
 #ifdef EMU_OS_THREADS
+#define EMU_SHARED(a) ((void)0)
 inline thread_local dim3 threadIdx;
 inline std::barrier<> *emu_bar;
 inline void __syncthreads() { emu_bar->arrive_and_wait(); }
@@ -102,6 +104,21 @@ template <typename F> void emu_launch(dim3 grid, dim3 block, F f) {
     }
 }
 #else
+/* Shared memory is a static array that outlives its block; so that a read of an element no
+   thread of the current block wrote shows (as garbage would on the GPU), the first thread of
+   each block to reach the declaration fills the array with NaN bytes. */
+inline unsigned long emu_block_serial;          /* counts blocks over all launches */
+inline std::vector<std::pair<void *, unsigned long>> emu_shared_seen;
+inline void emu_shared_fresh(void *a, size_t bytes) {
+    for (auto &e : emu_shared_seen)
+        if (e.first == a) {
+            if (e.second != emu_block_serial) { memset(a, 0xFF, bytes); e.second = emu_block_serial; }
+            return;
+        }
+    memset(a, 0xFF, bytes);
+    emu_shared_seen.push_back({a, emu_block_serial});
+}
+#define EMU_SHARED(a) emu_shared_fresh((void *)(a), sizeof(a))
 inline dim3 threadIdx;                          /* set before each switch to a fiber */
 struct emu_fiber { ucontext_t ctx; bool done; };
 inline constexpr size_t emu_stack_bytes = 256 << 10;
@@ -163,6 +180,7 @@ template <typename F> void emu_launch(dim3 grid, dim3 block, F f) {
     for (unsigned long i = 0; i < nb; i++) {
         unsigned first = 0, running = 0;
         blockIdx = emu_block_index(emu_order(i, nb));
+        emu_block_serial++;
         if (i == 0) {
             unsigned t0 = (unsigned)emu_order(0, nt);
             emu_fiber_start(t0);
