@@ -40,6 +40,17 @@ inline dim3 emu_block_index(unsigned long b) {
 inline dim3 emu_thread_index(unsigned t) {
     return dim3(t % blockDim.x, (t / blockDim.x) % blockDim.y, t / (blockDim.x * blockDim.y));
 }
+/* What a GPU refuses at launch ("invalid configuration argument"): an empty grid or block,
+   more than 1024 threads a block, block z above 64, grid y or z above 65535. */
+inline void emu_check_config(dim3 grid, dim3 block) {
+    unsigned long nt = (unsigned long)block.x * block.y * block.z;
+    if (!grid.x || !grid.y || !grid.z || !nt || nt > 1024 || block.x > 1024 || block.y > 1024 || block.z > 64 ||
+        grid.y > 65535 || grid.z > 65535) {
+        fprintf(stderr, "host emulation: invalid launch configuration grid (%u,%u,%u) block (%u,%u,%u): a GPU refuses it\n",
+                grid.x, grid.y, grid.z, block.x, block.y, block.z);
+        abort();
+    }
+}
 #define __global__
 #define __device__
 #define __shared__ static
@@ -88,6 +99,7 @@ inline thread_local dim3 threadIdx;
 inline std::barrier<> *emu_bar;
 inline void __syncthreads() { emu_bar->arrive_and_wait(); }
 template <typename F> void emu_launch(dim3 grid, dim3 block, F f) {
+    emu_check_config(grid, block);
     emu_device_scope scope;
     unsigned nt = block.x * block.y * block.z;
     unsigned long nb = (unsigned long)grid.x * grid.y * grid.z;
@@ -167,6 +179,7 @@ inline unsigned long emu_order(unsigned long i, unsigned long n) { return emu_re
    switch); a barrier reached after that aborts with a message. Otherwise each block runs as
    fibers in rounds. */
 template <typename F> void emu_launch(dim3 grid, dim3 block, F f) {
+    emu_check_config(grid, block);
     emu_device_scope scope;
     unsigned nt = block.x * block.y * block.z;
     unsigned long nb = (unsigned long)grid.x * grid.y * grid.z;
