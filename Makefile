@@ -4,7 +4,19 @@ CXX     ?= g++
 ARCH    ?= -march=native
 OPT     ?= -O3
 CFLAGS  ?= $(OPT) $(ARCH) -fopenmp -Wall -Wextra -std=c11
-LDLIBS  ?= -lz -lm
+LDLIBS  ?= -lm
+# zlib (gzip-compressed data files) is optional: used when its header is installed (zlib1g-dev);
+# without it the build defines NG_NO_ZLIB and .gz inputs are refused with a clear error.
+ifneq ($(wildcard /usr/include/zlib.h),)
+  HAVE_ZLIB ?= 1
+else
+  HAVE_ZLIB ?= 0
+endif
+ifeq ($(HAVE_ZLIB),1)
+  LDLIBS += -lz
+else
+  CFLAGS += -DNG_NO_ZLIB
+endif
 # OpenBLAS is optional: used when its development files are installed (reported by the build).
 BLAS_CFLAGS := $(shell pkg-config --cflags openblas 2>/dev/null)
 BLAS_LIBS   := $(shell pkg-config --libs-only-L openblas 2>/dev/null)
@@ -59,6 +71,7 @@ info:
 	@echo "OpenBLAS: $(if $(filter 1,$(HAVE_OPENBLAS)),on ($(BLAS_CFLAGS)),off (install libopenblas-dev to enable))"
 	@echo "stb (PNG grids): $(if $(filter 1,$(HAVE_STB)),on ($(STB_CFLAGS) $(STB_LIBS)),off (install libstb-dev to enable))"
 	@echo "utf8proc: $(if $(filter 1,$(HAVE_UTF8PROC)),on (text tokenizer),off (install libutf8proc-dev to enable the text tokenizer))"
+	@echo "zlib: $(if $(filter 1,$(HAVE_ZLIB)),on (.gz data files),off (install zlib1g-dev to read .gz data files))"
 
 nasgan.h: $(SRC_PARTS) scripts/amalgamate.sh
 	./scripts/amalgamate.sh nasgan.h
@@ -175,7 +188,10 @@ clean:
 NVCC      ?= $(or $(wildcard /usr/local/cuda/bin/nvcc),nvcc)
 CUDA_HOME ?= /usr/local/cuda
 CUDA_ARCH ?= -gencode arch=compute_80,code=sm_80 -gencode arch=compute_90,code=sm_90 -gencode arch=compute_90,code=compute_90
-NVCCFLAGS ?= -O3 -std=c++17 $(CUDA_ARCH) -Xcompiler -Wall,-Wextra,-Werror -Werror all-warnings
+# WERROR= (empty) builds with warnings allowed: bench/gpu_check.sh retries so on a machine whose
+# compilers warn where these do not, rather than lose its one GPU run.
+WERROR    ?= -Werror
+NVCCFLAGS ?= -O3 -std=c++17 $(CUDA_ARCH) -Xcompiler -Wall,-Wextra $(if $(WERROR),-Xcompiler -Werror -Werror all-warnings)
 CUDA_LIBS ?= -L$(CUDA_HOME)/lib64 -Wl,-rpath,$(CUDA_HOME)/lib64 -lcublas -lcudart -lstdc++
 .PHONY: cuda test-cuda test-cuda-emu test-cuda-host-emu check-examples-cuda
 CUDA_EXAMPLES := $(patsubst examples/%.c,$(B)/cuda/%,$(wildcard examples/*.c))
@@ -184,7 +200,7 @@ cuda: $(B)/test_cuda $(B)/bench_gpu_steps $(CUDA_EXAMPLES)
 # the example programs linked with the backend: `build/cuda/gan_search --device cuda ...`
 $(B)/cuda/%: examples/%.c $(B)/nasgan_cuda.o examples/cli.h examples/text_data.h nasgan.h
 	@mkdir -p $(B)/cuda
-	$(CC) $(CFLAGS) -Werror -I. -o $@ $< $(B)/nasgan_cuda.o $(CUDA_LIBS) $(LDLIBS)
+	$(CC) $(CFLAGS) $(WERROR) -I. -o $@ $< $(B)/nasgan_cuda.o $(CUDA_LIBS) $(LDLIBS)
 # the example programs on the fake device of tests/cuda_fake.h (no GPU, no nvcc needed)
 $(B)/fake_cuda/%: examples/%.c tests/cuda_fake.h tests/cuda_fake_example.c examples/cli.h examples/text_data.h nasgan.h
 	@mkdir -p $(B)/fake_cuda
@@ -195,9 +211,9 @@ check-examples-cuda: deps-demo examples $(FAKE_EXAMPLES)
 $(B)/nasgan_cuda.o: nasgan_cuda.cu nasgan.h | $(B)
 	$(NVCC) $(NVCCFLAGS) -I. -c nasgan_cuda.cu -o $@
 $(B)/test_cuda: tests/cuda_parity.c $(B)/nasgan_cuda.o nasgan.h | $(B)
-	$(CC) $(CFLAGS) -Werror -I. -o $@ tests/cuda_parity.c $(B)/nasgan_cuda.o $(CUDA_LIBS) $(LDLIBS)
+	$(CC) $(CFLAGS) $(WERROR) -I. -o $@ tests/cuda_parity.c $(B)/nasgan_cuda.o $(CUDA_LIBS) $(LDLIBS)
 $(B)/bench_gpu_steps: bench/gpu/steps.c $(B)/nasgan_cuda.o nasgan.h | $(B)
-	$(CC) $(CFLAGS) -Werror -I. -o $@ bench/gpu/steps.c $(B)/nasgan_cuda.o $(CUDA_LIBS) $(LDLIBS)
+	$(CC) $(CFLAGS) $(WERROR) -I. -o $@ bench/gpu/steps.c $(B)/nasgan_cuda.o $(CUDA_LIBS) $(LDLIBS)
 # Every CUDA kernel against the CPU; prints "skipped" and succeeds without a device.
 test-cuda: $(B)/test_cuda
 	cd $(B) && ./test_cuda
