@@ -86,6 +86,11 @@ else
     CUDA_LIBS_FOUND=$(bench/find_cuda_libs.sh) || CUDA_LIBS_FOUND=""
     if [ -n "$CUDA_LIBS_FOUND" ]; then set -- CUDA_LIBS="$CUDA_LIBS_FOUND"; say "CUDA libraries: $CUDA_LIBS_FOUND"
     else set --; say "CUDA libraries: not found by bench/find_cuda_libs.sh; the Makefile's default"; fi
+    # only the GPU at hand's architecture: one nvcc pass instead of three (sm_80, sm_90, PTX)
+    cc=$(timeout 20 nvidia-smi --query-gpu=compute_cap --format=csv,noheader 2>/dev/null | head -1 | tr -d ' .')
+    case "$cc" in
+        [1-9][0-9]|[1-9][0-9][0-9]) set -- "$@" CUDA_ARCH="-gencode arch=compute_$cc,code=sm_$cc"; say "CUDA architecture: sm_$cc (this GPU's)" ;;
+    esac
     make info >>"$LOG" 2>&1
     if timeout "$(cap 240)" make -j"$JOBS" cuda NVCC="$NVCC" "$@" >>"$LOG" 2>&1; then
         built=1
