@@ -1001,26 +1001,33 @@ __device__ inline int tap_src(int i, int pad, int k, int stride, int out) {
     if (stride > 1) { if (t % stride) return -1; t /= stride; }
     return t < out ? t : -1;
 }
+/* sum over the kernel taps (ki, kj), in that fixed order, of at(ki kw + kj, oh Wo + ow) for the
+   output positions (oh, ow) that read input pixel (ih, iw) through the tap */
+template <typename F>
+__device__ float sum_taps(const Geo &q, int ih, int iw, F at) {
+    int kh = (int)q.kh, kw = (int)q.kw, Wo = (int)q.Wo;
+    float s = 0.0f;
+    for (int ki = 0; ki < kh; ki++) {
+        int oh = tap_src(ih, (int)q.ph, ki, (int)q.sh, (int)q.Ho);
+        if (oh < 0) continue;
+        for (int kj = 0; kj < kw; kj++) {
+            int ow = tap_src(iw, (int)q.pw, kj, (int)q.sw, Wo);
+            if (ow >= 0) s += at(ki * kw + kj, oh * Wo + ow);
+        }
+    }
+    return s;
+}
 /* gx (group g, images [0, nimg)) += the col entries (layout K P per image) that read each
    input pixel, in fixed (ki, kj) order; one plane (n, c) per row */
 __global__ void k_col2im(const float *col, float *gx, Geo q, int64_t g, int64_t nimg) {
-    int W = (int)q.W, kh = (int)q.kh, kw = (int)q.kw, Wo = (int)q.Wo;
+    int W = (int)q.W, kh = (int)q.kh, kw = (int)q.kw;
     ROW_LOOP(r, nimg * q.Cg) {
         int64_t n = r / q.Cg, c = r % q.Cg;
         const float *cp = col + (n * q.K + c * kh * kw) * q.P;
         float *gp = gx + (n * q.C + g * q.Cg + c) * q.H * q.W;
         COL_LOOP(j, q.H * q.W) {
-            int ih = (int)j / W, iw = (int)j - ih * W;
-            float s = 0.0f;
-            for (int ki = 0; ki < kh; ki++) {
-                int oh = tap_src(ih, (int)q.ph, ki, (int)q.sh, (int)q.Ho);
-                if (oh < 0) continue;
-                for (int kj = 0; kj < kw; kj++) {
-                    int ow = tap_src(iw, (int)q.pw, kj, (int)q.sw, Wo);
-                    if (ow >= 0) s += cp[(int64_t)(ki * kw + kj) * q.P + oh * Wo + ow];
-                }
-            }
-            gp[j] += s;
+            int ih = (int)j / W;
+            gp[j] += sum_taps(q, ih, (int)j - ih * W, [&](int k, int o) { return cp[(int64_t)k * q.P + o]; });
         }
     }
 }
@@ -1066,22 +1073,13 @@ __global__ void k_dw_fwd(const float *x, const float *w, float *y, Geo q, float 
     }
 }
 __global__ void k_dw_dgrad(const float *w, const float *gy, float *gx, Geo q) {
-    int W = (int)q.W, kh = (int)q.kh, kw = (int)q.kw, Wo = (int)q.Wo;
+    int W = (int)q.W, kh = (int)q.kh, kw = (int)q.kw;
     ROW_LOOP(r, q.N * q.C) {
         const float *gp = gy + r * q.P, *wp = w + (r % q.C) * kh * kw;
         float *xp = gx + r * q.H * q.W;
         COL_LOOP(j, q.H * q.W) {
-            int ih = (int)j / W, iw = (int)j - ih * W;
-            float s = 0.0f;
-            for (int ki = 0; ki < kh; ki++) {
-                int oh = tap_src(ih, (int)q.ph, ki, (int)q.sh, (int)q.Ho);
-                if (oh < 0) continue;
-                for (int kj = 0; kj < kw; kj++) {
-                    int ow = tap_src(iw, (int)q.pw, kj, (int)q.sw, Wo);
-                    if (ow >= 0) s += wp[ki * kw + kj] * gp[oh * Wo + ow];
-                }
-            }
-            xp[j] += s;
+            int ih = (int)j / W;
+            xp[j] += sum_taps(q, ih, (int)j - ih * W, [&](int k, int o) { return wp[k] * gp[o]; });
         }
     }
 }
