@@ -2,8 +2,8 @@
 # Builds build/cuda_host_emu/nasgan_cuda_emu.o: nasgan_cuda.cu's kernels compiled for the host
 # against the fake CUDA runtime and cuBLAS in this folder (see run.sh). Skipped when the object
 # is newer than all its sources and was built with the same EMU_CXXFLAGS (e.g.
-# EMU_CXXFLAGS=-DEMU_OS_THREADS: one std::thread per CUDA thread). HOST_EMU_BUILD=dir: another build folder. Run from the
-# repository root.
+# EMU_CXXFLAGS=-DEMU_OS_THREADS: one std::thread per CUDA thread). HOST_EMU_BUILD=dir: another
+# build folder. Run from the repository root.
 set -e
 B=${HOST_EMU_BUILD:-build/cuda_host_emu}
 O=$B/nasgan_cuda_emu.o

@@ -51,6 +51,21 @@ inline void emu_check_config(dim3 grid, dim3 block) {
         abort();
     }
 }
+/* EMU_REVERSE=1 in the environment: blocks, and the threads of a block between two barriers,
+   run in reverse order. A kernel whose result depends on that order has a race on the GPU
+   (a shared-memory read not separated by __syncthreads from another thread's write, or a
+   block reading what another block writes); run.sh runs the op cases both ways. */
+inline bool emu_reverse() { static const bool on = getenv("EMU_REVERSE") && atoi(getenv("EMU_REVERSE")); return on; }
+inline unsigned long emu_order(unsigned long i, unsigned long n) { return emu_reverse() ? n - 1 - i : i; }
+/* what every launch does first: check the configuration, set gridDim and blockDim; *nt threads
+   a block, *nb blocks */
+inline void emu_launch_begin(dim3 grid, dim3 block, unsigned *nt, unsigned long *nb) {
+    emu_check_config(grid, block);
+    gridDim = grid;
+    blockDim = block;
+    *nt = block.x * block.y * block.z;
+    *nb = (unsigned long)grid.x * grid.y * grid.z;
+}
 #define __global__
 #define __device__
 #define __shared__ static
@@ -98,15 +113,13 @@ inline void emu_guard_install() {
 inline thread_local dim3 threadIdx;
 inline std::barrier<> *emu_bar;
 inline void __syncthreads() { emu_bar->arrive_and_wait(); }
-template <typename F> void emu_launch(dim3 grid, dim3 block, F f) {
-    emu_check_config(grid, block);
+template <typename F> void emu_launch(dim3 grid, dim3 block, F f) {   /* blocks in emu_order */
+    unsigned nt;
+    unsigned long nb;
+    emu_launch_begin(grid, block, &nt, &nb);
     emu_device_scope scope;
-    unsigned nt = block.x * block.y * block.z;
-    unsigned long nb = (unsigned long)grid.x * grid.y * grid.z;
-    gridDim = grid;
-    blockDim = block;
     for (unsigned long b = 0; b < nb; b++) {
-        blockIdx = emu_block_index(b);
+        blockIdx = emu_block_index(emu_order(b, nb));
         std::barrier<> bar((std::ptrdiff_t)nt);
         emu_bar = &bar;
         std::vector<std::thread> ts;
@@ -167,24 +180,16 @@ inline unsigned emu_fiber_resume(unsigned t) {
     swapcontext(&emu_sched, &emu_fibers[t].ctx);
     return !emu_fibers[t].done;
 }
-/* EMU_REVERSE=1 in the environment: blocks, and the threads of a block between two barriers,
-   run in reverse order. A kernel whose result depends on that order has a race on the GPU
-   (a shared-memory read not separated by __syncthreads from another thread's write, or a
-   block reading what another block writes); run.sh runs the op cases both ways. */
-inline bool emu_reverse() { static const bool on = getenv("EMU_REVERSE") && atoi(getenv("EMU_REVERSE")); return on; }
-inline unsigned long emu_order(unsigned long i, unsigned long n) { return emu_reverse() ? n - 1 - i : i; }
 /* The first thread of the first block (in the order above) runs first as a fiber. When it
    ends without reaching __syncthreads the kernel is taken to have no barrier and every other
    thread runs as a plain call (most kernels: element loops; far cheaper than a context
    switch); a barrier reached after that aborts with a message. Otherwise each block runs as
    fibers in rounds. */
 template <typename F> void emu_launch(dim3 grid, dim3 block, F f) {
-    emu_check_config(grid, block);
+    unsigned nt;
+    unsigned long nb;
+    emu_launch_begin(grid, block, &nt, &nb);
     emu_device_scope scope;
-    unsigned nt = block.x * block.y * block.z;
-    unsigned long nb = (unsigned long)grid.x * grid.y * grid.z;
-    gridDim = grid;
-    blockDim = block;
     emu_body = [](void *p) { (*(F *)p)(); };
     emu_arg = &f;
     emu_fibers.resize(nt);
