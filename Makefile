@@ -229,12 +229,12 @@ test-cuda-emu: nasgan.h | $(B)
 # --device cpu (tests/cuda_host_emu/bench.sh). Every op case runs a second time with blocks and
 # threads in reverse order (EMU_REVERSE=1): a result that depends on the order is a race.
 # HOST_EMU_CASES: op-case name substrings, and "+NAME" for the whole-program checks: optim,
-# refusals, determinism (two 20-step runs of a small conv net) and supernet (one D, G and arch
-# step, about a minute emulated); +search (20 supernet steps, twice) is left to the GPU: about
-# 14 minutes emulated.
+# refusals, determinism (two 20-step runs of a small conv net), supernet (one D, G and arch
+# step, about a minute emulated) and inception (the FID Inception-v3 forward, about 30 s);
+# +search (20 supernet steps, twice) is left to the GPU: about 14 minutes emulated.
 HOST_EMU_CASES ?= matmul linear add sub mul scale sum mean reshape concat slice relu tanh sigmoid softmax dropout \
   cross hinge bce conv batch_norm spectral mixed upsample avg_pool2 sum_hw embedding seq_ "text chain" \
-  +optim +refusals +determinism +supernet
+  +optim +refusals +determinism +supernet +inception
 test-cuda-host-emu: nasgan.h
 	./tests/cuda_host_emu/run.sh $(HOST_EMU_CASES)
 	EMU_REVERSE=1 ./tests/cuda_host_emu/run.sh ""

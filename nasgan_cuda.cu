@@ -71,6 +71,7 @@ struct CudaContext {
     size_t stage_used;     /* bytes used in it */
     int stage_failed;      /* no pinned memory: plain synchronous copies */
     double *sumsq_parts;   /* per-block partial sums of h_sumsq, made on first use */
+    int tf32;              /* ng_cuda_set_tf32's setting (the Inception forward overrides it) */
     char info[320];
 };
 
@@ -241,7 +242,8 @@ int h_d2h(void *d, const void *s, size_t b) { return NG_CU_CHECK(cudaMemcpyAsync
 int h_d2d(void *d, const void *s, size_t b) { return NG_CU_CHECK(cudaMemcpyAsync(d, s, b, cudaMemcpyDeviceToDevice, cu()->stream)); }
 int h_memset0(void *p, size_t b) { return NG_CU_CHECK(cudaMemsetAsync(p, 0, b, cu()->stream)); }
 int h_sync() { return NG_CU_CHECK(cudaStreamSynchronize(cu()->stream)) || NG_CU_CHECK(cudaGetLastError()); }
-void h_set_tf32(int on) { NG_BLAS_CHECK(cublasSetMathMode(cu()->blas, on ? CUBLAS_TF32_TENSOR_OP_MATH : CUBLAS_DEFAULT_MATH)); }
+int set_math(int tf32) { return NG_BLAS_CHECK(cublasSetMathMode(cu()->blas, tf32 ? CUBLAS_TF32_TENSOR_OP_MATH : CUBLAS_DEFAULT_MATH)); }
+void h_set_tf32(int on) { if (!set_math(on)) cu()->tf32 = on; }
 size_t h_peak() { return cu() ? cu()->peak_bytes : 0; }
 size_t h_mem_free() {
     size_t fr = 0, tot = 0;
@@ -281,12 +283,15 @@ ng_status h_init(int device) {
 /* ---------------------------------------------------------------------------------------- */
 /* cuBLAS on row-major matrices: C = alpha op(A) op(B) + beta C (ng_sgemm's convention)      */
 /* ---------------------------------------------------------------------------------------- */
+int sgemm_rm_raw(int ta, int tb, int64_t M, int64_t N, int64_t K, float alpha, const float *A, int64_t lda,
+                 const float *B, int64_t ldb, float beta, float *C, int64_t ldc) {   /* 0 on success */
+    if (M == 0 || N == 0) return 0;
+    return NG_BLAS_CHECK(cublasSgemm(cu()->blas, tb ? CUBLAS_OP_T : CUBLAS_OP_N, ta ? CUBLAS_OP_T : CUBLAS_OP_N, (int)N, (int)M,
+                                     (int)K, &alpha, B, (int)ldb, A, (int)lda, &beta, C, (int)ldc));
+}
 void sgemm_rm(ng_node *n, int ta, int tb, int64_t M, int64_t N, int64_t K, float alpha, const float *A, int64_t lda,
               const float *B, int64_t ldb, float beta, float *C, int64_t ldc) {
-    if (M == 0 || N == 0) return;
-    if (NG_BLAS_CHECK(cublasSgemm(cu()->blas, tb ? CUBLAS_OP_T : CUBLAS_OP_N, ta ? CUBLAS_OP_T : CUBLAS_OP_N, (int)N, (int)M, (int)K,
-                                  &alpha, B, (int)ldb, A, (int)lda, &beta, C, (int)ldc)))
-        ng__cuda_op_fail(n, "cublasSgemm failed");
+    if (sgemm_rm_raw(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc)) ng__cuda_op_fail(n, "cublasSgemm failed");
 }
 void sgemm_rm_batched(ng_node *n, int ta, int tb, int64_t M, int64_t N, int64_t K, float alpha, const float *A, int64_t lda, int64_t sA,
                       const float *B, int64_t ldb, int64_t sB, float beta, float *C, int64_t ldc, int64_t sC, int64_t batch) {
@@ -2459,6 +2464,156 @@ void h_scale(float *x, int64_t n, float c) {
 }
 
 /* ---------------------------------------------------------------------------------------- */
+/* FID Inception-v3 inference (src/inception.c's device path): activations (C, B, H, W),    */
+/* channel-major across the batch, so a convolution is one GEMM over the whole batch and a   */
+/* block's concatenation is each branch writing its channel range. Exact FP32 always.        */
+/* ---------------------------------------------------------------------------------------- */
+/* Runs f with cuBLAS in exact FP32 (TF32 off for the duration when it was on); 0 on success. */
+template <typename F>
+int exact_fp32(F f) {
+    int on = cu()->tf32, fail = on && set_math(0);
+    if (!fail) fail = f();
+    if (on && set_math(1)) fail = 1;
+    return fail || NG_CU_CHECK(cudaGetLastError());
+}
+/* im2col rows [t0, t0 + nr) of the (K, B ho wo) column matrix, a row being one (b, oy) output
+   line; tile (K, nr wo); one (k, line) per threadIdx.y */
+__global__ void k_inc_im2col(const float *x, float *col, ng_cuda_inc_conv g, int64_t t0, int64_t nr) {
+    int taps = g.kh * g.kw;
+    ROW_LOOP(r, (int64_t)g.cin * taps * nr) {
+        int64_t k = r / nr, rr = r % nr, line = t0 + rr;
+        int ci = (int)(k / taps), dy = (int)(k % taps) / g.kw, dx = (int)(k % taps) % g.kw;
+        int b = (int)(line / g.ho), iy = (int)(line % g.ho) * g.stride - g.ph + dy;
+        float *dst = col + r * g.wo;
+        if (iy < 0 || iy >= g.h) { COL_LOOP(ox, g.wo) dst[ox] = 0.0f; continue; }
+        const float *src = x + (((int64_t)ci * g.B + b) * g.h + iy) * g.w;
+        COL_LOOP(ox, g.wo) {
+            int ix = (int)ox * g.stride - g.pw + dx;
+            dst[ox] = ix >= 0 && ix < g.w ? src[ix] : 0.0f;
+        }
+    }
+}
+/* y (C, B, P) = relu(y + b[c]); one plane per row */
+__global__ void k_inc_bias_relu(float *y, const float *b, int64_t C, int64_t B, int64_t P) {
+    ROW_LOOP(r, C * B) {
+        float bv = b[r / B], *yp = y + r * P;
+        COL_LOOP(p, P) yp[p] = fmaxf(yp[p] + bv, 0.0f);
+    }
+}
+int h_inc_conv(const ng_cuda_inc_conv *g, const float *w, const float *b, const float *x, float *y, float *col) {
+    int64_t K = (int64_t)g->cin * g->kh * g->kw, N = (int64_t)g->B * g->ho * g->wo, lines = (int64_t)g->B * g->ho;
+    bool pointwise = g->kh == 1 && g->kw == 1 && g->stride == 1 && g->ph == 0 && g->pw == 0;
+    return exact_fp32([&]() {
+        if (pointwise) {
+            if (sgemm_rm_raw(0, 0, g->cout, N, K, 1.0f, w, K, x, N, 0.0f, y, N)) return 1;
+        } else {
+            for (int64_t t0 = 0; t0 < lines; t0 += g->tile_rows) {
+                int64_t nr = lines - t0 < g->tile_rows ? lines - t0 : g->tile_rows;
+                RowGrid rg = row_grid(K * nr, g->wo);
+                k_inc_im2col<<<rg.grid, rg.block, 0, cu()->stream>>>(x, col, *g, t0, nr);
+                if (sgemm_rm_raw(0, 0, g->cout, nr * g->wo, K, 1.0f, w, K, col, nr * g->wo, 0.0f, y + t0 * g->wo, N)) return 1;
+            }
+        }
+        RowGrid rg = row_grid((int64_t)g->cout * g->B, (int64_t)g->ho * g->wo);
+        k_inc_bias_relu<<<rg.grid, rg.block, 0, cu()->stream>>>(y, b, g->cout, g->B, (int64_t)g->ho * g->wo);
+        return 0;
+    });
+}
+/* 3x3 pools, one output line (plane, oy) per row. The mean adds the window's rows in the CPU's
+   order (centre row first at an edge), then the columns likewise, and divides by the number
+   of valid pixels. */
+__device__ inline float inc_pool_column(int kind, const float *in, int w, int y0, int oy, int y1, int ny, int xx) {
+    float a = in[y0 * w + xx], c = in[oy * w + xx], d = in[y1 * w + xx];
+    if (kind == NG_CUDA_INC_MAX3) return fmaxf(fmaxf(a, c), d);
+    if (ny == 3) return a + c + d;
+    if (ny == 2) return c + (oy > 0 ? a : d);
+    return c;
+}
+__global__ void k_inc_pool(int kind, const float *x, float *y, int64_t planes, int h, int w, int ho, int wo) {
+    ROW_LOOP(r, planes * ho) {
+        int oy = (int)(r % ho);
+        const float *in = x + (r / ho) * h * w;
+        float *out = y + r * wo;
+        if (kind == NG_CUDA_INC_MAX3_S2) {
+            COL_LOOP(ox, wo) {
+                const float *p = in + (2 * oy) * w + 2 * ox;
+                float m = p[0];
+                for (int i = 0; i < 3; i++)
+                    for (int j = 0; j < 3; j++) m = fmaxf(m, p[i * w + j]);
+                out[ox] = m;
+            }
+            continue;
+        }
+        int y0 = oy > 0 ? oy - 1 : oy, y1 = oy < h - 1 ? oy + 1 : oy, ny = 1 + (oy > 0) + (oy < h - 1);
+        COL_LOOP(ox, wo) {
+            int xm = (int)ox, xl = xm > 0 ? xm - 1 : xm, xr = xm < w - 1 ? xm + 1 : xm;
+            float l = inc_pool_column(kind, in, w, y0, oy, y1, ny, xl), m = inc_pool_column(kind, in, w, y0, oy, y1, ny, xm);
+            float rt = inc_pool_column(kind, in, w, y0, oy, y1, ny, xr);
+            if (kind == NG_CUDA_INC_MAX3) out[ox] = fmaxf(fmaxf(l, m), rt);
+            else out[ox] = (m + (xm > 0 ? l : 0.0f) + (xm < w - 1 ? rt : 0.0f)) / ((float)(1 + (xm > 0) + (xm < w - 1)) * (float)ny);
+        }
+    }
+}
+int h_inc_pool(int kind, const float *x, float *y, int64_t planes, int h, int w) {
+    int ho = kind == NG_CUDA_INC_MAX3_S2 ? (h - 3) / 2 + 1 : h, wo = kind == NG_CUDA_INC_MAX3_S2 ? (w - 3) / 2 + 1 : w;
+    RowGrid rg = row_grid(planes * ho, wo);
+    k_inc_pool<<<rg.grid, rg.block, 0, cu()->stream>>>(kind, x, y, planes, h, w, ho, wo);
+    return NG_CU_CHECK(cudaGetLastError());
+}
+/* bilinear, align_corners = False: source coordinate (i + 0.5) in/out - 0.5 clamped at 0, in
+   double as on the CPU; one output line (plane, oy) per row, planes (c, b) of (3, n) */
+__device__ inline void inc_src(int i, int in, int out, int *i0, int *i1, float *l) {
+    double s = ((double)i + 0.5) * ((double)in / out) - 0.5;
+    if (s < 0) s = 0;
+    *i0 = (int)s;
+    *i1 = *i0 + (*i0 < in - 1);
+    *l = (float)(s - *i0);
+}
+__global__ void k_inc_resize(const float *x, int n, int channels, int h, int w, float *out, int S) {
+    ROW_LOOP(r, (int64_t)3 * n * S) {
+        int64_t p = r / S;
+        int c = (int)(p / n), b = (int)(p % n), y0, y1, x0, x1;
+        float ly, lx;
+        inc_src((int)(r % S), h, S, &y0, &y1, &ly);
+        const float *in = x + ((int64_t)b * channels + (channels == 1 ? 0 : c)) * h * w;
+        const float *r0 = in + (int64_t)y0 * w, *r1 = in + (int64_t)y1 * w;
+        float *o = out + r * S;
+        COL_LOOP(ox, S) {
+            inc_src((int)ox, w, S, &x0, &x1, &lx);
+            float top = (1 - lx) * r0[x0] + lx * r0[x1], bot = (1 - lx) * r1[x0] + lx * r1[x1];
+            o[ox] = (1 - ly) * top + ly * bot;
+        }
+    }
+}
+int h_inc_resize(const float *x, int n, int channels, int h, int w, float *out, int size) {
+    RowGrid rg = row_grid((int64_t)3 * n * size, size);
+    k_inc_resize<<<rg.grid, rg.block, 0, cu()->stream>>>(x, n, channels, h, w, out, size);
+    return NG_CU_CHECK(cudaGetLastError());
+}
+/* pool3[b F + f] = mean of plane (f, b), summed in double in order */
+__global__ void k_inc_gap(const float *x, float *pool3, int64_t B, int64_t F, int64_t hw) {
+    GRID_LOOP(o, B * F) {
+        const float *pl = x + ((o % F) * B + o / F) * hw;
+        double s = 0;
+        for (int64_t k = 0; k < hw; k++) s += pl[k];
+        pool3[o] = (float)(s / (double)hw);
+    }
+}
+__global__ void k_add_rows(float *y, const float *b, int64_t rows, int64_t cols) {
+    ROW_LOOP(r, rows) COL_LOOP(j, cols) y[r * cols + j] += b[j];
+}
+int h_inc_head(const float *x, int B, int F, int hw, const float *fc_w, const float *fc_b, int L, float *pool3, float *logits) {
+    return exact_fp32([&]() {
+        k_inc_gap<<<blocks_for((int64_t)B * F), 256, 0, cu()->stream>>>(x, pool3, B, F, hw);
+        if (!logits) return 0;
+        if (sgemm_rm_raw(0, 1, B, L, F, 1.0f, pool3, F, fc_w, F, 0.0f, logits, L)) return 1;
+        RowGrid rg = row_grid(B, L);
+        k_add_rows<<<rg.grid, rg.block, 0, cu()->stream>>>(logits, fc_b, B, L);
+        return 0;
+    });
+}
+
+/* ---------------------------------------------------------------------------------------- */
 /* registration                                                                             */
 /* ---------------------------------------------------------------------------------------- */
 ng_cuda_hooks g_hooks;
@@ -2484,6 +2639,10 @@ struct Registrar {
         g_hooks.sgd = h_sgd;
         g_hooks.sumsq = h_sumsq;
         g_hooks.scale = h_scale;
+        g_hooks.inc_conv = h_inc_conv;
+        g_hooks.inc_pool = h_inc_pool;
+        g_hooks.inc_resize = h_inc_resize;
+        g_hooks.inc_head = h_inc_head;
 #define NG_CU_REG(E, f) g_hooks.fw[NG_OP_##E] = fw_##f; g_hooks.bw[NG_OP_##E] = bw_##f;
         NG_CU_REG(MATMUL, matmul) NG_CU_REG(LINEAR, linear) NG_CU_REG(ADD, add) NG_CU_REG(SUB, sub) NG_CU_REG(MUL, mul)
         NG_CU_REG(SCALE, scale) NG_CU_REG(ADD_SCALAR, add_scalar) NG_CU_REG(REDUCE, reduce) NG_CU_REG(RESHAPE, reshape)

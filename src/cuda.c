@@ -26,6 +26,7 @@ ng_status ng_cuda_init(int device) {
     if (s == NG_OK) ng__cuda_ready = 1;
     return s;
 }
+int ng_cuda_ready(void) { return ng__cuda_ready; }
 const char *ng_cuda_device_info(void) { return ng__cuda_ready ? ng__cuda_hooks_p->info() : ""; }
 void ng_cuda_set_tf32(int on) { if (ng__cuda_ready) ng__cuda_hooks_p->set_tf32(on); }
 ng_status ng_cuda_synchronize(void) {

@@ -17,6 +17,14 @@
    the top of nasgan_cuda.cu. Deterministic by default: no atomics into gradients, fixed
    reduction order, no TF32 unless ng_cuda_set_tf32(1). */
 
+/* One convolution of the FID Inception's forward (@@INCEPTION) on (C, B, H, W) activations:
+   y (cout, B, ho, wo) = relu(conv(x (cin, B, h, w)) + bias), im2col over `tile_rows` (b, oy)
+   output lines at a time. */
+typedef struct ng_cuda_inc_conv { int cin, cout, kh, kw, stride, ph, pw, B, h, w, ho, wo; int64_t tile_rows; } ng_cuda_inc_conv;
+/* its 3x3 pools: stride 1 padding 1 over the valid pixels (mean, count_include_pad = False;
+   maximum), and the unpadded stride-2 maximum */
+enum { NG_CUDA_INC_AVG3, NG_CUDA_INC_MAX3, NG_CUDA_INC_MAX3_S2 };
+
 typedef struct ng_cuda_hooks {
     int (*device_count)(void);                          /* 0 when no usable device */
     ng_status (*init)(int device);                      /* context: cuBLAS handle, stream, workspace */
@@ -41,6 +49,16 @@ typedef struct ng_cuda_hooks {
                 float one_minus_dampening, float wd, int first, int nesterov);   /* buf NULL: no momentum */
     double (*sumsq)(const float *x, int64_t n);         /* sum of x^2 in double, fixed order */
     void (*scale)(float *x, int64_t n, float c);        /* x *= c */
+    /* the FID Inception's inference on device buffers, in exact FP32 whatever ng_cuda_set_tf32
+       says (so FID does not depend on it); each returns 0 on success */
+    int (*inc_conv)(const ng_cuda_inc_conv *g, const float *w, const float *b, const float *x, float *y, float *col);
+    int (*inc_pool)(int kind, const float *x, float *y, int64_t planes, int h, int w);
+    /* n images (n, channels, h, w) -> (3, n, size, size), bilinear, align_corners = False */
+    int (*inc_resize)(const float *x, int n, int channels, int h, int w, float *out, int size);
+    /* pool3 (B, F) = mean over hw of x (F, B, hw); logits (B, L) = pool3 fc_w^T + fc_b when
+       logits is not NULL */
+    int (*inc_head)(const float *x, int B, int F, int hw, const float *fc_w, const float *fc_b, int L, float *pool3,
+                    float *logits);
 } ng_cuda_hooks;
 
 /* Called by nasgan_cuda.cu; the table must outlive the program. */
@@ -51,6 +69,7 @@ const ng_cuda_hooks *ng_cuda_get_hooks(void);      /* NULL when the backend is n
 int ng_cuda_available(void);
 /* Select a device and create the backend context (idempotent). */
 ng_status ng_cuda_init(int device);
+int ng_cuda_ready(void);                           /* 1 after a successful ng_cuda_init */
 const char *ng_cuda_device_info(void);             /* "" before ng_cuda_init */
 void ng_cuda_set_tf32(int on);                     /* default off: exact FP32 products */
 ng_status ng_cuda_synchronize(void);

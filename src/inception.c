@@ -149,14 +149,43 @@ struct ng_inception {
     float *fc_w;            /* (1008, 2048) */
     float *fc_b;            /* (1008) */
     float *block;           /* one allocation holding every array above */
+    int64_t nfloats;        /* its size */
+    float *dev_block;       /* a copy of block on the GPU (ng_inception_to_device), or NULL */
     char id[NG_FEAT_ID_MAX];
 };
 
 void ng_inception_free(ng_inception *net) {
     if (!net) return;
+    ng__cuda_free(net->dev_block);
     free(net->block);
     free(net);
 }
+
+ng_status ng_inception_to_device(ng_inception *net, ng_device device) {
+    const ng_cuda_hooks *h = ng_cuda_get_hooks();
+    size_t bytes;
+    if (!net) return ng_fail(NG_ERR_ARG, "inception: NULL network");
+    if (device == NG_CPU) {
+        ng__cuda_free(net->dev_block);
+        net->dev_block = NULL;
+        return NG_OK;
+    }
+    if (device != NG_CUDA) return ng_fail(NG_ERR_ARG, "inception: unknown device %d", (int)device);
+    if (net->dev_block) return NG_OK;
+    if (!ng_cuda_ready() || !h->inc_conv)
+        return ng_fail(NG_ERR_UNSUPPORTED, "inception: CUDA is not initialised (call ng_cuda_init first)");
+    bytes = (size_t)net->nfloats * sizeof(float);
+    if (!(net->dev_block = (float *)h->dev_malloc(bytes)))
+        return ng_fail(NG_ERR_NOMEM, "inception: cannot allocate %zu device bytes for the weights", bytes);
+    if (h->memcpy_h2d(net->dev_block, net->block, bytes)) {
+        ng__cuda_free(net->dev_block);
+        net->dev_block = NULL;
+        return ng_fail(NG_ERR_UNSUPPORTED, "inception: copying the weights to the GPU failed (see stderr)");
+    }
+    return NG_OK;
+}
+
+ng_device ng_inception_device(const ng_inception *net) { return net && net->dev_block ? NG_CUDA : NG_CPU; }
 
 void ng_inception_identity(const ng_inception *net, char *buf, size_t cap) {
     if (!buf || cap == 0) return;
@@ -349,6 +378,7 @@ static ng_status ng__inc_build(const ng__inc_index *ix, ng_inception **out) {
         const ng__inc_layer *l = &ix->t.l[i];
         total += (int64_t)l->cout * (l->cin * l->kh * l->kw + 1);
     }
+    net->nfloats = total;
     net->block = (float *)malloc((size_t)total * sizeof(float));
     if (!net->block) { free(net); return ng_fail(NG_ERR_NOMEM, "inception load: out of memory for %lld weights", (long long)total); }
     pos = 0;
@@ -416,10 +446,14 @@ ng_status ng_inception_load(const char *path, ng_inception **out) {
    whole batch is one product W (Cout, K) @ cols (K, B Ho Wo), a 1x1 convolution needs no
    im2col at all, and a block's concatenation is just each branch writing its channel range
    of the output. Errors are sticky in the run (like ng_ctx): after the first failure every
-   step returns an empty activation, and the caller frees what was allocated. */
+   step returns an empty activation, and the caller frees what was allocated.
+   On the GPU (net->dev_block) the same steps run on device buffers: the activations and the
+   im2col tile are device memory and every layer is one call into the backend's inc_* hooks;
+   the architecture below is shared. */
 #ifndef NG_INCEPTION_TILE_FLOATS
 #define NG_INCEPTION_TILE_FLOATS ((int64_t)1 << 21)   /* im2col tile: 8 MB, fits in L3 on typical hosts */
 #endif
+#define NG__INC_DEVICE_TILE_FLOATS ((int64_t)1 << 25)   /* on the GPU: 128 MB, GEMMs large enough to fill it */
 
 typedef struct ng__inc_act { float *d; int c, h, w; int64_t cap; } ng__inc_act;   /* (c, B, h, w); cap: floats owned */
 
@@ -429,6 +463,7 @@ typedef struct ng__inc_act { float *d; int c, h, w; int64_t cap; } ng__inc_act; 
 #define NG__INC_CACHE 16
 typedef struct ng__inc_run {
     const ng_inception *net;
+    const ng_cuda_hooks *gpu;   /* NULL: run on the CPU */
     int B;
     float *col;             /* im2col tile */
     int64_t col_cap;        /* floats */
@@ -448,9 +483,16 @@ static float *ng__inc_alloc(ng__inc_run *r, int64_t n) {
         r->cache[best] = NULL;
         return p;
     }
-    p = (float *)malloc((size_t)n * sizeof(float));
-    if (!p) r->st = ng_fail(NG_ERR_NOMEM, "inception forward: out of memory (%lld floats; lower the batch)", (long long)n);
+    p = r->gpu ? (float *)r->gpu->dev_malloc((size_t)n * sizeof(float)) : (float *)malloc((size_t)n * sizeof(float));
+    if (!p)
+        r->st = ng_fail(NG_ERR_NOMEM, "inception forward: out of %s memory (%lld floats; lower the batch)",
+                        r->gpu ? "GPU" : "host", (long long)n);
     return p;
+}
+
+static void ng__inc_free(const ng__inc_run *r, float *p) {
+    if (r->gpu) ng__cuda_free(p);
+    else free(p);
 }
 
 /* Back to the cache (or freed when the cache is full); cap is the block's size in floats. */
@@ -459,12 +501,22 @@ static void ng__inc_release(ng__inc_run *r, float *p, int64_t cap) {
     if (!p) return;
     for (i = 0; i < NG__INC_CACHE; i++)
         if (!r->cache[i]) { r->cache[i] = p; r->cache_cap[i] = cap; return; }
-    free(p);
+    ng__inc_free(r, p);
 }
 
 static void ng__inc_cache_free(ng__inc_run *r) {
     int i;
-    for (i = 0; i < NG__INC_CACHE; i++) { free(r->cache[i]); r->cache[i] = NULL; }
+    for (i = 0; i < NG__INC_CACHE; i++) { ng__inc_free(r, r->cache[i]); r->cache[i] = NULL; }
+}
+
+/* A weight array of the network where the run happens (its copy in dev_block on the GPU). */
+static const float *ng__inc_weights(const ng__inc_run *r, const float *host) {
+    return r->gpu ? r->net->dev_block + (host - r->net->block) : host;
+}
+
+/* Records a failed backend call (the backend printed the CUDA error). */
+static void ng__inc_gpu_check(ng__inc_run *r, int failed, const char *what) {
+    if (failed && r->st == NG_OK) r->st = ng_fail(NG_ERR_UNSUPPORTED, "inception forward (CUDA): %s failed (see stderr)", what);
 }
 
 static ng__inc_act ng__inc_new(ng__inc_run *r, int c, int h, int w) {
@@ -536,6 +588,7 @@ static ng__inc_act ng__inc_conv_to(ng__inc_run *r, int ci, const ng__inc_act *x,
     const ng__inc_layer *l = &c->geo;
     ng__inc_act y;
     int64_t K = (int64_t)l->cin * l->kh * l->kw, N, rows, t0, per;
+    int pointwise;
     y.c = l->cout;
     y.h = (x->h + 2 * l->ph - l->kh) / l->stride + 1;
     y.w = (x->w + 2 * l->pw - l->kw) / l->stride + 1;
@@ -544,20 +597,29 @@ static ng__inc_act ng__inc_conv_to(ng__inc_run *r, int ci, const ng__inc_act *x,
     if (r->st != NG_OK || !x->d || !dst) return y;
     NG_ASSERT(x->c == l->cin);
     N = (int64_t)r->B * y.h * y.w;
-    if (l->kh == 1 && l->kw == 1 && l->stride == 1 && l->ph == 0 && l->pw == 0) {
+    rows = (int64_t)r->B * y.h;
+    pointwise = l->kh == 1 && l->kw == 1 && l->stride == 1 && l->ph == 0 && l->pw == 0;
+    per = (r->gpu ? NG__INC_DEVICE_TILE_FLOATS : NG_INCEPTION_TILE_FLOATS) / (K * y.w);
+    if (per < 1) per = 1;
+    if (per > rows) per = rows;
+    if (!pointwise && r->col_cap < per * y.w * K) {     /* im2col tile: (K, per Wo) */
+        ng__inc_free(r, r->col);
+        r->col_cap = 0;
+        r->col = ng__inc_alloc(r, per * y.w * K);
+        if (!r->col) return y;
+        r->col_cap = per * y.w * K;
+    }
+    if (r->gpu) {
+        ng_cuda_inc_conv g;
+        g.cin = l->cin; g.cout = l->cout; g.kh = l->kh; g.kw = l->kw; g.stride = l->stride; g.ph = l->ph; g.pw = l->pw;
+        g.B = r->B; g.h = x->h; g.w = x->w; g.ho = y.h; g.wo = y.w; g.tile_rows = per;
+        ng__inc_gpu_check(r, r->gpu->inc_conv(&g, ng__inc_weights(r, c->w), ng__inc_weights(r, c->b), x->d, dst, r->col),
+                          l->name);
+        return y;
+    }
+    if (pointwise) {
         ng_sgemm(NG_GEMM_BUILTIN, 0, 0, l->cout, N, K, 1.0f, c->w, K, x->d, N, 0.0f, dst, N);
     } else {
-        rows = (int64_t)r->B * y.h;
-        per = NG_INCEPTION_TILE_FLOATS / (K * y.w);
-        if (per < 1) per = 1;
-        if (per > rows) per = rows;
-        if (r->col_cap < per * y.w * K) {
-            free(r->col);
-            r->col_cap = 0;
-            r->col = ng__inc_alloc(r, per * y.w * K);
-            if (!r->col) return y;
-            r->col_cap = per * y.w * K;
-        }
         for (t0 = 0; t0 < rows; t0 += per) {
             int64_t nr = rows - t0 < per ? rows - t0 : per;
             ng__inc_im2col(r, l, x, y.h, y.w, t0, nr, r->col);
@@ -579,10 +641,14 @@ static ng__inc_act ng__inc_conv_new(ng__inc_run *r, int ci, const ng__inc_act *x
 }
 
 /* 3x3 max-pool, stride 2, no padding (the stem, Mixed_6a and Mixed_7a), into dst. */
-static void ng__inc_maxpool_s2_to(const ng__inc_run *r, const ng__inc_act *x, float *dst) {
+static void ng__inc_maxpool_s2_to(ng__inc_run *r, const ng__inc_act *x, float *dst) {
     const int ho = (x->h - 3) / 2 + 1, wo = (x->w - 3) / 2 + 1;
     int64_t p, planes = (int64_t)x->c * r->B;
     if (r->st != NG_OK || !x->d || !dst) return;
+    if (r->gpu) {
+        ng__inc_gpu_check(r, r->gpu->inc_pool(NG_CUDA_INC_MAX3_S2, x->d, dst, planes, x->h, x->w), "max-pool");
+        return;
+    }
     NG__OMP_FOR(planes * ho * wo >= 16384)
     for (p = 0; p < planes; p++) {
         const float *in = x->d + p * x->h * x->w;
@@ -652,6 +718,11 @@ static ng__inc_act ng__inc_pool_same(ng__inc_run *r, const ng__inc_act *x, int i
     ng__inc_act y = ng__inc_new(r, x->c, x->h, x->w);
     int64_t p, planes = (int64_t)x->c * r->B, hw = (int64_t)x->h * x->w;
     if (!y.d || !x->d) { ng__inc_drop(r, &y); return y; }
+    if (r->gpu) {
+        ng__inc_gpu_check(r, r->gpu->inc_pool(is_max ? NG_CUDA_INC_MAX3 : NG_CUDA_INC_AVG3, x->d, y.d, planes, x->h, x->w),
+                          "3x3 pool");
+        return y;
+    }
     NG_ASSERT(x->w <= NG__INC_POOL_MAXW);
     NG__OMP_FOR(planes * hw >= 16384)
     for (p = 0; p < planes; p++) ng__inc_pool_plane(x->d + p * hw, y.d + p * hw, x->h, x->w, is_max);
@@ -786,14 +857,42 @@ static void ng__inc_resize(const float *x, int n, int channels, int h, int w, fl
     }
 }
 
-/* The whole network on one batch of B images (B, channels, h, w): pool3 (B, 2048) and, when
-   logits is not NULL, logits (B, 1008). */
-static ng_status ng__inc_batch(ng__inc_run *r, const float *x, int channels, int h, int w, float *pool3, float *logits) {
+/* Global average of the last activation (2048, B, 8, 8) into pool3 (B, 2048), then the fc
+   layer into logits (B, 1008) when not NULL. */
+static void ng__inc_head(ng__inc_run *r, const ng__inc_act *cur, float *pool3, float *logits) {
     const ng_inception *net = r->net;
+    int64_t b, hw = (int64_t)cur->h * cur->w;
+    int i, B = r->B;
+    NG_ASSERT(cur->c == NG_INCEPTION_FEATURES);
+    if (r->gpu) {
+        ng__inc_gpu_check(r, r->gpu->inc_head(cur->d, B, NG_INCEPTION_FEATURES, (int)hw, ng__inc_weights(r, net->fc_w),
+                                              ng__inc_weights(r, net->fc_b), NG_INCEPTION_CLASSES, pool3, logits), "fc");
+        return;
+    }
+    for (b = 0; b < B; b++)
+        for (i = 0; i < NG_INCEPTION_FEATURES; i++) {
+            const float *pl = cur->d + ((int64_t)i * B + b) * hw;
+            double s = 0;
+            int64_t k;
+            for (k = 0; k < hw; k++) s += pl[k];
+            pool3[b * NG_INCEPTION_FEATURES + i] = (float)(s / (double)hw);
+        }
+    if (logits) {
+        ng_sgemm(NG_GEMM_BUILTIN, 0, 1, B, NG_INCEPTION_CLASSES, NG_INCEPTION_FEATURES, 1.0f, pool3, NG_INCEPTION_FEATURES,
+                 net->fc_w, NG_INCEPTION_FEATURES, 0.0f, logits, NG_INCEPTION_CLASSES);
+        for (b = 0; b < B; b++)
+            for (i = 0; i < NG_INCEPTION_CLASSES; i++) logits[b * NG_INCEPTION_CLASSES + i] += net->fc_b[i];
+    }
+}
+
+/* The whole network on one batch of B images (B, channels, h, w): pool3 (B, 2048) and, when
+   logits is not NULL, logits (B, 1008). Every pointer is on the run's device. */
+static ng_status ng__inc_batch(ng__inc_run *r, const float *x, int channels, int h, int w, float *pool3, float *logits) {
     ng__inc_act cur = ng__inc_new(r, 3, NG_INCEPTION_SIZE, NG_INCEPTION_SIZE);
     int ci = 0, i, B = r->B;
-    int64_t b;
-    if (cur.d) ng__inc_resize(x, B, channels, h, w, cur.d);
+    if (cur.d && r->gpu)
+        ng__inc_gpu_check(r, r->gpu->inc_resize(x, B, channels, h, w, cur.d, NG_INCEPTION_SIZE), "resize");
+    else if (cur.d) ng__inc_resize(x, B, channels, h, w, cur.d);
     for (i = 0; i < 3; i++) ng__inc_step(r, &cur, ng__inc_conv_new(r, ci++, &cur));   /* 149, 147, 147 */
     ng__inc_step(r, &cur, ng__inc_maxpool_s2(r, &cur));                           /* 73 */
     for (i = 0; i < 2; i++) ng__inc_step(r, &cur, ng__inc_conv_new(r, ci++, &cur));   /* 73, 71 */
@@ -805,24 +904,7 @@ static ng_status ng__inc_batch(ng__inc_run *r, const float *x, int channels, int
     ng__inc_step(r, &cur, ng__inc_block_e_fwd(r, ci, &cur, 0)); ci += 9;
     ng__inc_step(r, &cur, ng__inc_block_e_fwd(r, ci, &cur, 1)); ci += 9;
     NG_ASSERT(ci == NG__INC_NCONV);
-    if (r->st == NG_OK && cur.d) {
-        int64_t hw = (int64_t)cur.h * cur.w;
-        NG_ASSERT(cur.c == NG_INCEPTION_FEATURES);
-        for (b = 0; b < B; b++)                                                /* global average */
-            for (i = 0; i < NG_INCEPTION_FEATURES; i++) {
-                const float *pl = cur.d + ((int64_t)i * B + b) * hw;
-                double s = 0;
-                int64_t k;
-                for (k = 0; k < hw; k++) s += pl[k];
-                pool3[b * NG_INCEPTION_FEATURES + i] = (float)(s / (double)hw);
-            }
-        if (logits) {
-            ng_sgemm(NG_GEMM_BUILTIN, 0, 1, B, NG_INCEPTION_CLASSES, NG_INCEPTION_FEATURES, 1.0f, pool3,
-                     NG_INCEPTION_FEATURES, net->fc_w, NG_INCEPTION_FEATURES, 0.0f, logits, NG_INCEPTION_CLASSES);
-            for (b = 0; b < B; b++)
-                for (i = 0; i < NG_INCEPTION_CLASSES; i++) logits[b * NG_INCEPTION_CLASSES + i] += net->fc_b[i];
-        }
-    }
+    if (r->st == NG_OK && cur.d) ng__inc_head(r, &cur, pool3, logits);
     ng__inc_drop(r, &cur);
     return r->st;
 }
@@ -833,9 +915,13 @@ static ng_status ng__inc_batch(ng__inc_run *r, const float *x, int channels, int
    batch, either from a float array or from an image source. */
 typedef ng_status (*ng__inc_fill_fn)(const void *user, int64_t first, int64_t count, float *out);
 
+/* Device buffers of a GPU run: the batch's pixels and its outputs before they are copied back. */
+typedef struct ng__inc_io { float *x, *pool3, *logits; } ng__inc_io;
+
 static ng_status ng__inc_run_all(const ng_inception *net, int64_t n, int channels, int h, int w, int batch,
                                  ng__inc_fill_fn fill, const void *user, float *pool3, float *logits) {
     ng__inc_run r;
+    ng__inc_io dev = {NULL, NULL, NULL};
     float *xb = NULL, *fb = NULL;
     int64_t first, per = (int64_t)channels * h * w;
     ng_status st = NG_OK;
@@ -845,22 +931,45 @@ static ng_status ng__inc_run_all(const ng_inception *net, int64_t n, int channel
     if (h < 1 || w < 1 || h > 4096 || w > 4096) return ng_fail(NG_ERR_ARG, "inception: image size %dx%d out of range", h, w);
     if (n < 0) return ng_fail(NG_ERR_ARG, "inception: negative image count");
     if (n == 0) return NG_OK;
-    if (batch <= 0) batch = 16;
-    if (batch > n) batch = (int)n;
     memset(&r, 0, sizeof r);
     r.net = net;
+    r.gpu = net->dev_block ? ng_cuda_get_hooks() : NULL;
+    if (batch <= 0) batch = r.gpu ? 100 : 16;
+    if (batch > n) batch = (int)n;
     xb = (float *)malloc((size_t)batch * (size_t)per * sizeof(float));
-    if (!pool3) fb = (float *)malloc((size_t)batch * NG_INCEPTION_FEATURES * sizeof(float));
-    if (!xb || (!pool3 && !fb)) { free(xb); free(fb); return ng_fail(NG_ERR_NOMEM, "inception: out of memory"); }
+    if (!pool3 && !r.gpu) fb = (float *)malloc((size_t)batch * NG_INCEPTION_FEATURES * sizeof(float));
+    if (!xb || (!pool3 && !r.gpu && !fb)) { free(xb); free(fb); return ng_fail(NG_ERR_NOMEM, "inception: out of memory"); }
+    if (r.gpu) {
+        r.B = batch;
+        dev.x = ng__inc_alloc(&r, (int64_t)batch * per);
+        dev.pool3 = ng__inc_alloc(&r, (int64_t)batch * NG_INCEPTION_FEATURES);
+        if (logits) dev.logits = ng__inc_alloc(&r, (int64_t)batch * NG_INCEPTION_CLASSES);
+        st = r.st;
+    }
     for (first = 0; first < n && st == NG_OK; first += r.B) {
+        float *p3 = pool3 ? pool3 + first * NG_INCEPTION_FEATURES : fb, *lg = logits ? logits + first * NG_INCEPTION_CLASSES : NULL;
         r.B = (int)(n - first < batch ? n - first : batch);
         st = fill(user, first, r.B, xb);
         if (st == NG_OK) st = ng__check_finite_f32(xb, r.B, per, "inception: input images");
-        if (st == NG_OK)
-            st = ng__inc_batch(&r, xb, channels, h, w, pool3 ? pool3 + first * NG_INCEPTION_FEATURES : fb,
-                               logits ? logits + first * NG_INCEPTION_CLASSES : NULL);
+        if (st != NG_OK) break;
+        if (!r.gpu) {
+            st = ng__inc_batch(&r, xb, channels, h, w, p3, lg);
+            continue;
+        }
+        ng__inc_gpu_check(&r, r.gpu->memcpy_h2d(dev.x, xb, (size_t)(r.B * per) * sizeof(float)), "copying the images");
+        st = ng__inc_batch(&r, dev.x, channels, h, w, dev.pool3, dev.logits);
+        if (st == NG_OK && p3)
+            ng__inc_gpu_check(&r, r.gpu->memcpy_d2h(p3, dev.pool3, (size_t)r.B * NG_INCEPTION_FEATURES * sizeof(float)),
+                              "copying the features back");
+        if (st == NG_OK && lg)
+            ng__inc_gpu_check(&r, r.gpu->memcpy_d2h(lg, dev.logits, (size_t)r.B * NG_INCEPTION_CLASSES * sizeof(float)),
+                              "copying the logits back");
+        st = r.st;
     }
-    free(r.col);
+    ng__inc_free(&r, r.col);
+    ng__inc_free(&r, dev.x);
+    ng__inc_free(&r, dev.pool3);
+    ng__inc_free(&r, dev.logits);
     ng__inc_cache_free(&r);
     free(xb);
     free(fb);

@@ -68,10 +68,19 @@ ng_status ng_inception_params_layout(ng_params *g);
 ng_status ng_inception_serialize_params(const ng_params *g, unsigned char **out, size_t *n);
 ng_status ng_inception_save_params(const ng_params *g, const char *path);
 
+/* Where the forwards below run: NG_CUDA uploads the folded weights once (ng_cuda_init first;
+   95 MB of device memory) and runs every layer on the GPU, with activations in device memory
+   taken for each call and given back at its end, about 20 MB per image of the batch plus a
+   128 MB im2col tile. It uses exact FP32 products whatever ng_cuda_set_tf32 says, so FID does
+   not depend on it. NG_CPU (the default) frees the device copy. Inputs and outputs stay host
+   arrays either way. */
+ng_status ng_inception_to_device(ng_inception *net, ng_device device);
+ng_device ng_inception_device(const ng_inception *net);
+
 /* pool3 features (n, 2048) and/or logits (n, 1008) (either may be NULL) of n images x
    (n, channels, h, w) in [-1, 1], channels 1 or 3, 1 <= h, w <= 4096, in batches of `batch`
-   (<= 0: 16). Threads with OpenMP (inside SGEMM and the im2col/pool loops). NG_ERR_ARG for
-   non-finite pixels. */
+   (<= 0: 16 on the CPU, 100 on the GPU). Threads with OpenMP (inside SGEMM and the
+   im2col/pool loops). NG_ERR_ARG for non-finite pixels. */
 ng_status ng_inception_forward(const ng_inception *net, const float *x, int64_t n, int channels, int h, int w,
                                int batch, float *pool3, float *logits);
 /* The same for an image source of 1 or 3 channels (ng_image_source.channels) of any size. */
@@ -81,7 +90,7 @@ ng_status ng_inception_embed(const ng_inception *net, const ng_image_source *src
 ng_status ng_inception_stats(const ng_inception *net, const ng_image_source *src, int batch, ng_feat_stats *out);
 /* FID of gen against `real` (refused with NG_ERR_MISMATCH unless computed with this network),
    KID against real_features (n_real_features, 2048) when not NULL, and IS from the 1008
-   logits; options and result as ng_fmnist_evaluate (opts->batch <= 0: 16). */
+   logits; options and result as ng_fmnist_evaluate (opts->batch <= 0: as above). */
 ng_status ng_inception_evaluate(const ng_inception *net, const ng_image_source *gen, const ng_feat_stats *real,
                                 const float *real_features, int64_t n_real_features, const ng_eval_opts *opts,
                                 ng_eval_result *out);

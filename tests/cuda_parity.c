@@ -22,7 +22,7 @@
    parameters; the alphaGAN supernet (width 16, batch 4) D, G and arch steps on CPU and GPU
    (losses and gradient blocks within 1e-3 of the block's largest value); and 20 alphaGAN
    search steps (D, G, arch in turn, Adam on the device) run twice, bit for bit, parameters and
-   BN running statistics. `make test-cuda-emu` runs this file against an emulated device (see
+   BN running statistics; and the FID Inception-v3 forward (random weights) on both devices. `make test-cuda-emu` runs this file against an emulated device (see
    NG_PARITY_EMULATE below); `make test-cuda-host-emu` runs it against nasgan_cuda.cu's own
    kernels compiled for the host (tests/cuda_host_emu/). Without a device: prints "test_cuda: no CUDA device: skipped" and exits 0. */
 #define NASGAN_IMPLEMENTATION
@@ -693,6 +693,84 @@ static void check_search_determinism(void) {
     free(b);
 }
 
+/* ---- the FID Inception-v3 forward (random weights): GPU vs CPU ----
+   A forward-only network of 94 convolutions: values are continuous in the inputs (a ReLU
+   input at 0 gives 0 either way), so the CPU/GPU differences are the products' rounding,
+   compared elementwise with atol 1e-4, rtol 1e-3. Three RGB images of an odd size in batches
+   of 2 (a full and a partial batch), features and logits; one grayscale image, features only,
+   run twice on the GPU, the second time with TF32 on: the Inception forward must ignore it
+   (bit for bit the same). */
+static ng_inception *inception_random(void) {
+    ng_params *g = ng_params_create(NG_INCEPTION_GROUP, 0);
+    ng_inception *net = NULL;
+    unsigned char *buf = NULL;
+    size_t n = 0;
+    ng_rng r;
+    int t;
+    if (!g || ng_inception_params_layout(g) != NG_OK || ng_params_alloc(g) != NG_OK) { ng_params_free(g); return NULL; }
+    ng_rng_seed(&r, 31);
+    for (t = 0; t < g->n; t++) {
+        ng_tensor *x = g->tensors[t];
+        const char *name = x->name, *dot = strrchr(name, '.');
+        float a = 0.2f, base = 0.0f;                                 /* bn.bias, running_mean, fc.bias */
+        if (strstr(name, "conv.weight")) a = sqrtf(6.0f / (float)(x->numel / x->shape.d[0]));
+        else if (!strcmp(dot, ".weight") && strstr(name, "bn.")) { a = 0.25f; base = 0.75f; }
+        else if (strstr(name, "running_var")) { a = 0.25f; base = 0.75f; }
+        else if (!strcmp(name, "fc.weight")) a = sqrtf(3.0f / 2048);
+        fill_random(&r, x->data, x->numel, base - a, base + a);
+    }
+    if (ng_inception_serialize_params(g, &buf, &n) == NG_OK) ng_inception_parse(buf, n, "random weights", &net);
+    free(buf);
+    ng_params_free(g);
+    return net;
+}
+static double max_diff(const float *a, const float *b, int64_t n, double *largest) {
+    double d = 0.0;
+    int64_t i;
+    *largest = 0.0;
+    for (i = 0; i < n; i++) {
+        d = fmax(d, fabs((double)a[i] - b[i]));
+        *largest = fmax(*largest, fabs((double)b[i]));
+    }
+    return d;
+}
+static void check_inception(void) {
+    enum { N = 3, H = 37, W = 20 };
+    static float x[N * 3 * H * W], gray[28 * 28];
+    static float f_cpu[N * 2048], f_gpu[N * 2048], l_cpu[N * 1008], l_gpu[N * 1008], g_cpu[2048], g_gpu[2048], g_tf32[2048];
+    ng_inception *net = inception_random();
+    ng_rng r;
+    double big = 0.0, diff;
+    int bad = 0;
+    if (!ng_cuda_get_hooks()->inc_conv) { printf("SKIP inception: this backend has no Inception kernels\n"); ng_inception_free(net); return; }
+    checks++;
+    ng_rng_seed(&r, 32);
+    fill_random(&r, x, N * 3 * H * W, -1, 1);
+    fill_random(&r, gray, 28 * 28, -1, 1);
+    if (!net || ng_inception_forward(net, x, N, 3, H, W, 0, f_cpu, l_cpu) != NG_OK ||
+        ng_inception_forward(net, gray, 1, 1, 28, 28, 0, g_cpu, NULL) != NG_OK || ng_inception_to_device(net, NG_CUDA) != NG_OK ||
+        ng_inception_device(net) != NG_CUDA || ng_inception_forward(net, x, N, 3, H, W, 2, f_gpu, l_gpu) != NG_OK ||
+        ng_inception_forward(net, gray, 1, 1, 28, 28, 0, g_gpu, NULL) != NG_OK) {
+        fprintf(stderr, "  FAIL inception setup or forward: %s\n", ng_last_error());
+        failures++;
+        ng_inception_free(net);
+        return;
+    }
+    ng_cuda_set_tf32(1);
+    if (ng_inception_forward(net, gray, 1, 1, 28, 28, 0, g_tf32, NULL) != NG_OK) bad = 1;
+    ng_cuda_set_tf32(0);
+    bad |= compare("pool3 (RGB, batches of 2)", "inception", f_gpu, f_cpu, N * 2048, 1e-4, 1e-3);
+    bad |= compare("logits", "inception", l_gpu, l_cpu, N * 1008, 1e-4, 1e-3);
+    bad |= compare("pool3 (grayscale)", "inception", g_gpu, g_cpu, 2048, 1e-4, 1e-3);
+    if (memcmp(g_gpu, g_tf32, sizeof g_gpu)) { fprintf(stderr, "  FAIL inception: TF32 on changed the features\n"); bad = 1; }
+    if (ng_inception_to_device(net, NG_CPU) != NG_OK || ng_inception_device(net) != NG_CPU) bad = 1;
+    if (bad) failures++;
+    diff = max_diff(f_gpu, f_cpu, N * 2048, &big);
+    printf("%s inception: FID Inception-v3 forward (random weights), features and logits, CPU vs GPU (features: largest "
+           "difference %.2g, largest value %.2g); TF32 ignored\n", bad ? "FAIL" : "PASS", diff, big);
+    ng_inception_free(net);
+}
+
 #ifdef NG_PARITY_EMULATE
 /* Harness self-check without a GPU: cc -DNG_PARITY_EMULATE ... tests/cuda_parity.c (no
    nasgan_cuda.o). The fake device of tests/cuda_fake.h runs every op's "CUDA" column with the
@@ -724,7 +802,7 @@ int main(int argc, char **argv) {
     }
     /* argument: run only the op cases whose name contains it; "+NAME" runs only the
        whole-program checks whose name contains NAME (refusals, optim, determinism, supernet,
-       search), e.g. "+search" */
+       search, inception), e.g. "+search" */
     for (i = 0; i < sizeof cases / sizeof cases[0]; i++)
         if (!filter || (filter[0] != '+' && strstr(cases[i].name, filter))) {
             ng_rng_seed(&cpu->rng, 1000 + i); /* dropout: both contexts draw the same mask */
@@ -739,6 +817,7 @@ int main(int argc, char **argv) {
         NG_PARITY_CHECK("determinism", check_determinism);
         NG_PARITY_CHECK("supernet", check_supernet);
         NG_PARITY_CHECK("search", check_search_determinism);
+        NG_PARITY_CHECK("inception", check_inception);
 #undef NG_PARITY_CHECK
     }
     printf("test_cuda: %d checks, %d failed\n", checks, failures);

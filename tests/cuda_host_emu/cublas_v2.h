@@ -1,7 +1,9 @@
-/* Host emulation of the cuBLAS subset nasgan_cuda.cu uses: column-major SGEMM, naive loops
-   with a double accumulator (tests/cuda_host_emu/run.sh). */
+/* Host emulation of the cuBLAS subset nasgan_cuda.cu uses: column-major SGEMM, plain dot
+   products with a double accumulator, columns spread over OpenMP threads
+   (tests/cuda_host_emu/run.sh). */
 #pragma once
 #include "cuda_runtime.h" /* emu_device_scope */
+#include <vector>
 typedef int cublasStatus_t;
 typedef void *cublasHandle_t;
 enum { CUBLAS_STATUS_SUCCESS = 0, CUBLAS_STATUS_INVALID_VALUE = 7 };
@@ -28,20 +30,37 @@ inline cublasStatus_t cublasSgemmStridedBatched(cublasHandle_t, cublasOperation_
     if (ldb < (tb == CUBLAS_OP_N ? (k > 1 ? k : 1) : (n > 1 ? n : 1))) return CUBLAS_STATUS_INVALID_VALUE;
     if (ldc < (m > 1 ? m : 1)) return CUBLAS_STATUS_INVALID_VALUE;
     emu_device_scope scope;
+    /* op(A) packed row by row and each column of op(B) packed, so the dot products run over
+       contiguous memory (the summation order, l = 0..k-1 in double, is unchanged) */
+    std::vector<float> pa((size_t)m * k);
     for (int q = 0; q < batch; q++) {
         const float *a = A + q * sA, *b = B + q * sB;
         float *c = C + q * sC;
-        for (int j = 0; j < n; j++)
-            for (int i = 0; i < m; i++) {
-                double s = 0.0;
-                for (int l = 0; l < k; l++) {
-                    float av = ta == CUBLAS_OP_N ? a[i + (long long)l * lda] : a[l + (long long)i * lda];
-                    float bv = tb == CUBLAS_OP_N ? b[l + (long long)j * ldb] : b[j + (long long)l * ldb];
-                    s += (double)av * bv;
+        for (int i = 0; i < m; i++)
+            for (int l = 0; l < k; l++) pa[(size_t)i * k + l] = ta == CUBLAS_OP_N ? a[i + (long long)l * lda] : a[l + (long long)i * lda];
+#pragma omp parallel for schedule(static)
+        for (int j = 0; j < n; j++) {
+            std::vector<float> pb((size_t)k);
+            for (int l = 0; l < k; l++) pb[l] = tb == CUBLAS_OP_N ? b[l + (long long)j * ldb] : b[j + (long long)l * ldb];
+            for (int i0 = 0; i0 < m; i0 += 4) {      /* four rows at a time, each summed in order */
+                int nr = m - i0 < 4 ? m - i0 : 4;
+                double s[4] = {0.0, 0.0, 0.0, 0.0};
+                const float *ai = pa.data() + (size_t)i0 * k;
+                if (nr == 4)
+                    for (int l = 0; l < k; l++) {
+                        double bv = pb[l];
+                        s[0] += (double)ai[l] * bv; s[1] += (double)ai[k + l] * bv;
+                        s[2] += (double)ai[2 * k + l] * bv; s[3] += (double)ai[3 * k + l] * bv;
+                    }
+                else
+                    for (int r = 0; r < nr; r++)
+                        for (int l = 0; l < k; l++) s[r] += (double)ai[(size_t)r * k + l] * pb[l];
+                for (int r = 0; r < nr; r++) {
+                    float *cv = c + i0 + r + (long long)j * ldc;
+                    *cv = (float)(*alpha * s[r] + (*beta != 0.0f ? (double)*beta * *cv : 0.0));
                 }
-                float *cv = c + i + (long long)j * ldc;
-                *cv = (float)(*alpha * s + (*beta != 0.0f ? (double)*beta * *cv : 0.0));
             }
+        }
     }
     return 0;
 }

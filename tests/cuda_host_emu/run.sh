@@ -14,7 +14,7 @@ set -e
 B=${HOST_EMU_BUILD:-build/cuda_host_emu}
 mkdir -p $B
 tests/cuda_host_emu/build.sh
-gcc -std=c11 -O1 -g -fopenmp -Wall -Wextra -I. -c tests/cuda_parity.c -o $B/cuda_parity.o
+gcc -std=c11 -O2 -march=native -g -fopenmp -Wall -Wextra -I. -c tests/cuda_parity.c -o $B/cuda_parity.o
 g++ -fopenmp -rdynamic -o $B/test_cuda_host_emu $B/cuda_parity.o $B/nasgan_cuda_emu.o -lz -lm -lpthread
 cd $B
 if [ $# -eq 0 ]; then ./test_cuda_host_emu; else for f in "$@"; do ./test_cuda_host_emu "$f"; done; fi
