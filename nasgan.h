@@ -12547,13 +12547,22 @@ static uint32_t ng__crc_f32s(uint32_t crc, const float *x, int64_t n) {
     return crc;
 }
 
+/* The CRC of a group's values, read through a host copy when the group is on the GPU. */
+static uint32_t ng__crc_params(uint32_t crc, const ng_params *g) {
+    float *host;
+    if (g->device != NG_CUDA) return ng__crc_f32s(crc, g->data, g->numel);
+    host = (float *)malloc((size_t)(g->numel ? g->numel : 1) * sizeof(float));
+    if (!host) return 0;    /* an identity no statistics file can match */
+    ng__cuda_copy(host, g->data, (size_t)g->numel * sizeof(float), 2);
+    crc = ng__crc_f32s(crc, host, g->numel);
+    free(host);
+    return crc;
+}
+
 void ng_fmnist_cnn_identity(const ng_fmnist_cnn *net, char *buf, size_t cap) {
     uint32_t crc = 0;
     if (!buf || cap == 0) return;
-    if (net) {
-        crc = ng__crc_f32s(crc, net->weights->data, net->weights->numel);
-        crc = ng__crc_f32s(crc, net->buffers->data, net->buffers->numel);
-    }
+    if (net) crc = ng__crc_params(ng__crc_params(crc, net->weights), net->buffers);
     snprintf(buf, cap, "fmnist_cnn/fc1_relu%d/crc32=%08x", NG_FMNIST_FEATURES, (unsigned)crc);
 }
 
@@ -12868,8 +12877,8 @@ ng_status ng_inception_to_device(ng_inception *net, ng_device device) {
     }
     if (device != NG_CUDA) return ng_fail(NG_ERR_ARG, "inception: unknown device %d", (int)device);
     if (net->dev_block) return NG_OK;
-    if (!ng_cuda_ready() || !h->inc_conv)
-        return ng_fail(NG_ERR_UNSUPPORTED, "inception: CUDA is not initialised (call ng_cuda_init first)");
+    if (!ng_cuda_ready()) return ng_fail(NG_ERR_UNSUPPORTED, "inception: CUDA is not initialised (call ng_cuda_init first)");
+    if (!h->inc_conv) return ng_fail(NG_ERR_UNSUPPORTED, "inception: this CUDA backend has no Inception kernels");
     bytes = (size_t)net->nfloats * sizeof(float);
     if (!(net->dev_block = (float *)h->dev_malloc(bytes)))
         return ng_fail(NG_ERR_NOMEM, "inception: cannot allocate %zu device bytes for the weights", bytes);

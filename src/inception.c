@@ -172,8 +172,8 @@ ng_status ng_inception_to_device(ng_inception *net, ng_device device) {
     }
     if (device != NG_CUDA) return ng_fail(NG_ERR_ARG, "inception: unknown device %d", (int)device);
     if (net->dev_block) return NG_OK;
-    if (!ng_cuda_ready() || !h->inc_conv)
-        return ng_fail(NG_ERR_UNSUPPORTED, "inception: CUDA is not initialised (call ng_cuda_init first)");
+    if (!ng_cuda_ready()) return ng_fail(NG_ERR_UNSUPPORTED, "inception: CUDA is not initialised (call ng_cuda_init first)");
+    if (!h->inc_conv) return ng_fail(NG_ERR_UNSUPPORTED, "inception: this CUDA backend has no Inception kernels");
     bytes = (size_t)net->nfloats * sizeof(float);
     if (!(net->dev_block = (float *)h->dev_malloc(bytes)))
         return ng_fail(NG_ERR_NOMEM, "inception: cannot allocate %zu device bytes for the weights", bytes);

@@ -555,13 +555,22 @@ static uint32_t ng__crc_f32s(uint32_t crc, const float *x, int64_t n) {
     return crc;
 }
 
+/* The CRC of a group's values, read through a host copy when the group is on the GPU. */
+static uint32_t ng__crc_params(uint32_t crc, const ng_params *g) {
+    float *host;
+    if (g->device != NG_CUDA) return ng__crc_f32s(crc, g->data, g->numel);
+    host = (float *)malloc((size_t)(g->numel ? g->numel : 1) * sizeof(float));
+    if (!host) return 0;    /* an identity no statistics file can match */
+    ng__cuda_copy(host, g->data, (size_t)g->numel * sizeof(float), 2);
+    crc = ng__crc_f32s(crc, host, g->numel);
+    free(host);
+    return crc;
+}
+
 void ng_fmnist_cnn_identity(const ng_fmnist_cnn *net, char *buf, size_t cap) {
     uint32_t crc = 0;
     if (!buf || cap == 0) return;
-    if (net) {
-        crc = ng__crc_f32s(crc, net->weights->data, net->weights->numel);
-        crc = ng__crc_f32s(crc, net->buffers->data, net->buffers->numel);
-    }
+    if (net) crc = ng__crc_params(ng__crc_params(crc, net->weights), net->buffers);
     snprintf(buf, cap, "fmnist_cnn/fc1_relu%d/crc32=%08x", NG_FMNIST_FEATURES, (unsigned)crc);
 }
 
