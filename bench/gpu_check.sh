@@ -18,8 +18,10 @@
 #      L 64, batch 128 as bench/textnas_step.c), a table of ms, ratio (nasgan / torch, below
 #      1 = nasgan faster) and peak GPU memory, plus an estimate of a full alphaGAN(s) and (l)
 #      search (99 epochs, step counts of docs alphagan.md 3.5, the 24 IS/FID evaluations
-#      excluded). The alphaGAN cases and TextNAS run as separate processes with their own
-#      time limits, so a slow alphaGAN run cannot leave the TextNAS row empty.
+#      excluded); then the FID Inception-v3 forward of 100 RGB 32x32 images (one evaluation
+#      batch, host memory in and out). The alphaGAN cases, TextNAS and Inception run as
+#      separate processes with their own time limits, so a slow alphaGAN run cannot leave the
+#      other rows empty.
 #   5. the example programs with --device cuda at tiny sizes (build/cuda/): ok or FAILED each
 #      (the GAN programs only where Fashion-MNIST is installed)
 # Without a GPU (or without nvcc, or torch without CUDA) the affected steps print why and are
@@ -158,18 +160,20 @@ else
     say "nasgan steps: skipped (needs the build and a GPU)"
 fi
 if [ -n "$PY" ] && [ "$have_gpu" = 1 ]; then
-    bench torch 150 70 $GAN_CASES
-    bench torch 90 10 textnas
+    bench torch 150 90 $GAN_CASES
+    bench torch 90 50 textnas
 else
     say "torch steps: skipped (needs PyTorch with CUDA and a GPU)"
 fi
+if [ "$built" = 1 ] && [ "$have_gpu" = 1 ]; then bench nasgan 40 50 inception; fi
+if [ -n "$PY" ] && [ "$have_gpu" = 1 ]; then bench torch 40 10 inception; fi
 
 field() { # FILE KEY NAME
     grep "key=$2 " "$1" 2>/dev/null | head -1 | tr ' ' '\n' | sed -n "s/^$3=//p" | head -1
 }
 md "| case | nasgan ms | torch ms | ratio | nasgan peak GPU MiB | torch peak GPU MiB | nasgan status |"
 md "|---|---|---|---|---|---|---|"
-for key in alphagan_D alphagan_G alphagan_arch textnas; do
+for key in alphagan_D alphagan_G alphagan_arch textnas inception; do
     nm=$(field "$NG_RES" $key ms); tm=$(field "$PT_RES" $key ms)
     np=$(field "$NG_RES" $key peak_gpu_mb); tp=$(field "$PT_RES" $key peak_gpu_mb)
     st=$(grep "key=$key " "$NG_RES" 2>/dev/null | head -1 | sed -n 's/.*status=\(.*\)$/\1/p')
@@ -178,6 +182,8 @@ for key in alphagan_D alphagan_G alphagan_arch textnas; do
     md "| $key | ${nm:--} | ${tm:--} | ${ratio:--} | ${np:--} | ${tp:--} | ${st:-not run} |"
 done
 md ""
+md "inception: ms per batch of 100 images (the FID Inception-v3 forward, host memory in and out);"
+md "its peak is the process's peak of allocated device memory (weights included) on both sides."
 md "Peak GPU memory: nasgan's is what the step used (its arena's high-water mark + parameters,"
 md "gradients and optimizer state; the arena itself is reserved whole up front), torch's is"
 md "torch.cuda.max_memory_allocated."

@@ -4,7 +4,7 @@
    Cases:
      fwd_b16_32px     16 CIFAR-sized RGB images (32x32, resized to 299x299 inside), one batch
      fwd_b1_32px      one image
-   Weights: random (He-uniform convolutions, batch norms near identity), built in memory; the
+   Weights: ng_inception_random (He-uniform convolutions, batch norms near identity); the
    speed does not depend on the values. A weight file can be given with INCEPTION_WEIGHTS=path.
    Timing: best of up to 5 runs after one warm-up. Threads: OMP_NUM_THREADS. */
 #define NASGAN_IMPLEMENTATION
@@ -15,30 +15,6 @@
 #include <sys/resource.h>
 
 #define GFLOP_PER_IMAGE 11.43  /* 2 x 5.713 G multiply-adds (convolutions and fc) per 299x299 image */
-
-static ng_inception *random_net(void) {
-    ng_params *g = ng_params_create(NG_INCEPTION_GROUP, 0);
-    unsigned char *buf = NULL;
-    size_t n = 0;
-    ng_inception *net = NULL;
-    ng_rng r;
-    int t;
-    ng_rng_seed(&r, 1);
-    if (ng_inception_params_layout(g) != NG_OK || ng_params_alloc(g) != NG_OK) return NULL;
-    for (t = 0; t < g->n; t++) {
-        ng_tensor *x = g->tensors[t];
-        int64_t k;
-        int bn = strstr(x->name, ".bn.") != NULL;
-        double s = x->shape.ndim == 4 ? sqrt(6.0 / (double)(x->numel / x->shape.d[0])) : 0.05;
-        for (k = 0; k < x->numel; k++)
-            x->data[k] = bn ? (strstr(x->name, "weight") || strstr(x->name, "var") ? 1.0f : 0.0f)
-                            : (float)((2 * ng_rng_uniform(&r) - 1) * s);
-    }
-    if (ng_inception_serialize_params(g, &buf, &n) == NG_OK) ng_inception_parse(buf, n, "random", &net);
-    free(buf);
-    ng_params_free(g);
-    return net;
-}
 
 int main(int argc, char **argv) {
     const char *cases[] = {"fwd_b16_32px", "fwd_b1_32px"};
@@ -54,7 +30,7 @@ int main(int argc, char **argv) {
     else if (!strcmp(argv[1], cases[1])) b = 1;
     else { fprintf(stderr, "unknown case %s\n", argv[1]); return 2; }
     if (wpath) { if (ng_inception_load(wpath, &net) != NG_OK) { fprintf(stderr, "%s\n", ng_last_error()); return 1; } }
-    else net = random_net();
+    else ng_inception_random(1, &net);
     if (!net) { fprintf(stderr, "no network: %s\n", ng_last_error()); return 1; }
     x = (float *)malloc((size_t)b * 3 * 32 * 32 * sizeof(float));
     f = (float *)malloc((size_t)b * NG_INCEPTION_FEATURES * sizeof(float));

@@ -430,6 +430,36 @@ ng_status ng_inception_parse(const unsigned char *buf, size_t n, const char *nam
     return st;
 }
 
+ng_status ng_inception_random(uint64_t seed, ng_inception **out) {
+    ng_params *g;
+    unsigned char *buf = NULL;
+    size_t n = 0;
+    ng_rng r;
+    ng_status st;
+    int t;
+    if (!out) return ng_fail(NG_ERR_ARG, "inception random: NULL output");
+    *out = NULL;
+    if (!(g = ng_params_create(NG_INCEPTION_GROUP, 0))) return ng_fail(NG_ERR_NOMEM, "inception random: out of memory");
+    st = ng_inception_params_layout(g);
+    if (st == NG_OK) st = ng_params_alloc(g);
+    ng_rng_seed(&r, seed);
+    for (t = 0; st == NG_OK && t < g->n; t++) {
+        ng_tensor *x = g->tensors[t];
+        const char *name = x->name;
+        double a = 0.2, base = 0.0;                                 /* bn.bias, bn.running_mean, fc.bias */
+        int64_t k;
+        if (x->shape.ndim == 4) a = sqrt(6.0 / (double)(x->numel / x->shape.d[0]));   /* conv: He-uniform */
+        else if (strstr(name, ".bn.weight") || strstr(name, ".bn.running_var")) { a = 0.25; base = 1.0; }
+        else if (!strcmp(name, "fc.weight")) a = sqrt(3.0 / NG_INCEPTION_FEATURES);
+        for (k = 0; k < x->numel; k++) x->data[k] = (float)(base + (2 * ng_rng_uniform(&r) - 1) * a);
+    }
+    if (st == NG_OK) st = ng_inception_serialize_params(g, &buf, &n);
+    if (st == NG_OK) st = ng_inception_parse(buf, n, "random weights", out);
+    free(buf);
+    ng_params_free(g);
+    return st;
+}
+
 ng_status ng_inception_load(const char *path, ng_inception **out) {
     ng_ckpt *ck = NULL;
     ng_status st;

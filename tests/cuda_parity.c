@@ -700,30 +700,6 @@ static void check_search_determinism(void) {
    of 2 (a full and a partial batch), features and logits; one grayscale image, features only,
    run twice on the GPU, the second time with TF32 on: the Inception forward must ignore it
    (bit for bit the same). */
-static ng_inception *inception_random(void) {
-    ng_params *g = ng_params_create(NG_INCEPTION_GROUP, 0);
-    ng_inception *net = NULL;
-    unsigned char *buf = NULL;
-    size_t n = 0;
-    ng_rng r;
-    int t;
-    if (!g || ng_inception_params_layout(g) != NG_OK || ng_params_alloc(g) != NG_OK) { ng_params_free(g); return NULL; }
-    ng_rng_seed(&r, 31);
-    for (t = 0; t < g->n; t++) {
-        ng_tensor *x = g->tensors[t];
-        const char *name = x->name, *dot = strrchr(name, '.');
-        float a = 0.2f, base = 0.0f;                                 /* bn.bias, running_mean, fc.bias */
-        if (strstr(name, "conv.weight")) a = sqrtf(6.0f / (float)(x->numel / x->shape.d[0]));
-        else if (!strcmp(dot, ".weight") && strstr(name, "bn.")) { a = 0.25f; base = 0.75f; }
-        else if (strstr(name, "running_var")) { a = 0.25f; base = 0.75f; }
-        else if (!strcmp(name, "fc.weight")) a = sqrtf(3.0f / 2048);
-        fill_random(&r, x->data, x->numel, base - a, base + a);
-    }
-    if (ng_inception_serialize_params(g, &buf, &n) == NG_OK) ng_inception_parse(buf, n, "random weights", &net);
-    free(buf);
-    ng_params_free(g);
-    return net;
-}
 static double max_diff(const float *a, const float *b, int64_t n, double *largest) {
     double d = 0.0;
     int64_t i;
@@ -738,12 +714,13 @@ static void check_inception(void) {
     enum { N = 3, H = 37, W = 20 };
     static float x[N * 3 * H * W], gray[28 * 28];
     static float f_cpu[N * 2048], f_gpu[N * 2048], l_cpu[N * 1008], l_gpu[N * 1008], g_cpu[2048], g_gpu[2048], g_tf32[2048];
-    ng_inception *net = inception_random();
+    ng_inception *net = NULL;
     ng_rng r;
     double big = 0.0, diff;
     int bad = 0;
     if (!ng_cuda_get_hooks()->inc_conv) { printf("SKIP inception: this backend has no Inception kernels\n"); ng_inception_free(net); return; }
     checks++;
+    ng_inception_random(31, &net);
     ng_rng_seed(&r, 32);
     fill_random(&r, x, N * 3 * H * W, -1, 1);
     fill_random(&r, gray, 28 * 28, -1, 1);

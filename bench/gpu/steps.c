@@ -4,7 +4,8 @@
      build/bench_gpu_steps [--device cuda|cpu] [--width GF (256)] [--disc-width DF (128)]
                            [--gan-batch B (64)] [--iters N] [--arena-gb G | --arena-mb M]
                            [--text-hidden H (256)] [--text-len L (64)] [--text-batch N (128)]
-                           [--text-vocab V (20000)] [--text-embed E (300)] [CASE...]     (--list: the cases)
+                           [--text-vocab V (20000)] [--text-embed E (300)] [--inc-batch N (100)]
+                           [CASE...]     (--list: the cases)
 
    Cases (alphaGAN supernet at G width 256, D width 128, batch 64, 32x32 CIFAR-10 shapes,
    hinge loss; --width, --disc-width and --gan-batch shrink it for tests):
@@ -18,6 +19,10 @@
                   (ng_textnas_child_step, as the programs run it). The --text-* options
                   shrink it (tests).
                   At the end, on stderr: a checksum of the trained parameters.
+     inception    the FID Inception-v3 forward (ng_inception_random weights) of --inc-batch
+                  (100) RGB 32x32 images from host memory to pool3 features and 1008 logits in
+                  host memory, as an evaluation runs it (ng_inception_forward: copies, resize
+                  to 299x299, 94 convolutions, head); ms per batch.
    Each prints one line
      BENCH key=CASE device=D ms=<best step> peak_gpu_mb=<peak device memory in use> status=ok
    or, when the step cannot run on the device (an op without a CUDA kernel, no device),
@@ -34,7 +39,8 @@
 #include "nasgan.h"
 #include <string.h>
 
-static const char *cases[] = {"alphagan_D", "alphagan_G", "alphagan_arch", "textnas"};
+static const char *cases[] = {"alphagan_D", "alphagan_G", "alphagan_arch", "textnas", "inception"};
+static int inc_batch = 100;
 
 static void report_fail(const char *key, const char *dev, const char *why) {
     char buf[1100];
@@ -239,6 +245,43 @@ out:
     free(labels);
 }
 
+static void run_inception(ng_device dev, int iters) {
+    const char *key = "inception", *dname = dev == NG_CUDA ? "cuda" : "cpu";
+    const int64_t per = 3 * 32 * 32;
+    float *x = (float *)malloc((size_t)inc_batch * per * sizeof(float));
+    float *f = (float *)malloc((size_t)inc_batch * NG_INCEPTION_FEATURES * sizeof(float));
+    float *lg = (float *)malloc((size_t)inc_batch * NG_INCEPTION_CLASSES * sizeof(float));
+    ng_inception *net = NULL;
+    double best = 1e30, sum = 0.0;
+    ng_rng r;
+    int64_t i;
+    int it;
+    if (!x || !f || !lg) { report_fail(key, dname, "out of host memory"); goto out; }
+    ng_rng_seed(&r, 4);
+    for (i = 0; i < inc_batch * per; i++) x[i] = ng_rng_uniformf(&r, -1, 1);
+    if (ng_inception_random(1, &net) != NG_OK || ng_inception_to_device(net, dev) != NG_OK) {
+        report_fail(key, dname, ng_last_error());
+        goto out;
+    }
+    for (it = 0; it < iters + 1; it++) {
+        double t0 = ng_time_sec(), dt;
+        if (ng_inception_forward(net, x, inc_batch, 3, 32, 32, inc_batch, f, lg) != NG_OK) { report_fail(key, dname, ng_last_error()); goto out; }
+        dt = ng_time_sec() - t0;      /* the outputs are in host memory: nothing left to wait for */
+        if (it >= 1 && dt < best) best = dt;
+        fprintf(stderr, "%s batch %d: %.2f ms\n", key, it, dt * 1e3);
+    }
+    for (i = 0; i < (int64_t)inc_batch * NG_INCEPTION_FEATURES; i++) sum += f[i];
+    fprintf(stderr, "inception: %d images, %.0f images/s, sum of the features %.9g\n", inc_batch, inc_batch / best, sum);
+    printf("BENCH key=%s device=%s ms=%.2f peak_gpu_mb=%.0f status=ok\n", key, dname, best * 1e3,
+           dev == NG_CUDA ? (double)ng_cuda_peak_bytes() / 1048576.0 : 0.0);
+out:
+    fflush(stdout);
+    ng_inception_free(net);
+    free(x);
+    free(f);
+    free(lg);
+}
+
 /* --text-NAME VALUE sets a TextNAS shape: 0 done, 1 bad value (message printed), -1 not such an option */
 static int text_option(const char *arg, const char *val) {
     static const struct { const char *name; int *v, lo, hi; } opts[] = {
@@ -289,6 +332,9 @@ int main(int argc, char **argv) {
         } else if (a + 1 < argc && (bad = text_option(argv[a], argv[a + 1])) >= 0) {
             if (bad) return 2;
             a++;
+        } else if (strcmp(argv[a], "--inc-batch") == 0 && a + 1 < argc) {
+            inc_batch = atoi(argv[++a]);
+            if (inc_batch < 1 || inc_batch > 4096) { fprintf(stderr, "bench_gpu_steps: --inc-batch 1..4096\n"); return 2; }
         } else if (strcmp(argv[a], "--iters") == 0 && a + 1 < argc) {
             iters = atoi(argv[++a]);
             if (iters < 1 || iters > 1000) { fprintf(stderr, "bench_gpu_steps: --iters must be 1..1000\n"); return 2; }
@@ -318,6 +364,8 @@ int main(int argc, char **argv) {
         ran++;
         if (strcmp(cases[i], "textnas") == 0)
             run_textnas(dev, iters);
+        else if (strcmp(cases[i], "inception") == 0)
+            run_inception(dev, iters);
         else
             run_alphagan(cases[i], dev, iters);
     }

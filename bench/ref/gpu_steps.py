@@ -5,6 +5,9 @@
   textnas                  one retraining step (forward, cross entropy, backward, Adam) of the
                            published TextNAS architecture with bench/ref/textnas_step.py's model
                            and batch (H 256, E 300, L 64, batch 128, vocabulary 20,000)
+  inception                the FID Inception-v3 forward (tests/ref/fid_inception.py, eval mode,
+                           no_grad) of --inc-batch (100) RGB 32x32 images from host memory to
+                           pool3 features and logits back in host memory, as pytorch-fid runs it
 timed the same way: best of --iters steps after a warm-up, torch.cuda.synchronize() at the end of
 each step. Prints
     BENCH key=CASE device=D ms=<best> peak_gpu_mb=<torch.cuda.max_memory_allocated> status=ok
@@ -15,8 +18,11 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+sys.path.insert(0, os.path.normpath(os.path.join(HERE, '..', '..', 'tests', 'ref')))
 import textnas_step as tn  # noqa: E402
+from fid_inception import FIDInception  # noqa: E402
 
 C, B, LAT, BW = 256, 64, 128, 4
 
@@ -184,6 +190,19 @@ def run_textnas(a, dev):
     timed('textnas', dev, a.iters, step)
 
 
+def run_inception(a, dev):
+    torch.manual_seed(1)
+    net = FIDInception().to(dev).eval()
+    x = torch.rand(a.inc_batch, 3, 32, 32) * 2 - 1
+
+    def step():
+        with torch.no_grad():
+            pool3, logits = net(x.to(dev))
+            pool3, logits = pool3.cpu(), logits.cpu()
+        return pool3.sum()
+    timed('inception', dev, a.iters, step)
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument('--device', default='cuda')
@@ -196,10 +215,11 @@ def main():
     ap.add_argument('--text-batch', type=int, default=tn.N)
     ap.add_argument('--text-vocab', type=int, default=tn.V)
     ap.add_argument('--text-embed', type=int, default=tn.E)
+    ap.add_argument('--inc-batch', type=int, default=100)
     ap.add_argument('--list', action='store_true')
     ap.add_argument('cases', nargs='*')
     a = ap.parse_args()
-    keys = ['alphagan_D', 'alphagan_G', 'alphagan_arch', 'textnas']
+    keys = ['alphagan_D', 'alphagan_G', 'alphagan_arch', 'textnas', 'inception']
     if a.list:
         print('\n'.join(keys))
         return
@@ -213,6 +233,9 @@ def main():
     for key in (a.cases or keys):
         if key == 'textnas':
             run_textnas(a, dev)
+            continue
+        if key == 'inception':
+            run_inception(a, dev)
             continue
         if gan is None:   # built once, for the alphaGAN cases only
             torch.manual_seed(1)

@@ -1,6 +1,6 @@
 #!/usr/bin/python3
-"""PyTorch twin of bench/inception.c: the FID Inception-v3 forward (the module of
-tests/ref/make_inception_fixture.py, pytorch-fid's architecture) on the same cases.
+"""PyTorch twin of bench/inception.c: the FID Inception-v3 forward (tests/ref/fid_inception.py,
+pytorch-fid's architecture) on the same cases.
 
 Usage: /usr/bin/python3 bench/ref/inception.py CASE | --list
 Prints: BENCH key=CASE ms=<best of runs, per batch> peak_mb=<peak RSS, MiB> gflops=<x> img_s=<images/s>
@@ -16,8 +16,7 @@ import torch
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.normpath(os.path.join(HERE, "..", "..", "tests", "ref")))
-sys.path.insert(0, os.path.normpath(os.path.join(HERE, "..", "..", "scripts")))
-import make_inception_fixture as fx  # noqa: E402
+from fid_inception import FIDInception  # noqa: E402
 
 CASES = {"fwd_b16_32px": 16, "fwd_b1_32px": 1}
 GFLOP_PER_IMAGE = 11.43
@@ -31,7 +30,7 @@ def main():
         return
     b = CASES[sys.argv[1]]
     torch.set_num_threads(int(os.environ.get("OMP_NUM_THREADS", "2")))
-    net = fx.FIDInception().eval()
+    net = FIDInception().eval()
     x = torch.rand(b, 3, 32, 32) * 2 - 1
     best = 1e30
     with torch.no_grad():

@@ -1,18 +1,19 @@
 #!/bin/sh
 # Runs bench/gpu/steps.c against nasgan_cuda.cu's kernels compiled for the host (build.sh; no
 # GPU, no nvcc) at tiny sizes: the whole TextNAS training step (forward, cross entropy,
-# backward, ng_cuda_adam_step) and the alphaGAN architecture step on the emulated device, each
-# also with --device cpu; then compares every step's loss and the TextNAS parameter checksum
-# (after two Adam steps) between the two. Fails when a case does not report status=ok or a
+# backward, ng_cuda_adam_step), the alphaGAN architecture step and the FID Inception forward
+# (2 images) on the emulated device, each also with --device cpu; then compares every step's
+# loss, the TextNAS parameter checksum (after two Adam steps) and the sum of the Inception
+# features between the two. Fails when a case does not report status=ok or a
 # figure differs by more than REL_TOL (default 1e-4, relative: float reassociation between the
 # CPU ops and the kernels stays far below it; a wrong kernel does not).
-# Usage: tests/cuda_host_emu/bench.sh   (from the repository root; about 10 s of CPU)
+# Usage: tests/cuda_host_emu/bench.sh   (from the repository root; about 30 s of CPU)
 set -e
 B=build/cuda_host_emu
 REL_TOL=${REL_TOL:-1e-4}
 mkdir -p $B
 tests/cuda_host_emu/build.sh
-gcc -std=c11 -O1 -g -fopenmp -Wall -Wextra -Werror -I. -c bench/gpu/steps.c -o $B/steps.o
+gcc -std=c11 -O2 -march=native -g -fopenmp -Wall -Wextra -Werror -I. -c bench/gpu/steps.c -o $B/steps.o
 g++ -fopenmp -rdynamic -o $B/bench_gpu_steps_host_emu $B/steps.o $B/nasgan_cuda_emu.o -lz -lm -lpthread
 cd $B
 TEXT="--text-hidden 8 --text-len 8 --text-batch 4 --text-vocab 50 --text-embed 8"
@@ -31,7 +32,8 @@ figures() {
     awk '$2 == "step" && $(NF - 1) == "loss" { print $1 "_step_" $3 "_loss", $NF }
          /sum of squares/ { for (i = 1; i < NF; i++) {
              if ($i == "sum" && $(i + 1) != "of") print $1 "_parameter_sum", $(i + 1)
-             if ($i == "squares") print $1 "_parameter_sum_of_squares", $(i + 1) } }' "$1" | tr -d ':,'
+             if ($i == "squares") print $1 "_parameter_sum_of_squares", $(i + 1) } }
+         /sum of the features/ { print $1 "_feature_sum", $NF }' "$1" | tr -d ':,'
 }
 # compare CASE: the two devices' figures, each within REL_TOL
 compare() {
@@ -48,6 +50,7 @@ compare() {
 }
 run textnas "$TEXT"
 run alphagan_arch "$GAN"
-[ $fail = 0 ] && compare textnas && compare alphagan_arch
+run inception "--inc-batch 2"
+[ $fail = 0 ] && compare textnas && compare alphagan_arch && compare inception
 [ $fail = 0 ] && echo "bench on the emulated device: ok" || echo "bench on the emulated device: FAILED"
 exit $fail
