@@ -24,6 +24,9 @@
 #      other rows empty.
 #   5. the example programs with --device cuda at tiny sizes (build/cuda/): ok or FAILED each
 #      (the GAN programs only where Fashion-MNIST is installed)
+#   6. with the time left (60 s or more), compute-sanitizer on build/test_cuda's op cases:
+#      racecheck (shared-memory hazards, which the host emulation sees only when a block order
+#      exposes them), then memcheck (out-of-bounds and misaligned device accesses)
 # Without a GPU (or without nvcc, or torch without CUDA) the affected steps print why and are
 # skipped; the script still writes the report. Exit status: 0 when nothing that ran failed.
 # Environment: GPU_CHECK_BUDGET (seconds, default 470), GPU_PYTHON, BENCH_ITERS (default 5),
@@ -238,14 +241,40 @@ if [ "$built" = 1 ] && [ "$have_gpu" = 1 ] && [ "$(left)" -gt 40 ]; then
         G="--gf 8 --df 8 --latent 16 --limit 256 --batch 8 --inner-steps 2 --worst-steps 2 --arch-steps 2 --samples 16 --epochs 1"
         # shellcheck disable=SC2086
         ex gan_search build/cuda/gan_search --device cuda $G --out "$E/gs"
-        ex gan_train build/cuda/gan_train --device cuda --genotype "$E/gs/genotype.json" --gf 8 --df 8 --latent 16 --limit 256 --d-batch 8 --g-batch 8 --samples 16 --fid-net none --g-steps 4 --out "$E/gt"
         ex fmnist_classifier build/cuda/fmnist_classifier --device cuda --limit 512 --epochs 1 --out "$E/cnn.ckpt"
+        # evaluation with that CNN on the GPU too (its FID means nothing after one epoch)
+        ex gan_train build/cuda/gan_train --device cuda --genotype "$E/gs/genotype.json" --gf 8 --df 8 --latent 16 --limit 256 --d-batch 8 --g-batch 8 --samples 16 --fid-net "$E/cnn.ckpt" --eval-n 64 --eval-every 2 --g-steps 4 --out "$E/gt"
     else
         md "| gan_search, gan_train, fmnist_classifier | skipped: no Fashion-MNIST here (Debian's dataset-fashion-mnist) |"
     fi
     md ""
 else
     say "examples: skipped (needs the build, a GPU and 40 s of budget)"
+fi
+
+# ---- 6. compute-sanitizer on the op cases, with what is left of the budget ----
+say "== compute-sanitizer"
+SAN=$(command -v compute-sanitizer || { [ -n "$NVCC" ] && [ -x "$(dirname "$NVCC")/compute-sanitizer" ] && echo "$(dirname "$NVCC")/compute-sanitizer"; } || echo "")
+if [ "$built" = 1 ] && [ "$have_gpu" = 1 ] && [ -n "$SAN" ]; then
+    md "| compute-sanitizer on the op cases of build/test_cuda | result |"
+    md "|---|---|"
+    for tool in racecheck memcheck; do
+        t=$(cap 120 5)
+        if [ "$t" -lt 60 ]; then say "$tool: skipped (time budget spent)"; md "| $tool | skipped (time budget spent) |"; continue; fi
+        say "$tool (limit ${t}s)"
+        if (cd build && timeout "$t" "$SAN" --tool "$tool" --error-exitcode 9 ./test_cuda "") > "build/sanitizer_$tool.out" 2>&1; then
+            r="ok: $(grep -m1 'ERROR SUMMARY\|RACECHECK SUMMARY' "build/sanitizer_$tool.out" || echo 'no errors')"
+        else
+            rc=$?
+            if [ $rc = 124 ]; then r="incomplete: stopped after ${t}s (not a failure; build/sanitizer_$tool.out)"
+            else status=1; r="FAILED (exit $rc): $(grep -m1 'ERROR SUMMARY\|RACECHECK SUMMARY' "build/sanitizer_$tool.out") (build/sanitizer_$tool.out)"; fi
+        fi
+        cat "build/sanitizer_$tool.out" >> "$LOG"
+        say "$tool: $r"; md "| $tool | $r |"
+    done
+    md ""
+else
+    say "compute-sanitizer: skipped (needs the build, a GPU and compute-sanitizer)"
 fi
 
 md "total time: $(( $(date +%s) - START )) s (budget $BUDGET s); log: build/gpu_check.log"
