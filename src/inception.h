@@ -74,8 +74,8 @@ ng_status ng_inception_save_params(const ng_params *g, const char *path);
 
 /* Where the forwards below run: NG_CUDA uploads the folded weights once (ng_cuda_init first;
    95 MB of device memory) and runs every layer on the GPU, with activations in device memory
-   taken for each call and given back at its end, about 20 MB per image of the batch plus a
-   128 MB im2col tile. It uses exact FP32 products whatever ng_cuda_set_tf32 says, so FID does
+   taken in each call's first batch and given back at its end, about 36 MB per image of the
+   batch plus a 128 MB im2col tile. It uses exact FP32 products whatever ng_cuda_set_tf32 says, so FID does
    not depend on it. NG_CPU (the default) frees the device copy. Inputs and outputs stay host
    arrays either way. */
 ng_status ng_inception_to_device(ng_inception *net, ng_device device);

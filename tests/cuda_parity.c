@@ -696,10 +696,24 @@ static void check_search_determinism(void) {
 /* ---- the FID Inception-v3 forward (random weights): GPU vs CPU ----
    A forward-only network of 94 convolutions: values are continuous in the inputs (a ReLU
    input at 0 gives 0 either way), so the CPU/GPU differences are the products' rounding,
-   compared elementwise with atol 1e-4, rtol 1e-3. Three RGB images of an odd size in batches
-   of 2 (a full and a partial batch), features and logits; one grayscale image, features only,
-   run twice on the GPU, the second time with TF32 on: the Inception forward must ignore it
-   (bit for bit the same). */
+   compared elementwise with atol 1e-4, rtol 1e-3. Three RGB images of an odd size, one per
+   batch, features and logits: the GPU run must make all its device allocations in its first
+   batch (as many as a one-batch call makes; counted through a wrapped hooks table). One
+   grayscale image, features and logits; its features again with TF32 on: the
+   Inception forward must ignore it (bit for bit the same). */
+static ng_cuda_hooks counting_hooks;
+static const ng_cuda_hooks *real_hooks;
+static int dev_mallocs;
+static void *counting_malloc(size_t bytes) { dev_mallocs++; return real_hooks->dev_malloc(bytes); }
+static void count_device_mallocs(int on) {
+    if (on) {
+        real_hooks = ng_cuda_get_hooks();
+        counting_hooks = *real_hooks;
+        counting_hooks.dev_malloc = counting_malloc;
+    }
+    ng_cuda_register(on ? &counting_hooks : real_hooks);
+    ng_cuda_init(0);   /* registering asks for it again; the backend keeps its context */
+}
 static double max_diff(const float *a, const float *b, int64_t n, double *largest) {
     double d = 0.0;
     int64_t i;
@@ -714,10 +728,11 @@ static void check_inception(void) {
     enum { N = 3, H = 37, W = 20 };
     static float x[N * 3 * H * W], gray[28 * 28];
     static float f_cpu[N * 2048], f_gpu[N * 2048], l_cpu[N * 1008], l_gpu[N * 1008], g_cpu[2048], g_gpu[2048], g_tf32[2048];
+    static float gl_cpu[1008], gl_gpu[1008];
     ng_inception *net = NULL;
     ng_rng r;
     double big = 0.0, diff;
-    int bad = 0;
+    int bad = 0, mallocs_3, mallocs_1;
     if (!ng_cuda_get_hooks()->inc_conv) { printf("SKIP inception: this backend has no Inception kernels\n"); ng_inception_free(net); return; }
     checks++;
     ng_inception_random(31, &net);
@@ -725,26 +740,46 @@ static void check_inception(void) {
     fill_random(&r, x, N * 3 * H * W, -1, 1);
     fill_random(&r, gray, 28 * 28, -1, 1);
     if (!net || ng_inception_forward(net, x, N, 3, H, W, 0, f_cpu, l_cpu) != NG_OK ||
-        ng_inception_forward(net, gray, 1, 1, 28, 28, 0, g_cpu, NULL) != NG_OK || ng_inception_to_device(net, NG_CUDA) != NG_OK ||
-        ng_inception_device(net) != NG_CUDA || ng_inception_forward(net, x, N, 3, H, W, 2, f_gpu, l_gpu) != NG_OK ||
-        ng_inception_forward(net, gray, 1, 1, 28, 28, 0, g_gpu, NULL) != NG_OK) {
-        fprintf(stderr, "  FAIL inception setup or forward: %s\n", ng_last_error());
+        ng_inception_forward(net, gray, 1, 1, 28, 28, 0, g_cpu, gl_cpu) != NG_OK || ng_inception_to_device(net, NG_CUDA) != NG_OK ||
+        ng_inception_device(net) != NG_CUDA) {
+        fprintf(stderr, "  FAIL inception setup: %s\n", ng_last_error());
         failures++;
         ng_inception_free(net);
         return;
     }
+    count_device_mallocs(1);
+    dev_mallocs = 0;
+    if (ng_inception_forward(net, x, N, 3, H, W, 1, f_gpu, l_gpu) != NG_OK) bad = 1;
+    mallocs_3 = dev_mallocs;
+    dev_mallocs = 0;
+    if (ng_inception_forward(net, gray, 1, 1, 28, 28, 0, g_gpu, gl_gpu) != NG_OK) bad = 1;
+    mallocs_1 = dev_mallocs;
+    count_device_mallocs(0);
+    if (bad) {
+        fprintf(stderr, "  FAIL inception forward on the GPU: %s\n", ng_last_error());
+        failures++;
+        ng_inception_free(net);
+        return;
+    }
+    if (mallocs_3 != mallocs_1) {
+        fprintf(stderr, "  FAIL inception: %d device allocations for 3 batches, %d for one: it allocates after the first batch\n",
+                mallocs_3, mallocs_1);
+        bad = 1;
+    }
     ng_cuda_set_tf32(1);
     if (ng_inception_forward(net, gray, 1, 1, 28, 28, 0, g_tf32, NULL) != NG_OK) bad = 1;
     ng_cuda_set_tf32(0);
-    bad |= compare("pool3 (RGB, batches of 2)", "inception", f_gpu, f_cpu, N * 2048, 1e-4, 1e-3);
+    bad |= compare("pool3 (RGB, 3 batches)", "inception", f_gpu, f_cpu, N * 2048, 1e-4, 1e-3);
     bad |= compare("logits", "inception", l_gpu, l_cpu, N * 1008, 1e-4, 1e-3);
     bad |= compare("pool3 (grayscale)", "inception", g_gpu, g_cpu, 2048, 1e-4, 1e-3);
+    bad |= compare("logits (grayscale)", "inception", gl_gpu, gl_cpu, 1008, 1e-4, 1e-3);
     if (memcmp(g_gpu, g_tf32, sizeof g_gpu)) { fprintf(stderr, "  FAIL inception: TF32 on changed the features\n"); bad = 1; }
     if (ng_inception_to_device(net, NG_CPU) != NG_OK || ng_inception_device(net) != NG_CPU) bad = 1;
     if (bad) failures++;
     diff = max_diff(f_gpu, f_cpu, N * 2048, &big);
     printf("%s inception: FID Inception-v3 forward (random weights), features and logits, CPU vs GPU (features: largest "
-           "difference %.2g, largest value %.2g); TF32 ignored\n", bad ? "FAIL" : "PASS", diff, big);
+           "difference %.2g, largest value %.2g); %d device allocations for one batch, none after; TF32 ignored\n",
+           bad ? "FAIL" : "PASS", diff, big, mallocs_1);
     ng_inception_free(net);
 }
 
