@@ -1564,8 +1564,11 @@ ng_status ng_inception_parse(const unsigned char *buf, size_t n, const char *nam
 void ng_inception_free(ng_inception *net);
 /* A network with random weights from `seed` (He-uniform convolutions, batch norms near the
    identity, a small fc layer), built in memory: for speed tests and device parity checks,
-   where only the shapes matter. Its features mean nothing. */
+   where only the shapes matter. Its features mean nothing. ng_inception_random_params fills
+   a group laid out by ng_inception_params_layout and allocated with the same values (to
+   write such a weight file with ng_inception_save_params). */
 ng_status ng_inception_random(uint64_t seed, ng_inception **out);
+void ng_inception_random_params(ng_params *g, uint64_t seed);
 
 /* "inception_fid/pool3_2048/crc32=XXXXXXXX": a CRC-32 of every tensor of the file in the order
    of ng_inception_tensor_info (independent of the file's order), so that statistics computed
@@ -13139,20 +13142,11 @@ ng_status ng_inception_parse(const unsigned char *buf, size_t n, const char *nam
     return st;
 }
 
-ng_status ng_inception_random(uint64_t seed, ng_inception **out) {
-    ng_params *g;
-    unsigned char *buf = NULL;
-    size_t n = 0;
+void ng_inception_random_params(ng_params *g, uint64_t seed) {
     ng_rng r;
-    ng_status st;
     int t;
-    if (!out) return ng_fail(NG_ERR_ARG, "inception random: NULL output");
-    *out = NULL;
-    if (!(g = ng_params_create(NG_INCEPTION_GROUP, 0))) return ng_fail(NG_ERR_NOMEM, "inception random: out of memory");
-    st = ng_inception_params_layout(g);
-    if (st == NG_OK) st = ng_params_alloc(g);
     ng_rng_seed(&r, seed);
-    for (t = 0; st == NG_OK && t < g->n; t++) {
+    for (t = 0; t < g->n; t++) {
         ng_tensor *x = g->tensors[t];
         const char *name = x->name;
         double a = 0.2, base = 0.0;                                 /* bn.bias, bn.running_mean, fc.bias */
@@ -13162,6 +13156,19 @@ ng_status ng_inception_random(uint64_t seed, ng_inception **out) {
         else if (!strcmp(name, "fc.weight")) a = sqrt(3.0 / NG_INCEPTION_FEATURES);
         for (k = 0; k < x->numel; k++) x->data[k] = (float)(base + (2 * ng_rng_uniform(&r) - 1) * a);
     }
+}
+
+ng_status ng_inception_random(uint64_t seed, ng_inception **out) {
+    ng_params *g;
+    unsigned char *buf = NULL;
+    size_t n = 0;
+    ng_status st;
+    if (!out) return ng_fail(NG_ERR_ARG, "inception random: NULL output");
+    *out = NULL;
+    if (!(g = ng_params_create(NG_INCEPTION_GROUP, 0))) return ng_fail(NG_ERR_NOMEM, "inception random: out of memory");
+    st = ng_inception_params_layout(g);
+    if (st == NG_OK) st = ng_params_alloc(g);
+    if (st == NG_OK) ng_inception_random_params(g, seed);
     if (st == NG_OK) st = ng_inception_serialize_params(g, &buf, &n);
     if (st == NG_OK) st = ng_inception_parse(buf, n, "random weights", out);
     free(buf);

@@ -23,7 +23,8 @@
 #      separate processes with their own time limits, so a slow alphaGAN run cannot leave the
 #      other rows empty.
 #   5. the example programs with --device cuda at tiny sizes (build/cuda/): ok or FAILED each
-#      (the GAN programs only where Fashion-MNIST is installed)
+#      (the GAN programs only where Fashion-MNIST is installed; gan_train evaluates with the
+#      Fashion-MNIST CNN and, in a second run, with the FID Inception on random weights)
 #   6. with the time left (60 s or more), compute-sanitizer on build/test_cuda's op cases:
 #      racecheck (shared-memory hazards, which the host emulation sees only when a block order
 #      exposes them), then memcheck (out-of-bounds and misaligned device accesses)
@@ -244,6 +245,8 @@ if [ "$built" = 1 ] && [ "$have_gpu" = 1 ] && [ "$(left)" -gt 40 ]; then
         ex fmnist_classifier build/cuda/fmnist_classifier --device cuda --limit 512 --epochs 1 --out "$E/cnn.ckpt"
         # evaluation with that CNN on the GPU too (its FID means nothing after one epoch)
         ex gan_train build/cuda/gan_train --device cuda --genotype "$E/gs/genotype.json" --gf 8 --df 8 --latent 16 --limit 256 --d-batch 8 --g-batch 8 --samples 16 --fid-net "$E/cnn.ckpt" --eval-n 64 --eval-every 2 --g-steps 4 --out "$E/gt"
+        # and with the FID Inception on the GPU (random weights written by bench_gpu_steps: 95 MB)
+        ex gan_train_inception sh -c "build/bench_gpu_steps --write-inception $E/inception.ngck && build/cuda/gan_train --device cuda --genotype $E/gs/genotype.json --gf 8 --df 8 --latent 16 --limit 256 --d-batch 8 --g-batch 8 --samples 16 --fid-net none --fid-inception $E/inception.ngck --inception-real-n 256 --eval-n 128 --g-steps 2 --out $E/gti"
     else
         md "| gan_search, gan_train, fmnist_classifier | skipped: no Fashion-MNIST here (Debian's dataset-fashion-mnist) |"
     fi

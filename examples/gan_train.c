@@ -56,7 +56,7 @@ static void usage(FILE *f) {
         "Evaluation (Fashion-MNIST only; the numbers are NOT comparable to Inception-based FID/IS):\n"
         "  --fid-net PATH      the Fashion-MNIST CNN's weights (default build/fmnist_cnn.ckpt, written by\n"
         "                      `make demo` or build/fmnist_classifier; none: no evaluation)\n"
-        "  --eval-n N          generated images per evaluation (default 10000)\n"
+        "  --eval-n N          generated images per evaluation (default 10000; at least 10, the IS splits)\n"
         "  --eval-every N      evaluate every N G steps (default: only at the end)\n"
         "Evaluation with the FID Inception-v3 (any dataset; grayscale is replicated to RGB):\n"
         "  --fid-inception PATH  Inception weights converted by scripts/convert_inception.py; reports\n"
@@ -120,7 +120,9 @@ static int parse_args(int argc, char **argv, options *o) {
             else if (!strcmp(a, "--samples")) ip = &o->samples;
             else if (!strcmp(a, "--eval-n")) ip = &o->eval_n;
             else { fprintf(stderr, "gan_train: unknown option %s (see --help)\n", a); return -1; }
-            if (cli_int("gan_train", a, v, ip == &o->samples ? 0 : 1, ip == &o->eval_n ? 10000000L : 65536L, &x)) return -1;
+            /* --eval-n: at least the Inception Score's 10 splits */
+            if (cli_int("gan_train", a, v, ip == &o->samples ? 0 : ip == &o->eval_n ? 10 : 1, ip == &o->eval_n ? 10000000L : 65536L, &x))
+                return -1;
             *ip = (int)x;
         }
     }

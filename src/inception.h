@@ -52,8 +52,11 @@ ng_status ng_inception_parse(const unsigned char *buf, size_t n, const char *nam
 void ng_inception_free(ng_inception *net);
 /* A network with random weights from `seed` (He-uniform convolutions, batch norms near the
    identity, a small fc layer), built in memory: for speed tests and device parity checks,
-   where only the shapes matter. Its features mean nothing. */
+   where only the shapes matter. Its features mean nothing. ng_inception_random_params fills
+   a group laid out by ng_inception_params_layout and allocated with the same values (to
+   write such a weight file with ng_inception_save_params). */
 ng_status ng_inception_random(uint64_t seed, ng_inception **out);
+void ng_inception_random_params(ng_params *g, uint64_t seed);
 
 /* "inception_fid/pool3_2048/crc32=XXXXXXXX": a CRC-32 of every tensor of the file in the order
    of ng_inception_tensor_info (independent of the file's order), so that statistics computed

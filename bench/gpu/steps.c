@@ -6,6 +6,8 @@
                            [--text-hidden H (256)] [--text-len L (64)] [--text-batch N (128)]
                            [--text-vocab V (20000)] [--text-embed E (300)] [--inc-batch N (100)]
                            [CASE...]     (--list: the cases)
+     build/bench_gpu_steps --write-inception PATH   (the inception case's random weights as a
+                           weight file, for gan_train --fid-inception in bench/gpu_check.sh)
 
    Cases (alphaGAN supernet at G width 256, D width 128, batch 64, 32x32 CIFAR-10 shapes,
    hinge loss; --width, --disc-width and --gan-batch shrink it for tests):
@@ -315,7 +317,16 @@ int main(int argc, char **argv) {
     const char *sel[16];
     size_t i;
     for (a = 1; a < argc; a++) {
-        if (strcmp(argv[a], "--list") == 0) {
+        if (strcmp(argv[a], "--write-inception") == 0 && a + 1 < argc) {
+            ng_params *g = ng_params_create(NG_INCEPTION_GROUP, 0);
+            ng_status st = g ? ng_inception_params_layout(g) : NG_ERR_NOMEM;
+            if (st == NG_OK) st = ng_params_alloc(g);
+            if (st == NG_OK) ng_inception_random_params(g, 1);
+            if (st == NG_OK) st = ng_inception_save_params(g, argv[a + 1]);
+            ng_params_free(g);
+            if (st != NG_OK) { fprintf(stderr, "bench_gpu_steps: %s\n", ng_last_error()); return 1; }
+            return 0;
+        } else if (strcmp(argv[a], "--list") == 0) {
             for (i = 0; i < sizeof cases / sizeof cases[0]; i++) printf("%s\n", cases[i]);
             return 0;
         } else if (strcmp(argv[a], "--device") == 0 && a + 1 < argc) {
