@@ -38,9 +38,11 @@ inline cublasStatus_t cublasSgemmStridedBatched(cublasHandle_t, cublasOperation_
         float *c = C + q * sC;
         for (int i = 0; i < m; i++)
             for (int l = 0; l < k; l++) pa[(size_t)i * k + l] = ta == CUBLAS_OP_N ? a[i + (long long)l * lda] : a[l + (long long)i * lda];
-#pragma omp parallel for schedule(static)
+#pragma omp parallel
+        {
+        std::vector<float> pb((size_t)k);           /* one column buffer per thread */
+#pragma omp for schedule(static)
         for (int j = 0; j < n; j++) {
-            std::vector<float> pb((size_t)k);
             for (int l = 0; l < k; l++) pb[l] = tb == CUBLAS_OP_N ? b[l + (long long)j * ldb] : b[j + (long long)l * ldb];
             for (int i0 = 0; i0 < m; i0 += 4) {      /* four rows at a time, each summed in order */
                 int nr = m - i0 < 4 ? m - i0 : 4;
@@ -60,6 +62,7 @@ inline cublasStatus_t cublasSgemmStridedBatched(cublasHandle_t, cublasOperation_
                     *cv = (float)(*alpha * s[r] + (*beta != 0.0f ? (double)*beta * *cv : 0.0));
                 }
             }
+        }
         }
     }
     return 0;
