@@ -555,16 +555,11 @@ static uint32_t ng__crc_f32s(uint32_t crc, const float *x, int64_t n) {
     return crc;
 }
 
-/* The CRC of a group's values, read through a host copy when the group is on the GPU. */
-static uint32_t ng__crc_params(uint32_t crc, const ng_params *g) {
-    float *host;
+/* The CRC of a group's values; a GPU group's are read from its host mirror, refreshed first. */
+static uint32_t ng__crc_params(uint32_t crc, ng_params *g) {
     if (g->device != NG_CUDA) return ng__crc_f32s(crc, g->data, g->numel);
-    host = (float *)malloc((size_t)(g->numel ? g->numel : 1) * sizeof(float));
-    if (!host) return 0;    /* an identity no statistics file can match */
-    ng__cuda_copy(host, g->data, (size_t)g->numel * sizeof(float), 2);
-    crc = ng__crc_f32s(crc, host, g->numel);
-    free(host);
-    return crc;
+    ng_params_sync_host(g);
+    return ng__crc_f32s(crc, g->host_data, g->numel);
 }
 
 void ng_fmnist_cnn_identity(const ng_fmnist_cnn *net, char *buf, size_t cap) {
