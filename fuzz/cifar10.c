@@ -2,8 +2,10 @@
    accepted or refused cleanly; an accepted one must describe the buffer exactly. The first
    byte also picks a resize of the first image (PIL bilinear, sizes 1..64) to exercise
    ng_image_resize_bilinear_pil on arbitrary sizes. */
-#define NASGAN_IMPLEMENTATION
+/* the implementation is compiled once, instrumented, into build/fuzz_impl.o (Makefile) */
 #include "nasgan.h"
+#include <stdlib.h>
+#include <string.h>
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {

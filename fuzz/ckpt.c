@@ -2,8 +2,10 @@
    CRC checks) and with the trailing CRC32 recomputed (so mutations reach the record parser).
    On success every record is queried and restores are tried into a small fixed group and
    hand-built Adam/SGD/EMA/RNG states. */
-#define NASGAN_IMPLEMENTATION
+/* the implementation is compiled once, instrumented, into build/fuzz_impl.o (Makefile) */
 #include "nasgan.h"
+#include <stdlib.h>
+#include <string.h>
 
 static ng_params *fz_group;
 static ng_adam fz_adam;

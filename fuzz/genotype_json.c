@@ -1,8 +1,10 @@
 /* libFuzzer target: bytes -> ng_gan_genotype_parse (the strict genotype JSON reader). Every
    input must be accepted or refused cleanly; an accepted genotype must be valid, survive a
    write/read round trip unchanged, and draw as DOT. Any crash, sanitizer report or leak is a bug. */
-#define NASGAN_IMPLEMENTATION
+/* the implementation is compiled once, instrumented, into build/fuzz_impl.o (Makefile) */
 #include "nasgan.h"
+#include <stdlib.h>
+#include <string.h>
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {

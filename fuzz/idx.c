@@ -1,7 +1,9 @@
 /* libFuzzer target: bytes -> (gunzip if gzip magic, small cap) -> ng_idx_parse. Any crash,
    sanitizer report or leak is a bug; every input must be accepted or refused cleanly. */
-#define NASGAN_IMPLEMENTATION
+/* the implementation is compiled once, instrumented, into build/fuzz_impl.o (Makefile) */
 #include "nasgan.h"
+#include <stdlib.h>
+#include <string.h>
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {

@@ -3,8 +3,10 @@
    recomputed, so mutations reach the format record and the tensor-table checks. A complete
    file is 95 MB, far beyond fuzzing sizes: every input must be refused, with nothing allocated
    and a message naming the input. */
-#define NASGAN_IMPLEMENTATION
+/* the implementation is compiled once, instrumented, into build/fuzz_impl.o (Makefile) */
 #include "nasgan.h"
+#include <stdlib.h>
+#include <string.h>
 
 static void fz_one(const unsigned char *buf, size_t n) {
     ng_inception *net = NULL;

@@ -3,8 +3,10 @@
    (ng_stl10_parse_labels); every input must be accepted or refused cleanly, with a message
    naming the file. Inputs under 256 bytes are also resized as one plane (PIL bilinear) with
    sizes 1..16 -> 1..40 taken from their first bytes. */
-#define NASGAN_IMPLEMENTATION
+/* the implementation is compiled once, instrumented, into build/fuzz_impl.o (Makefile) */
 #include "nasgan.h"
+#include <stdlib.h>
+#include <string.h>
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {

@@ -2,8 +2,10 @@
    must be accepted or refused cleanly; an accepted architecture must pass ng_textnas_arch_check,
    survive a write/read round trip unchanged, and draw as DOT. Any crash, sanitizer report or
    leak is a bug. */
-#define NASGAN_IMPLEMENTATION
+/* the implementation is compiled once, instrumented, into build/fuzz_impl.o (Makefile) */
 #include "nasgan.h"
+#include <stdlib.h>
+#include <string.h>
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {

@@ -1,8 +1,10 @@
 /* libFuzzer target: bytes -> ng_tokenize (strict, then with replacement and casefold). Strict
    mode must accept exactly the valid UTF-8 inputs' tokens or refuse with a message; with
    replace_invalid every input must be accepted, and no token may be empty. */
-#define NASGAN_IMPLEMENTATION
+/* the implementation is compiled once, instrumented, into build/fuzz_impl.o (Makefile) */
 #include "nasgan.h"
+#include <stdlib.h>
+#include <string.h>
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {

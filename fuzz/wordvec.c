@@ -1,6 +1,9 @@
 /* libFuzzer target: bytes -> ng_wordvec_parse -> ng_wordvec_init_embedding with a tiny vocabulary. */
-#define NASGAN_IMPLEMENTATION
+/* the implementation is compiled once, instrumented, into build/fuzz_impl.o (Makefile) */
 #include "nasgan.h"
+#include <stdlib.h>
+#include <math.h>
+#include <string.h>
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
