@@ -1,6 +1,6 @@
 /* Host emulation of the CUDA runtime subset nasgan_cuda.cu uses (tests/cuda_host_emu/run.sh):
    "device" memory is host memory; a kernel launch runs every block in turn, each CUDA thread
-   of a block as a fiber (ucontext) on the calling thread: a fiber runs until __syncthreads or
+   of a block as a fiber (its own stack) on the calling thread: a fiber runs until __syncthreads or
    its end, then the next one; rounds repeat until every fiber has ended (kernels without a
    barrier: plain calls, see emu_launch). `static` stands for __shared__ (transform.py; with
    fibers, EMU_SHARED fills it with NaN bytes when a block first reaches it). Build with
@@ -145,23 +145,72 @@ inline void emu_shared_fresh(void *a, size_t bytes) {
 }
 #define EMU_SHARED(a) emu_shared_fresh((void *)(a), sizeof(a))
 inline dim3 threadIdx;                          /* set before each switch to a fiber */
-struct emu_fiber { ucontext_t ctx; bool done; };
 inline constexpr size_t emu_stack_bytes = 256 << 10;
-inline ucontext_t emu_sched;                    /* the launching code, between fibers */
-inline std::vector<emu_fiber> emu_fibers;
 inline std::vector<std::unique_ptr<char[]>> emu_stacks; /* one per fiber, kept between launches */
 inline unsigned emu_cur;
 inline bool emu_direct;                         /* threads run as plain calls (see emu_launch) */
 inline void (*emu_body)(void *);
 inline void *emu_arg;
+inline void emu_barrier_misuse() {
+    fprintf(stderr, "host emulation: thread (%u,%u,%u) of block (%u,%u,%u) reached __syncthreads, thread 0 of the "
+            "launch had ended without one: run with -DEMU_OS_THREADS\n", threadIdx.x, threadIdx.y, threadIdx.z,
+            blockIdx.x, blockIdx.y, blockIdx.z);
+    abort();
+}
+#if defined(__x86_64__) && !defined(EMU_UCONTEXT)
+/* Fiber switch by hand: saves the callee-saved registers on the current stack, stores its
+   pointer, loads the other. glibc's swapcontext also saves the signal mask, one system call
+   per switch: ~80% of the emulated supernet check's time went there. EMU_UCONTEXT: the
+   portable ucontext version (also used off x86-64). */
+extern "C" void emu_switch_stack(void **save_sp, void *load_sp);
+asm(".text\n"
+    ".globl emu_switch_stack\n"
+    ".type emu_switch_stack,@function\n"
+    "emu_switch_stack:\n"
+    "  pushq %rbp\n  pushq %rbx\n  pushq %r12\n  pushq %r13\n  pushq %r14\n  pushq %r15\n"
+    "  movq %rsp, (%rdi)\n"
+    "  movq %rsi, %rsp\n"
+    "  popq %r15\n  popq %r14\n  popq %r13\n  popq %r12\n  popq %rbx\n  popq %rbp\n"
+    "  ret\n"
+    ".size emu_switch_stack,.-emu_switch_stack\n");
+struct emu_fiber { void *sp; bool done; };
+inline std::vector<emu_fiber> emu_fibers;
+inline void *emu_sched_sp;                      /* the launching code, between fibers */
+[[noreturn]] inline void emu_fiber_entry() {
+    emu_body(emu_arg);
+    emu_fibers[emu_cur].done = true;
+    emu_switch_stack(&emu_fibers[emu_cur].sp, emu_sched_sp);
+    __builtin_unreachable();
+}
+inline void __syncthreads() {
+    if (emu_direct) emu_barrier_misuse();
+    emu_switch_stack(&emu_fibers[emu_cur].sp, emu_sched_sp);
+}
+/* A fresh stack as emu_switch_stack leaves it: six zero registers, then emu_fiber_entry as the
+   return address, which then sees the stack alignment of a function just called. */
+inline void emu_fiber_start(unsigned t) {
+    uintptr_t top = ((uintptr_t)emu_stacks[t].get() + emu_stack_bytes) & ~(uintptr_t)15;
+    void **sp = (void **)top;
+    *--sp = nullptr;                            /* emu_fiber_entry's own (absent) return address */
+    *--sp = (void *)emu_fiber_entry;
+    for (int r = 0; r < 6; r++) *--sp = nullptr;
+    emu_fibers[t].sp = sp;
+    emu_fibers[t].done = false;
+}
+/* Runs fiber t to its next barrier or its end; 1 if it has not ended. */
+inline unsigned emu_fiber_resume(unsigned t) {
+    emu_cur = t;
+    threadIdx = emu_thread_index(t);
+    emu_switch_stack(&emu_sched_sp, emu_fibers[t].sp);
+    return !emu_fibers[t].done;
+}
+#else
+struct emu_fiber { ucontext_t ctx; bool done; };
+inline ucontext_t emu_sched;                    /* the launching code, between fibers */
+inline std::vector<emu_fiber> emu_fibers;
 inline void emu_fiber_main() { emu_body(emu_arg); emu_fibers[emu_cur].done = true; } /* returns to emu_sched */
 inline void __syncthreads() {
-    if (emu_direct) {
-        fprintf(stderr, "host emulation: thread (%u,%u,%u) of block (%u,%u,%u) reached __syncthreads, thread 0 of the "
-                "launch had ended without one: run with -DEMU_OS_THREADS\n", threadIdx.x, threadIdx.y, threadIdx.z,
-                blockIdx.x, blockIdx.y, blockIdx.z);
-        abort();
-    }
+    if (emu_direct) emu_barrier_misuse();
     swapcontext(&emu_fibers[emu_cur].ctx, &emu_sched);
 }
 inline void emu_fiber_start(unsigned t) {
@@ -180,6 +229,7 @@ inline unsigned emu_fiber_resume(unsigned t) {
     swapcontext(&emu_sched, &emu_fibers[t].ctx);
     return !emu_fibers[t].done;
 }
+#endif
 /* The first thread of the first block (in the order above) runs first as a fiber. When it
    ends without reaching __syncthreads the kernel is taken to have no barrier and every other
    thread runs as a plain call (most kernels: element loops; far cheaper than a context
