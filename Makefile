@@ -183,16 +183,19 @@ fuzz-seeds: nasgan.h | $(B)
 	  fuzz/seeds/textnas_arch_json fuzz/seeds/inception
 	$(B)/make_seeds fuzz/seeds
 	cp tests/fixtures/nni_final_arc.json fuzz/seeds/textnas_arch_json/published.json
-# Run every target for FUZZ_SECONDS each; any crash, leak or hang fails.
+# Run every target for FUZZ_SECONDS each; any crash, leak or hang fails. Each target is its own
+# goal, so `make -j2 fuzz-run` fuzzes two at a time (libFuzzer uses one core).
 FUZZ_SECONDS ?= 30
-fuzz-run: fuzz
-	@for t in $(FUZZ_TARGETS); do \
-	  name=$$(basename $$t); mkdir -p $(B)/corpus/$$name; \
-	  if [ -d fuzz/seeds/$${name#fuzz_} ]; then cp -n fuzz/seeds/$${name#fuzz_}/* $(B)/corpus/$$name/ 2>/dev/null || true; fi; \
-	  echo "fuzzing $$name for $(FUZZ_SECONDS)s"; \
-	  $$t -max_total_time=$(FUZZ_SECONDS) -timeout=10 -rss_limit_mb=2048 -print_final_stats=0 $(B)/corpus/$$name >$(B)/$$name.log 2>&1 \
-	    || { tail -40 $(B)/$$name.log; exit 1; }; \
-	done; echo "fuzzing: no crashes"
+FUZZ_RUNS := $(patsubst $(B)/fuzz_%,fuzz-run-%,$(FUZZ_TARGETS))
+.PHONY: fuzz-run $(FUZZ_RUNS)
+fuzz-run: $(FUZZ_RUNS)
+	@echo "fuzzing: no crashes"
+$(FUZZ_RUNS): fuzz-run-%: $(B)/fuzz_%
+	@mkdir -p $(B)/corpus/fuzz_$*
+	@if [ -d fuzz/seeds/$* ]; then cp -n fuzz/seeds/$*/* $(B)/corpus/fuzz_$*/ 2>/dev/null || true; fi
+	@echo "fuzzing fuzz_$* for $(FUZZ_SECONDS)s"
+	@$(B)/fuzz_$* -max_total_time=$(FUZZ_SECONDS) -timeout=10 -rss_limit_mb=2048 -print_final_stats=0 \
+	  $(B)/corpus/fuzz_$* >$(B)/fuzz_$*.log 2>&1 || { tail -40 $(B)/fuzz_$*.log; echo "fuzz_$*: FAILED (log: $(B)/fuzz_$*.log)"; exit 1; }
 
 $(B):
 	mkdir -p $(B)
