@@ -25,7 +25,9 @@
 #   5. the example programs with --device cuda at tiny sizes (build/cuda/): ok or FAILED each
 #      (the GAN programs only where Fashion-MNIST is installed; gan_train evaluates with the
 #      Fashion-MNIST CNN and, in a second run, with the FID Inception on random weights)
-#   6. with the time left (60 s or more), compute-sanitizer on build/test_cuda's op cases:
+#   6. for each step slower than PyTorch's, one more step profiled on both sides
+#      (bench_gpu_steps --profile, gpu_steps.py --profile): the ops taking the time, side by side
+#   7. with the time left (60 s or more), compute-sanitizer on build/test_cuda's op cases:
 #      racecheck (shared-memory hazards, which the host emulation sees only when a block order
 #      exposes them), then memcheck (out-of-bounds and misaligned device accesses)
 # Without a GPU (or without nvcc, or torch without CUDA) the affected steps print why and are
@@ -255,7 +257,49 @@ else
     say "examples: skipped (needs the build, a GPU and 40 s of budget)"
 fi
 
-# ---- 6. compute-sanitizer on the op cases, with what is left of the budget ----
+# ---- 6. where the time goes, for the steps slower than PyTorch's ----
+# One more step of each such case with every kernel entry timed (bench_gpu_steps --profile)
+# and under torch.profiler (gpu_steps.py --profile): the largest rows side by side, so that a
+# ratio above 1 comes with the ops to work on. Skipped when every ratio is at most 1.
+say "== profiles of the slower steps"
+slow=""
+for key in alphagan_D alphagan_G alphagan_arch textnas; do
+    nm=$(field "$NG_RES" $key ms); tm=$(field "$PT_RES" $key ms)
+    [ -n "$nm" ] && [ -n "$tm" ] && awk -v a="$nm" -v b="$tm" 'BEGIN { exit !(a > b) }' && slow="$slow $key"
+done
+if [ -n "$slow" ] && [ "$(left)" -gt 100 ]; then
+    PROF_NG=build/gpu_profile_nasgan.txt PROF_PT=build/gpu_profile_torch.txt
+    t=$(cap 60 70); say "nasgan --profile$slow (limit ${t}s)"
+    # shellcheck disable=SC2086
+    timeout "$t" build/bench_gpu_steps --iters 1 --profile $slow > "$PROF_NG" 2>>"$LOG" || say "nasgan profile: exited $?"
+    t=$(cap 60 40); say "torch --profile$slow (limit ${t}s)"
+    # shellcheck disable=SC2086
+    timeout "$t" "$PY" bench/ref/gpu_steps.py --device cuda --iters 1 --profile $slow > "$PROF_PT" 2>>"$LOG" || say "torch profile: exited $?"
+    cat "$PROF_NG" "$PROF_PT" >> "$LOG"
+    # rows KEY FILE: "op (pass) | ms | share" for each op row, largest first
+    rows() { grep "^PROFILE key=$1 " "$2" 2>/dev/null | grep -v ' op=all ' |
+             sed -n 's/.* op=\([^ ]*\) pass=\([^ ]*\) ms=\([^ ]*\) calls=\([^ ]*\) share=\([^ ]*\)$/\1 (\2, \4 calls) | \3 | \5/p'; }
+    for key in $slow; do
+        rows "$key" "$PROF_NG" > build/gpu_prof_a.txt; rows "$key" "$PROF_PT" > build/gpu_prof_b.txt
+        if [ ! -s build/gpu_prof_a.txt ] && [ ! -s build/gpu_prof_b.txt ]; then md "$key: no profile rows (see build/gpu_check.log)"; md ""; continue; fi
+        md "$key, one profiled step: nasgan $(grep "^PROFILE key=$key op=all" "$PROF_NG" | sed 's/.* ms=\([^ ]*\) kernels_ms=\(.*\)/\1 ms (kernels \2 ms, a sync around each)/'),"
+        md "torch $(grep "^PROFILE key=$key op=all" "$PROF_PT" | sed 's/.* ms=\([^ ]*\) kernels_ms=\(.*\)/\1 ms (aten ops'"'"' own device time \2 ms)/')"
+        md ""
+        md "| nasgan op | ms | share | torch op | ms | share |"
+        md "|---|---|---|---|---|---|"
+        awk -F' [|] ' 'FILENAME == ARGV[1] { a[FNR] = $1 " | " $2 " | " $3; n = FNR; next }
+            { b[FNR] = $1 " | " $2 " | " $3; if (FNR > n) n = FNR }
+            END { for (i = 1; i <= n; i++) print "| " (i in a ? a[i] : "- | - | -") " | " (i in b ? b[i] : "- | - | -") " |" }' \
+            build/gpu_prof_a.txt build/gpu_prof_b.txt >> "$OUT"
+        md ""
+    done
+elif [ -n "$slow" ]; then
+    say "profiles: skipped (time budget spent)"
+else
+    say "profiles: skipped (no step slower than PyTorch's)"
+fi
+
+# ---- 7. compute-sanitizer on the op cases, with what is left of the budget ----
 say "== compute-sanitizer"
 SAN=$(command -v compute-sanitizer || { [ -n "$NVCC" ] && [ -x "$(dirname "$NVCC")/compute-sanitizer" ] && echo "$(dirname "$NVCC")/compute-sanitizer"; } || echo "")
 if [ "$built" = 1 ] && [ "$have_gpu" = 1 ] && [ -n "$SAN" ]; then

@@ -5,7 +5,7 @@
                            [--gan-batch B (64)] [--iters N] [--arena-gb G | --arena-mb M]
                            [--text-hidden H (256)] [--text-len L (64)] [--text-batch N (128)]
                            [--text-vocab V (20000)] [--text-embed E (300)] [--inc-batch N (100)]
-                           [CASE...]     (--list: the cases)
+                           [--profile] [CASE...]     (--list: the cases)
      build/bench_gpu_steps --write-inception PATH   (the inception case's random weights as a
                            weight file, for gan_train --fid-inception in bench/gpu_check.sh)
 
@@ -29,6 +29,11 @@
      BENCH key=CASE device=D ms=<best step> peak_gpu_mb=<peak device memory in use> status=ok
    or, when the step cannot run on the device (an op without a CUDA kernel, no device),
      BENCH key=CASE device=D status=unsupported reason="<the library's message>"
+   --profile (alphaGAN and TextNAS cases, on the GPU): after the timed steps, one more step
+   with a device synchronisation around every kernel entry, printed as
+     PROFILE key=CASE op=OP pass=forward|backward|optim ms=<sum> calls=<n> share=<% of kernels>
+   for the largest rows (99% of the kernels' time, at most 20), then
+     PROFILE key=CASE op=all pass=step ms=<the profiled step's wall time> kernels_ms=<sum>
    Every step's loss goes to stderr (to compare --device cpu with cuda, as
    tests/cuda_host_emu/bench.sh does).
    Timing: best of --iters steps after one warm-up, with a device synchronisation at the end
@@ -77,6 +82,71 @@ static int move_all(ng_params **gs, int n, ng_device dev) {
     return 0;
 }
 
+/* ---- --profile: where one step's device time goes, op by op ----
+   The registered hooks table is copied with every kernel entry wrapped: synchronise, run the
+   real entry, synchronise, add the wall time to the op's row (forward and backward apart;
+   the fused optimizer kernels as one row). The syncs remove the overlap of host and device
+   work, so the rows add up to more than a timed step; they say where the time goes. */
+static int profile_on; /* --profile */
+static const ng_cuda_hooks *prof_real;
+static ng_cuda_hooks prof_hooks;
+enum { PROF_ROWS = 2 * NG_OP_COUNT + 1, PROF_OPTIM = 2 * NG_OP_COUNT };
+static double prof_sec[PROF_ROWS];
+static long prof_calls[PROF_ROWS];
+static double prof_t0;
+static void prof_begin(void) { prof_real->synchronize(); prof_t0 = ng_time_sec(); }
+static void prof_end(int row) {
+    prof_real->synchronize();
+    prof_sec[row] += ng_time_sec() - prof_t0;
+    prof_calls[row]++;
+}
+static void prof_fw(ng_node *n) { prof_begin(); prof_real->fw[n->op](n); prof_end(2 * n->op); }
+static void prof_bw(ng_node *n) { prof_begin(); prof_real->bw[n->op](n); prof_end(2 * n->op + 1); }
+static void prof_adam(float *p, const float *g, float *m, float *v, int64_t n, float b1, float b2, float omb1, float omb2,
+                      float step_size, float sqrt_bc2, float eps, float wd) {
+    prof_begin();
+    prof_real->adam(p, g, m, v, n, b1, b2, omb1, omb2, step_size, sqrt_bc2, eps, wd);
+    prof_end(PROF_OPTIM);
+}
+/* 1 when a profiled step follows the timed ones (--profile, on the GPU) */
+static int prof_extra(ng_device dev) { return profile_on && dev == NG_CUDA; }
+/* on: the wrapped table, zeroed rows; off: the real table back */
+static int profile_hooks(int on) {
+    int op;
+    if (on) {
+        prof_real = ng_cuda_get_hooks();
+        prof_hooks = *prof_real;
+        for (op = 0; op < NG_OP_COUNT; op++) {
+            if (prof_real->fw[op]) prof_hooks.fw[op] = prof_fw;
+            if (prof_real->bw[op]) prof_hooks.bw[op] = prof_bw;
+        }
+        if (prof_real->adam) prof_hooks.adam = prof_adam;
+        memset(prof_sec, 0, sizeof prof_sec);
+        memset(prof_calls, 0, sizeof prof_calls);
+    }
+    ng_cuda_register(on ? &prof_hooks : prof_real);
+    return ng_cuda_init(0) == NG_OK ? 0 : -1;   /* registering asks for it again; the context stays */
+}
+/* PROFILE lines, largest row first, for the rows making up 99% of the kernels' time (at most
+   20), then one line with the step's wall time and the kernels' sum */
+static void profile_print(const char *key, double step_sec) {
+    double total = 0.0, shown = 0.0;
+    int used[PROF_ROWS] = {0}, k, r, best;
+    for (r = 0; r < PROF_ROWS; r++) total += prof_sec[r];
+    for (k = 0; k < 20 && shown < 0.99 * total; k++) {
+        for (best = -1, r = 0; r < PROF_ROWS; r++)
+            if (!used[r] && prof_calls[r] && (best < 0 || prof_sec[r] > prof_sec[best])) best = r;
+        if (best < 0) break;
+        used[best] = 1;
+        shown += prof_sec[best];
+        printf("PROFILE key=%s op=%s pass=%s ms=%.3f calls=%ld share=%.1f%%\n", key,
+               best == PROF_OPTIM ? "adam" : ng_op_name(best / 2), best == PROF_OPTIM ? "optim" : best % 2 ? "backward" : "forward",
+               prof_sec[best] * 1e3, prof_calls[best], total > 0 ? 100.0 * prof_sec[best] / total : 0.0);
+    }
+    printf("PROFILE key=%s op=all pass=step ms=%.3f kernels_ms=%.3f\n", key, step_sec * 1e3, total * 1e3);
+    fflush(stdout);
+}
+
 static int g_width = 256; /* --width: the generator's width (gf_dim) */
 static int d_width = 0;   /* --disc-width: D's (df_dim); 0: the preset's 128 */
 static int gan_batch = 64; /* --gan-batch */
@@ -113,10 +183,12 @@ static void run_alphagan(const char *key, ng_device dev, int iters) {
     for (i = 0; i < B * 3 * 32 * 32; i++) x[i] = ng_rng_uniformf(&r, -1, 1);
     groups[0] = G->weights; groups[1] = G->buffers; groups[2] = G->alpha; groups[3] = D->weights; groups[4] = D->buffers;
     if (move_all(groups, 5, dev)) { report_fail(key, dname, ng_last_error()); goto out; }
-    for (it = 0; it < iters + 1; it++) {
+    for (it = 0; it < iters + 1 + prof_extra(dev); it++) {
         ng_params *train[1];
         ng_tensor *fake, *loss;
-        double t0 = ng_time_sec(), dt;
+        double t0, dt;
+        if (it == iters + 1 && profile_hooks(1)) { report_fail(key, dname, ng_last_error()); goto out; }
+        t0 = ng_time_sec();
         ng_ctx_reset(ctx);
         train[0] = mode == 0 ? D->weights : mode == 1 ? G->weights : G->alpha;
         ng_ctx_grad_for(ctx, train, 1);
@@ -130,6 +202,11 @@ static void run_alphagan(const char *key, ng_device dev, int iters) {
         ng_params_zero_grad(train[0]);
         if (dev == NG_CUDA && ng_cuda_synchronize() != NG_OK) { report_fail(key, dname, ng_last_error()); goto out; }
         dt = ng_time_sec() - t0;
+        if (it == iters + 1) {   /* the profiled step, after the timed ones */
+            profile_hooks(0);
+            profile_print(key, dt);
+            continue;
+        }
         if (it >= 1 && dt < best) best = dt;
         print_step(key, it, dt, ng_tensor_item(loss));
     }
@@ -232,6 +309,17 @@ static void run_textnas(ng_device dev, int iters) {
     fprintf(stderr, "textnas: %lld weights + %lld embedding, arena peak %.1f MiB; after %d steps: sum %.9g, sum of squares %.9g\n",
             (long long)r.net.weights->numel, (long long)r.net.embed->numel,
             (double)(dev == NG_CUDA ? ctx->dev_arena.peak : ctx->arena.peak) / 1048576.0, iters + 1, sum, sq);
+    if (prof_extra(dev)) {   /* one more step, profiled (after the checksum: it trains) */
+        double t0, loss;
+        ng_status st;
+        if (profile_hooks(1)) { report_fail(key, dname, ng_last_error()); goto out; }
+        t0 = ng_time_sec();
+        st = text_step(&r, ctx, dev, &loss);
+        t0 = ng_time_sec() - t0;
+        profile_hooks(0);
+        if (st != NG_OK) { report_fail(key, dname, ng_last_error()); goto out; }
+        profile_print(key, t0);
+    }
     {
         ng_params *gs[3];
         gs[0] = r.net.weights; gs[1] = r.net.embed; gs[2] = r.net.buffers;
@@ -326,6 +414,8 @@ int main(int argc, char **argv) {
             ng_params_free(g);
             if (st != NG_OK) { fprintf(stderr, "bench_gpu_steps: %s\n", ng_last_error()); return 1; }
             return 0;
+        } else if (strcmp(argv[a], "--profile") == 0) {
+            profile_on = 1;
         } else if (strcmp(argv[a], "--list") == 0) {
             for (i = 0; i < sizeof cases / sizeof cases[0]; i++) printf("%s\n", cases[i]);
             return 0;

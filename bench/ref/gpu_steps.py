@@ -146,6 +146,51 @@ def sync(dev):
         torch.cuda.synchronize()
 
 
+PROFILE = False   # --profile
+
+
+def self_time_us(e, dev):
+    """an averaged profiler event's own time on the device (CUDA kernels it launched; its CPU
+    time with --device cpu), in microseconds; the attribute's name changed in torch 2.4"""
+    if dev.type != 'cuda':
+        return e.self_cpu_time_total
+    for name in ('self_device_time_total', 'self_cuda_time_total'):
+        v = getattr(e, name, None)
+        if v is not None:
+            return v
+    return 0
+
+
+def profile_step(key, dev, step):
+    """one more step under torch.profiler, printed as steps.c's --profile prints its kernels:
+    the aten ops with the most own device time (99% of it, at most 20 rows), then the step"""
+    try:
+        from torch.profiler import profile, ProfilerActivity
+        acts = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if dev.type == 'cuda' else [])
+        sync(dev)
+        with profile(activities=acts) as prof:
+            t0 = time.perf_counter()
+            step()
+            sync(dev)
+            dt = time.perf_counter() - t0
+        # host-side ops only: kernel events would count their time a second time
+        rows = sorted(((self_time_us(e, dev), e.key, e.count) for e in prof.key_averages()
+                       if str(getattr(e, 'device_type', 'CPU')).endswith('CPU')), reverse=True)
+        rows = [r for r in rows if r[0] > 0]
+    except Exception as ex:   # the profiler is a diagnostic: never lose the benchmark to it
+        print(f'PROFILE key={key} op=all pass=step status=failed reason="{type(ex).__name__}: {ex}"', flush=True)
+        return
+    total = sum(r[0] for r in rows)
+    shown = 0.0
+    for us, name, count in rows[:20]:
+        if shown >= 0.99 * total:
+            break
+        shown += us
+        print(f'PROFILE key={key} op={name.replace(" ", "_")} pass=torch ms={us / 1e3:.3f} calls={count} '
+              f'share={100.0 * us / total:.1f}%')
+    print(f'PROFILE key={key} op=all pass=step ms={dt * 1e3:.3f} kernels_ms={total / 1e3:.3f}', flush=True)
+
+
 def timed(key, dev, iters, step):
     """best of iters calls of step() (returns the loss) after one warm-up; prints the BENCH line"""
     if dev.type == 'cuda':
@@ -160,6 +205,8 @@ def timed(key, dev, iters, step):
         if it >= 1:
             best = min(best, dt)
     peak = torch.cuda.max_memory_allocated() / 2**20 if dev.type == 'cuda' else 0
+    if PROFILE and key != 'inception':
+        profile_step(key, dev, step)
     print(f'BENCH key={key} device={dev.type} ms={best * 1e3:.2f} peak_gpu_mb={peak:.0f} status=ok', flush=True)
 
 
@@ -217,14 +264,16 @@ def main():
     ap.add_argument('--text-embed', type=int, default=tn.E)
     ap.add_argument('--inc-batch', type=int, default=100)
     ap.add_argument('--list', action='store_true')
+    ap.add_argument('--profile', action='store_true', help='after the timed steps, one more under torch.profiler '
+                    '(alphaGAN and TextNAS cases): PROFILE lines of the aten ops with the most device time')
     ap.add_argument('cases', nargs='*')
     a = ap.parse_args()
     keys = ['alphagan_D', 'alphagan_G', 'alphagan_arch', 'textnas', 'inception']
     if a.list:
         print('\n'.join(keys))
         return
-    global C, B
-    C, B = a.width, a.gan_batch
+    global C, B, PROFILE
+    C, B, PROFILE = a.width, a.gan_batch, a.profile
     dev = torch.device(a.device)
     torch.backends.cuda.matmul.allow_tf32 = False
     torch.backends.cudnn.allow_tf32 = False

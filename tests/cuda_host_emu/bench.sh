@@ -6,7 +6,8 @@
 # loss, the TextNAS parameter checksum (after two Adam steps) and the sum of the Inception
 # features between the two. Fails when a case does not report status=ok or a
 # figure differs by more than REL_TOL (default 1e-4, relative: float reassociation between the
-# CPU ops and the kernels stays far below it; a wrong kernel does not).
+# CPU ops and the kernels stays far below it; a wrong kernel does not). Also checks the rows
+# of --profile (one more step, each kernel entry timed) on the emulated device.
 # Usage: tests/cuda_host_emu/bench.sh   (from the repository root; about 30 s of CPU)
 set -e
 B=build/cuda_host_emu
@@ -22,7 +23,7 @@ fail=0
 # run CASE OPTIONS: both devices, stdout and stderr kept as bench_emu.CASE.DEVICE.{out,err}
 run() {
     for dev in cpu cuda; do
-        ./bench_gpu_steps_host_emu --device $dev --iters 1 --arena-mb 8 $2 $1 > bench_emu.$1.$dev.out 2> bench_emu.$1.$dev.err
+        ./bench_gpu_steps_host_emu --device $dev --iters 1 --arena-mb 8 --profile $2 $1 > bench_emu.$1.$dev.out 2> bench_emu.$1.$dev.err
         cat bench_emu.$1.$dev.out
         grep -q "key=$1 device=$dev .*status=ok" bench_emu.$1.$dev.out || { echo "FAIL $1 on $dev:"; cat bench_emu.$1.$dev.err; fail=1; }
     done
@@ -51,6 +52,16 @@ compare() {
 run textnas "$TEXT"
 run alphagan_arch "$GAN"
 run inception "--inc-batch 2"
-[ $fail = 0 ] && compare textnas && compare alphagan_arch && compare inception
+# profile CASE: --profile's rows on the emulated device: some op rows, and the kernels' sum
+# within the profiled step's wall time (each row times a part of the step)
+profile() {
+    awk -v k="$1" '$1 == "PROFILE" && $2 == "key=" k {
+            for (i = 3; i <= NF; i++) { split($i, kv, "="); f[kv[1]] = kv[2] }
+            if (f["op"] == "all") { step = f["ms"]; kern = f["kernels_ms"]; all++ } else rows++ }
+        END { ok = all == 1 && rows >= 3 && kern > 0 && kern <= step
+              printf "profile %s: %d rows, kernels %.1f ms of a %.1f ms step: %s\n", k, rows, kern, step, ok ? "ok" : "FAIL"
+              exit !ok }' bench_emu.$1.cuda.out || fail=1
+}
+[ $fail = 0 ] && compare textnas && compare alphagan_arch && compare inception && profile textnas && profile alphagan_arch
 [ $fail = 0 ] && echo "bench on the emulated device: ok" || echo "bench on the emulated device: FAILED"
 exit $fail
