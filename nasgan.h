@@ -128,6 +128,26 @@ float ng_rng_uniformf(ng_rng *r, float lo, float hi);
 double ng_rng_normal(ng_rng *r);                /* standard normal (Box-Muller, no cached pair) */
 uint64_t ng_rng_below(ng_rng *r, uint64_t n);   /* uniform integer in [0, n), unbiased */
 
+/* Dropout masks are counter-based: element i of one dropout call is dropped when
+   ng_dropout_bits(key, i) < ng_dropout_threshold(p), with one key per call drawn from the
+   context RNG (ng_rng_u64). Each decision is a pure function of (key, i), so CPU threads in
+   any order and the GPU kernels (nasgan_cuda.cu) draw the same mask, and the GPU needs no
+   per-element host work. The bits are the high half of the i-th output of a SplitMix64
+   stream started at key. */
+#if defined(__CUDACC__)
+#define NG_HOST_DEVICE __host__ __device__
+#else
+#define NG_HOST_DEVICE
+#endif
+static inline NG_HOST_DEVICE uint32_t ng_dropout_bits(uint64_t key, uint64_t i) {
+    uint64_t z = key + (i + 1u) * 0x9E3779B97F4A7C15ull;
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+    return (uint32_t)((z ^ (z >> 31)) >> 32);
+}
+/* p in [0, 1): a drop probability of threshold / 2^32 (within 2.4e-10 of p) */
+static inline NG_HOST_DEVICE uint32_t ng_dropout_threshold(float p) { return (uint32_t)((double)p * 4294967296.0); }
+
 /* Bump arena for per-step activations and tape nodes: reset after every step, never freed
    piece by piece. Exhaustion returns NULL with NG_ERR_NOMEM recorded, in every build type. */
 typedef struct ng_arena {
@@ -4098,7 +4118,8 @@ static void ng__bw_softmax(ng_node *n) { ng__softmax_bw(n, 0); }
 static void ng__fw_log_softmax(ng_node *n) { ng__softmax_fw(n, 1); }
 static void ng__bw_log_softmax(ng_node *n) { ng__softmax_bw(n, 1); }
 
-/* ---- dropout: saved = per-element multiplier (0 or 1/(1-p)) ---- */
+/* ---- dropout: i[0] = the mask's key (ng_dropout_bits), f[0] = p;
+   saved = per-element multiplier (0 or 1/(1-p)) ---- */
 ng_tensor *ng_dropout(ng_ctx *ctx, ng_tensor *x, float p) {
     ng_node *n;
     if (x) NG_ASSERT(p >= 0.0f && p < 1.0f);
@@ -4106,17 +4127,25 @@ ng_tensor *ng_dropout(ng_ctx *ctx, ng_tensor *x, float p) {
     n = ng__begin(ctx, NG_OP_DROPOUT, &x, 1, x ? x->shape : ng_shape1(1));
     if (!n) return NULL;
     n->f[0] = p;
+    n->i[0] = (int64_t)ng_rng_u64(&ctx->rng);
     n->saved = ng__falloc(ctx, x->numel);
     if (!n->saved) return NULL;
     return ng__finish(n);
 }
+/* m[i] = dropout multiplier of element i for key and p (shared with seq_attention) */
+static void ng__dropout_fill(float *m, int64_t N, uint64_t key, float p) {
+    int64_t i;
+    uint32_t thr = ng_dropout_threshold(p);
+    float keep = 1.0f / (1.0f - p);
+    NG__OMP_FOR(N > 65536)
+    for (i = 0; i < N; i++) m[i] = ng_dropout_bits(key, (uint64_t)i) < thr ? 0.0f : keep;
+}
 static void ng__fw_dropout(ng_node *n) {
     int64_t i, N = n->out->numel;
-    float *m = (float *)n->saved, keep = 1.0f / (1.0f - n->f[0]);
-    for (i = 0; i < N; i++) {
-        m[i] = ng_rng_uniform(&n->ctx->rng) < (double)n->f[0] ? 0.0f : keep;
-        n->out->data[i] = n->in[0]->data[i] * m[i];
-    }
+    float *m = (float *)n->saved;
+    ng__dropout_fill(m, N, (uint64_t)n->i[0], n->f[0]);
+    NG__OMP_FOR(N > 65536)
+    for (i = 0; i < N; i++) n->out->data[i] = n->in[0]->data[i] * m[i];
 }
 static void ng__bw_dropout(ng_node *n) {
     int64_t i, N = n->out->numel;
@@ -6325,9 +6354,10 @@ NG__OMP_FOR(N * L * D > 65536 && N > 1)
     }
 }
 
-/* ---- attention core: inputs q, k, v, mask. i[0] = heads. f[0] = dropout p (0 when off).
+/* ---- attention core: inputs q, k, v, mask. i[0] = heads. f[0] = dropout p (0 when off),
+   i[1] = the dropout mask's key (ng_dropout_bits).
    saved: softmax probabilities before the query mask and dropout, (N, heads, L, L);
-   aux: dropout multipliers (same shape) or NULL. ---- */
+   aux: dropout multipliers (same shape; filled by the forward) or NULL. ---- */
 ng_tensor *ng_seq_attention(ng_ctx *ctx, ng_tensor *q, ng_tensor *k, ng_tensor *v, ng_tensor *mask, int heads, float p) {
     ng_tensor *ins[4];
     ng_node *n;
@@ -6347,17 +6377,10 @@ ng_tensor *ng_seq_attention(ng_ctx *ctx, ng_tensor *q, ng_tensor *k, ng_tensor *
     PL = N * heads * L * L;
     n->saved = ng__falloc(ctx, PL > 0 ? PL : 1);
     if (!n->saved) return NULL;
-    if (n->f[0] > 0.0f) {
-        float *dm, *h, keep = 1.0f / (1.0f - p);
-        int64_t j;
-        /* drawn on the host from ctx->rng (same multipliers on every device); a device
-           context gets a copy */
-        dm = ng__falloc(ctx, PL > 0 ? PL : 1);
-        h = ctx->device == NG_CUDA ? (float *)ng__alloc(ctx, (size_t)(PL > 0 ? PL : 1) * sizeof(float)) : dm;
-        if (!dm || !h) return NULL;
-        for (j = 0; j < PL; j++) h[j] = ng_rng_uniform(&ctx->rng) < (double)p ? 0.0f : keep;
-        if (h != dm) ng__cuda_copy(dm, h, (size_t)PL * sizeof(float), 1);
-        n->aux = dm;
+    if (n->f[0] > 0.0f) {   /* the multipliers, filled by the forward (ng__dropout_fill) */
+        n->i[1] = (int64_t)ng_rng_u64(&ctx->rng);
+        n->aux = ng__falloc(ctx, PL > 0 ? PL : 1);
+        if (!n->aux) return NULL;
     }
     return ng__finish(n);
 }
@@ -6368,6 +6391,7 @@ static void ng__fw_seq_attention(ng_node *n) {
     float *Ps = (float *)n->saved, *Y = n->out->data, scale = 1.0f / sqrtf((float)d);
     float *Pw = ng__falloc(n->ctx, N * heads * L * L > 0 ? N * heads * L * L : 1); /* weights applied */
     if (!Pw) return;
+    if (dm) ng__dropout_fill((float *)n->aux, N * heads * L * L, (uint64_t)n->i[1], n->f[0]);
 NG__OMP_FOR(N * heads > 1 && N * L * L * H > 32768)
     for (nh = 0; nh < N * heads; nh++) {
         int64_t b = nh / heads, h = nh % heads, off = b * L * H + h * d, i, j;

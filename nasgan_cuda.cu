@@ -7,8 +7,8 @@
    Ops with CUDA kernels (forward and backward):
      matmul, linear (cuBLAS), add, sub, mul (broadcasting; gradient reduction by gather),
      scale, add_scalar, reduce (sum/mean over any axes), reshape, concat, slice,
-     relu, leaky_relu, tanh, sigmoid, softmax, log_softmax, dropout (mask drawn on the host
-     from the context RNG: identical to the CPU), cross_entropy, hinge, bce_logits,
+     relu, leaky_relu, tanh, sigmoid, softmax, log_softmax, dropout (counter-based mask drawn
+     on the device from a key the context RNG gives: identical to the CPU's), cross_entropy, hinge, bce_logits,
      conv2d (im2col + cuBLAS strided-batched GEMM, any stride/padding/groups; col2im by gather;
      1x1 stride-1 unpadded convolutions on the input itself; weight gradient as one GEMM per
      chunk of images; depthwise convolutions by direct kernels), conv_transpose2d (the same
@@ -25,7 +25,7 @@
      gather over the three windows that can pick a position), seq_batch_norm (batch norm's
      kernels in the channel-last layout, N*L rows, pads included), seq_mean_pool,
      seq_attention (QK^T and PV as strided-batched GEMMs per head, softmax rows by thread
-     groups; dropout multipliers drawn on the host by the wrapper, as the CPU does), seq_gru
+     groups; dropout multipliers drawn on the device as for dropout), seq_gru
      (input projections of all positions in one GEMM, recurrent projection per step, two
      launches a step; true lengths, read on the host by the wrapper).
    Every op of NG_OP_LIST has a kernel.
@@ -181,9 +181,9 @@ void h_free(void *p) {
 }
 /* Host-to-device copies go through a pinned staging buffer and do not wait for the stream.
    (A copy from pageable memory followed by a stream synchronisation made the host wait for
-   every queued kernel in the middle of a step: embedding ids, lengths, labels, dropout
-   masks, inputs; the GPU then idled while the host prepared the next ops.) The bytes are
-   copied into the staging buffer before the call returns, so the caller may reuse its
+   every queued kernel in the middle of a step: embedding ids, lengths, labels, inputs; the
+   GPU then idled while the host prepared the next ops.) The bytes are copied into the
+   staging buffer before the call returns, so the caller may reuse its
    buffer at once, as with the synchronous copy. The buffer is a ring of segments; a segment
    is refilled only after the event recorded behind its last copy has completed, so the host
    waits only when the GPU is a whole ring of copies behind. */
@@ -846,18 +846,21 @@ void bw_softmax(ng_node *n) { softmax_bw(n, 0); }
 void fw_log_softmax(ng_node *n) { softmax_fw(n, 1); }
 void bw_log_softmax(ng_node *n) { softmax_bw(n, 1); }
 
-__global__ void k_mul(const float *a, const float *b, float *y, int64_t n) { GRID_LOOP(i, n) y[i] = a[i] * b[i]; }
 __global__ void k_mul_add(const float *a, const float *b, float *y, int64_t n) { GRID_LOOP(i, n) y[i] += a[i] * b[i]; }
-/* The mask comes from the context RNG on the host, in the CPU's order: same masks as the CPU. */
+/* Dropout multipliers from the node's key (ng_dropout_bits, counter-based): the CPU's masks,
+   drawn on the device. m[i] = 0 or keep; y = x m when x is not NULL. */
+__global__ void k_dropout(const float *x, float *m, float *y, int64_t N, uint64_t key, uint32_t thr, float keep) {
+    GRID_LOOP(i, N) {
+        float v = ng_dropout_bits(key, (uint64_t)i) < thr ? 0.0f : keep;
+        m[i] = v;
+        if (x) y[i] = x[i] * v;
+    }
+}
+void dropout_fill(float *m, const float *x, float *y, int64_t N, int64_t key, float p) {
+    k_dropout<<<blocks_for(N), 256, 0, cu()->stream>>>(x, m, y, N, (uint64_t)key, ng_dropout_threshold(p), 1.0f / (1.0f - p));
+}
 void fw_dropout(ng_node *n) {
-    int64_t N = n->out->numel;
-    size_t bytes = (size_t)N * sizeof(float);
-    char *st = stage_reserve(bytes);   /* drawn straight into the staging buffer when it fits */
-    float *h = st ? (float *)st : (float *)ng__cuda_host_scratch(n, bytes), keep = 1.0f / (1.0f - n->f[0]);
-    if (!h) { ng__cuda_op_fail(n, "host arena exhausted"); return; }
-    for (int64_t i = 0; i < N; i++) h[i] = ng_rng_uniform(&n->ctx->rng) < (double)n->f[0] ? 0.0f : keep;
-    if (st ? stage_commit(n->saved, st, bytes) : h_h2d(n->saved, h, bytes)) { ng__cuda_op_fail(n, "mask copy failed"); return; }
-    k_mul<<<blocks_for(N), 256, 0, cu()->stream>>>(n->in[0]->data, (const float *)n->saved, n->out->data, N);
+    dropout_fill((float *)n->saved, n->in[0]->data, n->out->data, n->out->numel, n->i[0], n->f[0]);
     launch_check(n);
 }
 void bw_dropout(ng_node *n) {
@@ -2229,6 +2232,7 @@ void fw_seq_attention(ng_node *n) {
     if (NH * L == 0) return;
     float *W = ng__cuda_scratch(n, NH * LL);
     if (!W) return;
+    if (dm) dropout_fill((float *)n->aux, NULL, NULL, NH * LL, n->i[1], n->f[0]);
     for (int64_t h = 0; h < heads; h++)   /* S_bh = scale Q_bh K_bh^T */
         sgemm_rm_batched(n, 0, 1, L, L, d, scale, Q + h * d, H, LH, K + h * d, H, LH, 0.0f, Ps + h * LL, L, hLL, N);
     RowGrid rg = row_grid(NH * L, L);

@@ -189,7 +189,8 @@ for key in alphagan_D alphagan_G alphagan_arch textnas inception; do
 done
 md ""
 md "inception: ms per batch of 100 images (the FID Inception-v3 forward, host memory in and out);"
-md "its peak is the process's peak of allocated device memory (weights included) on both sides."
+md "its peak: nasgan's is the device memory in use at its highest (cudaMemGetInfo: weights and"
+md "buffers, also the CUDA context and cuBLAS's workspace), torch's torch.cuda.max_memory_allocated."
 md "Peak GPU memory: nasgan's is what the step used (its arena's high-water mark + parameters,"
 md "gradients and optimizer state; the arena itself is reserved whole up front), torch's is"
 md "torch.cuda.max_memory_allocated."

@@ -41,6 +41,26 @@ float ng_rng_uniformf(ng_rng *r, float lo, float hi);
 double ng_rng_normal(ng_rng *r);                /* standard normal (Box-Muller, no cached pair) */
 uint64_t ng_rng_below(ng_rng *r, uint64_t n);   /* uniform integer in [0, n), unbiased */
 
+/* Dropout masks are counter-based: element i of one dropout call is dropped when
+   ng_dropout_bits(key, i) < ng_dropout_threshold(p), with one key per call drawn from the
+   context RNG (ng_rng_u64). Each decision is a pure function of (key, i), so CPU threads in
+   any order and the GPU kernels (nasgan_cuda.cu) draw the same mask, and the GPU needs no
+   per-element host work. The bits are the high half of the i-th output of a SplitMix64
+   stream started at key. */
+#if defined(__CUDACC__)
+#define NG_HOST_DEVICE __host__ __device__
+#else
+#define NG_HOST_DEVICE
+#endif
+static inline NG_HOST_DEVICE uint32_t ng_dropout_bits(uint64_t key, uint64_t i) {
+    uint64_t z = key + (i + 1u) * 0x9E3779B97F4A7C15ull;
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+    return (uint32_t)((z ^ (z >> 31)) >> 32);
+}
+/* p in [0, 1): a drop probability of threshold / 2^32 (within 2.4e-10 of p) */
+static inline NG_HOST_DEVICE uint32_t ng_dropout_threshold(float p) { return (uint32_t)((double)p * 4294967296.0); }
+
 /* Bump arena for per-step activations and tape nodes: reset after every step, never freed
    piece by piece. Exhaustion returns NULL with NG_ERR_NOMEM recorded, in every build type. */
 typedef struct ng_arena {

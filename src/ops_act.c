@@ -144,7 +144,8 @@ static void ng__bw_softmax(ng_node *n) { ng__softmax_bw(n, 0); }
 static void ng__fw_log_softmax(ng_node *n) { ng__softmax_fw(n, 1); }
 static void ng__bw_log_softmax(ng_node *n) { ng__softmax_bw(n, 1); }
 
-/* ---- dropout: saved = per-element multiplier (0 or 1/(1-p)) ---- */
+/* ---- dropout: i[0] = the mask's key (ng_dropout_bits), f[0] = p;
+   saved = per-element multiplier (0 or 1/(1-p)) ---- */
 ng_tensor *ng_dropout(ng_ctx *ctx, ng_tensor *x, float p) {
     ng_node *n;
     if (x) NG_ASSERT(p >= 0.0f && p < 1.0f);
@@ -152,17 +153,25 @@ ng_tensor *ng_dropout(ng_ctx *ctx, ng_tensor *x, float p) {
     n = ng__begin(ctx, NG_OP_DROPOUT, &x, 1, x ? x->shape : ng_shape1(1));
     if (!n) return NULL;
     n->f[0] = p;
+    n->i[0] = (int64_t)ng_rng_u64(&ctx->rng);
     n->saved = ng__falloc(ctx, x->numel);
     if (!n->saved) return NULL;
     return ng__finish(n);
 }
+/* m[i] = dropout multiplier of element i for key and p (shared with seq_attention) */
+static void ng__dropout_fill(float *m, int64_t N, uint64_t key, float p) {
+    int64_t i;
+    uint32_t thr = ng_dropout_threshold(p);
+    float keep = 1.0f / (1.0f - p);
+    NG__OMP_FOR(N > 65536)
+    for (i = 0; i < N; i++) m[i] = ng_dropout_bits(key, (uint64_t)i) < thr ? 0.0f : keep;
+}
 static void ng__fw_dropout(ng_node *n) {
     int64_t i, N = n->out->numel;
-    float *m = (float *)n->saved, keep = 1.0f / (1.0f - n->f[0]);
-    for (i = 0; i < N; i++) {
-        m[i] = ng_rng_uniform(&n->ctx->rng) < (double)n->f[0] ? 0.0f : keep;
-        n->out->data[i] = n->in[0]->data[i] * m[i];
-    }
+    float *m = (float *)n->saved;
+    ng__dropout_fill(m, N, (uint64_t)n->i[0], n->f[0]);
+    NG__OMP_FOR(N > 65536)
+    for (i = 0; i < N; i++) n->out->data[i] = n->in[0]->data[i] * m[i];
 }
 static void ng__bw_dropout(ng_node *n) {
     int64_t i, N = n->out->numel;

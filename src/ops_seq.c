@@ -445,9 +445,10 @@ NG__OMP_FOR(N * L * D > 65536 && N > 1)
     }
 }
 
-/* ---- attention core: inputs q, k, v, mask. i[0] = heads. f[0] = dropout p (0 when off).
+/* ---- attention core: inputs q, k, v, mask. i[0] = heads. f[0] = dropout p (0 when off),
+   i[1] = the dropout mask's key (ng_dropout_bits).
    saved: softmax probabilities before the query mask and dropout, (N, heads, L, L);
-   aux: dropout multipliers (same shape) or NULL. ---- */
+   aux: dropout multipliers (same shape; filled by the forward) or NULL. ---- */
 ng_tensor *ng_seq_attention(ng_ctx *ctx, ng_tensor *q, ng_tensor *k, ng_tensor *v, ng_tensor *mask, int heads, float p) {
     ng_tensor *ins[4];
     ng_node *n;
@@ -467,17 +468,10 @@ ng_tensor *ng_seq_attention(ng_ctx *ctx, ng_tensor *q, ng_tensor *k, ng_tensor *
     PL = N * heads * L * L;
     n->saved = ng__falloc(ctx, PL > 0 ? PL : 1);
     if (!n->saved) return NULL;
-    if (n->f[0] > 0.0f) {
-        float *dm, *h, keep = 1.0f / (1.0f - p);
-        int64_t j;
-        /* drawn on the host from ctx->rng (same multipliers on every device); a device
-           context gets a copy */
-        dm = ng__falloc(ctx, PL > 0 ? PL : 1);
-        h = ctx->device == NG_CUDA ? (float *)ng__alloc(ctx, (size_t)(PL > 0 ? PL : 1) * sizeof(float)) : dm;
-        if (!dm || !h) return NULL;
-        for (j = 0; j < PL; j++) h[j] = ng_rng_uniform(&ctx->rng) < (double)p ? 0.0f : keep;
-        if (h != dm) ng__cuda_copy(dm, h, (size_t)PL * sizeof(float), 1);
-        n->aux = dm;
+    if (n->f[0] > 0.0f) {   /* the multipliers, filled by the forward (ng__dropout_fill) */
+        n->i[1] = (int64_t)ng_rng_u64(&ctx->rng);
+        n->aux = ng__falloc(ctx, PL > 0 ? PL : 1);
+        if (!n->aux) return NULL;
     }
     return ng__finish(n);
 }
@@ -488,6 +482,7 @@ static void ng__fw_seq_attention(ng_node *n) {
     float *Ps = (float *)n->saved, *Y = n->out->data, scale = 1.0f / sqrtf((float)d);
     float *Pw = ng__falloc(n->ctx, N * heads * L * L > 0 ? N * heads * L * L : 1); /* weights applied */
     if (!Pw) return;
+    if (dm) ng__dropout_fill((float *)n->aux, N * heads * L * L, (uint64_t)n->i[1], n->f[0]);
 NG__OMP_FOR(N * heads > 1 && N * L * L * H > 32768)
     for (nh = 0; nh < N * heads; nh++) {
         int64_t b = nh / heads, h = nh % heads, off = b * L * H + h * d, i, j;

@@ -7,7 +7,8 @@
 # features between the two. Fails when a case does not report status=ok or a
 # figure differs by more than REL_TOL (default 1e-4, relative: float reassociation between the
 # CPU ops and the kernels stays far below it; a wrong kernel does not). Also checks the rows
-# of --profile (one more step, each kernel entry timed) on the emulated device.
+# of --profile (one more step, each kernel entry timed) on the emulated device, and runs every
+# case at full size as a dry run (below).
 # Usage: tests/cuda_host_emu/bench.sh   (from the repository root; about 30 s of CPU)
 set -e
 B=build/cuda_host_emu
@@ -63,5 +64,17 @@ profile() {
               exit !ok }' bench_emu.$1.cuda.out || fail=1
 }
 [ $fail = 0 ] && compare textnas && compare alphagan_arch && compare inception && profile textnas && profile alphagan_arch
+# Every case once more at bench/gpu_check.sh's full sizes as a dry run (EMU_DRY=1: launches
+# check their configuration and run nothing; cuBLAS checks its arguments and operand extents
+# and computes nothing): launch limits, GEMM arguments, allocations and the device memory a
+# step uses, at the real shapes, in seconds. peak_gpu_mb is the figure the GPU run reports.
+for c in alphagan_D alphagan_G alphagan_arch textnas inception; do
+    if EMU_DRY=1 ./bench_gpu_steps_host_emu --iters 1 --arena-gb 17 "$c" > "dry.$c.out" 2> "dry.$c.err" &&
+       grep -q "key=$c device=cuda .*status=ok" "dry.$c.out"; then
+        echo "dry run at full size: $c ok, $(grep -o 'peak_gpu_mb=[0-9]*' "dry.$c.out") (device memory the step uses)"
+    else
+        echo "FAIL dry run at full size: $c"; tail -5 "dry.$c.err"; cat "dry.$c.out"; fail=1
+    fi
+done
 [ $fail = 0 ] && echo "bench on the emulated device: ok" || echo "bench on the emulated device: FAILED"
 exit $fail

@@ -29,6 +29,14 @@ inline cublasStatus_t cublasSgemmStridedBatched(cublasHandle_t, cublasOperation_
     if (lda < (ta == CUBLAS_OP_N ? (m > 1 ? m : 1) : (k > 1 ? k : 1))) return CUBLAS_STATUS_INVALID_VALUE;
     if (ldb < (tb == CUBLAS_OP_N ? (k > 1 ? k : 1) : (n > 1 ? n : 1))) return CUBLAS_STATUS_INVALID_VALUE;
     if (ldc < (m > 1 ? m : 1)) return CUBLAS_STATUS_INVALID_VALUE;
+    if (m && n && batch) {   /* each operand's last element inside its allocation */
+        long long ra = ta == CUBLAS_OP_N ? m : k, ca = ta == CUBLAS_OP_N ? k : m;
+        long long rb = tb == CUBLAS_OP_N ? k : n, cb = tb == CUBLAS_OP_N ? n : k;
+        if (k) emu_check_extent(A, 4 * (size_t)((batch - 1) * sA + (ca - 1) * lda + ra), "SGEMM operand A");
+        if (k) emu_check_extent(B, 4 * (size_t)((batch - 1) * sB + (cb - 1) * ldb + rb), "SGEMM operand B");
+        emu_check_extent(C, 4 * (size_t)((batch - 1) * sC + (long long)(n - 1) * ldc + m), "SGEMM result C");
+    }
+    if (emu_dry()) return CUBLAS_STATUS_SUCCESS;
     emu_device_scope scope;
     /* op(A) packed row by row and each column of op(B) packed, so the dot products run over
        contiguous memory (the summation order, l = 0..k-1 in double, is unchanged) */

@@ -57,6 +57,12 @@ inline void emu_check_config(dim3 grid, dim3 block) {
    block reading what another block writes); run.sh runs the op cases both ways. */
 inline bool emu_reverse() { static const bool on = getenv("EMU_REVERSE") && atoi(getenv("EMU_REVERSE")); return on; }
 inline unsigned long emu_order(unsigned long i, unsigned long n) { return emu_reverse() ? n - 1 - i : i; }
+/* EMU_DRY=1 in the environment: a dry run. Launches check their configuration and run no
+   block, cuBLAS checks its arguments and the extent of its operands and computes nothing,
+   memsets and the NaN fill of fresh allocations are skipped; copies still happen. The host
+   code runs at full size in seconds (results are garbage): launch configurations, GEMM
+   arguments, allocations and the arena's peak at the real shapes (run.sh's dry case). */
+inline bool emu_dry() { static const bool on = getenv("EMU_DRY") && atoi(getenv("EMU_DRY")); return on; }
 /* what every launch does first: check the configuration, set gridDim and blockDim; *nt threads
    a block, *nb blocks */
 inline void emu_launch_begin(dim3 grid, dim3 block, unsigned *nt, unsigned long *nb) {
@@ -64,7 +70,7 @@ inline void emu_launch_begin(dim3 grid, dim3 block, unsigned *nt, unsigned long 
     gridDim = grid;
     blockDim = block;
     *nt = block.x * block.y * block.z;
-    *nb = (unsigned long)grid.x * grid.y * grid.z;
+    *nb = emu_dry() ? 0 : (unsigned long)grid.x * grid.y * grid.z;
 }
 #define __global__
 #define __device__
@@ -85,6 +91,21 @@ struct emu_device_scope {
     emu_device_scope() { if (emu_open_depth++ == 0) emu_protect(PROT_READ | PROT_WRITE); }
     ~emu_device_scope() { if (--emu_open_depth == 0) emu_protect(PROT_NONE); }
 };
+/* Aborts unless bytes [p, p + bytes) lie in one device allocation (when guarded: the regions
+   are known); `what` names the operand. */
+inline void emu_check_extent(const void *p, size_t bytes, const char *what) {
+    const char *a = (const char *)p;
+    if (!emu_guard_on() || bytes == 0) return;
+    for (auto &r : emu_regions)
+        if (a >= r.p && a < r.p + r.n) {
+            if ((size_t)(a - r.p) + bytes <= r.n) return;
+            fprintf(stderr, "host emulation: %s ends %zu bytes past its %zu-byte device allocation\n", what,
+                    (size_t)(a - r.p) + bytes - r.n, r.n);
+            abort();
+        }
+    fprintf(stderr, "host emulation: %s at %p is not in device memory\n", what, p);
+    abort();
+}
 inline void emu_segv(int, siginfo_t *si, void *) {
     char *a = (char *)si->si_addr, msg[256];
     for (auto &r : emu_regions)
@@ -117,6 +138,7 @@ template <typename F> void emu_launch(dim3 grid, dim3 block, F f) {   /* blocks 
     unsigned nt;
     unsigned long nb;
     emu_launch_begin(grid, block, &nt, &nb);
+    if (nb == 0) return;   /* a dry run (EMU_DRY) */
     emu_device_scope scope;
     for (unsigned long b = 0; b < nb; b++) {
         blockIdx = emu_block_index(emu_order(b, nb));
@@ -239,6 +261,7 @@ template <typename F> void emu_launch(dim3 grid, dim3 block, F f) {
     unsigned nt;
     unsigned long nb;
     emu_launch_begin(grid, block, &nt, &nb);
+    if (nb == 0) return;   /* a dry run (EMU_DRY) */
     emu_device_scope scope;
     emu_body = [](void *p) { (*(F *)p)(); };
     emu_arg = &f;
@@ -278,7 +301,9 @@ template <typename F> void emu_launch(dim3 grid, dim3 block, F f) {
 #endif
 inline const char *cudaGetErrorString(cudaError_t) { return "emulated error"; }
 inline cudaError_t cudaGetDeviceCount(int *n) { *n = 1; return 0; }
-inline cudaError_t cudaMemGetInfo(size_t *fr, size_t *tot) { *fr = 0; *tot = 0; return 0; }
+/* an H200's 141 GiB, less the live allocations (tracked when guarded): the backend's peak
+   of device memory in use then counts the emulated run's allocations */
+inline cudaError_t cudaMemGetInfo(size_t *fr, size_t *tot);
 /* n bytes (a multiple of the page size) of fresh mapping; from 2 MiB up aligned to 2 MiB and
    advised onto transparent huge pages, so that the guard's mprotect calls change a few page
    directory entries instead of walking every 4 KiB page (the parity test's 256 MiB arena) */
@@ -303,17 +328,24 @@ inline cudaError_t cudaMalloc(void **p, size_t b) {
     size_t page = (size_t)sysconf(_SC_PAGESIZE), n = ((b ? b : 1) + page - 1) / page * page;
     if (!emu_guard_on()) {
         *p = malloc(b ? b : 1);
-        if (*p) memset(*p, 0xFF, b);
+        if (*p && !emu_dry()) memset(*p, 0xFF, b);
         return *p ? 0 : 2;
     }
     emu_guard_install();
     if (!(*p = emu_map(n))) return 2;
-    memset(*p, 0xFF, b);
+    if (!emu_dry()) memset(*p, 0xFF, b);
     emu_regions.push_back({(char *)*p, n});
     if (emu_open_depth == 0) mprotect(*p, n, PROT_NONE);
     return 0;
 }
 template <typename T> cudaError_t cudaMalloc(T **p, size_t b) { return cudaMalloc((void **)p, b); }
+inline cudaError_t cudaMemGetInfo(size_t *fr, size_t *tot) {
+    size_t used = 0;
+    for (auto &r : emu_regions) used += r.n;
+    *tot = (size_t)141 << 30;
+    *fr = *tot - (used < *tot ? used : *tot);
+    return 0;
+}
 inline cudaError_t cudaFree(void *p) {
     if (!emu_guard_on()) { free(p); return 0; }
     for (size_t i = 0; i < emu_regions.size(); i++)
@@ -330,6 +362,7 @@ inline cudaError_t cudaMemcpyAsync(void *d, const void *s, size_t b, cudaMemcpyK
     return 0;
 }
 inline cudaError_t cudaMemsetAsync(void *p, int v, size_t b, cudaStream_t) {
+    if (emu_dry()) return 0;
     emu_device_scope scope;
     memset(p, v, b);
     return 0;
