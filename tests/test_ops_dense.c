@@ -1,5 +1,8 @@
 /* Gradient checks and hand-computed values for the dense, activation and loss ops. */
 #include "test.h"
+#ifdef _OPENMP
+#include <omp.h>
+#endif
 
 static gc_input gin(ng_shape s) { gc_input g; memset(&g, 0, sizeof g); g.shape = s; g.needs_grad = 1; return g; }
 
@@ -164,6 +167,46 @@ TEST(dropout_statistics) {
     CHECK(fabs(s / 100000.0 - 1.0) < 0.02);
     ng_ctx_set_training(c, 0);
     CHECK(ng_dropout(c, x, 0.25f) == x);
+    ng_ctx_free(c);
+}
+/* Dropout masks are counter-based (ng_dropout_bits of a per-call key): the mask follows the
+   formula the GPU kernels also use, is the same on 1 and 2 threads, changes from call to
+   call, and neighbouring elements are independent (a weak hash of the counter shows there). */
+TEST(dropout_counter_based_masks) {
+    enum { N = 200000 };
+    ng_ctx *c = ng_ctx_create(16 << 20, 11);
+    ng_tensor *x = ng_tensor_new(c, ng_shape1(N)), *y1, *y2;
+    ng_rng r0 = c->rng;
+    uint64_t key = ng_rng_u64(&r0);   /* the call's key: the context RNG's next draw */
+    uint32_t thr = ng_dropout_threshold(0.25f);
+    int64_t i, formula_ok = 0, same = 0, both = 0;
+    for (i = 0; i < N; i++) x->data[i] = 1.0f;
+    y1 = ng_dropout(c, x, 0.25f);
+    y2 = ng_dropout(c, x, 0.25f);
+    CHECK(y1 && y2);
+    for (i = 0; i < N; i++) {
+        formula_ok += (y1->data[i] == 0.0f) == (ng_dropout_bits(key, (uint64_t)i) < thr);
+        same += (y1->data[i] == 0.0f) == (y2->data[i] == 0.0f);
+        if (i + 1 < N) both += y1->data[i] == 0.0f && y1->data[i + 1] == 0.0f;
+    }
+    CHECK(formula_ok == N);
+    /* independent masks agree on 0.25^2 + 0.75^2 = 62.5% of the elements */
+    CHECK_MSG(fabs((double)same / N - 0.625) < 0.01, "two calls' masks agree on %.4f", (double)same / N);
+    CHECK_MSG(fabs((double)both / (N - 1) - 0.0625) < 0.005, "neighbours both dropped: %.4f", (double)both / (N - 1));
+#ifdef _OPENMP
+    {
+        int nt = omp_get_max_threads();
+        ng_rng r = c->rng;
+        ng_tensor *a, *b;
+        omp_set_num_threads(1);
+        a = ng_dropout(c, x, 0.4f);
+        omp_set_num_threads(nt > 1 ? nt : 2);
+        c->rng = r;   /* the same key */
+        b = ng_dropout(c, x, 0.4f);
+        omp_set_num_threads(nt);
+        CHECK(a && b && memcmp(a->data, b->data, N * sizeof(float)) == 0);
+    }
+#endif
     ng_ctx_free(c);
 }
 
