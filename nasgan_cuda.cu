@@ -8,7 +8,8 @@
      matmul, linear (cuBLAS), add, sub, mul (broadcasting; gradient reduction by gather),
      scale, add_scalar, reduce (sum/mean over any axes), reshape, concat, slice,
      relu, leaky_relu, tanh, sigmoid, softmax, log_softmax, dropout (counter-based mask drawn
-     on the device from a key the context RNG gives: identical to the CPU's), cross_entropy, hinge, bce_logits,
+     on the device from a key the context RNG gives: identical to the CPU's), cross_entropy,
+     hinge, bce_logits,
      conv2d (im2col + cuBLAS strided-batched GEMM, any stride/padding/groups; col2im by gather;
      1x1 stride-1 unpadded convolutions on the input itself; weight gradient as one GEMM per
      chunk of images; depthwise convolutions by direct kernels), conv_transpose2d (the same
@@ -183,8 +184,8 @@ void h_free(void *p) {
    (A copy from pageable memory followed by a stream synchronisation made the host wait for
    every queued kernel in the middle of a step: embedding ids, lengths, labels, inputs; the
    GPU then idled while the host prepared the next ops.) The bytes are copied into the
-   staging buffer before the call returns, so the caller may reuse its
-   buffer at once, as with the synchronous copy. The buffer is a ring of segments; a segment
+   staging buffer before the call returns, so the caller may reuse its buffer at once, as
+   with the synchronous copy. The buffer is a ring of segments; a segment
    is refilled only after the event recorded behind its last copy has completed, so the host
    waits only when the GPU is a whole ring of copies behind. */
 #define NG_CU_STAGE_SEGS 4
