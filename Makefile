@@ -170,7 +170,7 @@ FUZZ_SAN := -g -O1 -fsanitize=address,undefined -fno-sanitize-recover=all
 FUZZ_DEFS := $(STB_CFLAGS) $(filter -D%,$(UTF8PROC_FUZZ))
 # The library is compiled once with coverage instrumentation (fuzzer-no-link); each target is
 # only its harness linked against it (12 full-header compiles took ~2.5 min of CI).
-$(B)/fuzz_impl.o: nasgan.h | $(B)
+$(B)/fuzz_impl.o: nasgan.h | $(B) deps-fuzz
 	printf '#define NASGAN_IMPLEMENTATION\n#include "nasgan.h"\n' > $(B)/fuzz_impl.c
 	clang $(FUZZ_SAN) -fsanitize=fuzzer-no-link $(FUZZ_DEFS) -I. -c $(B)/fuzz_impl.c -o $@
 $(B)/fuzz_%: fuzz/%.c $(B)/fuzz_impl.o nasgan.h | $(B)
