@@ -69,7 +69,7 @@ profile() {
 # and computes nothing): launch limits, GEMM arguments, allocations and the device memory a
 # step uses, at the real shapes, in seconds. peak_gpu_mb is the figure the GPU run reports.
 for c in alphagan_D alphagan_G alphagan_arch textnas inception; do
-    if EMU_DRY=1 ./bench_gpu_steps_host_emu --iters 1 --arena-gb 17 "$c" > "dry.$c.out" 2> "dry.$c.err" &&
+    if EMU_DRY=1 ./bench_gpu_steps_host_emu --iters 1 "$c" > "dry.$c.out" 2> "dry.$c.err" &&
        grep -q "key=$c device=cuda .*status=ok" "dry.$c.out"; then
         echo "dry run at full size: $c ok, $(grep -o 'peak_gpu_mb=[0-9]*' "dry.$c.out") (device memory the step uses)"
     else

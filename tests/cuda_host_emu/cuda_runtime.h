@@ -304,18 +304,20 @@ inline cudaError_t cudaGetDeviceCount(int *n) { *n = 1; return 0; }
 /* an H200's 141 GiB, less the live allocations (tracked when guarded): the backend's peak
    of device memory in use then counts the emulated run's allocations */
 inline cudaError_t cudaMemGetInfo(size_t *fr, size_t *tot);
-/* n bytes (a multiple of the page size) of fresh mapping; from 2 MiB up aligned to 2 MiB and
+/* n bytes (a multiple of the page size) of fresh mapping, not counted against the commit limit
+   until touched (MAP_NORESERVE: a dry run reserves the benchmarks' 64 GiB arena as the GPU
+   would and touches little of it); from 2 MiB up aligned to 2 MiB and
    advised onto transparent huge pages, so that the guard's mprotect calls change a few page
    directory entries instead of walking every 4 KiB page (the parity test's 256 MiB arena) */
 inline void *emu_map(size_t &n) {
     const size_t huge = (size_t)2 << 20;
     char *m, *a;
     if (n < huge) {
-        m = (char *)mmap(nullptr, n, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+        m = (char *)mmap(nullptr, n, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
         return m == MAP_FAILED ? nullptr : m;
     }
     n = (n + huge - 1) / huge * huge;
-    m = (char *)mmap(nullptr, n + huge, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    m = (char *)mmap(nullptr, n + huge, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
     if (m == MAP_FAILED) return nullptr;
     a = (char *)(((uintptr_t)m + huge - 1) / huge * huge);
     if (a > m) munmap(m, (size_t)(a - m));
