@@ -264,9 +264,12 @@ fi
 # ratio above 1 comes with the ops to work on. Skipped when every ratio is at most 1.
 say "== profiles of the slower steps"
 slow=""
+paired=0
 for key in alphagan_D alphagan_G alphagan_arch textnas; do
     nm=$(field "$NG_RES" $key ms); tm=$(field "$PT_RES" $key ms)
-    [ -n "$nm" ] && [ -n "$tm" ] && awk -v a="$nm" -v b="$tm" 'BEGIN { exit !(a > b) }' && slow="$slow $key"
+    [ -n "$nm" ] && [ -n "$tm" ] || continue
+    paired=$((paired + 1))
+    awk -v a="$nm" -v b="$tm" 'BEGIN { exit !(a > b) }' && slow="$slow $key"
 done
 if [ -n "$slow" ] && [ "$(left)" -gt 100 ]; then
     PROF_NG=build/gpu_profile_nasgan.txt PROF_PT=build/gpu_profile_torch.txt
@@ -296,6 +299,8 @@ if [ -n "$slow" ] && [ "$(left)" -gt 100 ]; then
     done
 elif [ -n "$slow" ]; then
     say "profiles: skipped (time budget spent)"
+elif [ "$paired" = 0 ]; then
+    say "profiles: skipped (no step timed on both sides)"
 else
     say "profiles: skipped (no step slower than PyTorch's)"
 fi
