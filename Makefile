@@ -244,16 +244,19 @@ test-cuda-emu: nasgan.h | $(B)
 # tests/cuda_host_emu/, each CUDA thread a fiber) against the CPU ops: checks index
 # arithmetic, launch bounds and GEMM arguments without a GPU (g++ with C++20; seconds); then
 # bench/gpu/steps.c's TextNAS and alphaGAN steps at tiny sizes on that emulated device against
-# --device cpu (tests/cuda_host_emu/bench.sh). Every op case runs a second time with blocks and
-# threads in reverse order (EMU_REVERSE=1): a result that depends on the order is a race.
-# HOST_EMU_CASES: op-case name substrings, and "+NAME" for the whole-program checks: optim,
-# refusals, determinism (two 20-step runs of a small conv net), supernet (one D, G and arch
-# step, about a minute emulated) and inception (the FID Inception-v3 forward, about 30 s);
-# +search (20 supernet steps, twice) is left to the GPU: about 14 minutes emulated.
+# --device cpu, and each benchmark case at full size as a dry run (tests/cuda_host_emu/bench.sh);
+# last, the example programs at their published sizes as dry runs (dry_examples.sh: every
+# launch and GEMM of a real-size run checked, no arithmetic). Every op case runs a second time
+# with blocks and threads in reverse order (EMU_REVERSE=1): a result that depends on the order
+# is a race. HOST_EMU_CASES: op-case name substrings, and "+NAME" for the whole-program checks:
+# optim, refusals, determinism (two 20-step runs of a small conv net), supernet (one D, G and
+# arch step, about 7 s emulated) and inception (the FID Inception-v3 forward, about 20 s);
+# +search (20 supernet steps, twice, about 75 s emulated) is left to the GPU.
 HOST_EMU_CASES ?= matmul linear add sub mul scale sum mean reshape concat slice relu tanh sigmoid softmax dropout \
   cross hinge bce conv batch_norm spectral mixed upsample avg_pool2 sum_hw embedding seq_ "text chain" \
   +optim +refusals +determinism +supernet +inception
-test-cuda-host-emu: nasgan.h
+test-cuda-host-emu: deps-demo nasgan.h $(patsubst examples/%.c,$(B)/obj/%.o,$(wildcard examples/*.c))
 	./tests/cuda_host_emu/run.sh $(HOST_EMU_CASES)
 	EMU_REVERSE=1 ./tests/cuda_host_emu/run.sh ""
 	./tests/cuda_host_emu/bench.sh
+	EMU_LDLIBS="$(LDLIBS)" ./tests/cuda_host_emu/dry_examples.sh
