@@ -8,7 +8,7 @@
 # steps, evaluation, checkpoint, outputs). A few steps each:
 #   gan_search --preset paper-s (G 256, D 128, batch 64), one epoch on 1,280 Fashion-MNIST images
 #   gan_train on its genotype (G 256, D 128), 4 G steps, FID/KID/IS with the random-weight
-#             Inception (bench_gpu_steps --write-inception's weights; 20 images)
+#             Inception (bench/gpu/steps.c --write-inception's weights; 20 images)
 #   text_search --preset nni (H 256, batch 128, 24 layers) with enas and with darts, on WordNet
 #   text_train on the ENAS architecture (H 256), 3 steps
 # Needs build/obj/*.o (`make examples`), Fashion-MNIST and WordNet (Debian packages), and
@@ -23,21 +23,11 @@ for p in gan_search gan_train text_search text_train; do
     # shellcheck disable=SC2086
     g++ -fopenmp -rdynamic -o $D/$p build/obj/$p.o $B/nasgan_cuda_emu.o ${EMU_LDLIBS:--lz -lm} -lpthread
 done
-gcc -std=c11 -O1 -fopenmp -I. -o $D/write_inception -x c - -lz -lm <<'EOF'
-#define NASGAN_IMPLEMENTATION
-#include "nasgan.h"
-int main(int argc, char **argv) {   /* random Inception weights (ng_inception_random_params) */
-    ng_params *g = ng_params_create(NG_INCEPTION_GROUP, 0);
-    ng_status st = g ? ng_inception_params_layout(g) : NG_ERR_NOMEM;
-    if (argc != 2) return 2;
-    if (st == NG_OK) st = ng_params_alloc(g);
-    if (st == NG_OK) ng_inception_random_params(g, 1);
-    if (st == NG_OK) st = ng_inception_save_params(g, argv[1]);
-    ng_params_free(g);
-    if (st != NG_OK) { fprintf(stderr, "%s\n", ng_last_error()); return 1; }
-    return 0;
-}
-EOF
+# the random Inception weights of bench/gpu/steps.c (bench.sh builds it for the emulated device)
+if [ ! -x $B/bench_gpu_steps_host_emu ]; then
+    gcc -std=c11 -O2 -march=native -g -fopenmp -Wall -Wextra -Werror -I. -c bench/gpu/steps.c -o $B/steps.o
+    g++ -fopenmp -rdynamic -o $B/bench_gpu_steps_host_emu $B/steps.o $B/nasgan_cuda_emu.o -lz -lm -lpthread
+fi
 fail=0
 # dry NAME PROGRAM ARGS...: one dry run, its log kept as $D/NAME.log
 dry() {
@@ -49,7 +39,7 @@ dry() {
     fi
 }
 dry gan_search gan_search --preset paper-s --epochs 1 --limit 1280 --gpu-mem 24 --samples 8 --out $D/gs
-$D/write_inception $D/inception.ngck
+$B/bench_gpu_steps_host_emu --write-inception $D/inception.ngck
 dry gan_train gan_train --genotype $D/gs/genotype.json --limit 1280 --g-steps 4 --gpu-mem 24 --samples 8 \
     --fid-net none --fid-inception $D/inception.ngck --inception-real-n 20 --eval-n 20 --out $D/gt
 TS="--preset nni --epochs 1 --child-steps 3 --ctrl-steps 2 --eval-limit 256"
