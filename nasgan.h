@@ -4132,20 +4132,20 @@ ng_tensor *ng_dropout(ng_ctx *ctx, ng_tensor *x, float p) {
     if (!n->saved) return NULL;
     return ng__finish(n);
 }
-/* m[i] = dropout multiplier of element i for key and p (shared with seq_attention) */
-static void ng__dropout_fill(float *m, int64_t N, uint64_t key, float p) {
+/* m[i] = dropout multiplier of element i for key and p, and y[i] = x[i] m[i] when x is not
+   NULL, in one pass (seq_attention fills only m) */
+static void ng__dropout_fill(float *m, const float *x, float *y, int64_t N, uint64_t key, float p) {
     int64_t i;
     uint32_t thr = ng_dropout_threshold(p);
     float keep = 1.0f / (1.0f - p);
     NG__OMP_FOR(N > 65536)
-    for (i = 0; i < N; i++) m[i] = ng_dropout_bits(key, (uint64_t)i) < thr ? 0.0f : keep;
+    for (i = 0; i < N; i++) {
+        m[i] = ng_dropout_bits(key, (uint64_t)i) < thr ? 0.0f : keep;
+        if (x) y[i] = x[i] * m[i];
+    }
 }
 static void ng__fw_dropout(ng_node *n) {
-    int64_t i, N = n->out->numel;
-    float *m = (float *)n->saved;
-    ng__dropout_fill(m, N, (uint64_t)n->i[0], n->f[0]);
-    NG__OMP_FOR(N > 65536)
-    for (i = 0; i < N; i++) n->out->data[i] = n->in[0]->data[i] * m[i];
+    ng__dropout_fill((float *)n->saved, n->in[0]->data, n->out->data, n->out->numel, (uint64_t)n->i[0], n->f[0]);
 }
 static void ng__bw_dropout(ng_node *n) {
     int64_t i, N = n->out->numel;
@@ -6391,7 +6391,7 @@ static void ng__fw_seq_attention(ng_node *n) {
     float *Ps = (float *)n->saved, *Y = n->out->data, scale = 1.0f / sqrtf((float)d);
     float *Pw = ng__falloc(n->ctx, N * heads * L * L > 0 ? N * heads * L * L : 1); /* weights applied */
     if (!Pw) return;
-    if (dm) ng__dropout_fill((float *)n->aux, N * heads * L * L, (uint64_t)n->i[1], n->f[0]);
+    if (dm) ng__dropout_fill((float *)n->aux, NULL, NULL, N * heads * L * L, (uint64_t)n->i[1], n->f[0]);
 NG__OMP_FOR(N * heads > 1 && N * L * L * H > 32768)
     for (nh = 0; nh < N * heads; nh++) {
         int64_t b = nh / heads, h = nh % heads, off = b * L * H + h * d, i, j;

@@ -158,20 +158,20 @@ ng_tensor *ng_dropout(ng_ctx *ctx, ng_tensor *x, float p) {
     if (!n->saved) return NULL;
     return ng__finish(n);
 }
-/* m[i] = dropout multiplier of element i for key and p (shared with seq_attention) */
-static void ng__dropout_fill(float *m, int64_t N, uint64_t key, float p) {
+/* m[i] = dropout multiplier of element i for key and p, and y[i] = x[i] m[i] when x is not
+   NULL, in one pass (seq_attention fills only m) */
+static void ng__dropout_fill(float *m, const float *x, float *y, int64_t N, uint64_t key, float p) {
     int64_t i;
     uint32_t thr = ng_dropout_threshold(p);
     float keep = 1.0f / (1.0f - p);
     NG__OMP_FOR(N > 65536)
-    for (i = 0; i < N; i++) m[i] = ng_dropout_bits(key, (uint64_t)i) < thr ? 0.0f : keep;
+    for (i = 0; i < N; i++) {
+        m[i] = ng_dropout_bits(key, (uint64_t)i) < thr ? 0.0f : keep;
+        if (x) y[i] = x[i] * m[i];
+    }
 }
 static void ng__fw_dropout(ng_node *n) {
-    int64_t i, N = n->out->numel;
-    float *m = (float *)n->saved;
-    ng__dropout_fill(m, N, (uint64_t)n->i[0], n->f[0]);
-    NG__OMP_FOR(N > 65536)
-    for (i = 0; i < N; i++) n->out->data[i] = n->in[0]->data[i] * m[i];
+    ng__dropout_fill((float *)n->saved, n->in[0]->data, n->out->data, n->out->numel, (uint64_t)n->i[0], n->f[0]);
 }
 static void ng__bw_dropout(ng_node *n) {
     int64_t i, N = n->out->numel;

@@ -482,7 +482,7 @@ static void ng__fw_seq_attention(ng_node *n) {
     float *Ps = (float *)n->saved, *Y = n->out->data, scale = 1.0f / sqrtf((float)d);
     float *Pw = ng__falloc(n->ctx, N * heads * L * L > 0 ? N * heads * L * L : 1); /* weights applied */
     if (!Pw) return;
-    if (dm) ng__dropout_fill((float *)n->aux, N * heads * L * L, (uint64_t)n->i[1], n->f[0]);
+    if (dm) ng__dropout_fill((float *)n->aux, NULL, NULL, N * heads * L * L, (uint64_t)n->i[1], n->f[0]);
 NG__OMP_FOR(N * heads > 1 && N * L * L * H > 32768)
     for (nh = 0; nh < N * heads; nh++) {
         int64_t b = nh / heads, h = nh % heads, off = b * L * H + h * d, i, j;
