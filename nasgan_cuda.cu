@@ -2278,7 +2278,7 @@ void bw_seq_attention(ng_node *n) {
    up to the longest sequence (later steps touch nothing; hp rows of finished sequences keep
    their last state and only feed hh rows nobody reads).
    saved: GruSaved (= ng__gru_saved in src/ops_seq.c); len_dev set here. */
-struct GruSaved { int64_t *len; float *gates; int64_t *len_dev; };
+struct GruSaved { int64_t *len; float *gates; int64_t *len_dev; int64_t *order, *base; };
 __device__ inline int64_t gru_pos(int64_t s, int64_t len, int rev) { return s >= len ? -1 : rev ? len - 1 - s : s; }
 __global__ void k_gru_cell(const float *xp, const float *hh, const float *bhh, float *hp, const int64_t *len, float *gates, float *Y,
                            int64_t N, int64_t L, int64_t H, int64_t s, int rev) {

@@ -546,12 +546,38 @@ NG__OMP_FOR(N * heads > 1 && N * L * L * H > 32768)
 }
 
 /* ---- GRU, one direction: inputs x, mask, w_ih, w_hh, b_ih, b_hh. i[0] = reverse.
-   saved: ng__gru_saved (lengths, per position r, z, n and W_hn h + b_hn). ---- */
+   saved: ng__gru_saved (lengths, the packed order, per position r, z, n and W_hn h + b_hn).
+
+   The CPU runs in PyTorch's packed-sequence layout: step s holds the sequences longer than s,
+   longest first, so they are a prefix of order[] and step s's rows are packed rows
+   base[s] .. base[s+1]-1. Every product then covers real positions only (T = sum of the
+   lengths rows), not the N L of the padded batch, and step s's previous hidden states are the
+   first rows of step s-1's. ---- */
 typedef struct ng__gru_saved {
     int64_t *len;     /* (N), host */
-    float *gates;     /* (N, L, 4H): r, z, n, hn (on the context's device) */
+    float *gates;     /* r, z, n, hn on the context's device: (N, L, 4H) on CUDA, (T, 4H) in
+                         packed order on the CPU */
     int64_t *len_dev; /* device copy of len, made by the CUDA forward (NULL on the CPU) */
+    int64_t *order;   /* (N), host: sequences by length, longest first, ties in index order */
+    int64_t *base;    /* (L + 1), host: first packed row of step s; base[L] = T */
 } ng__gru_saved;
+/* order by a stable counting sort on the lengths (descending), then the step offsets */
+static int ng__gru_pack(ng_ctx *ctx, ng__gru_saved *sv, int64_t N, int64_t L) {
+    int64_t *start = (int64_t *)ng__alloc(ctx, (size_t)(L + 1) * sizeof(int64_t)), b, s, len, active = N, next = 0;
+    sv->order = (int64_t *)ng__alloc(ctx, (size_t)(N > 0 ? N : 1) * sizeof(int64_t));
+    sv->base = (int64_t *)ng__alloc(ctx, (size_t)(L + 1) * sizeof(int64_t));
+    if (!start || !sv->order || !sv->base) return 0;
+    memset(start, 0, (size_t)(L + 1) * sizeof(int64_t));
+    for (b = 0; b < N; b++) start[sv->len[b]]++;
+    for (len = L; len >= 0; len--) { int64_t count = start[len]; start[len] = next; next += count; }
+    for (b = 0; b < N; b++) sv->order[start[sv->len[b]]++] = b;
+    sv->base[0] = 0;
+    for (s = 0; s < L; s++) {
+        while (active > 0 && sv->len[sv->order[active - 1]] <= s) active--;
+        sv->base[s + 1] = sv->base[s] + active;
+    }
+    return 1;
+}
 ng_tensor *ng_seq_gru(ng_ctx *ctx, ng_tensor *x, ng_tensor *mask, ng_tensor *w_ih, ng_tensor *w_hh,
                       ng_tensor *b_ih, ng_tensor *b_hh, int reverse) {
     ng_tensor *ins[6];
@@ -573,9 +599,8 @@ ng_tensor *ng_seq_gru(ng_ctx *ctx, ng_tensor *x, ng_tensor *mask, ng_tensor *w_i
     sv = (ng__gru_saved *)ng__alloc(ctx, sizeof *sv);
     if (!sv) return NULL;
     sv->len = (int64_t *)ng__alloc(ctx, (size_t)(N > 0 ? N : 1) * sizeof(int64_t));
-    sv->gates = ng__falloc(ctx, N * L * 4 * H > 0 ? N * L * 4 * H : 1);
     sv->len_dev = NULL;
-    if (!sv->len || !sv->gates) return NULL;
+    if (!sv->len) return NULL;
     {   /* the lengths are read on the host: a device mask comes back first */
         const float *md = mask->data;
         if (mask->device == NG_CUDA) {
@@ -592,95 +617,123 @@ ng_tensor *ng_seq_gru(ng_ctx *ctx, ng_tensor *x, ng_tensor *mask, ng_tensor *w_i
             sv->len[b] = len;
         }
     }
+    if (!ng__gru_pack(ctx, sv, N, L)) return NULL;
+    t = ctx->device == NG_CUDA ? N * L : sv->base[L];   /* gate rows: the device kernels index (N, L) */
+    sv->gates = ng__falloc(ctx, t * 4 * H > 0 ? t * 4 * H : 1);
+    if (!sv->gates) return NULL;
     n->saved = sv;
     return ng__finish(n);
 }
 /* position of step s of sequence b (or -1 when the sequence has ended) */
 static int64_t ng__gru_pos(int64_t s, int64_t len, int reverse) { return s >= len ? -1 : reverse ? len - 1 - s : s; }
+/* rows (N, L, width) of src at the packed positions -> dst (T, width) */
+static void ng__gru_gather(const ng__gru_saved *sv, int64_t L, int rev, const float *src, int64_t width, float *dst) {
+    int64_t s, r;
+    for (s = 0; s < L && sv->base[s + 1] > sv->base[s]; s++)
+        for (r = 0; r < sv->base[s + 1] - sv->base[s]; r++) {
+            int64_t b = sv->order[r], t = ng__gru_pos(s, sv->len[b], rev);
+            memcpy(dst + (sv->base[s] + r) * width, src + (b * L + t) * width, (size_t)width * sizeof(float));
+        }
+}
+/* Scratch (packed inputs, pre-activations, hidden states) goes back to the arena on return. */
 static void ng__fw_seq_gru(ng_node *n) {
     ng__gru_saved *sv = (ng__gru_saved *)n->saved;
     ng_tensor *x = n->in[0];
-    int64_t N = x->shape.d[0], L = x->shape.d[1], In = x->shape.d[2], H = n->in[3]->shape.d[1], G = 3 * H, s, b;
+    int64_t N = x->shape.d[0], L = x->shape.d[1], In = x->shape.d[2], H = n->in[3]->shape.d[1], G = 3 * H, T = sv->base[L], s, p;
     const float *wih = n->in[2]->data, *whh = n->in[3]->data, *bih = n->in[4]->data, *bhh = n->in[5]->data;
     int rev = (int)n->i[0], gemm = n->ctx->gemm_backend;
-    float *Y = n->out->data, *xp = ng__falloc(n->ctx, N * L * G > 0 ? N * L * G : 1);
-    float *hp = ng__falloc(n->ctx, N * H > 0 ? N * H : 1), *hh = ng__falloc(n->ctx, N * G > 0 ? N * G : 1);
-    if (!xp || !hp || !hh) return;
+    size_t mark = n->ctx->arena.used;
+    float *Y = n->out->data, *xc, *xp, *hc, *hh, *zero;
     memset(Y, 0, (size_t)(N * L * H) * sizeof(float));
-    for (s = 0; s < N * L; s++) memcpy(xp + s * G, bih, (size_t)G * sizeof(float));
-    ng_sgemm(gemm, 0, 1, N * L, G, In, 1.0f, x->data, In, wih, In, 1.0f, xp, G);   /* x W_ih^T + b_ih */
+    if (T == 0) return;
+    xc = ng__falloc(n->ctx, T * In > 0 ? T * In : 1); xp = ng__falloc(n->ctx, T * G); hc = ng__falloc(n->ctx, T * H);
+    hh = ng__falloc(n->ctx, N * G); zero = ng__fzalloc(n->ctx, H);
+    if (!xc || !xp || !hc || !hh || !zero) return;
+    ng__gru_gather(sv, L, rev, x->data, In, xc);
+    for (p = 0; p < T; p++) memcpy(xp + p * G, bih, (size_t)G * sizeof(float));
+    ng_sgemm(gemm, 0, 1, T, G, In, 1.0f, xc, In, wih, In, 1.0f, xp, G);       /* x W_ih^T + b_ih */
     for (s = 0; s < L; s++) {
-        for (b = 0; b < N; b++) { /* previous hidden state, 0 at the first step */
-            int64_t t = ng__gru_pos(s, sv->len[b], rev), tp = rev ? t + 1 : t - 1;
-            if (t < 0 || s == 0) memset(hp + b * H, 0, (size_t)H * sizeof(float));
-            else memcpy(hp + b * H, Y + (b * L + tp) * H, (size_t)H * sizeof(float));
-            memcpy(hh + b * G, bhh, (size_t)G * sizeof(float));
-        }
-        ng_sgemm(gemm, 0, 1, N, G, H, 1.0f, hp, H, whh, H, 1.0f, hh, G);        /* h W_hh^T + b_hh */
-NG__OMP_FOR(N * H > 16384)
-        for (b = 0; b < N; b++) {
-            int64_t t = ng__gru_pos(s, sv->len[b], rev), j;
-            const float *a = xp + (b * L + (t < 0 ? 0 : t)) * G, *c = hh + b * G, *h0 = hp + b * H;
-            float *gt, *y;
-            if (t < 0) continue;
-            gt = sv->gates + (b * L + t) * 4 * H;
-            y = Y + (b * L + t) * H;
+        int64_t ns = sv->base[s + 1] - sv->base[s], r;
+        const float *hprev = s ? hc + sv->base[s - 1] * H : NULL;  /* step s-1's first ns rows */
+        if (ns == 0) break;
+        for (r = 0; r < ns; r++) memcpy(hh + r * G, bhh, (size_t)G * sizeof(float));
+        if (hprev) ng_sgemm(gemm, 0, 1, ns, G, H, 1.0f, hprev, H, whh, H, 1.0f, hh, G);   /* h W_hh^T + b_hh */
+NG__OMP_FOR(ns * H > 16384)
+        for (r = 0; r < ns; r++) {
+            int64_t q = sv->base[s] + r, b = sv->order[r], t = ng__gru_pos(s, sv->len[b], rev), j;
+            const float *a = xp + q * G, *c = hh + r * G, *h0 = hprev ? hprev + r * H : zero;
+            float *gt = sv->gates + q * 4 * H, *y = Y + (b * L + t) * H, *h = hc + q * H;
             for (j = 0; j < H; j++) {
-                float r = ng__sigmoidf(a[j] + c[j]), z = ng__sigmoidf(a[H + j] + c[H + j]);
-                float nn = tanhf(a[2 * H + j] + r * c[2 * H + j]);
-                gt[j] = r; gt[H + j] = z; gt[2 * H + j] = nn; gt[3 * H + j] = c[2 * H + j];
-                y[j] = (1.0f - z) * nn + z * h0[j];
+                float rg = ng__sigmoidf(a[j] + c[j]), z = ng__sigmoidf(a[H + j] + c[H + j]);
+                float nn = tanhf(a[2 * H + j] + rg * c[2 * H + j]);
+                gt[j] = rg; gt[H + j] = z; gt[2 * H + j] = nn; gt[3 * H + j] = c[2 * H + j];
+                y[j] = h[j] = (1.0f - z) * nn + z * h0[j];
             }
         }
     }
+    n->ctx->arena.used = mark;
 }
-/* Backpropagation through time, last step first. dXp (N*L, 3H) collects the gradient of the
-   input pre-activations (0 at pads) for three GEMMs at the end. */
+/* out (H) += the column sums of the rows (rows, G) */
+static void ng__gru_colsum_add(float *out, const float *m, int64_t rows, int64_t G) {
+    int64_t p, j;
+    for (p = 0; p < rows; p++)
+        for (j = 0; j < G; j++) out[j] += m[p * G + j];
+}
+/* Backpropagation through time, last step first, in the packed layout. dxp and dhh (T, 3H)
+   collect the gradients of the input and recurrent pre-activations; h_prev (T, H) the
+   previous hidden states, so that the weight gradients are one GEMM each after the loop. */
 static void ng__bw_seq_gru(ng_node *n) {
     ng__gru_saved *sv = (ng__gru_saved *)n->saved;
     ng_tensor *x = n->in[0];
-    int64_t N = x->shape.d[0], L = x->shape.d[1], In = x->shape.d[2], H = n->in[3]->shape.d[1], G = 3 * H, s, b, j;
+    int64_t N = x->shape.d[0], L = x->shape.d[1], In = x->shape.d[2], H = n->in[3]->shape.d[1], G = 3 * H, T = sv->base[L];
+    int64_t T1 = L > 0 ? sv->base[1] : 0, s, p, j;  /* packed rows from T1 on have a previous state */
     const float *whh = n->in[3]->data, *Y = n->out->data, *g = n->out->grad;
     float *gx = ng__in_grad(n, 0), *gwih = ng__in_grad(n, 2), *gwhh = ng__in_grad(n, 3);
     float *gbih = ng__in_grad(n, 4), *gbhh = ng__in_grad(n, 5);
     int rev = (int)n->i[0], gemm = n->ctx->gemm_backend;
-    float *dxp = ng__fzalloc(n->ctx, N * L * G > 0 ? N * L * G : 1);
-    float *dh = ng__fzalloc(n->ctx, N * H > 0 ? N * H : 1), *hp = ng__falloc(n->ctx, N * H > 0 ? N * H : 1);
-    float *dhh = ng__falloc(n->ctx, N * G > 0 ? N * G : 1);
-    if (!dxp || !dh || !hp || !dhh) return;
+    size_t mark = n->ctx->arena.used;
+    float *dxp, *dhh, *dh, *buf;
+    if (T == 0) return;
+    dxp = ng__falloc(n->ctx, T * G); dhh = ng__falloc(n->ctx, T * G); dh = ng__fzalloc(n->ctx, N * H);
+    buf = ng__falloc(n->ctx, T * (H > In ? H : In) > 0 ? T * (H > In ? H : In) : 1);  /* h_prev, then packed x rows */
+    if (!dxp || !dhh || !dh || !buf) return;
     for (s = L - 1; s >= 0; s--) {
-NG__OMP_FOR(N * H > 16384)
-        for (b = 0; b < N; b++) {
-            int64_t t = ng__gru_pos(s, sv->len[b], rev), tp = rev ? t + 1 : t - 1, k;
-            const float *gt, *go;
-            float *dr, *d, *h0 = hp + b * H, *dhb = dh + b * H;
-            if (t < 0) { memset(dhh + b * G, 0, (size_t)G * sizeof(float)); memset(h0, 0, (size_t)H * sizeof(float)); continue; }
-            if (s == 0) memset(h0, 0, (size_t)H * sizeof(float));
-            else memcpy(h0, Y + (b * L + tp) * H, (size_t)H * sizeof(float));
-            gt = sv->gates + (b * L + t) * 4 * H;
-            go = g + (b * L + t) * H;
-            dr = dxp + (b * L + t) * G;
-            d = dhh + b * G;
+        int64_t ns = sv->base[s + 1] - sv->base[s], r;
+        if (ns == 0) continue;
+NG__OMP_FOR(ns * H > 16384)
+        for (r = 0; r < ns; r++) {
+            int64_t q = sv->base[s] + r, b = sv->order[r], t = ng__gru_pos(s, sv->len[b], rev), tp = rev ? t + 1 : t - 1, k;
+            const float *gt = sv->gates + q * 4 * H, *go = g + (b * L + t) * H, *h0 = s ? Y + (b * L + tp) * H : NULL;
+            float *dr = dxp + q * G, *d = dhh + q * G, *dhb = dh + r * H;
+            if (h0) memcpy(buf + q * H, h0, (size_t)H * sizeof(float));
             for (k = 0; k < H; k++) {
-                float r = gt[k], z = gt[H + k], nn = gt[2 * H + k], hn = gt[3 * H + k];
+                float rg = gt[k], z = gt[H + k], nn = gt[2 * H + k], hn = gt[3 * H + k];
                 float dht = dhb[k] + go[k];
                 float dan = dht * (1.0f - z) * (1.0f - nn * nn);
-                float daz = dht * (h0[k] - nn) * z * (1.0f - z);
-                float dar = dan * hn * r * (1.0f - r);
+                float daz = dht * ((h0 ? h0[k] : 0.0f) - nn) * z * (1.0f - z);
+                float dar = dan * hn * rg * (1.0f - rg);
                 dr[k] = dar; dr[H + k] = daz; dr[2 * H + k] = dan;
-                d[k] = dar; d[H + k] = daz; d[2 * H + k] = dan * r;
+                d[k] = dar; d[H + k] = daz; d[2 * H + k] = dan * rg;
                 dhb[k] = dht * z;                    /* + dHh W_hh below */
             }
         }
-        ng_sgemm(gemm, 0, 0, N, H, G, 1.0f, dhh, G, whh, H, 1.0f, dh, H);           /* dh += dHh W_hh */
-        if (gwhh) ng_sgemm(gemm, 1, 0, G, H, N, 1.0f, dhh, G, hp, H, 1.0f, gwhh, H);  /* += dHh^T h_prev */
-        if (gbhh)
-            for (b = 0; b < N; b++)
-                for (j = 0; j < G; j++) gbhh[j] += dhh[b * G + j];
+        if (s > 0) ng_sgemm(gemm, 0, 0, ns, H, G, 1.0f, dhh + sv->base[s] * G, G, whh, H, 1.0f, dh, H);   /* dh += dHh W_hh */
     }
-    if (gx) ng_sgemm(gemm, 0, 0, N * L, In, G, 1.0f, dxp, G, n->in[2]->data, In, 1.0f, gx, In);
-    if (gwih) ng_sgemm(gemm, 1, 0, G, In, N * L, 1.0f, dxp, G, x->data, In, 1.0f, gwih, In);
-    if (gbih)
-        for (s = 0; s < N * L; s++)
-            for (j = 0; j < G; j++) gbih[j] += dxp[s * G + j];
+    if (gwhh && T > T1) ng_sgemm(gemm, 1, 0, G, H, T - T1, 1.0f, dhh + T1 * G, G, buf + T1 * H, H, 1.0f, gwhh, H);  /* += dHh^T h_prev */
+    if (gbhh) ng__gru_colsum_add(gbhh, dhh, T, G);
+    if (gbih) ng__gru_colsum_add(gbih, dxp, T, G);
+    if (gx && In > 0) {  /* dx at the packed positions, added into gx */
+        ng_sgemm(gemm, 0, 0, T, In, G, 1.0f, dxp, G, n->in[2]->data, In, 0.0f, buf, In);
+        for (s = 0; s < L && sv->base[s + 1] > sv->base[s]; s++)
+            for (p = sv->base[s]; p < sv->base[s + 1]; p++) {
+                int64_t b = sv->order[p - sv->base[s]];
+                float *dst = gx + (b * L + ng__gru_pos(s, sv->len[b], rev)) * In;
+                for (j = 0; j < In; j++) dst[j] += buf[p * In + j];
+            }
+    }
+    if (gwih && In > 0) {
+        ng__gru_gather(sv, L, rev, x->data, In, buf);
+        ng_sgemm(gemm, 1, 0, G, In, T, 1.0f, dxp, G, buf, In, 1.0f, gwih, In);
+    }
+    n->ctx->arena.used = mark;
 }

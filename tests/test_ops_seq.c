@@ -400,6 +400,46 @@ static void seq_run_all(int threads, float *out, int64_t *n_out) {
     *n_out = k;
     ng_ctx_free(c);
 }
+/* the GRU in the packed layout, big enough that its cell loops run threaded: outputs and every
+   gradient, for unsorted lengths with a 0 */
+static void gru_run(int threads, int reverse, float *out, int64_t *n_out) {
+    ng_ctx *c = ng_ctx_create(64u << 20, 12);
+    ng_rng r;
+    int64_t N = 64, L = 12, In = 20, H = 512, j, k = 0, b;  /* ns H > 16384 while ns > 32 */
+    int32_t lens[64];
+    ng_tensor *x, *w[4], *y;
+    ng_set_num_threads(threads);
+    ng_rng_seed(&r, 12);
+    for (b = 0; b < N; b++) lens[b] = (int32_t)((b * 7 + 3) % (L + 1));
+    x = ng_tensor_new(c, ng_shape3(N, L, In));
+    w[0] = ng_tensor_new(c, ng_shape2(3 * H, In)); w[1] = ng_tensor_new(c, ng_shape2(3 * H, H));
+    w[2] = ng_tensor_new(c, ng_shape1(3 * H)); w[3] = ng_tensor_new(c, ng_shape1(3 * H));
+    fill_uniform(x->data, x->numel, &r, -1, 1);
+    ng_tensor_requires_grad(x);
+    for (j = 0; j < 4; j++) { fill_uniform(w[j]->data, w[j]->numel, &r, -0.1f, 0.1f); ng_tensor_requires_grad(w[j]); }
+    y = ng_seq_gru(c, x, ng_seq_mask_from_lengths(c, lens, N, L), w[0], w[1], w[2], w[3], reverse);
+    CHECK_OK(ng_backward(c, ng_sum(c, ng_mul(c, y, y), NG_ALL_AXES, 0)));
+    for (j = 0; j < y->numel; j++) out[k++] = y->data[j];
+    for (j = 0; j < x->numel; j++) out[k++] = x->grad[j];
+    for (b = 0; b < 4; b++)
+        for (j = 0; j < w[b]->numel; j++) out[k++] = w[b]->grad[j];
+    *n_out = k;
+    ng_ctx_free(c);
+}
+TEST(seq_gru_thread_count_independent) {
+    int64_t cap = 64 * 12 * 512 + 64 * 12 * 20 + 1536 * (20 + 512 + 2), n1 = 0, n2 = 0, j, diff = 0;
+    int saved = ng_num_threads(), rev;
+    float *a = (float *)malloc(sizeof(float) * (size_t)cap), *b = (float *)malloc(sizeof(float) * (size_t)cap);
+    for (rev = 0; rev < 2; rev++) {
+        gru_run(1, rev, a, &n1);
+        gru_run(2, rev, b, &n2);
+        CHECK(n1 == n2 && n1 == cap);
+        for (j = 0; j < n1 && j < n2; j++) diff += memcmp(&a[j], &b[j], sizeof(float)) != 0;
+    }
+    ng_set_num_threads(saved);
+    CHECK_MSG(diff == 0, "%lld values differ between 1 and 2 threads", (long long)diff);
+    free(a); free(b);
+}
 TEST(seq_ops_thread_count_independent) {
     int64_t n1 = 0, n2 = 0, j, diff = 0;
     int saved = ng_num_threads();
