@@ -646,8 +646,8 @@ static void ng__fw_seq_gru(ng_node *n) {
     float *Y = n->out->data, *xc, *xp, *hc, *hh, *zero;
     memset(Y, 0, (size_t)(N * L * H) * sizeof(float));
     if (T == 0) return;
-    xc = ng__falloc(n->ctx, T * In > 0 ? T * In : 1); xp = ng__falloc(n->ctx, T * G); hc = ng__falloc(n->ctx, T * H);
-    hh = ng__falloc(n->ctx, N * G); zero = ng__fzalloc(n->ctx, H);
+    xc = ng__falloc(n->ctx, T * In + 1); xp = ng__falloc(n->ctx, T * G + 1); hc = ng__falloc(n->ctx, T * H + 1);
+    hh = ng__falloc(n->ctx, N * G + 1); zero = ng__fzalloc(n->ctx, H + 1);
     if (!xc || !xp || !hc || !hh || !zero) return;
     ng__gru_gather(sv, L, rev, x->data, In, xc);
     for (p = 0; p < T; p++) memcpy(xp + p * G, bih, (size_t)G * sizeof(float));
@@ -694,8 +694,8 @@ static void ng__bw_seq_gru(ng_node *n) {
     size_t mark = n->ctx->arena.used;
     float *dxp, *dhh, *dh, *buf;
     if (T == 0) return;
-    dxp = ng__falloc(n->ctx, T * G); dhh = ng__falloc(n->ctx, T * G); dh = ng__fzalloc(n->ctx, N * H);
-    buf = ng__falloc(n->ctx, T * (H > In ? H : In) > 0 ? T * (H > In ? H : In) : 1);  /* h_prev, then packed x rows */
+    dxp = ng__falloc(n->ctx, T * G + 1); dhh = ng__falloc(n->ctx, T * G + 1); dh = ng__fzalloc(n->ctx, N * H + 1);
+    buf = ng__falloc(n->ctx, T * (H > In ? H : In) + 1);  /* h_prev, then packed x rows */
     if (!dxp || !dhh || !dh || !buf) return;
     for (s = L - 1; s >= 0; s--) {
         int64_t ns = sv->base[s + 1] - sv->base[s], r;
