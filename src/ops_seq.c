@@ -475,13 +475,31 @@ ng_tensor *ng_seq_attention(ng_ctx *ctx, ng_tensor *q, ng_tensor *k, ng_tensor *
     }
     return ng__finish(n);
 }
+/* softmax of one score row in place, bit for bit ng__softmax_row of the row with the padded
+   keys' scores replaced by -1e10, at one exp per real key: the padded keys share one exp
+   (which underflows to 0, a slow path in libm), and the real keys' exps are kept in ex (L) */
+static void ng__attn_softmax_row(float *row, const float *mb, int64_t L, double *ex) {
+    float mx = -INFINITY;
+    double sum = 0.0, padded = 0.0;
+    int64_t j, any_padded = 0;
+    for (j = 0; j < L; j++) {
+        if (mb[j] == 0.0f) { row[j] = -1e10f; any_padded = 1; }
+        if (row[j] > mx) mx = row[j];
+    }
+    if (any_padded) padded = exp((double)(-1e10f - mx));
+    for (j = 0; j < L; j++) sum += ex[j] = mb[j] == 0.0f ? padded : exp((double)(row[j] - mx));
+    for (j = 0; j < L; j++) row[j] = (float)(ex[j] / sum);
+}
+/* The applied weights Pw and the exp rows are scratch, given back to the arena on return. */
 static void ng__fw_seq_attention(ng_node *n) {
     int64_t N = n->in[0]->shape.d[0], L = n->in[0]->shape.d[1], H = n->in[0]->shape.d[2], heads = n->i[0], d = H / heads, nh;
     const float *Q = n->in[0]->data, *K = n->in[1]->data, *V = n->in[2]->data, *m = n->in[3]->data;
     const float *dm = (const float *)n->aux;
     float *Ps = (float *)n->saved, *Y = n->out->data, scale = 1.0f / sqrtf((float)d);
+    size_t mark = n->ctx->arena.used;
     float *Pw = ng__falloc(n->ctx, N * heads * L * L > 0 ? N * heads * L * L : 1); /* weights applied */
-    if (!Pw) return;
+    double *ex = (double *)ng__alloc(n->ctx, (size_t)(N * heads * L + 1) * sizeof(double));
+    if (!Pw || !ex) return;
     if (dm) ng__dropout_fill((float *)n->aux, NULL, NULL, N * heads * L * L, (uint64_t)n->i[1], n->f[0]);
 NG__OMP_FOR(N * heads > 1 && N * L * L * H > 32768)
     for (nh = 0; nh < N * heads; nh++) {
@@ -491,8 +509,7 @@ NG__OMP_FOR(N * heads > 1 && N * L * L * H > 32768)
         ng_sgemm(n->ctx->gemm_backend, 0, 1, L, L, d, scale, Q + off, H, K + off, H, 0.0f, S, L);
         for (i = 0; i < L; i++) {
             float *row = S + i * L, *w = W + i * L;
-            for (j = 0; j < L; j++) if (mb[j] == 0.0f) row[j] = -1e10f;
-            ng__softmax_row(row, row, L, 1, 0);
+            ng__attn_softmax_row(row, mb, L, ex + nh * L);
             for (j = 0; j < L; j++) {
                 float pv = mb[i] != 0.0f ? row[j] : 0.0f;
                 w[j] = dm ? pv * dm[nh * L * L + i * L + j] : pv;
@@ -500,6 +517,7 @@ NG__OMP_FOR(N * heads > 1 && N * L * L * H > 32768)
         }
         ng_sgemm(n->ctx->gemm_backend, 0, 0, L, d, L, 1.0f, W, L, V + off, H, 0.0f, Y + off, H);
     }
+    n->ctx->arena.used = mark;
 }
 /* W = query-masked, dropped P (recomputed from the saved softmax); dO the output gradient:
    dV_h += W^T dO_h; dW = dO_h V_h^T; dP = dW * dropout * qmask; dS = P (dP - rowsum(dP P)),
