@@ -683,7 +683,7 @@ NG__OMP_FOR(ns * H > 16384)
             float *gt = sv->gates + q * 4 * H, *y = Y + (b * L + t) * H, *h = hc + q * H;
             for (j = 0; j < H; j++) {
                 float rg = ng__sigmoidf(a[j] + c[j]), z = ng__sigmoidf(a[H + j] + c[H + j]);
-                float nn = tanhf(a[2 * H + j] + rg * c[2 * H + j]);
+                float nn = ng__tanhf(a[2 * H + j] + rg * c[2 * H + j]);
                 gt[j] = rg; gt[H + j] = z; gt[2 * H + j] = nn; gt[3 * H + j] = c[2 * H + j];
                 y[j] = h[j] = (1.0f - z) * nn + z * h0[j];
             }

@@ -143,6 +143,30 @@ TEST(grad_activations) {
             gradcheck("softmax", f_act, &a, in, 1, 720 + w * 3 + axis, gc_default());
         }
 }
+/* ng_tanh's forward is (float)tanh((double)x), i.e. correctly rounded up to the rare double
+   rounding of the reference: every 4099th positive float bit pattern and its negation, plus
+   the special values (glibc's tanhf fails this on ~3% of the sample) */
+TEST(tanh_matches_rounded_double_tanh) {
+    enum { STRIDE = 4099 };
+    int64_t n = 0x7f800000 / STRIDE + 1, i, bad = 0;
+    ng_ctx *c = ng_ctx_create((size_t)64 << 20, 1);
+    ng_tensor *x = ng_tensor_new(c, ng_shape1(2 * n + 6)), *y;
+    float special[6] = {0.0f, -0.0f, INFINITY, -INFINITY, 20.0f, -9.01f};
+    for (i = 0; i < n; i++) {
+        uint32_t u = (uint32_t)(i * STRIDE);
+        memcpy(&x->data[2 * i], &u, 4);
+        x->data[2 * i + 1] = -x->data[2 * i];
+    }
+    memcpy(x->data + 2 * n, special, sizeof special);
+    y = ng_tanh(c, x);
+    for (i = 0; i < x->numel; i++) {
+        float want = (float)tanh((double)x->data[i]);
+        bad += memcmp(&y->data[i], &want, 4) != 0;   /* bit for bit: the sign of 0 too */
+    }
+    CHECK_MSG(bad == 0, "%lld of %lld values differ from (float)tanh((double)x)", (long long)bad, (long long)x->numel);
+    CHECK(isnan(ng_tanh(c, ng_tensor_from(c, ng_shape1(1), (float[]){NAN}))->data[0]));
+    ng_ctx_free(c);
+}
 TEST(grad_dropout_both_modes) {
     int training;
     for (training = 0; training < 2; training++) {
