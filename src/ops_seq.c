@@ -644,13 +644,16 @@ ng_tensor *ng_seq_gru(ng_ctx *ctx, ng_tensor *x, ng_tensor *mask, ng_tensor *w_i
 }
 /* position of step s of sequence b (or -1 when the sequence has ended) */
 static int64_t ng__gru_pos(int64_t s, int64_t len, int reverse) { return s >= len ? -1 : reverse ? len - 1 - s : s; }
-/* rows (N, L, width) of src at the packed positions -> dst (T, width) */
-static void ng__gru_gather(const ng__gru_saved *sv, int64_t L, int rev, const float *src, int64_t width, float *dst) {
-    int64_t s, r;
+/* between the padded (N, L, width) rows and the packed (T, width) ones: padded -> packed
+   (copy), or packed added into padded (add) */
+static void ng__gru_rows(const ng__gru_saved *sv, int64_t L, int rev, float *padded, float *packed, int64_t width, int add) {
+    int64_t s, r, j;
     for (s = 0; s < L && sv->base[s + 1] > sv->base[s]; s++)
         for (r = 0; r < sv->base[s + 1] - sv->base[s]; r++) {
-            int64_t b = sv->order[r], t = ng__gru_pos(s, sv->len[b], rev);
-            memcpy(dst + (sv->base[s] + r) * width, src + (b * L + t) * width, (size_t)width * sizeof(float));
+            int64_t b = sv->order[r];
+            float *pad = padded + (b * L + ng__gru_pos(s, sv->len[b], rev)) * width, *pk = packed + (sv->base[s] + r) * width;
+            if (add) for (j = 0; j < width; j++) pad[j] += pk[j];
+            else memcpy(pk, pad, (size_t)width * sizeof(float));
         }
 }
 /* Scratch (packed inputs, pre-activations, hidden states) goes back to the arena on return. */
@@ -667,7 +670,7 @@ static void ng__fw_seq_gru(ng_node *n) {
     xc = ng__falloc(n->ctx, T * In + 1); xp = ng__falloc(n->ctx, T * G + 1); hc = ng__falloc(n->ctx, T * H + 1);
     hh = ng__falloc(n->ctx, N * G + 1); zero = ng__fzalloc(n->ctx, H + 1);
     if (!xc || !xp || !hc || !hh || !zero) return;
-    ng__gru_gather(sv, L, rev, x->data, In, xc);
+    ng__gru_rows(sv, L, rev, x->data, xc, In, 0);
     for (p = 0; p < T; p++) memcpy(xp + p * G, bih, (size_t)G * sizeof(float));
     ng_sgemm(gemm, 0, 1, T, G, In, 1.0f, xc, In, wih, In, 1.0f, xp, G);       /* x W_ih^T + b_ih */
     for (s = 0; s < L; s++) {
@@ -704,7 +707,7 @@ static void ng__bw_seq_gru(ng_node *n) {
     ng__gru_saved *sv = (ng__gru_saved *)n->saved;
     ng_tensor *x = n->in[0];
     int64_t N = x->shape.d[0], L = x->shape.d[1], In = x->shape.d[2], H = n->in[3]->shape.d[1], G = 3 * H, T = sv->base[L];
-    int64_t T1 = L > 0 ? sv->base[1] : 0, s, p, j;  /* packed rows from T1 on have a previous state */
+    int64_t T1 = L > 0 ? sv->base[1] : 0, s;  /* packed rows from T1 on have a previous state */
     const float *whh = n->in[3]->data, *Y = n->out->data, *g = n->out->grad;
     float *gx = ng__in_grad(n, 0), *gwih = ng__in_grad(n, 2), *gwhh = ng__in_grad(n, 3);
     float *gbih = ng__in_grad(n, 4), *gbhh = ng__in_grad(n, 5);
@@ -742,15 +745,10 @@ NG__OMP_FOR(ns * H > 16384)
     if (gbih) ng__gru_colsum_add(gbih, dxp, T, G);
     if (gx && In > 0) {  /* dx at the packed positions, added into gx */
         ng_sgemm(gemm, 0, 0, T, In, G, 1.0f, dxp, G, n->in[2]->data, In, 0.0f, buf, In);
-        for (s = 0; s < L && sv->base[s + 1] > sv->base[s]; s++)
-            for (p = sv->base[s]; p < sv->base[s + 1]; p++) {
-                int64_t b = sv->order[p - sv->base[s]];
-                float *dst = gx + (b * L + ng__gru_pos(s, sv->len[b], rev)) * In;
-                for (j = 0; j < In; j++) dst[j] += buf[p * In + j];
-            }
+        ng__gru_rows(sv, L, rev, gx, buf, In, 1);
     }
     if (gwih && In > 0) {
-        ng__gru_gather(sv, L, rev, x->data, In, buf);
+        ng__gru_rows(sv, L, rev, x->data, buf, In, 0);
         ng_sgemm(gemm, 1, 0, G, In, T, 1.0f, dxp, G, buf, In, 1.0f, gwih, In);
     }
     n->ctx->arena.used = mark;
