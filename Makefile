@@ -95,6 +95,7 @@ test: deps-test info
 fixtures:
 	$(TORCH_PYTHON) tests/ref/make_fixtures.py
 	$(TORCH_PYTHON) tests/ref/make_metric_fixtures.py
+	$(TORCH_PYTHON) tests/ref/make_npz_fixtures.py
 	$(TORCH_PYTHON) tests/ref/make_pil_fixtures.py
 	$(TORCH_PYTHON) tests/ref/make_textnas_ctrl_fixture.py
 	$(TORCH_PYTHON) tests/ref/make_inception_fixture.py
@@ -139,8 +140,12 @@ $(B)/%: $(B)/obj/%.o
 	$(CC) $(CFLAGS) -o $@ $< $(LDLIBS)
 
 # End-to-end checks of the example programs (resume bit for bit, refused checkpoints); seconds.
-check-examples: deps-demo examples
+check-examples: deps-demo examples $(B)/bench_gpu_steps_cpu
 	./scripts/check_examples.sh
+
+# bench/gpu/steps.c without CUDA: check_examples.sh takes its --write-inception weights
+$(B)/bench_gpu_steps_cpu: bench/gpu/steps.c nasgan.h | $(B)
+	$(CC) $(CFLAGS) -I. -o $@ $< $(LDLIBS)
 
 demo: deps-demo info
 	$(MAKE) --no-print-directory $(B)/fmnist_classifier $(B)/gan_search $(B)/gan_train
@@ -183,6 +188,7 @@ fuzz-seeds: nasgan.h | $(B)
 	  fuzz/seeds/textnas_arch_json fuzz/seeds/inception
 	$(B)/make_seeds fuzz/seeds
 	cp tests/fixtures/nni_final_arc.json fuzz/seeds/textnas_arch_json/published.json
+	mkdir -p fuzz/seeds/npz && cp tests/fixtures/npz/* fuzz/seeds/npz/
 # Run every target for FUZZ_SECONDS each; any crash, leak or hang fails. Each target is its own
 # goal, so `make -j2 fuzz-run` fuzzes two at a time (libFuzzer uses one core).
 FUZZ_SECONDS ?= 30

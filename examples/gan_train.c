@@ -66,7 +66,10 @@ static void usage(FILE *f) {
         "                      with --device cuda it runs on the GPU, in exact FP32 even with --tf32.\n"
         "  --inception-real-n N  real images for the statistics (default: all training images)\n"
         "  --inception-stats FILE  cache of the real statistics: loaded if present (refused unless computed\n"
-        "                      with the same weights and N), else computed and saved there\n"
+        "                      with the same weights and N), else computed and saved there. FILE.npz is\n"
+        "                      pytorch-fid / TTUR's format (keys mu, sigma): their precomputed statistics\n"
+        "                      (e.g. fid_stats_cifar10_train.npz) load as they are, trusted to come from\n"
+        "                      the same FID Inception (the file records neither network nor N)\n"
         "Output:\n"
         "  --out DIR           output directory (default runs/gan_train)\n"
         "  --samples N         images in each sample grid, 8 per row (default 64; 0: none)\n"
@@ -269,11 +272,23 @@ static int setup_eval(trainer *r) {
     return 0;
 }
 
+/* "*.npz": pytorch-fid / TTUR statistics rather than a nasgan checkpoint */
+static int stats_file_is_npz(const char *path) {
+    size_t l = strlen(path);
+    return l >= 4 && strcmp(path + l - 4, ".npz") == 0;
+}
+/* N of real statistics for logs: "unknown" for .npz files, which do not record it */
+static const char *real_n_text(int64_t n, char *buf, size_t cap) {
+    if (n > 0) snprintf(buf, cap, "%lld", (long long)n);
+    else snprintf(buf, cap, "unknown");
+    return buf;
+}
+
 /* The Inception network and the real images' statistics (cached in --inception-stats) and
    features (the first eval_n, for KID). */
 static int setup_eval_inception(trainer *r) {
     ng_image_source real;
-    char id[NG_FEAT_ID_MAX];
+    char id[NG_FEAT_ID_MAX], nbuf[32];
     const options *o = &r->o;
     int64_t n_real = o->inception_real_n > 0 && o->inception_real_n < r->data.n ? o->inception_real_n : r->data.n;
     double t0 = ng_time_sec();
@@ -283,14 +298,22 @@ static int setup_eval_inception(trainer *r) {
     ng_inception_identity(r->inc, id, sizeof id);
     real = ng_image_source_u8_planes(r->data.pixels, n_real, r->data.c, r->data.h);
     if (o->inception_stats && access(o->inception_stats, R_OK) == 0) {
-        if (ng_feat_stats_load(&r->inc_stats, o->inception_stats, id, n_real) != NG_OK) return fail("--inception-stats");
-        printf("inception: real statistics from %s\n", o->inception_stats);
+        if (stats_file_is_npz(o->inception_stats)) {
+            if (ng_feat_stats_load_npz(&r->inc_stats, o->inception_stats, id, NG_INCEPTION_FEATURES) != NG_OK)
+                return fail("--inception-stats");
+            printf("inception: real statistics from %s (numpy mu/sigma: N and network not recorded there, taken to be "
+                   "the FID Inception's pool3 features of the real images)\n", o->inception_stats);
+        } else {
+            if (ng_feat_stats_load(&r->inc_stats, o->inception_stats, id, n_real) != NG_OK) return fail("--inception-stats");
+            printf("inception: real statistics from %s\n", o->inception_stats);
+        }
     } else {
         printf("inception: computing real statistics of %lld images on the %s%s...\n", (long long)n_real,
                o->device.dev == NG_CUDA ? "GPU" : "CPU", o->device.dev == NG_CUDA ? "" : " (about 0.15 s per image on 2 cores)");
         fflush(stdout);
         if (ng_inception_stats(r->inc, &real, 0, &r->inc_stats) != NG_OK) return fail("inception real statistics");
-        if (o->inception_stats && ng_feat_stats_save(&r->inc_stats, o->inception_stats) != NG_OK)
+        if (o->inception_stats && (stats_file_is_npz(o->inception_stats) ? ng_feat_stats_save_npz(&r->inc_stats, o->inception_stats)
+                                                                         : ng_feat_stats_save(&r->inc_stats, o->inception_stats)) != NG_OK)
             return fail("--inception-stats");
     }
     r->n_inc_real_features = o->eval_n < n_real ? o->eval_n : n_real;
@@ -298,8 +321,9 @@ static int setup_eval_inception(trainer *r) {
     real.n = r->n_inc_real_features;
     if (!r->inc_real_features || ng_inception_embed(r->inc, &real, 0, r->inc_real_features, NULL) != NG_OK)
         return fail("inception real features");
-    printf("evaluation: %s (Inception-v3 features), real statistics of %lld images, KID against %lld (%.0f s)\n", id,
-           (long long)r->inc_stats.n, (long long)r->n_inc_real_features, ng_time_sec() - t0);
+    printf("evaluation: %s (Inception-v3 features), real statistics of %s%s, KID against %lld (%.0f s)\n", id,
+           real_n_text(r->inc_stats.n, nbuf, sizeof nbuf), r->inc_stats.n > 0 ? " images" : " N (.npz)",
+           (long long)r->n_inc_real_features, ng_time_sec() - t0);
     return 0;
 }
 
@@ -478,7 +502,7 @@ int main(int argc, char **argv) {
     if (r.tty) fputc('\n', stderr);
     if (rc == 0) {
         double secs = ng_time_sec() - r.t_start;
-        char t[32];
+        char t[32], nbuf[32];
         if (save_state(&r, ckpt) || evaluate(&r, &row)) rc = 1;
         write_samples(&r);
         snprintf(path, sizeof path, "%s/generator.ckpt", r.o.out);
@@ -494,9 +518,9 @@ int main(int argc, char **argv) {
                    r.o.genotype, (long long)r.t.g_steps, row.fid, row.kid, row.kid_std, row.is, row.is_std, r.o.eval_n);
         if (rc == 0 && row.inc_ok)
             printf("RESULT_INCEPTION genotype=%s g_steps=%lld inception_fid=%.4f inception_kid=%.5f kid_std=%.5f "
-                   "inception_is=%.3f is_std=%.3f n=%d n_real=%lld (FID Inception-v3 pool3 features, %s)\n",
+                   "inception_is=%.3f is_std=%.3f n=%d n_real=%s (FID Inception-v3 pool3 features, %s)\n",
                    r.o.genotype, (long long)r.t.g_steps, row.inc_fid, row.inc_kid, row.inc_kid_std, row.inc_is,
-                   row.inc_is_std, r.o.eval_n, (long long)r.inc_stats.n, r.inc_stats.net_id);
+                   row.inc_is_std, r.o.eval_n, real_n_text(r.inc_stats.n, nbuf, sizeof nbuf), r.inc_stats.net_id);
     }
     ng_gan_trainer_free(&r.t);
     ng_gan_gen_fixed_free(r.G);

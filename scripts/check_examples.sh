@@ -44,6 +44,24 @@ TT="--genotype $T/straight/genotype.json --gf 8 --df 8 --latent 16 --limit 512 -
 cmp "$T/train_straight/train.ckpt" "$T/train_resumed/train.ckpt" || fail "gan_train: resumed state differs from the uninterrupted run"
 cmp "$T/train_straight/generator.ckpt" "$T/train_resumed/generator.ckpt" || fail "gan_train: final generators differ"
 
+# FID through the Inception (random weights: the real ones cannot be downloaded here) with the
+# real statistics in pytorch-fid's .npz format: the first run computes and writes them, the
+# second loads them and must report the same FID; numpy must read the file.
+./build/bench_gpu_steps_cpu --write-inception "$T/inception.ngck" > /dev/null || fail "writing random Inception weights"
+TI="$TT --g-steps 2 --fid-inception $T/inception.ngck --inception-real-n 16 --eval-n 10"
+for k in 1 2; do
+  # shellcheck disable=SC2086
+  ./build/gan_train $TI --inception-stats "$T/real_stats.npz" --out "$T/inc$k" > "$T/inc$k.log" 2>&1 || fail "gan_train with .npz statistics, run $k (see $T/inc$k.log)"
+done
+grep -q "real statistics from $T/real_stats.npz" "$T/inc2.log" || fail "the second run did not load the .npz statistics"
+fid1=$(grep -o 'inception_fid=[0-9.]*' "$T/inc1.log") && fid2=$(grep -o 'inception_fid=[0-9.]*' "$T/inc2.log") || fail "no Inception FID reported"
+[ "$fid1" = "$fid2" ] || fail "FID against computed ($fid1) and .npz-loaded ($fid2) statistics differ"
+grep -q "n_real=unknown" "$T/inc2.log" || fail "statistics from .npz should report N as unknown"
+if python3 -c "import numpy" 2>/dev/null; then
+  python3 -c "import numpy as np; z = np.load('$T/real_stats.npz'); assert z['mu'].shape == (2048,) and z['sigma'].shape == (2048, 2048)" \
+    || fail "numpy cannot read the .npz statistics gan_train wrote"
+fi
+
 # ---- TextNAS: tiny TSV data (3 classes, a few scripts), both searches and the retraining ----
 awk 'BEGIN { split("red green blue fast slow big small ночь день λόγος 東京 café naïve", w, " ");
              for (s = 0; s < 3; s++) { f = s == 0 ? "train" : s == 1 ? "valid" : "test"; n = s == 0 ? 240 : 60;
@@ -109,4 +127,4 @@ grep -q "2 classes" "$T/tt_sst2.log" || fail "text_train: SST-2 should have 2 cl
 # shellcheck disable=SC2086
 ./build/text_train $TX --dataset agnews --data-dir "$T/ag" --min-count 1 --out "$T/tt_ag" > "$T/tt_ag.log" 2>&1 || fail "text_train on AG News CSV (see $T/tt_ag.log)"
 grep -q "4 classes" "$T/tt_ag.log" || fail "text_train: AG News should have 4 classes"
-echo "check_examples: gan_search, gan_train, text_search (enas, darts) and text_train resume bit for bit; mismatched and corrupt checkpoints refused; SST and AG News read end to end"
+echo "check_examples: gan_search, gan_train, text_search (enas, darts) and text_train resume bit for bit; mismatched and corrupt checkpoints refused; Inception FID against .npz statistics; SST and AG News read end to end"

@@ -53,6 +53,7 @@
      @@GAN_DATA CIFAR-10, STL-10 and Fashion-MNIST image sets, PIL-exact resize, PNG grids
      @@GAN      alphaGAN generator search space, fixed generator, discriminator, genotypes
      @@METRICS  feature statistics, FID, KID, IS, offline evaluation
+     @@NPZ      numpy .npy / .npz arrays; pytorch-fid / TTUR statistics files
      @@BILEVEL  alphaGAN's alternating duality-gap search
      @@GANTRAIN retraining a derived generator, sampling, image batches for both
      @@TEXTNAS  the TextNAS search space
