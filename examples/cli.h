@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 
 /* Integer option value in [lo, hi]; prints "<prog>: <name> wants ..." and returns -1 otherwise. */
 static inline int cli_int(const char *prog, const char *name, const char *v, long lo, long hi, long *out) {
@@ -99,7 +100,128 @@ static inline int cli_csv_reload(cli_text *t, const char *path, long long last) 
     fclose(f);
     return 0;
 }
+/* --config FILE: the options in FILE take the place of these two arguments, so options after
+   them override the file's. FILE holds options as on the command line, one or more per line:
+   "--epochs 3" or "epochs 3" ("--" may be left out before the first word of a line; "key =
+   value" and "key: value" work too), "# comments", "double quotes" around values with spaces.
+   A file may not name another --config. Returns 0 with argc and argv replaced (the new array
+   lives until exit), -1 after printing what was wrong. */
+#define CLI_CONFIG_HELP "  --config FILE         read options from FILE (one per line, as on the command line, \"--\"\n" \
+                        "                        optional; later options override it); DIR/run.txt of a run is one\n"
+static inline int cli_config_words(const char *prog, const char *path, char *text, char ***words, int *n) {
+    char *line = text, *next;
+    int lineno = 0, cap = 0;
+    *words = NULL;
+    *n = 0;
+    for (; line && *line; line = next) {
+        char *p = line;
+        int first = 1;
+        next = strchr(line, '\n');
+        if (next) *next++ = '\0';
+        lineno++;
+        for (;;) {
+            char *w, *o;
+            while (*p == ' ' || *p == '\t' || *p == '\r') p++;
+            if (!*p || *p == '#') break;
+            w = o = p;
+            if (*p == '"') {   /* a quoted value: up to the closing quote */
+                w = o = ++p;
+                while (*p && *p != '"') *o++ = *p++;
+                if (*p != '"') { fprintf(stderr, "%s: %s:%d: unterminated quote\n", prog, path, lineno); return -1; }
+                p++;
+            } else {
+                while (*p && *p != ' ' && *p != '\t' && *p != '\r') *o++ = *p++;
+            }
+            if (*p) p++;
+            *o = '\0';
+            if (first && o > w && (o[-1] == '=' || o[-1] == ':')) o[-1] = '\0';   /* "key=" / "key:" */
+            if (!first && !strcmp(w, "=")) continue;
+            if (*n + 2 > cap) {
+                char **grown = (char **)realloc(*words, (size_t)(cap = 2 * cap + 16) * sizeof *grown);
+                if (!grown) { fprintf(stderr, "%s: out of memory\n", prog); return -1; }
+                *words = grown;
+            }
+            if (first && strncmp(w, "--", 2) != 0) {   /* "epochs 3" means "--epochs 3" */
+                char *dashed = (char *)malloc(strlen(w) + 3);
+                if (!dashed) { fprintf(stderr, "%s: out of memory\n", prog); return -1; }
+                sprintf(dashed, "--%s", w);
+                w = dashed;
+            }
+            if (!strcmp(w, "--config")) { fprintf(stderr, "%s: %s:%d: a config file cannot name another --config\n", prog, path, lineno); return -1; }
+            (*words)[(*n)++] = w;
+            first = 0;
+        }
+    }
+    return 0;
+}
+static inline int cli_expand_config(const char *prog, int *argc, char ***argv) {
+    int i;
+    for (i = 1; i < *argc; i++) {
+        FILE *f;
+        long len;
+        char *text, **words, **merged;
+        int n, k;
+        if (strcmp((*argv)[i], "--config")) continue;
+        if (i + 1 >= *argc) { fprintf(stderr, "%s: --config needs a file (see --help)\n", prog); return -1; }
+        f = fopen((*argv)[i + 1], "rb");
+        if (!f) { fprintf(stderr, "%s: --config: cannot open %s: %s\n", prog, (*argv)[i + 1], strerror(errno)); return -1; }
+        if (fseek(f, 0, SEEK_END) != 0 || (len = ftell(f)) < 0 || len > (1L << 20) || fseek(f, 0, SEEK_SET) != 0 ||
+            !(text = (char *)malloc((size_t)len + 1)) || fread(text, 1, (size_t)len, f) != (size_t)len) {
+            fprintf(stderr, "%s: --config: cannot read %s (or it is over 1 MB)\n", prog, (*argv)[i + 1]);
+            fclose(f);
+            return -1;
+        }
+        fclose(f);
+        text[len] = '\0';
+        if (cli_config_words(prog, (*argv)[i + 1], text, &words, &n)) return -1;
+        merged = (char **)malloc((size_t)(*argc - 2 + n + 1) * sizeof *merged);
+        if (!merged) { fprintf(stderr, "%s: out of memory\n", prog); return -1; }
+        for (k = 0; k < i; k++) merged[k] = (*argv)[k];
+        for (k = 0; k < n; k++) merged[i + k] = words[k];
+        for (k = i + 2; k < *argc; k++) merged[n + k - 2] = (*argv)[k];
+        *argc = *argc - 2 + n;
+        merged[*argc] = NULL;
+        free(words);
+        *argv = merged;
+        i += n - 1;
+    }
+    return 0;
+}
+
 #ifdef NASGAN_H
+/* DIR/run.txt says how a run directory was made: one block per start (a resume adds a block,
+   a fresh start replaces the file): the time, the options in --config form (so `--config
+   DIR/run.txt` repeats the run), the build and the resolved settings. Written atomically; a
+   failure is a note, not an error. */
+static inline void cli_run_record(const char *prog, const char *dir, int argc, char **argv, const char *settings, int resumed) {
+    cli_text t = {NULL, 0, 0};
+    char path[4200], when[64];
+    time_t now = time(NULL);
+    struct tm tmv;
+    int i;
+    snprintf(path, sizeof path, "%s/run.txt", dir);
+    if (resumed) {   /* keep the earlier blocks */
+        FILE *f = fopen(path, "rb");
+        char buf[4096];
+        size_t got;
+        while (f && (got = fread(buf, 1, sizeof buf, f)) > 0) cli_printf(&t, "%.*s", (int)got, buf);
+        if (f) fclose(f);
+    }
+    strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%SZ", gmtime_r(&now, &tmv));
+    cli_printf(&t, "# %s %s %s\n# %s\n# settings: %s\n", prog, resumed ? "resumed" : "started", when, ng_build_info(), settings);
+    for (i = 1; i < argc; i++) {   /* one option per line, with its values */
+        const char *a = argv[i];
+        int quote = strpbrk(a, " \t#\"") != NULL || !a[0];
+        if (a[0] == '-' && a[1] == '-' && i > 1) cli_printf(&t, "\n");
+        else if (i > 1) cli_printf(&t, " ");
+        if (!strcmp(a, "--resume")) { cli_printf(&t, "# --resume"); continue; }
+        cli_printf(&t, quote ? "\"%s\"" : "%s", a);
+    }
+    cli_printf(&t, "\n\n");
+    if (!t.s || ng_file_write_atomic(path, t.s, t.len) != NG_OK) fprintf(stderr, "%s: note: no %s: %s\n", prog, path, ng_last_error());
+    free(t.s);
+}
+
 /* Open the checkpoint to resume from and check its settings record (`key`) against this run's
    `settings`. 0 with *out set (free it with ng_ckpt_free); 1 after printing why not: the file's
    own error (missing, corrupt, named), or both settings when they differ. */

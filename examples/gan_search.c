@@ -60,6 +60,7 @@ static void usage(FILE *f) {
         "  --out DIR             output directory (default runs/gan_search)\n"
         "  --samples N           images per epoch grid, 8 per row (default 64; 0: none)\n"
         "  --resume              continue from DIR/search.ckpt (refused if the settings differ)\n"
+        CLI_CONFIG_HELP
         "  -h, --help            this text\n",
         NG_FMNIST_DIR);
 }
@@ -351,7 +352,7 @@ int main(int argc, char **argv) {
     double t_epoch;
     int rc = 0;
     memset(&s, 0, sizeof s);
-    if (parse_args(argc, argv, &s.o)) return 2;
+    if (cli_expand_config("gan_search", &argc, &argv) || parse_args(argc, argv, &s.o)) return 2;
 #ifdef _OPENMP
     if (s.o.threads > 0) omp_set_num_threads(s.o.threads);
 #endif
@@ -372,6 +373,7 @@ int main(int argc, char **argv) {
            (long long)(s.data.n / 2), (long long)(s.data.n - s.data.n / 2), (long long)s.G->weights->numel,
            (long long)s.G->alpha->numel, (long long)s.D->weights->numel, s.bcfg.epochs);
     printf("settings: %s\n", s.settings);
+    cli_run_record("gan_search", s.o.out, argc, argv, s.settings, s.o.resume);
     fflush(stdout);
     s.t_start = ng_time_sec();
     s.units_left = epoch_units(&s.b) * (int64_t)(s.bcfg.epochs - s.b.epoch);   /* G steps vary by a few: an estimate */

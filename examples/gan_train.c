@@ -75,6 +75,7 @@ static void usage(FILE *f) {
         "  --samples N         images in each sample grid, 8 per row (default 64; 0: none)\n"
         "  --ckpt-every N      save the resumable state every N G steps (default 500)\n"
         "  --resume            continue from DIR/train.ckpt (refused if the settings differ)\n"
+        CLI_CONFIG_HELP
         "  -h, --help          this text\n");
 }
 
@@ -455,7 +456,7 @@ int main(int argc, char **argv) {
     eval_row row;
     int rc = 0, progress_every;
     memset(&r, 0, sizeof r);
-    if (parse_args(argc, argv, &r.o)) return 2;
+    if (cli_expand_config("gan_train", &argc, &argv) || parse_args(argc, argv, &r.o)) return 2;
 #ifdef _OPENMP
     if (r.o.threads > 0) omp_set_num_threads(r.o.threads);
 #endif
@@ -473,6 +474,7 @@ int main(int argc, char **argv) {
     } else {
         csv_header(&r);
     }
+    cli_run_record("gan_train", r.o.out, argc, argv, r.settings, r.o.resume);
     r.tty = isatty(2);
     progress_every = r.tty ? 1 : 50;
     printf("%s\ngan_train: %s on %s (%lld images) | G %lld params, D %lld | %lld G steps, D batch %d, G batch %d, "

@@ -66,6 +66,7 @@ static void usage(FILE *f) {
         "  --out DIR             default runs/text_search\n"
         "  --stop-after N        stop after N epochs in this run (the checkpoint is complete; --resume goes on)\n"
         "  --resume              continue from DIR/search.ckpt (refused if the settings differ)\n"
+        CLI_CONFIG_HELP
         "  -h, --help\n");
 }
 
@@ -428,7 +429,7 @@ int main(int argc, char **argv) {
     int rc = 0, stopped = 0;
     int64_t start_epoch;
     memset(&s, 0, sizeof s);
-    if (parse_args(argc, argv, &s.o)) return 2;
+    if (cli_expand_config("text_search", &argc, &argv) || parse_args(argc, argv, &s.o)) return 2;
 #ifdef _OPENMP
     if (s.o.threads > 0) omp_set_num_threads(s.o.threads);
 #endif
@@ -454,6 +455,7 @@ int main(int argc, char **argv) {
            (long long)s.data.split[2].n, s.data.num_classes, (long long)s.data.vocab.size, (long long)ng_textnas_net_count(&s.net),
            (long long)s.net.embed->numel, s.p.epochs);
     printf("settings: %s\n", s.settings);
+    cli_run_record("text_search", s.o.out, argc, argv, s.settings, s.o.resume);
     fflush(stdout);
     s.t_start = ng_time_sec();
     s.units_left = (int64_t)(s.p.child_steps + (s.darts ? 0 : s.p.ctrl_steps)) * (s.p.epochs - s.epoch);

@@ -52,6 +52,7 @@ static void usage(FILE *f) {
         "  --out DIR             default runs/text_train\n"
         "  --stop-after N        stop after N epochs in this run (the checkpoint is complete; --resume goes on)\n"
         "  --resume              continue from DIR/train.ckpt (refused if the settings differ)\n"
+        CLI_CONFIG_HELP
         "  -h, --help\n");
 }
 
@@ -296,7 +297,7 @@ int main(int argc, char **argv) {
     int64_t start_epoch;
     double t_start;
     memset(&t, 0, sizeof t);
-    if (parse_args(argc, argv, &t.o)) return 2;
+    if (cli_expand_config("text_train", &argc, &argv) || parse_args(argc, argv, &t.o)) return 2;
 #ifdef _OPENMP
     if (t.o.threads > 0) omp_set_num_threads(t.o.threads);
 #endif
@@ -321,6 +322,7 @@ int main(int argc, char **argv) {
            (long long)t.data.split[0].n, (long long)t.data.split[1].n, (long long)t.data.split[2].n, t.data.num_classes,
            (long long)ng_textnas_net_count(&t.net), (long long)t.net.embed->numel, t.o.epochs, (long long)t.steps_per_epoch);
     printf("settings: %s\n", t.settings);
+    cli_run_record("text_train", t.o.out, argc, argv, t.settings, t.o.resume);
     fflush(stdout);
     t_start = ng_time_sec();
     start_epoch = t.epoch;

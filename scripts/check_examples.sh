@@ -20,7 +20,11 @@ TINY="--gf 8 --df 8 --latent 16 --limit 512 --batch 8 --inner-steps 2 --worst-st
 cmp "$T/straight/search.ckpt" "$T/resumed/search.ckpt" || fail "gan_search: resumed checkpoint differs from the uninterrupted run"
 cmp "$T/straight/genotype.json" "$T/resumed/genotype.json" || fail "gan_search: genotypes differ"
 [ "$(wc -l < "$T/resumed/search.csv")" -eq 4 ] || fail "gan_search: the resumed log should hold a header and 3 epochs"
-for f in samples_epoch003.png genotype.dot search.csv; do [ -s "$T/straight/$f" ] || fail "gan_search wrote no $f"; done
+for f in samples_epoch003.png genotype.dot search.csv run.txt; do [ -s "$T/straight/$f" ] || fail "gan_search wrote no $f"; done
+# the run record repeats the run: --config DIR/run.txt (with another --out) ends identical
+./build/gan_search --config "$T/straight/run.txt" --out "$T/from_config" > "$T/from_config.log" 2>&1 || fail "gan_search --config run.txt (see $T/from_config.log)"
+cmp "$T/straight/search.ckpt" "$T/from_config/search.ckpt" || fail "gan_search --config DIR/run.txt did not repeat the run"
+grep -q "^# gan_search resumed" "$T/resumed/run.txt" || fail "a resume should add a block to run.txt"
 # other settings: refused, and the checkpoint is left as it was
 # shellcheck disable=SC2086
 if ./build/gan_search $TINY --gf 16 --epochs 4 --out "$T/resumed" --resume > "$T/mismatch.log" 2>&1; then fail "resume with another width was accepted"; fi
