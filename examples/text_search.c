@@ -161,6 +161,7 @@ typedef struct search {
     char settings[1400];
     cli_text csv;
     int tty;
+    int warned_collapse;       /* the pool-collapse note was printed */
     double t_start;
     int64_t units_done, units_left;
     /* epoch statistics */
@@ -285,7 +286,8 @@ static void arch_line(const ng_textnas_arch *a, char *buf, size_t cap) {
     }
 }
 static void csv_header(search *s) {
-    cli_printf(&s->csv, "epoch,seconds,lr,train_loss,train_acc,%s,valid_acc,arch\n", s->darts ? "alpha_loss" : "reward,baseline");
+    cli_printf(&s->csv, "epoch,seconds,lr,train_loss,train_acc,%s,valid_acc,param_free,arch\n",
+               s->darts ? "alpha_loss,op_entropy" : "reward,baseline");
 }
 
 /* ---- one epoch ---- */
@@ -346,6 +348,17 @@ static int current_arch(search *s, ng_textnas_arch *a) {
     }
 }
 
+/* Differentiable searches tend to end on parameter-free ops (docs/ecosystem.md 4(a)); say so
+   once, when over half the layers of the current architecture are pools. */
+static void warn_collapse(search *s, const ng_textnas_arch *a) {
+    int n = ng_textnas_arch_n_param_free(a);
+    if (s->warned_collapse || 2 * n <= a->n_layers) return;
+    s->warned_collapse = 1;
+    fprintf(stderr, "%stext_search: note: %d of %d layers are parameter-free pools in epoch %lld's architecture, the "
+            "known collapse of %s searches; consider fewer epochs or comparing with --method %s\n", s->tty ? "\n" : "", n,
+            a->n_layers, (long long)s->epoch, s->darts ? "differentiable" : "controller", s->darts ? "enas" : "darts");
+}
+
 static int csv_row(search *s, double seconds, double *valid_acc) {
     ng_textnas_arch a;
     char line[2048];
@@ -355,9 +368,11 @@ static int csv_row(search *s, double seconds, double *valid_acc) {
     arch_line(&a, line, sizeof line);
     cli_printf(&s->csv, "%lld,%.2f,%.6g,%.6f,%.6f,", (long long)s->epoch, seconds, s->child.adam_w.lr,
                s->sum_loss / (double)s->n_child, s->sum_acc / (double)s->n_child);
-    if (s->darts) cli_printf(&s->csv, "%.6f", s->sum_alpha_loss / (double)(s->n_ctrl ? s->n_ctrl : 1));
+    if (s->darts)
+        cli_printf(&s->csv, "%.6f,%.6f", s->sum_alpha_loss / (double)(s->n_ctrl ? s->n_ctrl : 1), ng_textnas_alpha_op_entropy(&s->alpha));
     else cli_printf(&s->csv, "%.6f,%.6f", s->sum_reward / (double)(s->n_ctrl ? s->n_ctrl : 1), s->ctrl.baseline);
-    cli_printf(&s->csv, ",%.6f,\"%s\"\n", *valid_acc, line);
+    cli_printf(&s->csv, ",%.6f,%d,\"%s\"\n", *valid_acc, ng_textnas_arch_n_param_free(&a), line);
+    warn_collapse(s, &a);
     return 0;
 }
 

@@ -88,6 +88,12 @@ int ng_textnas_arch_n_skips(const ng_textnas_arch *a) {
     return n;
 }
 
+int ng_textnas_arch_n_param_free(const ng_textnas_arch *a) {
+    int i, n = 0;
+    for (i = 0; i < a->n_layers; i++) n += a->op[i] == NG_TEXTNAS_AVG_POOL || a->op[i] == NG_TEXTNAS_MAX_POOL;
+    return n;
+}
+
 /* ---- architecture JSON (NNI final_arc.json) ---- */
 static void ng__tn_bools(ng__sb *b, int n, int on_index, uint32_t mask) {
     int j;
@@ -608,18 +614,24 @@ static int ng__tn_argmax(const float *v, int n) {
         if (v[k] > v[best]) best = k;
     return best;
 }
-void ng_textnas_alpha_derive(const ng_textnas_alpha *a, ng_textnas_arch *out) {
+/* The alpha group's values in host memory: the group itself, or a copy in *copy (freed by the
+   caller) when it lives on the GPU; NULL if that copy cannot be made. */
+static const float *ng__tn_alpha_host(const ng_textnas_alpha *a, float **copy) {
     const ng_params *g = a->params;
-    float *copy = NULL;
-    const float *base = g->data;   /* the group's values in host memory */
+    *copy = NULL;
+    if (g->device != NG_CUDA) return g->data;
+    if (!(*copy = (float *)malloc((size_t)(g->numel ? g->numel : 1) * sizeof(float)))) return NULL;
+    ng__cuda_copy(*copy, g->data, (size_t)g->numel * sizeof(float), 2);
+    return *copy;
+}
+#define NG__TN_HOST(t) (base + ((t)->data - a->params->data))
+
+void ng_textnas_alpha_derive(const ng_textnas_alpha *a, ng_textnas_arch *out) {
+    float *copy;
+    const float *base = ng__tn_alpha_host(a, &copy);
     int i, j;
-    if (g->device == NG_CUDA && (copy = (float *)malloc((size_t)(g->numel ? g->numel : 1) * sizeof(float)))) {
-        ng__cuda_copy(copy, g->data, (size_t)g->numel * sizeof(float), 2);
-        base = copy;
-    }
-#define NG__TN_HOST(t) (base + ((t)->data - g->data))
     ng__tn_arch_clear(out, a->n_layers);
-    for (i = 0; i < a->n_layers && (g->device != NG_CUDA || copy); i++) {
+    for (i = 0; i < a->n_layers && base; i++) {
         out->op[i] = ng__tn_argmax(NG__TN_HOST(a->op) + i * NG_TEXTNAS_N_OPS, NG_TEXTNAS_N_OPS);
         if (i == 0) continue;
         out->input[i] = ng_textnas_input_first(i, a->choose_from) + ng__tn_argmax(NG__TN_HOST(a->in[i]), (int)a->in[i]->numel);
@@ -628,9 +640,30 @@ void ng_textnas_alpha_derive(const ng_textnas_alpha *a, ng_textnas_arch *out) {
             if (pair[1] > pair[0]) out->skip[i] |= 1u << j;
         }
     }
-#undef NG__TN_HOST
     free(copy);
 }
+
+double ng_textnas_alpha_op_entropy(const ng_textnas_alpha *a) {
+    float *copy;
+    const float *base = ng__tn_alpha_host(a, &copy);
+    double sum = 0;
+    int i, k;
+    if (!base || a->n_layers < 1) { free(copy); return NAN; }
+    for (i = 0; i < a->n_layers; i++) {
+        const float *z = NG__TN_HOST(a->op) + i * NG_TEXTNAS_N_OPS;
+        double mx = z[0], tot = 0, h = 0;
+        for (k = 1; k < NG_TEXTNAS_N_OPS; k++) mx = z[k] > mx ? z[k] : mx;
+        for (k = 0; k < NG_TEXTNAS_N_OPS; k++) tot += exp(z[k] - mx);
+        for (k = 0; k < NG_TEXTNAS_N_OPS; k++) {
+            double p = exp(z[k] - mx) / tot;
+            if (p > 0) h -= p * log(p);
+        }
+        sum += h / log((double)NG_TEXTNAS_N_OPS);
+    }
+    free(copy);
+    return sum / a->n_layers;
+}
+#undef NG__TN_HOST
 
 ng_tensor *ng_textnas_forward_mixed(ng_ctx *ctx, ng_textnas_net *net, const ng_textnas_alpha *alpha, const ng_text_batch *b) {
     static const int on_col = 1;

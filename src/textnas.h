@@ -36,6 +36,9 @@ void ng_textnas_arch_random(ng_textnas_arch *a, int n_layers, int choose_from, d
 void ng_textnas_arch_baseline(ng_textnas_arch *a);
 int ng_textnas_arch_eq(const ng_textnas_arch *a, const ng_textnas_arch *b);
 int ng_textnas_arch_n_skips(const ng_textnas_arch *a);
+/* Layers whose op has no weights (the two pools): many of them in a searched architecture is
+   the collapse that differentiable searches are known for (docs/ecosystem.md 4(a)). */
+int ng_textnas_arch_n_param_free(const ng_textnas_arch *a);
 
 /* ARCHITECTURE JSON: NNI's final_arc.json layout, so published architectures load as they
    are. Keys come from NNI's global mutable counter in creation order: layer 0 is
@@ -147,6 +150,9 @@ ng_status ng_textnas_alpha_init(ng_textnas_alpha *a, int n_layers, int choose_fr
 void ng_textnas_alpha_free(ng_textnas_alpha *a);
 /* argmax op, argmax input (first on ties), skips with weight > 0.5. */
 void ng_textnas_alpha_derive(const ng_textnas_alpha *a, ng_textnas_arch *out);
+/* Mean over layers of the op mixture's entropy divided by ln 8: 1 while the mixtures are
+   uniform, towards 0 as each layer settles on one op (NaN if alpha cannot be read). */
+double ng_textnas_alpha_op_entropy(const ng_textnas_alpha *a);
 /* Logits of the supernet with every choice relaxed: layer i = BN(mask(sum_k w_k op_k(x_i)) +
    sum_j s_ij layer_j), x_i = sum_c u_c layer_c over the input candidates. */
 ng_tensor *ng_textnas_forward_mixed(ng_ctx *ctx, ng_textnas_net *net, const ng_textnas_alpha *alpha,

@@ -531,3 +531,23 @@ TEST(textnas_alpha_step_isolation) {
     ng_ctx_free(ctx);
     ng_text_dataset_free(&d);
 }
+
+/* The collapse indicators of text_search's log: the op mixtures' normalised entropy (1 at the
+   uniform start, ~0 once one op dominates every layer) and the count of pooling layers. */
+TEST(textnas_alpha_op_entropy_and_param_free_count) {
+    ng_textnas_alpha al;
+    ng_textnas_arch a;
+    int i, pools = 0;
+    CHECK_OK(ng_textnas_alpha_init(&al, 4, 5));
+    CHECK_CLOSE(ng_textnas_alpha_op_entropy(&al), 1.0, 1e-12, 0);
+    for (i = 0; i < 4; i++) al.op->data[i * NG_TEXTNAS_N_OPS + (i % NG_TEXTNAS_N_OPS)] = 40.0f;   /* one op per layer */
+    CHECK(ng_textnas_alpha_op_entropy(&al) < 1e-12);
+    for (i = 0; i < NG_TEXTNAS_N_OPS; i++) al.op->data[i] = 0.0f;   /* layer 0 uniform again: mean 1/4 */
+    CHECK_CLOSE(ng_textnas_alpha_op_entropy(&al), 0.25, 1e-12, 0);
+    ng_textnas_alpha_free(&al);
+    ng_textnas_arch_published(&a);
+    for (i = 0; i < a.n_layers; i++) pools += a.op[i] == NG_TEXTNAS_AVG_POOL || a.op[i] == NG_TEXTNAS_MAX_POOL;
+    CHECK(pools > 0 && ng_textnas_arch_n_param_free(&a) == pools);
+    for (i = 0; i < a.n_layers; i++) a.op[i] = NG_TEXTNAS_MAX_POOL;
+    CHECK(ng_textnas_arch_n_param_free(&a) == a.n_layers);
+}
