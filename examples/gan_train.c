@@ -15,15 +15,17 @@
 #include "nasgan.h"
 
 #include "cli.h"
+#include "gan_eval.h"
 #include <unistd.h>
 #ifdef _OPENMP
 #include <omp.h>
 #endif
 
 typedef struct options {
-    const char *genotype, *dataset, *data_dir, *out, *fid_net, *fid_inception, *inception_stats;
-    int resume, threads, d_sum_pool, samples, eval_n, d_batch, g_batch, gf, df, latent;
-    long limit, g_steps, eval_every, ckpt_every, inception_real_n;
+    const char *genotype, *dataset, *data_dir, *out;
+    int resume, threads, d_sum_pool, samples, d_batch, g_batch, gf, df, latent;
+    long limit, g_steps, eval_every, ckpt_every;
+    gan_eval_opts eval;
     double lr, beta1, beta2, ema_decay;
     uint64_t seed;
     cli_device device;
@@ -53,23 +55,8 @@ static void usage(FILE *f) {
         CLI_DEVICE_HELP
         "                      (with cuda, G and D train and both feature networks run on the GPU;\n"
         "                      FID/KID/IS themselves are computed on the CPU from the features)\n"
-        "Evaluation (Fashion-MNIST only; the numbers are NOT comparable to Inception-based FID/IS):\n"
-        "  --fid-net PATH      the Fashion-MNIST CNN's weights (default build/fmnist_cnn.ckpt, written by\n"
-        "                      `make demo` or build/fmnist_classifier; none: no evaluation)\n"
-        "  --eval-n N          generated images per evaluation (default 10000; at least 10, the IS splits)\n"
-        "  --eval-every N      evaluate every N G steps (default: only at the end)\n"
-        "Evaluation with the FID Inception-v3 (any dataset; grayscale is replicated to RGB):\n"
-        "  --fid-inception PATH  Inception weights converted by scripts/convert_inception.py; reports\n"
-        "                      Inception FID (real statistics of the training images), KID (against the\n"
-        "                      first --eval-n of them) and IS (1008 logits) of --eval-n samples.\n"
-        "                      Costs about 0.15 s per image on 2 cores (50,000 real images take ~2 h);\n"
-        "                      with --device cuda it runs on the GPU, in exact FP32 even with --tf32.\n"
-        "  --inception-real-n N  real images for the statistics (default: all training images)\n"
-        "  --inception-stats FILE  cache of the real statistics: loaded if present (refused unless computed\n"
-        "                      with the same weights and N), else computed and saved there. FILE.npz is\n"
-        "                      pytorch-fid / TTUR's format (keys mu, sigma): their precomputed statistics\n"
-        "                      (e.g. fid_stats_cifar10_train.npz) load as they are, trusted to come from\n"
-        "                      the same FID Inception (the file records neither network nor N)\n"
+        GAN_EVAL_HELP
+        "  --eval-every N        evaluate every N G steps (default: only at the end)\n"
         "Output:\n"
         "  --out DIR           output directory (default runs/gan_train)\n"
         "  --samples N         images in each sample grid, 8 per row (default 64; 0: none)\n"
@@ -83,8 +70,8 @@ static int parse_args(int argc, char **argv, options *o) {
     int i;
     memset(o, 0, sizeof *o);
     o->genotype = "alphaGAN_s"; o->dataset = "fashion_mnist"; o->out = "runs/gan_train";
-    o->fid_net = "build/fmnist_cnn.ckpt";
-    o->seed = 12345; o->samples = 64; o->eval_n = 10000; o->ckpt_every = 500;
+    gan_eval_opts_default(&o->eval);
+    o->seed = 12345; o->samples = 64; o->ckpt_every = 500;
     o->gf = 256; o->df = 128; o->latent = 128; o->g_steps = -1; o->lr = -1; o->beta1 = -1; o->beta2 = -1;
     o->ema_decay = -1;
     for (i = 1; i < argc; i++) {
@@ -95,16 +82,13 @@ static int parse_args(int argc, char **argv, options *o) {
         if (!strcmp(a, "--resume")) { o->resume = 1; continue; }
         if (!strcmp(a, "--d-sum-pool")) { o->d_sum_pool = 1; continue; }
         if ((x = cli_device_arg("gan_train", argc, argv, &i, &o->device)) != 0) { if (x < 0) return -1; continue; }
+        if ((x = gan_eval_arg("gan_train", argc, argv, &i, &o->eval)) != 0) { if (x < 0) return -1; continue; }
         if (!v) { fprintf(stderr, "gan_train: %s needs a value (see --help)\n", a); return -1; }
         i++;
         if (!strcmp(a, "--genotype")) o->genotype = v;
         else if (!strcmp(a, "--dataset")) o->dataset = v;
         else if (!strcmp(a, "--data-dir")) o->data_dir = v;
         else if (!strcmp(a, "--out")) o->out = v;
-        else if (!strcmp(a, "--fid-net")) o->fid_net = v;
-        else if (!strcmp(a, "--fid-inception")) o->fid_inception = v;
-        else if (!strcmp(a, "--inception-stats")) o->inception_stats = v;
-        else if (!strcmp(a, "--inception-real-n")) { if (cli_int("gan_train", a, v, 2, 100000000L, &o->inception_real_n)) return -1; }
         else if (!strcmp(a, "--seed")) { if (cli_int("gan_train", a, v, 0, 2147483647L, &x)) return -1; o->seed = (uint64_t)x; }
         else if (!strcmp(a, "--limit")) { if (cli_int("gan_train", a, v, 2, 100000000L, &o->limit)) return -1; }
         else if (!strcmp(a, "--g-steps")) { if (cli_int("gan_train", a, v, 1, 100000000L, &o->g_steps)) return -1; }
@@ -122,11 +106,8 @@ static int parse_args(int argc, char **argv, options *o) {
             else if (!strcmp(a, "--g-batch")) ip = &o->g_batch;
             else if (!strcmp(a, "--threads")) ip = &o->threads;
             else if (!strcmp(a, "--samples")) ip = &o->samples;
-            else if (!strcmp(a, "--eval-n")) ip = &o->eval_n;
             else { fprintf(stderr, "gan_train: unknown option %s (see --help)\n", a); return -1; }
-            /* --eval-n: at least the Inception Score's 10 splits */
-            if (cli_int("gan_train", a, v, ip == &o->samples ? 0 : ip == &o->eval_n ? 10 : 1, ip == &o->eval_n ? 10000000L : 65536L, &x))
-                return -1;
+            if (cli_int("gan_train", a, v, ip == &o->samples ? 0 : 1, 65536L, &x)) return -1;
             *ip = (int)x;
         }
     }
@@ -161,14 +142,7 @@ typedef struct trainer {
     ng_gan_disc *D;
     ng_ctx *ctx;
     ng_gan_trainer t;
-    ng_fmnist_cnn *fid_net;         /* NULL: no evaluation */
-    ng_feat_stats real_stats;
-    float *real_features;           /* (n_real_features, 128) for KID */
-    int64_t n_real_features;
-    ng_inception *inc;              /* NULL: no Inception evaluation */
-    ng_feat_stats inc_stats;
-    float *inc_real_features;       /* (n_inc_real_features, 2048) for KID */
-    int64_t n_inc_real_features;
+    gan_eval ev;                    /* FID/KID/IS of the EMA generator */
     char settings[2048];
     cli_text csv;
     double t_start;
@@ -235,140 +209,13 @@ static int setup(trainer *r) {
     return 0;
 }
 
-/* The Fashion-MNIST CNN and the real images' statistics (all training images) and features
-   (the first eval_n, for KID). Without the network file, evaluation is skipped with a note. */
-static int setup_eval(trainer *r) {
-    ng_image_source real;
-    char id[NG_FEAT_ID_MAX];
-    ng_rng init;
-    if (strcmp(r->o.dataset, "fashion_mnist")) {
-        printf("note: no offline FID/KID/IS for %s (the Fashion-MNIST CNN only sees Fashion-MNIST)\n", r->o.dataset);
-        return 0;
-    }
-    if (!strcmp(r->o.fid_net, "none")) {
-        printf("evaluation off (--fid-net none)\n");
-        return 0;
-    }
-    if (access(r->o.fid_net, R_OK) != 0) {
-        printf("note: %s not found: no FID/KID/IS (train it with `make demo` or build/fmnist_classifier)\n", r->o.fid_net);
-        return 0;
-    }
-    ng_rng_seed(&init, 1);
-    r->fid_net = ng_fmnist_cnn_create(&init);
-    if (!r->fid_net || ng_fmnist_cnn_load(r->fid_net, r->o.fid_net) != NG_OK) return fail("--fid-net");
-    {
-        ng_params *groups[] = {r->fid_net->weights, r->fid_net->buffers};
-        if (cli_to_device("gan_train", &r->o.device, groups, 2)) return 1;
-    }
-    real = ng_image_source_u8(r->data.pixels, r->data.n, 8 * r->gcfg.bottom_width);
-    if (ng_fmnist_stats(r->fid_net, &real, 256, &r->real_stats) != NG_OK) return fail("real statistics");
-    r->n_real_features = r->o.eval_n < r->data.n ? r->o.eval_n : r->data.n;
-    r->real_features = (float *)malloc((size_t)r->n_real_features * NG_FMNIST_FEATURES * sizeof(float));
-    real.n = r->n_real_features;
-    if (!r->real_features || ng_fmnist_cnn_embed(r->fid_net, &real, 256, r->real_features, NULL) != NG_OK)
-        return fail("real features");
-    ng_fmnist_cnn_identity(r->fid_net, id, sizeof id);
-    printf("evaluation: %s, real statistics of %lld images, KID against %lld\n", id, (long long)r->real_stats.n,
-           (long long)r->n_real_features);
-    return 0;
-}
-
-/* "*.npz": pytorch-fid / TTUR statistics rather than a nasgan checkpoint */
-static int stats_file_is_npz(const char *path) {
-    size_t l = strlen(path);
-    return l >= 4 && strcmp(path + l - 4, ".npz") == 0;
-}
-/* N of real statistics for logs: "unknown" for .npz files, which do not record it */
-static const char *real_n_text(int64_t n, char *buf, size_t cap) {
-    if (n > 0) snprintf(buf, cap, "%lld", (long long)n);
-    else snprintf(buf, cap, "unknown");
-    return buf;
-}
-
-/* The Inception network and the real images' statistics (cached in --inception-stats) and
-   features (the first eval_n, for KID). */
-static int setup_eval_inception(trainer *r) {
-    ng_image_source real;
-    char id[NG_FEAT_ID_MAX], nbuf[32];
-    const options *o = &r->o;
-    int64_t n_real = o->inception_real_n > 0 && o->inception_real_n < r->data.n ? o->inception_real_n : r->data.n;
-    double t0 = ng_time_sec();
-    if (!o->fid_inception) return 0;
-    if (ng_inception_load(o->fid_inception, &r->inc) != NG_OK) return fail("--fid-inception");
-    if (ng_inception_to_device(r->inc, o->device.dev) != NG_OK) return fail("--fid-inception on the device");
-    ng_inception_identity(r->inc, id, sizeof id);
-    real = ng_image_source_u8_planes(r->data.pixels, n_real, r->data.c, r->data.h);
-    if (o->inception_stats && access(o->inception_stats, R_OK) == 0) {
-        if (stats_file_is_npz(o->inception_stats)) {
-            if (ng_feat_stats_load_npz(&r->inc_stats, o->inception_stats, id, NG_INCEPTION_FEATURES) != NG_OK)
-                return fail("--inception-stats");
-            printf("inception: real statistics from %s (numpy mu/sigma: N and network not recorded there, taken to be "
-                   "the FID Inception's pool3 features of the real images)\n", o->inception_stats);
-        } else {
-            if (ng_feat_stats_load(&r->inc_stats, o->inception_stats, id, n_real) != NG_OK) return fail("--inception-stats");
-            printf("inception: real statistics from %s\n", o->inception_stats);
-        }
-    } else {
-        printf("inception: computing real statistics of %lld images on the %s%s...\n", (long long)n_real,
-               o->device.dev == NG_CUDA ? "GPU" : "CPU", o->device.dev == NG_CUDA ? "" : " (about 0.15 s per image on 2 cores)");
-        fflush(stdout);
-        if (ng_inception_stats(r->inc, &real, 0, &r->inc_stats) != NG_OK) return fail("inception real statistics");
-        if (o->inception_stats && (stats_file_is_npz(o->inception_stats) ? ng_feat_stats_save_npz(&r->inc_stats, o->inception_stats)
-                                                                         : ng_feat_stats_save(&r->inc_stats, o->inception_stats)) != NG_OK)
-            return fail("--inception-stats");
-    }
-    r->n_inc_real_features = o->eval_n < n_real ? o->eval_n : n_real;
-    r->inc_real_features = (float *)malloc((size_t)r->n_inc_real_features * NG_INCEPTION_FEATURES * sizeof(float));
-    real.n = r->n_inc_real_features;
-    if (!r->inc_real_features || ng_inception_embed(r->inc, &real, 0, r->inc_real_features, NULL) != NG_OK)
-        return fail("inception real features");
-    printf("evaluation: %s (Inception-v3 features), real statistics of %s%s, KID against %lld (%.0f s)\n", id,
-           real_n_text(r->inc_stats.n, nbuf, sizeof nbuf), r->inc_stats.n > 0 ? " images" : " N (.npz)",
-           (long long)r->n_inc_real_features, ng_time_sec() - t0);
-    return 0;
-}
-
-typedef struct eval_row {
-    double fid, kid, kid_std, is, is_std;
-    int ok;
-    double inc_fid, inc_kid, inc_kid_std, inc_is, inc_is_std;   /* Inception-v3 features */
-    int inc_ok;
-} eval_row;
-
 /* FID/KID/IS of eval_n samples of the EMA generator (eval mode), as the reference evaluates. */
-static int evaluate(trainer *r, eval_row *row) {
-    unsigned char *gen = NULL;
-    int c, h, w;
-    ng_image_source src;
-    ng_eval_opts eo;
-    ng_eval_result res;
-    ng_status st;
-    memset(row, 0, sizeof *row);
-    if (!r->fid_net && !r->inc) return 0;
+static int evaluate(trainer *r, gan_eval_row *row) {
+    int rc;
     ng_ema_swap(&r->t.ema);
-    st = ng_gan_generate_u8(ng_gan_net_fixed(r->G), r->gcfg.latent_dim, r->o.eval_n, 100, r->o.seed + 7, &gen, &c, &h, &w);
+    rc = gan_eval_run(&r->ev, ng_gan_net_fixed(r->G), r->gcfg.latent_dim, r->o.seed + 7, row);
     ng_ema_swap(&r->t.ema);
-    if (st != NG_OK) return fail("sampling");
-    src = ng_image_source_u8_planes(gen, r->o.eval_n, c, h);
-    memset(&eo, 0, sizeof eo);
-    eo.seed = 1;
-    eo.is_shuffle = 0;
-    if (r->fid_net) {
-        st = ng_fmnist_evaluate(r->fid_net, &src, &r->real_stats, r->real_features, r->n_real_features, &eo, &res);
-        if (st != NG_OK) { free(gen); return fail("evaluation"); }
-        row->fid = res.fid; row->kid = res.kid_mean; row->kid_std = res.kid_std; row->is = res.is_mean; row->is_std = res.is_std;
-        row->ok = 1;
-    }
-    if (r->inc) {
-        st = ng_inception_evaluate(r->inc, &src, &r->inc_stats, r->inc_real_features, r->n_inc_real_features, &eo, &res);
-        if (st != NG_OK) { free(gen); return fail("Inception evaluation"); }
-        row->inc_fid = res.fid; row->inc_kid = res.kid_mean; row->inc_kid_std = res.kid_std;
-        row->inc_is = res.is_mean; row->inc_is_std = res.is_std;
-        row->inc_ok = 1;
-    }
-    free(gen);
-    (void)w;
-    return 0;
+    return rc;
 }
 
 static void write_samples(trainer *r) {
@@ -423,17 +270,15 @@ static int save_generator(trainer *r, const char *path) {
 
 /* train.csv: the Inception columns only when --fid-inception is given (0 where not computed). */
 static void csv_header(trainer *r) {
-    cli_printf(&r->csv, "g_step,d_step,seconds,d_loss,g_loss,fid,kid,kid_std,is,is_std%s\n",
-               r->inc ? ",inception_fid,inception_kid,inception_kid_std,inception_is,inception_is_std" : "");
+    cli_printf(&r->csv, "g_step,d_step,seconds,d_loss,g_loss");
+    gan_eval_csv_header(&r->ev, &r->csv);
+    cli_printf(&r->csv, "\n");
 }
 
-static void csv_row(trainer *r, double secs, const eval_row *row) {
-    cli_printf(&r->csv, "%lld,%lld,%.1f,%.6g,%.6g,%.6g,%.6g,%.6g,%.6g,%.6g", (long long)r->t.g_steps,
-               (long long)r->t.d_steps, secs, r->t.d_loss, r->t.g_loss, row->fid, row->kid, row->kid_std, row->is,
-               row->is_std);
-    if (r->inc)
-        cli_printf(&r->csv, ",%.6g,%.6g,%.6g,%.6g,%.6g", row->inc_fid, row->inc_kid, row->inc_kid_std, row->inc_is,
-                   row->inc_is_std);
+static void csv_row(trainer *r, double secs, const gan_eval_row *row) {
+    cli_printf(&r->csv, "%lld,%lld,%.1f,%.6g,%.6g", (long long)r->t.g_steps, (long long)r->t.d_steps, secs, r->t.d_loss,
+               r->t.g_loss);
+    gan_eval_csv_cells(&r->ev, &r->csv, row);
     cli_printf(&r->csv, "\n");
 }
 
@@ -453,7 +298,7 @@ static void progress(trainer *r) {
 int main(int argc, char **argv) {
     trainer r;
     char ckpt[4200], csvp[4200], path[4200];
-    eval_row row;
+    gan_eval_row row;
     int rc = 0, progress_every;
     memset(&r, 0, sizeof r);
     if (cli_expand_config("gan_train", &argc, &argv) || parse_args(argc, argv, &r.o)) return 2;
@@ -463,7 +308,7 @@ int main(int argc, char **argv) {
     if (cli_make_dirs("gan_train", r.o.out) || cli_device_start("gan_train", &r.o.device)) return 1;
     snprintf(ckpt, sizeof ckpt, "%s/train.ckpt", r.o.out);
     snprintf(csvp, sizeof csvp, "%s/train.csv", r.o.out);
-    if (setup(&r) || setup_eval(&r) || setup_eval_inception(&r)) return 1;
+    if (setup(&r) || gan_eval_setup(&r.ev, "gan_train", &r.o.eval, r.o.dataset, &r.data, &r.o.device)) return 1;
     snprintf(path, sizeof path, "%s/genotype.json", r.o.out);
     if (ng_gan_genotype_save(&r.geno, path) != NG_OK) return fail("writing genotype.json");
     if (r.o.resume) {
@@ -494,10 +339,11 @@ int main(int argc, char **argv) {
             write_samples(&r);
             csv_row(&r, ng_time_sec() - r.t_start, &row);
             if (ng_file_write_atomic(csvp, r.csv.s, r.csv.len) != NG_OK) { rc = fail("writing the log"); break; }
-            if (row.ok) printf("\nG step %lld: FID %.4f, KID %.5f +- %.5f, IS %.3f +- %.3f (Fashion-MNIST CNN)\n",
-                               (long long)r.t.g_steps, row.fid, row.kid, row.kid_std, row.is, row.is_std);
-            if (row.inc_ok) printf("\nG step %lld: Inception FID %.4f, KID %.5f +- %.5f, IS %.3f +- %.3f\n", (long long)r.t.g_steps,
-                                   row.inc_fid, row.inc_kid, row.inc_kid_std, row.inc_is, row.inc_is_std);
+            if (gan_eval_active(&r.ev)) {
+                char when[64];
+                snprintf(when, sizeof when, "\nG step %lld", (long long)r.t.g_steps);
+                gan_eval_print(when, "", &row);
+            }
         }
         if (r.t.g_steps % r.o.ckpt_every == 0 && save_state(&r, ckpt)) { rc = 1; break; }
     }
@@ -517,24 +363,19 @@ int main(int argc, char **argv) {
         if (rc == 0 && row.ok)
             printf("RESULT genotype=%s g_steps=%lld fid=%.4f kid=%.5f kid_std=%.5f is=%.3f is_std=%.3f n=%d "
                    "(Fashion-MNIST CNN features; not comparable to Inception FID)\n",
-                   r.o.genotype, (long long)r.t.g_steps, row.fid, row.kid, row.kid_std, row.is, row.is_std, r.o.eval_n);
+                   r.o.genotype, (long long)r.t.g_steps, row.fid, row.kid, row.kid_std, row.is, row.is_std, r.o.eval.eval_n);
         if (rc == 0 && row.inc_ok)
             printf("RESULT_INCEPTION genotype=%s g_steps=%lld inception_fid=%.4f inception_kid=%.5f kid_std=%.5f "
                    "inception_is=%.3f is_std=%.3f n=%d n_real=%s (FID Inception-v3 pool3 features, %s)\n",
                    r.o.genotype, (long long)r.t.g_steps, row.inc_fid, row.inc_kid, row.inc_kid_std, row.inc_is,
-                   row.inc_is_std, r.o.eval_n, real_n_text(r.inc_stats.n, nbuf, sizeof nbuf), r.inc_stats.net_id);
+                   row.inc_is_std, r.o.eval.eval_n, gan_eval_n_text(r.ev.inc_stats.n, nbuf, sizeof nbuf), r.ev.inc_stats.net_id);
     }
     ng_gan_trainer_free(&r.t);
     ng_gan_gen_fixed_free(r.G);
     ng_gan_disc_free(r.D);
     ng_image_sampler_free(&r.sampler);
     ng_image_set_free(&r.data);
-    if (r.fid_net) ng_fmnist_cnn_free(r.fid_net);
-    ng_feat_stats_free(&r.real_stats);
-    free(r.real_features);
-    ng_inception_free(r.inc);
-    ng_feat_stats_free(&r.inc_stats);
-    free(r.inc_real_features);
+    gan_eval_free(&r.ev);
     ng_ctx_free(r.ctx);
     free(r.csv.s);
     return rc;
