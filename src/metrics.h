@@ -38,7 +38,7 @@
 
    Cost (measured figures in docs/metrics.md): FID is O(D^3) (one eigendecomposition with
    vectors, two matrix products, one without vectors); KID is O(subsets m^2 D); statistics
-   are O(N D^2); precision/recall is O(N^2 D) (three N x N x D products, never held whole). */
+   are O(N D^2); precision/recall is O(N^2 D) (2 N^2 D multiply-adds, no N x N matrix held). */
 
 /* ---- feature statistics ---- */
 #define NG_FEAT_ID_MAX 128
