@@ -1403,10 +1403,16 @@ ng_status ng_linalg_eigh(int64_t n, const double *a, double *w, double *v);
                  mean and population std over the chunks (Salimans et al.; torch-fidelity).
                  From logits, log p is taken as log_softmax in double as torch-fidelity does;
                  from probabilities, 0 log 0 = 0.
+     P/R         improved precision and recall (Kynkaanniemi et al. 2019; torch-fidelity's
+                 calculate_precision_recall_part, k = 3): each row a of a set A gets the radius
+                 r(a) = distance to its k-th nearest other row of A (cdist(A, A).kthvalue(k + 1),
+                 self included at distance 0; duplicate rows count as neighbours). b lies in A's
+                 manifold when |b - a| <= r(a) for some a in A. precision = fraction of generated
+                 rows in the real manifold, recall = fraction of real rows in the generated one.
 
    Cost (measured figures in docs/metrics.md): FID is O(D^3) (one eigendecomposition with
    vectors, two matrix products, one without vectors); KID is O(subsets m^2 D); statistics
-   are O(N D^2). */
+   are O(N D^2); precision/recall is O(N^2 D) (2 N^2 D multiply-adds, no N x N matrix held). */
 
 /* ---- feature statistics ---- */
 #define NG_FEAT_ID_MAX 128
@@ -1475,6 +1481,17 @@ ng_status ng_metric_is(const float *p, int64_t n, int64_t k, int splits, ng_rng 
 ng_status ng_metric_is_logits(const float *logits, int64_t n, int64_t k, int splits, ng_rng *shuffle,
                               double *mean, double *std);
 
+/* ---- precision / recall ---- */
+/* Precision of gen (n_gen, D) against real (n_real, D) and recall, with k nearest neighbours
+   (k <= 0: 3). Refuses (NG_ERR_ARG) NULL pointers, D < 1, k >= n on either side (a radius
+   needs k other rows) and non-finite features. Squared distances come from SGEMM in blocks of
+   rows (|x|^2 + |y|^2 - 2 x.y after centring both sets on their common mean; extra memory
+   about 4 (n_real + n_gen) D bytes + 2 MB per 1000 rows of the larger set). A squared
+   distance is off by about sqrt(D) 2^-24 times the rows' squared norms about that mean; below
+   that, rows are not told apart. The results are counts / n, the same for any thread count. */
+ng_status ng_metric_prc(const float *real, int64_t n_real, const float *gen, int64_t n_gen, int64_t d, int k,
+                        double *precision, double *recall);
+
 /* ---- offline evaluation with the Fashion-MNIST CNN (see the warning at the top) ---- */
 /* Images to evaluate, produced on demand: fill() writes images [first, first + count) as
    (count, C, size, size) floats in [-1, 1], C = channels (0 means 1). For the Fashion-MNIST
@@ -1514,6 +1531,7 @@ typedef struct ng_eval_opts {
     int is_splits;          /* <= 0: 10 */
     int is_shuffle;         /* 1: permute before splitting (torch-fidelity), 0: in order */
     uint64_t seed;          /* RNG of the KID subsets and the IS permutation */
+    int prc_k;              /* precision/recall neighbours: 0 = 3, < 0 = off */
 } ng_eval_opts;
 typedef struct ng_eval_result {
     int64_t n;              /* generated images evaluated */
@@ -1522,10 +1540,14 @@ typedef struct ng_eval_result {
     int has_kid;            /* 1 when real features were given */
     double kid_mean, kid_std;
     double is_mean, is_std;
+    int has_prc;            /* 1 when precision/recall were computed */
+    double precision, recall;
 } ng_eval_result;
 /* FID of gen against `real` (statistics of real images from this network; refused with
-   NG_ERR_MISMATCH if their identity differs), KID against real_features (n_real, 128) when
-   not NULL, and the IS analogue of gen's class probabilities. opts NULL: defaults. */
+   NG_ERR_MISMATCH if their identity differs), KID and precision/recall against real_features
+   (n_real, 128) when not NULL, and the IS analogue of gen's class probabilities. opts NULL:
+   defaults. Precision/recall is skipped (has_prc = 0) when opts->prc_k < 0 or either side has
+   no more than k rows. */
 ng_status ng_fmnist_evaluate(ng_fmnist_cnn *net, const ng_image_source *gen, const ng_feat_stats *real,
                              const float *real_features, int64_t n_real_features, const ng_eval_opts *opts,
                              ng_eval_result *out);
@@ -1680,8 +1702,9 @@ ng_status ng_inception_embed(const ng_inception *net, const ng_image_source *src
 /* Statistics of src's pool3 features tagged with ng_inception_identity (N >= 2). */
 ng_status ng_inception_stats(const ng_inception *net, const ng_image_source *src, int batch, ng_feat_stats *out);
 /* FID of gen against `real` (refused with NG_ERR_MISMATCH unless computed with this network),
-   KID against real_features (n_real_features, 2048) when not NULL, and IS from the 1008
-   logits; options and result as ng_fmnist_evaluate (opts->batch <= 0: as above). */
+   KID and precision/recall against real_features (n_real_features, 2048) when not NULL, and
+   IS from the 1008 logits; options and result as ng_fmnist_evaluate (opts->batch <= 0: as
+   above). */
 ng_status ng_inception_evaluate(const ng_inception *net, const ng_image_source *gen, const ng_feat_stats *real,
                                 const float *real_features, int64_t n_real_features, const ng_eval_opts *opts,
                                 ng_eval_result *out);
@@ -12686,6 +12709,227 @@ ng_status ng_metric_is_logits(const float *logits, int64_t n, int64_t k, int spl
     return ng__is_run(logits, 1, n, k, splits, shuffle, mean, std);
 }
 
+/* ---- precision / recall ---- */
+
+/* Rows per distance block: a block's products with a whole set are held as floats
+   (NG__PRC_BLOCK x N: 20 MB for N = 10,000), never an N x N matrix. */
+#define NG__PRC_BLOCK 512
+/* Columns per task in the column passes, which walk a block's rows over a few columns each. */
+#define NG__PRC_CHUNK 64
+
+/* One side of the comparison: its rows centred on the common mean, and their squared norms. */
+typedef struct ng__prc_set {
+    float *x;               /* (n, d) */
+    double *norm2;          /* (n) */
+    int64_t n;
+} ng__prc_set;
+
+/* Rounding at the border (distance == radius). Distances are compared squared, as
+   |a|^2 + |b|^2 - 2 a.b with the norms summed in double and a.b from SGEMM, clamped at 0 (a
+   negative value is cancellation noise). Both sets are first centred on their common mean,
+   which leaves distances alone but keeps the norms, and so the cancellation, at the scale of
+   the data's spread rather than of its offset. A row's distance to itself is never computed:
+   it is exactly 0, so the (k+1)-th smallest distance including it is the k-th smallest over
+   the other rows; radius and query distances then carry the same kind of error, and the
+   comparison is d2 <= r2 on those values as they are. */
+static double ng__prc_d2(double norm2_a, double norm2_b, float dot) {
+    double v = norm2_a + norm2_b - 2.0 * (double)dot;
+    return v > 0.0 ? v : 0.0;
+}
+
+/* list: the k smallest values inserted so far, ascending (+inf where fewer were). The list
+   does not depend on the order of insertion, so neither do the radii on the threads. */
+static void ng__keep_smallest(double *list, int k, double v) {
+    int i = k - 1;
+    if (!(v < list[i])) return;
+    for (; i > 0 && list[i - 1] > v; i--) list[i] = list[i - 1];
+    list[i] = v;
+}
+
+static float *ng__alloc_ff(int64_t n, int64_t d, const char *what) {
+    size_t m;
+    float *p = NULL;
+    if (n >= 0 && d >= 0 && !ng_mul_size((size_t)n, (size_t)d, &m) && m <= SIZE_MAX / sizeof(float))
+        p = (float *)malloc((m ? m : 1) * sizeof(float));
+    if (!p) ng_fail(NG_ERR_NOMEM, "%s: cannot allocate %lld x %lld floats", what, (long long)n, (long long)d);
+    return p;
+}
+
+static void ng__prc_set_free(ng__prc_set *s) {
+    free(s->x);
+    free(s->norm2);
+    memset(s, 0, sizeof *s);
+}
+
+/* s = rows of x minus centre, each value rounded once to float, with their squared norms. */
+static ng_status ng__prc_set_init(ng__prc_set *s, const float *x, int64_t n, int64_t d, const double *centre) {
+    int64_t i;
+    s->n = n;
+    s->x = ng__alloc_ff(n, d, "precision/recall");
+    s->norm2 = s->x ? ng__alloc_dd(n, 1, "precision/recall") : NULL;
+    if (!s->norm2) { ng__prc_set_free(s); return NG_ERR_NOMEM; }
+    NG__OMP_FOR(n * d >= 65536)
+    for (i = 0; i < n; i++) {
+        const float *src = x + i * d;
+        float *dst = s->x + i * d;
+        double acc = 0.0;
+        int64_t j;
+        for (j = 0; j < d; j++) {
+            dst[j] = (float)((double)src[j] - centre[j]);
+            acc += (double)dst[j] * (double)dst[j];
+        }
+        s->norm2[i] = acc;
+    }
+    return NG_OK;
+}
+
+/* Both sets centred on the mean of all their rows. */
+static ng_status ng__prc_centre(const float *real, int64_t n_real, const float *gen, int64_t n_gen, int64_t d,
+                                ng__prc_set *r, ng__prc_set *g) {
+    double *centre = ng__alloc_dd(d, 1, "precision/recall");
+    int64_t i, j;
+    ng_status st;
+    if (!centre) return NG_ERR_NOMEM;
+    for (i = 0; i < n_real; i++)
+        for (j = 0; j < d; j++) centre[j] += (double)real[i * d + j];
+    for (i = 0; i < n_gen; i++)
+        for (j = 0; j < d; j++) centre[j] += (double)gen[i * d + j];
+    for (j = 0; j < d; j++) centre[j] /= (double)(n_real + n_gen);
+    st = ng__prc_set_init(r, real, n_real, d, centre);
+    if (st == NG_OK) st = ng__prc_set_init(g, gen, n_gen, d, centre);
+    free(centre);
+    return st;
+}
+
+/* r2[i] = squared radius of row i of s: the k-th smallest squared distance to its other rows.
+   lists is (n, k) scratch, G (NG__PRC_BLOCK, n). Row block [i0, i0 + nb) is multiplied only
+   with rows [0, i0 + nb) (the lower block triangle): the block's rows take their distances to
+   all of those (row pass), and each earlier row j < i0 takes its distances to the block's
+   rows (column pass). So every pair is computed once, or twice within a block. */
+static void ng__prc_radii(const ng__prc_set *s, int64_t d, int k, float *G, double *lists, double *r2) {
+    int64_t n = s->n, i0, i, c;
+    for (i = 0; i < n * k; i++) lists[i] = INFINITY;
+    for (i0 = 0; i0 < n; i0 += NG__PRC_BLOCK) {
+        const int64_t nb = n - i0 < NG__PRC_BLOCK ? n - i0 : NG__PRC_BLOCK, ncol = i0 + nb;
+        ng_sgemm(NG_GEMM_BUILTIN, 0, 1, nb, ncol, d, 1.0f, s->x + i0 * d, d, s->x, d, 0.0f, G, ncol);
+        NG__OMP_FOR(nb * ncol >= 65536)
+        for (i = 0; i < nb; i++) {
+            const float *dot = G + i * ncol;
+            const double ni = s->norm2[i0 + i];
+            double *list = lists + (i0 + i) * k;
+            int64_t j;
+            for (j = 0; j < ncol; j++)
+                if (j != i0 + i) ng__keep_smallest(list, k, ng__prc_d2(ni, s->norm2[j], dot[j]));
+        }
+        NG__OMP_FOR(nb * i0 >= 65536)
+        for (c = 0; c < i0; c += NG__PRC_CHUNK) {
+            const int64_t c1 = i0 - c < NG__PRC_CHUNK ? i0 : c + NG__PRC_CHUNK;
+            int64_t b, j;
+            for (b = 0; b < nb; b++) {
+                const float *dot = G + b * ncol;
+                const double nb2 = s->norm2[i0 + b];
+                for (j = c; j < c1; j++) ng__keep_smallest(lists + j * k, k, ng__prc_d2(nb2, s->norm2[j], dot[j]));
+            }
+        }
+    }
+    for (i = 0; i < n; i++) r2[i] = lists[i * k + k - 1];
+}
+
+/* One pass over the products of g's rows with r's, block by block of g's rows: g's row i is in
+   r's manifold when some row j of r has d2(i, j) <= r2_r[j] (row pass); r's row j is in g's
+   manifold when some row i of g has d2(i, j) <= r2_g[i] (column pass). in_g (g->n) and
+   in_r (r->n) get 1 for the rows inside. */
+static void ng__prc_cross(const ng__prc_set *g, const ng__prc_set *r, int64_t d, const double *r2_g,
+                          const double *r2_r, float *G, unsigned char *in_g, unsigned char *in_r) {
+    const int64_t nr = r->n;
+    int64_t i0, i, c;
+    memset(in_g, 0, (size_t)g->n);
+    memset(in_r, 0, (size_t)nr);
+    for (i0 = 0; i0 < g->n; i0 += NG__PRC_BLOCK) {
+        const int64_t nb = g->n - i0 < NG__PRC_BLOCK ? g->n - i0 : NG__PRC_BLOCK;
+        ng_sgemm(NG_GEMM_BUILTIN, 0, 1, nb, nr, d, 1.0f, g->x + i0 * d, d, r->x, d, 0.0f, G, nr);
+        NG__OMP_FOR(nb * nr >= 65536)
+        for (i = 0; i < nb; i++) {
+            const float *dot = G + i * nr;
+            const double ni = g->norm2[i0 + i];
+            int64_t j;
+            for (j = 0; j < nr; j++)
+                if (ng__prc_d2(ni, r->norm2[j], dot[j]) <= r2_r[j]) { in_g[i0 + i] = 1; break; }
+        }
+        NG__OMP_FOR(nb * nr >= 65536)
+        for (c = 0; c < nr; c += NG__PRC_CHUNK) {
+            const int64_t c1 = nr - c < NG__PRC_CHUNK ? nr : c + NG__PRC_CHUNK;
+            int64_t b, j;
+            for (b = 0; b < nb; b++) {
+                const float *dot = G + b * nr;
+                const double nb2 = g->norm2[i0 + b], rb2 = r2_g[i0 + b];
+                for (j = c; j < c1; j++)
+                    if (!in_r[j] && ng__prc_d2(nb2, r->norm2[j], dot[j]) <= rb2) in_r[j] = 1;
+            }
+        }
+    }
+}
+
+static int64_t ng__count_set(const unsigned char *flag, int64_t n) {
+    int64_t i, c = 0;
+    for (i = 0; i < n; i++) c += flag[i];
+    return c;
+}
+
+ng_status ng_metric_prc(const float *real, int64_t n_real, const float *gen, int64_t n_gen, int64_t d, int k,
+                        double *precision, double *recall) {
+    ng__prc_set r, g;
+    float *G = NULL;
+    double *lists = NULL, *r2_real = NULL, *r2_gen = NULL;
+    unsigned char *inside = NULL;
+    int64_t nmax, rows;
+    ng_status st;
+    memset(&r, 0, sizeof r);
+    memset(&g, 0, sizeof g);
+    if (k <= 0) k = 3;
+    if (!real || !gen || !precision || !recall) return ng_fail(NG_ERR_ARG, "precision/recall: NULL argument");
+    if (d < 1 || d > ((int64_t)1 << 24)) return ng_fail(NG_ERR_ARG, "precision/recall: D = %lld is out of range", (long long)d);
+    if (n_real <= k || n_gen <= k || n_real > ((int64_t)1 << 40) || n_gen > ((int64_t)1 << 40))
+        return ng_fail(NG_ERR_ARG,
+                       "precision/recall: k = %d needs more than k rows on each side (a radius is the distance to "
+                       "the k-th nearest other row); got %lld real and %lld generated",
+                       k, (long long)n_real, (long long)n_gen);
+    if ((st = ng__check_finite_f32(real, n_real, d, "precision/recall: real features")) != NG_OK) return st;
+    if ((st = ng__check_finite_f32(gen, n_gen, d, "precision/recall: generated features")) != NG_OK) return st;
+    nmax = n_real > n_gen ? n_real : n_gen;
+    rows = nmax < NG__PRC_BLOCK ? nmax : NG__PRC_BLOCK;
+    G = ng__alloc_ff(rows, nmax, "precision/recall");
+    lists = G ? ng__alloc_dd(nmax, k, "precision/recall") : NULL;
+    r2_real = lists ? ng__alloc_dd(n_real, 1, "precision/recall") : NULL;
+    r2_gen = r2_real ? ng__alloc_dd(n_gen, 1, "precision/recall") : NULL;
+    inside = r2_gen ? (unsigned char *)malloc((size_t)(n_real + n_gen)) : NULL;
+    if (r2_gen && !inside) ng_fail(NG_ERR_NOMEM, "precision/recall: out of memory");
+    st = inside ? ng__prc_centre(real, n_real, gen, n_gen, d, &r, &g) : NG_ERR_NOMEM;
+    if (st == NG_OK) {
+        ng__prc_radii(&r, d, k, G, lists, r2_real);
+        ng__prc_radii(&g, d, k, G, lists, r2_gen);
+        ng__prc_cross(&g, &r, d, r2_gen, r2_real, G, inside + n_real, inside);
+        *precision = (double)ng__count_set(inside + n_real, n_gen) / (double)n_gen;
+        *recall = (double)ng__count_set(inside, n_real) / (double)n_real;
+    }
+    ng__prc_set_free(&r);
+    ng__prc_set_free(&g);
+    free(G); free(lists); free(r2_real); free(r2_gen); free(inside);
+    return st;
+}
+
+/* Precision/recall inside the evaluation layers: off when prc_k < 0 or without real features;
+   skipped (has_prc = 0) rather than failed when a side has no more than k rows. */
+static ng_status ng__eval_prc(const float *gen_features, int64_t n_gen, const float *real_features, int64_t n_real,
+                              int64_t d, int prc_k, ng_eval_result *out) {
+    const int k = prc_k == 0 ? 3 : prc_k;
+    ng_status st;
+    if (prc_k < 0 || !real_features || n_gen <= k || n_real <= k) return NG_OK;
+    st = ng_metric_prc(real_features, n_real, gen_features, n_gen, d, k, &out->precision, &out->recall);
+    out->has_prc = st == NG_OK;
+    return st;
+}
+
 /* ---- offline evaluation with the Fashion-MNIST CNN ---- */
 
 static ng_status ng__u8_fill(const ng_image_source *src, int64_t first, int64_t count, float *out) {
@@ -12859,6 +13103,7 @@ ng_status ng_fmnist_evaluate(ng_fmnist_cnn *net, const ng_image_source *gen, con
                            o.kid_subset_size, &rng, &out->kid_mean, &out->kid_std);
         out->has_kid = st == NG_OK;
     }
+    if (st == NG_OK) st = ng__eval_prc(f, gen->n, real_features, n_real_features, NG_FMNIST_FEATURES, o.prc_k, out);
     if (st == NG_OK)
         st = ng_metric_is_logits(lg, gen->n, NG_FMNIST_CLASSES, o.is_splits, o.is_shuffle ? &rng : NULL, &out->is_mean,
                                  &out->is_std);
@@ -14496,6 +14741,7 @@ ng_status ng_inception_evaluate(const ng_inception *net, const ng_image_source *
                            o.kid_subset_size, &rng, &out->kid_mean, &out->kid_std);
         out->has_kid = st == NG_OK;
     }
+    if (st == NG_OK) st = ng__eval_prc(f, gen->n, real_features, n_real_features, NG_INCEPTION_FEATURES, o.prc_k, out);
     if (st == NG_OK)
         st = ng_metric_is_logits(lg, gen->n, NG_INCEPTION_CLASSES, o.is_splits, o.is_shuffle ? &rng : NULL,
                                  &out->is_mean, &out->is_std);

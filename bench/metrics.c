@@ -1,5 +1,6 @@
-/* Metrics benchmark: FID, the symmetric eigensolver, feature statistics, KID and IS at the
-   sizes of the Fashion-MNIST CNN's features (D = 128) and of Inception's pool_3 (D = 2048).
+/* Metrics benchmark: FID, the symmetric eigensolver, feature statistics, KID, IS and
+   precision/recall at the sizes of the Fashion-MNIST CNN's features (D = 128) and of
+   Inception's pool_3 (D = 2048).
    Usage: bench_metrics CASE | --list. Prints one line:
      BENCH key=CASE ms=<best of runs> peak_mb=<peak RSS, MiB>
    Cases:
@@ -12,6 +13,8 @@
      kid_d128                KID, 100 subsets of 1000 out of 10000 x 128 features per side
                              (torch-fidelity's defaults)
      is_n10000               IS analogue from 10000 x 10 logits, 10 splits
+     prc_n10000_d128         precision and recall (k = 3), 10000 vs 10000 features of D = 128
+     prc_n10000_d2048        the same at D = 2048 (Inception's pool_3); prints aux=recall
    Timing: the best run; runs repeat until 20 runs or 2 s (at least one run; no separate
    warm-up, so a multi-second case is a single cold run). Threads: OMP_NUM_THREADS. */
 #define NASGAN_IMPLEMENTATION
@@ -21,7 +24,7 @@
 #include <stdlib.h>
 
 static const char *cases[] = {"fid_d128", "fid_d2048", "eigh_d2048", "stats_n10000_d128", "stats_n4096_d2048",
-                              "kid_d128", "is_n10000"};
+                              "kid_d128", "is_n10000", "prc_n10000_d128", "prc_n10000_d2048"};
 #define N_CASES ((int)(sizeof cases / sizeof cases[0]))
 
 /* n x d features: Gaussian, mixed by a random banded matrix (scale `mix`), plus an offset */
@@ -44,6 +47,7 @@ typedef struct bench_data {
     int64_t n, d;
     ng_feat_stats s1, s2;
     float *x, *y;
+    double aux;             /* a second result (recall), printed for the prc cases */
 } bench_data;
 
 static int setup(const char *name, bench_data *b) {
@@ -61,6 +65,11 @@ static int setup(const char *name, bench_data *b) {
     } else if (!strcmp(name, "kid_d128")) {
         b->n = 10000;
         b->d = 128;
+        b->x = features(b->n, b->d, 0.8, 0.0, 1);
+        b->y = features(b->n, b->d, 0.9, 0.05, 2);
+    } else if (!strncmp(name, "prc_", 4)) {
+        b->n = 10000;
+        b->d = strstr(name, "2048") ? 2048 : 128;
         b->x = features(b->n, b->d, 0.8, 0.0, 1);
         b->y = features(b->n, b->d, 0.9, 0.05, 2);
     } else if (!strcmp(name, "is_n10000")) {
@@ -99,6 +108,7 @@ static ng_status run_once(const char *name, bench_data *b, double *out) {
         ng_rng_seed(&r, 2020);
         return ng_metric_kid(b->x, b->n, b->y, b->n, b->d, 100, 1000, &r, out, &sd);
     }
+    if (!strncmp(name, "prc_", 4)) return ng_metric_prc(b->x, b->n, b->y, b->n, b->d, 3, out, &b->aux);
     return ng_metric_is_logits(b->x, b->n, b->d, 10, NULL, out, &sd);
 }
 
@@ -123,8 +133,10 @@ int main(int argc, char **argv) {
         if (t < best) best = t;
         runs++;
     } while (runs < 20 && ng_time_sec() - t_start < 2.0);
-    printf("BENCH key=%s ms=%.3f peak_mb=%.1f value=%.10g runs=%d\n", name, best * 1e3,
+    printf("BENCH key=%s ms=%.3f peak_mb=%.1f value=%.10g runs=%d", name, best * 1e3,
            (double)ng_peak_rss_bytes() / 1048576.0, v, runs);
+    if (!strncmp(name, "prc_", 4)) printf(" aux=%.10g", b.aux);
+    printf("\n");
     ng_feat_stats_free(&b.s1);
     ng_feat_stats_free(&b.s2);
     free(b.x);

@@ -1090,6 +1090,7 @@ ng_status ng_inception_evaluate(const ng_inception *net, const ng_image_source *
                            o.kid_subset_size, &rng, &out->kid_mean, &out->kid_std);
         out->has_kid = st == NG_OK;
     }
+    if (st == NG_OK) st = ng__eval_prc(f, gen->n, real_features, n_real_features, NG_INCEPTION_FEATURES, o.prc_k, out);
     if (st == NG_OK)
         st = ng_metric_is_logits(lg, gen->n, NG_INCEPTION_CLASSES, o.is_splits, o.is_shuffle ? &rng : NULL,
                                  &out->is_mean, &out->is_std);

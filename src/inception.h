@@ -96,8 +96,9 @@ ng_status ng_inception_embed(const ng_inception *net, const ng_image_source *src
 /* Statistics of src's pool3 features tagged with ng_inception_identity (N >= 2). */
 ng_status ng_inception_stats(const ng_inception *net, const ng_image_source *src, int batch, ng_feat_stats *out);
 /* FID of gen against `real` (refused with NG_ERR_MISMATCH unless computed with this network),
-   KID against real_features (n_real_features, 2048) when not NULL, and IS from the 1008
-   logits; options and result as ng_fmnist_evaluate (opts->batch <= 0: as above). */
+   KID and precision/recall against real_features (n_real_features, 2048) when not NULL, and
+   IS from the 1008 logits; options and result as ng_fmnist_evaluate (opts->batch <= 0: as
+   above). */
 ng_status ng_inception_evaluate(const ng_inception *net, const ng_image_source *gen, const ng_feat_stats *real,
                                 const float *real_features, int64_t n_real_features, const ng_eval_opts *opts,
                                 ng_eval_result *out);

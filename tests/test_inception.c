@@ -378,6 +378,7 @@ TEST(inception_identity_and_stats) {
         CHECK_OK(ng_inception_evaluate(a, &src, &sa, rf, 4, &o, &res));
         CHECK_MSG(fabs(res.fid) < 1e-6 * (1 + sa.mean[0] * sa.mean[0]), "FID of a set with itself %g", res.fid);
         CHECK(res.has_kid && res.is_mean >= 1.0);
+        CHECK(res.has_prc && res.precision == 1.0 && res.recall == 1.0);   /* 4 rows > k = 3 */
         /* statistics of network a are refused by network b */
         CHECK(ng_inception_evaluate(b, &src, &sa, NULL, 0, &o, &res) == NG_ERR_MISMATCH);
         CHECK(strstr(ng_last_error(), ia) != NULL);

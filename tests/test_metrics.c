@@ -1,5 +1,5 @@
-/* Metrics: the symmetric eigensolver, feature statistics, FID, KID, IS, their checkpoint
-   record and the Fashion-MNIST evaluation layer. numpy references are in
+/* Metrics: the symmetric eigensolver, feature statistics, FID, KID, IS, precision/recall,
+   the statistics' checkpoint record and the Fashion-MNIST evaluation layer. numpy references are in
    tests/fixtures/metrics.ngfx (tests/ref/make_metric_fixtures.py); doubles are stored there as
    float32 pairs [hi, lo] (value = hi + lo, about 48 bits). */
 #include "test.h"
@@ -458,6 +458,163 @@ TEST(metrics_is_uniform_and_confident) {
     free(lg);
 }
 
+/* ---- precision / recall ---- */
+
+/* Counts from the numpy float64 reference (the fixture script keeps every row's verdict clear
+   of the border), so precision and recall must match exactly. */
+TEST(metrics_prc_matches_numpy) {
+    static const char *cases[] = {"unequal", "d1", "dups", "offset"};
+    fx_file *f = fx_open("metrics");
+    char name[64];
+    size_t c;
+    CHECK_MSG(f != NULL, "%s", ng_last_error());
+    if (!f) return;
+    ng_test_seed = 0;
+    for (c = 0; c < sizeof cases / sizeof cases[0]; c++) {
+        const fx_array *real, *gen, *ks, *counts;
+        int64_t t;
+        snprintf(name, sizeof name, "prc/%s/real", cases[c]);
+        real = need(f, name);
+        snprintf(name, sizeof name, "prc/%s/gen", cases[c]);
+        gen = need(f, name);
+        snprintf(name, sizeof name, "prc/%s/ks", cases[c]);
+        ks = need(f, name);
+        snprintf(name, sizeof name, "prc/%s/counts", cases[c]);
+        counts = need(f, name);
+        if (!real || !gen || !ks || !counts) continue;
+        for (t = 0; t < ks->n; t++) {
+            const int64_t nr = real->dims[0], ng = gen->dims[0];
+            double p = -1, r = -1;
+            CHECK_OK(ng_metric_prc(real->f, nr, gen->f, ng, real->dims[1], ks->i[t], &p, &r));
+            CHECK_MSG(p == (double)counts->i[2 * t] / (double)ng && r == (double)counts->i[2 * t + 1] / (double)nr,
+                      "prc/%s k = %d: precision %.6f recall %.6f, numpy %d/%lld %d/%lld", cases[c], ks->i[t], p, r,
+                      counts->i[2 * t], (long long)ng, counts->i[2 * t + 1], (long long)nr);
+        }
+    }
+    fx_free(f);
+}
+
+/* Identical sets: 1 / 1. Far-apart clusters: 0 / 0. The real rows plus far outliers as the
+   generated set: every real row has its copy (recall 1), only the copies are real-like. */
+TEST(metrics_prc_identical_disjoint_outliers) {
+    enum { N = 200, D = 10, OUT = 13 };
+    float *x = (float *)malloc((N + OUT) * D * sizeof(float)), *y = (float *)malloc((N + OUT) * D * sizeof(float));
+    double p, r;
+    int i;
+    ng_rng g;
+    ng_test_seed = 81;
+    ng_rng_seed(&g, ng_test_seed);
+    fill_uniform(x, N * D, &g, -1, 1);
+    CHECK_OK(ng_metric_prc(x, N, x, N, D, 3, &p, &r));
+    CHECK(p == 1.0 && r == 1.0);
+    CHECK_OK(ng_metric_prc(x, N, x, N, D, 1, &p, &r));
+    CHECK(p == 1.0 && r == 1.0);
+    for (i = 0; i < N * D; i++) y[i] = x[i] + 50.0f;
+    CHECK_OK(ng_metric_prc(x, N, y, N, D, 0, &p, &r));
+    CHECK(p == 0.0 && r == 0.0);
+    memcpy(y, x, N * D * sizeof(float));
+    for (i = 0; i < OUT * D; i++) y[N * D + i] = (float)(40.0 * ng_rng_normal(&g));
+    CHECK_OK(ng_metric_prc(x, N, y, N + OUT, D, 3, &p, &r));
+    CHECK_MSG(p == (double)N / (N + OUT) && r == 1.0, "precision %.6f recall %.6f", p, r);
+    /* swapping the roles swaps the numbers */
+    CHECK_OK(ng_metric_prc(y, N + OUT, x, N, D, 3, &p, &r));
+    CHECK_MSG(p == 1.0 && r == (double)N / (N + OUT), "precision %.6f recall %.6f", p, r);
+    free(x);
+    free(y);
+}
+
+/* Brute force in double: squared distances by differences, radii by sorting. */
+static int cmp_double(const void *a, const void *b) {
+    double u = *(const double *)a, v = *(const double *)b;
+    return u < v ? -1 : u > v;
+}
+static double sqdist(const float *a, const float *b, int64_t d) {
+    double s = 0;
+    int64_t j;
+    for (j = 0; j < d; j++) s += ((double)a[j] - b[j]) * ((double)a[j] - b[j]);
+    return s;
+}
+static void radii_brute(const float *x, int64_t n, int64_t d, int k, double *r2) {
+    double *row = (double *)malloc((size_t)n * sizeof(double));
+    int64_t i, j;
+    for (i = 0; i < n; i++) {
+        for (j = 0; j < n; j++) row[j] = sqdist(x + i * d, x + j * d, d);
+        qsort(row, (size_t)n, sizeof(double), cmp_double);
+        r2[i] = row[k];                          /* (k+1)-th smallest, self included */
+    }
+    free(row);
+}
+/* rows of q inside the manifold of (p, r2p); *near counts verdicts within 1e-6 of the border */
+static int64_t inside_brute(const float *q, int64_t nq, const float *p, int64_t np, const double *r2p, int64_t d, int *near) {
+    int64_t i, j, c = 0;
+    for (i = 0; i < nq; i++) {
+        int in = 0, close = 0;
+        for (j = 0; j < np; j++) {
+            double v = sqdist(q + i * d, p + j * d, d);
+            if (v <= r2p[j]) in = 1;
+            if (fabs(v - r2p[j]) <= 1e-6 * (v + r2p[j])) close = 1;
+        }
+        c += in;
+        *near += close && !in;
+    }
+    return c;
+}
+
+/* Several row blocks (more than 512 rows on a side), against the brute force, and bitwise the
+   same on 1 and 2 threads. */
+TEST(metrics_prc_blocks_brute_force_and_threads) {
+    enum { NR = 1100, NG = 700, D = 12, K = 3 };
+    float *x = (float *)malloc(NR * D * sizeof(float)), *y = (float *)malloc(NG * D * sizeof(float));
+    double *rx = (double *)malloc(NR * sizeof(double)), *ry = (double *)malloc(NG * sizeof(double));
+    double p1, r1, p2, r2;
+    int64_t cp, cr;
+    int i, near = 0, nt = ng_num_threads();
+    ng_rng g;
+    ng_test_seed = 91;
+    ng_rng_seed(&g, ng_test_seed);
+    for (i = 0; i < NR * D; i++) x[i] = (float)ng_rng_normal(&g);
+    for (i = 0; i < NG * D; i++) y[i] = (float)(1.2 * ng_rng_normal(&g) + 0.3);
+    radii_brute(x, NR, D, K, rx);
+    radii_brute(y, NG, D, K, ry);
+    cp = inside_brute(y, NG, x, NR, rx, D, &near);
+    cr = inside_brute(x, NR, y, NG, ry, D, &near);
+    CHECK_MSG(near == 0, "%d verdicts near the border: pick another seed", near);
+    ng_set_num_threads(1);
+    CHECK_OK(ng_metric_prc(x, NR, y, NG, D, K, &p1, &r1));
+    ng_set_num_threads(2);
+    CHECK_OK(ng_metric_prc(x, NR, y, NG, D, K, &p2, &r2));
+    ng_set_num_threads(nt);
+    CHECK_MSG(p1 == (double)cp / NG && r1 == (double)cr / NR, "precision %.6f recall %.6f, brute force %lld/%d %lld/%d",
+              p1, r1, (long long)cp, NG, (long long)cr, NR);
+    CHECK(p1 > 0.1 && p1 < 0.95 && r1 > 0.1 && r1 < 0.95);
+    CHECK(p1 == p2 && r1 == r2);
+    free(x); free(y); free(rx); free(ry);
+}
+
+TEST(metrics_prc_refusals) {
+    enum { N = 20, D = 4 };
+    float x[N * D], y[N * D];
+    double p = 7, r = 7;
+    ng_rng g;
+    ng_test_seed = 101;
+    ng_rng_seed(&g, ng_test_seed);
+    fill_uniform(x, N * D, &g, -1, 1);
+    fill_uniform(y, N * D, &g, -1, 1);
+    /* a radius needs k other rows: k >= n refused on either side; k <= 0 means 3 */
+    CHECK(ng_metric_prc(x, 3, y, N, D, 3, &p, &r) == NG_ERR_ARG && strstr(ng_last_error(), "k = 3"));
+    CHECK(ng_metric_prc(x, N, y, 3, D, 0, &p, &r) == NG_ERR_ARG && strstr(ng_last_error(), "3 generated"));
+    CHECK(ng_metric_prc(x, N, y, N, D, N, &p, &r) == NG_ERR_ARG);
+    CHECK_OK(ng_metric_prc(x, 4, y, 4, D, 3, &p, &r));
+    CHECK(ng_metric_prc(NULL, N, y, N, D, 3, &p, &r) == NG_ERR_ARG);
+    CHECK(ng_metric_prc(x, N, y, N, D, 3, NULL, &r) == NG_ERR_ARG);
+    CHECK(ng_metric_prc(x, N, y, N, 0, 3, &p, &r) == NG_ERR_ARG && strstr(ng_last_error(), "D = 0"));
+    y[2 * D + 1] = NAN;
+    CHECK(ng_metric_prc(x, N, y, N, D, 3, &p, &r) == NG_ERR_ARG && strstr(ng_last_error(), "generated") &&
+          strstr(ng_last_error(), "row 2"));
+    x[5] = INFINITY;
+    CHECK(ng_metric_prc(x, N, y, N, D, 3, &p, &r) == NG_ERR_ARG && strstr(ng_last_error(), "real"));
+}
+
 /* ---- statistics as checkpoint records ---- */
 
 TEST(metrics_stats_save_load_and_refuse) {
@@ -608,6 +765,59 @@ TEST(metrics_fmnist_evaluate) {
     ng_fmnist_cnn_free(net);
     ng_fmnist_cnn_free(other);
     free(px); free(rf); free(f32); free(f28); free(l32);
+}
+
+/* Precision/recall in the evaluation: the same as ng_metric_prc on the same features; prc_k
+   < 0 turns it off; too few rows for k skips it without failing. */
+TEST(metrics_fmnist_evaluate_prc) {
+    enum { NR = 30, NG = 24 };
+    ng_rng r;
+    ng_fmnist_cnn *net;
+    unsigned char *px = (unsigned char *)malloc(NR * 28 * 28);
+    float *rf = (float *)malloc(NR * NG_FMNIST_FEATURES * sizeof(float));
+    float *gf = (float *)malloc(NG * NG_FMNIST_FEATURES * sizeof(float));
+    gen_state g28;
+    ng_image_source real, gen;
+    ng_feat_stats rs;
+    ng_eval_opts o;
+    ng_eval_result res;
+    double p, rc;
+    int i;
+    ng_test_seed = 62;
+    ng_rng_seed(&r, ng_test_seed);
+    net = ng_fmnist_cnn_create(&r);
+    CHECK(net != NULL);
+    if (!net) return;
+    for (i = 0; i < NR * 28 * 28; i++) px[i] = (unsigned char)(ng_rng_u64(&r) >> 56);
+    real = ng_image_source_u8(px, NR, 28);
+    g28.size = 28;
+    gen.fill = gen_fill; gen.user = &g28; gen.n = NG; gen.size = 28; gen.channels = 1;
+    CHECK_OK(ng_fmnist_stats(net, &real, 0, &rs));
+    CHECK_OK(ng_fmnist_cnn_embed(net, &real, 0, rf, NULL));
+    CHECK_OK(ng_fmnist_cnn_embed(net, &gen, 0, gf, NULL));
+    memset(&o, 0, sizeof o);                       /* prc_k 0: k = 3 */
+    o.kid_subsets = 2;
+    o.kid_subset_size = 10;
+    o.is_splits = 2;
+    CHECK_OK(ng_fmnist_evaluate(net, &gen, &rs, rf, NR, &o, &res));
+    CHECK_OK(ng_metric_prc(rf, NR, gf, NG, NG_FMNIST_FEATURES, 3, &p, &rc));
+    CHECK(res.has_prc && res.precision == p && res.recall == rc);
+    o.prc_k = 1;
+    CHECK_OK(ng_fmnist_evaluate(net, &gen, &rs, rf, NR, &o, &res));
+    CHECK_OK(ng_metric_prc(rf, NR, gf, NG, NG_FMNIST_FEATURES, 1, &p, &rc));
+    CHECK(res.has_prc && res.precision == p && res.recall == rc);
+    o.prc_k = -1;                                  /* off */
+    CHECK_OK(ng_fmnist_evaluate(net, &gen, &rs, rf, NR, &o, &res));
+    CHECK(!res.has_prc && res.precision == 0 && res.recall == 0 && res.has_kid);
+    o.prc_k = NG;                                  /* too few generated rows: skipped */
+    CHECK_OK(ng_fmnist_evaluate(net, &gen, &rs, rf, NR, &o, &res));
+    CHECK(!res.has_prc && res.has_kid);
+    o.prc_k = 0;                                   /* no real features: no KID, no P/R */
+    CHECK_OK(ng_fmnist_evaluate(net, &gen, &rs, NULL, 0, &o, &res));
+    CHECK(!res.has_prc && !res.has_kid);
+    ng_feat_stats_free(&rs);
+    ng_fmnist_cnn_free(net);
+    free(px); free(rf); free(gf);
 }
 
 /* Matrix products large enough to be split between threads give bitwise the same statistics,

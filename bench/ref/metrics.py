@@ -1,6 +1,7 @@
 #!/usr/bin/python3
-"""numpy twin of bench/metrics.c: the same cases (same sizes, numpy's own random data), the
-same output line, computed the way the reference GAN-metric code does it.
+"""numpy (and, for precision/recall, torch) twin of bench/metrics.c: the same cases (same
+sizes, numpy's own random data), the same output line, computed the way the reference
+GAN-metric code does it.
 
 Usage: /usr/bin/python3 bench/ref/metrics.py CASE | --list
 Prints: BENCH key=CASE ms=<best of runs> peak_mb=<peak RSS, MiB>
@@ -11,8 +12,12 @@ Prints: BENCH key=CASE ms=<best of runs> peak_mb=<peak RSS, MiB>
   stats_*   mean and np.cov(rowvar=False) in float64 of float32 features
   kid_d128  torch-fidelity's KID loop: 100 subsets of 1000, float32 polynomial kernel matrices
   is_*      torch-fidelity's IS: softmax / log_softmax in float64, 10 splits
+  prc_*     torch-fidelity's calculate_precision_recall_part (k = 3, batch_size 10000):
+            torch.cdist in float32 (its matrix-product route), kthvalue(k + 1) for the radii,
+            any(dist <= radius); prints aux=recall
 Threads: numpy calls OpenBLAS; bench/run.sh sets OPENBLAS_NUM_THREADS=1 for the twins, so
-these run on one thread (docs/design.md section 9). Timing as bench/metrics.c: best run, until
+these run on one thread (docs/design.md section 9). The prc cases run torch with
+torch.set_num_threads(OMP_NUM_THREADS) (default 2), as bench/run.sh's other torch twins. Timing as bench/metrics.c: best run, until
 20 runs or 2 s, at least one.
 """
 import os
@@ -24,7 +29,8 @@ import time  # noqa: E402
 
 import numpy as np  # noqa: E402
 
-CASES = ["fid_d128", "fid_d2048", "eigh_d2048", "stats_n10000_d128", "stats_n4096_d2048", "kid_d128", "is_n10000"]
+CASES = ["fid_d128", "fid_d2048", "eigh_d2048", "stats_n10000_d128", "stats_n4096_d2048", "kid_d128", "is_n10000",
+         "prc_n10000_d128", "prc_n10000_d2048"]
 
 
 def features(rng, n, d, mix, offset):
@@ -75,6 +81,25 @@ def inception_score(logits, splits=10):
     return float(np.mean(sc))
 
 
+def prc_torch(real, gen, k=3, batch_size=10000):
+    """torch-fidelity's metric_prc.py: (precision, recall) of gen against real."""
+    import torch
+
+    def cdist_part(a, b):
+        return torch.cat([torch.cdist(a, bb) for bb in b.split(batch_size)], dim=1)
+
+    def radii(x):
+        return torch.cat([cdist_part(xb, x).kthvalue(k + 1, dim=1).values for xb in x.split(batch_size)])
+
+    def inside(q, p, rad):
+        return torch.cat([(cdist_part(qb, p) <= rad.unsqueeze(0)).any(dim=1).float()
+                          for qb in q.split(batch_size)]).mean().item()
+
+    with torch.no_grad():
+        r, g = torch.from_numpy(real), torch.from_numpy(gen)
+        return inside(g, r, radii(r)), inside(r, g, radii(g))
+
+
 def main():
     if len(sys.argv) < 2:
         sys.exit("usage: metrics.py CASE | --list")
@@ -98,6 +123,17 @@ def main():
         x = features(rng, 10000, 128, 0.8, 0.0)
         y = features(rng, 10000, 128, 0.9, 0.05)
         fn = lambda: kid(x, y)  # noqa: E731
+    elif name.startswith("prc_"):
+        import torch
+        torch.set_num_threads(int(os.environ.get("OMP_NUM_THREADS", "2")))
+        d = 2048 if "2048" in name else 128
+        x = features(rng, 10000, d, 0.8, 0.0)
+        y = features(rng, 10000, d, 0.9, 0.05)
+        aux = {}
+
+        def fn():
+            p, aux["recall"] = prc_torch(x, y)
+            return p
     else:
         logits = (3.0 * rng.standard_normal((10000, 10))).astype(np.float32)
         fn = lambda: inception_score(logits)  # noqa: E731
@@ -110,7 +146,8 @@ def main():
         if runs >= 20 or time.perf_counter() - start >= 2.0:
             break
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
-    print("BENCH key=%s ms=%.3f peak_mb=%.1f value=%.10g runs=%d" % (name, best * 1e3, peak, v, runs))
+    extra = " aux=%.10g" % aux["recall"] if name.startswith("prc_") else ""
+    print("BENCH key=%s ms=%.3f peak_mb=%.1f value=%.10g runs=%d%s" % (name, best * 1e3, peak, v, runs, extra))
 
 
 if __name__ == "__main__":

@@ -5,7 +5,10 @@
     /usr/bin/python3 tests/ref/make_metric_fixtures.py
 
 Needs numpy only (no scipy, no torch). Deterministic (numpy PCG64, fixed seed), so rerunning
-reproduces the file byte for byte. The NGFX format is the one of tests/ref/make_fixtures.py
+reproduces the file byte for byte on one machine; across machines the values computed through
+BLAS (covariance, FID) can differ in their last bits (~1e-14 relative, far below the C
+tolerances). When the P/R arrays were added, the older arrays were kept byte for byte from the
+committed file rather than rewritten with another machine's last bits. The NGFX format is the one of tests/ref/make_fixtures.py
 (documented there and in tests/ref/README.md); write_fixture below is a copy of its writer, so
 that this script does not need torch.
 
@@ -28,6 +31,14 @@ References follow the definitions in docs/ecosystem.md 4(b):
        chunks [i N // splits, (i+1) N // splits), exp(mean_x sum_y p (log p - log mean p)),
        mean and np.std over chunks; no shuffling. For probabilities given directly (stored as
        float32), the same with log p = log(p) (Salimans et al.'s code).
+  P/R  torch-fidelity's calculate_precision_recall_part: radius of a row = its (k+1)-th
+       smallest distance to the rows of its own set, itself included (cdist.kthvalue(k + 1));
+       a row is inside the other set's manifold when its distance to some row of that set is
+       <= that row's radius. Distances exactly, as squared differences in float64. Stored: the
+       count of generated rows inside the real manifold and of real rows inside the generated
+       one, per k. The data are drawn from a Generator of their own (so that the arrays above
+       keep their draws) and redrawn until no comparison lies within a margin of its border
+       (prc_margin_ok), so float32 arithmetic in C must reproduce the counts exactly.
 """
 import os
 import struct
@@ -128,6 +139,89 @@ def gaussian(rng, n, d, shift, mix_scale):
     return (rng.standard_normal((n, d)) @ (np.eye(d) + mix) + shift).astype(np.float32)
 
 
+def sq_dists(a, b):
+    return ((a[:, None, :] - b[None, :, :]) ** 2).sum(axis=-1)
+
+
+def prc_counts(real32, gen32, k):
+    """(generated rows inside the real manifold, real rows inside the generated one, margin ok)."""
+    r, g = real32.astype(np.float64), gen32.astype(np.float64)
+    rad_r = np.sort(sq_dists(r, r), axis=1)[:, k]   # (k+1)-th smallest, self (0) included
+    rad_g = np.sort(sq_dists(g, g), axis=1)[:, k]
+    d_gr = sq_dists(g, r)
+    inside_g = (d_gr <= rad_r[None, :]).any(axis=1)
+    inside_r = (d_gr.T <= rad_g[None, :]).any(axis=1)
+    return int(inside_g.sum()), int(inside_r.sum()), prc_margin_ok(r, g, d_gr, rad_r, rad_g)
+
+
+def prc_margin_ok(r, g, d_gr, rad_r, rad_g):
+    """Every row's verdict survives moving each squared distance and radius by a margin: a row
+    is clearly inside (some distance below its radius by more than the margin) or clearly
+    outside (every distance above by more). Margin: 1e-4 relative, plus a floor for float32
+    dot products of 64 D 2^-24 times the largest squared norm about the common mean (the C
+    code centres on it and forms |a|^2 + |b|^2 - 2 a.b)."""
+    c = np.concatenate([r, g]).mean(axis=0)
+    s = max(((r - c) ** 2).sum(axis=1).max(), ((g - c) ** 2).sum(axis=1).max())
+    floor = 64 * r.shape[1] * 2.0 ** -24 * s
+
+    def clear(dd, rad):
+        margin = 1e-4 * np.maximum(dd, rad[None, :]) + floor
+        clearly_in = (dd < rad[None, :] - margin).any(axis=1)
+        clearly_out = (dd > rad[None, :] + margin).all(axis=1)
+        return np.all(clearly_in | clearly_out)
+    return clear(d_gr, rad_r) and clear(d_gr.T, rad_g)
+
+
+def prc_case(c, rng, name, ks, draw):
+    """Draw (real, gen) with draw(rng) until every k's comparisons are clear of the border."""
+    for attempt in range(100):
+        real, gen = draw(rng)
+        counts = [prc_counts(real, gen, k) for k in ks]
+        if all(ok for _, _, ok in counts):
+            break
+    else:
+        raise RuntimeError("prc/%s: no draw clear of the border" % name)
+    c["prc/%s/real" % name], c["prc/%s/gen" % name] = real, gen
+    c["prc/%s/ks" % name] = np.array(ks, np.int32)
+    c["prc/%s/counts" % name] = np.array([[p, q] for p, q, _ in counts], np.int32)
+    print("prc/%s: real %s, gen %s, attempt %d, counts %s" % (name, real.shape, gen.shape, attempt,
+                                                             [(k, p, q) for k, (p, q, _) in zip(ks, counts)]))
+
+
+def prc_cases(c):
+    rng = np.random.Generator(np.random.PCG64(20260302))
+
+    def unequal(rng):   # D = 64, shifted and wider generated distribution
+        real = rng.standard_normal((70, 64)).astype(np.float32)
+        gen = (rng.standard_normal((53, 64)) * 1.15 + 0.25).astype(np.float32)
+        return real, gen
+
+    def d1(rng):
+        real = rng.standard_normal((40, 1)).astype(np.float32)
+        gen = (rng.standard_normal((57, 1)) * 0.7 + 0.8).astype(np.float32)
+        return real, gen
+
+    def dups(rng):      # duplicated rows within each set and rows shared between the sets
+        real = rng.standard_normal((36, 8)).astype(np.float32)
+        gen = (rng.standard_normal((31, 8)) * 0.9 + 0.2).astype(np.float32)
+        real[7] = real[3]
+        real[11] = real[12] = real[10]
+        gen[0] = real[5]
+        gen[1] = real[20]
+        gen[9] = gen[4]
+        return real, gen
+
+    def offset(rng):    # features around 1000: only centring keeps |a|^2 + |b|^2 - 2 a.b exact enough
+        real = (rng.standard_normal((50, 16)) + 1000.0).astype(np.float32)
+        gen = (rng.standard_normal((45, 16)) * 1.2 + 1000.3).astype(np.float32)
+        return real, gen
+
+    prc_case(c, rng, "unequal", [1, 3, 5], unequal)
+    prc_case(c, rng, "d1", [1, 3], d1)
+    prc_case(c, rng, "dups", [1, 3], dups)
+    prc_case(c, rng, "offset", [3], offset)
+
+
 def main():
     rng = np.random.Generator(np.random.PCG64(20260301))
     c = OrderedDict()
@@ -187,6 +281,8 @@ def main():
     c["is/probs"] = probs
     mean, std = inception_score(np.log(probs.astype(np.float64)), 10)
     c["is/probs_s10"] = hilo([mean, std])
+
+    prc_cases(c)
 
     path, size = write_fixture("metrics", c)
     print("wrote %s (%d bytes)" % (path, size))
