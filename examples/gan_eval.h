@@ -1,4 +1,4 @@
-/* FID / KID / IS of a generator's samples, for the GAN programs: gan_train evaluates the
+/* FID / KID / IS and precision / recall of a generator's samples, for the GAN programs: gan_train evaluates the
    retrained generator (its EMA weights), gan_search the supernet during the search as the
    reference does (--eval-every). Two feature networks, either or both:
      - the Fashion-MNIST CNN (offline analogue; Fashion-MNIST only; not comparable to
@@ -77,9 +77,9 @@ typedef struct gan_eval {
 } gan_eval;
 
 typedef struct gan_eval_row {
-    double fid, kid, kid_std, is, is_std;
+    double fid, kid, kid_std, is, is_std, precision, recall;
     int ok;
-    double inc_fid, inc_kid, inc_kid_std, inc_is, inc_is_std;   /* Inception-v3 features */
+    double inc_fid, inc_kid, inc_kid_std, inc_is, inc_is_std, inc_precision, inc_recall;   /* Inception-v3 features */
     int inc_ok;
 } gan_eval_row;
 
@@ -197,8 +197,9 @@ static inline int gan_eval_setup(gan_eval *e, const char *prog, const gan_eval_o
     return gan_eval_setup_cnn(e, o, dataset, data, dev) || gan_eval_setup_inception(e, o, data, dev);
 }
 
-/* FID/KID/IS of eval_n samples of g (eval mode, latents from `seed`), quantised to uint8 as
-   the reference evaluates them. */
+/* FID/KID/IS and precision/recall (k = 3, against the KID's real features; NaN when a side has
+   3 rows or fewer) of eval_n samples of g (eval mode, latents from `seed`), quantised to uint8
+   as the reference evaluates them. */
 static inline int gan_eval_run(gan_eval *e, ng_gan_net g, int latent_dim, uint64_t seed, gan_eval_row *row) {
     unsigned char *gen = NULL;
     int c, h, w;
@@ -217,6 +218,8 @@ static inline int gan_eval_run(gan_eval *e, ng_gan_net g, int latent_dim, uint64
         st = ng_fmnist_evaluate(e->cnn, &src, &e->cnn_stats, e->cnn_real, e->n_cnn_real, &eo, &res);
         if (st != NG_OK) { free(gen); return gan_eval_fail(e, "evaluation"); }
         row->fid = res.fid; row->kid = res.kid_mean; row->kid_std = res.kid_std; row->is = res.is_mean; row->is_std = res.is_std;
+        row->precision = res.has_prc ? res.precision : NAN;
+        row->recall = res.has_prc ? res.recall : NAN;
         row->ok = 1;
     }
     if (e->inc) {
@@ -224,6 +227,8 @@ static inline int gan_eval_run(gan_eval *e, ng_gan_net g, int latent_dim, uint64
         if (st != NG_OK) { free(gen); return gan_eval_fail(e, "Inception evaluation"); }
         row->inc_fid = res.fid; row->inc_kid = res.kid_mean; row->inc_kid_std = res.kid_std;
         row->inc_is = res.is_mean; row->inc_is_std = res.is_std;
+        row->inc_precision = res.has_prc ? res.precision : NAN;
+        row->inc_recall = res.has_prc ? res.recall : NAN;
         row->inc_ok = 1;
     }
     free(gen);
@@ -233,25 +238,28 @@ static inline int gan_eval_run(gan_eval *e, ng_gan_net g, int latent_dim, uint64
 
 /* CSV columns: the CNN's always (0 where not computed), the Inception's when it is set up */
 static inline void gan_eval_csv_header(const gan_eval *e, cli_text *csv) {
-    cli_printf(csv, ",fid,kid,kid_std,is,is_std%s",
-               e->inc ? ",inception_fid,inception_kid,inception_kid_std,inception_is,inception_is_std" : "");
+    cli_printf(csv, ",fid,kid,kid_std,is,is_std,precision,recall%s",
+               e->inc ? ",inception_fid,inception_kid,inception_kid_std,inception_is,inception_is_std,inception_precision,"
+                        "inception_recall" : "");
 }
 static inline void gan_eval_csv_cells(const gan_eval *e, cli_text *csv, const gan_eval_row *row) {
-    cli_printf(csv, ",%.6g,%.6g,%.6g,%.6g,%.6g", row->fid, row->kid, row->kid_std, row->is, row->is_std);
+    cli_printf(csv, ",%.6g,%.6g,%.6g,%.6g,%.6g,%.6g,%.6g", row->fid, row->kid, row->kid_std, row->is, row->is_std, row->precision,
+               row->recall);
     if (e->inc)
-        cli_printf(csv, ",%.6g,%.6g,%.6g,%.6g,%.6g", row->inc_fid, row->inc_kid, row->inc_kid_std, row->inc_is, row->inc_is_std);
+        cli_printf(csv, ",%.6g,%.6g,%.6g,%.6g,%.6g,%.6g,%.6g", row->inc_fid, row->inc_kid, row->inc_kid_std, row->inc_is,
+                   row->inc_is_std, row->inc_precision, row->inc_recall);
 }
 /* empty cells, for log rows without an evaluation */
-static inline void gan_eval_csv_blank(const gan_eval *e, cli_text *csv) { cli_printf(csv, e->inc ? ",,,,,,,,,," : ",,,,,"); }
+static inline void gan_eval_csv_blank(const gan_eval *e, cli_text *csv) { cli_printf(csv, e->inc ? ",,,,,,,,,,,,,," : ",,,,,,,"); }
 
 /* "<when>: FID ..., KID ..., IS ... (Fashion-MNIST CNN)" and the Inception line, on stdout */
 static inline void gan_eval_print(const char *when, const char *what, const gan_eval_row *row) {
     if (row->ok)
-        printf("%s: %sFID %.4f, KID %.5f +- %.5f, IS %.3f +- %.3f (Fashion-MNIST CNN)\n", when, what, row->fid, row->kid,
-               row->kid_std, row->is, row->is_std);
+        printf("%s: %sFID %.4f, KID %.5f +- %.5f, IS %.3f +- %.3f, precision %.4f, recall %.4f (Fashion-MNIST CNN)\n", when,
+               what, row->fid, row->kid, row->kid_std, row->is, row->is_std, row->precision, row->recall);
     if (row->inc_ok)
-        printf("%s: %sInception FID %.4f, KID %.5f +- %.5f, IS %.3f +- %.3f\n", when, what, row->inc_fid, row->inc_kid,
-               row->inc_kid_std, row->inc_is, row->inc_is_std);
+        printf("%s: %sInception FID %.4f, KID %.5f +- %.5f, IS %.3f +- %.3f, precision %.4f, recall %.4f\n", when, what,
+               row->inc_fid, row->inc_kid, row->inc_kid_std, row->inc_is, row->inc_is_std, row->inc_precision, row->inc_recall);
 }
 
 static inline void gan_eval_free(gan_eval *e) {

@@ -13,6 +13,7 @@
 #include "nasgan.h"
 
 #include "cli.h"
+#include "gan_eval.h"
 #include <unistd.h>
 #ifdef _OPENMP
 #include <omp.h>
@@ -22,9 +23,10 @@ typedef struct options {
     const char *dataset, *data_dir, *out, *preset;
     int resume, threads, gumbel, plain_edges, cifar_meanstd, rising_cosine, d_sum_pool, samples;
     int gf, df, latent, epochs, batch, inner, worst, arch;
-    long limit;
+    long limit, eval_every;    /* eval_every -1: the preset's */
     uint64_t seed;
     cli_device device;
+    gan_eval_opts eval;
 } options;
 
 static void usage(FILE *f) {
@@ -56,6 +58,11 @@ static void usage(FILE *f) {
         "                        1e-3 (default: constant 2e-4)\n"
         "  --d-sum-pool          D sums its last features over H x W as the code does (default: the mean\n"
         "                        its comment describes)\n"
+        "Evaluation of the supernet during the search (as the reference's --eval_every):\n"
+        "  --eval-every N        FID/KID/IS and precision/recall of the supernet's samples every N epochs\n"
+        "                        and after the last, in search.csv (default: paper presets 4, as the\n"
+        "                        reference; quick 0 = off). Needs a feature network below.\n"
+        GAN_EVAL_HELP
         "Output:\n"
         "  --out DIR             output directory (default runs/gan_search)\n"
         "  --samples N           images per epoch grid, 8 per row (default 64; 0: none)\n"
@@ -69,7 +76,8 @@ static int parse_args(int argc, char **argv, options *o) {
     int i;
     memset(o, 0, sizeof *o);
     o->dataset = "fashion_mnist"; o->out = "runs/gan_search"; o->preset = "quick";
-    o->seed = 2; o->samples = 64;
+    o->seed = 2; o->samples = 64; o->eval_every = -1;
+    gan_eval_opts_default(&o->eval);
     o->gf = o->df = o->latent = o->epochs = o->batch = o->inner = o->worst = o->arch = -1;
     for (i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
@@ -84,6 +92,7 @@ static int parse_args(int argc, char **argv, options *o) {
         if (!strcmp(a, "--rising-cosine-g-lr")) { o->rising_cosine = 1; continue; }
         if (!strcmp(a, "--d-sum-pool")) { o->d_sum_pool = 1; continue; }
         if ((x = cli_device_arg("gan_search", argc, argv, &i, &o->device)) != 0) { if (x < 0) return -1; continue; }
+        if ((x = gan_eval_arg("gan_search", argc, argv, &i, &o->eval)) != 0) { if (x < 0) return -1; continue; }
         if (!v) { fprintf(stderr, "gan_search: %s needs a value (see --help)\n", a); return -1; }
         i++;
         if (!strcmp(a, "--dataset")) { o->dataset = v; continue; }
@@ -92,6 +101,7 @@ static int parse_args(int argc, char **argv, options *o) {
         if (!strcmp(a, "--preset")) { o->preset = v; continue; }
         if (!strcmp(a, "--seed")) { long s; if (cli_int("gan_search", a, v, 0, 2147483647L, &s)) return -1; o->seed = (uint64_t)s; continue; }
         if (!strcmp(a, "--limit")) { if (cli_int("gan_search", a, v, 2, 100000000L, &o->limit)) return -1; continue; }
+        if (!strcmp(a, "--eval-every")) { if (cli_int("gan_search", a, v, 0, 1000000L, &o->eval_every)) return -1; continue; }
         if (!strcmp(a, "--gf")) ip = &o->gf;
         else if (!strcmp(a, "--df")) ip = &o->df;
         else if (!strcmp(a, "--latent")) ip = &o->latent;
@@ -124,13 +134,19 @@ typedef struct search {
     double t_start;           /* this process */
     int64_t units_done, units_left;   /* steps, for the ETA */
     int tty;
+    int eval_every;           /* epochs between evaluations of the supernet (0: none) */
+    gan_eval ev;
 } search;
+
+/* search.csv carries evaluation columns when the supernet is evaluated */
+static int evaluating(const search *s) { return s->eval_every > 0 && gan_eval_active(&s->ev); }
 
 static void csv_header(search *s) {
     int e, k;
     cli_printf(&s->csv, "epoch,seconds,d_loss,g_loss,d_worst_loss,g_worst_loss,minmax,maxmin,duality_gap");
     for (e = 0; e < NG_GAN_EDGES; e++)
         for (k = 0; k < ng_gan_edge_n_ops(e); k++) cli_printf(&s->csv, ",%s.%s", ng_gan_edge_name(e), ng_gan_op_name(e, k));
+    if (evaluating(s)) gan_eval_csv_header(&s->ev, &s->csv);
     cli_printf(&s->csv, ",genotype\n");
 }
 
@@ -153,7 +169,8 @@ static void genotype_line(const ng_gan_genotype *g, char *buf, size_t cap) {
         o += (size_t)snprintf(buf + o, cap - o, "%s%s", e ? " " : "", ng_gan_op_name(e, g->op[e]));
 }
 
-static void csv_row(search *s, double seconds) {
+/* one row per epoch; row: this epoch's evaluation, NULL when there was none */
+static void csv_row(search *s, double seconds, const gan_eval_row *row) {
     const ng_bilevel_losses *l = &s->b.last;
     ng_gan_genotype geno;
     char line[1024];
@@ -164,6 +181,10 @@ static void csv_row(search *s, double seconds) {
     for (e = 0; e < NG_GAN_EDGES; e++) {
         edge_softmax(s->G, e, p);
         for (k = 0; k < ng_gan_edge_n_ops(e); k++) cli_printf(&s->csv, ",%.6f", p[k]);
+    }
+    if (evaluating(s)) {
+        if (row) gan_eval_csv_cells(&s->ev, &s->csv, row);
+        else gan_eval_csv_blank(&s->ev, &s->csv);
     }
     ng_gan_gen_search_derive(s->G, &geno);
     genotype_line(&geno, line, sizeof line);
@@ -220,6 +241,7 @@ static int setup(search *s) {
         fprintf(stderr, "gan_search: unknown preset '%s' (quick, paper-s, paper-l)\n", o->preset);
         return -1;
     }
+    s->eval_every = (int)(o->eval_every >= 0 ? o->eval_every : quick ? 0 : 4);
     if (o->epochs > 0) s->bcfg.epochs = o->epochs;
     if (o->batch > 0) s->bcfg.batch = o->batch;
     if (o->inner >= 0) s->bcfg.inner_steps = o->inner;
@@ -360,6 +382,7 @@ int main(int argc, char **argv) {
     snprintf(ckpt, sizeof ckpt, "%s/search.ckpt", s.o.out);
     snprintf(csvp, sizeof csvp, "%s/search.csv", s.o.out);
     if (setup(&s)) return 1;
+    if (s.eval_every > 0 && gan_eval_setup(&s.ev, "gan_search", &s.o.eval, s.o.dataset, &s.data, &s.o.device)) return 1;
     if (s.o.resume) {
         if (load_state(&s, ckpt)) return 1;
         if (cli_csv_reload(&s.csv, csvp, (long long)s.b.epoch)) csv_header(&s);
@@ -381,7 +404,18 @@ int main(int argc, char **argv) {
         t_epoch = ng_time_sec();
         if (ng_bilevel_epoch(&s.b, progress, &s) != NG_OK) { rc = fail("search"); break; }
         if (s.tty) fputc('\n', stderr);
-        csv_row(&s, ng_time_sec() - t_epoch);
+        {
+            gan_eval_row row;
+            int now = evaluating(&s) && (s.b.epoch % s.eval_every == 0 || s.b.epoch == s.bcfg.epochs);
+            double secs = ng_time_sec() - t_epoch;   /* the search's time, without the evaluation's */
+            if (now && gan_eval_run(&s.ev, ng_gan_net_search(s.G), s.gcfg.latent_dim, s.o.seed + 7, &row)) { rc = 1; break; }
+            if (now) {
+                char when[64];
+                snprintf(when, sizeof when, "epoch %lld", (long long)s.b.epoch);
+                gan_eval_print(when, "supernet ", &row);
+            }
+            csv_row(&s, secs, now ? &row : NULL);
+        }
         if (ng_file_write_atomic(csvp, s.csv.s, s.csv.len) != NG_OK) { rc = fail("writing the log"); break; }
         write_samples(&s, s.o.out);
         if (save_state(&s, ckpt)) { rc = 1; break; }
@@ -394,6 +428,7 @@ int main(int argc, char **argv) {
     ng_bilevel_free(&s.b);
     ng_gan_gen_search_free(s.G); ng_gan_gen_search_free(s.G_worst);
     ng_gan_disc_free(s.D); ng_gan_disc_free(s.D_worst);
+    gan_eval_free(&s.ev);
     ng_image_sampler_free(&s.sampler);
     ng_image_set_free(&s.data);
     ng_ctx_free(s.ctx);

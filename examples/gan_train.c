@@ -361,14 +361,16 @@ int main(int argc, char **argv) {
         printf("trained %lld G steps (%lld D steps) in %s; wrote %s, %s, %s/genotype.json\n", (long long)r.t.g_steps,
                (long long)r.t.d_steps, t, path, csvp, r.o.out);
         if (rc == 0 && row.ok)
-            printf("RESULT genotype=%s g_steps=%lld fid=%.4f kid=%.5f kid_std=%.5f is=%.3f is_std=%.3f n=%d "
-                   "(Fashion-MNIST CNN features; not comparable to Inception FID)\n",
-                   r.o.genotype, (long long)r.t.g_steps, row.fid, row.kid, row.kid_std, row.is, row.is_std, r.o.eval.eval_n);
+            printf("RESULT genotype=%s g_steps=%lld fid=%.4f kid=%.5f kid_std=%.5f is=%.3f is_std=%.3f precision=%.4f "
+                   "recall=%.4f n=%d (Fashion-MNIST CNN features; not comparable to Inception FID)\n",
+                   r.o.genotype, (long long)r.t.g_steps, row.fid, row.kid, row.kid_std, row.is, row.is_std, row.precision,
+                   row.recall, r.o.eval.eval_n);
         if (rc == 0 && row.inc_ok)
             printf("RESULT_INCEPTION genotype=%s g_steps=%lld inception_fid=%.4f inception_kid=%.5f kid_std=%.5f "
-                   "inception_is=%.3f is_std=%.3f n=%d n_real=%s (FID Inception-v3 pool3 features, %s)\n",
+                   "inception_is=%.3f is_std=%.3f inception_precision=%.4f inception_recall=%.4f n=%d n_real=%s "
+                   "(FID Inception-v3 pool3 features, %s)\n",
                    r.o.genotype, (long long)r.t.g_steps, row.inc_fid, row.inc_kid, row.inc_kid_std, row.inc_is,
-                   row.inc_is_std, r.o.eval.eval_n, gan_eval_n_text(r.ev.inc_stats.n, nbuf, sizeof nbuf), r.ev.inc_stats.net_id);
+                   row.inc_is_std, row.inc_precision, row.inc_recall, r.o.eval.eval_n, gan_eval_n_text(r.ev.inc_stats.n, nbuf, sizeof nbuf), r.ev.inc_stats.net_id);
     }
     ng_gan_trainer_free(&r.t);
     ng_gan_gen_fixed_free(r.G);

@@ -25,6 +25,14 @@ for f in samples_epoch003.png genotype.dot search.csv run.txt; do [ -s "$T/strai
 ./build/gan_search --config "$T/straight/run.txt" --out "$T/from_config" > "$T/from_config.log" 2>&1 || fail "gan_search --config run.txt (see $T/from_config.log)"
 cmp "$T/straight/search.ckpt" "$T/from_config/search.ckpt" || fail "gan_search --config DIR/run.txt did not repeat the run"
 grep -q "^# gan_search resumed" "$T/resumed/run.txt" || fail "a resume should add a block to run.txt"
+# evaluating the supernet during the search (a 1-epoch feature CNN) logs FID/KID/IS and
+# precision/recall on epochs 2 and 3 and leaves the search itself unchanged
+./build/fmnist_classifier --epochs 1 --limit 3000 --threads 2 --out "$T/cnn.ckpt" > "$T/cnn.log" 2>&1 || fail "fmnist_classifier (see $T/cnn.log)"
+# shellcheck disable=SC2086
+./build/gan_search $TINY --epochs 3 --eval-every 2 --fid-net "$T/cnn.ckpt" --eval-n 100 --out "$T/evaluated" > "$T/evaluated.log" 2>&1 || fail "gan_search --eval-every (see $T/evaluated.log)"
+cmp "$T/straight/search.ckpt" "$T/evaluated/search.ckpt" || fail "evaluating the supernet changed the search"
+[ "$(grep -c "supernet FID" "$T/evaluated.log")" -eq 2 ] || fail "gan_search --eval-every 2 over 3 epochs should evaluate twice"
+head -1 "$T/evaluated/search.csv" | grep -q ",fid,kid,kid_std,is,is_std,precision,recall,genotype" || fail "search.csv lacks the evaluation columns"
 # other settings: refused, and the checkpoint is left as it was
 # shellcheck disable=SC2086
 if ./build/gan_search $TINY --gf 16 --epochs 4 --out "$T/resumed" --resume > "$T/mismatch.log" 2>&1; then fail "resume with another width was accepted"; fi
