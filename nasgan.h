@@ -1228,6 +1228,9 @@ ng_status ng_gan_genotype_load(const char *path, ng_gan_genotype *out);         
    the cross-cell skips (dashed, labelled with op and factor) and to_rgb. */
 ng_status ng_gan_genotype_to_dot(const ng_gan_genotype *g, const char *title, char **out, size_t *n);
 ng_status ng_gan_genotype_save_dot(const ng_gan_genotype *g, const char *title, const char *path);
+/* The same picture as a standalone SVG with a fixed layout (no graphviz needed). */
+ng_status ng_gan_genotype_to_svg(const ng_gan_genotype *g, const char *title, char **out, size_t *n);
+ng_status ng_gan_genotype_save_svg(const ng_gan_genotype *g, const char *title, const char *path);
 
 /* ---- building blocks (tensor pointers only; shared by the supernet and the fixed net) ---- */
 typedef struct ng_gan_conv {
@@ -1957,6 +1960,8 @@ ng_status ng_textnas_arch_load(const char *path, int choose_from, ng_textnas_arc
 /* Graphviz DOT of the architecture (layers as boxes labelled with their op, solid input edges,
    dashed skip edges, all layers into the output). *out malloc'd. */
 ng_status ng_textnas_arch_to_dot(const ng_textnas_arch *a, const char *title, char **out, size_t *n);
+/* The same picture as a standalone SVG, layers top to bottom (no graphviz needed). */
+ng_status ng_textnas_arch_to_svg(const ng_textnas_arch *a, const char *title, char **out, size_t *n);
 
 /* ---- the network: one struct for the weight-sharing supernet and for a fixed child ----
    Tensors are channel-last (N, L, H) (ops_seq). Per layer (textnas.md 1.3-1.5, NNI):
@@ -8520,7 +8525,7 @@ ng_status ng_ckpt_get_ema(const ng_ckpt *ck, const char *key, ng_ema *e) {
 }
 
 /* ---- src/json.c ---- */
-/* ---- a small growable string (JSON and DOT writers) ---- */
+/* ---- a small growable string (JSON, DOT and SVG writers) ---- */
 typedef struct ng__sb { char *s; size_t n, cap; int oom; } ng__sb;
 static void ng__sb_printf(ng__sb *b, const char *fmt, ...)
 #if defined(__GNUC__)
@@ -8558,6 +8563,57 @@ static ng_status ng__sb_finish(ng__sb *b, const char *what, char **out, size_t *
     if (n) *n = b->n;
     return NG_OK;
 }
+
+/* ---- SVG drawing for architecture pictures (no graphviz needed): rounded boxes and
+   quadratic-curve arrows with labels, laid out by the caller ---- */
+static void ng__svg_text(ng__sb *b, const char *s) {   /* XML-escaped, control bytes dropped */
+    for (; *s; s++) {
+        if (*s == '&') ng__sb_printf(b, "&amp;");
+        else if (*s == '<') ng__sb_printf(b, "&lt;");
+        else if (*s == '>') ng__sb_printf(b, "&gt;");
+        else if (*s == '"') ng__sb_printf(b, "&quot;");
+        else if ((unsigned char)*s >= 0x20) ng__sb_printf(b, "%c", *s);
+    }
+}
+static void ng__svg_begin(ng__sb *b, double w, double h, const char *title) {
+    ng__sb_printf(b, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
+                     "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%.0f\" height=\"%.0f\" viewBox=\"0 0 %.0f %.0f\" "
+                     "font-family=\"Helvetica, Arial, sans-serif\" font-size=\"12\">\n"
+                     "<defs><marker id=\"arrow\" viewBox=\"0 0 10 10\" refX=\"10\" refY=\"5\" markerWidth=\"7\" "
+                     "markerHeight=\"7\" orient=\"auto-start-reverse\"><path d=\"M 0 0 L 10 5 L 0 10 z\" fill=\"#444\"/>"
+                     "</marker></defs>\n<rect width=\"100%%\" height=\"100%%\" fill=\"white\"/>\n",
+                  w, h, w, h);
+    if (title) {
+        ng__sb_printf(b, "<text x=\"%.1f\" y=\"20\" text-anchor=\"middle\" font-size=\"15\" font-weight=\"bold\">", w / 2);
+        ng__svg_text(b, title);
+        ng__sb_printf(b, "</text>\n");
+    }
+}
+/* a box of w x h centred at (cx, cy) */
+static void ng__svg_node(ng__sb *b, double cx, double cy, double w, double h, const char *label, const char *fill) {
+    ng__sb_printf(b, "<rect x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\" rx=\"6\" fill=\"%s\" stroke=\"#333\"/>"
+                     "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\">",
+                  cx - w / 2, cy - h / 2, w, h, fill, cx, cy + 4);
+    ng__svg_text(b, label);
+    ng__sb_printf(b, "</text>\n");
+}
+/* an arrow from (x1, y1) to (x2, y2), bent by `bend` pixels to the left of its direction (0:
+   straight); the label sits on the curve's midpoint */
+static void ng__svg_edge(ng__sb *b, double x1, double y1, double x2, double y2, double bend, const char *label, int dashed,
+                         const char *color) {
+    double dx = x2 - x1, dy = y2 - y1, len = sqrt(dx * dx + dy * dy);
+    double cx = (x1 + x2) / 2 + (len > 0 ? dy / len * bend : 0), cy = (y1 + y2) / 2 - (len > 0 ? dx / len * bend : 0);
+    ng__sb_printf(b, "<path d=\"M %.1f %.1f Q %.1f %.1f %.1f %.1f\" fill=\"none\" stroke=\"%s\"%s marker-end=\"url(#arrow)\"/>\n",
+                  x1, y1, cx, cy, x2, y2, color, dashed ? " stroke-dasharray=\"5 4\"" : "");
+    if (label && label[0]) {
+        ng__sb_printf(b, "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\" font-size=\"10\" fill=\"#222\" "
+                         "stroke=\"white\" stroke-width=\"3\" paint-order=\"stroke\">",
+                      (x1 + 2 * cx + x2) / 4, (y1 + 2 * cy + y2) / 4 - 3);
+        ng__svg_text(b, label);
+        ng__sb_printf(b, "</text>\n");
+    }
+}
+static void ng__svg_end(ng__sb *b) { ng__sb_printf(b, "</svg>\n"); }
 
 /* ---- a strict JSON lexer for schema-directed readers (no recursion, no allocation) ----
    Readers walk their own schema with these; errors name the document kind, the file, the line
@@ -11124,6 +11180,68 @@ ng_status ng_gan_genotype_save_dot(const ng_gan_genotype *g, const char *title, 
     char *text;
     size_t n;
     ng_status s = ng_gan_genotype_to_dot(g, title, &text, &n);
+    if (s != NG_OK) return s;
+    s = ng_file_write_atomic(path, text, n);
+    free(text);
+    return s;
+}
+
+/* The generator drawn left to right with a fixed layout (the topology never changes, only
+   the ops on the edges): z, the linear stem, three cells of nodes 0-4 (up edges in blue,
+   normal edges in black), to_rgb, and the three cross-cell skips as dashed arcs on top. */
+#define NG__GAN_SVG_CELL_X(c) (250.0 + 430.0 * (c))
+static void ng__gan_svg_cell(ng__sb *b, const ng_gan_genotype *g, int c) {
+    static const double col[5] = {0, 110, 230, 110, 340}, row[5] = {190, 150, 150, 230, 190};
+    static const char *const up = "#1f5fa8", *const normal = "#333333";
+    const double X = NG__GAN_SVG_CELL_X(c), hw = 17;
+    char label[16];
+    int k;
+    ng__svg_edge(b, X + col[0] + hw, row[0], X + col[1] - hw, row[1], 0, ng__gan_up_names[g->op[NG_GAN_EDGE_UP(c, 0)]], 0, up);
+    ng__svg_edge(b, X + col[0] + hw, row[0], X + col[3] - hw, row[3], 0, ng__gan_up_names[g->op[NG_GAN_EDGE_UP(c, 1)]], 0, up);
+    ng__svg_edge(b, X + col[1] + hw, row[1], X + col[2] - hw, row[2], 0, ng__gan_normal_names[g->op[NG_GAN_EDGE_NORMAL(c, 0)]], 0, normal);
+    ng__svg_edge(b, X + col[2] + hw, row[2], X + col[4] - hw, row[4], 0, ng__gan_normal_names[g->op[NG_GAN_EDGE_NORMAL(c, 1)]], 0, normal);
+    ng__svg_edge(b, X + col[3] + hw, row[3], X + col[4] - hw, row[4], 0, ng__gan_normal_names[g->op[NG_GAN_EDGE_NORMAL(c, 2)]], 0, normal);
+    for (k = 0; k < 5; k++) {
+        snprintf(label, sizeof label, "%d", k);
+        ng__svg_node(b, X + col[k], row[k], 2 * hw, 24, label, "#dde8f5");
+    }
+    if (c + 1 < NG_GAN_CELLS) ng__svg_edge(b, X + col[4] + hw, row[4], NG__GAN_SVG_CELL_X(c + 1) - hw, 190, 0, NULL, 0, normal);
+}
+
+ng_status ng_gan_genotype_to_svg(const ng_gan_genotype *g, const char *title, char **out, size_t *n) {
+    const double n1 = 110, n4 = 340, top = 150 - 12, mid = 190 - 12;   /* node 1 and 4 columns, box tops */
+    char label[64];
+    ng__sb b;
+    int c;
+    memset(&b, 0, sizeof b);
+    if (!ng_gan_genotype_valid(g)) return ng_fail(NG_ERR_ARG, "gan genotype: an op index is out of range");
+    ng__svg_begin(&b, 1640, 290, title ? title : "alphaGAN generator");
+    ng__svg_node(&b, 40, 190, 40, 26, "z", "#eeeeee");
+    ng__svg_node(&b, 140, 190, 120, 26, "linear + reshape", "#eeeeee");
+    for (c = 0; c < NG_GAN_CELLS; c++)   /* the frames first: edges into the cells cross them */
+        ng__sb_printf(&b, "<rect x=\"%.1f\" y=\"118\" width=\"400\" height=\"138\" rx=\"10\" fill=\"#f4f7fb\" "
+                          "stroke=\"#c8d3e0\"/><text x=\"%.1f\" y=\"134\" fill=\"#555\">cell %d</text>\n",
+                      NG__GAN_SVG_CELL_X(c) - 30, NG__GAN_SVG_CELL_X(c) - 22, c + 1);
+    ng__svg_edge(&b, 60, 190, 80, 190, 0, NULL, 0, "#333");
+    ng__svg_edge(&b, 200, 190, NG__GAN_SVG_CELL_X(0) - 17, 190, 0, NULL, 0, "#333");
+    for (c = 0; c < NG_GAN_CELLS; c++) ng__gan_svg_cell(&b, g, c);
+    ng__svg_node(&b, 1560, 190, 100, 26, "to_rgb", "#eeeeee");
+    ng__svg_edge(&b, NG__GAN_SVG_CELL_X(2) + n4 + 17, 190, 1510, 190, 0, NULL, 0, "#333");
+    snprintf(label, sizeof label, "%s x2 (skip_2)", ng__gan_up_names[g->op[NG_GAN_EDGE_SKIP2]]);
+    ng__svg_edge(&b, NG__GAN_SVG_CELL_X(0) + n1, top, NG__GAN_SVG_CELL_X(1) + n4, mid, 150, label, 1, "#777");
+    snprintf(label, sizeof label, "%s x4 (skip_3.0)", ng__gan_up_names[g->op[NG_GAN_EDGE_SKIP3(0)]]);
+    ng__svg_edge(&b, NG__GAN_SVG_CELL_X(0) + n1, top, NG__GAN_SVG_CELL_X(2) + n4, mid, 230, label, 1, "#777");
+    snprintf(label, sizeof label, "%s x2 (skip_3.1)", ng__gan_up_names[g->op[NG_GAN_EDGE_SKIP3(1)]]);
+    ng__svg_edge(&b, NG__GAN_SVG_CELL_X(1) + n1, top, NG__GAN_SVG_CELL_X(2) + n4, mid, 150, label, 1, "#777");
+    ng__svg_end(&b);
+    return ng__sb_finish(&b, "gan genotype SVG", out, n);
+}
+#undef NG__GAN_SVG_CELL_X
+
+ng_status ng_gan_genotype_save_svg(const ng_gan_genotype *g, const char *title, const char *path) {
+    char *text;
+    size_t n;
+    ng_status s = ng_gan_genotype_to_svg(g, title, &text, &n);
     if (s != NG_OK) return s;
     s = ng_file_write_atomic(path, text, n);
     free(text);
@@ -15617,9 +15735,10 @@ ng_status ng_textnas_arch_load(const char *path, int choose_from, ng_textnas_arc
     return s;
 }
 
+static const char *const ng__tn_fill[NG_TEXTNAS_N_OPS] = {"#cfe2f3", "#9fc5e8", "#6fa8dc", "#3d85c6",
+                                                          "#d9ead3", "#b6d7a8", "#fce5cd", "#f4cccc"};
 ng_status ng_textnas_arch_to_dot(const ng_textnas_arch *a, const char *title, char **out, size_t *n) {
-    static const char *const fill[NG_TEXTNAS_N_OPS] = {"#cfe2f3", "#9fc5e8", "#6fa8dc", "#3d85c6",
-                                                      "#d9ead3", "#b6d7a8", "#fce5cd", "#f4cccc"};
+    const char *const *fill = ng__tn_fill;
     ng__sb b;
     int i, j;
     ng_status s = ng_textnas_arch_check(a, NG_TEXTNAS_MAX_LAYERS);
@@ -15644,6 +15763,41 @@ ng_status ng_textnas_arch_to_dot(const ng_textnas_arch *a, const char *title, ch
     }
     ng__sb_printf(&b, "}\n");
     return ng__sb_finish(&b, "textnas architecture DOT", out, n);
+}
+
+/* Layers top to bottom: the input choice as a solid arrow (straight from the layer above,
+   else an arc on the right), skips as dashed arcs on the left, farther connections bent more
+   so that they nest. */
+ng_status ng_textnas_arch_to_svg(const ng_textnas_arch *a, const char *title, char **out, size_t *n) {
+    const double cx = 320, w = 150, h = 26, gap = 46, y0 = 110;
+    char label[64];
+    ng__sb b;
+    int i, j;
+    ng_status s = ng_textnas_arch_check(a, NG_TEXTNAS_MAX_LAYERS);
+    if (s != NG_OK) return s;
+    memset(&b, 0, sizeof b);
+#define NG__TN_Y(i) (y0 + gap * (i))
+    ng__svg_begin(&b, 620, NG__TN_Y(a->n_layers) + 60, title ? title : "TextNAS architecture");
+    for (i = 0; i < a->n_layers; i++) {
+        if (i == 0) ng__svg_edge(&b, cx, 60 + h / 2, cx, NG__TN_Y(0) - h / 2, 0, NULL, 0, "#333");
+        else if (a->input[i] == i - 1) ng__svg_edge(&b, cx, NG__TN_Y(i - 1) + h / 2, cx, NG__TN_Y(i) - h / 2, 0, NULL, 0, "#333");
+        else ng__svg_edge(&b, cx + w / 2, NG__TN_Y(a->input[i]), cx + w / 2, NG__TN_Y(i), 30.0 + 14.0 * (i - a->input[i]), NULL, 0, "#333");
+        for (j = 0; j < i; j++)
+            if ((a->skip[i] >> j) & 1u) ng__svg_edge(&b, cx - w / 2, NG__TN_Y(j), cx - w / 2, NG__TN_Y(i), -(24.0 + 11.0 * (i - j)), NULL, 1, "#888");
+    }
+    ng__svg_edge(&b, cx, NG__TN_Y(a->n_layers - 1) + h / 2, cx, NG__TN_Y(a->n_layers) - h / 2, 0, NULL, 0, "#999");
+    ng__svg_node(&b, cx, 60, w + 40, h, "embedding + conv1", "#eeeeee");
+    for (i = 0; i < a->n_layers; i++) {
+        snprintf(label, sizeof label, "%d: %s", i, ng__tn_op_names[a->op[i]]);
+        ng__svg_node(&b, cx, NG__TN_Y(i), w, h, label, ng__tn_fill[a->op[i]]);
+    }
+    snprintf(label, sizeof label, "all %d layers: linear combine + mean + linear", a->n_layers);
+    ng__svg_node(&b, cx, NG__TN_Y(a->n_layers), w + 170, h, label, "#eeeeee");
+    ng__sb_printf(&b, "<text x=\"12\" y=\"%.1f\" font-size=\"10\" fill=\"#666\">left, dashed: skip connections (summed in);"
+                      " right: input from an earlier layer</text>\n", NG__TN_Y(a->n_layers) + 40);
+#undef NG__TN_Y
+    ng__svg_end(&b);
+    return ng__sb_finish(&b, "textnas architecture SVG", out, n);
 }
 
 /* ---- the network ---- */

@@ -10,7 +10,7 @@
    n_critic 5, Adam 2e-4 with betas (0.0, 0.9) ((0.5, 0.9) on STL-10), constant lr, EMA 0.999
    of G's parameters, Xavier init of every Conv2d. Evaluation uses the EMA weights in eval
    mode. Writes into --out: train.csv (one row per evaluation), samples_stepNNNNNN.png,
-   train.ckpt (resumable state, --resume), generator.ckpt (EMA weights), genotype.json. */
+   train.ckpt (resumable state, --resume), generator.ckpt (EMA weights), genotype.json and genotype.svg (its picture), run.txt. */
 #define NASGAN_IMPLEMENTATION
 #include "nasgan.h"
 
@@ -311,6 +311,8 @@ int main(int argc, char **argv) {
     if (setup(&r) || gan_eval_setup(&r.ev, "gan_train", &r.o.eval, r.o.dataset, &r.data, &r.o.device)) return 1;
     snprintf(path, sizeof path, "%s/genotype.json", r.o.out);
     if (ng_gan_genotype_save(&r.geno, path) != NG_OK) return fail("writing genotype.json");
+    snprintf(path, sizeof path, "%s/genotype.svg", r.o.out);
+    if (ng_gan_genotype_save_svg(&r.geno, r.o.genotype, path) != NG_OK) return fail("writing genotype.svg");
     if (r.o.resume) {
         if (load_state(&r, ckpt)) return 1;
         if (cli_csv_reload(&r.csv, csvp, (long long)r.t.g_steps))

@@ -14,7 +14,7 @@
    architecture steps on validation batches (first-order), then argmax.
    Writes into --out: search.csv (one row per epoch), search.ckpt (the whole state after every
    epoch; --resume continues bit for bit), arch.json (NNI final_arc.json layout: retrain it with
-   text_train --arch), arch.dot (+ arch.png with graphviz). */
+   text_train --arch), arch.svg (the picture), arch.dot (+ arch.png with graphviz). */
 #define NASGAN_IMPLEMENTATION
 #include "nasgan.h"
 
@@ -412,22 +412,26 @@ static int final_arch(search *s, ng_textnas_arch *best, double *best_acc) {
 static void final_report(search *s, double seconds) {
     ng_textnas_arch a;
     double acc = 0;
-    char path[4200], dotp[4200], cmd[9000], t[32], line[2048];
-    char *dot = NULL;
-    size_t dn = 0;
+    char path[4200], dotp[4200], svgp[4200], cmd[9000], t[32], line[2048];
+    const char *title = s->darts ? "TextNAS (differentiable search)" : "TextNAS (ENAS search)";
+    char *dot = NULL, *svg = NULL;
+    size_t dn = 0, sn = 0;
     if (final_arch(s, &a, &acc)) return;
     snprintf(path, sizeof path, "%s/arch.json", s->o.out);
     if (ng_textnas_arch_save(&a, path) != NG_OK) fprintf(stderr, "text_search: %s\n", ng_last_error());
     snprintf(dotp, sizeof dotp, "%s/arch.dot", s->o.out);
-    if (ng_textnas_arch_to_dot(&a, s->darts ? "TextNAS (differentiable search)" : "TextNAS (ENAS search)", &dot, &dn) != NG_OK ||
-        ng_file_write_atomic(dotp, dot, dn) != NG_OK)
+    if (ng_textnas_arch_to_dot(&a, title, &dot, &dn) != NG_OK || ng_file_write_atomic(dotp, dot, dn) != NG_OK)
+        fprintf(stderr, "text_search: %s\n", ng_last_error());
+    snprintf(svgp, sizeof svgp, "%s/arch.svg", s->o.out);
+    if (ng_textnas_arch_to_svg(&a, title, &svg, &sn) != NG_OK || ng_file_write_atomic(svgp, svg, sn) != NG_OK)
         fprintf(stderr, "text_search: %s\n", ng_last_error());
     free(dot);
+    free(svg);
     cli_duration(seconds, t, sizeof t);
     arch_line(&a, line, sizeof line);
     printf("\nsearch finished: %lld epochs, %lld child steps, %s in this run\n", (long long)s->epoch, (long long)s->child.steps, t);
     printf("architecture (shared-weight validation accuracy %.4f, %d skips):\n  %s\n", acc, ng_textnas_arch_n_skips(&a), line);
-    printf("wrote %s, %s", path, dotp);
+    printf("wrote %s, %s, %s", path, svgp, dotp);
     if (system("command -v dot >/dev/null 2>&1") == 0) {
         snprintf(cmd, sizeof cmd, "dot -Tpng '%s' -o '%s/arch.png'", dotp, s->o.out);
         if (system(cmd) == 0) printf(", %s/arch.png", s->o.out);

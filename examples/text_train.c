@@ -10,7 +10,8 @@
    picks it on the test set); its test accuracy is the reported number.
    Writes into --out: train.csv (per epoch: lr, train loss/accuracy, validation and test
    accuracy), train.ckpt (resumable state, --resume), best.ckpt (weights of the best epoch),
-   confusion.csv (the best epoch's test confusion matrix), arch.json, and a final RESULT line. */
+   confusion.csv (the best epoch's test confusion matrix), arch.json and arch.svg (its picture),
+   run.txt, and a final RESULT line. */
 #define NASGAN_IMPLEMENTATION
 #include "nasgan.h"
 
@@ -315,6 +316,16 @@ int main(int argc, char **argv) {
         cli_printf(&t.csv, "epoch,seconds,lr,train_loss,train_acc,valid_loss,valid_acc,test_acc\n");
     }
     if (ng_textnas_arch_save(&t.arch, archp) != NG_OK) return fail("writing arch.json");
+    {
+        char *svg = NULL, svgp[4200];
+        size_t sn = 0;
+        snprintf(svgp, sizeof svgp, "%s/arch.svg", t.o.out);
+        if (ng_textnas_arch_to_svg(&t.arch, t.o.arch, &svg, &sn) != NG_OK || ng_file_write_atomic(svgp, svg, sn) != NG_OK) {
+            free(svg);
+            return fail("writing arch.svg");
+        }
+        free(svg);
+    }
     t.tty = isatty(2);
     printf("%s\nTextNAS retraining: arch %s (%d layers, %d skips) | %s | train %lld, valid %lld, test %lld | %d classes | "
            "%lld weights (+ %lld embedding) | %d epochs x %lld steps\n",
@@ -339,8 +350,8 @@ int main(int argc, char **argv) {
     if (rc == 0 && !stopped) {
         char d[32];
         cli_duration(ng_time_sec() - t_start, d, sizeof d);
-        printf("\nretraining finished in %s (this run); wrote %s, %s/best.ckpt, %s/confusion.csv, %s\n", d, csvp, t.o.out,
-               t.o.out, archp);
+        printf("\nretraining finished in %s (this run); wrote %s, %s/best.ckpt, %s/confusion.csv, %s, %s/arch.svg\n", d, csvp,
+               t.o.out, t.o.out, archp, t.o.out);
         printf("RESULT arch=%s dataset=%s epochs=%d best_epoch=%lld valid_acc=%.4f test_acc=%.4f\n", t.o.arch,
                t.o.data.dataset, t.o.epochs, (long long)t.best_epoch, t.best_valid, t.best_test);
     }

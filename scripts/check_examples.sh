@@ -20,7 +20,7 @@ TINY="--gf 8 --df 8 --latent 16 --limit 512 --batch 8 --inner-steps 2 --worst-st
 cmp "$T/straight/search.ckpt" "$T/resumed/search.ckpt" || fail "gan_search: resumed checkpoint differs from the uninterrupted run"
 cmp "$T/straight/genotype.json" "$T/resumed/genotype.json" || fail "gan_search: genotypes differ"
 [ "$(wc -l < "$T/resumed/search.csv")" -eq 4 ] || fail "gan_search: the resumed log should hold a header and 3 epochs"
-for f in samples_epoch003.png genotype.dot search.csv run.txt; do [ -s "$T/straight/$f" ] || fail "gan_search wrote no $f"; done
+for f in samples_epoch003.png genotype.dot genotype.svg search.csv run.txt; do [ -s "$T/straight/$f" ] || fail "gan_search wrote no $f"; done
 # the run record repeats the run: --config DIR/run.txt (with another --out) ends identical
 ./build/gan_search --config "$T/straight/run.txt" --out "$T/from_config" > "$T/from_config.log" 2>&1 || fail "gan_search --config run.txt (see $T/from_config.log)"
 cmp "$T/straight/search.ckpt" "$T/from_config/search.ckpt" || fail "gan_search --config DIR/run.txt did not repeat the run"
@@ -92,7 +92,7 @@ for m in enas darts; do
   cmp "$T/ts_$m/search.ckpt" "$T/ts_${m}_r/search.ckpt" || fail "text_search $m: resumed checkpoint differs from the uninterrupted run"
   cmp "$T/ts_$m/arch.json" "$T/ts_${m}_r/arch.json" || fail "text_search $m: architectures differ"
   [ "$(wc -l < "$T/ts_${m}_r/search.csv")" -eq 4 ] || fail "text_search $m: the resumed log should hold a header and 3 epochs"
-  [ -s "$T/ts_$m/arch.dot" ] || fail "text_search $m wrote no arch.dot"
+  for f in arch.dot arch.svg run.txt; do [ -s "$T/ts_$m/$f" ] || fail "text_search $m wrote no $f"; done
   # shellcheck disable=SC2086
   if ./build/text_search $TS --epochs 3 --hidden 12 --resume --out "$T/ts_${m}_r" > "$T/ts_mismatch.log" 2>&1; then fail "text_search: resume with another width was accepted"; fi
   grep -q "other settings" "$T/ts_mismatch.log" || fail "text_search: no clear message for mismatched settings"

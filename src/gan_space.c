@@ -326,6 +326,68 @@ ng_status ng_gan_genotype_save_dot(const ng_gan_genotype *g, const char *title, 
     return s;
 }
 
+/* The generator drawn left to right with a fixed layout (the topology never changes, only
+   the ops on the edges): z, the linear stem, three cells of nodes 0-4 (up edges in blue,
+   normal edges in black), to_rgb, and the three cross-cell skips as dashed arcs on top. */
+#define NG__GAN_SVG_CELL_X(c) (250.0 + 430.0 * (c))
+static void ng__gan_svg_cell(ng__sb *b, const ng_gan_genotype *g, int c) {
+    static const double col[5] = {0, 110, 230, 110, 340}, row[5] = {190, 150, 150, 230, 190};
+    static const char *const up = "#1f5fa8", *const normal = "#333333";
+    const double X = NG__GAN_SVG_CELL_X(c), hw = 17;
+    char label[16];
+    int k;
+    ng__svg_edge(b, X + col[0] + hw, row[0], X + col[1] - hw, row[1], 0, ng__gan_up_names[g->op[NG_GAN_EDGE_UP(c, 0)]], 0, up);
+    ng__svg_edge(b, X + col[0] + hw, row[0], X + col[3] - hw, row[3], 0, ng__gan_up_names[g->op[NG_GAN_EDGE_UP(c, 1)]], 0, up);
+    ng__svg_edge(b, X + col[1] + hw, row[1], X + col[2] - hw, row[2], 0, ng__gan_normal_names[g->op[NG_GAN_EDGE_NORMAL(c, 0)]], 0, normal);
+    ng__svg_edge(b, X + col[2] + hw, row[2], X + col[4] - hw, row[4], 0, ng__gan_normal_names[g->op[NG_GAN_EDGE_NORMAL(c, 1)]], 0, normal);
+    ng__svg_edge(b, X + col[3] + hw, row[3], X + col[4] - hw, row[4], 0, ng__gan_normal_names[g->op[NG_GAN_EDGE_NORMAL(c, 2)]], 0, normal);
+    for (k = 0; k < 5; k++) {
+        snprintf(label, sizeof label, "%d", k);
+        ng__svg_node(b, X + col[k], row[k], 2 * hw, 24, label, "#dde8f5");
+    }
+    if (c + 1 < NG_GAN_CELLS) ng__svg_edge(b, X + col[4] + hw, row[4], NG__GAN_SVG_CELL_X(c + 1) - hw, 190, 0, NULL, 0, normal);
+}
+
+ng_status ng_gan_genotype_to_svg(const ng_gan_genotype *g, const char *title, char **out, size_t *n) {
+    const double n1 = 110, n4 = 340, top = 150 - 12, mid = 190 - 12;   /* node 1 and 4 columns, box tops */
+    char label[64];
+    ng__sb b;
+    int c;
+    memset(&b, 0, sizeof b);
+    if (!ng_gan_genotype_valid(g)) return ng_fail(NG_ERR_ARG, "gan genotype: an op index is out of range");
+    ng__svg_begin(&b, 1640, 290, title ? title : "alphaGAN generator");
+    ng__svg_node(&b, 40, 190, 40, 26, "z", "#eeeeee");
+    ng__svg_node(&b, 140, 190, 120, 26, "linear + reshape", "#eeeeee");
+    for (c = 0; c < NG_GAN_CELLS; c++)   /* the frames first: edges into the cells cross them */
+        ng__sb_printf(&b, "<rect x=\"%.1f\" y=\"118\" width=\"400\" height=\"138\" rx=\"10\" fill=\"#f4f7fb\" "
+                          "stroke=\"#c8d3e0\"/><text x=\"%.1f\" y=\"134\" fill=\"#555\">cell %d</text>\n",
+                      NG__GAN_SVG_CELL_X(c) - 30, NG__GAN_SVG_CELL_X(c) - 22, c + 1);
+    ng__svg_edge(&b, 60, 190, 80, 190, 0, NULL, 0, "#333");
+    ng__svg_edge(&b, 200, 190, NG__GAN_SVG_CELL_X(0) - 17, 190, 0, NULL, 0, "#333");
+    for (c = 0; c < NG_GAN_CELLS; c++) ng__gan_svg_cell(&b, g, c);
+    ng__svg_node(&b, 1560, 190, 100, 26, "to_rgb", "#eeeeee");
+    ng__svg_edge(&b, NG__GAN_SVG_CELL_X(2) + n4 + 17, 190, 1510, 190, 0, NULL, 0, "#333");
+    snprintf(label, sizeof label, "%s x2 (skip_2)", ng__gan_up_names[g->op[NG_GAN_EDGE_SKIP2]]);
+    ng__svg_edge(&b, NG__GAN_SVG_CELL_X(0) + n1, top, NG__GAN_SVG_CELL_X(1) + n4, mid, 150, label, 1, "#777");
+    snprintf(label, sizeof label, "%s x4 (skip_3.0)", ng__gan_up_names[g->op[NG_GAN_EDGE_SKIP3(0)]]);
+    ng__svg_edge(&b, NG__GAN_SVG_CELL_X(0) + n1, top, NG__GAN_SVG_CELL_X(2) + n4, mid, 230, label, 1, "#777");
+    snprintf(label, sizeof label, "%s x2 (skip_3.1)", ng__gan_up_names[g->op[NG_GAN_EDGE_SKIP3(1)]]);
+    ng__svg_edge(&b, NG__GAN_SVG_CELL_X(1) + n1, top, NG__GAN_SVG_CELL_X(2) + n4, mid, 150, label, 1, "#777");
+    ng__svg_end(&b);
+    return ng__sb_finish(&b, "gan genotype SVG", out, n);
+}
+#undef NG__GAN_SVG_CELL_X
+
+ng_status ng_gan_genotype_save_svg(const ng_gan_genotype *g, const char *title, const char *path) {
+    char *text;
+    size_t n;
+    ng_status s = ng_gan_genotype_to_svg(g, title, &text, &n);
+    if (s != NG_OK) return s;
+    s = ng_file_write_atomic(path, text, n);
+    free(text);
+    return s;
+}
+
 /* ---- parameter declaration and initialisation helpers ---- */
 typedef struct ng__gan_decl { ng_params *w, *b; int ok; } ng__gan_decl;
 static ng_tensor *ng__gan_add(ng__gan_decl *d, int buffer, ng_shape shape, const char *fmt, ...)

@@ -107,6 +107,9 @@ ng_status ng_gan_genotype_load(const char *path, ng_gan_genotype *out);         
    the cross-cell skips (dashed, labelled with op and factor) and to_rgb. */
 ng_status ng_gan_genotype_to_dot(const ng_gan_genotype *g, const char *title, char **out, size_t *n);
 ng_status ng_gan_genotype_save_dot(const ng_gan_genotype *g, const char *title, const char *path);
+/* The same picture as a standalone SVG with a fixed layout (no graphviz needed). */
+ng_status ng_gan_genotype_to_svg(const ng_gan_genotype *g, const char *title, char **out, size_t *n);
+ng_status ng_gan_genotype_save_svg(const ng_gan_genotype *g, const char *title, const char *path);
 
 /* ---- building blocks (tensor pointers only; shared by the supernet and the fixed net) ---- */
 typedef struct ng_gan_conv {

@@ -1,4 +1,4 @@
-/* ---- a small growable string (JSON and DOT writers) ---- */
+/* ---- a small growable string (JSON, DOT and SVG writers) ---- */
 typedef struct ng__sb { char *s; size_t n, cap; int oom; } ng__sb;
 static void ng__sb_printf(ng__sb *b, const char *fmt, ...)
 #if defined(__GNUC__)
@@ -36,6 +36,57 @@ static ng_status ng__sb_finish(ng__sb *b, const char *what, char **out, size_t *
     if (n) *n = b->n;
     return NG_OK;
 }
+
+/* ---- SVG drawing for architecture pictures (no graphviz needed): rounded boxes and
+   quadratic-curve arrows with labels, laid out by the caller ---- */
+static void ng__svg_text(ng__sb *b, const char *s) {   /* XML-escaped, control bytes dropped */
+    for (; *s; s++) {
+        if (*s == '&') ng__sb_printf(b, "&amp;");
+        else if (*s == '<') ng__sb_printf(b, "&lt;");
+        else if (*s == '>') ng__sb_printf(b, "&gt;");
+        else if (*s == '"') ng__sb_printf(b, "&quot;");
+        else if ((unsigned char)*s >= 0x20) ng__sb_printf(b, "%c", *s);
+    }
+}
+static void ng__svg_begin(ng__sb *b, double w, double h, const char *title) {
+    ng__sb_printf(b, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
+                     "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%.0f\" height=\"%.0f\" viewBox=\"0 0 %.0f %.0f\" "
+                     "font-family=\"Helvetica, Arial, sans-serif\" font-size=\"12\">\n"
+                     "<defs><marker id=\"arrow\" viewBox=\"0 0 10 10\" refX=\"10\" refY=\"5\" markerWidth=\"7\" "
+                     "markerHeight=\"7\" orient=\"auto-start-reverse\"><path d=\"M 0 0 L 10 5 L 0 10 z\" fill=\"#444\"/>"
+                     "</marker></defs>\n<rect width=\"100%%\" height=\"100%%\" fill=\"white\"/>\n",
+                  w, h, w, h);
+    if (title) {
+        ng__sb_printf(b, "<text x=\"%.1f\" y=\"20\" text-anchor=\"middle\" font-size=\"15\" font-weight=\"bold\">", w / 2);
+        ng__svg_text(b, title);
+        ng__sb_printf(b, "</text>\n");
+    }
+}
+/* a box of w x h centred at (cx, cy) */
+static void ng__svg_node(ng__sb *b, double cx, double cy, double w, double h, const char *label, const char *fill) {
+    ng__sb_printf(b, "<rect x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\" rx=\"6\" fill=\"%s\" stroke=\"#333\"/>"
+                     "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\">",
+                  cx - w / 2, cy - h / 2, w, h, fill, cx, cy + 4);
+    ng__svg_text(b, label);
+    ng__sb_printf(b, "</text>\n");
+}
+/* an arrow from (x1, y1) to (x2, y2), bent by `bend` pixels to the left of its direction (0:
+   straight); the label sits on the curve's midpoint */
+static void ng__svg_edge(ng__sb *b, double x1, double y1, double x2, double y2, double bend, const char *label, int dashed,
+                         const char *color) {
+    double dx = x2 - x1, dy = y2 - y1, len = sqrt(dx * dx + dy * dy);
+    double cx = (x1 + x2) / 2 + (len > 0 ? dy / len * bend : 0), cy = (y1 + y2) / 2 - (len > 0 ? dx / len * bend : 0);
+    ng__sb_printf(b, "<path d=\"M %.1f %.1f Q %.1f %.1f %.1f %.1f\" fill=\"none\" stroke=\"%s\"%s marker-end=\"url(#arrow)\"/>\n",
+                  x1, y1, cx, cy, x2, y2, color, dashed ? " stroke-dasharray=\"5 4\"" : "");
+    if (label && label[0]) {
+        ng__sb_printf(b, "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\" font-size=\"10\" fill=\"#222\" "
+                         "stroke=\"white\" stroke-width=\"3\" paint-order=\"stroke\">",
+                      (x1 + 2 * cx + x2) / 4, (y1 + 2 * cy + y2) / 4 - 3);
+        ng__svg_text(b, label);
+        ng__sb_printf(b, "</text>\n");
+    }
+}
+static void ng__svg_end(ng__sb *b) { ng__sb_printf(b, "</svg>\n"); }
 
 /* ---- a strict JSON lexer for schema-directed readers (no recursion, no allocation) ----
    Readers walk their own schema with these; errors name the document kind, the file, the line

@@ -249,9 +249,10 @@ ng_status ng_textnas_arch_load(const char *path, int choose_from, ng_textnas_arc
     return s;
 }
 
+static const char *const ng__tn_fill[NG_TEXTNAS_N_OPS] = {"#cfe2f3", "#9fc5e8", "#6fa8dc", "#3d85c6",
+                                                          "#d9ead3", "#b6d7a8", "#fce5cd", "#f4cccc"};
 ng_status ng_textnas_arch_to_dot(const ng_textnas_arch *a, const char *title, char **out, size_t *n) {
-    static const char *const fill[NG_TEXTNAS_N_OPS] = {"#cfe2f3", "#9fc5e8", "#6fa8dc", "#3d85c6",
-                                                      "#d9ead3", "#b6d7a8", "#fce5cd", "#f4cccc"};
+    const char *const *fill = ng__tn_fill;
     ng__sb b;
     int i, j;
     ng_status s = ng_textnas_arch_check(a, NG_TEXTNAS_MAX_LAYERS);
@@ -276,6 +277,41 @@ ng_status ng_textnas_arch_to_dot(const ng_textnas_arch *a, const char *title, ch
     }
     ng__sb_printf(&b, "}\n");
     return ng__sb_finish(&b, "textnas architecture DOT", out, n);
+}
+
+/* Layers top to bottom: the input choice as a solid arrow (straight from the layer above,
+   else an arc on the right), skips as dashed arcs on the left, farther connections bent more
+   so that they nest. */
+ng_status ng_textnas_arch_to_svg(const ng_textnas_arch *a, const char *title, char **out, size_t *n) {
+    const double cx = 320, w = 150, h = 26, gap = 46, y0 = 110;
+    char label[64];
+    ng__sb b;
+    int i, j;
+    ng_status s = ng_textnas_arch_check(a, NG_TEXTNAS_MAX_LAYERS);
+    if (s != NG_OK) return s;
+    memset(&b, 0, sizeof b);
+#define NG__TN_Y(i) (y0 + gap * (i))
+    ng__svg_begin(&b, 620, NG__TN_Y(a->n_layers) + 60, title ? title : "TextNAS architecture");
+    for (i = 0; i < a->n_layers; i++) {
+        if (i == 0) ng__svg_edge(&b, cx, 60 + h / 2, cx, NG__TN_Y(0) - h / 2, 0, NULL, 0, "#333");
+        else if (a->input[i] == i - 1) ng__svg_edge(&b, cx, NG__TN_Y(i - 1) + h / 2, cx, NG__TN_Y(i) - h / 2, 0, NULL, 0, "#333");
+        else ng__svg_edge(&b, cx + w / 2, NG__TN_Y(a->input[i]), cx + w / 2, NG__TN_Y(i), 30.0 + 14.0 * (i - a->input[i]), NULL, 0, "#333");
+        for (j = 0; j < i; j++)
+            if ((a->skip[i] >> j) & 1u) ng__svg_edge(&b, cx - w / 2, NG__TN_Y(j), cx - w / 2, NG__TN_Y(i), -(24.0 + 11.0 * (i - j)), NULL, 1, "#888");
+    }
+    ng__svg_edge(&b, cx, NG__TN_Y(a->n_layers - 1) + h / 2, cx, NG__TN_Y(a->n_layers) - h / 2, 0, NULL, 0, "#999");
+    ng__svg_node(&b, cx, 60, w + 40, h, "embedding + conv1", "#eeeeee");
+    for (i = 0; i < a->n_layers; i++) {
+        snprintf(label, sizeof label, "%d: %s", i, ng__tn_op_names[a->op[i]]);
+        ng__svg_node(&b, cx, NG__TN_Y(i), w, h, label, ng__tn_fill[a->op[i]]);
+    }
+    snprintf(label, sizeof label, "all %d layers: linear combine + mean + linear", a->n_layers);
+    ng__svg_node(&b, cx, NG__TN_Y(a->n_layers), w + 170, h, label, "#eeeeee");
+    ng__sb_printf(&b, "<text x=\"12\" y=\"%.1f\" font-size=\"10\" fill=\"#666\">left, dashed: skip connections (summed in);"
+                      " right: input from an earlier layer</text>\n", NG__TN_Y(a->n_layers) + 40);
+#undef NG__TN_Y
+    ng__svg_end(&b);
+    return ng__sb_finish(&b, "textnas architecture SVG", out, n);
 }
 
 /* ---- the network ---- */

@@ -55,6 +55,8 @@ ng_status ng_textnas_arch_load(const char *path, int choose_from, ng_textnas_arc
 /* Graphviz DOT of the architecture (layers as boxes labelled with their op, solid input edges,
    dashed skip edges, all layers into the output). *out malloc'd. */
 ng_status ng_textnas_arch_to_dot(const ng_textnas_arch *a, const char *title, char **out, size_t *n);
+/* The same picture as a standalone SVG, layers top to bottom (no graphviz needed). */
+ng_status ng_textnas_arch_to_svg(const ng_textnas_arch *a, const char *title, char **out, size_t *n);
 
 /* ---- the network: one struct for the weight-sharing supernet and for a fixed child ----
    Tensors are channel-last (N, L, H) (ops_seq). Per layer (textnas.md 1.3-1.5, NNI):

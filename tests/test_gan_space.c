@@ -881,3 +881,75 @@ TEST(gan_fused_edge_agrees) {
     ng_ctx_free(ctx);
     ng_gan_gen_search_free(G);
 }
+
+/* A small XML well-formedness check for the SVG pictures: every tag closed in order, quotes
+   balanced inside tags, no raw '&' outside entities, one root element. Returns NULL or why not. */
+static const char *xml_problem(const char *s) {
+    const char *stack[64];
+    size_t lens[64];
+    int depth = 0, roots = 0;
+    if (strncmp(s, "<?xml", 5) == 0) s = strstr(s, "?>") ? strstr(s, "?>") + 2 : s + strlen(s);
+    for (; *s; s++) {
+        if (*s == '&') {
+            if (strncmp(s, "&amp;", 5) && strncmp(s, "&lt;", 4) && strncmp(s, "&gt;", 4) && strncmp(s, "&quot;", 6)) return "raw &";
+        } else if (*s == '>') {
+            return "stray >";
+        } else if (*s == '<') {
+            const char *name = s + 1 + (s[1] == '/');
+            size_t len = strcspn(name, " \t\n/>");
+            int closing = s[1] == '/', quote = 0;
+            for (s = name + len; *s && (quote || *s != '>'); s++)
+                if (*s == '"') quote = !quote;
+            if (!*s) return "unterminated tag";
+            if (closing) {
+                if (depth == 0 || lens[depth - 1] != len || strncmp(stack[depth - 1], name, len)) return "mismatched close";
+                depth--;
+            } else if (s[-1] != '/') {
+                if (depth == 0) roots++;
+                if (depth == 64) return "too deep";
+                stack[depth] = name; lens[depth] = len; depth++;
+            } else if (depth == 0) {
+                roots++;
+            }
+        }
+    }
+    return depth ? "unclosed element" : roots != 1 ? "not one root" : NULL;
+}
+
+TEST(svg_pictures_are_well_formed_and_name_every_op) {
+    ng_gan_genotype g;
+    ng_textnas_arch a;
+    ng_rng r;
+    char *svg = NULL, label[64];
+    size_t n = 0;
+    const char *why;
+    int e, i, trial;
+    ng_rng_seed(&r, 11);
+    for (trial = 0; trial < 5; trial++) {
+        ng_gan_genotype_random(&g, &r);
+        CHECK_OK(ng_gan_genotype_to_svg(&g, "a <title> & \"quotes\"", &svg, &n));
+        if (!svg) continue;
+        why = xml_problem(svg);
+        CHECK_MSG(!why, "genotype SVG: %s", why);
+        CHECK(strlen(svg) == n && strstr(svg, "a &lt;title&gt; &amp; &quot;quotes&quot;"));
+        for (e = 0; e < NG_GAN_EDGES; e++) CHECK_MSG(strstr(svg, ng_gan_op_name(e, g.op[e])), "edge %d's op is not drawn", e);
+        free(svg);
+        svg = NULL;
+        ng_textnas_arch_random(&a, 24, NG_TEXTNAS_CHOOSE_FROM, 0.4, &r);
+        CHECK_OK(ng_textnas_arch_to_svg(&a, trial ? NULL : "TextNAS", &svg, &n));
+        if (!svg) continue;
+        why = xml_problem(svg);
+        CHECK_MSG(!why, "TextNAS SVG: %s", why);
+        for (i = 0; i < a.n_layers; i++) {
+            snprintf(label, sizeof label, ">%d: %s<", i, ng_textnas_op_name(a.op[i]));
+            CHECK_MSG(strstr(svg, label), "layer %d is not drawn as '%s'", i, label);
+        }
+        free(svg);
+        svg = NULL;
+    }
+    g.op[0] = 99;
+    CHECK(ng_gan_genotype_to_svg(&g, NULL, &svg, &n) == NG_ERR_ARG && !svg);
+    /* the checker itself notices broken XML */
+    CHECK(xml_problem("<svg><text>a</svg>") && xml_problem("<svg>a & b</svg>") && xml_problem("<svg></svg><svg/>") &&
+          !xml_problem("<?xml version=\"1.0\"?>\n<svg a=\"x>y\"><g/><text>&amp;</text></svg>\n"));
+}
