@@ -85,6 +85,16 @@ static inline int cli_printf(cli_text *t, const char *fmt, ...) {
     }
 }
 
+/* Append '\n' to a malloc'd text of *n bytes (kept NUL-terminated); 0 if out of memory. */
+static inline int cli_append_newline(char **text, size_t *n) {
+    char *p = (char *)realloc(*text, *n + 2);
+    if (!p) return 0;
+    p[(*n)++] = '\n';
+    p[*n] = '\0';
+    *text = p;
+    return 1;
+}
+
 /* Reload a CSV log written by the same program: keep its header and the rows whose first
    field (a step or epoch counter) is <= last (later rows belong to work that runs again after
    a resume). Returns 0 if the file was read, -1 if not (t is left empty). */

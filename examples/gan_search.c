@@ -8,8 +8,8 @@
    Writes into --out: search.csv (one row per epoch: losses, gap, softmax(alpha) of every edge,
    the current genotype), samples_epochNNN.png (8x8 grid of the supernet's samples),
    search.ckpt (the whole state after every epoch; --resume continues bit for bit),
-   genotype.json, genotype.svg (the picture) and genotype.dot (+ genotype.png when graphviz's
-   `dot` is installed). */
+   genotype.json, genotype.py (the reference code's Genotype_gen form), genotype.svg (the
+   picture) and genotype.dot (+ genotype.png when graphviz's `dot` is installed). */
 #define NASGAN_IMPLEMENTATION
 #include "nasgan.h"
 
@@ -340,7 +340,9 @@ static void write_samples(search *s, const char *dir) {
 
 static void final_report(search *s, const char *dir, double seconds) {
     ng_gan_genotype geno;
-    char path[4200], dotp[4200], svgp[4200], cmd[9000], t[32];
+    char path[4200], dotp[4200], svgp[4200], pyp[4200], cmd[9000], t[32];
+    char *py = NULL;
+    size_t pn = 0;
     double p[NG_GAN_N_NORMAL_OPS];
     int e, k;
     ng_gan_gen_search_derive(s->G, &geno);
@@ -350,6 +352,10 @@ static void final_report(search *s, const char *dir, double seconds) {
     if (ng_gan_genotype_save_dot(&geno, "alphaGAN search", dotp) != NG_OK) fprintf(stderr, "gan_search: %s\n", ng_last_error());
     snprintf(svgp, sizeof svgp, "%s/genotype.svg", dir);
     if (ng_gan_genotype_save_svg(&geno, "alphaGAN search", svgp) != NG_OK) fprintf(stderr, "gan_search: %s\n", ng_last_error());
+    snprintf(pyp, sizeof pyp, "%s/genotype.py", dir);   /* the reference code's form */
+    if (ng_gan_genotype_to_python(&geno, "searched", &py, &pn) != NG_OK || !cli_append_newline(&py, &pn) ||
+        ng_file_write_atomic(pyp, py, pn) != NG_OK)
+        fprintf(stderr, "gan_search: %s\n", ng_last_error());
     cli_duration(seconds, t, sizeof t);
     printf("\nsearch finished: %lld epochs, %lld D steps, %s in this run\n", (long long)s->b.epoch,
            (long long)s->b.global_step, t);
@@ -360,6 +366,8 @@ static void final_report(search *s, const char *dir, double seconds) {
         for (k = 0; k < ng_gan_edge_n_ops(e); k++) printf(" %.3f", p[k]);
         printf(")\n");
     }
+    if (py) printf("in the reference code's form (its models/genotypes.py; %s):\n  %s", pyp, py);
+    free(py);
     printf("wrote %s, %s, %s", path, svgp, dotp);
     if (system("command -v dot >/dev/null 2>&1") == 0) {
         snprintf(cmd, sizeof cmd, "dot -Tpng '%s' -o '%s/genotype.png'", dotp, dir);

@@ -36,7 +36,9 @@ static void usage(FILE *f) {
         "usage: gan_train [options]\n"
         "Retrain a generator genotype with alphaGAN's discriminator; report FID/KID/IS analogues.\n\n"
         "  --genotype SPEC     a genotype JSON file (from gan_search), a built-in (alphaGAN_l, alphaGAN_s),\n"
-        "                      or random:SEED (uniform over the search space) (default alphaGAN_s)\n"
+        "                      random:SEED (uniform over the search space), or the reference code's form:\n"
+        "                      FILE.py[:NAME] (e.g. its models/genotypes.py:alphaGAN_l, or gan_search's\n"
+        "                      genotype.py) or \"Genotype_gen(normal=...)\" itself (default alphaGAN_s)\n"
         "  --dataset NAME      fashion_mnist (default), cifar10, stl10 (see gan_search --help)\n"
         "  --data-dir DIR      where the dataset's files are\n"
         "  --limit N           use only the first N training images\n"
@@ -126,7 +128,26 @@ static int resolve_genotype(const char *spec, ng_gan_genotype *g) {
     }
     if (ng_gan_genotype_builtin(spec, g) == NG_OK) return 0;
     ng_clear_error();
-    if (ng_gan_genotype_load(spec, g) == NG_OK) return 0;
+    if (!strncmp(spec, "Genotype_gen(", 13)) {   /* the reference code's form, given inline */
+        if (ng_gan_genotype_parse_python(spec, strlen(spec), "--genotype", NULL, g) == NG_OK) return 0;
+    } else if (strstr(spec, ".py")) {   /* FILE.py or FILE.py:NAME, e.g. the reference's models/genotypes.py */
+        const char *colon = strstr(spec, ".py:");
+        char path[4096];
+        unsigned char *text = NULL;
+        size_t n = 0, pl = colon ? (size_t)(colon + 3 - spec) : strlen(spec);
+        if (pl < sizeof path) {
+            memcpy(path, spec, pl);
+            path[pl] = '\0';
+            if (ng_file_read_all(path, (size_t)1 << 24, &text, &n) == NG_OK &&
+                ng_gan_genotype_parse_python((const char *)text, n, path, colon ? colon + 4 : NULL, g) == NG_OK) {
+                free(text);
+                return 0;
+            }
+            free(text);
+        }
+    } else if (ng_gan_genotype_load(spec, g) == NG_OK) {
+        return 0;
+    }
     fprintf(stderr, "gan_train: --genotype %s: %s\n", spec, ng_last_error());
     return -1;
 }

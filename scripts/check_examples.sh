@@ -55,6 +55,10 @@ TT="--genotype $T/straight/genotype.json --gf 8 --df 8 --latent 16 --limit 512 -
 ./build/gan_train $TT --g-steps 6 --ckpt-every 2 --out "$T/train_resumed" --resume > "$T/train_resumed2.log" 2>&1 || fail "gan_train --resume"
 cmp "$T/train_straight/train.ckpt" "$T/train_resumed/train.ckpt" || fail "gan_train: resumed state differs from the uninterrupted run"
 cmp "$T/train_straight/generator.ckpt" "$T/train_resumed/generator.ckpt" || fail "gan_train: final generators differ"
+# the search's genotype in the reference code's form (genotype.py) retrains the same network
+# shellcheck disable=SC2086
+./build/gan_train $TT --genotype "$T/straight/genotype.py:searched" --g-steps 6 --ckpt-every 2 --out "$T/train_py" > "$T/train_py.log" 2>&1 || fail "gan_train --genotype genotype.py:searched (see $T/train_py.log)"
+cmp "$T/train_straight/train.ckpt" "$T/train_py/train.ckpt" || fail "gan_train: genotype.py and genotype.json train differently"
 
 # FID through the Inception (random weights: the real ones cannot be downloaded here) with the
 # real statistics in pytorch-fid's .npz format: the first run computes and writes them, the

@@ -388,6 +388,178 @@ ng_status ng_gan_genotype_save_svg(const ng_gan_genotype *g, const char *title, 
     return s;
 }
 
+/* ---- the reference code's Genotype_gen (models/genotypes.py), e.g.
+   alphaGAN_l = Genotype_gen(normal={'1': [('conv_5x5', 0), ...], ...}, up={'1': [('deconv', 0),
+   ('bilinear', 1)], ...}, skip_2=[('nearest', 0)], skip_3=[('bilinear', 0), ('nearest', 1)])
+   normal lists the edges n1->2, n2->4, n3->4 and up the edges 0->1, 0->3 of each cell. ---- */
+ng_status ng_gan_genotype_to_python(const ng_gan_genotype *g, const char *var, char **out, size_t *n) {
+    ng__sb b;
+    int c, k;
+    memset(&b, 0, sizeof b);
+    if (!ng_gan_genotype_valid(g)) return ng_fail(NG_ERR_ARG, "gan genotype: an op index is out of range");
+    if (var && var[0]) ng__sb_printf(&b, "%s = ", var);
+    ng__sb_printf(&b, "Genotype_gen(normal={");
+    for (c = 0; c < NG_GAN_CELLS; c++) {
+        ng__sb_printf(&b, "%s'%d': [", c ? ", " : "", c + 1);
+        for (k = 0; k < 3; k++) ng__sb_printf(&b, "%s('%s', %d)", k ? ", " : "", ng__gan_normal_names[g->op[NG_GAN_EDGE_NORMAL(c, k)]], k);
+        ng__sb_printf(&b, "]");
+    }
+    ng__sb_printf(&b, "}, up={");
+    for (c = 0; c < NG_GAN_CELLS; c++)
+        ng__sb_printf(&b, "%s'%d': [('%s', 0), ('%s', 1)]", c ? ", " : "", c + 1, ng__gan_up_names[g->op[NG_GAN_EDGE_UP(c, 0)]],
+                      ng__gan_up_names[g->op[NG_GAN_EDGE_UP(c, 1)]]);
+    ng__sb_printf(&b, "}, skip_2=[('%s', 0)], skip_3=[('%s', 0), ('%s', 1)])", ng__gan_up_names[g->op[NG_GAN_EDGE_SKIP2]],
+                  ng__gan_up_names[g->op[NG_GAN_EDGE_SKIP3(0)]], ng__gan_up_names[g->op[NG_GAN_EDGE_SKIP3(1)]]);
+    return ng__sb_finish(&b, "gan genotype (Python)", out, n);
+}
+
+/* A cursor over Python literal text: identifiers, 'strings', integers and punctuation. */
+typedef struct ng__py { const char *p, *end, *name; } ng__py;
+static int ng__py_ident_char(char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_'; }
+static void ng__py_space(ng__py *t) {
+    while (t->p < t->end) {
+        if (*t->p == ' ' || *t->p == '\t' || *t->p == '\n' || *t->p == '\r' || *t->p == '\\') t->p++;
+        else if (*t->p == '#') while (t->p < t->end && *t->p != '\n') t->p++;
+        else break;
+    }
+}
+static int ng__py_punct(ng__py *t, char c) {
+    ng__py_space(t);
+    if (t->p < t->end && *t->p == c) { t->p++; return 1; }
+    return 0;
+}
+static int ng__py_word(ng__py *t, char *out, size_t cap) {   /* an identifier */
+    size_t l = 0;
+    ng__py_space(t);
+    while (t->p < t->end && ng__py_ident_char(*t->p)) {
+        if (l + 1 >= cap) return 0;
+        out[l++] = *t->p++;
+    }
+    out[l] = '\0';
+    return l > 0;
+}
+static int ng__py_string(ng__py *t, char *out, size_t cap) {
+    char q;
+    size_t l = 0;
+    ng__py_space(t);
+    if (t->p >= t->end || (*t->p != '\'' && *t->p != '"')) return 0;
+    q = *t->p++;
+    while (t->p < t->end && *t->p != q && *t->p != '\n') {
+        if (l + 1 >= cap) return 0;
+        out[l++] = *t->p++;
+    }
+    if (t->p >= t->end || *t->p != q) return 0;
+    t->p++;
+    out[l] = '\0';
+    return 1;
+}
+static int ng__py_int(ng__py *t, int *v) {
+    int digits = 0;
+    ng__py_space(t);
+    *v = 0;
+    while (t->p < t->end && *t->p >= '0' && *t->p <= '9' && digits < 6) { *v = *v * 10 + (*t->p++ - '0'); digits++; }
+    return digits > 0 && !(t->p < t->end && *t->p >= '0' && *t->p <= '9');
+}
+static ng_status ng__py_bad(const ng__py *t, const char *start, const char *what) {
+    return ng_fail(NG_ERR_FORMAT, "%s: Genotype_gen: %s at offset %ld", t->name, what, (long)(t->p - start));
+}
+/* [('op', 0), ('op', 1), ...]: exactly `count` pairs with indices 0, 1, ... in order, each op
+   one of `names` (n_names); their indices into ops */
+static int ng__py_pairs(ng__py *t, const char *const *names, int n_names, int count, int *ops) {
+    int i, k, idx;
+    char op[32];
+    if (!ng__py_punct(t, '[')) return 0;
+    for (i = 0; i < count; i++) {
+        if ((i && !ng__py_punct(t, ',')) || !ng__py_punct(t, '(') || !ng__py_string(t, op, sizeof op) || !ng__py_punct(t, ',') ||
+            !ng__py_int(t, &idx) || idx != i || !ng__py_punct(t, ')'))
+            return 0;
+        for (k = 0; k < n_names && strcmp(op, names[k]); k++) {}
+        if (k == n_names) return 0;
+        ops[i] = k;
+    }
+    ng__py_punct(t, ',');
+    return ng__py_punct(t, ']');
+}
+/* {'1': [...], '2': [...], '3': [...]}: 3 (normal) or 2 (up) pairs per cell, each cell once */
+static int ng__py_cells(ng__py *t, ng_gan_genotype *g, int normal) {
+    int seen = 0, c, k, ops[3];
+    char key[8];
+    if (!ng__py_punct(t, '{')) return 0;
+    while (!ng__py_punct(t, '}')) {
+        if (!ng__py_string(t, key, sizeof key) || strlen(key) != 1 || key[0] < '1' || key[0] > '3' || (seen >> (key[0] - '1')) & 1 ||
+            !ng__py_punct(t, ':'))
+            return 0;
+        c = key[0] - '1';
+        if (normal ? !ng__py_pairs(t, ng__gan_normal_names, NG_GAN_N_NORMAL_OPS, 3, ops) : !ng__py_pairs(t, ng__gan_up_names, NG_GAN_N_UP_OPS, 2, ops))
+            return 0;
+        for (k = 0; k < (normal ? 3 : 2); k++) g->op[normal ? NG_GAN_EDGE_NORMAL(c, k) : NG_GAN_EDGE_UP(c, k)] = ops[k];
+        seen |= 1 << c;
+        if (!ng__py_punct(t, ',')) return ng__py_punct(t, '}') && seen == 7;
+    }
+    return seen == 7;
+}
+
+ng_status ng_gan_genotype_parse_python(const char *text, size_t n, const char *name, const char *var, ng_gan_genotype *out) {
+    ng__py t;
+    ng_gan_genotype g;
+    const char *at = NULL, *p;
+    char word[64];
+    int fields = 0, ops[2];
+    if (!name) name = "(memory)";
+    t.name = name;
+    /* the Genotype_gen( call: the one assigned to `var`, or the only one */
+    for (p = text; p + 13 <= text + n; p++) {
+        const char *q;
+        if (memcmp(p, "Genotype_gen(", 13) || (p > text && ng__py_ident_char(p[-1]))) continue;
+        if (var && var[0]) {   /* "var = " right before it, at a line start */
+            size_t vl = strlen(var);
+            for (q = p; q > text && (q[-1] == ' ' || q[-1] == '\t'); q--) {}
+            if (q == text || q[-1] != '=') continue;
+            for (q--; q > text && (q[-1] == ' ' || q[-1] == '\t'); q--) {}
+            if ((size_t)(q - text) < vl || memcmp(q - vl, var, vl) || (q - vl > text && q[-vl - 1] != '\n')) continue;
+        } else if (at) {
+            return ng_fail(NG_ERR_FORMAT, "%s holds more than one Genotype_gen: name one (FILE.py:NAME)", name);
+        }
+        at = p;
+        if (var && var[0]) break;
+    }
+    if (!at) return var && var[0] ? ng_fail(NG_ERR_FORMAT, "%s has no '%s = Genotype_gen(...)'", name, var)
+                                  : ng_fail(NG_ERR_FORMAT, "%s has no Genotype_gen(...)", name);
+    memset(&g, 0, sizeof g);
+    t.p = at + 13;
+    t.end = text + n;
+    while (!ng__py_punct(&t, ')')) {
+        int bit;
+        if (!ng__py_word(&t, word, sizeof word) || !ng__py_punct(&t, '=')) return ng__py_bad(&t, text, "expected a field name and '='");
+        bit = !strcmp(word, "normal") ? 1 : !strcmp(word, "up") ? 2 : !strcmp(word, "skip_2") ? 4 : !strcmp(word, "skip_3") ? 8 : 0;
+        if (bit & fields) return ng__py_bad(&t, text, "repeated field");
+        if (bit == 1 || bit == 2) {
+            if (!ng__py_cells(&t, &g, bit == 1)) return ng__py_bad(&t, text, bit == 1 ? "bad 'normal' (3 cells of 3 (op, index) pairs)" : "bad 'up' (3 cells of 2 (op, index) pairs)");
+        } else if (bit == 4) {
+            if (!ng__py_pairs(&t, ng__gan_up_names, NG_GAN_N_UP_OPS, 1, ops)) return ng__py_bad(&t, text, "bad 'skip_2' (one (op, 0) pair)");
+            g.op[NG_GAN_EDGE_SKIP2] = ops[0];
+        } else if (bit == 8) {
+            if (!ng__py_pairs(&t, ng__gan_up_names, NG_GAN_N_UP_OPS, 2, ops)) return ng__py_bad(&t, text, "bad 'skip_3' (two (op, index) pairs)");
+            g.op[NG_GAN_EDGE_SKIP3(0)] = ops[0];
+            g.op[NG_GAN_EDGE_SKIP3(1)] = ops[1];
+        } else {   /* the logged form's *_concat=range(a, b): ignored */
+            int lo, hi;
+            size_t wl = strlen(word);
+            if (wl < 7 || strcmp(word + wl - 7, "_concat") || !ng__py_word(&t, word, sizeof word) || strcmp(word, "range") ||
+                !ng__py_punct(&t, '(') || !ng__py_int(&t, &lo) || !ng__py_punct(&t, ',') || !ng__py_int(&t, &hi) || !ng__py_punct(&t, ')'))
+                return ng__py_bad(&t, text, "unknown field");
+        }
+        fields |= bit ? bit : 16;
+        if (!ng__py_punct(&t, ',')) {
+            if (!ng__py_punct(&t, ')')) return ng__py_bad(&t, text, "expected ',' or ')'");
+            break;
+        }
+    }
+    if ((fields & 15) != 15) return ng_fail(NG_ERR_FORMAT, "%s: Genotype_gen lacks %s", name, !(fields & 1) ? "normal" : !(fields & 2) ? "up" : !(fields & 4) ? "skip_2" : "skip_3");
+    *out = g;
+    return NG_OK;
+}
+
 /* ---- parameter declaration and initialisation helpers ---- */
 typedef struct ng__gan_decl { ng_params *w, *b; int ok; } ng__gan_decl;
 static ng_tensor *ng__gan_add(ng__gan_decl *d, int buffer, ng_shape shape, const char *fmt, ...)

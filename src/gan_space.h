@@ -103,6 +103,15 @@ ng_status ng_gan_genotype_save(const ng_gan_genotype *g, const char *path);     
    failure *out is left unchanged. */
 ng_status ng_gan_genotype_parse(const char *text, size_t n, const char *name, ng_gan_genotype *out);
 ng_status ng_gan_genotype_load(const char *path, ng_gan_genotype *out);           /* <= 1 MiB */
+/* The reference code's form (yuesongtian/AlphaGAN models/genotypes.py), to paste there:
+   "VAR = Genotype_gen(normal={'1': [('conv_5x5', 0), ...]}, up={...}, skip_2=[...], skip_3=[...])"
+   (no "VAR = " when var is NULL or ""). */
+ng_status ng_gan_genotype_to_python(const ng_gan_genotype *g, const char *var, char **out, size_t *n);
+/* Reads that form back from n bytes of text (a genotypes.py file, a log line): the
+   Genotype_gen(...) assigned to `var`, or when var is NULL or "" the only one in the text.
+   Also accepts the logged form's *_concat=range(a, b) fields, either quote style, comments and
+   line continuations. NG_ERR_FORMAT naming `name` and the offset; *out unchanged on failure. */
+ng_status ng_gan_genotype_parse_python(const char *text, size_t n, const char *name, const char *var, ng_gan_genotype *out);
 /* Graphviz DOT: z, l1, the 3 cells (clusters of nodes 0-4, every edge labelled with its op),
    the cross-cell skips (dashed, labelled with op and factor) and to_rgb. */
 ng_status ng_gan_genotype_to_dot(const ng_gan_genotype *g, const char *title, char **out, size_t *n);

@@ -953,3 +953,99 @@ TEST(svg_pictures_are_well_formed_and_name_every_op) {
     CHECK(xml_problem("<svg><text>a</svg>") && xml_problem("<svg>a & b</svg>") && xml_problem("<svg></svg><svg/>") &&
           !xml_problem("<?xml version=\"1.0\"?>\n<svg a=\"x>y\"><g/><text>&amp;</text></svg>\n"));
 }
+
+/* The two published genotypes as the reference repository's models/genotypes.py spells them
+   (yuesongtian/AlphaGAN), and one as its search logs it (with the *_concat fields). */
+static const char *const ref_genotypes_py =
+    "from collections import namedtuple\n"
+    "Genotype_gen = namedtuple('Genotype_gen', 'normal up skip_2 skip_3')\n"
+    "alphaGAN_l = Genotype_gen(normal={'1': [('conv_5x5', 0), ('conv_5x5', 1), ('sep_conv_5x5', 2)], '2': [('conv_5x5', 0), "
+    "('conv_1x1', 1), ('conv_3x3', 2)], '3': [('conv_1x1', 0), ('conv_5x5', 1), ('sep_conv_3x3', 2)]}, up={'1': [('deconv', 0), "
+    "('bilinear', 1)], '2': [('deconv', 0), ('bilinear', 1)], '3': [('nearest', 0), ('bilinear', 1)]}, skip_2=[('nearest', 0)], "
+    "skip_3=[('bilinear', 0), ('nearest', 1)])\n"
+    "\n"
+    "alphaGAN_s = Genotype_gen(normal={'1': [('conv_1x1', 0), ('sep_conv_3x3', 1), ('conv_1x1', 2)], '2': [('sep_conv_5x5', 0), "
+    "('sep_conv_3x3', 1), ('sep_conv_3x3', 2)], '3': [('sep_conv_5x5', 0), ('sep_conv_3x3', 1), ('sep_conv_3x3', 2)]}, "
+    "up={'1': [('bilinear', 0), ('deconv', 1)], '2': [('deconv', 0), ('deconv', 1)], '3': [('deconv', 0), ('nearest', 1)]}, "
+    "skip_2=[('nearest', 0)], skip_3=[('deconv', 0), ('bilinear', 1)])\n";
+static const char *const ref_logged =
+    "# gen_dg_loss_g256_d128 = Genotype_gen(normal={'1': [('conv_5x5', 0), ('conv_5x5', 1), ('sep_conv_5x5', 2)], '2': "
+    "[('conv_5x5', 0), ('conv_1x1', 1), ('conv_3x3', 2)], '3': [('conv_1x1', 0), ('conv_5x5', 1), ('sep_conv_3x3', 2)]}, "
+    "normal_concat=range(2, 6), up={'1': [('deconv', 0), ('bilinear', 1)], '2': [('deconv', 0), ('bilinear', 1)], '3': "
+    "[('nearest', 0), ('bilinear', 1)]}, up_concat=range(2, 6), skip_2=[('nearest', 0)], skip_2_concat=range(2, 6), "
+    "skip_3=[('bilinear', 0), ('nearest', 1)], skip_3_concat=range(2, 6))\n";
+
+TEST(gan_genotype_python_form_matches_the_reference) {
+    static const char *const names[2] = {"alphaGAN_l", "alphaGAN_s"};
+    ng_gan_genotype want, got, r;
+    ng_rng rng;
+    char *text = NULL;
+    size_t n = 0;
+    int k;
+    for (k = 0; k < 2; k++) {
+        const char *line = strstr(ref_genotypes_py, names[k]), *end = line ? strchr(line, '\n') : NULL;
+        CHECK_OK(ng_gan_genotype_builtin(names[k], &want));
+        CHECK_OK(ng_gan_genotype_to_python(&want, names[k], &text, &n));
+        /* byte for byte the reference's line */
+        CHECK_MSG(text && end && n == (size_t)(end - line) && memcmp(text, line, n) == 0, "%s: '%s'", names[k], text ? text : "");
+        free(text);
+        text = NULL;
+        memset(&got, 0, sizeof got);
+        CHECK_OK(ng_gan_genotype_parse_python(ref_genotypes_py, strlen(ref_genotypes_py), "genotypes.py", names[k], &got));
+        CHECK(ng_gan_genotype_eq(&got, &want));
+    }
+    CHECK_OK(ng_gan_genotype_parse_python(ref_logged, strlen(ref_logged), "search.log", NULL, &got));
+    CHECK_OK(ng_gan_genotype_builtin("alphaGAN_l", &want));
+    CHECK(ng_gan_genotype_eq(&got, &want));
+    /* round trip of random genotypes, also with double quotes and odd spacing */
+    ng_rng_seed(&rng, 5);
+    for (k = 0; k < 20; k++) {
+        size_t i;
+        ng_gan_genotype_random(&r, &rng);
+        CHECK_OK(ng_gan_genotype_to_python(&r, NULL, &text, &n));
+        if (!text) continue;
+        for (i = 0; k % 2 && i < n; i++)
+            if (text[i] == '\'') text[i] = '"';
+        CHECK_OK(ng_gan_genotype_parse_python(text, n, "random", NULL, &got));
+        CHECK(ng_gan_genotype_eq(&got, &r));
+        free(text);
+        text = NULL;
+    }
+}
+
+TEST(gan_genotype_python_form_refusals) {
+    static const struct { const char *from, *to, *what; } edits[] = {
+        {"('conv_5x5', 1)", "('conv_5x5', 2)", "bad 'normal'"},          /* indices out of order */
+        {"('deconv', 0), ('bilinear', 1)]", "('deconv', 0)]", "bad 'up'"},  /* a missing pair */
+        {"('nearest', 0)]", "('conv_3x3', 0)]", "bad 'skip_2'"},         /* a normal op on an up edge */
+        {"skip_3=", "skip_4=", "unknown field"},
+        {", skip_2=[('nearest', 0)]", "", "lacks skip_2"},
+        {"'2': [('conv_5x5', 0)", "'1': [('conv_5x5', 0)", "bad 'normal'"},   /* a cell twice */
+    };
+    const char *line = strstr(ref_genotypes_py, "alphaGAN_l = ");
+    size_t len = (size_t)(strchr(line, '\n') - line), e, cut;
+    ng_gan_genotype g, before;
+    char buf[2048];
+    CHECK_OK(ng_gan_genotype_builtin("alphaGAN_s", &before));
+    for (e = 0; e < sizeof edits / sizeof edits[0]; e++) {
+        const char *at;
+        size_t pre;
+        memcpy(buf, line, len);
+        buf[len] = '\0';
+        at = strstr(buf, edits[e].from);
+        if (!at) { CHECK_MSG(0, "edit %zu does not apply", e); continue; }
+        pre = (size_t)(at - buf);
+        memmove(buf + pre + strlen(edits[e].to), at + strlen(edits[e].from), len - pre - strlen(edits[e].from) + 1);
+        memcpy(buf + pre, edits[e].to, strlen(edits[e].to));
+        g = before;
+        CHECK_MSG(ng_gan_genotype_parse_python(buf, strlen(buf), "edited.py", NULL, &g) == NG_ERR_FORMAT, "edit %zu accepted", e);
+        CHECK_MSG(strstr(ng_last_error(), "edited.py") && strstr(ng_last_error(), edits[e].what), "edit %zu: '%s'", e, ng_last_error());
+        CHECK(ng_gan_genotype_eq(&g, &before));   /* unchanged on failure */
+    }
+    for (cut = 0; cut < len; cut++)   /* every truncation is refused */
+        CHECK_MSG(ng_gan_genotype_parse_python(line, cut, "cut.py", NULL, &g) == NG_ERR_FORMAT, "cut at %zu accepted", cut);
+    CHECK(ng_gan_genotype_parse_python(ref_genotypes_py, strlen(ref_genotypes_py), "genotypes.py", NULL, &g) == NG_ERR_FORMAT &&
+          strstr(ng_last_error(), "more than one"));
+    CHECK(ng_gan_genotype_parse_python(ref_genotypes_py, strlen(ref_genotypes_py), "genotypes.py", "alphaGAN_m", &g) == NG_ERR_FORMAT &&
+          strstr(ng_last_error(), "no 'alphaGAN_m = Genotype_gen"));
+}
