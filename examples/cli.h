@@ -232,6 +232,18 @@ static inline void cli_run_record(const char *prog, const char *dir, int argc, c
     free(t.s);
 }
 
+/* "memory: step arena peak 812 MB, process peak 1024 MB" (with --device cuda: the device step
+   arena's peak and the peak of device memory in use): what a run needs, for sizing the next. */
+static inline const char *cli_memory(const ng_ctx *ctx, char *buf, size_t cap) {
+    const double mb = 1048576.0;
+    if (ctx->device == NG_CUDA)
+        snprintf(buf, cap, "memory: GPU step arena peak %.0f MB, GPU peak %.0f MB, process peak %.0f MB", ctx->dev_arena.peak / mb,
+                 ng_cuda_peak_bytes() / mb, ng_peak_rss_bytes() / mb);
+    else
+        snprintf(buf, cap, "memory: step arena peak %.0f MB, process peak %.0f MB", ctx->arena.peak / mb, ng_peak_rss_bytes() / mb);
+    return buf;
+}
+
 /* Open the checkpoint to resume from and check its settings record (`key`) against this run's
    `settings`. 0 with *out set (free it with ng_ckpt_free); 1 after printing why not: the file's
    own error (missing, corrupt, named), or both settings when they differ. */

@@ -136,6 +136,7 @@ typedef struct search {
     int64_t units_done, units_left;   /* steps, for the ETA */
     int tty;
     int eval_every;           /* epochs between evaluations of the supernet (0: none) */
+    int memory_shown;         /* the memory line was printed (after this run's first epoch) */
     gan_eval ev;
 } search;
 
@@ -433,6 +434,11 @@ int main(int argc, char **argv) {
         printf("epoch %lld: gap %+.4f (minmax %.4f, maxmin %.4f), D %.4f, G %.4f, %.1f s; checkpoint %s\n",
                (long long)s.b.epoch, s.b.last.gap, s.b.last.minmax, s.b.last.maxmin, s.b.last.d_loss, s.b.last.g_loss,
                ng_time_sec() - t_epoch, ckpt);
+        if (!s.memory_shown) {   /* once, when the steps have reached their size */
+            char mem[256];
+            printf("%s\n", cli_memory(s.ctx, mem, sizeof mem));
+            s.memory_shown = 1;
+        }
         fflush(stdout);
     }
     if (rc == 0) final_report(&s, s.o.out, ng_time_sec() - s.t_start);

@@ -373,7 +373,7 @@ int main(int argc, char **argv) {
     if (r.tty) fputc('\n', stderr);
     if (rc == 0) {
         double secs = ng_time_sec() - r.t_start;
-        char t[32], nbuf[32];
+        char t[32], nbuf[32], mem[256];
         if (save_state(&r, ckpt) || evaluate(&r, &row)) rc = 1;
         write_samples(&r);
         snprintf(path, sizeof path, "%s/generator.ckpt", r.o.out);
@@ -381,8 +381,8 @@ int main(int argc, char **argv) {
         csv_row(&r, secs, &row);
         if (rc == 0 && ng_file_write_atomic(csvp, r.csv.s, r.csv.len) != NG_OK) rc = fail("writing the log");
         cli_duration(secs, t, sizeof t);
-        printf("trained %lld G steps (%lld D steps) in %s; wrote %s, %s, %s/genotype.json\n", (long long)r.t.g_steps,
-               (long long)r.t.d_steps, t, path, csvp, r.o.out);
+        printf("trained %lld G steps (%lld D steps) in %s; wrote %s, %s, %s/genotype.json\n%s\n", (long long)r.t.g_steps,
+               (long long)r.t.d_steps, t, path, csvp, r.o.out, cli_memory(r.ctx, mem, sizeof mem));
         if (rc == 0 && row.ok)
             printf("RESULT genotype=%s g_steps=%lld fid=%.4f kid=%.5f kid_std=%.5f is=%.3f is_std=%.3f precision=%.4f "
                    "recall=%.4f n=%d (Fashion-MNIST CNN features; not comparable to Inception FID)\n",

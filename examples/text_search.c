@@ -496,6 +496,10 @@ int main(int argc, char **argv) {
                (long long)s.epoch, s.sum_loss / (double)s.n_child, s.sum_acc / (double)s.n_child,
                s.darts ? "alpha loss" : "mean reward",
                (s.darts ? s.sum_alpha_loss : s.sum_reward) / (double)(s.n_ctrl ? s.n_ctrl : 1), vacc, ng_time_sec() - t0, ckpt);
+        if (s.epoch == start_epoch + 1) {   /* once, when the steps have reached their size */
+            char mem[256];
+            printf("%s\n", cli_memory(s.ctx, mem, sizeof mem));
+        }
         fflush(stdout);
     }
     if (rc == 0 && !stopped) final_report(&s, ng_time_sec() - s.t_start);

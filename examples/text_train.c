@@ -129,6 +129,7 @@ typedef struct trainer {
     char settings[1400];
     cli_text csv;
     int tty;
+    int memory_shown;         /* the memory line was printed (after this run's first epoch) */
 } trainer;
 
 static int fail(const char *what) {
@@ -280,6 +281,11 @@ static int run_epoch(trainer *t) {
     printf("epoch %lld: train loss %.4f acc %.4f | validation %.4f | test %.4f | %.1f s%s\n", (long long)t->epoch,
            sum_loss / (double)t->steps_per_epoch, sum_acc / (double)t->steps_per_epoch, vacc, tacc, ng_time_sec() - t0,
            vacc > t->best_valid ? " (best so far)" : "");
+    if (!t->memory_shown) {   /* once, when the steps have reached their size */
+        char mem[256];
+        printf("%s\n", cli_memory(t->ctx, mem, sizeof mem));
+        t->memory_shown = 1;
+    }
     fflush(stdout);
     if (vacc > t->best_valid) {
         t->best_valid = vacc;
