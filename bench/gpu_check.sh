@@ -214,6 +214,14 @@ md "|---|---|---|"
 md "| nasgan | $(est "$(field "$NG_RES" alphagan_D ms)" "$(field "$NG_RES" alphagan_G ms)" "$(field "$NG_RES" alphagan_arch ms)") |"
 md "| PyTorch | $(est "$(field "$PT_RES" alphagan_D ms)" "$(field "$PT_RES" alphagan_G ms)" "$(field "$PT_RES" alphagan_arch ms)") |"
 md ""
+# The reference also evaluates IS/FID at epochs 4, 8, ..., 96 on 50k samples (gan_search
+# --eval-every 4 --eval-n 50000 --fid-inception): their Inception forwards alone, from the
+# inception case's time per 100 images (sample generation not included).
+inc_ms=$(field "$NG_RES" inception ms)
+if [ -n "$inc_ms" ]; then
+    md "Plus the reference's 24 evaluations of 50,000 samples: the Inception forwards alone take $(awk -v m="$inc_ms" 'BEGIN { printf "%.2f h", 24 * 500 * m / 1000 / 3600 }') on nasgan (same for (s) and (l); generating the samples is extra)."
+    md ""
+fi
 grep -h 'status=unsupported' "$NG_RES" 2>/dev/null | sed 's/^/    /' > build/gpu_unsupported.txt
 if [ -s build/gpu_unsupported.txt ]; then md "nasgan steps that could not run on the device:"; md ""; cat build/gpu_unsupported.txt >> "$OUT"; md ""; fi
 # ---- 5. the example programs end to end on the GPU (tiny sizes; build/cuda/ from `make cuda`) ----
