@@ -3,8 +3,10 @@
 # 10 minutes on 2 cores:
 #   1. the Fashion-MNIST CNN, the feature network of the offline FID/KID/IS (skipped when
 #      build/fmnist_cnn.ckpt exists)
-#   2. architecture search, quick preset: genotype.json / .dot / .png, search.csv, sample grids
-#   3. retraining of the derived genotype, briefly, then FID/KID/IS and a sample grid
+#   2. architecture search, quick preset: genotype.json / .py / .svg / .dot (/ .png), search.csv,
+#      sample grids, run.txt
+#   3. retraining of the derived genotype, briefly, then FID/KID/IS, precision/recall and a
+#      sample grid
 # Outputs in build/demo/ (DEMO_OUT overrides). The numbers live in the CNN's feature space and
 # are not comparable to Inception-based FID/IS (docs/metrics.md).
 set -eu

@@ -43,13 +43,13 @@ for g in "$OUT/search/genotype.json" random:1 random:2 random:3 alphaGAN_l alpha
   if [ "$running" -ge "$JOBS" ]; then wait; running=0; fi
 done
 wait
-printf '| genotype | FID | KID | IS | command |\n|---|---|---|---|---|\n' > "$table"
+printf '| genotype | FID | KID | IS | precision | recall | command |\n|---|---|---|---|---|---|---|\n' > "$table"
 for pair in $names; do
   g=${pair%=*}; name=${pair##*=}
   line=$(grep '^RESULT' "$OUT/train_$name.log" | tail -n 1)
   field() { printf '%s\n' "$line" | tr ' ' '\n' | sed -n "s/^$1=//p"; }
-  printf '| %s | %s | %s +- %s | %s +- %s | `build/gan_train --genotype %s %s` |\n' "$name" "$(field fid)" "$(field kid)" \
-    "$(field kid_std)" "$(field is)" "$(field is_std)" "$g" "$TRAIN_ARGS" >> "$table"
+  printf '| %s | %s | %s +- %s | %s +- %s | %s | %s | `build/gan_train --genotype %s %s` |\n' "$name" "$(field fid)" "$(field kid)" \
+    "$(field kid_std)" "$(field is)" "$(field is_std)" "$(field precision)" "$(field recall)" "$g" "$TRAIN_ARGS" >> "$table"
 done
 echo "search: \`build/gan_search $SEARCH_ARGS --out $OUT/search\`" >> "$table"
 cat "$table"
