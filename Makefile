@@ -57,7 +57,7 @@ endif
 
 B := build
 SRC_PARTS := $(wildcard src/*.h src/*.c) src/parts.txt
-TEST_SRCS := $(filter-out tests/test_main.c,$(wildcard tests/test_*.c)) tests/gradcheck.c tests/fixture.c
+TEST_SRCS := $(filter-out tests/test_main.c tests/test_cuda.c,$(wildcard tests/test_*.c)) tests/gradcheck.c tests/fixture.c
 # Python with torch and numpy, used only by `make fixtures` (never by `make test`).
 TORCH_PYTHON ?= /usr/bin/python3
 EXAMPLES  := $(patsubst examples/%.c,$(B)/%,$(wildcard examples/*.c))
@@ -211,7 +211,7 @@ clean:
 
 # ---- CUDA backend (needs nvcc; the CPU build above never does) ----
 # `make cuda`: build/nasgan_cuda.o (kernels + cuBLAS) and the programs linked with it:
-# build/test_cuda (tests/cuda_parity.c) and build/bench_gpu_steps (bench/gpu/steps.c, outside `make bench`).
+# build/test_cuda (tests/test_cuda.c) and build/bench_gpu_steps (bench/gpu/steps.c, outside `make bench`).
 NVCC      ?= $(or $(wildcard /usr/local/cuda/bin/nvcc),nvcc)
 CUDA_HOME ?= /usr/local/cuda
 CUDA_ARCH ?= -gencode arch=compute_80,code=sm_80 -gencode arch=compute_90,code=sm_90 -gencode arch=compute_90,code=compute_90
@@ -234,8 +234,8 @@ check-examples-cuda: deps-demo examples $(FAKE_EXAMPLES)
 	./scripts/check_examples_cuda.sh
 $(B)/nasgan_cuda.o: nasgan_cuda.cu nasgan.h | $(B)
 	$(NVCC) $(NVCCFLAGS) -I. -c nasgan_cuda.cu -o $@
-$(B)/test_cuda: tests/cuda_parity.c $(B)/nasgan_cuda.o nasgan.h | $(B)
-	$(CC) $(CFLAGS) $(WERROR) -I. -o $@ tests/cuda_parity.c $(B)/nasgan_cuda.o $(CUDA_LIBS) $(LDLIBS)
+$(B)/test_cuda: tests/test_cuda.c $(B)/nasgan_cuda.o nasgan.h | $(B)
+	$(CC) $(CFLAGS) $(WERROR) -I. -o $@ tests/test_cuda.c $(B)/nasgan_cuda.o $(CUDA_LIBS) $(LDLIBS)
 $(B)/bench_gpu_steps: bench/gpu/steps.c $(B)/nasgan_cuda.o nasgan.h | $(B)
 	$(CC) $(CFLAGS) $(WERROR) -I. -o $@ bench/gpu/steps.c $(B)/nasgan_cuda.o $(CUDA_LIBS) $(LDLIBS)
 # Every CUDA kernel against the CPU; prints "skipped" and succeeds without a device.
@@ -244,7 +244,7 @@ test-cuda: $(B)/test_cuda
 # The same harness against an emulated device (host memory, CPU kernels, only the ops that
 # nasgan_cuda.cu covers): checks the harness and the host glue without a GPU or nvcc.
 test-cuda-emu: nasgan.h | $(B)
-	$(CC) -O2 -g -fopenmp -Wall -Wextra -Werror -std=c11 -D_GNU_SOURCE -DNG_PARITY_EMULATE -I. -o $(B)/test_cuda_emu tests/cuda_parity.c $(LDLIBS)
+	$(CC) -O2 -g -fopenmp -Wall -Wextra -Werror -std=c11 -D_GNU_SOURCE -DNG_PARITY_EMULATE -I. -o $(B)/test_cuda_emu tests/test_cuda.c $(LDLIBS)
 	cd $(B) && ./test_cuda_emu
 # nasgan_cuda.cu's own kernels compiled for the host (fake CUDA runtime and cuBLAS in
 # tests/cuda_host_emu/, each CUDA thread a fiber) against the CPU ops: checks index

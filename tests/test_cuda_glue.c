@@ -1,6 +1,6 @@
 /* The CUDA glue in the CPU build (no nasgan_cuda.o linked): every entry point refuses with
    NG_ERR_UNSUPPORTED and a clear message, and the op dispatch refuses mixed devices before
-   touching any data. The kernels themselves are tested by tests/cuda_parity.c (make test-cuda). */
+   touching any data. The kernels themselves are tested by tests/test_cuda.c (make test-cuda). */
 #include "test.h"
 
 TEST(cuda_glue_absent_backend_refuses) {

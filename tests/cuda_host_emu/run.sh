@@ -1,5 +1,5 @@
 #!/bin/sh
-# Runs tests/cuda_parity.c against nasgan_cuda.cu compiled for the HOST (no GPU, no nvcc):
+# Runs tests/test_cuda.c against nasgan_cuda.cu compiled for the HOST (no GPU, no nvcc):
 # fake cuda_runtime.h / cublas_v2.h in this folder, kernel launches rewritten to run every
 # block with each CUDA thread as a fiber (cuda_runtime.h), cuBLAS as naive column-major
 # loops (build.sh). It checks the kernels' index arithmetic, launch bounds and GEMM arguments
@@ -14,7 +14,7 @@ set -e
 B=${HOST_EMU_BUILD:-build/cuda_host_emu}
 mkdir -p $B
 tests/cuda_host_emu/build.sh
-gcc -std=c11 -O2 -march=native -g -fopenmp -Wall -Wextra -I. -c tests/cuda_parity.c -o $B/cuda_parity.o
-g++ -fopenmp -rdynamic -o $B/test_cuda_host_emu $B/cuda_parity.o $B/nasgan_cuda_emu.o -lz -lm -lpthread
+gcc -std=c11 -O2 -march=native -g -fopenmp -Wall -Wextra -I. -c tests/test_cuda.c -o $B/test_cuda.o
+g++ -fopenmp -rdynamic -o $B/test_cuda_host_emu $B/test_cuda.o $B/nasgan_cuda_emu.o -lz -lm -lpthread
 cd $B
 if [ $# -eq 0 ]; then ./test_cuda_host_emu; else for f in "$@"; do ./test_cuda_host_emu "$f"; done; fi

@@ -784,7 +784,7 @@ static void check_inception(void) {
 }
 
 #ifdef NG_PARITY_EMULATE
-/* Harness self-check without a GPU: cc -DNG_PARITY_EMULATE ... tests/cuda_parity.c (no
+/* Harness self-check without a GPU: cc -DNG_PARITY_EMULATE ... tests/test_cuda.c (no
    nasgan_cuda.o). The fake device of tests/cuda_fake.h runs every op's "CUDA" column with the
    CPU kernel on guarded host memory, so all comparisons must pass exactly; this exercises the
    harness, the device arena, transfers, device parameter groups and the optimizers' device
