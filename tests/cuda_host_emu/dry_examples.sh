@@ -38,7 +38,7 @@ dry() {
         echo "FAIL dry run at full size: $name (exit $?; $D/$name.log):"; tail -5 "$D/$name.log"; fail=1
     fi
 }
-dry gan_search gan_search --preset paper-s --epochs 1 --limit 1280 --gpu-mem 24 --samples 8 --out $D/gs
+dry gan_search gan_search --preset paper-s --epochs 1 --limit 1280 --gpu-mem 24 --samples 8 --fid-net none --out $D/gs
 $B/bench_gpu_steps_host_emu --write-inception $D/inception.ngck
 dry gan_train gan_train --genotype $D/gs/genotype.json --limit 1280 --g-steps 4 --gpu-mem 24 --samples 8 \
     --fid-net none --fid-inception $D/inception.ngck --inception-real-n 20 --eval-n 20 --out $D/gt
