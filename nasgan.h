@@ -2061,13 +2061,18 @@ typedef struct ng_textnas_alpha {
     ng_params *params;
     ng_tensor *op, *skip;
     ng_tensor *in[NG_TEXTNAS_MAX_LAYERS];   /* in[0] NULL */
+    uint32_t op_mask;   /* ops in the mixtures (bit k: op k); 0 (init) = all 8. The others are
+                           left out of the forward, their logits count as -1e30 (weight 0, no
+                           gradient) and derive never picks them. Beyond the paper: a guard
+                           against searches that settle on parameter-free pools. */
 } ng_textnas_alpha;
 ng_status ng_textnas_alpha_init(ng_textnas_alpha *a, int n_layers, int choose_from);
 void ng_textnas_alpha_free(ng_textnas_alpha *a);
-/* argmax op, argmax input (first on ties), skips with weight > 0.5. */
+/* argmax op (among op_mask), argmax input (first on ties), skips with weight > 0.5. */
 void ng_textnas_alpha_derive(const ng_textnas_alpha *a, ng_textnas_arch *out);
-/* Mean over layers of the op mixture's entropy divided by ln 8: 1 while the mixtures are
-   uniform, towards 0 as each layer settles on one op (NaN if alpha cannot be read). */
+/* Mean over layers of the op mixture's entropy divided by ln(number of ops in op_mask): 1
+   while the mixtures are uniform, towards 0 as each layer settles on one op (0 with a single
+   op; NaN if alpha cannot be read). */
 double ng_textnas_alpha_op_entropy(const ng_textnas_alpha *a);
 /* Logits of the supernet with every choice relaxed: layer i = BN(mask(sum_k w_k op_k(x_i)) +
    sum_j s_ij layer_j), x_i = sum_c u_c layer_c over the input candidates. */
@@ -2151,6 +2156,9 @@ typedef struct ng_textnas_ctrl_hp {
     float grad_clip;        /* 5.0: global L2 norm; <= 0 disables clipping */
     float tanh_constant;    /* 0 = none (NNI TextNAS); Variant B: 1.5 */
     float temperature;      /* 0 = none */
+    uint32_t op_mask;       /* ops the controller may choose (bit k: op k); 0 = all 8. The others
+                               get logit -1e30 (probability 0, no gradient). Beyond the paper:
+                               a guard against searches that settle on parameter-free pools. */
 } ng_textnas_ctrl_hp;
 
 /* The spec's Variant A defaults (above). */
@@ -16317,6 +16325,18 @@ static int ng__tn_argmax(const float *v, int n) {
         if (v[k] > v[best]) best = k;
     return best;
 }
+/* alpha's op mask with 0 read as "all 8" */
+static uint32_t ng__tn_op_mask(const ng_textnas_alpha *a) {
+    uint32_t all = (1u << NG_TEXTNAS_N_OPS) - 1, m = a->op_mask & all;
+    return m ? m : all;
+}
+/* the first op of the mask with the largest logit */
+static int ng__tn_argmax_masked(const float *v, uint32_t mask) {
+    int k, best = -1;
+    for (k = 0; k < NG_TEXTNAS_N_OPS; k++)
+        if (((mask >> k) & 1u) && (best < 0 || v[k] > v[best])) best = k;
+    return best;
+}
 /* The alpha group's values in host memory: the group itself, or a copy in *copy (freed by the
    caller) when it lives on the GPU; NULL if that copy cannot be made. */
 static const float *ng__tn_alpha_host(const ng_textnas_alpha *a, float **copy) {
@@ -16335,7 +16355,7 @@ void ng_textnas_alpha_derive(const ng_textnas_alpha *a, ng_textnas_arch *out) {
     int i, j;
     ng__tn_arch_clear(out, a->n_layers);
     for (i = 0; i < a->n_layers && base; i++) {
-        out->op[i] = ng__tn_argmax(NG__TN_HOST(a->op) + i * NG_TEXTNAS_N_OPS, NG_TEXTNAS_N_OPS);
+        out->op[i] = ng__tn_argmax_masked(NG__TN_HOST(a->op) + i * NG_TEXTNAS_N_OPS, ng__tn_op_mask(a));
         if (i == 0) continue;
         out->input[i] = ng_textnas_input_first(i, a->choose_from) + ng__tn_argmax(NG__TN_HOST(a->in[i]), (int)a->in[i]->numel);
         for (j = 0; j < i; j++) {
@@ -16349,19 +16369,21 @@ void ng_textnas_alpha_derive(const ng_textnas_alpha *a, ng_textnas_arch *out) {
 double ng_textnas_alpha_op_entropy(const ng_textnas_alpha *a) {
     float *copy;
     const float *base = ng__tn_alpha_host(a, &copy);
+    const uint32_t mask = ng__tn_op_mask(a);
     double sum = 0;
-    int i, k;
+    int i, k, n_ops = 0;
     if (!base || a->n_layers < 1) { free(copy); return NAN; }
-    for (i = 0; i < a->n_layers; i++) {
+    for (k = 0; k < NG_TEXTNAS_N_OPS; k++) n_ops += (int)((mask >> k) & 1u);
+    for (i = 0; i < a->n_layers && n_ops > 1; i++) {
         const float *z = NG__TN_HOST(a->op) + i * NG_TEXTNAS_N_OPS;
-        double mx = z[0], tot = 0, h = 0;
-        for (k = 1; k < NG_TEXTNAS_N_OPS; k++) mx = z[k] > mx ? z[k] : mx;
-        for (k = 0; k < NG_TEXTNAS_N_OPS; k++) tot += exp(z[k] - mx);
+        double mx = z[ng__tn_argmax_masked(z, mask)], tot = 0, h = 0;
+        for (k = 0; k < NG_TEXTNAS_N_OPS; k++)
+            if ((mask >> k) & 1u) tot += exp(z[k] - mx);
         for (k = 0; k < NG_TEXTNAS_N_OPS; k++) {
-            double p = exp(z[k] - mx) / tot;
+            double p = (mask >> k) & 1u ? exp(z[k] - mx) / tot : 0;
             if (p > 0) h -= p * log(p);
         }
-        sum += h / log((double)NG_TEXTNAS_N_OPS);
+        sum += h / log((double)n_ops);
     }
     free(copy);
     return sum / a->n_layers;
@@ -16371,8 +16393,9 @@ double ng_textnas_alpha_op_entropy(const ng_textnas_alpha *a) {
 ng_tensor *ng_textnas_forward_mixed(ng_ctx *ctx, ng_textnas_net *net, const ng_textnas_alpha *alpha, const ng_text_batch *b) {
     static const int on_col = 1;
     ng__tn_fw f;
-    ng_tensor *outs[NG_TEXTNAS_MAX_LAYERS], *x, *cand[NG_TEXTNAS_N_OPS];
-    int i, j, k;
+    ng_tensor *outs[NG_TEXTNAS_MAX_LAYERS], *x, *cand[NG_TEXTNAS_N_OPS], *op_logits = alpha->op;
+    const uint32_t mask = ng__tn_op_mask(alpha), all = (1u << NG_TEXTNAS_N_OPS) - 1;
+    int i, j, k, cols[NG_TEXTNAS_N_OPS], n_ops = 0;
     if (net->fixed || alpha->n_layers != net->hp.n_layers || alpha->choose_from != net->hp.choose_from) {
         ng_fail(NG_ERR_ARG, "textnas mixed forward: needs the supernet and alpha of its layer count and choose_from");
         if (ctx->status == NG_OK) ctx->status = NG_ERR_ARG;
@@ -16380,6 +16403,15 @@ ng_tensor *ng_textnas_forward_mixed(ng_ctx *ctx, ng_textnas_net *net, const ng_t
     }
     x = ng__tn_stem(&f, ctx, net, b);
     if (!x) return NULL;
+    for (k = 0; k < NG_TEXTNAS_N_OPS; k++)
+        if ((mask >> k) & 1u) cols[n_ops++] = k;
+    if (mask != all) {   /* left-out ops: logit -1e30, so the softmax over the row is over the others */
+        float *bias = (float *)malloc((size_t)alpha->n_layers * NG_TEXTNAS_N_OPS * sizeof(float));
+        if (!bias) { ng_fail(NG_ERR_NOMEM, "textnas mixed forward: out of memory"); if (ctx->status == NG_OK) ctx->status = NG_ERR_NOMEM; return NULL; }
+        for (i = 0; i < alpha->n_layers * NG_TEXTNAS_N_OPS; i++) bias[i] = (mask >> (i % NG_TEXTNAS_N_OPS)) & 1u ? 0.0f : -1e30f;
+        op_logits = ng_add(ctx, alpha->op, ng_tensor_from(ctx, alpha->op->shape, bias));
+        free(bias);
+    }
     for (i = 0; i < net->hp.n_layers; i++) {
         const ng_textnas_layer_w *l = &net->layer[i];
         ng_tensor *in = x, *y;
@@ -16387,8 +16419,9 @@ ng_tensor *ng_textnas_forward_mixed(ng_ctx *ctx, ng_textnas_net *net, const ng_t
             int first = ng_textnas_input_first(i, net->hp.choose_from);
             in = ng_mixed(ctx, alpha->in[i], 0, outs + first, i - first);
         }
-        for (k = 0; k < NG_TEXTNAS_N_OPS; k++) cand[k] = ng__tn_op(&f, &l->op[k], k, in);
-        y = ng_mixed(ctx, alpha->op, i, cand, NG_TEXTNAS_N_OPS);
+        for (k = 0; k < n_ops; k++) cand[k] = ng__tn_op(&f, &l->op[cols[k]], cols[k], in);
+        y = mask == all ? ng_mixed(ctx, alpha->op, i, cand, NG_TEXTNAS_N_OPS)
+                        : ng_mixed_cols(ctx, op_logits, i, cand, cols, n_ops, ng_shape3(f.N, f.L, f.H));
         for (j = 0; j < i; j++)
             y = ng_add(ctx, y, ng_mixed_cols(ctx, alpha->skip, i * (i - 1) / 2 + j, &outs[j], &on_col, 1, ng_shape3(f.N, f.L, f.H)));
         outs[i] = ng__tn_layer_out(&f, l, y, 1);
@@ -16442,6 +16475,8 @@ ng_status ng_textnas_ctrl_hp_check(const ng_textnas_ctrl_hp *hp) {
         return ng_fail(NG_ERR_ARG, "textnas controller: tanh_constant %g is not a finite value >= 0 (0 = none)", (double)hp->tanh_constant);
     if (!(hp->temperature >= 0.0f && hp->temperature < 1e30f))
         return ng_fail(NG_ERR_ARG, "textnas controller: temperature %g is not a finite value >= 0 (0 = none)", (double)hp->temperature);
+    if (hp->op_mask >> NG_TEXTNAS_N_OPS)
+        return ng_fail(NG_ERR_ARG, "textnas controller: op_mask 0x%x names ops beyond the %d", (unsigned)hp->op_mask, NG_TEXTNAS_N_OPS);
     return NG_OK;
 }
 
@@ -16552,6 +16587,17 @@ static ng_tensor *ng__tc_shape_logits(ng_ctx *ctx, const ng_textnas_ctrl *c, ng_
     return x;
 }
 
+/* The op logits (1, 8) with the ops outside hp.op_mask pushed to -1e30 (unchanged when every
+   op is allowed, so the unrestricted controller stays NNI's bit for bit). */
+static ng_tensor *ng__tc_mask_ops(ng_ctx *ctx, const ng_textnas_ctrl *c, ng_tensor *logits) {
+    float bias[NG_TEXTNAS_N_OPS];
+    uint32_t all = (1u << NG_TEXTNAS_N_OPS) - 1, mask = c->hp.op_mask & all;
+    int k;
+    if (!logits || mask == 0 || mask == all) return logits;
+    for (k = 0; k < NG_TEXTNAS_N_OPS; k++) bias[k] = (mask >> k) & 1u ? 0.0f : -1e30f;
+    return ng_add(ctx, logits, ng_tensor_from(ctx, ng_shape2(1, NG_TEXTNAS_N_OPS), bias));
+}
+
 /* torch.nn.LSTMCell without bias, gate order i, f, g, o. */
 static void ng__tc_lstm(ng_ctx *ctx, const ng_textnas_ctrl *c, ng_tensor *x, ng_tensor **h, ng_tensor **cell) {
     int64_t S = c->hp.lstm_size;
@@ -16606,6 +16652,9 @@ static ng_status ng__tc_check_arch(const ng_textnas_ctrl *c, const ng_textnas_ar
                            i == 0 ? "-1" : "a candidate (one of the last choose_from layers)");
         if (a->op[i] < 0 || a->op[i] >= NG_TEXTNAS_N_OPS)
             return ng_fail(NG_ERR_ARG, "textnas controller: layer %d: op %d is not in [0, %d)", i, a->op[i], NG_TEXTNAS_N_OPS);
+        if (c->hp.op_mask && !((c->hp.op_mask >> a->op[i]) & 1u))
+            return ng_fail(NG_ERR_ARG, "textnas controller: layer %d: op %s is not among the controller's ops", i,
+                           ng_textnas_op_name(a->op[i]));
         if (a->skip[i] & ~allowed)
             return ng_fail(NG_ERR_ARG, "textnas controller: layer %d: skip mask 0x%x names a layer >= %d", i, (unsigned)a->skip[i], i);
     }
@@ -16661,7 +16710,7 @@ static ng_status ng__tc_run(ng_ctx *ctx, ng_textnas_ctrl *c, ng_rng *rng, const 
         /* ---- operation: the layer's one LSTM step ---- */
         ng__tc_lstm(ctx, c, inp, &h, &cell);
         hq = NULL;
-        logits = ng__tc_shape_logits(ctx, c, ng_linear(ctx, h, c->w_soft, NULL));
+        logits = ng__tc_mask_ops(ctx, c, ng__tc_shape_logits(ctx, c, ng_linear(ctx, h, c->w_soft, NULL)));
         if (!logits) break;
         if (forced) {
             arch.op[i] = forced->op[i];

@@ -33,6 +33,7 @@ typedef struct options {
     double lr, lr_min, dropout, alpha_lr;
     uint64_t seed;
     cli_device device;
+    uint32_t op_mask;         /* --ops: the candidate ops (bit k: op k); 0 = all 8 */
 } options;
 
 static void usage(FILE *f) {
@@ -55,6 +56,9 @@ static void usage(FILE *f) {
         "  --warmup-epochs N     train the shared weights alone for the first N epochs (no controller or\n"
         "                        architecture steps; default 0, as NNI; against darts' collapse onto pools)\n"
         "  --alpha-lr X          darts: architecture Adam (default 3e-4, betas 0.5/0.999, wd 1e-3)\n"
+        "  --ops LIST            the candidate ops, comma-separated (default all 8: conv1,conv3,conv5,\n"
+        "                        conv7,avg_pool,max_pool,rnn,attention); e.g. leave out the pools when a\n"
+        "                        search collapses onto them (beyond the paper; both methods)\n"
         "  --dropout P           every dropout of the child (nni 0.5, quick 0.2)\n"
         "  --export N            enas: architectures sampled at the end and ranked (default 20)\n"
         "  --eval-limit N        validation examples used to rank/report (default 2000; 0: all)\n"
@@ -68,6 +72,29 @@ static void usage(FILE *f) {
         "  --resume              continue from DIR/search.ckpt (refused if the settings differ)\n"
         CLI_CONFIG_HELP
         "  -h, --help\n");
+}
+
+/* "conv3,rnn,attention" -> a bit per op; -1 after printing what was wrong */
+static int parse_ops(const char *list, uint32_t *mask) {
+    char name[32];
+    const char *p = list;
+    *mask = 0;
+    while (*p) {
+        size_t l = strcspn(p, ",");
+        int k;
+        if (l == 0 || l >= sizeof name) { fprintf(stderr, "text_search: --ops: empty or overlong name in '%s'\n", list); return -1; }
+        memcpy(name, p, l);
+        name[l] = '\0';
+        if ((k = ng_textnas_op_index(name)) < 0) {
+            fprintf(stderr, "text_search: --ops: unknown op '%s' (conv1, conv3, conv5, conv7, avg_pool, max_pool, rnn, attention)\n", name);
+            return -1;
+        }
+        *mask |= 1u << k;
+        p += l + (p[l] == ',');
+    }
+    if (!*mask) { fprintf(stderr, "text_search: --ops needs at least one op\n"); return -1; }
+    if (*mask == (1u << NG_TEXTNAS_N_OPS) - 1) *mask = 0;   /* all of them: the paper's space */
+    return 0;
 }
 
 static int parse_args(int argc, char **argv, options *o) {
@@ -94,6 +121,7 @@ static int parse_args(int argc, char **argv, options *o) {
         if (!strcmp(a, "--preset")) { o->preset = v; continue; }
         if (!strcmp(a, "--out")) { o->out = v; continue; }
         if (!strcmp(a, "--seed")) { long s; if (cli_int("text_search", a, v, 0, 2147483647L, &s)) return -1; o->seed = (uint64_t)s; continue; }
+        if (!strcmp(a, "--ops")) { if (parse_ops(v, &o->op_mask)) return -1; continue; }
         if (!strcmp(a, "--eval-limit")) { if (cli_int("text_search", a, v, 0, 1000000000L, &o->eval_limit)) return -1; continue; }
         if (!strcmp(a, "--lr")) dp = &o->lr;
         else if (!strcmp(a, "--lr-min")) dp = &o->lr_min;
@@ -194,13 +222,15 @@ static int setup(search *s) {
     }
     if (ng_textnas_child_init(&s->child, &s->net, s->p.lr, 1e-3f, 2e-6f, 5.0f) != NG_OK) return fail("optimizer");
     if (s->darts) {
-        if (ng_textnas_alpha_init(&s->alpha, hp.n_layers, hp.choose_from) != NG_OK ||
-            cli_to_device("text_search", &s->o.device, &s->alpha.params, 1) ||
+        if (ng_textnas_alpha_init(&s->alpha, hp.n_layers, hp.choose_from) != NG_OK) return fail("architecture parameters");
+        s->alpha.op_mask = s->o.op_mask;
+        if (cli_to_device("text_search", &s->o.device, &s->alpha.params, 1) ||
             ng_adam_init(&s->alpha_opt, s->alpha.params, s->p.alpha_lr, 0.5f, 0.999f, 1e-8f, 1e-3f) != NG_OK)
             return fail("architecture parameters");
     } else {
         ng_textnas_ctrl_hp_default(&chp);
         chp.n_layers = hp.n_layers;
+        chp.op_mask = s->o.op_mask;
         if (ng_textnas_ctrl_init(&s->ctrl, &chp, s->o.seed + 1) != NG_OK) return fail("controller");
         if (!(s->ctrl_ctx = ng_ctx_create(ng_textnas_ctrl_arena_bytes(&chp), s->o.seed + 2))) return fail("controller arena");
     }
@@ -219,6 +249,10 @@ static int setup(search *s) {
              "alpha_lr=%g warmup=%d seed=%llu",
              s->data.settings, s->o.method, s->p.hidden, s->p.layers, s->p.batch, s->p.epochs, s->p.child_steps,
              s->p.ctrl_steps, s->p.lr, s->p.lr_min, s->p.dropout, s->p.alpha_lr, s->o.warmup, (unsigned long long)s->o.seed);
+    if (s->o.op_mask) {   /* only when restricted, so that earlier checkpoints still resume */
+        size_t l = strlen(s->settings);
+        snprintf(s->settings + l, sizeof s->settings - l, " ops=0x%02x", (unsigned)s->o.op_mask);
+    }
     return 0;
 }
 
@@ -355,8 +389,9 @@ static void warn_collapse(search *s, const ng_textnas_arch *a) {
     if (s->warned_collapse || 2 * n <= a->n_layers) return;
     s->warned_collapse = 1;
     fprintf(stderr, "%stext_search: note: %d of %d layers are parameter-free pools in epoch %lld's architecture, the "
-            "known collapse of %s searches; consider fewer epochs or comparing with --method %s\n", s->tty ? "\n" : "", n,
-            a->n_layers, (long long)s->epoch, s->darts ? "differentiable" : "controller", s->darts ? "enas" : "darts");
+            "known collapse of %s searches; consider --warmup-epochs, fewer epochs, --ops without the pools, or "
+            "comparing with --method %s\n", s->tty ? "\n" : "", n, a->n_layers, (long long)s->epoch,
+            s->darts ? "differentiable" : "controller", s->darts ? "enas" : "darts");
 }
 
 static int csv_row(search *s, double seconds, double *valid_acc) {

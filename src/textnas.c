@@ -650,6 +650,18 @@ static int ng__tn_argmax(const float *v, int n) {
         if (v[k] > v[best]) best = k;
     return best;
 }
+/* alpha's op mask with 0 read as "all 8" */
+static uint32_t ng__tn_op_mask(const ng_textnas_alpha *a) {
+    uint32_t all = (1u << NG_TEXTNAS_N_OPS) - 1, m = a->op_mask & all;
+    return m ? m : all;
+}
+/* the first op of the mask with the largest logit */
+static int ng__tn_argmax_masked(const float *v, uint32_t mask) {
+    int k, best = -1;
+    for (k = 0; k < NG_TEXTNAS_N_OPS; k++)
+        if (((mask >> k) & 1u) && (best < 0 || v[k] > v[best])) best = k;
+    return best;
+}
 /* The alpha group's values in host memory: the group itself, or a copy in *copy (freed by the
    caller) when it lives on the GPU; NULL if that copy cannot be made. */
 static const float *ng__tn_alpha_host(const ng_textnas_alpha *a, float **copy) {
@@ -668,7 +680,7 @@ void ng_textnas_alpha_derive(const ng_textnas_alpha *a, ng_textnas_arch *out) {
     int i, j;
     ng__tn_arch_clear(out, a->n_layers);
     for (i = 0; i < a->n_layers && base; i++) {
-        out->op[i] = ng__tn_argmax(NG__TN_HOST(a->op) + i * NG_TEXTNAS_N_OPS, NG_TEXTNAS_N_OPS);
+        out->op[i] = ng__tn_argmax_masked(NG__TN_HOST(a->op) + i * NG_TEXTNAS_N_OPS, ng__tn_op_mask(a));
         if (i == 0) continue;
         out->input[i] = ng_textnas_input_first(i, a->choose_from) + ng__tn_argmax(NG__TN_HOST(a->in[i]), (int)a->in[i]->numel);
         for (j = 0; j < i; j++) {
@@ -682,19 +694,21 @@ void ng_textnas_alpha_derive(const ng_textnas_alpha *a, ng_textnas_arch *out) {
 double ng_textnas_alpha_op_entropy(const ng_textnas_alpha *a) {
     float *copy;
     const float *base = ng__tn_alpha_host(a, &copy);
+    const uint32_t mask = ng__tn_op_mask(a);
     double sum = 0;
-    int i, k;
+    int i, k, n_ops = 0;
     if (!base || a->n_layers < 1) { free(copy); return NAN; }
-    for (i = 0; i < a->n_layers; i++) {
+    for (k = 0; k < NG_TEXTNAS_N_OPS; k++) n_ops += (int)((mask >> k) & 1u);
+    for (i = 0; i < a->n_layers && n_ops > 1; i++) {
         const float *z = NG__TN_HOST(a->op) + i * NG_TEXTNAS_N_OPS;
-        double mx = z[0], tot = 0, h = 0;
-        for (k = 1; k < NG_TEXTNAS_N_OPS; k++) mx = z[k] > mx ? z[k] : mx;
-        for (k = 0; k < NG_TEXTNAS_N_OPS; k++) tot += exp(z[k] - mx);
+        double mx = z[ng__tn_argmax_masked(z, mask)], tot = 0, h = 0;
+        for (k = 0; k < NG_TEXTNAS_N_OPS; k++)
+            if ((mask >> k) & 1u) tot += exp(z[k] - mx);
         for (k = 0; k < NG_TEXTNAS_N_OPS; k++) {
-            double p = exp(z[k] - mx) / tot;
+            double p = (mask >> k) & 1u ? exp(z[k] - mx) / tot : 0;
             if (p > 0) h -= p * log(p);
         }
-        sum += h / log((double)NG_TEXTNAS_N_OPS);
+        sum += h / log((double)n_ops);
     }
     free(copy);
     return sum / a->n_layers;
@@ -704,8 +718,9 @@ double ng_textnas_alpha_op_entropy(const ng_textnas_alpha *a) {
 ng_tensor *ng_textnas_forward_mixed(ng_ctx *ctx, ng_textnas_net *net, const ng_textnas_alpha *alpha, const ng_text_batch *b) {
     static const int on_col = 1;
     ng__tn_fw f;
-    ng_tensor *outs[NG_TEXTNAS_MAX_LAYERS], *x, *cand[NG_TEXTNAS_N_OPS];
-    int i, j, k;
+    ng_tensor *outs[NG_TEXTNAS_MAX_LAYERS], *x, *cand[NG_TEXTNAS_N_OPS], *op_logits = alpha->op;
+    const uint32_t mask = ng__tn_op_mask(alpha), all = (1u << NG_TEXTNAS_N_OPS) - 1;
+    int i, j, k, cols[NG_TEXTNAS_N_OPS], n_ops = 0;
     if (net->fixed || alpha->n_layers != net->hp.n_layers || alpha->choose_from != net->hp.choose_from) {
         ng_fail(NG_ERR_ARG, "textnas mixed forward: needs the supernet and alpha of its layer count and choose_from");
         if (ctx->status == NG_OK) ctx->status = NG_ERR_ARG;
@@ -713,6 +728,15 @@ ng_tensor *ng_textnas_forward_mixed(ng_ctx *ctx, ng_textnas_net *net, const ng_t
     }
     x = ng__tn_stem(&f, ctx, net, b);
     if (!x) return NULL;
+    for (k = 0; k < NG_TEXTNAS_N_OPS; k++)
+        if ((mask >> k) & 1u) cols[n_ops++] = k;
+    if (mask != all) {   /* left-out ops: logit -1e30, so the softmax over the row is over the others */
+        float *bias = (float *)malloc((size_t)alpha->n_layers * NG_TEXTNAS_N_OPS * sizeof(float));
+        if (!bias) { ng_fail(NG_ERR_NOMEM, "textnas mixed forward: out of memory"); if (ctx->status == NG_OK) ctx->status = NG_ERR_NOMEM; return NULL; }
+        for (i = 0; i < alpha->n_layers * NG_TEXTNAS_N_OPS; i++) bias[i] = (mask >> (i % NG_TEXTNAS_N_OPS)) & 1u ? 0.0f : -1e30f;
+        op_logits = ng_add(ctx, alpha->op, ng_tensor_from(ctx, alpha->op->shape, bias));
+        free(bias);
+    }
     for (i = 0; i < net->hp.n_layers; i++) {
         const ng_textnas_layer_w *l = &net->layer[i];
         ng_tensor *in = x, *y;
@@ -720,8 +744,9 @@ ng_tensor *ng_textnas_forward_mixed(ng_ctx *ctx, ng_textnas_net *net, const ng_t
             int first = ng_textnas_input_first(i, net->hp.choose_from);
             in = ng_mixed(ctx, alpha->in[i], 0, outs + first, i - first);
         }
-        for (k = 0; k < NG_TEXTNAS_N_OPS; k++) cand[k] = ng__tn_op(&f, &l->op[k], k, in);
-        y = ng_mixed(ctx, alpha->op, i, cand, NG_TEXTNAS_N_OPS);
+        for (k = 0; k < n_ops; k++) cand[k] = ng__tn_op(&f, &l->op[cols[k]], cols[k], in);
+        y = mask == all ? ng_mixed(ctx, alpha->op, i, cand, NG_TEXTNAS_N_OPS)
+                        : ng_mixed_cols(ctx, op_logits, i, cand, cols, n_ops, ng_shape3(f.N, f.L, f.H));
         for (j = 0; j < i; j++)
             y = ng_add(ctx, y, ng_mixed_cols(ctx, alpha->skip, i * (i - 1) / 2 + j, &outs[j], &on_col, 1, ng_shape3(f.N, f.L, f.H)));
         outs[i] = ng__tn_layer_out(&f, l, y, 1);

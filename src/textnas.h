@@ -147,13 +147,18 @@ typedef struct ng_textnas_alpha {
     ng_params *params;
     ng_tensor *op, *skip;
     ng_tensor *in[NG_TEXTNAS_MAX_LAYERS];   /* in[0] NULL */
+    uint32_t op_mask;   /* ops in the mixtures (bit k: op k); 0 (init) = all 8. The others are
+                           left out of the forward, their logits count as -1e30 (weight 0, no
+                           gradient) and derive never picks them. Beyond the paper: a guard
+                           against searches that settle on parameter-free pools. */
 } ng_textnas_alpha;
 ng_status ng_textnas_alpha_init(ng_textnas_alpha *a, int n_layers, int choose_from);
 void ng_textnas_alpha_free(ng_textnas_alpha *a);
-/* argmax op, argmax input (first on ties), skips with weight > 0.5. */
+/* argmax op (among op_mask), argmax input (first on ties), skips with weight > 0.5. */
 void ng_textnas_alpha_derive(const ng_textnas_alpha *a, ng_textnas_arch *out);
-/* Mean over layers of the op mixture's entropy divided by ln 8: 1 while the mixtures are
-   uniform, towards 0 as each layer settles on one op (NaN if alpha cannot be read). */
+/* Mean over layers of the op mixture's entropy divided by ln(number of ops in op_mask): 1
+   while the mixtures are uniform, towards 0 as each layer settles on one op (0 with a single
+   op; NaN if alpha cannot be read). */
 double ng_textnas_alpha_op_entropy(const ng_textnas_alpha *a);
 /* Logits of the supernet with every choice relaxed: layer i = BN(mask(sum_k w_k op_k(x_i)) +
    sum_j s_ij layer_j), x_i = sum_c u_c layer_c over the input candidates. */

@@ -43,6 +43,8 @@ ng_status ng_textnas_ctrl_hp_check(const ng_textnas_ctrl_hp *hp) {
         return ng_fail(NG_ERR_ARG, "textnas controller: tanh_constant %g is not a finite value >= 0 (0 = none)", (double)hp->tanh_constant);
     if (!(hp->temperature >= 0.0f && hp->temperature < 1e30f))
         return ng_fail(NG_ERR_ARG, "textnas controller: temperature %g is not a finite value >= 0 (0 = none)", (double)hp->temperature);
+    if (hp->op_mask >> NG_TEXTNAS_N_OPS)
+        return ng_fail(NG_ERR_ARG, "textnas controller: op_mask 0x%x names ops beyond the %d", (unsigned)hp->op_mask, NG_TEXTNAS_N_OPS);
     return NG_OK;
 }
 
@@ -153,6 +155,17 @@ static ng_tensor *ng__tc_shape_logits(ng_ctx *ctx, const ng_textnas_ctrl *c, ng_
     return x;
 }
 
+/* The op logits (1, 8) with the ops outside hp.op_mask pushed to -1e30 (unchanged when every
+   op is allowed, so the unrestricted controller stays NNI's bit for bit). */
+static ng_tensor *ng__tc_mask_ops(ng_ctx *ctx, const ng_textnas_ctrl *c, ng_tensor *logits) {
+    float bias[NG_TEXTNAS_N_OPS];
+    uint32_t all = (1u << NG_TEXTNAS_N_OPS) - 1, mask = c->hp.op_mask & all;
+    int k;
+    if (!logits || mask == 0 || mask == all) return logits;
+    for (k = 0; k < NG_TEXTNAS_N_OPS; k++) bias[k] = (mask >> k) & 1u ? 0.0f : -1e30f;
+    return ng_add(ctx, logits, ng_tensor_from(ctx, ng_shape2(1, NG_TEXTNAS_N_OPS), bias));
+}
+
 /* torch.nn.LSTMCell without bias, gate order i, f, g, o. */
 static void ng__tc_lstm(ng_ctx *ctx, const ng_textnas_ctrl *c, ng_tensor *x, ng_tensor **h, ng_tensor **cell) {
     int64_t S = c->hp.lstm_size;
@@ -207,6 +220,9 @@ static ng_status ng__tc_check_arch(const ng_textnas_ctrl *c, const ng_textnas_ar
                            i == 0 ? "-1" : "a candidate (one of the last choose_from layers)");
         if (a->op[i] < 0 || a->op[i] >= NG_TEXTNAS_N_OPS)
             return ng_fail(NG_ERR_ARG, "textnas controller: layer %d: op %d is not in [0, %d)", i, a->op[i], NG_TEXTNAS_N_OPS);
+        if (c->hp.op_mask && !((c->hp.op_mask >> a->op[i]) & 1u))
+            return ng_fail(NG_ERR_ARG, "textnas controller: layer %d: op %s is not among the controller's ops", i,
+                           ng_textnas_op_name(a->op[i]));
         if (a->skip[i] & ~allowed)
             return ng_fail(NG_ERR_ARG, "textnas controller: layer %d: skip mask 0x%x names a layer >= %d", i, (unsigned)a->skip[i], i);
     }
@@ -262,7 +278,7 @@ static ng_status ng__tc_run(ng_ctx *ctx, ng_textnas_ctrl *c, ng_rng *rng, const 
         /* ---- operation: the layer's one LSTM step ---- */
         ng__tc_lstm(ctx, c, inp, &h, &cell);
         hq = NULL;
-        logits = ng__tc_shape_logits(ctx, c, ng_linear(ctx, h, c->w_soft, NULL));
+        logits = ng__tc_mask_ops(ctx, c, ng__tc_shape_logits(ctx, c, ng_linear(ctx, h, c->w_soft, NULL)));
         if (!logits) break;
         if (forced) {
             arch.op[i] = forced->op[i];

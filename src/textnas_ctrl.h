@@ -74,6 +74,9 @@ typedef struct ng_textnas_ctrl_hp {
     float grad_clip;        /* 5.0: global L2 norm; <= 0 disables clipping */
     float tanh_constant;    /* 0 = none (NNI TextNAS); Variant B: 1.5 */
     float temperature;      /* 0 = none */
+    uint32_t op_mask;       /* ops the controller may choose (bit k: op k); 0 = all 8. The others
+                               get logit -1e30 (probability 0, no gradient). Beyond the paper:
+                               a guard against searches that settle on parameter-free pools. */
 } ng_textnas_ctrl_hp;
 
 /* The spec's Variant A defaults (above). */

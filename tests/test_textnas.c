@@ -551,3 +551,60 @@ TEST(textnas_alpha_op_entropy_and_param_free_count) {
     for (i = 0; i < a.n_layers; i++) a.op[i] = NG_TEXTNAS_MAX_POOL;
     CHECK(ng_textnas_arch_n_param_free(&a) == a.n_layers);
 }
+
+/* An op mask leaves ops out of the relaxed supernet: the same logits as the full mixture with
+   those ops' alpha at -1e30, no gradient into their alpha, and derive never picks them (here
+   even though their alpha is the largest). */
+TEST(textnas_mixed_op_mask) {
+    enum { N = 3, L = 6 };
+    const uint32_t no_pools = 0xFFu & ~((1u << NG_TEXTNAS_AVG_POOL) | (1u << NG_TEXTNAS_MAX_POOL));
+    ng_textnas_hp hp;
+    ng_textnas_net net;
+    ng_textnas_alpha al, full;
+    ng_textnas_arch d;
+    ng_ctx *ctx = ng_ctx_create(64u << 20, 1);
+    ng_rng r;
+    int32_t ids[N * L], lens[N], labels[N] = {0, 1, 2};
+    ng_text_batch b;
+    ng_tensor *x, *y, *loss;
+    int64_t j;
+    int i;
+    small_hp(&hp, 4);
+    hp.p_embed = hp.p_cnn = hp.p_rnn = hp.p_att = 0.0f;
+    CHECK_OK(ng_textnas_net_init(&net, &hp, NULL, 8));
+    CHECK_OK(ng_textnas_alpha_init(&al, 4, 5));
+    CHECK_OK(ng_textnas_alpha_init(&full, 4, 5));
+    ng_rng_seed(&r, 6);
+    for (j = 0; j < al.params->numel; j++) al.params->data[j] = full.params->data[j] = ng_rng_uniformf(&r, -1.0f, 1.0f);
+    al.op_mask = no_pools;
+    for (i = 0; i < 4; i++) {   /* the pools look best, but are left out */
+        al.op->data[i * 8 + NG_TEXTNAS_MAX_POOL] = 5.0f;
+        full.op->data[i * 8 + NG_TEXTNAS_AVG_POOL] = full.op->data[i * 8 + NG_TEXTNAS_MAX_POOL] = -1e30f;
+    }
+    make_batch(&r, hp.vocab, N, L, ids, lens);
+    b.ids = ids; b.lengths = lens; b.labels = labels; b.n = N; b.len = L;
+    ng_ctx_set_training(ctx, 1);
+    x = ng_textnas_forward_mixed(ctx, &net, &full, &b);
+    y = ng_textnas_forward_mixed(ctx, &net, &al, &b);
+    CHECK(x && y);
+    for (i = 0; x && y && i < N * 3; i++) CHECK_CLOSE(y->data[i], x->data[i], 1e-6, 1e-5);
+    ng_ctx_reset(ctx);
+    ng_ctx_grad_for(ctx, &al.params, 1);
+    ng_params_zero_grad(al.params);
+    loss = ng_cross_entropy(ctx, ng_textnas_forward_mixed(ctx, &net, &al, &b), labels);
+    CHECK_OK(ng_backward(ctx, loss));
+    for (i = 0; i < 4; i++) {
+        const float *g = al.params->grad + al.params->offsets[0] + i * 8;   /* "op" is the group's first tensor */
+        CHECK(g[NG_TEXTNAS_AVG_POOL] == 0.0f && g[NG_TEXTNAS_MAX_POOL] == 0.0f && g[NG_TEXTNAS_CONV3] != 0.0f);
+    }
+    ng_textnas_alpha_derive(&al, &d);
+    CHECK(ng_textnas_arch_n_param_free(&d) == 0);
+    al.op_mask = 1u << NG_TEXTNAS_RNN;   /* a single op: every layer an RNN, entropy 0 */
+    ng_textnas_alpha_derive(&al, &d);
+    for (i = 0; i < 4; i++) CHECK(d.op[i] == NG_TEXTNAS_RNN);
+    CHECK(ng_textnas_alpha_op_entropy(&al) == 0.0);
+    ng_textnas_alpha_free(&al);
+    ng_textnas_alpha_free(&full);
+    ng_textnas_net_free(&net);
+    ng_ctx_free(ctx);
+}

@@ -818,3 +818,34 @@ TEST(textnas_ctrl_errors) {
     ng_ctx_free(ctx);
     ng_ctx_free(tiny);
 }
+
+/* An op mask: the controller samples only those ops (log-probabilities stay finite), and
+   teacher forcing an architecture with another op is refused. */
+TEST(textnas_ctrl_op_mask) {
+    ng_textnas_ctrl_hp hp;
+    ng_textnas_ctrl c;
+    ng_ctx *ctx = ng_ctx_create(4u << 20, 1);
+    ng_rng r;
+    ng_textnas_arch a;
+    ng_tensor *lp = NULL, *ent = NULL, *sp = NULL;
+    int k, i, seen[8] = {0};
+    ng_textnas_ctrl_hp_default(&hp);
+    hp.lstm_size = 16;
+    hp.n_layers = 12;
+    hp.op_mask = (1u << NG_TEXTNAS_CONV3) | (1u << NG_TEXTNAS_ATTENTION);
+    CHECK_OK(ng_textnas_ctrl_init(&c, &hp, 3));
+    ng_rng_seed(&r, 4);
+    for (k = 0; k < 20; k++) {
+        ng_ctx_reset(ctx);
+        ng_ctx_grad_for(ctx, &c.params, 1);
+        CHECK_OK(ng_textnas_ctrl_sample(ctx, &c, &r, &a, &lp, &ent, &sp));
+        CHECK(lp && isfinite(lp->data[0]) && ent && isfinite(ent->data[0]));
+        for (i = 0; i < a.n_layers; i++) seen[a.op[i]]++;
+    }
+    for (k = 0; k < 8; k++) CHECK_MSG((seen[k] > 0) == (k == NG_TEXTNAS_CONV3 || k == NG_TEXTNAS_ATTENTION), "op %d seen %d times", k, seen[k]);
+    a.op[5] = NG_TEXTNAS_MAX_POOL;
+    ng_ctx_reset(ctx);
+    CHECK(ng_textnas_ctrl_score(ctx, &c, &a, &lp, NULL, NULL) == NG_ERR_ARG && strstr(ng_last_error(), "max_pool"));
+    ng_textnas_ctrl_free(&c);
+    ng_ctx_free(ctx);
+}
