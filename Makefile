@@ -96,6 +96,7 @@ fixtures:
 	$(TORCH_PYTHON) tests/ref/make_fixtures.py
 	$(TORCH_PYTHON) tests/ref/make_metric_fixtures.py
 	$(TORCH_PYTHON) tests/ref/make_npz_fixtures.py
+	$(TORCH_PYTHON) tests/ref/make_tf1_resize_fixture.py
 	$(TORCH_PYTHON) tests/ref/make_pil_fixtures.py
 	$(TORCH_PYTHON) tests/ref/make_textnas_ctrl_fixture.py
 	$(TORCH_PYTHON) tests/ref/make_inception_fixture.py

@@ -1678,8 +1678,27 @@ void ng_inception_random_params(ng_params *g, uint64_t seed);
 
 /* "inception_fid/pool3_2048/crc32=XXXXXXXX": a CRC-32 of every tensor of the file in the order
    of ng_inception_tensor_info (independent of the file's order), so that statistics computed
-   with other weights are refused. cap >= 64. */
+   with other weights are refused; "/tf1" is appended under NG_INCEPTION_TF1 (below), so that
+   they are not mixed across preprocessings either. cap >= 64. */
 void ng_inception_identity(const ng_inception *net, char *buf, size_t cap);
+
+/* How images become the network's 299x299 input:
+     NG_INCEPTION_PYTORCH_FID (default)  pytorch-fid's: bilinear resize with align_corners =
+         False (source x = (i + 0.5) in / 299 - 0.5, F.interpolate) of the [-1, 1] image.
+     NG_INCEPTION_TF1  the TF1 graph's, as TTUR's FID and AlphaGAN/AutoGAN's evaluation code
+         compute it and torch-fidelity reproduces it: the [-1, 1] image back in [0, 255]
+         (u = 127.5 (x + 1)), tf.image.resize_bilinear with align_corners = False and no half
+         pixel (source x = i * (in / 299) in float32, the lerps in float32 as TF), then
+         (r - 128) / 128. For FIDs comparable with TF-evaluated papers; the two differ by
+         small amounts (the resize shifts CIFAR images by about half an input pixel).
+   The mode is part of the identity; set it before computing statistics. */
+enum { NG_INCEPTION_PYTORCH_FID = 0, NG_INCEPTION_TF1 = 1 };
+ng_status ng_inception_set_preprocess(ng_inception *net, int mode);
+int ng_inception_preprocess_mode(const ng_inception *net);
+/* The network input of n images (n, channels, h, w) in [-1, 1]: (3, n, 299, 299), channel-
+   major across the batch as the network keeps its activations (grayscale replicated), on
+   the CPU, in the given mode. */
+void ng_inception_preprocess(int mode, const float *x, int n, int channels, int h, int w, float *out);
 
 /* The file's tensors: count, and the name (truncated to cap - 1 bytes; 64 always suffice)
    and shape of tensor i (NG_ERR_ARG out of range). */
@@ -2358,7 +2377,7 @@ typedef struct ng_cuda_hooks {
     int (*inc_conv)(const ng_cuda_inc_conv *g, const float *w, const float *b, const float *x, float *y, float *col);
     int (*inc_pool)(int kind, const float *x, float *y, int64_t planes, int h, int w);
     /* n images (n, channels, h, w) -> (3, n, size, size), bilinear, align_corners = False */
-    int (*inc_resize)(const float *x, int n, int channels, int h, int w, float *out, int size);
+    int (*inc_resize)(const float *x, int n, int channels, int h, int w, float *out, int size, int mode);   /* mode: NG_INCEPTION_* */
     /* pool3 (B, F) = mean over hw of x (F, B, hw); logits (B, L) = pool3 fc_w^T + fc_b when
        logits is not NULL */
     int (*inc_head)(const float *x, int B, int F, int hw, const float *fc_w, const float *fc_b, int L, float *pool3,
@@ -14109,6 +14128,7 @@ struct ng_inception {
     float *block;           /* one allocation holding every array above */
     int64_t nfloats;        /* its size */
     float *dev_block;       /* a copy of block on the GPU (ng_inception_to_device), or NULL */
+    int preprocess;         /* NG_INCEPTION_PYTORCH_FID or NG_INCEPTION_TF1 */
     char id[NG_FEAT_ID_MAX];
 };
 
@@ -14146,9 +14166,24 @@ ng_status ng_inception_to_device(ng_inception *net, ng_device device) {
 ng_device ng_inception_device(const ng_inception *net) { return net && net->dev_block ? NG_CUDA : NG_CPU; }
 
 void ng_inception_identity(const ng_inception *net, char *buf, size_t cap) {
+    const char *base = net ? net->id : "inception_fid/pool3_2048/crc32=none";
+    const char *suffix = net && net->preprocess == NG_INCEPTION_TF1 ? "/tf1" : "";
+    size_t lb = strlen(base), ls = strlen(suffix);
     if (!buf || cap == 0) return;
-    snprintf(buf, cap, "%s", net ? net->id : "inception_fid/pool3_2048/crc32=none");
+    if (lb > cap - 1) lb = cap - 1;
+    if (ls > cap - 1 - lb) ls = cap - 1 - lb;
+    memcpy(buf, base, lb);
+    memcpy(buf + lb, suffix, ls);
+    buf[lb + ls] = '\0';
 }
+
+ng_status ng_inception_set_preprocess(ng_inception *net, int mode) {
+    if (!net || (mode != NG_INCEPTION_PYTORCH_FID && mode != NG_INCEPTION_TF1))
+        return ng_fail(NG_ERR_ARG, "inception: preprocessing mode %d is not NG_INCEPTION_PYTORCH_FID or NG_INCEPTION_TF1", mode);
+    net->preprocess = mode;
+    return NG_OK;
+}
+int ng_inception_preprocess_mode(const ng_inception *net) { return net ? net->preprocess : NG_INCEPTION_PYTORCH_FID; }
 
 /* ---- writing weight files ---- */
 static ng_status ng__inc_ckpt(const ng_params *g, ng_ckpt **out) {
@@ -14827,6 +14862,38 @@ static void ng__inc_step(ng__inc_run *r, ng__inc_act *cur, ng__inc_act next) {
     *cur = next;
 }
 
+/* TF1's resize_bilinear (align_corners = False, half_pixel_centers = False) of the image
+   back in [0, 255], then (r - 128) / 128; every step in float32 as TF (torch-fidelity's
+   "slow" method reproduces it bit for bit on the CPU). */
+static void ng__inc_resize_tf1(const float *x, int n, int channels, int h, int w, float *out) {
+    const int S = NG_INCEPTION_SIZE;
+    const float sx = (float)((double)w / S), sy = (float)((double)h / S);
+    int ix0[NG_INCEPTION_SIZE], ix1[NG_INCEPTION_SIZE], iy0[NG_INCEPTION_SIZE], iy1[NG_INCEPTION_SIZE];
+    float dx[NG_INCEPTION_SIZE], dy[NG_INCEPTION_SIZE];
+    int64_t p, plane = (int64_t)S * S;
+    int i;
+    for (i = 0; i < S; i++) {
+        float gx = (float)i * sx, gy = (float)i * sy;
+        ix0[i] = (int)gx; ix1[i] = ix0[i] + 1 < w ? ix0[i] + 1 : w - 1; dx[i] = gx - (float)ix0[i];
+        iy0[i] = (int)gy; iy1[i] = iy0[i] + 1 < h ? iy0[i] + 1 : h - 1; dy[i] = gy - (float)iy0[i];
+    }
+    NG__OMP_FOR(n * 3 >= 2)
+    for (p = 0; p < (int64_t)n * 3; p++) {
+        int c = (int)(p / n), b = (int)(p % n), oy, ox;
+        const float *in = x + ((int64_t)b * channels + (channels == 1 ? 0 : c)) * h * w;
+        float *o = out + p * plane;
+        for (oy = 0; oy < S; oy++) {
+            const float *r0 = in + (int64_t)iy0[oy] * w, *r1 = in + (int64_t)iy1[oy] * w;
+            for (ox = 0; ox < S; ox++) {
+                float a = 127.5f * (r0[ix0[ox]] + 1.0f), bb = 127.5f * (r0[ix1[ox]] + 1.0f);
+                float cc = 127.5f * (r1[ix0[ox]] + 1.0f), d = 127.5f * (r1[ix1[ox]] + 1.0f);
+                float top = a + (bb - a) * dx[ox], bot = cc + (d - cc) * dx[ox];
+                o[oy * S + ox] = (top + (bot - top) * dy[oy] - 128.0f) / 128.0f;
+            }
+        }
+    }
+}
+
 /* Bilinear resize (align_corners = False, no antialiasing; F.interpolate's source-index
    rule) of n images (n, channels, h, w) to (3, n, 299, 299); grayscale is replicated. */
 static void ng__inc_resize(const float *x, int n, int channels, int h, int w, float *out) {
@@ -14856,6 +14923,11 @@ static void ng__inc_resize(const float *x, int n, int channels, int h, int w, fl
             }
         }
     }
+}
+
+void ng_inception_preprocess(int mode, const float *x, int n, int channels, int h, int w, float *out) {
+    if (mode == NG_INCEPTION_TF1) ng__inc_resize_tf1(x, n, channels, h, w, out);
+    else ng__inc_resize(x, n, channels, h, w, out);
 }
 
 /* Global average of the last activation (2048, B, 8, 8) into pool3 (B, 2048), then the fc
@@ -14892,8 +14964,8 @@ static ng_status ng__inc_batch(ng__inc_run *r, const float *x, int channels, int
     ng__inc_act cur = ng__inc_new(r, 3, NG_INCEPTION_SIZE, NG_INCEPTION_SIZE);
     int ci = 0, i, B = r->B;
     if (cur.d && r->gpu)
-        ng__inc_gpu_check(r, r->gpu->inc_resize(x, B, channels, h, w, cur.d, NG_INCEPTION_SIZE), "resize");
-    else if (cur.d) ng__inc_resize(x, B, channels, h, w, cur.d);
+        ng__inc_gpu_check(r, r->gpu->inc_resize(x, B, channels, h, w, cur.d, NG_INCEPTION_SIZE, r->net->preprocess), "resize");
+    else if (cur.d) ng_inception_preprocess(r->net->preprocess, x, B, channels, h, w, cur.d);
     for (i = 0; i < 3; i++) ng__inc_step(r, &cur, ng__inc_conv_new(r, ci++, &cur));   /* 149, 147, 147 */
     ng__inc_step(r, &cur, ng__inc_maxpool_s2(r, &cur));                           /* 73 */
     for (i = 0; i < 2; i++) ng__inc_step(r, &cur, ng__inc_conv_new(r, ci++, &cur));   /* 73, 71 */
@@ -15007,13 +15079,15 @@ ng_status ng_inception_embed(const ng_inception *net, const ng_image_source *src
 }
 
 ng_status ng_inception_stats(const ng_inception *net, const ng_image_source *src, int batch, ng_feat_stats *out) {
+    char id[NG_FEAT_ID_MAX];
     float *f;
     ng_status st;
     if (!net || !src || src->n < 2 || !out) return ng_fail(NG_ERR_ARG, "inception stats: needs a network and at least 2 images");
     f = (float *)malloc((size_t)src->n * NG_INCEPTION_FEATURES * sizeof(float));
     if (!f) return ng_fail(NG_ERR_NOMEM, "inception stats: out of memory");
     st = ng_inception_embed(net, src, batch, f, NULL);
-    if (st == NG_OK) st = ng_feat_stats_compute(out, f, src->n, NG_INCEPTION_FEATURES, net->id);
+    ng_inception_identity(net, id, sizeof id);
+    if (st == NG_OK) st = ng_feat_stats_compute(out, f, src->n, NG_INCEPTION_FEATURES, id);
     free(f);
     return st;
 }
@@ -15026,21 +15100,23 @@ ng_status ng_inception_evaluate(const ng_inception *net, const ng_image_source *
     ng_feat_stats gs;
     ng_rng rng;
     ng_status st;
+    char id[NG_FEAT_ID_MAX];
     memset(&gs, 0, sizeof gs);
     if (!net || !gen || !real || !out) return ng_fail(NG_ERR_ARG, "inception evaluate: NULL argument");
+    ng_inception_identity(net, id, sizeof id);
     memset(out, 0, sizeof *out);
     if (opts) o = *opts; else memset(&o, 0, sizeof o);
     if (!real->finished || real->d != NG_INCEPTION_FEATURES)
         return ng_fail(NG_ERR_ARG, "inception evaluate: real statistics not finished or not %d-d", NG_INCEPTION_FEATURES);
-    if (strcmp(real->net_id, net->id) != 0)
+    if (strcmp(real->net_id, id) != 0)
         return ng_fail(NG_ERR_MISMATCH, "inception evaluate: real statistics are from '%s', this network is '%s'",
-                       real->net_id, net->id);
+                       real->net_id, id);
     if (gen->n < 2) return ng_fail(NG_ERR_ARG, "inception evaluate: needs at least 2 generated images");
     f = (float *)malloc((size_t)gen->n * NG_INCEPTION_FEATURES * sizeof(float));
     lg = (float *)malloc((size_t)gen->n * NG_INCEPTION_CLASSES * sizeof(float));
     if (!f || !lg) { st = ng_fail(NG_ERR_NOMEM, "inception evaluate: out of memory"); goto done; }
     st = ng_inception_embed(net, gen, o.batch, f, lg);
-    if (st == NG_OK) st = ng_feat_stats_compute(&gs, f, gen->n, NG_INCEPTION_FEATURES, net->id);
+    if (st == NG_OK) st = ng_feat_stats_compute(&gs, f, gen->n, NG_INCEPTION_FEATURES, id);
     if (st == NG_OK) st = ng_metric_fid(&gs, real, &out->fid);
     ng_rng_seed(&rng, o.seed);
     if (st == NG_OK && real_features) {

@@ -2590,9 +2590,39 @@ __global__ void k_inc_resize(const float *x, int n, int channels, int h, int w, 
         }
     }
 }
-int h_inc_resize(const float *x, int n, int channels, int h, int w, float *out, int size) {
+/* TF1's resize_bilinear (no half pixel) of the image back in [0, 255], then (r - 128) / 128,
+   in float32 step by step as src/inception.c's ng__inc_resize_tf1 (NG_INCEPTION_TF1) */
+__device__ inline void inc_src_tf1(int i, int in, float scale, int *i0, int *i1, float *d) {
+    float g = __fmul_rn((float)i, scale);   /* no contraction into an FMA: the CPU's product */
+    *i0 = (int)g;
+    *i1 = *i0 + 1 < in ? *i0 + 1 : in - 1;
+    *d = __fsub_rn(g, (float)*i0);
+}
+__device__ inline float inc_lerp(float a, float b, float t) { return __fadd_rn(a, __fmul_rn(__fsub_rn(b, a), t)); }
+__device__ inline float inc_u8(float x) { return __fmul_rn(127.5f, __fadd_rn(x, 1.0f)); }
+__global__ void k_inc_resize_tf1(const float *x, int n, int channels, int h, int w, float *out, int S, float sy, float sx) {
+    ROW_LOOP(r, (int64_t)3 * n * S) {
+        int64_t p = r / S;
+        int c = (int)(p / n), b = (int)(p % n), y0, y1, x0, x1;
+        float dy, dx;
+        inc_src_tf1((int)(r % S), h, sy, &y0, &y1, &dy);
+        const float *in = x + ((int64_t)b * channels + (channels == 1 ? 0 : c)) * h * w;
+        const float *r0 = in + (int64_t)y0 * w, *r1 = in + (int64_t)y1 * w;
+        float *o = out + r * S;
+        COL_LOOP(ox, S) {
+            inc_src_tf1((int)ox, w, sx, &x0, &x1, &dx);
+            float top = inc_lerp(inc_u8(r0[x0]), inc_u8(r0[x1]), dx), bot = inc_lerp(inc_u8(r1[x0]), inc_u8(r1[x1]), dx);
+            o[ox] = __fdiv_rn(__fsub_rn(inc_lerp(top, bot, dy), 128.0f), 128.0f);
+        }
+    }
+}
+int h_inc_resize(const float *x, int n, int channels, int h, int w, float *out, int size, int mode) {
     RowGrid rg = row_grid((int64_t)3 * n * size, size);
-    k_inc_resize<<<rg.grid, rg.block, 0, cu()->stream>>>(x, n, channels, h, w, out, size);
+    if (mode == NG_INCEPTION_TF1)
+        k_inc_resize_tf1<<<rg.grid, rg.block, 0, cu()->stream>>>(x, n, channels, h, w, out, size, (float)((double)h / size),
+                                                                   (float)((double)w / size));
+    else
+        k_inc_resize<<<rg.grid, rg.block, 0, cu()->stream>>>(x, n, channels, h, w, out, size);
     return NG_CU_CHECK(cudaGetLastError());
 }
 /* pool3[b F + f] = mean of plane (f, b), summed in double in order */

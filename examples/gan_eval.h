@@ -17,6 +17,7 @@ typedef struct gan_eval_opts {
     const char *inception_stats;   /* cache of the real Inception statistics, or NULL */
     long inception_real_n;         /* real images for those statistics (0: all) */
     int eval_n;                    /* generated images per evaluation */
+    int inception_tf1;             /* NG_INCEPTION_TF1 preprocessing (TTUR / TF-evaluated papers) */
 } gan_eval_opts;
 
 #define GAN_EVAL_HELP \
@@ -36,7 +37,11 @@ typedef struct gan_eval_opts {
     "                        FILE.npz is pytorch-fid / TTUR's format (keys mu, sigma): their\n" \
     "                        precomputed statistics (e.g. fid_stats_cifar10_train.npz) load as they\n" \
     "                        are, trusted to come from the same FID Inception (the file records\n" \
-    "                        neither network nor N)\n"
+    "                        neither network nor N)\n" \
+    "  --inception-tf1       the TF1 graph's preprocessing (TTUR's FID, the AlphaGAN/AutoGAN evaluation\n" \
+    "                        code, torch-fidelity): resize_bilinear without half pixels on [0, 255],\n" \
+    "                        (x - 128) / 128; default pytorch-fid's resize. Part of the statistics'\n" \
+    "                        identity, so the two are never mixed\n"
 
 static inline void gan_eval_opts_default(gan_eval_opts *o) {
     memset(o, 0, sizeof *o);
@@ -47,6 +52,7 @@ static inline void gan_eval_opts_default(gan_eval_opts *o) {
 static inline int gan_eval_arg(const char *prog, int argc, char **argv, int *i, gan_eval_opts *o) {
     const char *a = argv[*i], *v = *i + 1 < argc ? argv[*i + 1] : NULL;
     long x;
+    if (!strcmp(a, "--inception-tf1")) { o->inception_tf1 = 1; return 1; }
     if (strcmp(a, "--fid-net") && strcmp(a, "--fid-inception") && strcmp(a, "--inception-stats") &&
         strcmp(a, "--inception-real-n") && strcmp(a, "--eval-n"))
         return 0;
@@ -173,6 +179,7 @@ static inline int gan_eval_setup_inception(gan_eval *e, const gan_eval_opts *o, 
     double t0 = ng_time_sec();
     if (!o->fid_inception) return 0;
     if (ng_inception_load(o->fid_inception, &e->inc) != NG_OK) return gan_eval_fail(e, "--fid-inception");
+    if (o->inception_tf1 && ng_inception_set_preprocess(e->inc, NG_INCEPTION_TF1) != NG_OK) return gan_eval_fail(e, "--inception-tf1");
     if (ng_inception_to_device(e->inc, dev->dev) != NG_OK) return gan_eval_fail(e, "--fid-inception on the device");
     ng_inception_identity(e->inc, id, sizeof id);
     real = ng_image_source_u8_planes(data->pixels, n_real, data->c, data->h);

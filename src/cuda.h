@@ -54,7 +54,7 @@ typedef struct ng_cuda_hooks {
     int (*inc_conv)(const ng_cuda_inc_conv *g, const float *w, const float *b, const float *x, float *y, float *col);
     int (*inc_pool)(int kind, const float *x, float *y, int64_t planes, int h, int w);
     /* n images (n, channels, h, w) -> (3, n, size, size), bilinear, align_corners = False */
-    int (*inc_resize)(const float *x, int n, int channels, int h, int w, float *out, int size);
+    int (*inc_resize)(const float *x, int n, int channels, int h, int w, float *out, int size, int mode);   /* mode: NG_INCEPTION_* */
     /* pool3 (B, F) = mean over hw of x (F, B, hw); logits (B, L) = pool3 fc_w^T + fc_b when
        logits is not NULL */
     int (*inc_head)(const float *x, int B, int F, int hw, const float *fc_w, const float *fc_b, int L, float *pool3,

@@ -60,8 +60,27 @@ void ng_inception_random_params(ng_params *g, uint64_t seed);
 
 /* "inception_fid/pool3_2048/crc32=XXXXXXXX": a CRC-32 of every tensor of the file in the order
    of ng_inception_tensor_info (independent of the file's order), so that statistics computed
-   with other weights are refused. cap >= 64. */
+   with other weights are refused; "/tf1" is appended under NG_INCEPTION_TF1 (below), so that
+   they are not mixed across preprocessings either. cap >= 64. */
 void ng_inception_identity(const ng_inception *net, char *buf, size_t cap);
+
+/* How images become the network's 299x299 input:
+     NG_INCEPTION_PYTORCH_FID (default)  pytorch-fid's: bilinear resize with align_corners =
+         False (source x = (i + 0.5) in / 299 - 0.5, F.interpolate) of the [-1, 1] image.
+     NG_INCEPTION_TF1  the TF1 graph's, as TTUR's FID and AlphaGAN/AutoGAN's evaluation code
+         compute it and torch-fidelity reproduces it: the [-1, 1] image back in [0, 255]
+         (u = 127.5 (x + 1)), tf.image.resize_bilinear with align_corners = False and no half
+         pixel (source x = i * (in / 299) in float32, the lerps in float32 as TF), then
+         (r - 128) / 128. For FIDs comparable with TF-evaluated papers; the two differ by
+         small amounts (the resize shifts CIFAR images by about half an input pixel).
+   The mode is part of the identity; set it before computing statistics. */
+enum { NG_INCEPTION_PYTORCH_FID = 0, NG_INCEPTION_TF1 = 1 };
+ng_status ng_inception_set_preprocess(ng_inception *net, int mode);
+int ng_inception_preprocess_mode(const ng_inception *net);
+/* The network input of n images (n, channels, h, w) in [-1, 1]: (3, n, 299, 299), channel-
+   major across the batch as the network keeps its activations (grayscale replicated), on
+   the CPU, in the given mode. */
+void ng_inception_preprocess(int mode, const float *x, int n, int channels, int h, int w, float *out);
 
 /* The file's tensors: count, and the name (truncated to cap - 1 bytes; 64 always suffice)
    and shape of tensor i (NG_ERR_ARG out of range). */

@@ -728,7 +728,7 @@ static void check_inception(void) {
     enum { N = 3, H = 37, W = 20 };
     static float x[N * 3 * H * W], gray[28 * 28];
     static float f_cpu[N * 2048], f_gpu[N * 2048], l_cpu[N * 1008], l_gpu[N * 1008], g_cpu[2048], g_gpu[2048], g_tf32[2048];
-    static float gl_cpu[1008], gl_gpu[1008];
+    static float gl_cpu[1008], gl_gpu[1008], t_cpu[N * 2048], t_gpu[N * 2048];
     ng_inception *net = NULL;
     ng_rng r;
     double big = 0.0, diff;
@@ -774,11 +774,18 @@ static void check_inception(void) {
     bad |= compare("pool3 (grayscale)", "inception", g_gpu, g_cpu, 2048, 1e-4, 1e-3);
     bad |= compare("logits (grayscale)", "inception", gl_gpu, gl_cpu, 1008, 1e-4, 1e-3);
     if (memcmp(g_gpu, g_tf32, sizeof g_gpu)) { fprintf(stderr, "  FAIL inception: TF32 on changed the features\n"); bad = 1; }
+    /* the TF1 preprocessing (its own resize kernel): GPU against CPU, and not the default's */
+    if (ng_inception_set_preprocess(net, NG_INCEPTION_TF1) != NG_OK ||
+        ng_inception_forward(net, x, N, 3, H, W, 2, t_gpu, NULL) != NG_OK) bad = 1;
     if (ng_inception_to_device(net, NG_CPU) != NG_OK || ng_inception_device(net) != NG_CPU) bad = 1;
+    if (ng_inception_forward(net, x, N, 3, H, W, 0, t_cpu, NULL) != NG_OK) bad = 1;
+    bad |= compare("pool3 (RGB, TF1 preprocessing)", "inception", t_gpu, t_cpu, N * 2048, 1e-4, 1e-3);
+    if (!memcmp(t_cpu, f_cpu, sizeof t_cpu)) { fprintf(stderr, "  FAIL inception: TF1 preprocessing changed nothing\n"); bad = 1; }
     if (bad) failures++;
     diff = max_diff(f_gpu, f_cpu, N * 2048, &big);
     printf("%s inception: FID Inception-v3 forward (random weights), features and logits, CPU vs GPU (features: largest "
-           "difference %.2g, largest value %.2g); %d device allocations for one batch, none after; TF32 ignored\n",
+           "difference %.2g, largest value %.2g), also with the TF1 preprocessing; %d device allocations for one batch, none after; "
+           "TF32 ignored\n",
            bad ? "FAIL" : "PASS", diff, big, mallocs_1);
     ng_inception_free(net);
 }

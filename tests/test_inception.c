@@ -398,3 +398,63 @@ TEST(inception_identity_and_stats) {
     ng_inception_free(a);
     ng_inception_free(b);
 }
+
+/* NG_INCEPTION_TF1: the network input against torch-fidelity's TF1 resize + (x - 128) / 128,
+   written in float32 numpy (tests/ref/make_tf1_resize_fixture.py), on sampled rows of every
+   plane; the identity carries the mode, so statistics of the other one are refused. */
+TEST(inception_tf1_preprocessing) {
+    static const char *const cases[3] = {"rgb32", "gray28", "rgb37x20"};
+    static const int shapes[3][4] = {{2, 3, 32, 32}, {1, 1, 28, 28}, {1, 3, 37, 20}};
+    fx_file *fx = fx_open("tf1_resize");
+    const fx_array *rows = fx ? fx_find(fx, "rows") : NULL;
+    ng_inception *net = NULL;
+    char id_pt[NG_FEAT_ID_MAX], id_tf[NG_FEAT_ID_MAX], key[64];
+    int k;
+    CHECK_MSG(fx && rows, "fixture tf1_resize: %s", ng_last_error());
+    for (k = 0; fx && rows && k < 3; k++) {
+        const int n = shapes[k][0], c = shapes[k][1], h = shapes[k][2], w = shapes[k][3], S = NG_INCEPTION_SIZE;
+        const fx_array *x, *y;
+        float *out = (float *)malloc((size_t)3 * n * S * S * sizeof(float));
+        double worst = 0;
+        int p, r, col;
+        snprintf(key, sizeof key, "%s_x", cases[k]);
+        x = fx_find(fx, key);
+        snprintf(key, sizeof key, "%s_y", cases[k]);
+        y = fx_find(fx, key);
+        if (!x || !y || !out || y->n != (int64_t)3 * n * rows->n * S) { CHECK_MSG(0, "fixture case %s", cases[k]); free(out); continue; }
+        ng_inception_preprocess(NG_INCEPTION_TF1, x->f, n, c, h, w, out);
+        for (p = 0; p < 3 * n; p++)
+            for (r = 0; r < rows->n; r++)
+                for (col = 0; col < S; col++) {
+                    double got = out[((int64_t)p * S + rows->i[r]) * S + col], want = y->f[((int64_t)p * rows->n + r) * S + col];
+                    if (fabs(got - want) > worst) worst = fabs(got - want);
+                }
+        /* inputs arrive in [-1, 1]: 127.5 (x + 1) recovers the byte to ~1e-5, so ~1e-7 after / 128 */
+        CHECK_MSG(worst <= 1e-6, "%s: largest difference %.3g", cases[k], worst);
+        /* and it is not the default preprocessing */
+        ng_inception_preprocess(NG_INCEPTION_PYTORCH_FID, x->f, n, c, h, w, out);
+        CHECK(fabs(out[1] - y->f[1]) > 1e-3 || fabs(out[S + 7] - y->f[S + 7]) > 1e-3);
+        free(out);
+    }
+    fx_free(fx);
+    CHECK_OK(ng_inception_random(5, &net));
+    if (!net) return;
+    ng_inception_identity(net, id_pt, sizeof id_pt);
+    CHECK(ng_inception_set_preprocess(net, 7) == NG_ERR_ARG);
+    CHECK_OK(ng_inception_set_preprocess(net, NG_INCEPTION_TF1));
+    ng_inception_identity(net, id_tf, sizeof id_tf);
+    CHECK(ng_inception_preprocess_mode(net) == NG_INCEPTION_TF1);
+    CHECK(strlen(id_tf) == strlen(id_pt) + 4 && !strncmp(id_tf, id_pt, strlen(id_pt)) && !strcmp(id_tf + strlen(id_pt), "/tf1"));
+    {   /* statistics of the default preprocessing are refused under TF1 before any forward */
+        ng_feat_stats real;
+        ng_eval_result res;
+        unsigned char px[2 * 8 * 8] = {0};
+        ng_image_source gen = ng_image_source_u8(px, 2, 8);
+        CHECK_OK(ng_feat_stats_init(&real, NG_INCEPTION_FEATURES, id_pt));
+        real.finished = 1;
+        real.n = 10;
+        CHECK(ng_inception_evaluate(net, &gen, &real, NULL, 0, NULL, &res) == NG_ERR_MISMATCH && strstr(ng_last_error(), "/tf1"));
+        ng_feat_stats_free(&real);
+    }
+    ng_inception_free(net);
+}

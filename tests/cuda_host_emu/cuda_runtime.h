@@ -75,6 +75,12 @@ inline void emu_launch_begin(dim3 grid, dim3 block, unsigned *nt, unsigned long 
 #define __global__
 #define __device__
 #define __shared__ static
+/* rounded single-precision arithmetic without FMA contraction (volatile keeps the compiler
+   from fusing a product into a following sum, as the intrinsics do on a GPU) */
+inline float __fmul_rn(float a, float b) { volatile float r = a * b; return r; }
+inline float __fadd_rn(float a, float b) { volatile float r = a + b; return r; }
+inline float __fsub_rn(float a, float b) { volatile float r = a - b; return r; }
+inline float __fdiv_rn(float a, float b) { volatile float r = a / b; return r; }
 
 /* Guard: "device" allocations are mapped inaccessible (PROT_NONE) except while the emulated
    runtime works on them (a kernel launch, a copy, a memset, a GEMM: emu_device_scope), so host
