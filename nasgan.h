@@ -11212,14 +11212,20 @@ ng_status ng_gan_genotype_to_dot(const ng_gan_genotype *g, const char *title, ch
     return ng__sb_finish(&b, "gan genotype DOT", out, n);
 }
 
-ng_status ng_gan_genotype_save_dot(const ng_gan_genotype *g, const char *title, const char *path) {
+/* a picture of g written atomically by one of the writers below */
+typedef ng_status (*ng__gan_picture_fn)(const ng_gan_genotype *g, const char *title, char **out, size_t *n);
+static ng_status ng__gan_save_picture(ng__gan_picture_fn draw, const ng_gan_genotype *g, const char *title, const char *path) {
     char *text;
     size_t n;
-    ng_status s = ng_gan_genotype_to_dot(g, title, &text, &n);
+    ng_status s = draw(g, title, &text, &n);
     if (s != NG_OK) return s;
     s = ng_file_write_atomic(path, text, n);
     free(text);
     return s;
+}
+
+ng_status ng_gan_genotype_save_dot(const ng_gan_genotype *g, const char *title, const char *path) {
+    return ng__gan_save_picture(ng_gan_genotype_to_dot, g, title, path);
 }
 
 /* The generator drawn left to right with a fixed layout (the topology never changes, only
@@ -11275,13 +11281,7 @@ ng_status ng_gan_genotype_to_svg(const ng_gan_genotype *g, const char *title, ch
 #undef NG__GAN_SVG_CELL_X
 
 ng_status ng_gan_genotype_save_svg(const ng_gan_genotype *g, const char *title, const char *path) {
-    char *text;
-    size_t n;
-    ng_status s = ng_gan_genotype_to_svg(g, title, &text, &n);
-    if (s != NG_OK) return s;
-    s = ng_file_write_atomic(path, text, n);
-    free(text);
-    return s;
+    return ng__gan_save_picture(ng_gan_genotype_to_svg, g, title, path);
 }
 
 /* ---- the reference code's Genotype_gen (models/genotypes.py), e.g.
@@ -14862,52 +14862,30 @@ static void ng__inc_step(ng__inc_run *r, ng__inc_act *cur, ng__inc_act next) {
     *cur = next;
 }
 
-/* TF1's resize_bilinear (align_corners = False, half_pixel_centers = False) of the image
-   back in [0, 255], then (r - 128) / 128; every step in float32 as TF (torch-fidelity's
-   "slow" method reproduces it bit for bit on the CPU). */
-static void ng__inc_resize_tf1(const float *x, int n, int channels, int h, int w, float *out) {
-    const int S = NG_INCEPTION_SIZE;
-    const float sx = (float)((double)w / S), sy = (float)((double)h / S);
-    int ix0[NG_INCEPTION_SIZE], ix1[NG_INCEPTION_SIZE], iy0[NG_INCEPTION_SIZE], iy1[NG_INCEPTION_SIZE];
-    float dx[NG_INCEPTION_SIZE], dy[NG_INCEPTION_SIZE];
-    int64_t p, plane = (int64_t)S * S;
-    int i;
-    for (i = 0; i < S; i++) {
-        float gx = (float)i * sx, gy = (float)i * sy;
-        ix0[i] = (int)gx; ix1[i] = ix0[i] + 1 < w ? ix0[i] + 1 : w - 1; dx[i] = gx - (float)ix0[i];
-        iy0[i] = (int)gy; iy1[i] = iy0[i] + 1 < h ? iy0[i] + 1 : h - 1; dy[i] = gy - (float)iy0[i];
-    }
-    NG__OMP_FOR(n * 3 >= 2)
-    for (p = 0; p < (int64_t)n * 3; p++) {
-        int c = (int)(p / n), b = (int)(p % n), oy, ox;
-        const float *in = x + ((int64_t)b * channels + (channels == 1 ? 0 : c)) * h * w;
-        float *o = out + p * plane;
-        for (oy = 0; oy < S; oy++) {
-            const float *r0 = in + (int64_t)iy0[oy] * w, *r1 = in + (int64_t)iy1[oy] * w;
-            for (ox = 0; ox < S; ox++) {
-                float a = 127.5f * (r0[ix0[ox]] + 1.0f), bb = 127.5f * (r0[ix1[ox]] + 1.0f);
-                float cc = 127.5f * (r1[ix0[ox]] + 1.0f), d = 127.5f * (r1[ix1[ox]] + 1.0f);
-                float top = a + (bb - a) * dx[ox], bot = cc + (d - cc) * dx[ox];
-                o[oy * S + ox] = (top + (bot - top) * dy[oy] - 128.0f) / 128.0f;
-            }
-        }
-    }
-}
-
-/* Bilinear resize (align_corners = False, no antialiasing; F.interpolate's source-index
-   rule) of n images (n, channels, h, w) to (3, n, 299, 299); grayscale is replicated. */
-static void ng__inc_resize(const float *x, int n, int channels, int h, int w, float *out) {
-    const int S = NG_INCEPTION_SIZE;
+/* Bilinear resize of n images (n, channels, h, w) to (3, n, 299, 299); grayscale is
+   replicated. NG_INCEPTION_PYTORCH_FID: align_corners = False, no antialiasing, F.interpolate's
+   source-index rule. NG_INCEPTION_TF1: TF1's resize_bilinear (align_corners = False,
+   half_pixel_centers = False) of the image back in [0, 255], then (r - 128) / 128, every step
+   in float32 as TF (torch-fidelity's "slow" method reproduces TF bit for bit on the CPU). */
+static void ng__inc_resize(int mode, const float *x, int n, int channels, int h, int w, float *out) {
+    const int S = NG_INCEPTION_SIZE, tf1 = mode == NG_INCEPTION_TF1;
+    const float tsx = (float)((double)w / S), tsy = (float)((double)h / S);
     int ix0[NG_INCEPTION_SIZE], ix1[NG_INCEPTION_SIZE], iy0[NG_INCEPTION_SIZE], iy1[NG_INCEPTION_SIZE];
     float lx[NG_INCEPTION_SIZE], ly[NG_INCEPTION_SIZE];
     int64_t p, plane = (int64_t)S * S;
     int i;
     for (i = 0; i < S; i++) {
-        double sx = ((double)i + 0.5) * ((double)w / S) - 0.5, sy = ((double)i + 0.5) * ((double)h / S) - 0.5;
-        if (sx < 0) sx = 0;
-        if (sy < 0) sy = 0;
-        ix0[i] = (int)sx; ix1[i] = ix0[i] + (ix0[i] < w - 1); lx[i] = (float)(sx - ix0[i]);
-        iy0[i] = (int)sy; iy1[i] = iy0[i] + (iy0[i] < h - 1); ly[i] = (float)(sy - iy0[i]);
+        if (tf1) {
+            float gx = (float)i * tsx, gy = (float)i * tsy;
+            ix0[i] = (int)gx; ix1[i] = ix0[i] + 1 < w ? ix0[i] + 1 : w - 1; lx[i] = gx - (float)ix0[i];
+            iy0[i] = (int)gy; iy1[i] = iy0[i] + 1 < h ? iy0[i] + 1 : h - 1; ly[i] = gy - (float)iy0[i];
+        } else {
+            double sx = ((double)i + 0.5) * ((double)w / S) - 0.5, sy = ((double)i + 0.5) * ((double)h / S) - 0.5;
+            if (sx < 0) sx = 0;
+            if (sy < 0) sy = 0;
+            ix0[i] = (int)sx; ix1[i] = ix0[i] + (ix0[i] < w - 1); lx[i] = (float)(sx - ix0[i]);
+            iy0[i] = (int)sy; iy1[i] = iy0[i] + (iy0[i] < h - 1); ly[i] = (float)(sy - iy0[i]);
+        }
     }
     NG__OMP_FOR(n * 3 >= 2)
     for (p = 0; p < (int64_t)n * 3; p++) {
@@ -14916,18 +14894,25 @@ static void ng__inc_resize(const float *x, int n, int channels, int h, int w, fl
         float *o = out + p * plane;
         for (oy = 0; oy < S; oy++) {
             const float *r0 = in + (int64_t)iy0[oy] * w, *r1 = in + (int64_t)iy1[oy] * w;
-            for (ox = 0; ox < S; ox++) {
-                float top = (1 - lx[ox]) * r0[ix0[ox]] + lx[ox] * r0[ix1[ox]];
-                float bot = (1 - lx[ox]) * r1[ix0[ox]] + lx[ox] * r1[ix1[ox]];
-                o[oy * S + ox] = (1 - ly[oy]) * top + ly[oy] * bot;
-            }
+            if (tf1)
+                for (ox = 0; ox < S; ox++) {
+                    float a = 127.5f * (r0[ix0[ox]] + 1.0f), bb = 127.5f * (r0[ix1[ox]] + 1.0f);
+                    float cc = 127.5f * (r1[ix0[ox]] + 1.0f), d = 127.5f * (r1[ix1[ox]] + 1.0f);
+                    float top = a + (bb - a) * lx[ox], bot = cc + (d - cc) * lx[ox];
+                    o[oy * S + ox] = (top + (bot - top) * ly[oy] - 128.0f) / 128.0f;
+                }
+            else
+                for (ox = 0; ox < S; ox++) {
+                    float top = (1 - lx[ox]) * r0[ix0[ox]] + lx[ox] * r0[ix1[ox]];
+                    float bot = (1 - lx[ox]) * r1[ix0[ox]] + lx[ox] * r1[ix1[ox]];
+                    o[oy * S + ox] = (1 - ly[oy]) * top + ly[oy] * bot;
+                }
         }
     }
 }
 
 void ng_inception_preprocess(int mode, const float *x, int n, int channels, int h, int w, float *out) {
-    if (mode == NG_INCEPTION_TF1) ng__inc_resize_tf1(x, n, channels, h, w, out);
-    else ng__inc_resize(x, n, channels, h, w, out);
+    ng__inc_resize(mode, x, n, channels, h, w, out);
 }
 
 /* Global average of the last activation (2048, B, 8, 8) into pool3 (B, 2048), then the fc

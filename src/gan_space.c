@@ -316,14 +316,20 @@ ng_status ng_gan_genotype_to_dot(const ng_gan_genotype *g, const char *title, ch
     return ng__sb_finish(&b, "gan genotype DOT", out, n);
 }
 
-ng_status ng_gan_genotype_save_dot(const ng_gan_genotype *g, const char *title, const char *path) {
+/* a picture of g written atomically by one of the writers below */
+typedef ng_status (*ng__gan_picture_fn)(const ng_gan_genotype *g, const char *title, char **out, size_t *n);
+static ng_status ng__gan_save_picture(ng__gan_picture_fn draw, const ng_gan_genotype *g, const char *title, const char *path) {
     char *text;
     size_t n;
-    ng_status s = ng_gan_genotype_to_dot(g, title, &text, &n);
+    ng_status s = draw(g, title, &text, &n);
     if (s != NG_OK) return s;
     s = ng_file_write_atomic(path, text, n);
     free(text);
     return s;
+}
+
+ng_status ng_gan_genotype_save_dot(const ng_gan_genotype *g, const char *title, const char *path) {
+    return ng__gan_save_picture(ng_gan_genotype_to_dot, g, title, path);
 }
 
 /* The generator drawn left to right with a fixed layout (the topology never changes, only
@@ -379,13 +385,7 @@ ng_status ng_gan_genotype_to_svg(const ng_gan_genotype *g, const char *title, ch
 #undef NG__GAN_SVG_CELL_X
 
 ng_status ng_gan_genotype_save_svg(const ng_gan_genotype *g, const char *title, const char *path) {
-    char *text;
-    size_t n;
-    ng_status s = ng_gan_genotype_to_svg(g, title, &text, &n);
-    if (s != NG_OK) return s;
-    s = ng_file_write_atomic(path, text, n);
-    free(text);
-    return s;
+    return ng__gan_save_picture(ng_gan_genotype_to_svg, g, title, path);
 }
 
 /* ---- the reference code's Genotype_gen (models/genotypes.py), e.g.
