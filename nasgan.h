@@ -1730,12 +1730,16 @@ ng_status ng_inception_forward(const ng_inception *net, const float *x, int64_t 
 /* The same for an image source of 1 or 3 channels (ng_image_source.channels) of any size. */
 ng_status ng_inception_embed(const ng_inception *net, const ng_image_source *src, int batch, float *pool3,
                              float *logits);
+/* torch-fidelity's "logits_unbiased", pool3 W^T without fc's bias (n, 1008) (host arrays):
+   what the TF reference code's Inception Score uses (logits = matmul(pool3, w)), and what
+   ng_inception_evaluate's IS is computed from. */
+void ng_inception_logits_unbiased(const ng_inception *net, const float *pool3, int64_t n, float *out);
 /* Statistics of src's pool3 features tagged with ng_inception_identity (N >= 2). */
 ng_status ng_inception_stats(const ng_inception *net, const ng_image_source *src, int batch, ng_feat_stats *out);
 /* FID of gen against `real` (refused with NG_ERR_MISMATCH unless computed with this network),
    KID and precision/recall against real_features (n_real_features, 2048) when not NULL, and
-   IS from the 1008 logits; options and result as ng_fmnist_evaluate (opts->batch <= 0: as
-   above). */
+   IS from the 1008 unbiased logits (ng_inception_logits_unbiased); options and result as
+   ng_fmnist_evaluate (opts->batch <= 0: as above). */
 ng_status ng_inception_evaluate(const ng_inception *net, const ng_image_source *gen, const ng_feat_stats *real,
                                 const float *real_features, int64_t n_real_features, const ng_eval_opts *opts,
                                 ng_eval_result *out);
@@ -15063,6 +15067,12 @@ ng_status ng_inception_embed(const ng_inception *net, const ng_image_source *src
                            ng__inc_fill_src, src, pool3, logits);
 }
 
+void ng_inception_logits_unbiased(const ng_inception *net, const float *pool3, int64_t n, float *out) {
+    if (n > 0)
+        ng_sgemm(NG_GEMM_BUILTIN, 0, 1, n, NG_INCEPTION_CLASSES, NG_INCEPTION_FEATURES, 1.0f, pool3, NG_INCEPTION_FEATURES,
+                 net->fc_w, NG_INCEPTION_FEATURES, 0.0f, out, NG_INCEPTION_CLASSES);
+}
+
 ng_status ng_inception_stats(const ng_inception *net, const ng_image_source *src, int batch, ng_feat_stats *out) {
     char id[NG_FEAT_ID_MAX];
     float *f;
@@ -15100,7 +15110,8 @@ ng_status ng_inception_evaluate(const ng_inception *net, const ng_image_source *
     f = (float *)malloc((size_t)gen->n * NG_INCEPTION_FEATURES * sizeof(float));
     lg = (float *)malloc((size_t)gen->n * NG_INCEPTION_CLASSES * sizeof(float));
     if (!f || !lg) { st = ng_fail(NG_ERR_NOMEM, "inception evaluate: out of memory"); goto done; }
-    st = ng_inception_embed(net, gen, o.batch, f, lg);
+    st = ng_inception_embed(net, gen, o.batch, f, NULL);
+    if (st == NG_OK) ng_inception_logits_unbiased(net, f, gen->n, lg);   /* the IS of the TF code */
     if (st == NG_OK) st = ng_feat_stats_compute(&gs, f, gen->n, NG_INCEPTION_FEATURES, id);
     if (st == NG_OK) st = ng_metric_fid(&gs, real, &out->fid);
     ng_rng_seed(&rng, o.seed);

@@ -1086,6 +1086,12 @@ ng_status ng_inception_embed(const ng_inception *net, const ng_image_source *src
                            ng__inc_fill_src, src, pool3, logits);
 }
 
+void ng_inception_logits_unbiased(const ng_inception *net, const float *pool3, int64_t n, float *out) {
+    if (n > 0)
+        ng_sgemm(NG_GEMM_BUILTIN, 0, 1, n, NG_INCEPTION_CLASSES, NG_INCEPTION_FEATURES, 1.0f, pool3, NG_INCEPTION_FEATURES,
+                 net->fc_w, NG_INCEPTION_FEATURES, 0.0f, out, NG_INCEPTION_CLASSES);
+}
+
 ng_status ng_inception_stats(const ng_inception *net, const ng_image_source *src, int batch, ng_feat_stats *out) {
     char id[NG_FEAT_ID_MAX];
     float *f;
@@ -1123,7 +1129,8 @@ ng_status ng_inception_evaluate(const ng_inception *net, const ng_image_source *
     f = (float *)malloc((size_t)gen->n * NG_INCEPTION_FEATURES * sizeof(float));
     lg = (float *)malloc((size_t)gen->n * NG_INCEPTION_CLASSES * sizeof(float));
     if (!f || !lg) { st = ng_fail(NG_ERR_NOMEM, "inception evaluate: out of memory"); goto done; }
-    st = ng_inception_embed(net, gen, o.batch, f, lg);
+    st = ng_inception_embed(net, gen, o.batch, f, NULL);
+    if (st == NG_OK) ng_inception_logits_unbiased(net, f, gen->n, lg);   /* the IS of the TF code */
     if (st == NG_OK) st = ng_feat_stats_compute(&gs, f, gen->n, NG_INCEPTION_FEATURES, id);
     if (st == NG_OK) st = ng_metric_fid(&gs, real, &out->fid);
     ng_rng_seed(&rng, o.seed);

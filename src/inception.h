@@ -112,12 +112,16 @@ ng_status ng_inception_forward(const ng_inception *net, const float *x, int64_t 
 /* The same for an image source of 1 or 3 channels (ng_image_source.channels) of any size. */
 ng_status ng_inception_embed(const ng_inception *net, const ng_image_source *src, int batch, float *pool3,
                              float *logits);
+/* torch-fidelity's "logits_unbiased", pool3 W^T without fc's bias (n, 1008) (host arrays):
+   what the TF reference code's Inception Score uses (logits = matmul(pool3, w)), and what
+   ng_inception_evaluate's IS is computed from. */
+void ng_inception_logits_unbiased(const ng_inception *net, const float *pool3, int64_t n, float *out);
 /* Statistics of src's pool3 features tagged with ng_inception_identity (N >= 2). */
 ng_status ng_inception_stats(const ng_inception *net, const ng_image_source *src, int batch, ng_feat_stats *out);
 /* FID of gen against `real` (refused with NG_ERR_MISMATCH unless computed with this network),
    KID and precision/recall against real_features (n_real_features, 2048) when not NULL, and
-   IS from the 1008 logits; options and result as ng_fmnist_evaluate (opts->batch <= 0: as
-   above). */
+   IS from the 1008 unbiased logits (ng_inception_logits_unbiased); options and result as
+   ng_fmnist_evaluate (opts->batch <= 0: as above). */
 ng_status ng_inception_evaluate(const ng_inception *net, const ng_image_source *gen, const ng_feat_stats *real,
                                 const float *real_features, int64_t n_real_features, const ng_eval_opts *opts,
                                 ng_eval_result *out);

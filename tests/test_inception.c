@@ -378,6 +378,21 @@ TEST(inception_identity_and_stats) {
         CHECK_OK(ng_inception_evaluate(a, &src, &sa, rf, 4, &o, &res));
         CHECK_MSG(fabs(res.fid) < 1e-6 * (1 + sa.mean[0] * sa.mean[0]), "FID of a set with itself %g", res.fid);
         CHECK(res.has_kid && res.is_mean >= 1.0);
+        {   /* IS from pool3 W^T without fc's bias, as the TF reference and torch-fidelity */
+            float lg[4 * NG_INCEPTION_CLASSES], lu[4 * NG_INCEPTION_CLASSES];
+            double is_mean, is_std, spread = 0;
+            int k;
+            CHECK_OK(ng_inception_embed(a, &src, 0, rf, lg));
+            ng_inception_logits_unbiased(a, rf, 4, lu);
+            for (k = 0; k < NG_INCEPTION_CLASSES; k++) {   /* logits - unbiased = the bias, the same in every row */
+                double bias = lg[k] - lu[k];
+                for (i = 1; i < 4; i++) spread = fmax(spread, fabs(lg[i * NG_INCEPTION_CLASSES + k] - lu[i * NG_INCEPTION_CLASSES + k] - bias));
+            }
+            CHECK_MSG(spread < 1e-4, "logits - unbiased logits vary by %g across rows", spread);
+            CHECK(memcmp(lg, lu, sizeof lg) != 0);
+            CHECK_OK(ng_metric_is_logits(lu, 4, NG_INCEPTION_CLASSES, 2, NULL, &is_mean, &is_std));
+            CHECK(res.is_mean == is_mean && res.is_std == is_std);
+        }
         CHECK(res.has_prc && res.precision == 1.0 && res.recall == 1.0);   /* 4 rows > k = 3 */
         /* statistics of network a are refused by network b */
         CHECK(ng_inception_evaluate(b, &src, &sa, NULL, 0, &o, &res) == NG_ERR_MISMATCH);
