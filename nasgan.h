@@ -1320,6 +1320,8 @@ void ng_gan_gen_search_derive(const ng_gan_gen_search *G, ng_gan_genotype *out);
 ng_tensor *ng_gan_gen_search_alpha_of(const ng_gan_gen_search *G, int e, int *row);
 /* Edge e's ng_gan_edge_n_ops(e) architecture logits, copied to host memory (either device). */
 ng_status ng_gan_gen_search_alpha_row(const ng_gan_gen_search *G, int e, float *logits);
+/* ... and written from host memory (either device). */
+ng_status ng_gan_gen_search_set_alpha_row(ng_gan_gen_search *G, int e, const float *logits);
 
 /* ---- the fixed (retrain) generator of one genotype ---- */
 typedef struct ng_gan_fixed_edge {
@@ -11861,6 +11863,15 @@ ng_status ng_gan_gen_search_alpha_row(const ng_gan_gen_search *G, int e, float *
     const float *src = a->data + (int64_t)row * K;
     if (a->device != NG_CUDA) { memcpy(logits, src, (size_t)K * sizeof(float)); return NG_OK; }
     ng__cuda_copy(logits, src, (size_t)K * sizeof(float), 2);
+    return NG_OK;
+}
+
+ng_status ng_gan_gen_search_set_alpha_row(ng_gan_gen_search *G, int e, const float *logits) {
+    int row, K = ng_gan_edge_n_ops(e);
+    const ng_tensor *a = ng_gan_gen_search_alpha_of(G, e, &row);
+    float *dst = a->data + (int64_t)row * K;
+    if (a->device != NG_CUDA) { memcpy(dst, logits, (size_t)K * sizeof(float)); return NG_OK; }
+    ng__cuda_copy(dst, logits, (size_t)K * sizeof(float), 1);
     return NG_OK;
 }
 

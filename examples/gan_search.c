@@ -25,6 +25,7 @@ typedef struct options {
     int resume, threads, gumbel, plain_edges, cifar_meanstd, rising_cosine, d_sum_pool, samples;
     int gf, df, latent, epochs, batch, inner, worst, arch;
     long limit, eval_every;    /* eval_every -1: the preset's */
+    long random_baseline;      /* random genotypes to rank on the final supernet (0: none) */
     uint64_t seed;
     cli_device device;
     gan_eval_opts eval;
@@ -63,6 +64,12 @@ static void usage(FILE *f) {
         "  --eval-every N        FID/KID/IS and precision/recall of the supernet's samples every N epochs\n"
         "                        and after the last, in search.csv (default: paper presets 4, as the\n"
         "                        reference; quick 0 = off). Needs a feature network below.\n"
+        "  --random-baseline N   after the search, the reference's random-search baseline: N random\n"
+        "                        genotypes evaluated on the trained supernet (shared weights, each edge's\n"
+        "                        alpha peaked at its op), best by IS as the reference keeps it (and by\n"
+        "                        FID): random_baseline.csv, genotype_random_best.json. The reference\n"
+        "                        samples 200. Needs a feature network below; with --resume after the last\n"
+        "                        epoch it runs on the finished search alone.\n"
         GAN_EVAL_HELP
         "Output:\n"
         "  --out DIR             output directory (default runs/gan_search)\n"
@@ -102,6 +109,7 @@ static int parse_args(int argc, char **argv, options *o) {
         if (!strcmp(a, "--preset")) { o->preset = v; continue; }
         if (!strcmp(a, "--seed")) { long s; if (cli_int("gan_search", a, v, 0, 2147483647L, &s)) return -1; o->seed = (uint64_t)s; continue; }
         if (!strcmp(a, "--limit")) { if (cli_int("gan_search", a, v, 2, 100000000L, &o->limit)) return -1; continue; }
+        if (!strcmp(a, "--random-baseline")) { if (cli_int("gan_search", a, v, 0, 100000L, &o->random_baseline)) return -1; continue; }
         if (!strcmp(a, "--eval-every")) { if (cli_int("gan_search", a, v, 0, 1000000L, &o->eval_every)) return -1; continue; }
         if (!strcmp(a, "--gf")) ip = &o->gf;
         else if (!strcmp(a, "--df")) ip = &o->df;
@@ -339,6 +347,73 @@ static void write_samples(search *s, const char *dir) {
     free(img);
 }
 
+/* Every edge's alpha peaked at the genotype's op (+-40: the others weigh e^-80), so that the
+   supernet computes that architecture with the shared weights. */
+static int peak_alphas(search *s, const ng_gan_genotype *g) {
+    int e, k;
+    for (e = 0; e < NG_GAN_EDGES; e++) {
+        float row[NG_GAN_N_NORMAL_OPS];
+        for (k = 0; k < ng_gan_edge_n_ops(e); k++) row[k] = k == g->op[e] ? 40.0f : -40.0f;
+        if (ng_gan_gen_search_set_alpha_row(s->G, e, row) != NG_OK) return fail("setting alpha");
+    }
+    return 0;
+}
+
+/* The reference's random-search baseline (alphagan.md 3.6): random genotypes ranked on the
+   trained supernet by IS (as it keeps them), FID beside; the search's alphas are restored. */
+static int random_baseline(search *s, const char *dir) {
+    float saved[NG_GAN_EDGES][NG_GAN_N_NORMAL_OPS];
+    ng_gan_genotype g, best_is, best_fid;
+    double top_is = -1, top_fid = 1e300;
+    cli_text csv = {NULL, 0, 0};
+    char path[4200], line[1024];
+    long k;
+    int e, rc = 0;
+    if (!gan_eval_active(&s->ev)) {
+        fprintf(stderr, "gan_search: --random-baseline needs a feature network (--fid-net or --fid-inception)\n");
+        return 1;
+    }
+    for (e = 0; e < NG_GAN_EDGES; e++)
+        if (ng_gan_gen_search_alpha_row(s->G, e, saved[e]) != NG_OK) return fail("reading alpha");
+    cli_printf(&csv, "sample,genotype,is,is_std,fid,kid,precision,recall\n");
+    printf("random-search baseline: %ld random genotypes on the trained supernet\n", s->o.random_baseline);
+    for (k = 0; k < s->o.random_baseline && rc == 0; k++) {
+        gan_eval_row row;
+        double is, fid;
+        ng_rng r;
+        ng_rng_seed(&r, s->o.seed + 1000 + (uint64_t)k);
+        ng_gan_genotype_random(&g, &r);
+        if (peak_alphas(s, &g) || gan_eval_run(&s->ev, ng_gan_net_search(s->G), s->gcfg.latent_dim, s->o.seed + 7, &row)) {
+            rc = 1;
+            break;
+        }
+        is = row.inc_ok ? row.inc_is : row.is;   /* the Inception's numbers when there are both */
+        fid = row.inc_ok ? row.inc_fid : row.fid;
+        genotype_line(&g, line, sizeof line);
+        cli_printf(&csv, "%ld,\"%s\",%.6g,%.6g,%.6g,%.6g,%.6g,%.6g\n", k, line, is, row.inc_ok ? row.inc_is_std : row.is_std, fid,
+                   row.inc_ok ? row.inc_kid : row.kid, row.inc_ok ? row.inc_precision : row.precision,
+                   row.inc_ok ? row.inc_recall : row.recall);
+        if (is > top_is) { top_is = is; best_is = g; }
+        if (fid < top_fid) { top_fid = fid; best_fid = g; }
+        fprintf(stderr, "%srandom genotype %ld/%ld: IS %.3f, FID %.3f%s", s->tty ? "\r" : "", k + 1, s->o.random_baseline, is, fid,
+                s->tty ? "\033[K" : "\n");
+    }
+    if (s->tty) fputc('\n', stderr);
+    for (e = 0; e < NG_GAN_EDGES; e++)   /* the search's own alphas back */
+        if (ng_gan_gen_search_set_alpha_row(s->G, e, saved[e]) != NG_OK) rc = fail("restoring alpha");
+    snprintf(path, sizeof path, "%s/random_baseline.csv", dir);
+    if (rc == 0 && ng_file_write_atomic(path, csv.s, csv.len) != NG_OK) rc = fail("writing random_baseline.csv");
+    free(csv.s);
+    if (rc) return rc;
+    snprintf(path, sizeof path, "%s/genotype_random_best.json", dir);
+    if (ng_gan_genotype_save(&best_is, path) != NG_OK) return fail("writing genotype_random_best.json");
+    genotype_line(&best_is, line, sizeof line);
+    printf("random-search baseline: best IS %.3f: %s (%s; %s/random_baseline.csv)\n", top_is, line, path, dir);
+    genotype_line(&best_fid, line, sizeof line);
+    printf("random-search baseline: best FID %.3f: %s\n", top_fid, line);
+    return 0;
+}
+
 static void final_report(search *s, const char *dir, double seconds) {
     ng_gan_genotype geno;
     char path[4200], dotp[4200], svgp[4200], pyp[4200], cmd[9000], t[32];
@@ -394,7 +469,8 @@ int main(int argc, char **argv) {
     snprintf(ckpt, sizeof ckpt, "%s/search.ckpt", s.o.out);
     snprintf(csvp, sizeof csvp, "%s/search.csv", s.o.out);
     if (setup(&s)) return 1;
-    if (s.eval_every > 0 && gan_eval_setup(&s.ev, "gan_search", &s.o.eval, s.o.dataset, &s.data, &s.o.device)) return 1;
+    if ((s.eval_every > 0 || s.o.random_baseline > 0) && gan_eval_setup(&s.ev, "gan_search", &s.o.eval, s.o.dataset, &s.data, &s.o.device))
+        return 1;
     if (s.o.resume) {
         if (load_state(&s, ckpt)) return 1;
         if (cli_csv_reload(&s.csv, csvp, (long long)s.b.epoch)) csv_header(&s);
@@ -442,6 +518,7 @@ int main(int argc, char **argv) {
         fflush(stdout);
     }
     if (rc == 0) final_report(&s, s.o.out, ng_time_sec() - s.t_start);
+    if (rc == 0 && s.o.random_baseline > 0) rc = random_baseline(&s, s.o.out);
     ng_bilevel_free(&s.b);
     ng_gan_gen_search_free(s.G); ng_gan_gen_search_free(s.G_worst);
     ng_gan_disc_free(s.D); ng_gan_disc_free(s.D_worst);

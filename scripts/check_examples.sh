@@ -33,6 +33,14 @@ grep -q "^# gan_search resumed" "$T/resumed/run.txt" || fail "a resume should ad
 cmp "$T/straight/search.ckpt" "$T/evaluated/search.ckpt" || fail "evaluating the supernet changed the search"
 [ "$(grep -c "supernet FID" "$T/evaluated.log")" -eq 2 ] || fail "gan_search --eval-every 2 over 3 epochs should evaluate twice"
 head -1 "$T/evaluated/search.csv" | grep -q ",fid,kid,kid_std,is,is_std,precision,recall,genotype" || fail "search.csv lacks the evaluation columns"
+# the random-search baseline on the finished search (--resume after the last epoch): 3 random
+# genotypes ranked, the search's state untouched
+cp -r "$T/straight" "$T/baseline"
+# shellcheck disable=SC2086
+./build/gan_search $TINY --epochs 3 --resume --random-baseline 3 --fid-net "$T/cnn.ckpt" --eval-n 100 --out "$T/baseline" > "$T/baseline.log" 2>&1 || fail "gan_search --random-baseline (see $T/baseline.log)"
+[ "$(wc -l < "$T/baseline/random_baseline.csv")" -eq 4 ] && [ -s "$T/baseline/genotype_random_best.json" ] || fail "--random-baseline wrote no ranking"
+cmp "$T/straight/search.ckpt" "$T/baseline/search.ckpt" || fail "--random-baseline changed the search's checkpoint"
+cmp "$T/straight/genotype.json" "$T/baseline/genotype.json" || fail "--random-baseline changed the searched genotype"
 # other settings: refused, and the checkpoint is left as it was
 # shellcheck disable=SC2086
 if ./build/gan_search $TINY --gf 16 --epochs 4 --out "$T/resumed" --resume > "$T/mismatch.log" 2>&1; then fail "resume with another width was accepted"; fi

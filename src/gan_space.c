@@ -964,6 +964,15 @@ ng_status ng_gan_gen_search_alpha_row(const ng_gan_gen_search *G, int e, float *
     return NG_OK;
 }
 
+ng_status ng_gan_gen_search_set_alpha_row(ng_gan_gen_search *G, int e, const float *logits) {
+    int row, K = ng_gan_edge_n_ops(e);
+    const ng_tensor *a = ng_gan_gen_search_alpha_of(G, e, &row);
+    float *dst = a->data + (int64_t)row * K;
+    if (a->device != NG_CUDA) { memcpy(dst, logits, (size_t)K * sizeof(float)); return NG_OK; }
+    ng__cuda_copy(dst, logits, (size_t)K * sizeof(float), 1);
+    return NG_OK;
+}
+
 void ng_gan_gen_search_derive(const ng_gan_gen_search *G, ng_gan_genotype *out) {
     int e;
     for (e = 0; e < NG_GAN_EDGES; e++) {

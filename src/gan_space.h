@@ -199,6 +199,8 @@ void ng_gan_gen_search_derive(const ng_gan_gen_search *G, ng_gan_genotype *out);
 ng_tensor *ng_gan_gen_search_alpha_of(const ng_gan_gen_search *G, int e, int *row);
 /* Edge e's ng_gan_edge_n_ops(e) architecture logits, copied to host memory (either device). */
 ng_status ng_gan_gen_search_alpha_row(const ng_gan_gen_search *G, int e, float *logits);
+/* ... and written from host memory (either device). */
+ng_status ng_gan_gen_search_set_alpha_row(ng_gan_gen_search *G, int e, const float *logits);
 
 /* ---- the fixed (retrain) generator of one genotype ---- */
 typedef struct ng_gan_fixed_edge {
