@@ -333,13 +333,34 @@ static int load_state(search *s, const char *path) {
     return 0;
 }
 
-static void write_samples(search *s, const char *dir) {
+/* The supernet's architecture logits, every edge's row, in host memory: read, written back,
+   and peaked at a genotype's ops (+-40: the others weigh e^-80, so that the supernet computes
+   that architecture with the shared weights). */
+typedef float alpha_rows[NG_GAN_EDGES][NG_GAN_N_NORMAL_OPS];
+static int get_alphas(search *s, alpha_rows a) {
+    int e;
+    for (e = 0; e < NG_GAN_EDGES; e++)
+        if (ng_gan_gen_search_alpha_row(s->G, e, a[e]) != NG_OK) return fail("reading alpha");
+    return 0;
+}
+static int set_alphas(search *s, alpha_rows a) {
+    int e;
+    for (e = 0; e < NG_GAN_EDGES; e++)
+        if (ng_gan_gen_search_set_alpha_row(s->G, e, a[e]) != NG_OK) return fail("setting alpha");
+    return 0;
+}
+static int peak_alphas(search *s, const ng_gan_genotype *g) {
+    alpha_rows a;
+    int e, k;
+    for (e = 0; e < NG_GAN_EDGES; e++)
+        for (k = 0; k < ng_gan_edge_n_ops(e); k++) a[e][k] = k == g->op[e] ? 40.0f : -40.0f;
+    return set_alphas(s, a);
+}
+
+/* An 8-per-row grid of --samples images of the supernet as its alphas stand (fixed latents). */
+static void sample_grid(search *s, const char *path) {
     int c = s->gcfg.channels, hw = 8 * s->gcfg.bottom_width, n = s->o.samples;
-    float *img;
-    char path[4200];
-    if (n <= 0) return;
-    img = (float *)malloc((size_t)n * (size_t)(c * hw * hw) * sizeof(float));
-    snprintf(path, sizeof path, "%s/samples_epoch%03lld.png", dir, (long long)s->b.epoch);
+    float *img = (float *)malloc((size_t)n * (size_t)(c * hw * hw) * sizeof(float));
     if (!img || ng_gan_generate(ng_gan_net_search(s->G), s->gcfg.latent_dim, n, 64, s->o.seed + 1000, img,
                                 (int64_t)n * c * hw * hw) != NG_OK ||
         ng_save_image_grid(path, img, n, c, hw, hw, 8, 2) != NG_OK)
@@ -347,34 +368,38 @@ static void write_samples(search *s, const char *dir) {
     free(img);
 }
 
-/* Every edge's alpha peaked at the genotype's op (+-40: the others weigh e^-80), so that the
-   supernet computes that architecture with the shared weights. */
-static int peak_alphas(search *s, const ng_gan_genotype *g) {
-    int e, k;
-    for (e = 0; e < NG_GAN_EDGES; e++) {
-        float row[NG_GAN_N_NORMAL_OPS];
-        for (k = 0; k < ng_gan_edge_n_ops(e); k++) row[k] = k == g->op[e] ? 40.0f : -40.0f;
-        if (ng_gan_gen_search_set_alpha_row(s->G, e, row) != NG_OK) return fail("setting alpha");
-    }
-    return 0;
+/* samples_epochNNN.png: the supernet; samples_epochNNN_derived.png: the epoch's derived
+   genotype on the shared weights (the reference's preview of its discrete genotype), with the
+   alphas restored bit for bit afterwards. */
+static int write_samples(search *s, const char *dir) {
+    ng_gan_genotype g;
+    alpha_rows saved;
+    char path[4200];
+    if (s->o.samples <= 0) return 0;
+    snprintf(path, sizeof path, "%s/samples_epoch%03lld.png", dir, (long long)s->b.epoch);
+    sample_grid(s, path);
+    ng_gan_gen_search_derive(s->G, &g);
+    if (get_alphas(s, saved) || peak_alphas(s, &g)) return 1;
+    snprintf(path, sizeof path, "%s/samples_epoch%03lld_derived.png", dir, (long long)s->b.epoch);
+    sample_grid(s, path);
+    return set_alphas(s, saved);
 }
 
 /* The reference's random-search baseline (alphagan.md 3.6): random genotypes ranked on the
    trained supernet by IS (as it keeps them), FID beside; the search's alphas are restored. */
 static int random_baseline(search *s, const char *dir) {
-    float saved[NG_GAN_EDGES][NG_GAN_N_NORMAL_OPS];
+    alpha_rows saved;
     ng_gan_genotype g, best_is, best_fid;
     double top_is = -1, top_fid = 1e300;
     cli_text csv = {NULL, 0, 0};
     char path[4200], line[1024];
     long k;
-    int e, rc = 0;
+    int rc = 0;
     if (!gan_eval_active(&s->ev)) {
         fprintf(stderr, "gan_search: --random-baseline needs a feature network (--fid-net or --fid-inception)\n");
         return 1;
     }
-    for (e = 0; e < NG_GAN_EDGES; e++)
-        if (ng_gan_gen_search_alpha_row(s->G, e, saved[e]) != NG_OK) return fail("reading alpha");
+    if (get_alphas(s, saved)) return 1;
     cli_printf(&csv, "sample,genotype,is,is_std,fid,kid,precision,recall\n");
     printf("random-search baseline: %ld random genotypes on the trained supernet\n", s->o.random_baseline);
     for (k = 0; k < s->o.random_baseline && rc == 0; k++) {
@@ -399,8 +424,7 @@ static int random_baseline(search *s, const char *dir) {
                 s->tty ? "\033[K" : "\n");
     }
     if (s->tty) fputc('\n', stderr);
-    for (e = 0; e < NG_GAN_EDGES; e++)   /* the search's own alphas back */
-        if (ng_gan_gen_search_set_alpha_row(s->G, e, saved[e]) != NG_OK) rc = fail("restoring alpha");
+    if (set_alphas(s, saved)) rc = 1;   /* the search's own alphas back */
     snprintf(path, sizeof path, "%s/random_baseline.csv", dir);
     if (rc == 0 && ng_file_write_atomic(path, csv.s, csv.len) != NG_OK) rc = fail("writing random_baseline.csv");
     free(csv.s);
@@ -505,7 +529,7 @@ int main(int argc, char **argv) {
             csv_row(&s, secs, now ? &row : NULL);
         }
         if (ng_file_write_atomic(csvp, s.csv.s, s.csv.len) != NG_OK) { rc = fail("writing the log"); break; }
-        write_samples(&s, s.o.out);
+        if (write_samples(&s, s.o.out)) { rc = 1; break; }
         if (save_state(&s, ckpt)) { rc = 1; break; }
         printf("epoch %lld: gap %+.4f (minmax %.4f, maxmin %.4f), D %.4f, G %.4f, %.1f s; checkpoint %s\n",
                (long long)s.b.epoch, s.b.last.gap, s.b.last.minmax, s.b.last.maxmin, s.b.last.d_loss, s.b.last.g_loss,
