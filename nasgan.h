@@ -1689,9 +1689,10 @@ void ng_inception_identity(const ng_inception *net, char *buf, size_t cap);
          False (source x = (i + 0.5) in / 299 - 0.5, F.interpolate) of the [-1, 1] image.
      NG_INCEPTION_TF1  the TF1 graph's, as TTUR's FID and AlphaGAN/AutoGAN's evaluation code
          compute it and torch-fidelity reproduces it: the [-1, 1] image back in [0, 255]
-         (u = 127.5 (x + 1)), tf.image.resize_bilinear with align_corners = False and no half
-         pixel (source x = i * (in / 299) in float32, the lerps in float32 as TF), then
-         (r - 128) / 128. For FIDs comparable with TF-evaluated papers; the two differ by
+         (u = 127.5 (x + 1), taken as the integer when within 1e-3 of one, so a uint8 image's
+         bytes come back exactly), tf.image.resize_bilinear with align_corners = False and no
+         half pixel (source x = i * (in / 299) in float32, each lerp rounded in float32 as TF,
+         never fused into a multiply-add), then (r - 128) / 128. For FIDs comparable with TF-evaluated papers; the two differ by
          small amounts (the resize shifts CIFAR images by about half an input pixel).
    The mode is part of the identity; set it before computing statistics. */
 enum { NG_INCEPTION_PYTORCH_FID = 0, NG_INCEPTION_TF1 = 1 };
@@ -11418,7 +11419,7 @@ ng_status ng_gan_genotype_parse_python(const char *text, size_t n, const char *n
             for (q = p; q > text && (q[-1] == ' ' || q[-1] == '\t'); q--) {}
             if (q == text || q[-1] != '=') continue;
             for (q--; q > text && (q[-1] == ' ' || q[-1] == '\t'); q--) {}
-            if ((size_t)(q - text) < vl || memcmp(q - vl, var, vl) || (q - vl > text && q[-vl - 1] != '\n')) continue;
+            if ((size_t)(q - text) < vl || memcmp(q - vl, var, vl) || (q - vl > text && *(q - vl - 1) != '\n')) continue;
         } else if (at) {
             return ng_fail(NG_ERR_FORMAT, "%s holds more than one Genotype_gen: name one (FILE.py:NAME)", name);
         }
@@ -13609,7 +13610,8 @@ ng_status ng_npy_parse(const unsigned char *buf, size_t n, const char *name, ng_
     big = h.descr[0] == '>';   /* '=' is native: numpy writes it only on little-endian machines */
     off += hlen;
     for (i = 0; i < h.ndim; i++)
-        if (ng_mul_size(count, (size_t)h.shape[i], &count)) return ng_fail(NG_ERR_FORMAT, "'%s': .npy shape overflows", name);
+        if ((uint64_t)h.shape[i] > (uint64_t)SIZE_MAX || ng_mul_size(count, (size_t)h.shape[i], &count))
+            return ng_fail(NG_ERR_FORMAT, "'%s': .npy shape overflows", name);
     if (ng_mul_size(count, (size_t)size, &bytes))
         return ng_fail(NG_ERR_FORMAT, "'%s': .npy shape overflows", name);
     if (bytes != n - off)
@@ -14877,6 +14879,21 @@ static void ng__inc_step(ng__inc_run *r, ng__inc_act *cur, ng__inc_act next) {
     *cur = next;
 }
 
+/* x rounded to float: a product passed through it is never fused with the following sum
+   into one multiply-add, whatever the compiler's contraction settings (GCC contracts by
+   default outside ISO mode), so the TF1 lerps round as TF's do */
+static float ng__f32_round(float x) {
+    volatile float v = x;
+    return v;
+}
+/* a [-1, 1] value back on the [0, 255] scale; within 1e-3 of an integer it is that integer,
+   the exact byte of a uint8 image (u * (2/255) - 1 does not map back exactly for 158 of the
+   256 bytes) */
+static float ng__inc_level(float x) {
+    float u = ng__f32_round(127.5f * (x + 1.0f)), r = rintf(u);
+    return fabsf(u - r) < 1e-3f ? r : u;
+}
+
 /* Bilinear resize of n images (n, channels, h, w) to (3, n, 299, 299); grayscale is
    replicated. NG_INCEPTION_PYTORCH_FID: align_corners = False, no antialiasing, F.interpolate's
    source-index rule. NG_INCEPTION_TF1: TF1's resize_bilinear (align_corners = False,
@@ -14911,10 +14928,10 @@ static void ng__inc_resize(int mode, const float *x, int n, int channels, int h,
             const float *r0 = in + (int64_t)iy0[oy] * w, *r1 = in + (int64_t)iy1[oy] * w;
             if (tf1)
                 for (ox = 0; ox < S; ox++) {
-                    float a = 127.5f * (r0[ix0[ox]] + 1.0f), bb = 127.5f * (r0[ix1[ox]] + 1.0f);
-                    float cc = 127.5f * (r1[ix0[ox]] + 1.0f), d = 127.5f * (r1[ix1[ox]] + 1.0f);
-                    float top = a + (bb - a) * lx[ox], bot = cc + (d - cc) * lx[ox];
-                    o[oy * S + ox] = (top + (bot - top) * ly[oy] - 128.0f) / 128.0f;
+                    float a = ng__inc_level(r0[ix0[ox]]), bb = ng__inc_level(r0[ix1[ox]]);
+                    float cc = ng__inc_level(r1[ix0[ox]]), d = ng__inc_level(r1[ix1[ox]]);
+                    float top = a + ng__f32_round((bb - a) * lx[ox]), bot = cc + ng__f32_round((d - cc) * lx[ox]);
+                    o[oy * S + ox] = (top + ng__f32_round((bot - top) * ly[oy]) - 128.0f) / 128.0f;
                 }
             else
                 for (ox = 0; ox < S; ox++) {

@@ -2599,7 +2599,11 @@ __device__ inline void inc_src_tf1(int i, int in, float scale, int *i0, int *i1,
     *d = __fsub_rn(g, (float)*i0);
 }
 __device__ inline float inc_lerp(float a, float b, float t) { return __fadd_rn(a, __fmul_rn(__fsub_rn(b, a), t)); }
-__device__ inline float inc_u8(float x) { return __fmul_rn(127.5f, __fadd_rn(x, 1.0f)); }
+/* the [0, 255] level, snapped to the byte within 1e-3 (src/inception.c's ng__inc_level) */
+__device__ inline float inc_u8(float x) {
+    float u = __fmul_rn(127.5f, __fadd_rn(x, 1.0f)), r = rintf(u);
+    return fabsf(__fsub_rn(u, r)) < 1e-3f ? r : u;
+}
 __global__ void k_inc_resize_tf1(const float *x, int n, int channels, int h, int w, float *out, int S, float sy, float sx) {
     ROW_LOOP(r, (int64_t)3 * n * S) {
         int64_t p = r / S;

@@ -134,15 +134,23 @@ static inline int cli_config_words(const char *prog, const char *path, char *tex
             while (*p == ' ' || *p == '\t' || *p == '\r') p++;
             if (!*p || *p == '#') break;
             w = o = p;
-            if (*p == '"') {   /* a quoted value: up to the closing quote */
+            if (*p == '"') {   /* a quoted value: up to the closing quote; \" \\ \n \r \t escapes */
                 w = o = ++p;
-                while (*p && *p != '"') *o++ = *p++;
+                while (*p && *p != '"') {
+                    if (*p == '\\' && p[1]) {
+                        char c = *++p;
+                        *o++ = c == 'n' ? '\n' : c == 'r' ? '\r' : c == 't' ? '\t' : c;
+                        p++;
+                    } else {
+                        *o++ = *p++;
+                    }
+                }
                 if (*p != '"') { fprintf(stderr, "%s: %s:%d: unterminated quote\n", prog, path, lineno); return -1; }
-                p++;
+                p++;   /* past the quote; o lags behind p, so the terminator below overwrites nothing unread */
             } else {
                 while (*p && *p != ' ' && *p != '\t' && *p != '\r') *o++ = *p++;
+                if (*p) p++;   /* the separator, where o stands */
             }
-            if (*p) p++;
             *o = '\0';
             if (first && o > w && (o[-1] == '=' || o[-1] == ':')) o[-1] = '\0';   /* "key=" / "key:" */
             if (!first && !strcmp(w, "=")) continue;
@@ -218,14 +226,25 @@ static inline void cli_run_record(const char *prog, const char *dir, int argc, c
         if (f) fclose(f);
     }
     strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%SZ", gmtime_r(&now, &tmv));
-    cli_printf(&t, "# %s %s %s\n# %s\n# settings: %s\n", prog, resumed ? "resumed" : "started", when, ng_build_info(), settings);
-    for (i = 1; i < argc; i++) {   /* one option per line, with its values */
+    cli_printf(&t, "# %s %s %s\n# %s\n# settings: ", prog, resumed ? "resumed" : "started", when, ng_build_info());
+    for (; *settings; settings++)   /* a comment line for every line of the settings (JSON in them spans lines) */
+        cli_printf(&t, *settings == '\n' ? "\n# " : "%c", *settings);
+    cli_printf(&t, "\n");
+    for (i = 1; i < argc; i++) {   /* one option per line, with its values; quoted and escaped where needed */
         const char *a = argv[i];
-        int quote = strpbrk(a, " \t#\"") != NULL || !a[0];
         if (a[0] == '-' && a[1] == '-' && i > 1) cli_printf(&t, "\n");
         else if (i > 1) cli_printf(&t, " ");
         if (!strcmp(a, "--resume")) { cli_printf(&t, "# --resume"); continue; }
-        cli_printf(&t, quote ? "\"%s\"" : "%s", a);
+        if (a[0] && !strpbrk(a, " \t#\"\\\n\r")) { cli_printf(&t, "%s", a); continue; }
+        cli_printf(&t, "\"");
+        for (; *a; a++) {
+            if (*a == '"' || *a == '\\') cli_printf(&t, "\\%c", *a);
+            else if (*a == '\n') cli_printf(&t, "\\n");
+            else if (*a == '\r') cli_printf(&t, "\\r");
+            else if (*a == '\t') cli_printf(&t, "\\t");
+            else cli_printf(&t, "%c", *a);
+        }
+        cli_printf(&t, "\"");
     }
     cli_printf(&t, "\n\n");
     if (!t.s || ng_file_write_atomic(path, t.s, t.len) != NG_OK) fprintf(stderr, "%s: note: no %s: %s\n", prog, path, ng_last_error());

@@ -40,8 +40,9 @@ typedef struct gan_eval_opts {
     "                        neither network nor N)\n" \
     "  --inception-tf1       the TF1 graph's preprocessing (TTUR's FID, the AlphaGAN/AutoGAN evaluation\n" \
     "                        code, torch-fidelity): resize_bilinear without half pixels on [0, 255],\n" \
-    "                        (x - 128) / 128; default pytorch-fid's resize. Part of the statistics'\n" \
-    "                        identity, so the two are never mixed\n"
+    "                        (x - 128) / 128; default pytorch-fid's resize. Part of the identity of\n" \
+    "                        nasgan's statistics files, so those are never mixed; a .npz records no\n" \
+    "                        identity: TTUR's files go with --inception-tf1, pytorch-fid's without\n"
 
 static inline void gan_eval_opts_default(gan_eval_opts *o) {
     memset(o, 0, sizeof *o);
@@ -154,8 +155,9 @@ static inline int gan_eval_inception_stats(gan_eval *e, const gan_eval_opts *o, 
     if (path && access(path, R_OK) == 0) {
         if (gan_eval_is_npz(path)) {
             if (ng_feat_stats_load_npz(&e->inc_stats, path, id, NG_INCEPTION_FEATURES) != NG_OK) return gan_eval_fail(e, "--inception-stats");
-            printf("inception: real statistics from %s (numpy mu/sigma: N and network not recorded there, taken to be "
-                   "the FID Inception's pool3 features of the real images)\n", path);
+            printf("inception: real statistics from %s (numpy mu/sigma: N, network and preprocessing not recorded there, "
+                   "taken to be the FID Inception's pool3 features of the real images with %s's preprocessing)\n", path,
+                   ng_inception_preprocess_mode(e->inc) == NG_INCEPTION_TF1 ? "TF1 (TTUR)" : "pytorch-fid");
         } else {
             if (ng_feat_stats_load(&e->inc_stats, path, id, real->n) != NG_OK) return gan_eval_fail(e, "--inception-stats");
             printf("inception: real statistics from %s\n", path);
@@ -243,21 +245,24 @@ static inline int gan_eval_run(gan_eval *e, ng_gan_net g, int latent_dim, uint64
     return 0;
 }
 
-/* CSV columns: the CNN's always (0 where not computed), the Inception's when it is set up */
-static inline void gan_eval_csv_header(const gan_eval *e, cli_text *csv) {
-    cli_printf(csv, ",fid,kid,kid_std,is,is_std,precision,recall%s",
-               e->inc ? ",inception_fid,inception_kid,inception_kid_std,inception_is,inception_is_std,inception_precision,"
-                        "inception_recall" : "");
+/* CSV columns: both networks' always, empty where not computed, so that a log keeps its columns
+   when a resumed run evaluates differently */
+static inline void gan_eval_csv_header(cli_text *csv) {
+    cli_printf(csv, ",fid,kid,kid_std,is,is_std,precision,recall,inception_fid,inception_kid,inception_kid_std,inception_is,"
+                    "inception_is_std,inception_precision,inception_recall");
 }
-static inline void gan_eval_csv_cells(const gan_eval *e, cli_text *csv, const gan_eval_row *row) {
-    cli_printf(csv, ",%.6g,%.6g,%.6g,%.6g,%.6g,%.6g,%.6g", row->fid, row->kid, row->kid_std, row->is, row->is_std, row->precision,
-               row->recall);
-    if (e->inc)
+static inline void gan_eval_csv_cells(cli_text *csv, const gan_eval_row *row) {
+    if (row && row->ok)
+        cli_printf(csv, ",%.6g,%.6g,%.6g,%.6g,%.6g,%.6g,%.6g", row->fid, row->kid, row->kid_std, row->is, row->is_std,
+                   row->precision, row->recall);
+    else
+        cli_printf(csv, ",,,,,,,");
+    if (row && row->inc_ok)
         cli_printf(csv, ",%.6g,%.6g,%.6g,%.6g,%.6g,%.6g,%.6g", row->inc_fid, row->inc_kid, row->inc_kid_std, row->inc_is,
                    row->inc_is_std, row->inc_precision, row->inc_recall);
+    else
+        cli_printf(csv, ",,,,,,,");
 }
-/* empty cells, for log rows without an evaluation */
-static inline void gan_eval_csv_blank(const gan_eval *e, cli_text *csv) { cli_printf(csv, e->inc ? ",,,,,,,,,,,,,," : ",,,,,,,"); }
 
 /* "<when>: FID ..., KID ..., IS ... (Fashion-MNIST CNN)" and the Inception line, on stdout */
 static inline void gan_eval_print(const char *when, const char *what, const gan_eval_row *row) {

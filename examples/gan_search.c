@@ -148,7 +148,7 @@ typedef struct search {
     gan_eval ev;
 } search;
 
-/* search.csv carries evaluation columns when the supernet is evaluated */
+/* the supernet is evaluated during the search */
 static int evaluating(const search *s) { return s->eval_every > 0 && gan_eval_active(&s->ev); }
 
 static void csv_header(search *s) {
@@ -156,7 +156,7 @@ static void csv_header(search *s) {
     cli_printf(&s->csv, "epoch,seconds,d_loss,g_loss,d_worst_loss,g_worst_loss,minmax,maxmin,duality_gap");
     for (e = 0; e < NG_GAN_EDGES; e++)
         for (k = 0; k < ng_gan_edge_n_ops(e); k++) cli_printf(&s->csv, ",%s.%s", ng_gan_edge_name(e), ng_gan_op_name(e, k));
-    if (evaluating(s)) gan_eval_csv_header(&s->ev, &s->csv);
+    gan_eval_csv_header(&s->csv);
     cli_printf(&s->csv, ",genotype\n");
 }
 
@@ -192,10 +192,7 @@ static void csv_row(search *s, double seconds, const gan_eval_row *row) {
         edge_softmax(s->G, e, p);
         for (k = 0; k < ng_gan_edge_n_ops(e); k++) cli_printf(&s->csv, ",%.6f", p[k]);
     }
-    if (evaluating(s)) {
-        if (row) gan_eval_csv_cells(&s->ev, &s->csv, row);
-        else gan_eval_csv_blank(&s->ev, &s->csv);
-    }
+    gan_eval_csv_cells(&s->csv, row);   /* empty cells in epochs without an evaluation */
     ng_gan_gen_search_derive(s->G, &geno);
     genotype_line(&geno, line, sizeof line);
     cli_printf(&s->csv, ",\"%s\"\n", line);
@@ -418,8 +415,8 @@ static int random_baseline(search *s, const char *dir) {
         cli_printf(&csv, "%ld,\"%s\",%.6g,%.6g,%.6g,%.6g,%.6g,%.6g\n", k, line, is, row.inc_ok ? row.inc_is_std : row.is_std, fid,
                    row.inc_ok ? row.inc_kid : row.kid, row.inc_ok ? row.inc_precision : row.precision,
                    row.inc_ok ? row.inc_recall : row.recall);
-        if (is > top_is) { top_is = is; best_is = g; }
-        if (fid < top_fid) { top_fid = fid; best_fid = g; }
+        if (k == 0 || is > top_is) { top_is = is; best_is = g; }   /* the first one stands while the rest are NaN */
+        if (k == 0 || fid < top_fid) { top_fid = fid; best_fid = g; }
         fprintf(stderr, "%srandom genotype %ld/%ld: IS %.3f, FID %.3f%s", s->tty ? "\r" : "", k + 1, s->o.random_baseline, is, fid,
                 s->tty ? "\033[K" : "\n");
     }

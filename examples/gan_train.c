@@ -289,17 +289,17 @@ static int save_generator(trainer *r, const char *path) {
     return st == NG_OK ? 0 : fail("saving the generator");
 }
 
-/* train.csv: the Inception columns only when --fid-inception is given (0 where not computed). */
+/* train.csv: losses, then the evaluation columns (empty where not computed). */
 static void csv_header(trainer *r) {
     cli_printf(&r->csv, "g_step,d_step,seconds,d_loss,g_loss");
-    gan_eval_csv_header(&r->ev, &r->csv);
+    gan_eval_csv_header(&r->csv);
     cli_printf(&r->csv, "\n");
 }
 
 static void csv_row(trainer *r, double secs, const gan_eval_row *row) {
     cli_printf(&r->csv, "%lld,%lld,%.1f,%.6g,%.6g", (long long)r->t.g_steps, (long long)r->t.d_steps, secs, r->t.d_loss,
                r->t.g_loss);
-    gan_eval_csv_cells(&r->ev, &r->csv, row);
+    gan_eval_csv_cells(&r->csv, row);
     cli_printf(&r->csv, "\n");
 }
 

@@ -32,7 +32,8 @@ grep -q "^# gan_search resumed" "$T/resumed/run.txt" || fail "a resume should ad
 ./build/gan_search $TINY --epochs 3 --eval-every 2 --fid-net "$T/cnn.ckpt" --eval-n 100 --out "$T/evaluated" > "$T/evaluated.log" 2>&1 || fail "gan_search --eval-every (see $T/evaluated.log)"
 cmp "$T/straight/search.ckpt" "$T/evaluated/search.ckpt" || fail "evaluating the supernet changed the search"
 [ "$(grep -c "supernet FID" "$T/evaluated.log")" -eq 2 ] || fail "gan_search --eval-every 2 over 3 epochs should evaluate twice"
-head -1 "$T/evaluated/search.csv" | grep -q ",fid,kid,kid_std,is,is_std,precision,recall,genotype" || fail "search.csv lacks the evaluation columns"
+head -1 "$T/evaluated/search.csv" | grep -q ",fid,kid,kid_std,is,is_std,precision,recall,inception_fid," || fail "search.csv lacks the evaluation columns"
+[ "$(sed -n 3p "$T/evaluated/search.csv" | cut -d, -f91)" != "" ] || fail "search.csv: no FID in epoch 2's row"
 # the random-search baseline on the finished search (--resume after the last epoch): 3 random
 # genotypes ranked, the search's state untouched
 cp -r "$T/straight" "$T/baseline"
@@ -67,6 +68,13 @@ cmp "$T/train_straight/generator.ckpt" "$T/train_resumed/generator.ckpt" || fail
 # shellcheck disable=SC2086
 ./build/gan_train $TT --genotype "$T/straight/genotype.py:searched" --g-steps 6 --ckpt-every 2 --out "$T/train_py" > "$T/train_py.log" 2>&1 || fail "gan_train --genotype genotype.py:searched (see $T/train_py.log)"
 cmp "$T/train_straight/train.ckpt" "$T/train_py/train.ckpt" || fail "gan_train: genotype.py and genotype.json train differently"
+# the same genotype given as text with double quotes and spaces: its run.txt (quoted, escaped,
+# multi-line settings as comments) repeats the run
+GT=$(sed 's/^searched = //' "$T/straight/genotype.py" | tr "'" '"')
+# shellcheck disable=SC2086
+./build/gan_train $TT --genotype "$GT" --g-steps 2 --out "$T/train_text" > "$T/train_text.log" 2>&1 || fail "gan_train --genotype 'Genotype_gen(...)' (see $T/train_text.log)"
+./build/gan_train --config "$T/train_text/run.txt" --out "$T/train_text2" > "$T/train_text2.log" 2>&1 || fail "gan_train --config run.txt (see $T/train_text2.log)"
+cmp "$T/train_text/train.ckpt" "$T/train_text2/train.ckpt" || fail "gan_train --config run.txt did not repeat the run"
 
 # FID through the Inception (random weights: the real ones cannot be downloaded here) with the
 # real statistics in pytorch-fid's .npz format: the first run computes and writes them, the

@@ -516,7 +516,7 @@ ng_status ng_gan_genotype_parse_python(const char *text, size_t n, const char *n
             for (q = p; q > text && (q[-1] == ' ' || q[-1] == '\t'); q--) {}
             if (q == text || q[-1] != '=') continue;
             for (q--; q > text && (q[-1] == ' ' || q[-1] == '\t'); q--) {}
-            if ((size_t)(q - text) < vl || memcmp(q - vl, var, vl) || (q - vl > text && q[-vl - 1] != '\n')) continue;
+            if ((size_t)(q - text) < vl || memcmp(q - vl, var, vl) || (q - vl > text && *(q - vl - 1) != '\n')) continue;
         } else if (at) {
             return ng_fail(NG_ERR_FORMAT, "%s holds more than one Genotype_gen: name one (FILE.py:NAME)", name);
         }

@@ -885,6 +885,21 @@ static void ng__inc_step(ng__inc_run *r, ng__inc_act *cur, ng__inc_act next) {
     *cur = next;
 }
 
+/* x rounded to float: a product passed through it is never fused with the following sum
+   into one multiply-add, whatever the compiler's contraction settings (GCC contracts by
+   default outside ISO mode), so the TF1 lerps round as TF's do */
+static float ng__f32_round(float x) {
+    volatile float v = x;
+    return v;
+}
+/* a [-1, 1] value back on the [0, 255] scale; within 1e-3 of an integer it is that integer,
+   the exact byte of a uint8 image (u * (2/255) - 1 does not map back exactly for 158 of the
+   256 bytes) */
+static float ng__inc_level(float x) {
+    float u = ng__f32_round(127.5f * (x + 1.0f)), r = rintf(u);
+    return fabsf(u - r) < 1e-3f ? r : u;
+}
+
 /* Bilinear resize of n images (n, channels, h, w) to (3, n, 299, 299); grayscale is
    replicated. NG_INCEPTION_PYTORCH_FID: align_corners = False, no antialiasing, F.interpolate's
    source-index rule. NG_INCEPTION_TF1: TF1's resize_bilinear (align_corners = False,
@@ -919,10 +934,10 @@ static void ng__inc_resize(int mode, const float *x, int n, int channels, int h,
             const float *r0 = in + (int64_t)iy0[oy] * w, *r1 = in + (int64_t)iy1[oy] * w;
             if (tf1)
                 for (ox = 0; ox < S; ox++) {
-                    float a = 127.5f * (r0[ix0[ox]] + 1.0f), bb = 127.5f * (r0[ix1[ox]] + 1.0f);
-                    float cc = 127.5f * (r1[ix0[ox]] + 1.0f), d = 127.5f * (r1[ix1[ox]] + 1.0f);
-                    float top = a + (bb - a) * lx[ox], bot = cc + (d - cc) * lx[ox];
-                    o[oy * S + ox] = (top + (bot - top) * ly[oy] - 128.0f) / 128.0f;
+                    float a = ng__inc_level(r0[ix0[ox]]), bb = ng__inc_level(r0[ix1[ox]]);
+                    float cc = ng__inc_level(r1[ix0[ox]]), d = ng__inc_level(r1[ix1[ox]]);
+                    float top = a + ng__f32_round((bb - a) * lx[ox]), bot = cc + ng__f32_round((d - cc) * lx[ox]);
+                    o[oy * S + ox] = (top + ng__f32_round((bot - top) * ly[oy]) - 128.0f) / 128.0f;
                 }
             else
                 for (ox = 0; ox < S; ox++) {

@@ -69,9 +69,10 @@ void ng_inception_identity(const ng_inception *net, char *buf, size_t cap);
          False (source x = (i + 0.5) in / 299 - 0.5, F.interpolate) of the [-1, 1] image.
      NG_INCEPTION_TF1  the TF1 graph's, as TTUR's FID and AlphaGAN/AutoGAN's evaluation code
          compute it and torch-fidelity reproduces it: the [-1, 1] image back in [0, 255]
-         (u = 127.5 (x + 1)), tf.image.resize_bilinear with align_corners = False and no half
-         pixel (source x = i * (in / 299) in float32, the lerps in float32 as TF), then
-         (r - 128) / 128. For FIDs comparable with TF-evaluated papers; the two differ by
+         (u = 127.5 (x + 1), taken as the integer when within 1e-3 of one, so a uint8 image's
+         bytes come back exactly), tf.image.resize_bilinear with align_corners = False and no
+         half pixel (source x = i * (in / 299) in float32, each lerp rounded in float32 as TF,
+         never fused into a multiply-add), then (r - 128) / 128. For FIDs comparable with TF-evaluated papers; the two differ by
          small amounts (the resize shifts CIFAR images by about half an input pixel).
    The mode is part of the identity; set it before computing statistics. */
 enum { NG_INCEPTION_PYTORCH_FID = 0, NG_INCEPTION_TF1 = 1 };

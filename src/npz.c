@@ -149,7 +149,8 @@ ng_status ng_npy_parse(const unsigned char *buf, size_t n, const char *name, ng_
     big = h.descr[0] == '>';   /* '=' is native: numpy writes it only on little-endian machines */
     off += hlen;
     for (i = 0; i < h.ndim; i++)
-        if (ng_mul_size(count, (size_t)h.shape[i], &count)) return ng_fail(NG_ERR_FORMAT, "'%s': .npy shape overflows", name);
+        if ((uint64_t)h.shape[i] > (uint64_t)SIZE_MAX || ng_mul_size(count, (size_t)h.shape[i], &count))
+            return ng_fail(NG_ERR_FORMAT, "'%s': .npy shape overflows", name);
     if (ng_mul_size(count, (size_t)size, &bytes))
         return ng_fail(NG_ERR_FORMAT, "'%s': .npy shape overflows", name);
     if (bytes != n - off)
