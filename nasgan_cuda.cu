@@ -2271,37 +2271,165 @@ void bw_seq_attention(ng_node *n) {
     launch_check(n);
 }
 
-/* seq_gru, one direction over true lengths. Input projections for all positions in one GEMM;
-   per step s two launches: the recurrent projection hh = h_prev W_hh^T (one GEMM; skipped at
-   the first step, where h_prev = 0) and the cell (k_gru_cell), which adds b_hh itself and
-   writes the new state both to Y and, in place, to hp, the next step's GEMM input. Steps run
-   up to the longest sequence (later steps touch nothing; hp rows of finished sequences keep
-   their last state and only feed hh rows nobody reads).
-   saved: GruSaved (= ng__gru_saved in src/ops_seq.c); len_dev set here. */
+/* seq_gru, one direction over true lengths. The input projections of all positions are one
+   GEMM (x W_ih^T + b_ih); then one launch per time step. Two implementations of the steps:
+
+   fused (default): k_gru_step computes the recurrent product h_prev W_hh^T for a tile of
+     (sequence, hidden unit) pairs in shared memory and applies the cell to it in the same
+     launch; sequences are taken longest first (the host's packed order, as on the CPU), so
+     step s touches only the sequences still running and its grid shrinks as they end. The
+     backward (k_gru_step_bw) likewise adds the previous step's dHh W_hh to the carried state
+     gradient and runs the cell backward in one launch.
+   cuBLAS (NASGAN_CUDA_GRU=cublas in the environment, read at each call; for comparisons, see
+     bench/gpu_check.sh): per step one cublasSgemm for the recurrent product over every row
+     and one cell kernel (k_gru_cell), two launches.
+
+   Both sum in a fixed order (deterministic). saved: GruSaved (= ng__gru_saved in
+   src/ops_seq.c); len_dev (lengths, then the packed order) set by the forward. */
 struct GruSaved { int64_t *len; float *gates; int64_t *len_dev; int64_t *order, *base; };
 __device__ inline int64_t gru_pos(int64_t s, int64_t len, int rev) { return s >= len ? -1 : rev ? len - 1 - s : s; }
+
+/* the cell at (b, j), position t: gate pre-activations a (x part, b_ih included) and c (h part,
+   b_hh not included); writes the saved gates and returns the new state */
+__device__ inline float gru_cell(const float *a, float cr, float cz, float cn, const float *bhh, float hprev, float *gt,
+                                 int64_t j, int64_t H) {
+    cr += bhh[j]; cz += bhh[H + j]; cn += bhh[2 * H + j];
+    float r = ng__sigmoidf(a[j] + cr), z = ng__sigmoidf(a[H + j] + cz);
+    float nn = tanhf(a[2 * H + j] + r * cn);
+    gt[j] = r; gt[H + j] = z; gt[2 * H + j] = nn; gt[3 * H + j] = cn;
+    return (1.0f - z) * nn + z * hprev;
+}
+/* the cell backward at (b, k) with state gradient dht: writes the pre-activation gradients to
+   dx (the (b, t) row of dxp) and d (the dHh row), returns dht z (the carried part) */
+__device__ inline float gru_cell_bw(const float *gt, float dht, float h0, float *dx, float *d, int64_t k, int64_t H) {
+    float r = gt[k], z = gt[H + k], nn = gt[2 * H + k], hn = gt[3 * H + k];
+    float dan = dht * (1.0f - z) * (1.0f - nn * nn);
+    float daz = dht * (h0 - nn) * z * (1.0f - z);
+    float dar = dan * hn * r * (1.0f - r);
+    dx[k] = dar; dx[H + k] = daz; dx[2 * H + k] = dan;
+    d[k] = dar; d[H + k] = daz; d[2 * H + k] = dan * r;
+    return dht * z;
+}
+
+/* ---- fused steps. A block is GRU_TJ x GRU_TY threads over GRU_TR packed rows (GRU_TR /
+   GRU_TY = 4 per thread, the tile's row values broadcast from shared memory) and GRU_TJ
+   hidden units (one per threadIdx.x); the contraction runs in chunks of GRU_KC. ---- */
+#define GRU_TJ 32
+#define GRU_TY 4
+#define GRU_TR 16
+#define GRU_RPT (GRU_TR / GRU_TY)
+#define GRU_KC 32
+/* step s: rows r < active of the packed order (order[r] = sequence), hin = the previous
+   states (read only when s > 0), hout = the new ones (a separate buffer: other blocks still
+   read hin) */
+__global__ void __launch_bounds__(GRU_TJ * GRU_TY) k_gru_step(const float *xp, const float *whh, const float *bhh, const float *hin,
+                                                            float *hout, const int64_t *len, const int64_t *order, float *gates,
+                                                            float *Y, int64_t active, int64_t L, int64_t H, int64_t s, int rev) {
+    __shared__ float hs[GRU_KC][GRU_TR];
+    __shared__ float ws[3][GRU_TJ][GRU_KC + 1];   /* + 1: threads of a warp read 32 rows at one k */
+    const int tx = threadIdx.x, ty = threadIdx.y, tid = ty * GRU_TJ + tx, nt = GRU_TJ * GRU_TY;
+    const int64_t j = (int64_t)blockIdx.x * GRU_TJ + tx, rb = (int64_t)blockIdx.y * GRU_TR;
+    float acc[3][GRU_RPT];
+    for (int g = 0; g < 3; g++)
+        for (int i = 0; i < GRU_RPT; i++) acc[g][i] = 0.0f;
+    if (s > 0)
+        for (int64_t k0 = 0; k0 < H; k0 += GRU_KC) {
+            for (int e = tid; e < GRU_TR * GRU_KC; e += nt) {
+                int rr = e / GRU_KC, kk = e % GRU_KC;
+                int64_t r = rb + rr, k = k0 + kk;
+                hs[kk][rr] = r < active && k < H ? hin[order[r] * H + k] : 0.0f;
+            }
+            for (int e = tid; e < 3 * GRU_TJ * GRU_KC; e += nt) {
+                int g = e / (GRU_TJ * GRU_KC), jj = e / GRU_KC % GRU_TJ, kk = e % GRU_KC;
+                int64_t jr = (int64_t)blockIdx.x * GRU_TJ + jj, k = k0 + kk;
+                ws[g][jj][kk] = jr < H && k < H ? whh[(g * H + jr) * H + k] : 0.0f;
+            }
+            __syncthreads();
+            for (int kk = 0; kk < GRU_KC; kk++) {
+                float w0 = ws[0][tx][kk], w1 = ws[1][tx][kk], w2 = ws[2][tx][kk];
+                for (int i = 0; i < GRU_RPT; i++) {
+                    float h = hs[kk][ty * GRU_RPT + i];
+                    acc[0][i] += h * w0; acc[1][i] += h * w1; acc[2][i] += h * w2;
+                }
+            }
+            __syncthreads();
+        }
+    if (j >= H) return;
+    for (int i = 0; i < GRU_RPT; i++) {
+        int64_t r = rb + ty * GRU_RPT + i;
+        if (r >= active) break;
+        int64_t b = order[r], t = gru_pos(s, len[b], rev);   /* t >= 0: row r is running */
+        float h = gru_cell(xp + (b * L + t) * 3 * H, acc[0][i], acc[1][i], acc[2][i], bhh, s > 0 ? hin[b * H + j] : 0.0f,
+                           gates + (b * L + t) * 4 * H, j, H);
+        Y[(b * L + t) * H + j] = h;
+        hout[b * H + j] = h;
+    }
+}
+/* backward step s (the steps run last to first): dh_k = carry + (dHh_{s+1} W_hh)_k (dnext =
+   dHh_{s+1}, NULL at the last step), then the cell backward; dhh and hp are step s's slices
+   (N x 3H dHh, N x H previous states for the W_hh gradient), zero for rows not running */
+__global__ void __launch_bounds__(GRU_TJ * GRU_TY) k_gru_step_bw(const float *gates, const float *Y, const float *g, const float *whh,
+                                                               const float *dnext, const int64_t *len, const int64_t *order, float *dxp,
+                                                               float *dhh, float *carry, float *hp, int64_t active, int64_t L, int64_t H,
+                                                               int64_t s, int rev) {
+    __shared__ float ds[GRU_KC][GRU_TR];
+    __shared__ float ws[GRU_KC][GRU_TJ];
+    const int tx = threadIdx.x, ty = threadIdx.y, tid = ty * GRU_TJ + tx, nt = GRU_TJ * GRU_TY;
+    const int64_t k = (int64_t)blockIdx.x * GRU_TJ + tx, rb = (int64_t)blockIdx.y * GRU_TR, G = 3 * H;
+    float acc[GRU_RPT];
+    for (int i = 0; i < GRU_RPT; i++) acc[i] = 0.0f;
+    if (dnext)
+        for (int64_t c0 = 0; c0 < G; c0 += GRU_KC) {
+            for (int e = tid; e < GRU_TR * GRU_KC; e += nt) {
+                int rr = e / GRU_KC, cc = e % GRU_KC;
+                int64_t r = rb + rr, c = c0 + cc;
+                ds[cc][rr] = r < active && c < G ? dnext[order[r] * G + c] : 0.0f;
+            }
+            for (int e = tid; e < GRU_KC * GRU_TJ; e += nt) {
+                int cc = e / GRU_TJ, kk = e % GRU_TJ;
+                int64_t c = c0 + cc, kc = (int64_t)blockIdx.x * GRU_TJ + kk;
+                ws[cc][kk] = c < G && kc < H ? whh[c * H + kc] : 0.0f;
+            }
+            __syncthreads();
+            for (int cc = 0; cc < GRU_KC; cc++) {
+                float w = ws[cc][tx];
+                for (int i = 0; i < GRU_RPT; i++) acc[i] += ds[cc][ty * GRU_RPT + i] * w;
+            }
+            __syncthreads();
+        }
+    if (k >= H) return;
+    for (int i = 0; i < GRU_RPT; i++) {
+        int64_t r = rb + ty * GRU_RPT + i;
+        if (r >= active) break;
+        int64_t b = order[r], t = gru_pos(s, len[b], rev), tp = rev ? t + 1 : t - 1;
+        float h0 = s == 0 ? 0.0f : Y[(b * L + tp) * H + k];
+        hp[b * H + k] = h0;
+        float dht = carry[b * H + k] + acc[i] + g[(b * L + t) * H + k];
+        carry[b * H + k] = gru_cell_bw(gates + (b * L + t) * 4 * H, dht, h0, dxp + (b * L + t) * G, dhh + b * G, k, H);
+    }
+}
+dim3 gru_grid(int64_t active, int64_t H) {
+    return dim3((unsigned)((H + GRU_TJ - 1) / GRU_TJ), (unsigned)((active + GRU_TR - 1) / GRU_TR));
+}
+
+/* ---- cuBLAS steps: every row every step; rows of ended sequences are skipped by the cell
+   (their hp rows keep their last state and only feed hh rows nobody reads) ---- */
 __global__ void k_gru_cell(const float *xp, const float *hh, const float *bhh, float *hp, const int64_t *len, float *gates, float *Y,
                            int64_t N, int64_t L, int64_t H, int64_t s, int rev) {
     int64_t G = 3 * H;
     GRID_LOOP(i, N * H) {
         int64_t b = i / H, j = i % H, t = gru_pos(s, len[b], rev);
         if (t < 0) continue;
-        const float *a = xp + (b * L + t) * G, *c = hh + b * G;
-        float *gt = gates + (b * L + t) * 4 * H;
-        float cr = (s == 0 ? 0.0f : c[j]) + bhh[j], cz = (s == 0 ? 0.0f : c[H + j]) + bhh[H + j];
-        float cn = (s == 0 ? 0.0f : c[2 * H + j]) + bhh[2 * H + j];
-        float r = ng__sigmoidf(a[j] + cr), z = ng__sigmoidf(a[H + j] + cz);
-        float nn = tanhf(a[2 * H + j] + r * cn);
-        gt[j] = r; gt[H + j] = z; gt[2 * H + j] = nn; gt[3 * H + j] = cn;
-        float h = (1.0f - z) * nn + z * hp[i];
+        const float *c = hh + b * G;
+        float h = gru_cell(xp + (b * L + t) * G, s == 0 ? 0.0f : c[j], s == 0 ? 0.0f : c[H + j], s == 0 ? 0.0f : c[2 * H + j], bhh,
+                           hp[i], gates + (b * L + t) * 4 * H, j, H);
         Y[(b * L + t) * H + j] = h;
         hp[i] = h;
     }
 }
-/* one step of backpropagation through time (the CPU's formulas); dh carries the state
-   gradient, dxp (0 at pads) and dhh (this step's slice, 0 for finished sequences) collect
-   the pre-activation gradients, hp (this step's slice) gets the previous state for the W_hh
-   gradient */
+/* one step of backpropagation through time; dh carries the state gradient, dxp (0 at pads)
+   and dhh (this step's slice, 0 for ended sequences) collect the pre-activation gradients,
+   hp (this step's slice) gets the previous state for the W_hh gradient */
 __global__ void k_gru_cell_bw(const float *gates, const float *Y, const float *g, const int64_t *len, float *dxp, float *dhh, float *dh,
                               float *hp, int64_t N, int64_t L, int64_t H, int64_t s, int rev) {
     int64_t G = 3 * H;
@@ -2311,23 +2439,18 @@ __global__ void k_gru_cell_bw(const float *gates, const float *Y, const float *g
         if (t < 0) { d[k] = 0.0f; d[H + k] = 0.0f; d[2 * H + k] = 0.0f; hp[i] = 0.0f; continue; }
         float h0 = s == 0 ? 0.0f : Y[(b * L + tp) * H + k];
         hp[i] = h0;
-        const float *gt = gates + (b * L + t) * 4 * H;
-        float *dr = dxp + (b * L + t) * G;
-        float r = gt[k], z = gt[H + k], nn = gt[2 * H + k], hn = gt[3 * H + k];
-        float dht = dh[i] + g[(b * L + t) * H + k];
-        float dan = dht * (1.0f - z) * (1.0f - nn * nn);
-        float daz = dht * (h0 - nn) * z * (1.0f - z);
-        float dar = dan * hn * r * (1.0f - r);
-        dr[k] = dar; dr[H + k] = daz; dr[2 * H + k] = dan;
-        d[k] = dar; d[H + k] = daz; d[2 * H + k] = dan * r;
-        dh[i] = dht * z;
+        dh[i] = gru_cell_bw(gates + (b * L + t) * 4 * H, dh[i] + g[(b * L + t) * H + k], h0, dxp + (b * L + t) * G, d, k, H);
     }
 }
-int64_t gru_steps(const GruSaved *sv, int64_t N) {
-    int64_t mx = 0;
-    for (int64_t b = 0; b < N; b++) if (sv->len[b] > mx) mx = sv->len[b];
-    return mx;
+
+/* the per-step cuBLAS path: when asked for, or for batches beyond the fused grid's y limit */
+int gru_cublas(int64_t N) {
+    const char *e = getenv("NASGAN_CUDA_GRU");
+    return (e && !strcmp(e, "cublas")) || N > 65535LL * GRU_TR;
 }
+/* steps = the longest length (order: sequences by length, longest first); N > 0 */
+int64_t gru_steps(const GruSaved *sv) { return sv->len[sv->order[0]]; }
+int64_t gru_active(const GruSaved *sv, int64_t s) { return sv->base[s + 1] - sv->base[s]; }
 void fw_seq_gru(ng_node *n) {
     GruSaved *sv = (GruSaved *)n->saved;
     ng_tensor *x = n->in[0];
@@ -2335,29 +2458,42 @@ void fw_seq_gru(ng_node *n) {
     int rev = (int)n->i[0];
     float *Y = n->out->data;
     if (N * L * H > 0 && h_memset0(Y, (size_t)(N * L * H) * sizeof(float))) { ng__cuda_op_fail(n, "memset failed"); return; }
-    sv->len_dev = (int64_t *)ng__cuda_scratch(n, 2 * (N > 0 ? N : 1));
+    sv->len_dev = (int64_t *)ng__cuda_scratch(n, 4 * (N > 0 ? N : 1));   /* lengths, then the packed order */
     if (!sv->len_dev) return;
-    if (N > 0 && h_h2d(sv->len_dev, sv->len, (size_t)N * sizeof(int64_t))) { ng__cuda_op_fail(n, "length copy failed"); return; }
-    int64_t S = gru_steps(sv, N);
+    if (N > 0 && (h_h2d(sv->len_dev, sv->len, (size_t)N * sizeof(int64_t)) || h_h2d(sv->len_dev + N, sv->order, (size_t)N * sizeof(int64_t)))) {
+        ng__cuda_op_fail(n, "length copy failed");
+        return;
+    }
+    const int64_t *len = sv->len_dev, *order = sv->len_dev + N;
+    int64_t S = N > 0 ? gru_steps(sv) : 0;
     if (S == 0 || H == 0 || In == 0) {
         if (S > 0 && H > 0) ng__cuda_op_fail(n, "input size 0");
         return;
     }
-    float *xp = ng__cuda_scratch(n, N * L * G), *hp = ng__cuda_scratch(n, N * H), *hh = ng__cuda_scratch(n, N * G);
-    if (!xp || !hp || !hh) return;
-    if (h_memset0(hp, (size_t)(N * H) * sizeof(float))) { ng__cuda_op_fail(n, "memset failed"); return; }
+    const float *whh = n->in[3]->data, *bhh = n->in[5]->data;
+    float *xp = ng__cuda_scratch(n, N * L * G), *hp = ng__cuda_scratch(n, 2 * N * H), *hh = NULL;
+    if (!xp || !hp) return;
     fill_rows(xp, n->in[4]->data, N * L, G);
     sgemm_rm(n, 0, 1, N * L, G, In, 1.0f, x->data, In, n->in[2]->data, In, 1.0f, xp, G);     /* x W_ih^T + b_ih */
+    if (!gru_cublas(N)) {   /* states alternate between the two halves of hp */
+        for (int64_t s = 0; s < S; s++)
+            k_gru_step<<<gru_grid(gru_active(sv, s), H), dim3(GRU_TJ, GRU_TY), 0, cu()->stream>>>(
+                xp, whh, bhh, hp + (s & 1) * N * H, hp + ((s + 1) & 1) * N * H, len, order, sv->gates, Y, gru_active(sv, s), L, H, s, rev);
+        launch_check(n);
+        return;
+    }
+    hh = ng__cuda_scratch(n, N * G);
+    if (!hh) return;
+    if (h_memset0(hp, (size_t)(N * H) * sizeof(float))) { ng__cuda_op_fail(n, "memset failed"); return; }
     for (int64_t s = 0; s < S; s++) {
-        if (s > 0) sgemm_rm(n, 0, 1, N, G, H, 1.0f, hp, H, n->in[3]->data, H, 0.0f, hh, G);   /* h W_hh^T */
-        k_gru_cell<<<blocks_for(N * H), 256, 0, cu()->stream>>>(xp, hh, n->in[5]->data, hp, sv->len_dev, sv->gates, Y, N, L, H, s, rev);
+        if (s > 0) sgemm_rm(n, 0, 1, N, G, H, 1.0f, hp, H, whh, H, 0.0f, hh, G);   /* h W_hh^T */
+        k_gru_cell<<<blocks_for(N * H), 256, 0, cu()->stream>>>(xp, hh, bhh, hp, len, sv->gates, Y, N, L, H, s, rev);
     }
     launch_check(n);
 }
-/* Backward: per step the cell and dh += dHh W_hh (two launches). Each step's dHh and h_prev go
-   to their own slice of the backend workspace, so the W_hh and b_hh gradients are one GEMM
-   and one column sum over all steps after the loop (before: a GEMM and a column sum per
-   step). */
+/* Backward: the steps last to first. Each step's dHh and h_prev go to their own slice of the
+   backend workspace, so the W_hh and b_hh gradients are one GEMM and one column sum over all
+   steps after the loop. */
 void bw_seq_gru(ng_node *n) {
     const GruSaved *sv = (const GruSaved *)n->saved;
     ng_tensor *x = n->in[0];
@@ -2366,8 +2502,9 @@ void bw_seq_gru(ng_node *n) {
     float *gx = ng__cuda_in_grad(n, 0), *gwih = ng__cuda_in_grad(n, 2), *gwhh = ng__cuda_in_grad(n, 3);
     float *gbih = ng__cuda_in_grad(n, 4), *gbhh = ng__cuda_in_grad(n, 5);
     int rev = (int)n->i[0];
-    int64_t S = gru_steps(sv, N);
+    int64_t S = N > 0 ? gru_steps(sv) : 0;
     if (S == 0 || H == 0 || !sv->len_dev) return;
+    const int64_t *len = sv->len_dev, *order = sv->len_dev + N;
     float *dxp = ng__cuda_scratch(n, N * L * G), *dh = ng__cuda_scratch(n, N * H);
     if (!dxp || !dh) return;
     if (h_memset0(dxp, (size_t)(N * L * G) * sizeof(float)) || h_memset0(dh, (size_t)(N * H) * sizeof(float))) {
@@ -2381,10 +2518,18 @@ void bw_seq_gru(ng_node *n) {
     if (!dhh) return;
     float *hp = dhh + SN * G;
     double *part = (double *)dhh + (fl + 1) / 2;
-    for (int64_t s = S - 1; s >= 0; s--) {
-        k_gru_cell_bw<<<blocks_for(N * H), 256, 0, cu()->stream>>>(sv->gates, Y, g, sv->len_dev, dxp, dhh + s * N * G, dh, hp + s * N * H, N, L,
-                                                                   H, s, rev);
-        if (s > 0) sgemm_rm(n, 0, 0, N, H, G, 1.0f, dhh + s * N * G, G, whh, H, 1.0f, dh, H);   /* dh += dHh W_hh */
+    if (!gru_cublas(N)) {   /* rows not running at a step keep the zeros set here */
+        if (h_memset0(dhh, fl * sizeof(float))) { ng__cuda_op_fail(n, "memset failed"); return; }
+        for (int64_t s = S - 1; s >= 0; s--)
+            k_gru_step_bw<<<gru_grid(gru_active(sv, s), H), dim3(GRU_TJ, GRU_TY), 0, cu()->stream>>>(
+                sv->gates, Y, g, whh, s + 1 < S ? dhh + (s + 1) * N * G : NULL, len, order, dxp, dhh + s * N * G, dh, hp + s * N * H,
+                gru_active(sv, s), L, H, s, rev);
+    } else {
+        for (int64_t s = S - 1; s >= 0; s--) {
+            k_gru_cell_bw<<<blocks_for(N * H), 256, 0, cu()->stream>>>(sv->gates, Y, g, len, dxp, dhh + s * N * G, dh, hp + s * N * H, N,
+                                                                       L, H, s, rev);
+            if (s > 0) sgemm_rm(n, 0, 0, N, H, G, 1.0f, dhh + s * N * G, G, whh, H, 1.0f, dh, H);   /* dh += dHh W_hh */
+        }
     }
     if (gwhh) sgemm_rm(n, 1, 0, G, H, SN, 1.0f, dhh, G, hp, H, 1.0f, gwhh, H);                 /* += dHh^T h_prev, all steps */
     if (gbhh) colsum_add_part(gbhh, dhh, SN, G, part);

@@ -156,12 +156,18 @@ bench() {
         timeout "$t" "$PY" bench/ref/gpu_steps.py --device cuda --iters "$ITERS" "$@" > build/gpu_bench.tmp 2>>"$LOG" || say "torch bench: exited $? (timeout or failure)"
         res=$PT_RES
     fi
+    # KEY_SUFFIX (set around a call): the rows of a variant run get their own key
+    [ -n "${KEY_SUFFIX:-}" ] && sed -i "s/key=\([^ ]*\) /key=\1$KEY_SUFFIX /" build/gpu_bench.tmp
     tee -a "$res" < build/gpu_bench.tmp
 }
 # each run keeps time back for the runs after it (RESERVE)
 if [ "$built" = 1 ] && [ "$have_gpu" = 1 ]; then
     bench nasgan 150 180 $GAN_CASES
     bench nasgan 90 120 textnas
+    # the GRU's other implementation (per-step cuBLAS GEMM + cell kernel), for comparison
+    export NASGAN_CUDA_GRU=cublas KEY_SUFFIX=_gru_cublas
+    bench nasgan 60 110 textnas
+    unset NASGAN_CUDA_GRU KEY_SUFFIX
 else
     say "nasgan steps: skipped (needs the build and a GPU)"
 fi
@@ -179,15 +185,19 @@ field() { # FILE KEY NAME
 }
 md "| case | nasgan ms | torch ms | ratio | nasgan peak GPU MiB | torch peak GPU MiB | nasgan status |"
 md "|---|---|---|---|---|---|---|"
-for key in alphagan_D alphagan_G alphagan_arch textnas inception; do
-    nm=$(field "$NG_RES" $key ms); tm=$(field "$PT_RES" $key ms)
-    np=$(field "$NG_RES" $key peak_gpu_mb); tp=$(field "$PT_RES" $key peak_gpu_mb)
+for key in alphagan_D alphagan_G alphagan_arch textnas textnas_gru_cublas inception; do
+    tkey=${key%_gru_cublas}   # a nasgan variant is compared with torch's same case
+    nm=$(field "$NG_RES" $key ms); tm=$(field "$PT_RES" $tkey ms)
+    np=$(field "$NG_RES" $key peak_gpu_mb); tp=$(field "$PT_RES" $tkey peak_gpu_mb)
     st=$(grep "key=$key " "$NG_RES" 2>/dev/null | head -1 | sed -n 's/.*status=\(.*\)$/\1/p')
     ratio=""
     [ -n "$nm" ] && [ -n "$tm" ] && ratio=$(awk -v a="$nm" -v b="$tm" 'BEGIN { if (b > 0) printf "%.2f", a / b }')
     md "| $key | ${nm:--} | ${tm:--} | ${ratio:--} | ${np:--} | ${tp:--} | ${st:-not run} |"
 done
 md ""
+md "textnas_gru_cublas: the same TextNAS step with NASGAN_CUDA_GRU=cublas (the GRU as one cuBLAS GEMM"
+md "and one cell kernel per time step over every sequence, instead of the default fused kernel"
+md "per step over the sequences still running)."
 md "inception: ms per batch of 100 images (the FID Inception-v3 forward, host memory in and out);"
 md "its peak: nasgan's is the device memory in use at its highest (cudaMemGetInfo: weights and"
 md "buffers, also the CUDA context and cuBLAS's workspace), torch's torch.cuda.max_memory_allocated."

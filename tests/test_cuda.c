@@ -283,10 +283,11 @@ static ng_tensor *b_text_chain(ng_ctx *c, ng_tensor **x) { /* embedding -> conv1
     return ng_seq_mean_pool(c, h, m);
 }
 /* larger cases: several blocks per launch, many positions per vocabulary row */
-static int32_t big_ids[9 * 37], big_len[9];
+static int32_t big_ids[9 * 37], big_len[9], wide_len[37];
 static void big_init(void) {
     int j;
     for (j = 0; j < 9; j++) big_len[j] = (int32_t)(37 - 4 * j);       /* 37, 33, ..., 5 */
+    for (j = 0; j < 37; j++) wide_len[j] = (int32_t)((j * 7) % 10);
     for (j = 0; j < 9 * 37; j++) big_ids[j] = (j % 37) >= big_len[j / 37] ? 0 : (int32_t)(1 + (j * 131) % 299);
 }
 static ng_tensor *b_emb_big(ng_ctx *c, ng_tensor **x) { return ng_embedding(c, x[0], big_ids, 9, 37, 0); }
@@ -295,6 +296,11 @@ static ng_tensor *b_attn_big(ng_ctx *c, ng_tensor **x) { return ng_seq_attention
    steps and float rounding differences between any two summation orders grow past 1e-4 */
 static ng_tensor *b_gru_big(ng_ctx *c, ng_tensor **x) {
     return ng_seq_gru(c, x[0], seq_lengths_mask(c, big_len, 9, 37), ng_scale(c, x[1], 0.15f), ng_scale(c, x[2], 0.15f), x[3], x[4], 1);
+}
+/* the fused GRU's tiles: 37 sequences (3 row tiles of 16), 70 units (3 column tiles of 32),
+   lengths 0..9 with ties and empty sequences */
+static ng_tensor *b_gru_wide(ng_ctx *c, ng_tensor **x) {
+    return ng_seq_gru(c, x[0], seq_lengths_mask(c, wide_len, 37, 9), ng_scale(c, x[1], 0.15f), ng_scale(c, x[2], 0.15f), x[3], x[4], 0);
 }
 static ng_tensor *b_conv1d_big(ng_ctx *c, ng_tensor **x) { return ng_conv1d(c, ng_seq_mask(c, x[0], seq_lengths_mask(c, big_len, 9, 37)), x[1], x[2]); }
 
@@ -389,6 +395,7 @@ static const op_case cases[] = {
     {"conv1d K7 9x37x30 -> 50 masked", 3, {{3, {9, 37, 30, 1}}, {3, {50, 30, 7, 1}}, {1, {50, 1, 1, 1}}}, b_conv1d_big, E3},
     {"seq_attention big heads 4 dropout 0.1 9x37x64", 3, {{3, {9, 37, 64, 1}}, {3, {9, 37, 64, 1}}, {3, {9, 37, 64, 1}}}, b_attn_big, E3},
     {"seq_gru big reverse 9x37x20 H33", 5, {{3, {9, 37, 20, 1}}, {2, {99, 20, 1, 1}}, {2, {99, 33, 1, 1}}, {1, {99, 1, 1, 1}}, {1, {99, 1, 1, 1}}}, b_gru_big, E3},
+    {"seq_gru wide forward 37x9x6 H70 lengths 0..9", 5, {{3, {37, 9, 6, 1}}, {2, {210, 6, 1, 1}}, {2, {210, 70, 1, 1}}, {1, {210, 1, 1, 1}}, {1, {210, 1, 1, 1}}}, b_gru_wide, E3},
     {"text chain: embedding, conv1d, seq BN, mask, pool, attention, mean pool", 3, {{2, {5, 6, 1, 1}}, {3, {4, 6, 3, 1}}, {1, {4, 1, 1, 1}}}, b_text_chain, E3},
 };
 
@@ -828,6 +835,18 @@ int main(int argc, char **argv) {
             ng_rng_seed(&gpu->rng, 1000 + i);
             run_case(&cases[i], 1000 + i);
         }
+    /* the GRU's other CUDA implementation (per-step cuBLAS, NASGAN_CUDA_GRU=cublas) */
+    if (!filter || filter[0] != '+') {
+        setenv("NASGAN_CUDA_GRU", "cublas", 1);
+        for (i = 0; i < sizeof cases / sizeof cases[0]; i++)
+            if (!strncmp(cases[i].name, "seq_gru", 7) && (!filter || strstr(cases[i].name, filter))) {
+                printf("  (NASGAN_CUDA_GRU=cublas)\n");
+                ng_rng_seed(&cpu->rng, 1000 + i);
+                ng_rng_seed(&gpu->rng, 1000 + i);
+                run_case(&cases[i], 1000 + i);
+            }
+        unsetenv("NASGAN_CUDA_GRU");
+    }
     {
         const char *only = filter && filter[0] == '+' ? filter + 1 : NULL;
 #define NG_PARITY_CHECK(name, fn) if (!filter || (only && strstr(name, only))) fn()

@@ -74,6 +74,7 @@ inline void emu_launch_begin(dim3 grid, dim3 block, unsigned *nt, unsigned long 
 }
 #define __global__
 #define __device__
+#define __launch_bounds__(...)   /* a compiler hint: no effect on the host */
 #define __shared__ static
 /* rounded single-precision arithmetic without FMA contraction (volatile keeps the compiler
    from fusing a product into a following sum, as the intrinsics do on a GPU) */
