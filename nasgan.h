@@ -1979,6 +1979,8 @@ int ng_textnas_arch_n_skips(const ng_textnas_arch *a);
 /* Layers whose op has no weights (the two pools): many of them in a searched architecture is
    the collapse that differentiable searches are known for (docs/ecosystem.md 4(a)). */
 int ng_textnas_arch_n_param_free(const ng_textnas_arch *a);
+/* 1 for the parameter-free ops (avg and max pool) */
+int ng_textnas_op_is_param_free(int op);
 
 /* ARCHITECTURE JSON: NNI's final_arc.json layout, so published architectures load as they
    are. Keys come from NNI's global mutable counter in creation order: layer 0 is
@@ -2091,6 +2093,10 @@ typedef struct ng_textnas_alpha {
                            left out of the forward, their logits count as -1e30 (weight 0, no
                            gradient) and derive never picks them. Beyond the paper: a guard
                            against searches that settle on parameter-free pools. */
+    float pf_dropout;   /* dropout on the pools' outputs inside the mixtures, in training mode (weight
+                           and architecture steps); 0 (init) = none. Beyond the paper: P-DARTS's
+                           op-level dropout on parameter-free ops, so that ops which help before any
+                           weight is trained do not take the mixtures early. */
 } ng_textnas_alpha;
 ng_status ng_textnas_alpha_init(ng_textnas_alpha *a, int n_layers, int choose_from);
 void ng_textnas_alpha_free(ng_textnas_alpha *a);
@@ -15863,9 +15869,10 @@ int ng_textnas_arch_n_skips(const ng_textnas_arch *a) {
     return n;
 }
 
+int ng_textnas_op_is_param_free(int op) { return op == NG_TEXTNAS_AVG_POOL || op == NG_TEXTNAS_MAX_POOL; }
 int ng_textnas_arch_n_param_free(const ng_textnas_arch *a) {
     int i, n = 0;
-    for (i = 0; i < a->n_layers; i++) n += a->op[i] == NG_TEXTNAS_AVG_POOL || a->op[i] == NG_TEXTNAS_MAX_POOL;
+    for (i = 0; i < a->n_layers; i++) n += ng_textnas_op_is_param_free(a->op[i]);
     return n;
 }
 
@@ -16519,7 +16526,11 @@ ng_tensor *ng_textnas_forward_mixed(ng_ctx *ctx, ng_textnas_net *net, const ng_t
             int first = ng_textnas_input_first(i, net->hp.choose_from);
             in = ng_mixed(ctx, alpha->in[i], 0, outs + first, i - first);
         }
-        for (k = 0; k < n_ops; k++) cand[k] = ng__tn_op(&f, &l->op[cols[k]], cols[k], in);
+        for (k = 0; k < n_ops; k++) {
+            cand[k] = ng__tn_op(&f, &l->op[cols[k]], cols[k], in);
+            if (ctx->training && alpha->pf_dropout > 0.0f && ng_textnas_op_is_param_free(cols[k]))
+                cand[k] = ng_dropout(ctx, cand[k], alpha->pf_dropout);
+        }
         y = mask == all ? ng_mixed(ctx, alpha->op, i, cand, NG_TEXTNAS_N_OPS)
                         : ng_mixed_cols(ctx, op_logits, i, cand, cols, n_ops, ng_shape3(f.N, f.L, f.H));
         for (j = 0; j < i; j++)

@@ -30,7 +30,7 @@ typedef struct options {
     const char *method, *preset, *out;
     int resume, stop_after, threads, hidden, layers, batch, epochs, child_steps, ctrl_steps, export_n, warmup;
     long eval_limit;
-    double lr, lr_min, dropout, alpha_lr;
+    double lr, lr_min, dropout, alpha_lr, pf_dropout;
     uint64_t seed;
     cli_device device;
     uint32_t op_mask;         /* --ops: the candidate ops (bit k: op k); 0 = all 8 */
@@ -56,6 +56,10 @@ static void usage(FILE *f) {
         "  --warmup-epochs N     train the shared weights alone for the first N epochs (no controller or\n"
         "                        architecture steps; default 0, as NNI; against darts' collapse onto pools)\n"
         "  --alpha-lr X          darts: architecture Adam (default 3e-4, betas 0.5/0.999, wd 1e-3)\n"
+        "  --pf-dropout P        darts: dropout P on the pools' outputs inside the mixtures (weight and\n"
+        "                        architecture steps), decayed as P-DARTS does: P (E-e-1)/E in warm-up epoch\n"
+        "                        e of E, then P exp(-0.2 (e - warm-up)); beyond the paper, against the\n"
+        "                        collapse onto pools (default 0: off)\n"
         "  --ops LIST            the candidate ops, comma-separated (default all 8: conv1,conv3,conv5,\n"
         "                        conv7,avg_pool,max_pool,rnn,attention); e.g. leave out the pools when a\n"
         "                        search collapses onto them (beyond the paper; both methods)\n"
@@ -127,7 +131,8 @@ static int parse_args(int argc, char **argv, options *o) {
         else if (!strcmp(a, "--lr-min")) dp = &o->lr_min;
         else if (!strcmp(a, "--alpha-lr")) dp = &o->alpha_lr;
         else if (!strcmp(a, "--dropout")) dp = &o->dropout;
-        if (dp) { if (cli_float("text_search", a, v, 0, dp == &o->dropout ? 0.95 : 10, dp)) return -1; continue; }
+        else if (!strcmp(a, "--pf-dropout")) dp = &o->pf_dropout;
+        if (dp) { if (cli_float("text_search", a, v, 0, dp == &o->dropout || dp == &o->pf_dropout ? 0.95 : 10, dp)) return -1; continue; }
         if (!strcmp(a, "--hidden")) ip = &o->hidden;
         else if (!strcmp(a, "--layers")) { ip = &o->layers; hi = NG_TEXTNAS_MAX_LAYERS - 1; }
         else if (!strcmp(a, "--batch")) ip = &o->batch;
@@ -148,6 +153,10 @@ static int parse_args(int argc, char **argv, options *o) {
     }
     if (strcmp(o->preset, "quick") && strcmp(o->preset, "nni")) {
         fprintf(stderr, "text_search: unknown --preset '%s' (quick, nni)\n", o->preset);
+        return -1;
+    }
+    if (o->pf_dropout > 0 && strcmp(o->method, "darts")) {
+        fprintf(stderr, "text_search: --pf-dropout applies to --method darts (the controller samples discrete architectures)\n");
         return -1;
     }
     return 0;
@@ -253,6 +262,10 @@ static int setup(search *s) {
         size_t l = strlen(s->settings);
         snprintf(s->settings + l, sizeof s->settings - l, " ops=0x%02x", (unsigned)s->o.op_mask);
     }
+    if (s->o.pf_dropout > 0) {   /* likewise */
+        size_t l = strlen(s->settings);
+        snprintf(s->settings + l, sizeof s->settings - l, " pf_dropout=%g", s->o.pf_dropout);
+    }
     return 0;
 }
 
@@ -334,11 +347,19 @@ static double enas_reward(const ng_textnas_arch *arch, void *user) {
     r->st = ng_textnas_batch_accuracy(r->s->ctx, &r->s->net, arch, &b, &acc);
     return acc;
 }
+/* --pf-dropout's rate in the current epoch: P-DARTS's schedule (linear decay over the warm-up
+   epochs, then exp(-0.2) per architecture epoch) */
+static float pf_dropout_at(const search *s) {
+    double p0 = s->o.pf_dropout, e = (double)s->epoch, E = s->p.epochs, w = s->o.warmup;
+    if (p0 <= 0) return 0.0f;
+    return (float)(e < w ? p0 * (E - e - 1) / E : p0 * exp(-0.2 * (e - w)));
+}
 static int run_epoch(search *s) {
     ng_text_batch b;
     ng_textnas_arch arch;
     int64_t k;
     int arch_steps = s->epoch >= s->o.warmup; /* --warmup-epochs: weights alone first */
+    if (s->darts) s->alpha.pf_dropout = pf_dropout_at(s);
     ng_textnas_child_set_lr(&s->child, ng_lr_at(NG_LR_COSINE, s->p.lr, s->p.lr_min, s->epoch, s->p.epochs));
     s->sum_loss = s->sum_acc = s->sum_reward = s->sum_alpha_loss = 0;
     s->n_child = s->n_ctrl = 0;
@@ -389,7 +410,7 @@ static void warn_collapse(search *s, const ng_textnas_arch *a) {
     if (s->warned_collapse || 2 * n <= a->n_layers) return;
     s->warned_collapse = 1;
     fprintf(stderr, "%stext_search: note: %d of %d layers are parameter-free pools in epoch %lld's architecture, the "
-            "known collapse of %s searches; consider --warmup-epochs, fewer epochs, --ops without the pools, or "
+            "known collapse of %s searches; consider --warmup-epochs, --pf-dropout, fewer epochs, --ops without the pools, or "
             "comparing with --method %s\n", s->tty ? "\n" : "", n, a->n_layers, (long long)s->epoch,
             s->darts ? "differentiable" : "controller", s->darts ? "enas" : "darts");
 }
@@ -531,6 +552,7 @@ int main(int argc, char **argv) {
                (long long)s.epoch, s.sum_loss / (double)s.n_child, s.sum_acc / (double)s.n_child,
                s.darts ? "alpha loss" : "mean reward",
                (s.darts ? s.sum_alpha_loss : s.sum_reward) / (double)(s.n_ctrl ? s.n_ctrl : 1), vacc, ng_time_sec() - t0, ckpt);
+        if (s.darts && s.alpha.pf_dropout > 0) printf("  (pools' dropout this epoch %.3f)\n", s.alpha.pf_dropout);
         if (s.epoch == start_epoch + 1) {   /* once, when the steps have reached their size */
             char mem[256];
             printf("%s\n", cli_memory(s.ctx, mem, sizeof mem));

@@ -88,9 +88,10 @@ int ng_textnas_arch_n_skips(const ng_textnas_arch *a) {
     return n;
 }
 
+int ng_textnas_op_is_param_free(int op) { return op == NG_TEXTNAS_AVG_POOL || op == NG_TEXTNAS_MAX_POOL; }
 int ng_textnas_arch_n_param_free(const ng_textnas_arch *a) {
     int i, n = 0;
-    for (i = 0; i < a->n_layers; i++) n += a->op[i] == NG_TEXTNAS_AVG_POOL || a->op[i] == NG_TEXTNAS_MAX_POOL;
+    for (i = 0; i < a->n_layers; i++) n += ng_textnas_op_is_param_free(a->op[i]);
     return n;
 }
 
@@ -744,7 +745,11 @@ ng_tensor *ng_textnas_forward_mixed(ng_ctx *ctx, ng_textnas_net *net, const ng_t
             int first = ng_textnas_input_first(i, net->hp.choose_from);
             in = ng_mixed(ctx, alpha->in[i], 0, outs + first, i - first);
         }
-        for (k = 0; k < n_ops; k++) cand[k] = ng__tn_op(&f, &l->op[cols[k]], cols[k], in);
+        for (k = 0; k < n_ops; k++) {
+            cand[k] = ng__tn_op(&f, &l->op[cols[k]], cols[k], in);
+            if (ctx->training && alpha->pf_dropout > 0.0f && ng_textnas_op_is_param_free(cols[k]))
+                cand[k] = ng_dropout(ctx, cand[k], alpha->pf_dropout);
+        }
         y = mask == all ? ng_mixed(ctx, alpha->op, i, cand, NG_TEXTNAS_N_OPS)
                         : ng_mixed_cols(ctx, op_logits, i, cand, cols, n_ops, ng_shape3(f.N, f.L, f.H));
         for (j = 0; j < i; j++)

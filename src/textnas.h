@@ -39,6 +39,8 @@ int ng_textnas_arch_n_skips(const ng_textnas_arch *a);
 /* Layers whose op has no weights (the two pools): many of them in a searched architecture is
    the collapse that differentiable searches are known for (docs/ecosystem.md 4(a)). */
 int ng_textnas_arch_n_param_free(const ng_textnas_arch *a);
+/* 1 for the parameter-free ops (avg and max pool) */
+int ng_textnas_op_is_param_free(int op);
 
 /* ARCHITECTURE JSON: NNI's final_arc.json layout, so published architectures load as they
    are. Keys come from NNI's global mutable counter in creation order: layer 0 is
@@ -151,6 +153,10 @@ typedef struct ng_textnas_alpha {
                            left out of the forward, their logits count as -1e30 (weight 0, no
                            gradient) and derive never picks them. Beyond the paper: a guard
                            against searches that settle on parameter-free pools. */
+    float pf_dropout;   /* dropout on the pools' outputs inside the mixtures, in training mode (weight
+                           and architecture steps); 0 (init) = none. Beyond the paper: P-DARTS's
+                           op-level dropout on parameter-free ops, so that ops which help before any
+                           weight is trained do not take the mixtures early. */
 } ng_textnas_alpha;
 ng_status ng_textnas_alpha_init(ng_textnas_alpha *a, int n_layers, int choose_from);
 void ng_textnas_alpha_free(ng_textnas_alpha *a);

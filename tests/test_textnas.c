@@ -552,6 +552,47 @@ TEST(textnas_alpha_op_entropy_and_param_free_count) {
     CHECK(ng_textnas_arch_n_param_free(&a) == a.n_layers);
 }
 
+/* --pf-dropout (P-DARTS's op-level dropout): in training mode the pools' outputs inside the
+   mixtures are dropped, nothing else is; in evaluation mode nothing changes. */
+TEST(textnas_mixed_pf_dropout) {
+    enum { N = 3, L = 6 };
+    const uint32_t pools = (1u << NG_TEXTNAS_AVG_POOL) | (1u << NG_TEXTNAS_MAX_POOL);
+    ng_textnas_hp hp;
+    ng_textnas_net net;
+    ng_textnas_alpha al;
+    ng_ctx *ctx = ng_ctx_create(64u << 20, 1);
+    ng_rng r;
+    int32_t ids[N * L], lens[N], labels[N] = {0, 1, 2};
+    ng_text_batch b;
+    float base[N * 3], with[N * 3];
+    int run, i, differ;
+    small_hp(&hp, 4);
+    hp.p_embed = hp.p_cnn = hp.p_rnn = hp.p_att = 0.0f;
+    CHECK_OK(ng_textnas_net_init(&net, &hp, NULL, 8));
+    CHECK_OK(ng_textnas_alpha_init(&al, 4, 5));
+    ng_rng_seed(&r, 6);
+    make_batch(&r, hp.vocab, N, L, ids, lens);
+    b.ids = ids; b.lengths = lens; b.labels = labels; b.n = N; b.len = L;
+    for (run = 0; run < 3; run++) {   /* 0: no pools, training; 1: pools only, training; 2: pools only, evaluation */
+        ng_tensor *y;
+        al.op_mask = run == 0 ? 0xFFu & ~pools : pools;
+        ng_ctx_set_training(ctx, run < 2);
+        for (i = 0; i < 2; i++) {
+            ng_ctx_reset(ctx);
+            ng_rng_seed(&ctx->rng, 77);
+            al.pf_dropout = i ? 0.5f : 0.0f;
+            y = ng_textnas_forward_mixed(ctx, &net, &al, &b);
+            CHECK(y != NULL);
+            if (y) memcpy(i ? with : base, y->data, sizeof base);
+        }
+        differ = memcmp(base, with, sizeof base) != 0;
+        CHECK(differ == (run == 1));
+    }
+    ng_textnas_alpha_free(&al);
+    ng_textnas_net_free(&net);
+    ng_ctx_free(ctx);
+}
+
 /* An op mask leaves ops out of the relaxed supernet: the same logits as the full mixture with
    those ops' alpha at -1e30, no gradient into their alpha, and derive never picks them (here
    even though their alpha is the largest). */
