@@ -2940,6 +2940,18 @@ static ng_tensor *ng__null_input(ng_ctx *ctx, int op) {
     return NULL;
 }
 
+/* A tensor an op reads beside its inputs (a target, running statistics, power-iteration
+   vectors) must be on the device of its input x: the kernels take its pointer as it is. */
+static int ng__side_device_ok(ng_ctx *ctx, int op, const ng_tensor *x, const ng_tensor *side, const char *what) {
+    if (!x || !side || side->device == x->device) return 1;
+    if (ctx->status == NG_OK) {
+        ctx->status = NG_ERR_UNSUPPORTED;
+        ng_fail(NG_ERR_UNSUPPORTED, "%s: %s is on the %s but the input is on the %s (copy explicitly)", ng_op_name(op), what,
+                side->device == NG_CUDA ? "GPU" : "CPU", x->device == NG_CUDA ? "GPU" : "CPU");
+    }
+    return 0;
+}
+
 static void *ng__alloc(ng_ctx *ctx, size_t bytes) {
     void *p = ng_arena_alloc(&ctx->arena, bytes);
     if (!p) ng__ctx_fail(ctx, NG_ERR_NOMEM);
@@ -4403,6 +4415,7 @@ ng_tensor *ng_bce_with_logits(ng_ctx *ctx, ng_tensor *x, const ng_tensor *target
     ng_node *n;
     if (x && target) NG_ASSERT(x->numel == target->numel);
     if (!target && ctx->status == NG_OK) { ng__bad(ctx, "bce_with_logits", "target is NULL"); return NULL; }
+    if (!target || !ng__side_device_ok(ctx, NG_OP_BCE_LOGITS, x, target, "the target")) return NULL;
     n = ng__begin(ctx, NG_OP_BCE_LOGITS, &x, 1, ng__scalar_shape());
     if (!n) return NULL;
     n->aux = (void *)target->data;
@@ -5817,6 +5830,9 @@ ng_tensor *ng_batch_norm(ng_ctx *ctx, ng_tensor *x, ng_tensor *gamma, ng_tensor 
     if (!x) return ng__null_input(ctx, NG_OP_BATCH_NORM);
     NG_ASSERT(x->shape.ndim >= 2);
     NG_ASSERT((running_mean == NULL) == (running_var == NULL));
+    if (!ng__side_device_ok(ctx, NG_OP_BATCH_NORM, x, running_mean, "running_mean") ||
+        !ng__side_device_ok(ctx, NG_OP_BATCH_NORM, x, running_var, "running_var"))
+        return NULL;
     C = x->shape.d[1];
     for (d = 2; d < x->shape.ndim; d++) S *= x->shape.d[d];
     M = x->shape.d[0] * S;
@@ -5979,6 +5995,7 @@ ng_tensor *ng_spectral_norm(ng_ctx *ctx, ng_tensor *w, ng_tensor *u, ng_tensor *
     int64_t NO, NI;
     if (!w || !u || !v) return ng__null_input(ctx, NG_OP_SPECTRAL_NORM);
     NG_ASSERT(w->shape.ndim >= 1 && w->numel > 0);
+    if (!ng__side_device_ok(ctx, NG_OP_SPECTRAL_NORM, w, u, "u") || !ng__side_device_ok(ctx, NG_OP_SPECTRAL_NORM, w, v, "v")) return NULL;
     NO = w->shape.d[0];
     NI = w->numel / NO;
     NG_ASSERT(u->numel == NO && v->numel == NI);
@@ -6343,6 +6360,9 @@ ng_tensor *ng_seq_batch_norm(ng_ctx *ctx, ng_tensor *x, ng_tensor *gamma, ng_ten
     if (!x) return ng__null_input(ctx, NG_OP_SEQ_BATCH_NORM);
     if (!ng__seq_check(ctx, x, NULL, "seq_batch_norm")) return NULL;
     NG_ASSERT((running_mean == NULL) == (running_var == NULL));
+    if (!ng__side_device_ok(ctx, NG_OP_SEQ_BATCH_NORM, x, running_mean, "running_mean") ||
+        !ng__side_device_ok(ctx, NG_OP_SEQ_BATCH_NORM, x, running_var, "running_var"))
+        return NULL;
     D = x->shape.d[2];
     NG_ASSERT(!gamma || gamma->numel == D);
     NG_ASSERT(!beta || beta->numel == D);

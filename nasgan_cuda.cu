@@ -269,12 +269,23 @@ ng_status h_init(int device) {
         return ng_fail(NG_ERR_UNSUPPORTED, "cuda: cannot create the stream or the cuBLAS handle");
     }
     c->workspace_bytes = (size_t)32 << 20;
-    if (NG_CU_CHECK(cudaMalloc(&c->workspace, c->workspace_bytes))) c->workspace = NULL;
-    NG_BLAS_CHECK(cublasSetStream(c->blas, c->stream));
-    if (c->workspace) NG_BLAS_CHECK(cublasSetWorkspace(c->blas, c->workspace, c->workspace_bytes));
-    NG_BLAS_CHECK(cublasSetAtomicsMode(c->blas, CUBLAS_ATOMICS_NOT_ALLOWED));
-    NG_BLAS_CHECK(cublasSetMathMode(c->blas, CUBLAS_DEFAULT_MATH));
-    NG_BLAS_CHECK(cublasSetPointerMode(c->blas, CUBLAS_POINTER_MODE_HOST));
+    if (cudaMalloc(&c->workspace, c->workspace_bytes) != cudaSuccess) {   /* cuBLAS then uses its own */
+        cudaGetLastError();   /* so that the first op's launch check does not report it */
+        c->workspace = NULL;
+    }
+    /* every setting matters: GEMMs on another stream than the kernels would race with them,
+       and atomics or TF32 would break the determinism promise */
+    if (NG_BLAS_CHECK(cublasSetStream(c->blas, c->stream)) ||
+        (c->workspace && NG_BLAS_CHECK(cublasSetWorkspace(c->blas, c->workspace, c->workspace_bytes))) ||
+        NG_BLAS_CHECK(cublasSetAtomicsMode(c->blas, CUBLAS_ATOMICS_NOT_ALLOWED)) ||
+        NG_BLAS_CHECK(cublasSetMathMode(c->blas, CUBLAS_DEFAULT_MATH)) ||
+        NG_BLAS_CHECK(cublasSetPointerMode(c->blas, CUBLAS_POINTER_MODE_HOST))) {
+        cublasDestroy(c->blas);
+        cudaStreamDestroy(c->stream);
+        if (c->workspace) cudaFree(c->workspace);
+        free(c);
+        return ng_fail(NG_ERR_UNSUPPORTED, "cuda: cannot configure cuBLAS (stream, workspace, atomics, math or pointer mode)");
+    }
     snprintf(c->info, sizeof c->info, "%.256s, %.1f GiB, sm_%d%d, %d SMs", prop.name,
              (double)prop.totalGlobalMem / (1024.0 * 1024.0 * 1024.0), prop.major, prop.minor, prop.multiProcessorCount);
     g_holder = c;

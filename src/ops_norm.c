@@ -78,6 +78,9 @@ ng_tensor *ng_batch_norm(ng_ctx *ctx, ng_tensor *x, ng_tensor *gamma, ng_tensor 
     if (!x) return ng__null_input(ctx, NG_OP_BATCH_NORM);
     NG_ASSERT(x->shape.ndim >= 2);
     NG_ASSERT((running_mean == NULL) == (running_var == NULL));
+    if (!ng__side_device_ok(ctx, NG_OP_BATCH_NORM, x, running_mean, "running_mean") ||
+        !ng__side_device_ok(ctx, NG_OP_BATCH_NORM, x, running_var, "running_var"))
+        return NULL;
     C = x->shape.d[1];
     for (d = 2; d < x->shape.ndim; d++) S *= x->shape.d[d];
     M = x->shape.d[0] * S;
@@ -240,6 +243,7 @@ ng_tensor *ng_spectral_norm(ng_ctx *ctx, ng_tensor *w, ng_tensor *u, ng_tensor *
     int64_t NO, NI;
     if (!w || !u || !v) return ng__null_input(ctx, NG_OP_SPECTRAL_NORM);
     NG_ASSERT(w->shape.ndim >= 1 && w->numel > 0);
+    if (!ng__side_device_ok(ctx, NG_OP_SPECTRAL_NORM, w, u, "u") || !ng__side_device_ok(ctx, NG_OP_SPECTRAL_NORM, w, v, "v")) return NULL;
     NO = w->shape.d[0];
     NI = w->numel / NO;
     NG_ASSERT(u->numel == NO && v->numel == NI);

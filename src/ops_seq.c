@@ -288,6 +288,9 @@ ng_tensor *ng_seq_batch_norm(ng_ctx *ctx, ng_tensor *x, ng_tensor *gamma, ng_ten
     if (!x) return ng__null_input(ctx, NG_OP_SEQ_BATCH_NORM);
     if (!ng__seq_check(ctx, x, NULL, "seq_batch_norm")) return NULL;
     NG_ASSERT((running_mean == NULL) == (running_var == NULL));
+    if (!ng__side_device_ok(ctx, NG_OP_SEQ_BATCH_NORM, x, running_mean, "running_mean") ||
+        !ng__side_device_ok(ctx, NG_OP_SEQ_BATCH_NORM, x, running_var, "running_var"))
+        return NULL;
     D = x->shape.d[2];
     NG_ASSERT(!gamma || gamma->numel == D);
     NG_ASSERT(!beta || beta->numel == D);

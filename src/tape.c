@@ -58,6 +58,18 @@ static ng_tensor *ng__null_input(ng_ctx *ctx, int op) {
     return NULL;
 }
 
+/* A tensor an op reads beside its inputs (a target, running statistics, power-iteration
+   vectors) must be on the device of its input x: the kernels take its pointer as it is. */
+static int ng__side_device_ok(ng_ctx *ctx, int op, const ng_tensor *x, const ng_tensor *side, const char *what) {
+    if (!x || !side || side->device == x->device) return 1;
+    if (ctx->status == NG_OK) {
+        ctx->status = NG_ERR_UNSUPPORTED;
+        ng_fail(NG_ERR_UNSUPPORTED, "%s: %s is on the %s but the input is on the %s (copy explicitly)", ng_op_name(op), what,
+                side->device == NG_CUDA ? "GPU" : "CPU", x->device == NG_CUDA ? "GPU" : "CPU");
+    }
+    return 0;
+}
+
 static void *ng__alloc(ng_ctx *ctx, size_t bytes) {
     void *p = ng_arena_alloc(&ctx->arena, bytes);
     if (!p) ng__ctx_fail(ctx, NG_ERR_NOMEM);

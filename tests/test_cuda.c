@@ -413,6 +413,19 @@ static void check_refusals(void) {
         fprintf(stderr, "  FAIL mixed devices not refused (status %d, '%s')\n", (int)ng_ctx_status(cpu), ng_last_error());
         failures++;
     } else printf("PASS mixed-device add refused: %s\n", ng_last_error());
+    {   /* a tensor read beside the inputs (here BCE's target) on the host, the logits on the GPU */
+        ng_tensor *x, *t;
+        ng_ctx_reset(cpu);
+        x = ng_tensor_from(gpu, ng_shape1(6), v);
+        t = ng_tensor_from(cpu, ng_shape1(6), v);
+        y = ng_bce_with_logits(gpu, x, t);
+        checks++;
+        if (y || ng_ctx_status(gpu) != NG_ERR_UNSUPPORTED || !strstr(ng_last_error(), "target")) {
+            fprintf(stderr, "  FAIL host target with GPU logits not refused (status %d, '%s')\n", (int)ng_ctx_status(gpu), ng_last_error());
+            failures++;
+        } else printf("PASS host BCE target with GPU logits refused: %s\n", ng_last_error());
+        ng_ctx_reset(gpu);
+    }
     {   /* every op has a kernel now: register a copy of the table without seq_mean_pool's
            forward, check the refusal, then put the real table back */
         static ng_cuda_hooks without;

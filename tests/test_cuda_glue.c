@@ -49,6 +49,30 @@ TEST(cuda_glue_mixed_devices_refused) {
     ng_ctx_free(c);
 }
 
+/* Tensors an op reads beside its inputs (BCE target, BN running statistics, spectral norm's
+   u and v) are refused on another device too: the kernels would take a host pointer as a
+   device one. */
+TEST(cuda_glue_side_tensors_on_another_device_refused) {
+    ng_ctx *c = ng_ctx_create(1 << 20, 1);
+    float v[6] = {1, 2, 3, 4, 5, 6};
+    ng_tensor *x, *t, *y;
+    int k;
+    for (k = 0; k < 4; k++) {
+        ng_ctx_reset(c);
+        x = ng_tensor_from(c, ng_shape2(2, 3), v);
+        t = ng_tensor_from(c, k == 3 ? ng_shape1(2) : k == 0 ? ng_shape2(2, 3) : ng_shape1(3), v);
+        t->device = NG_CUDA; /* pretend: refused before any data is read */
+        if (k == 0) y = ng_bce_with_logits(c, x, t);
+        else if (k == 1) y = ng_batch_norm(c, x, NULL, NULL, t, ng_tensor_from(c, ng_shape1(3), v), 0.1f, 1e-5f);
+        else if (k == 2) y = ng_seq_batch_norm(c, ng_reshape(c, x, ng_shape3(1, 2, 3)), NULL, NULL, ng_tensor_from(c, ng_shape1(3), v), t, 0.1f, 1e-5f);
+        else y = ng_spectral_norm(c, x, t, ng_tensor_from(c, ng_shape1(3), v), 1e-12f);
+        CHECK(y == NULL);
+        CHECK(ng_ctx_status(c) == NG_ERR_UNSUPPORTED);
+        CHECK(strstr(ng_last_error(), "is on the GPU but the input is on the CPU") != NULL);
+    }
+    ng_ctx_free(c);
+}
+
 TEST(cuda_glue_device_groups_without_backend_refused) {
     ng_params *g = ng_params_create("p", 1);
     ng_adam opt;

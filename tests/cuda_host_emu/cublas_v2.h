@@ -11,6 +11,7 @@ typedef enum { CUBLAS_OP_N, CUBLAS_OP_T } cublasOperation_t;
 enum { CUBLAS_DEFAULT_MATH, CUBLAS_TF32_TENSOR_OP_MATH, CUBLAS_ATOMICS_NOT_ALLOWED, CUBLAS_POINTER_MODE_HOST };
 inline cublasStatus_t cublasSetMathMode(cublasHandle_t, int) { return 0; }
 inline cublasStatus_t cublasCreate(cublasHandle_t *h) { *h = nullptr; return 0; }
+inline cublasStatus_t cublasDestroy(cublasHandle_t) { return 0; }
 inline cublasStatus_t cublasSetStream(cublasHandle_t, void *) { return 0; }
 /* the loops below need no workspace: give its (guarded, page-aligned) pages back, fewer
    resident pages for the guard's mprotect calls to walk (cuda_runtime.h) */
