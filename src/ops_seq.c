@@ -599,12 +599,39 @@ static int ng__gru_pack(ng_ctx *ctx, ng__gru_saved *sv, int64_t N, int64_t L) {
     }
     return 1;
 }
-ng_tensor *ng_seq_gru(ng_ctx *ctx, ng_tensor *x, ng_tensor *mask, ng_tensor *w_ih, ng_tensor *w_hh,
-                      ng_tensor *b_ih, ng_tensor *b_hh, int reverse) {
+/* the lengths: given (checked against L), or read from the mask (on the host; a device mask
+   comes back first) and checked to be 1s followed by 0s */
+static int ng__gru_lengths(ng_ctx *ctx, ng_tensor *mask, const int32_t *lengths, int64_t N, int64_t L, int64_t *len) {
+    const float *md = mask->data;
+    int64_t b, t;
+    if (lengths) {
+        for (b = 0; b < N; b++) {
+            if (lengths[b] < 0 || (int64_t)lengths[b] > L) { ng__bad(ctx, "seq_gru", "a length is outside [0, L]"); return 0; }
+            len[b] = lengths[b];
+        }
+        return 1;
+    }
+    if (mask->device == NG_CUDA) {
+        float *hm = (float *)ng__alloc(ctx, (size_t)(N * L > 0 ? N * L : 1) * sizeof(float));
+        if (!hm) return 0;
+        if (ng_tensor_to_host(mask, hm) != NG_OK) { ng__ctx_fail(ctx, NG_ERR_UNSUPPORTED); return 0; }
+        md = hm;
+    }
+    for (b = 0; b < N; b++) {
+        int64_t n = 0;
+        for (t = 0; t < L; t++) n += md[b * L + t] != 0.0f;
+        for (t = 0; t < L; t++)
+            if ((md[b * L + t] != 0.0f) != (t < n)) { ng__bad(ctx, "seq_gru", "mask rows must be 1s followed by 0s"); return 0; }
+        len[b] = n;
+    }
+    return 1;
+}
+static ng_tensor *ng__seq_gru(ng_ctx *ctx, ng_tensor *x, ng_tensor *mask, const int32_t *lengths, ng_tensor *w_ih, ng_tensor *w_hh,
+                              ng_tensor *b_ih, ng_tensor *b_hh, int reverse) {
     ng_tensor *ins[6];
     ng_node *n;
     ng__gru_saved *sv;
-    int64_t N, L, H, b, t;
+    int64_t N, L, H, t;
     ins[0] = x; ins[1] = mask; ins[2] = w_ih; ins[3] = w_hh; ins[4] = b_ih; ins[5] = b_hh;
     if (!x || !mask || !w_ih || !w_hh || !b_ih || !b_hh) return ng__null_input(ctx, NG_OP_SEQ_GRU);
     if (!ng__seq_check(ctx, x, mask, "seq_gru")) return NULL;
@@ -621,29 +648,21 @@ ng_tensor *ng_seq_gru(ng_ctx *ctx, ng_tensor *x, ng_tensor *mask, ng_tensor *w_i
     if (!sv) return NULL;
     sv->len = (int64_t *)ng__alloc(ctx, (size_t)(N > 0 ? N : 1) * sizeof(int64_t));
     sv->len_dev = NULL;
-    if (!sv->len) return NULL;
-    {   /* the lengths are read on the host: a device mask comes back first */
-        const float *md = mask->data;
-        if (mask->device == NG_CUDA) {
-            float *hm = (float *)ng__alloc(ctx, (size_t)(N * L > 0 ? N * L : 1) * sizeof(float));
-            if (!hm) return NULL;
-            if (ng_tensor_to_host(mask, hm) != NG_OK) { ng__ctx_fail(ctx, NG_ERR_UNSUPPORTED); return NULL; }
-            md = hm;
-        }
-        for (b = 0; b < N; b++) {
-            int64_t len = 0;
-            for (t = 0; t < L; t++) len += md[b * L + t] != 0.0f;
-            for (t = 0; t < L; t++)
-                if ((md[b * L + t] != 0.0f) != (t < len)) { ng__bad(ctx, "seq_gru", "mask rows must be 1s followed by 0s"); return NULL; }
-            sv->len[b] = len;
-        }
-    }
-    if (!ng__gru_pack(ctx, sv, N, L)) return NULL;
+    if (!sv->len || !ng__gru_lengths(ctx, mask, lengths, N, L, sv->len) || !ng__gru_pack(ctx, sv, N, L)) return NULL;
     t = ctx->device == NG_CUDA ? N * L : sv->base[L];   /* gate rows: the device kernels index (N, L) */
     sv->gates = ng__falloc(ctx, t * 4 * H > 0 ? t * 4 * H : 1);
     if (!sv->gates) return NULL;
     n->saved = sv;
     return ng__finish(n);
+}
+ng_tensor *ng_seq_gru(ng_ctx *ctx, ng_tensor *x, ng_tensor *mask, ng_tensor *w_ih, ng_tensor *w_hh, ng_tensor *b_ih, ng_tensor *b_hh,
+                      int reverse) {
+    return ng__seq_gru(ctx, x, mask, NULL, w_ih, w_hh, b_ih, b_hh, reverse);
+}
+ng_tensor *ng_seq_gru_lengths(ng_ctx *ctx, ng_tensor *x, ng_tensor *mask, const int32_t *lengths, ng_tensor *w_ih, ng_tensor *w_hh,
+                              ng_tensor *b_ih, ng_tensor *b_hh, int reverse) {
+    if (x && x->shape.d[0] > 0 && !lengths) { ng__bad(ctx, "seq_gru", "lengths is NULL"); return NULL; }
+    return ng__seq_gru(ctx, x, mask, lengths, w_ih, w_hh, b_ih, b_hh, reverse);
 }
 /* position of step s of sequence b (or -1 when the sequence has ended) */
 static int64_t ng__gru_pos(int64_t s, int64_t len, int reverse) { return s >= len ? -1 : reverse ? len - 1 - s : s; }

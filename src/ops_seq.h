@@ -59,3 +59,8 @@ ng_tensor *ng_seq_attention(ng_ctx *ctx, ng_tensor *q /* (N, L, H) */, ng_tensor
 ng_tensor *ng_seq_gru(ng_ctx *ctx, ng_tensor *x /* (N, L, I) */, ng_tensor *mask /* (N, L) */,
                       ng_tensor *w_ih /* (3H, I) */, ng_tensor *w_hh /* (3H, H) */,
                       ng_tensor *b_ih /* (3H) */, ng_tensor *b_hh /* (3H) */, int reverse);
+/* The same with the true lengths also given on the host (mask must be their mask, as from
+   ng_seq_mask_from_lengths): the mask's values are not read, so a device mask costs no copy
+   back to the host, which would wait for every kernel queued before it. */
+ng_tensor *ng_seq_gru_lengths(ng_ctx *ctx, ng_tensor *x, ng_tensor *mask, const int32_t *lengths /* (N), in [0, L] */,
+                              ng_tensor *w_ih, ng_tensor *w_hh, ng_tensor *b_ih, ng_tensor *b_hh, int reverse);

@@ -508,6 +508,7 @@ typedef struct ng__tn_fw {
     ng_ctx *ctx;
     ng_textnas_net *net;
     ng_tensor *mask;        /* (N, L) */
+    const int32_t *lengths; /* (N), host: the mask's lengths (the GRU reads them, not the mask) */
     int64_t N, L, H;
 } ng__tn_fw;
 
@@ -530,8 +531,8 @@ static ng_tensor *ng__tn_op(const ng__tn_fw *f, const ng_textnas_op_w *o, int op
     if (op == NG_TEXTNAS_AVG_POOL) return ng_seq_mask(ctx, ng_seq_avg_pool3(ctx, x), f->mask);
     if (op == NG_TEXTNAS_MAX_POOL) return ng_seq_mask(ctx, ng_seq_max_pool3(ctx, x), f->mask);
     if (op == NG_TEXTNAS_RNN) {
-        ng_tensor *fw = ng_seq_gru(ctx, x, f->mask, o->w_ih[0], o->w_hh[0], o->b_ih[0], o->b_hh[0], 0);
-        ng_tensor *bw = ng_seq_gru(ctx, x, f->mask, o->w_ih[1], o->w_hh[1], o->b_ih[1], o->b_hh[1], 1);
+        ng_tensor *fw = ng_seq_gru_lengths(ctx, x, f->mask, f->lengths, o->w_ih[0], o->w_hh[0], o->b_ih[0], o->b_hh[0], 0);
+        ng_tensor *bw = ng_seq_gru_lengths(ctx, x, f->mask, f->lengths, o->w_ih[1], o->w_hh[1], o->b_ih[1], o->b_hh[1], 1);
         return ng_dropout(ctx, ng_add(ctx, fw, bw), hp->p_rnn);
     } else {
         ng_tensor *x2 = ng_reshape(ctx, x, ng_shape2(f->N * f->L, f->H)), *y;
@@ -577,6 +578,7 @@ static ng_tensor *ng__tn_stem(ng__tn_fw *f, ng_ctx *ctx, ng_textnas_net *net, co
         }
     }
     f->mask = ng_seq_mask_from_lengths(ctx, b->lengths, b->n, b->len);
+    f->lengths = b->lengths;
     return ng__tn_convbn(f, &net->init, ng_dropout(ctx, ng_embedding(ctx, net->emb, b->ids, b->n, b->len, -1), net->hp.p_embed));
 }
 /* LinearCombine -> masked mean -> Linear */

@@ -372,6 +372,31 @@ TEST(seq_gru_padding_and_mask_rule) {
     ng_ctx_free(c);
 }
 
+/* ng_seq_gru_lengths (lengths from the host, the mask's values unread) gives the same bits as
+   ng_seq_gru, and refuses lengths outside [0, L] */
+TEST(seq_gru_lengths_same_as_mask) {
+    static const int32_t lens[3] = {4, 0, 2}, too_long[3] = {4, 5, 2};
+    ng_ctx *c = ng_ctx_create(1 << 20, 9);
+    ng_rng r;
+    ng_tensor *x, *w[4], *m, *ya, *yb;
+    int k, rev;
+    ng_rng_seed(&r, 9);
+    x = ng_tensor_new(c, ng_shape3(3, 4, 2));
+    fill_uniform(x->data, x->numel, &r, -1, 1);
+    w[0] = ng_tensor_new(c, ng_shape2(9, 2)); w[1] = ng_tensor_new(c, ng_shape2(9, 3));
+    w[2] = ng_tensor_new(c, ng_shape1(9)); w[3] = ng_tensor_new(c, ng_shape1(9));
+    for (k = 0; k < 4; k++) fill_uniform(w[k]->data, w[k]->numel, &r, -0.5f, 0.5f);
+    m = ng_seq_mask_from_lengths(c, lens, 3, 4);
+    for (rev = 0; rev < 2; rev++) {
+        ya = ng_seq_gru(c, x, m, w[0], w[1], w[2], w[3], rev);
+        yb = ng_seq_gru_lengths(c, x, m, lens, w[0], w[1], w[2], w[3], rev);
+        CHECK(ya && yb && memcmp(ya->data, yb->data, (size_t)ya->numel * sizeof(float)) == 0);
+    }
+    CHECK(ng_seq_gru_lengths(c, x, m, too_long, w[0], w[1], w[2], w[3], 0) == NULL);
+    CHECK(ng_ctx_status(c) == NG_ERR_ARG && strstr(ng_last_error(), "outside [0, L]") != NULL);
+    ng_ctx_free(c);
+}
+
 /* ---- the threaded paths give the same bits for 1 and 2 threads ---- */
 static void seq_run_all(int threads, float *out, int64_t *n_out) {
     ng_ctx *c = ng_ctx_create(64u << 20, 11);
