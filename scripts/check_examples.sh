@@ -117,6 +117,16 @@ for m in enas darts; do
   if ./build/text_search $TS --epochs 3 --hidden 12 --resume --out "$T/ts_${m}_r" > "$T/ts_mismatch.log" 2>&1; then fail "text_search: resume with another width was accepted"; fi
   grep -q "other settings" "$T/ts_mismatch.log" || fail "text_search: no clear message for mismatched settings"
 done
+# --pf-dropout (darts; its rate follows the epoch): also resumes bit for bit
+TS="$TD --method darts --hidden 8 --layers 4 --batch 8 --child-steps 4 --eval-limit 40 --pf-dropout 0.5"
+# shellcheck disable=SC2086
+./build/text_search $TS --epochs 3 --out "$T/ts_pf" > "$T/ts_pf.log" 2>&1 || fail "text_search --pf-dropout (see $T/ts_pf.log)"
+# shellcheck disable=SC2086
+./build/text_search $TS --epochs 3 --stop-after 2 --out "$T/ts_pf_r" > "$T/ts_pf_r1.log" 2>&1 || fail "text_search --pf-dropout, first part"
+# shellcheck disable=SC2086
+./build/text_search $TS --epochs 3 --resume --out "$T/ts_pf_r" > "$T/ts_pf_r2.log" 2>&1 || fail "text_search --pf-dropout --resume"
+cmp "$T/ts_pf/search.ckpt" "$T/ts_pf_r/search.ckpt" || fail "text_search --pf-dropout: resumed checkpoint differs from the uninterrupted run"
+grep -q "pools' dropout this epoch 0.500" "$T/ts_pf.log" || fail "text_search --pf-dropout: no rate reported for epoch 1"
 TR="$TD --arch $T/ts_enas/arch.json --hidden 8 --batch 8 --steps-per-epoch 5"
 # shellcheck disable=SC2086
 ./build/text_train $TR --epochs 3 --out "$T/tt" > "$T/tt.log" 2>&1 || fail "text_train (see $T/tt.log)"
