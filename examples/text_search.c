@@ -55,7 +55,9 @@ static void usage(FILE *f) {
         "  --lr X  --lr-min X    child Adam, cosine per epoch\n"
         "  --warmup-epochs N     train the shared weights alone for the first N epochs (no controller or\n"
         "                        architecture steps; default 0, as NNI; against darts' collapse onto pools)\n"
-        "  --alpha-lr X          darts: architecture Adam (default 3e-4, betas 0.5/0.999, wd 1e-3)\n"
+        "  --alpha-lr X          darts: architecture Adam (betas 0.5/0.999, wd 1e-3); default 3e-4 with\n"
+        "                        --preset nni, 3e-2 with quick (450 architecture steps against nni's\n"
+        "                        30,000; measured in docs/RESULTS.md)\n"
         "  --pf-dropout P        darts: dropout P on the pools' outputs inside the mixtures (weight and\n"
         "                        architecture steps), decayed as P-DARTS does: P (E-e-1)/E in warm-up epoch\n"
         "                        e of E, then P exp(-0.2 (e - warm-up)); beyond the paper, against the\n"
@@ -178,7 +180,9 @@ static void make_plan(const options *o, plan *p) {
     p->lr = o->lr > 0 ? (float)o->lr : 5e-3f;
     p->lr_min = o->lr_min >= 0 ? (float)o->lr_min : 1e-5f;
     p->dropout = o->dropout >= 0 ? (float)o->dropout : nni ? 0.5f : 0.2f;
-    p->alpha_lr = o->alpha_lr > 0 ? (float)o->alpha_lr : 3e-4f;
+    /* quick: 100x NNI's lr for its 450 architecture steps against NNI's 30,000; at 3e-4 the
+       mixtures stay uniform to 5 digits and derive picks noise (docs/RESULTS.md, TextNAS) */
+    p->alpha_lr = o->alpha_lr > 0 ? (float)o->alpha_lr : nni ? 3e-4f : 3e-2f;
 }
 
 typedef struct search {
