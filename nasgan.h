@@ -4419,8 +4419,11 @@ static void ng__bw_hinge(ng_node *n) {
 ng_tensor *ng_bce_with_logits(ng_ctx *ctx, ng_tensor *x, const ng_tensor *target) {
     ng_node *n;
     if (x && target) NG_ASSERT(x->numel == target->numel);
-    if (!target && ctx->status == NG_OK) { ng__bad(ctx, "bce_with_logits", "target is NULL"); return NULL; }
-    if (!target || !ng__side_device_ok(ctx, NG_OP_BCE_LOGITS, x, target, "the target")) return NULL;
+    if (!target) {
+        if (ctx->status == NG_OK) ng__bad(ctx, "bce_with_logits", "target is NULL");
+        return NULL;
+    }
+    if (!ng__side_device_ok(ctx, NG_OP_BCE_LOGITS, x, target, "the target")) return NULL;
     n = ng__begin(ctx, NG_OP_BCE_LOGITS, &x, 1, ng__scalar_shape());
     if (!n) return NULL;
     n->aux = (void *)target->data;

@@ -2482,7 +2482,7 @@ void fw_seq_gru(ng_node *n) {
         return;
     }
     const float *whh = n->in[3]->data, *bhh = n->in[5]->data;
-    float *xp = ng__cuda_scratch(n, N * L * G), *hp = ng__cuda_scratch(n, 2 * N * H), *hh = NULL;
+    float *xp = ng__cuda_scratch(n, N * L * G), *hp = ng__cuda_scratch(n, 2 * N * H);
     if (!xp || !hp) return;
     fill_rows(xp, n->in[4]->data, N * L, G);
     sgemm_rm(n, 0, 1, N * L, G, In, 1.0f, x->data, In, n->in[2]->data, In, 1.0f, xp, G);     /* x W_ih^T + b_ih */
@@ -2493,7 +2493,7 @@ void fw_seq_gru(ng_node *n) {
         launch_check(n);
         return;
     }
-    hh = ng__cuda_scratch(n, N * G);
+    float *hh = ng__cuda_scratch(n, N * G);
     if (!hh) return;
     if (h_memset0(hp, (size_t)(N * H) * sizeof(float))) { ng__cuda_op_fail(n, "memset failed"); return; }
     for (int64_t s = 0; s < S; s++) {
